@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The test command: makes sure the real peers the tests need are installed (Debian's mosquitto),
+// builds the package (end-to-end tests drive the built binary), then runs every *.test.ts through
+// node:test with tsx. Usage: node scripts/run-tests.mjs [file-or-folder ...]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function ensureDebianPackage(binary, pkg) {
+  const found = spawnSync('sh', ['-c', `command -v ${binary} || test -x /usr/sbin/${binary}`], { stdio: 'ignore' });
+  if (found.status === 0) return;
+  if (process.getuid?.() !== 0) {
+    console.error(`tests need ${binary} (Debian package ${pkg}); install it with: sudo apt-get install -y ${pkg}`);
+    process.exit(1);
+  }
+  console.log(`installing Debian package ${pkg} for the tests ...`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', pkg], { stdio: 'inherit', env });
+}
+
+function collect(path, out) {
+  if (statSync(path).isDirectory()) {
+    for (const entry of readdirSync(path).sort()) {
+      if (entry === 'node_modules' || entry === 'dist') continue;
+      collect(join(path, entry), out);
+    }
+  } else if (path.endsWith('.test.ts')) {
+    out.push(path);
+  }
+  return out;
+}
+
+ensureDebianPackage('mosquitto', 'mosquitto');
+
+const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const targets = process.argv.slice(2);
+const files = (targets.length > 0 ? targets : ['src', 'test', 'scripts']).flatMap((t) =>
+  existsSync(join(root, t)) ? collect(join(root, t), []) : [],
+);
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(run.status ?? 1);

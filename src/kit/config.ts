@@ -1,0 +1,141 @@
+// Configuration loading shared by every process: YAML text + FIELDMESH_* environment overrides,
+// validated once against a zod schema, every problem reported with its path, result frozen.
+// File reading happens at the composition root; this module stays free of Node built-ins.
+
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { parseDurationMs } from './duration.js';
+import { FieldmeshError } from './errors.js';
+
+export interface ConfigSource {
+  /** YAML text of the file, or undefined when there is no file. */
+  readonly text?: string;
+  /** The file name, used in messages. */
+  readonly file?: string;
+  /** Environment variables to apply (pass process.env at the composition root). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Plain environment names mapped onto config paths, e.g. seed 000's NODE_ID -> "node.id".
+   * FIELDMESH_* variables win over these.
+   */
+  readonly aliases?: Readonly<Record<string, string>>;
+}
+
+export interface ConfigProblem {
+  /** Dotted path with indexes: "collectors[2].url". */
+  readonly path: string;
+  readonly message: string;
+}
+
+const ENV_PREFIX = 'FIELDMESH_';
+
+/** A zod schema for a duration field: accepts "2s" or a number of ms, yields ms. */
+export function durationMs(fallback?: string | number) {
+  const input = z.union([z.string(), z.number()]);
+  return (fallback === undefined ? input : input.default(fallback)).transform((v, ctx) => {
+    const ms = parseDurationMs(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration like "500ms", "2s", "5m" or a number of ms, got ${JSON.stringify(v)}` });
+      return 0;
+    }
+    return ms;
+  });
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Parses an env value: JSON-looking values (numbers, booleans, arrays) as YAML scalars, else a string. */
+function envValue(raw: string): unknown {
+  const doc = parseDocument(raw);
+  if (doc.errors.length > 0) return raw;
+  const v = doc.toJS();
+  return typeof v === 'number' || typeof v === 'boolean' || Array.isArray(v) || v === null ? v : raw;
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let obj = target;
+  for (const key of path.slice(0, -1)) {
+    const next = obj[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) obj[key] = {};
+    obj = obj[key] as Record<string, unknown>;
+  }
+  obj[path[path.length - 1] as string] = value;
+}
+
+function camel(s: string): string {
+  return s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * FIELDMESH_NODE__ID=n1 sets node.id; single underscores inside a level become camelCase
+ * (FIELDMESH_MQTT__CLIENT_ID -> mqtt.clientId). Secrets: FIELDMESH_X__PASSWORD_FILE is not read
+ * here; the caller resolves *_FILE variables before.
+ */
+export function envOverrides(
+  env: Readonly<Record<string, string | undefined>>,
+  aliases: Readonly<Record<string, string>> = {},
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, path] of Object.entries(aliases)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') setPath(out, path.split('.'), envValue(raw));
+  }
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || name === `${ENV_PREFIX}CONFIG`) continue;
+    const path = name.slice(ENV_PREFIX.length).split('__').filter(Boolean).map(camel);
+    if (path.length > 0) setPath(out, path, envValue(raw));
+  }
+  return out;
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return over;
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(out[k], v);
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Loads and validates a configuration. Throws FieldmeshError FM_CONFIG_UNREADABLE for YAML syntax
+ * errors and FM_CONFIG_INVALID listing every problem ("node.yaml: collectors[0].url: ...").
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, source: ConfigSource): Readonly<z.output<S>> {
+  const file = source.file ?? '(defaults)';
+  let fromFile: unknown = {};
+  if (source.text !== undefined && source.text.trim() !== '') {
+    const doc = parseDocument(source.text, { prettyErrors: true });
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0];
+      const where = first?.linePos?.[0] ? `:${first.linePos[0].line}:${first.linePos[0].col}` : '';
+      throw new FieldmeshError('FM_CONFIG_UNREADABLE', `${file}${where}: ${first?.message.split('\n')[0]}`, { details: { file } });
+    }
+    fromFile = doc.toJS() ?? {};
+    if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
+      throw new FieldmeshError('FM_CONFIG_INVALID', `${file}: (root): expected a mapping of settings`, { details: { file } });
+    }
+  }
+  const merged = deepMerge(fromFile, envOverrides(source.env ?? {}, source.aliases));
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    const problems: ConfigProblem[] = result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    const lines = problems.map((p) => `${file}: ${p.path}: ${p.message}`);
+    throw new FieldmeshError('FM_CONFIG_INVALID', lines.join('\n'), { details: { file, problems } });
+  }
+  return deepFreeze(result.data);
+}

@@ -1,0 +1,6 @@
+// Protocol v1: wire frames, session coding and topic names shared by agent, hub, CLI and dashboard.
+export { FrameError, type FrameRejectReason } from './codec.js';
+export * from './frames.js';
+export * from './json.js';
+export * from './session.js';
+export * from './topics.js';

@@ -1,0 +1,78 @@
+// JSON renderings of frames, for `fieldmesh sub --json`, logs and interop. Not for the wire.
+
+import type { DataFrame, Frame, RawDataFrame, SeriesDef, WireFrame } from './frames.js';
+import type { SessionDecoder } from './session.js';
+
+const ENTRY_KINDS = ['delta', 'int', 'f64', 'null'] as const;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function iso(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
+/** JSON cannot carry NaN or infinities; render them as the strings Prometheus uses. */
+function jsonValue(v: number | null): number | string | null {
+  if (v === null || Number.isFinite(v)) return v;
+  if (Number.isNaN(v)) return 'NaN';
+  return v > 0 ? '+Inf' : '-Inf';
+}
+
+function renderPayload(payload: Uint8Array): unknown {
+  try {
+    return JSON.parse(utf8.decode(payload));
+  } catch {
+    let binary = '';
+    for (const b of payload) binary += String.fromCharCode(b);
+    return { base64: btoa(binary) };
+  }
+}
+
+function renderSeries(s: SeriesDef): Record<string, unknown> {
+  return { ...s, value: jsonValue(s.value) };
+}
+
+/**
+ * Renders a decoded frame as a plain JSON-able object. A data frame resolved by a session renders
+ * series names and values; a raw one renders its coded entries.
+ */
+export function frameToJson(frame: Frame | WireFrame, session?: SessionDecoder): Record<string, unknown> {
+  switch (frame.type) {
+    case 'birth':
+      return { ...frame, time: iso(frame.time), series: frame.series.map(renderSeries) };
+    case 'data':
+      if ('timeDelta' in frame) return renderRawData(frame);
+      return renderData(frame, session);
+    case 'event':
+      return { ...frame, time: iso(frame.time), payload: renderPayload(frame.payload) };
+    case 'hubState':
+    case 'digest':
+      return { ...frame, time: iso(frame.time) };
+    case 'death':
+    case 'rebirth':
+      return { ...frame };
+  }
+}
+
+function renderRawData(f: RawDataFrame): Record<string, unknown> {
+  return {
+    type: 'data',
+    epoch: f.epoch,
+    seq: f.seq,
+    timeDeltaMs: f.timeDelta,
+    entries: f.entries.map((e) => ({ alias: e.alias, kind: ENTRY_KINDS[e.kind], n: jsonValue(e.n) })),
+  };
+}
+
+function renderData(f: DataFrame, session?: SessionDecoder): Record<string, unknown> {
+  return {
+    type: 'data',
+    epoch: f.epoch,
+    seq: f.seq,
+    time: iso(f.time),
+    values: f.entries.map((e) => {
+      const def = session?.series(e.alias);
+      return { alias: e.alias, name: def?.name, labels: def?.labels, value: jsonValue(e.value) };
+    }),
+  };
+}

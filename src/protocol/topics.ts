@@ -1,0 +1,61 @@
+// The MQTT topic namespace: <prefix>/<site>/<node>/<channel>, commands under .../cmd/<verb>,
+// and the hub's own topics under <prefix>/_hub/. [FM-TOPIC-1..4] in docs/protocol.md.
+
+import { FieldmeshError, isValidId } from '../kit/index.js';
+
+export const DEFAULT_TOPIC_PREFIX = 'fieldmesh';
+export type NodeChannel = 'birth' | 'death' | 'data' | 'event';
+export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event'];
+export type NodeCommand = 'rebirth';
+export type HubChannel = 'state' | 'digest';
+/** The level that holds the hub's topics; ids start with a letter or digit, so it cannot clash. */
+export const HUB_LEVEL = '_hub';
+
+export type ParsedTopic =
+  | { readonly kind: 'node'; readonly site: string; readonly node: string; readonly channel: NodeChannel }
+  | { readonly kind: 'cmd'; readonly site: string; readonly node: string; readonly command: string }
+  | { readonly kind: 'hub'; readonly channel: HubChannel };
+
+/** [FM-TOPIC-1] A prefix is one or more non-empty levels without wildcards. */
+export function assertTopicPrefix(prefix: string): string {
+  if (prefix === '' || prefix.split('/').some((level) => level === '' || /[+#\0]/.test(level))) {
+    throw new FieldmeshError('FM_TOPIC_INVALID', `topic prefix "${prefix}" must be non-empty levels without + or #`);
+  }
+  return prefix;
+}
+
+export function nodeTopic(prefix: string, site: string, node: string, channel: NodeChannel): string {
+  return `${prefix}/${site}/${node}/${channel}`;
+}
+
+export function commandTopic(prefix: string, site: string, node: string, command: NodeCommand): string {
+  return `${prefix}/${site}/${node}/cmd/${command}`;
+}
+
+export function hubTopic(prefix: string, channel: HubChannel): string {
+  return `${prefix}/${HUB_LEVEL}/${channel}`;
+}
+
+/** What the hub subscribes to: every node's channels. */
+export function fleetSubscription(prefix: string): string {
+  return `${prefix}/+/+/+`;
+}
+
+/** Parses a topic under `prefix`; undefined when it is not a fieldmesh topic. */
+export function parseTopic(prefix: string, topic: string): ParsedTopic | undefined {
+  if (!topic.startsWith(`${prefix}/`)) return undefined;
+  const levels = topic.slice(prefix.length + 1).split('/');
+  if (levels.length === 2 && levels[0] === HUB_LEVEL) {
+    const channel = levels[1];
+    return channel === 'state' || channel === 'digest' ? { kind: 'hub', channel } : undefined;
+  }
+  const [site, node, third, fourth] = levels;
+  if (site === undefined || node === undefined || third === undefined || !isValidId(site) || !isValidId(node)) return undefined;
+  if (levels.length === 3 && (NODE_CHANNELS as readonly string[]).includes(third)) {
+    return { kind: 'node', site, node, channel: third as NodeChannel };
+  }
+  if (levels.length === 4 && third === 'cmd' && fourth !== undefined && fourth !== '') {
+    return { kind: 'cmd', site, node, command: fourth };
+  }
+  return undefined;
+}
