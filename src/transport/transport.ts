@@ -1,0 +1,82 @@
+// The transport port: a publish/subscribe link to an MQTT broker that survives outages.
+// Agent, hub and CLI talk to the broker only through this interface.
+
+import type { BackoffOptions, Clock, Logger } from '../kit/index.js';
+
+export type QoS = 0 | 1;
+
+export interface TransportMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly retain: boolean;
+}
+
+export interface PublishOptions {
+  readonly qos: QoS;
+  readonly retain?: boolean;
+}
+
+/** The message the broker publishes for us when the link dies without a clean disconnect. */
+export interface Will {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: QoS;
+  readonly retain: boolean;
+}
+
+export interface TransportStats {
+  /** Bytes written to / read from the socket, MQTT framing included. */
+  readonly bytesOut: number;
+  readonly bytesIn: number;
+  readonly connects: number;
+  readonly messagesOut: number;
+  readonly messagesIn: number;
+}
+
+export interface TransportEvents {
+  connected: [];
+  disconnected: [reason: string];
+  message: [message: TransportMessage];
+}
+
+export interface Transport {
+  /** True while a session with the broker is up. */
+  readonly connected: boolean;
+  /**
+   * Starts connecting; after a failure or a lost link it retries with jittered exponential backoff
+   * (1 s to 60 s, x2) until `close`. Subscriptions are restored on every reconnect.
+   */
+  start(): void;
+  /**
+   * Publishes. With QoS 1 it resolves on the broker's PUBACK, which is NOT durability: the durable
+   * plane tracks (node, boot, seq) end to end. Rejects when the link is down.
+   */
+  publish(topic: string, payload: Uint8Array, options: PublishOptions): Promise<void>;
+  /** Subscribes now (when connected) and after every reconnect. */
+  subscribe(filter: string, qos: QoS): Promise<void>;
+  on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;
+  off<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;
+  stats(): TransportStats;
+  /**
+   * Closes the link. `graceful` (the default) disconnects cleanly, so the broker discards the will;
+   * `graceful: false` drops the socket as a crash would, so the broker publishes the will.
+   */
+  close(options?: { graceful?: boolean }): Promise<void>;
+}
+
+export interface MqttTransportOptions {
+  /** mqtt://, mqtts://, ws:// or wss:// URL. */
+  readonly url: string;
+  readonly clientId: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly will?: Will;
+  readonly keepaliveS?: number;
+  /** PEM text for TLS: CA to trust, and client certificate and key for mutual TLS. */
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly backoff?: BackoffOptions;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
