@@ -2,5 +2,7 @@
 export { FrameError, type FrameRejectReason } from './codec.js';
 export * from './frames.js';
 export * from './json.js';
+export * from './selector.js';
 export * from './session.js';
 export * from './topics.js';
+export * from './version.js';
