@@ -1,0 +1,174 @@
+// The node agent's composition root: config in, collectors, critical set, publisher, transport and
+// HTTP server wired together. Tests and the demo pass adapters through `overrides`.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
+import { createMqttTransport, type Transport } from '../transport/index.js';
+import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
+import { nextBootEpoch } from './boot-counter.js';
+import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
+import { createCollector } from './collectors/registry.js';
+import type { AgentConfig } from './config.js';
+import { CriticalSet } from './critical-set.js';
+import { createAgentHttp, listenWithFallback } from './http-server.js';
+import { Publisher } from './publisher.js';
+
+export interface AgentOverrides {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Builds the transport once the will (which carries the epoch) is known. */
+  readonly createTransport?: (will: ReturnType<typeof Publisher.will>) => Transport;
+  /** Collectors to run instead of those in the config. */
+  readonly collectors?: readonly Collector[];
+  /** Session epoch to use instead of the persisted boot counter. */
+  readonly epoch?: number;
+  /** When the HTTP port is taken, listen on a free one (default true). */
+  readonly fallbackToFreePort?: boolean;
+}
+
+export interface AgentStats {
+  readonly epoch: number;
+  readonly localSeries: number;
+  readonly criticalSeries: number;
+  readonly samplesCollected: number;
+  readonly eventsCollected: number;
+  readonly bytesOut: number;
+  readonly connected: boolean;
+}
+
+export interface Agent {
+  readonly identity: NodeIdentity;
+  readonly epoch: number;
+  readonly metrics: AgentMetrics;
+  readonly transport: Transport;
+  /** Starts collectors, the HTTP server and the broker link. Resolves with the HTTP URL when enabled. */
+  start(): Promise<{ httpUrl: string | undefined }>;
+  /**
+   * Stops. Graceful (default): a clean death frame, then a clean disconnect. `graceful: false`
+   * drops the link as a crash would, so the broker publishes the will.
+   */
+  stop(options?: { graceful?: boolean }): Promise<void>;
+  stats(): AgentStats;
+}
+
+function readPem(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : readFileSync(path, 'utf8');
+}
+
+export function createAgent(config: AgentConfig, overrides: AgentOverrides = {}): Agent {
+  const clock = overrides.clock ?? systemClock;
+  const identity: NodeIdentity = { site: config.node.site, zone: config.node.zone, node: config.node.id };
+  const logger = (overrides.logger ?? silentLogger).child({ site: identity.site, node: identity.node });
+  const epoch = overrides.epoch ?? nextBootEpoch(join(config.dataDir, identity.site, identity.node));
+  const metrics = createAgentMetrics(identity);
+  const critical = new CriticalSet(config.critical);
+  const will = Publisher.will(identity, config.topicPrefix, epoch);
+  const transport =
+    overrides.createTransport?.(will) ??
+    createMqttTransport({
+      url: config.mqtt.url,
+      clientId: config.mqtt.clientId ?? `fieldmesh-${identity.site}-${identity.node}`,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      ca: readPem(config.mqtt.caFile),
+      cert: readPem(config.mqtt.certFile),
+      key: readPem(config.mqtt.keyFile),
+      keepaliveS: Math.round(config.mqtt.keepalive / 1000),
+      will,
+      clock,
+      logger,
+    });
+  const publisher = new Publisher({
+    identity,
+    prefix: config.topicPrefix,
+    epoch,
+    qos: config.mqtt.qos,
+    tickMs: config.publish.tick,
+    heartbeatMs: config.publish.heartbeat,
+    transport,
+    critical,
+    clock,
+    logger,
+    metrics,
+  });
+  const collectors = overrides.collectors ?? config.collectors.map((c, i) => createCollector(c, i));
+  let started = false;
+  let samplesCollected = 0;
+  let eventsCollected = 0;
+  const http = config.http.enabled
+    ? createAgentHttp(metrics, { started: () => started, brokerConnected: () => transport.connected })
+    : undefined;
+
+  function contextFor(collector: Collector): CollectorContext {
+    const counter = metrics.samplesCollected.labels({ collector: collector.name });
+    return {
+      identity,
+      clock,
+      logger: logger.child({ collector: collector.name }),
+      http,
+      async record(samples: readonly Sample[]) {
+        for (const s of samples) critical.observe(s);
+        samplesCollected += samples.length;
+        counter.inc(samples.length);
+      },
+      async emit(event: AgentEvent) {
+        eventsCollected++;
+        metrics.eventsCollected.inc({ priority: event.priority });
+        publisher.publishEvent({ ...event, id: event.id ?? createId() });
+      },
+      reject(reason: RejectReason) {
+        metrics.collectorRejected.inc({ collector: collector.name, reason });
+      },
+    };
+  }
+
+  return {
+    identity,
+    epoch,
+    metrics,
+    transport,
+    async start() {
+      for (const c of collectors) await c.start(contextFor(c));
+      let httpUrl: string | undefined;
+      if (http !== undefined) {
+        httpUrl = await listenWithFallback(
+          http,
+          config.http.host,
+          config.http.port,
+          overrides.fallbackToFreePort ?? true,
+          logger,
+          'agent HTTP',
+        );
+      }
+      publisher.start();
+      transport.start();
+      started = true;
+      logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
+      return { httpUrl };
+    },
+    async stop(options = {}) {
+      const graceful = options.graceful ?? true;
+      started = false;
+      for (const c of collectors) {
+        await c
+          .stop()
+          .catch((err: unknown) => logger.warn({ collector: c.name, err: describeError(err) }, 'collector did not stop cleanly'));
+      }
+      if (graceful) await publisher.stop();
+      await transport.close({ graceful });
+      await http?.close();
+    },
+    stats() {
+      return {
+        epoch,
+        localSeries: critical.localSeriesCount,
+        criticalSeries: critical.criticalSeriesCount,
+        samplesCollected,
+        eventsCollected,
+        bytesOut: transport.stats().bytesOut,
+        connected: transport.connected,
+      };
+    },
+  };
+}

@@ -1,0 +1,11 @@
+// The node agent: collects, keeps, and shares the critical part with the hub.
+export { type Agent, type AgentOverrides, type AgentStats, createAgent } from './agent.js';
+export type { AgentEvent, Collector, CollectorContext, NodeIdentity, Sample } from './collectors/collector.js';
+export {
+  AGENT_ENV_ALIASES,
+  type AgentConfig,
+  agentConfigSchema,
+  DEFAULT_AGENT_HTTP_PORT,
+  DEFAULT_BROKER_URL,
+  seedEnvironment,
+} from './config.js';

@@ -1,0 +1,221 @@
+// The publisher: turns the critical set into births, data frames and events on the broker, one data
+// frame per tick at most, a heartbeat when nothing moved, a rebirth whenever a receiver asks for one.
+
+import { type Clock, createId, describeError, type Logger, type TimerHandle } from '../kit/index.js';
+import {
+  commandTopic,
+  decodeWireFrame,
+  encodeDeath,
+  encodeEvent,
+  FIELDMESH_VERSION,
+  hubTopic,
+  nodeTopic,
+  parseTopic,
+  SessionEncoder,
+} from '../protocol/index.js';
+import type { QoS, Transport, TransportMessage } from '../transport/index.js';
+import type { AgentMetrics } from './agent-metrics.js';
+import type { AgentEvent, NodeIdentity } from './collectors/collector.js';
+import type { CriticalSet } from './critical-set.js';
+
+/** Events held while the broker is unreachable; the durable outbox replaces this bound. */
+const EVENT_QUEUE_MAX = 10_000;
+
+export interface PublisherOptions {
+  readonly identity: NodeIdentity;
+  readonly prefix: string;
+  readonly epoch: number;
+  readonly qos: QoS;
+  readonly tickMs: number;
+  readonly heartbeatMs: number;
+  readonly transport: Transport;
+  readonly critical: CriticalSet;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: AgentMetrics;
+}
+
+export type BirthCause = 'connect' | 'new-series' | 'rebirth-request' | 'hub-online';
+
+export class Publisher {
+  private readonly encoder: SessionEncoder;
+  private readonly eventQueue: Array<Omit<AgentEvent, 'id'> & { id: string }> = [];
+  private eventSeq = 0;
+  private birthCause: BirthCause | undefined;
+  private lastFrameAt = Number.NEGATIVE_INFINITY;
+  private timer: TimerHandle | undefined;
+  private hubEpoch: number | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: PublisherOptions) {
+    this.encoder = new SessionEncoder(o.epoch);
+  }
+
+  /** Topic and payload of the death the broker publishes if this node's link dies. [FM-SESSION-4] */
+  static will(identity: NodeIdentity, prefix: string, epoch: number) {
+    return {
+      topic: nodeTopic(prefix, identity.site, identity.node, 'death'),
+      payload: encodeDeath({ epoch, reason: 'lost' }),
+      qos: 1 as const,
+      retain: false,
+    };
+  }
+
+  start(): void {
+    const { transport, prefix, identity } = this.o;
+    transport.on('connected', this.onConnected);
+    transport.on('disconnected', this.onDisconnected);
+    transport.on('message', this.onMessage);
+    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'rebirth'), 1).catch(() => {});
+    void transport.subscribe(hubTopic(prefix, 'state'), 1).catch(() => {});
+    if (transport.connected) this.onConnected();
+    this.schedule();
+  }
+
+  /** Publishes a clean death (so receivers know this was planned) and stops ticking. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    const { transport, prefix, identity } = this.o;
+    transport.off('connected', this.onConnected);
+    transport.off('disconnected', this.onDisconnected);
+    transport.off('message', this.onMessage);
+    if (transport.connected) {
+      const death = encodeDeath({ epoch: this.o.epoch, reason: 'shutdown' });
+      await this.send('death', nodeTopic(prefix, identity.site, identity.node, 'death'), death).catch(() => {});
+    }
+  }
+
+  /** Queues an event; it goes out at once when connected, after the next birth otherwise. */
+  publishEvent(event: AgentEvent): void {
+    if (this.eventQueue.length >= EVENT_QUEUE_MAX) {
+      this.o.metrics.eventsDropped.inc();
+      this.o.logger.warn({ kind: event.kind }, 'event queue full while the broker is unreachable; event dropped');
+      return;
+    }
+    this.eventQueue.push({ ...event, id: event.id ?? createId() });
+    if (this.o.transport.connected && this.birthCause === undefined) this.flushEvents();
+  }
+
+  /** Asks for a birth at the next opportunity (now, when connected). */
+  requestBirth(cause: BirthCause): void {
+    this.birthCause ??= cause;
+    if (this.o.transport.connected) this.tick();
+  }
+
+  private readonly onConnected = (): void => {
+    this.o.metrics.connected.set(1);
+    this.o.metrics.connects.inc();
+    this.birthCause = 'connect';
+    this.tick();
+  };
+
+  private readonly onDisconnected = (): void => {
+    this.o.metrics.connected.set(0);
+  };
+
+  private readonly onMessage = (msg: TransportMessage): void => {
+    const parsed = parseTopic(this.o.prefix, msg.topic);
+    if (parsed === undefined) return;
+    const isOwnCommand = parsed.kind === 'cmd' && parsed.site === this.o.identity.site && parsed.node === this.o.identity.node;
+    if (!isOwnCommand && !(parsed.kind === 'hub' && parsed.channel === 'state')) return;
+    const decoded = decodeWireFrame(msg.payload);
+    if (!decoded.ok) {
+      this.o.metrics.framesRejected.inc({ reason: decoded.error.reason });
+      this.o.logger.warn({ topic: msg.topic, code: decoded.error.code }, decoded.error.message);
+      return;
+    }
+    const frame = decoded.frame;
+    if (frame.type === 'rebirth') {
+      this.o.logger.debug({ reason: frame.reason }, 'rebirth requested');
+      this.requestBirth('rebirth-request');
+    } else if (frame.type === 'hubState' && frame.online) {
+      // [FM-SESSION-5] A hub that came online after our birth has not seen it: announce again.
+      // A retained state seen on subscribe describes a hub that was already up: it got our birth.
+      const known = this.hubEpoch;
+      this.hubEpoch = frame.epoch;
+      if ((known !== undefined && known !== frame.epoch) || (known === undefined && !msg.retain)) this.requestBirth('hub-online');
+    }
+  };
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.o.clock.setTimeout(() => {
+      this.tick();
+      this.schedule();
+    }, this.o.tickMs);
+  }
+
+  /** One tick: a birth if needed, else the due entries or a heartbeat; then queued events. */
+  tick(): void {
+    const { transport, critical, clock } = this.o;
+    this.o.metrics.localSeries.set(critical.localSeriesCount);
+    this.o.metrics.criticalSeries.set(critical.criticalSeriesCount);
+    if (!transport.connected || this.stopped) return;
+    const now = clock.now();
+    if (critical.birthNeeded) this.birthCause ??= 'new-series';
+    if (this.birthCause !== undefined) {
+      this.publishBirth(now, this.birthCause);
+    } else {
+      const entries = critical.due(now);
+      if (entries.length > 0 || now - this.lastFrameAt >= this.o.heartbeatMs) {
+        this.lastFrameAt = now;
+        this.sendFrame('data', 'data', this.encoder.data(now, entries));
+      }
+    }
+    this.flushEvents();
+  }
+
+  private publishBirth(now: number, cause: BirthCause): void {
+    this.birthCause = undefined;
+    this.lastFrameAt = now;
+    const bytes = this.encoder.birth({
+      time: now,
+      zone: this.o.identity.zone,
+      agentVersion: FIELDMESH_VERSION,
+      tickMs: this.o.tickMs,
+      heartbeatMs: this.o.heartbeatMs,
+      series: this.o.critical.birthSeries(now),
+    });
+    this.o.metrics.births.inc({ cause });
+    this.sendFrame('birth', 'birth', bytes);
+  }
+
+  private flushEvents(): void {
+    const { prefix, identity } = this.o;
+    while (this.eventQueue.length > 0 && this.o.transport.connected) {
+      const e = this.eventQueue.shift() as AgentEvent & { id: string };
+      const payload = new TextEncoder().encode(JSON.stringify(e.payload ?? null));
+      const bytes = encodeEvent({
+        epoch: this.o.epoch,
+        seq: this.eventSeq++,
+        time: e.time,
+        id: e.id,
+        priority: e.priority,
+        kind: e.kind,
+        payload,
+      });
+      void this.send('event', nodeTopic(prefix, identity.site, identity.node, 'event'), bytes).catch(() => {
+        // The link dropped under us: keep the event for the next session.
+        this.eventQueue.unshift(e);
+      });
+    }
+  }
+
+  private sendFrame(type: 'birth' | 'data', channel: 'birth' | 'data', bytes: Uint8Array): void {
+    const { prefix, identity } = this.o;
+    void this.send(type, nodeTopic(prefix, identity.site, identity.node, channel), bytes).catch(() => {});
+  }
+
+  private async send(type: string, topic: string, bytes: Uint8Array): Promise<void> {
+    this.o.metrics.framesSent.inc({ type });
+    this.o.metrics.frameBytesSent.inc({ type }, bytes.length);
+    try {
+      await this.o.transport.publish(topic, bytes, { qos: type === 'data' ? this.o.qos : 1 });
+    } catch (err) {
+      this.o.metrics.publishFailures.inc();
+      this.o.logger.debug({ topic, err: describeError(err) }, 'publish failed');
+      throw err;
+    }
+  }
+}
