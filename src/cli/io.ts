@@ -1,0 +1,31 @@
+// Output and exit codes of the CLI: one clear line per error, exit codes by error code.
+
+import { type ErrorCode, FieldmeshError, isFieldmeshError } from '../kit/index.js';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: CliIo = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+/** Exit codes: 2 for bad usage or configuration (as config validators do), 1 for anything else. */
+export function exitCodeFor(err: unknown): number {
+  if (!isFieldmeshError(err)) return 1;
+  const usage: readonly ErrorCode[] = ['FM_CONFIG_INVALID', 'FM_CONFIG_UNREADABLE', 'FM_CLI_USAGE'];
+  return usage.includes(err.code) ? 2 : 1;
+}
+
+/** The message to print for an error: every line of a config error, one line otherwise. */
+export function errorText(err: unknown): string {
+  if (err instanceof FieldmeshError) {
+    const lines = err.message.split('\n');
+    return lines.length > 1
+      ? `error: ${err.code}: invalid configuration\n${lines.map((l) => `  ${l}`).join('\n')}`
+      : `error: ${err.code}: ${err.message}`;
+  }
+  return `error: ${err instanceof Error ? err.message : String(err)}`;
+}

@@ -1,0 +1,33 @@
+// `fieldmesh node --config node.yaml`: runs the edge agent.
+
+import type { Command } from 'commander';
+import { AGENT_ENV_ALIASES, agentConfigSchema, createAgent, seedEnvironment } from '../agent/index.js';
+import { loadConfigFile } from './config-file.js';
+import type { CliIo } from './io.js';
+import { createCliLogger } from './logger.js';
+import { stopOnSignals } from './signals.js';
+
+export function registerNode(program: Command, io: CliIo): void {
+  program
+    .command('node')
+    .description('run the edge agent: collect, keep, and share the critical part with the hub')
+    .option('-c, --config <file>', 'node.yaml (FIELDMESH_CONFIG); FIELDMESH_* variables override it')
+    .option('--check', 'validate the configuration and exit')
+    .action(async (opts: { config?: string; check?: boolean }) => {
+      const env = seedEnvironment(process.env);
+      const config = loadConfigFile(agentConfigSchema, opts.config ?? env.FIELDMESH_CONFIG, env, AGENT_ENV_ALIASES);
+      if (opts.check) {
+        io.out(
+          `${opts.config ?? 'configuration'}: valid (node ${config.node.site}/${config.node.id}, ${config.collectors.length} collectors)`,
+        );
+        return;
+      }
+      const logger = createCliLogger();
+      const agent = createAgent(config, { logger });
+      const { httpUrl } = await agent.start();
+      io.out(
+        `fieldmesh node ${config.node.site}/${config.node.id} (boot ${agent.epoch}) -> ${config.mqtt.url}${httpUrl ? `; HTTP ${httpUrl}` : ''}`,
+      );
+      await stopOnSignals(() => agent.stop());
+    });
+}

@@ -1,0 +1,85 @@
+// A typed client for the hub's HTTP API (/api/v1), for the CLI, scripts and the dashboard.
+
+import { type ErrorCode, FieldmeshError } from '../kit/index.js';
+import type { NodeStateName } from '../protocol/index.js';
+
+export interface NodeValue {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number | string | null;
+  readonly unit: string;
+  readonly time: string;
+  readonly ageMs: number;
+}
+
+export interface NodeSummary {
+  readonly site: string;
+  readonly zone: string;
+  readonly node: string;
+  readonly state: NodeStateName;
+  readonly epoch: number | null;
+  readonly agentVersion: string | null;
+  readonly lastHeard: string | null;
+  readonly lastHeardAgeMs: number | null;
+  readonly since: string | null;
+  readonly heartbeatMs: number | null;
+  readonly series: number;
+  readonly values?: readonly NodeValue[];
+}
+
+export interface SiteSummary {
+  readonly site: string;
+  readonly worst: NodeStateName;
+  readonly counts: Readonly<Record<NodeStateName, number>>;
+  readonly nodes: readonly string[];
+}
+
+export interface MatrixSeries {
+  readonly metric: Readonly<Record<string, string>>;
+  readonly values: ReadonlyArray<readonly [number, string]>;
+}
+
+export interface HubClient {
+  nodes(options?: { values?: boolean }): Promise<NodeSummary[]>;
+  node(site: string, node: string): Promise<NodeSummary>;
+  sites(): Promise<SiteSummary[]>;
+  queryRange(query: string, startS: number, endS: number, stepS: number): Promise<MatrixSeries[]>;
+}
+
+/** `fetchImpl` lets tests and the browser pass their own fetch. */
+export function createHubClient(baseUrl: string, fetchImpl: typeof fetch = fetch): HubClient {
+  const base = baseUrl.replace(/\/+$/, '');
+
+  async function get<T>(path: string): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetchImpl(`${base}${path}`, { headers: { accept: 'application/json' } });
+    } catch (err) {
+      throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', `hub at ${base} is unreachable: ${(err as Error).message}`, { cause: err });
+    }
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) {
+      const code = (typeof body.code === 'string' ? body.code : res.status === 404 ? 'FM_NOT_FOUND' : 'FM_QUERY_INVALID') as ErrorCode;
+      const message = typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
+      throw new FieldmeshError(code, `${path}: ${message}`, { details: { status: res.status } });
+    }
+    return body as T;
+  }
+
+  return {
+    async nodes(options = {}) {
+      return (await get<{ nodes: NodeSummary[] }>(`/api/v1/nodes${options.values ? '?values=1' : ''}`)).nodes;
+    },
+    async node(site, node) {
+      return get<NodeSummary>(`/api/v1/nodes/${encodeURIComponent(site)}/${encodeURIComponent(node)}`);
+    },
+    async sites() {
+      return (await get<{ sites: SiteSummary[] }>('/api/v1/sites')).sites;
+    },
+    async queryRange(query, startS, endS, stepS) {
+      const q = new URLSearchParams({ query, start: String(startS), end: String(endS), step: String(stepS) });
+      const body = await get<{ data: { result: MatrixSeries[] } }>(`/api/v1/query_range?${q}`);
+      return body.data.result;
+    },
+  };
+}

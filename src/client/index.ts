@@ -1,0 +1,2 @@
+// Typed access to the hub's HTTP API.
+export * from './hub-client.js';

@@ -1,0 +1,3 @@
+// Simulation: the demo fleet now; emulated links and scenarios in a later issue.
+export * from './demo.js';
+export * from './demo-fleet.js';
