@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   FM_QUERY_INVALID: 'a query parameter is missing or malformed',
   FM_NOT_FOUND: 'the requested resource does not exist',
   FM_TRANSPORT_UNAVAILABLE: 'the MQTT broker could not be reached',
+  FM_TRANSPORT_REFUSED: 'the MQTT broker refused a subscription',
   FM_PORT_IN_USE: 'a listening port is taken and no fallback was allowed',
   FM_CLI_USAGE: 'a command-line argument is missing or malformed',
 } as const;

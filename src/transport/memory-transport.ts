@@ -1,0 +1,239 @@
+// MemoryTransport: an in-process broker and transport with MQTT semantics (wildcards, retained
+// messages, wills, outages) for fast unit tests of logic that talks through the Transport port.
+
+import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, systemClock, type TimerHandle } from '../kit/index.js';
+import { isValidFilter, isValidTopic, matchesFilter } from './topic-filter.js';
+import type { MqttTransportOptions, PublishOptions, QoS, Transport, TransportMessage, TransportStats, Will } from './transport.js';
+import { TransportEmitter } from './typed-emitter.js';
+
+/** What the broker needs from a connected memory transport. */
+interface MemorySession {
+  readonly clientId: string;
+  readonly will: Will | undefined;
+  readonly filters: Map<string, QoS>;
+  deliver(message: TransportMessage, wireBytes: number): void;
+  /** The broker cut the link (drop or stop). */
+  lost(reason: string): void;
+}
+
+/** Size of an MQTT 3.1.1 PUBLISH packet on the wire, so byte budgets mean the same as on a real broker. */
+export function publishPacketBytes(topic: string, payloadBytes: number, qos: QoS): number {
+  const remaining = 2 + Buffer.byteLength(topic) + (qos > 0 ? 2 : 0) + payloadBytes;
+  let lengthBytes = 1;
+  for (let n = remaining; n >= 128; n = Math.floor(n / 128)) lengthBytes++;
+  return 1 + lengthBytes + remaining;
+}
+
+/** An in-process MQTT-like broker. Delivery is asynchronous (next macrotask), as on a real link. */
+export class MemoryBroker {
+  private readonly sessions = new Map<string, MemorySession>();
+  private readonly retained = new Map<string, TransportMessage>();
+  private up = true;
+
+  /** True while the broker accepts connections. */
+  get running(): boolean {
+    return this.up;
+  }
+
+  /** Ids of the connected clients. */
+  clients(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** @internal Used by memory transports. Returns false when the broker is down. */
+  attach(session: MemorySession): boolean {
+    if (!this.up) return false;
+    // [MQTT-3.1.4-2] A second client with the same id takes over: the old one is disconnected.
+    const old = this.sessions.get(session.clientId);
+    if (old) this.drop(old.clientId);
+    this.sessions.set(session.clientId, session);
+    return true;
+  }
+
+  /** @internal A clean disconnect: the will is discarded. */
+  detach(session: MemorySession): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  /** Cuts a client's link as a network failure would: its will is published, it will reconnect. */
+  drop(clientId: string): void {
+    const session = this.sessions.get(clientId);
+    if (!session) return;
+    this.sessions.delete(clientId);
+    session.lost('dropped by broker');
+    if (session.will) this.publish(session.will.topic, session.will.payload, session.will.retain);
+  }
+
+  /** @internal Publishes a message to every matching subscriber, storing it when retained. */
+  publish(topic: string, payload: Uint8Array, retain: boolean): void {
+    const copy = new Uint8Array(payload);
+    if (retain) {
+      // [MQTT-3.3.1-10] An empty retained message clears the retained one.
+      if (copy.length === 0) this.retained.delete(topic);
+      else this.retained.set(topic, { topic, payload: copy, retain: true });
+    }
+    for (const session of this.sessions.values()) {
+      let best: QoS | undefined;
+      for (const [filter, qos] of session.filters) {
+        if (matchesFilter(filter, topic) && (best === undefined || qos > best)) best = qos;
+      }
+      // [MQTT-3.3.1-9] Live deliveries carry retain = false.
+      if (best !== undefined) session.deliver({ topic, payload: copy, retain: false }, publishPacketBytes(topic, copy.length, best));
+    }
+  }
+
+  /** @internal Retained messages matching a new subscription. */
+  retainedFor(filter: string): TransportMessage[] {
+    return [...this.retained.values()].filter((m) => matchesFilter(filter, m.topic));
+  }
+
+  /** Stops accepting connections and drops every client (no wills: the broker itself went away). */
+  stop(): void {
+    this.up = false;
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of sessions) s.lost('broker stopped');
+  }
+
+  /** Accepts connections again; clients come back on their own backoff schedule. */
+  start(): void {
+    this.up = true;
+  }
+}
+
+export type MemoryTransportOptions = Pick<MqttTransportOptions, 'clientId' | 'will' | 'backoff' | 'clock' | 'logger'>;
+
+function unavailable(message: string): FieldmeshError {
+  return new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', message);
+}
+
+/** Wire size of a CONNECT without credentials plus its CONNACK; enough for budgets to grow honestly. */
+function connectBytes(clientId: string, will: Will | undefined): number {
+  const willBytes = will ? 4 + Buffer.byteLength(will.topic) + will.payload.length : 0;
+  return 2 + 10 + 2 + Buffer.byteLength(clientId) + willBytes;
+}
+
+export function createMemoryTransport(broker: MemoryBroker, options: MemoryTransportOptions): Transport {
+  const clock = options.clock ?? systemClock;
+  const backoff = options.backoff ?? RECONNECT_BACKOFF;
+  const events = new TransportEmitter();
+  const subscriptions = new Map<string, QoS>();
+  const counters = { bytesIn: 0, bytesOut: 0, connects: 0, messagesIn: 0, messagesOut: 0 };
+  let session: MemorySession | undefined;
+  let failures = 0;
+  let timer: TimerHandle | undefined;
+  let started = false;
+  let closed = false;
+
+  function scheduleReconnect(): void {
+    if (closed || timer !== undefined) return;
+    const delay = backoffDelayMs(failures, backoff);
+    failures++;
+    timer = clock.setTimeout(() => {
+      timer = undefined;
+      open();
+    }, delay);
+  }
+
+  function deliverRetained(s: MemorySession, filter: string, qos: QoS): void {
+    for (const m of broker.retainedFor(filter)) s.deliver(m, publishPacketBytes(m.topic, m.payload.length, qos));
+  }
+
+  function open(): void {
+    if (closed) return;
+    const s: MemorySession = {
+      clientId: options.clientId,
+      will: options.will,
+      filters: new Map(),
+      deliver(message, wireBytes) {
+        setImmediate(() => {
+          if (session !== s) return;
+          counters.bytesIn += wireBytes;
+          counters.messagesIn++;
+          events.emit('message', message);
+        });
+      },
+      lost(reason) {
+        if (session !== s) return;
+        session = undefined;
+        setImmediate(() => events.emit('disconnected', reason));
+        scheduleReconnect();
+      },
+    };
+    if (!broker.attach(s)) {
+      scheduleReconnect();
+      return;
+    }
+    session = s;
+    failures = 0;
+    counters.connects++;
+    counters.bytesOut += connectBytes(options.clientId, options.will);
+    counters.bytesIn += 4;
+    // Subscriptions are restored before `connected` fires, as the MQTT transport does.
+    for (const [filter, qos] of subscriptions) {
+      s.filters.set(filter, qos);
+      deliverRetained(s, filter, qos);
+    }
+    setImmediate(() => {
+      if (session === s) events.emit('connected');
+    });
+  }
+
+  return {
+    get connected() {
+      return session !== undefined;
+    },
+
+    start() {
+      if (started || closed) return;
+      started = true;
+      // Connect asynchronously, as a socket would, so listeners attached after start() see `connected`.
+      setImmediate(open);
+    },
+
+    async publish(topic: string, payload: Uint8Array, opts: PublishOptions): Promise<void> {
+      if (!session) throw unavailable(`memory transport ${options.clientId} is not connected; cannot publish to ${topic}`);
+      if (!isValidTopic(topic)) throw new FieldmeshError('FM_TOPIC_INVALID', `cannot publish to "${topic}"`);
+      counters.bytesOut += publishPacketBytes(topic, payload.length, opts.qos);
+      if (opts.qos > 0) counters.bytesIn += 4;
+      counters.messagesOut++;
+      broker.publish(topic, payload, opts.retain ?? false);
+    },
+
+    async subscribe(filter: string, qos: QoS): Promise<void> {
+      if (!isValidFilter(filter)) throw new FieldmeshError('FM_TRANSPORT_REFUSED', `invalid topic filter "${filter}"`);
+      subscriptions.set(filter, qos);
+      const s = session;
+      if (!s) return;
+      s.filters.set(filter, qos);
+      counters.bytesOut += 7 + Buffer.byteLength(filter);
+      counters.bytesIn += 5;
+      deliverRetained(s, filter, qos);
+    },
+
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
+
+    stats(): TransportStats {
+      return { ...counters };
+    },
+
+    async close(closeOptions: { graceful?: boolean } = {}): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+      const s = session;
+      if (!s) return;
+      if (closeOptions.graceful ?? true) {
+        session = undefined;
+        counters.bytesOut += 2;
+        broker.detach(s);
+        events.emit('disconnected', 'closed');
+      } else {
+        // The session's `lost` sees closed = true and does not reconnect.
+        broker.drop(s.clientId);
+      }
+    },
+  };
+}

@@ -1,0 +1,276 @@
+// MqttTransport: the Transport port on mqtt.js, with our own jittered reconnect and wire byte counts.
+
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import type { MqttTransportOptions, PublishOptions, QoS, Transport, TransportStats } from './transport.js';
+import { TransportEmitter } from './typed-emitter.js';
+
+/** mqtt.js default is 30 s; a dead link should be noticed well before the backoff ceiling. */
+const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_KEEPALIVE_S = 30;
+
+interface PendingPublish {
+  reject(err: Error): void;
+}
+
+/** One connection attempt: a fresh mqtt.js client, so no state leaks from a dead link into the next. */
+interface Attempt {
+  readonly client: MqttClient;
+  readonly pending: Set<PendingPublish>;
+  readonly meter: ByteMeter;
+  connected: boolean;
+  lastError?: Error;
+}
+
+function unavailable(message: string, cause?: unknown): FieldmeshError {
+  return new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', message, cause === undefined ? {} : { cause });
+}
+
+interface ByteMeter {
+  bytesIn(): number;
+  bytesOut(): number;
+}
+
+/**
+ * Bytes that really cross the link. TCP and TLS sockets count them themselves (TLS records
+ * included), and mqtt.js writes CONNECT before we could wrap anything. Other streams (WebSocket)
+ * are observed from here on: 'data' for reads, a wrapped `write` for writes (the CONNECT is missed).
+ */
+function meterStream(stream: Duplex | undefined): ByteMeter {
+  if (stream instanceof Socket) return { bytesIn: () => stream.bytesRead, bytesOut: () => stream.bytesWritten };
+  let bytesIn = 0;
+  let bytesOut = 0;
+  if (stream) {
+    stream.on('data', (chunk: Buffer | string) => {
+      bytesIn += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    });
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    (stream as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
+      const chunk = args[0];
+      if (typeof chunk === 'string') bytesOut += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) bytesOut += chunk.length;
+      return write(...args);
+    };
+  }
+  return { bytesIn: () => bytesIn, bytesOut: () => bytesOut };
+}
+
+export function createMqttTransport(options: MqttTransportOptions): Transport {
+  const clock = options.clock ?? systemClock;
+  const logger = (options.logger ?? silentLogger).child({ component: 'mqtt-transport', clientId: options.clientId });
+  const backoff = options.backoff ?? RECONNECT_BACKOFF;
+  const events = new TransportEmitter();
+  const subscriptions = new Map<string, QoS>();
+  const counters = { bytesIn: 0, bytesOut: 0, connects: 0, messagesIn: 0, messagesOut: 0 };
+  let attempt: Attempt | undefined;
+  /** Meters of every link so far; a few per outage, cheap to sum. Folded into `counters` on close. */
+  const meters = new Set<ByteMeter>();
+  let failures = 0;
+  let timer: TimerHandle | undefined;
+  let started = false;
+  let closed = false;
+
+  function clientOptions(): IClientOptions {
+    const opts: IClientOptions = {
+      clientId: options.clientId,
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      keepalive: options.keepaliveS ?? DEFAULT_KEEPALIVE_S,
+      queueQoSZero: false,
+      resubscribe: false,
+    };
+    if (options.username !== undefined) opts.username = options.username;
+    if (options.password !== undefined) opts.password = options.password;
+    if (options.ca !== undefined) opts.ca = options.ca;
+    if (options.cert !== undefined) opts.cert = options.cert;
+    if (options.key !== undefined) opts.key = options.key;
+    if (options.will !== undefined) {
+      opts.will = {
+        topic: options.will.topic,
+        payload: Buffer.from(options.will.payload),
+        qos: options.will.qos,
+        retain: options.will.retain,
+      };
+    }
+    return opts;
+  }
+
+  function scheduleReconnect(): void {
+    if (closed || timer !== undefined) return;
+    const delay = backoffDelayMs(failures, backoff);
+    failures++;
+    logger.debug({ delayMs: delay, attempt: failures }, 'reconnecting after backoff');
+    timer = clock.setTimeout(() => {
+      timer = undefined;
+      open();
+    }, delay);
+  }
+
+  async function restoreSubscriptions(a: Attempt): Promise<void> {
+    if (subscriptions.size === 0) return;
+    const topics: Record<string, { qos: QoS }> = {};
+    for (const [filter, qos] of subscriptions) topics[filter] = { qos };
+    await subscribeOn(a, topics);
+  }
+
+  function subscribeOn(a: Attempt, topics: Record<string, { qos: QoS }>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      a.client.subscribe(topics, (err, granted) => {
+        if (err) return reject(unavailable(`subscribe failed: ${err.message}`, err));
+        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        if (refused.length > 0) {
+          return reject(new FieldmeshError('FM_TRANSPORT_REFUSED', `the broker refused subscription to ${refused.join(', ')}`));
+        }
+        resolve();
+      });
+    });
+  }
+
+  function open(): void {
+    if (closed) return;
+    let client: MqttClient;
+    try {
+      client = connect(options.url, clientOptions());
+    } catch (err) {
+      logger.warn({ err: String(err) }, 'cannot create MQTT client');
+      scheduleReconnect();
+      return;
+    }
+    const a: Attempt = {
+      client,
+      pending: new Set(),
+      meter: meterStream((client as unknown as { stream?: Duplex }).stream),
+      connected: false,
+    };
+    attempt = a;
+    meters.add(a.meter);
+    client.on('close', () => {
+      if (!meters.delete(a.meter)) return;
+      counters.bytesIn += a.meter.bytesIn();
+      counters.bytesOut += a.meter.bytesOut();
+    });
+    client.on('error', (err) => {
+      a.lastError = err;
+      logger.debug({ err: err.message }, 'MQTT client error');
+    });
+    client.on('message', (topic, payload, packet) => {
+      if (attempt !== a) return;
+      counters.messagesIn++;
+      events.emit('message', { topic, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.length), retain: packet.retain });
+    });
+    client.on('connect', () => {
+      if (attempt !== a || closed) return;
+      a.connected = true;
+      failures = 0;
+      counters.connects++;
+      logger.info({ url: options.url }, 'connected to MQTT broker');
+      restoreSubscriptions(a).then(
+        () => {
+          if (attempt === a && a.connected) events.emit('connected');
+        },
+        (err: unknown) => {
+          logger.warn({ err: String(err) }, 'could not restore subscriptions');
+          if (attempt === a && a.connected) events.emit('connected');
+        },
+      );
+    });
+    client.on('close', () => {
+      if (attempt !== a) return;
+      const wasConnected = a.connected;
+      a.connected = false;
+      attempt = undefined;
+      const reason = a.lastError?.message ?? 'connection closed';
+      for (const p of a.pending) p.reject(unavailable(`link to ${options.url} lost before the broker acknowledged`));
+      a.pending.clear();
+      client.end(true);
+      if (wasConnected) {
+        logger.warn({ reason }, 'disconnected from MQTT broker');
+        events.emit('disconnected', reason);
+      } else {
+        logger.debug({ reason }, 'connection attempt failed');
+      }
+      scheduleReconnect();
+    });
+  }
+
+  return {
+    get connected() {
+      return attempt?.connected === true;
+    },
+
+    start() {
+      if (started || closed) return;
+      started = true;
+      open();
+    },
+
+    publish(topic: string, payload: Uint8Array, opts: PublishOptions): Promise<void> {
+      const a = attempt;
+      if (!a?.connected) return Promise.reject(unavailable(`not connected to ${options.url}; cannot publish to ${topic}`));
+      return new Promise((resolve, reject) => {
+        const entry: PendingPublish = { reject };
+        a.pending.add(entry);
+        a.client.publish(
+          topic,
+          Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+          { qos: opts.qos, retain: opts.retain ?? false },
+          (err) => {
+            a.pending.delete(entry);
+            if (err) return reject(unavailable(`publish to ${topic} failed: ${err.message}`, err));
+            counters.messagesOut++;
+            resolve();
+          },
+        );
+      });
+    },
+
+    async subscribe(filter: string, qos: QoS): Promise<void> {
+      subscriptions.set(filter, qos);
+      const a = attempt;
+      if (a?.connected) await subscribeOn(a, { [filter]: { qos } });
+    },
+
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
+
+    stats(): TransportStats {
+      let bytesIn = counters.bytesIn;
+      let bytesOut = counters.bytesOut;
+      for (const m of meters) {
+        bytesIn += m.bytesIn();
+        bytesOut += m.bytesOut();
+      }
+      return { ...counters, bytesIn, bytesOut };
+    },
+
+    async close(closeOptions: { graceful?: boolean } = {}): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+      const a = attempt;
+      attempt = undefined;
+      if (!a) return;
+      const wasConnected = a.connected;
+      a.connected = false;
+      for (const p of a.pending) p.reject(unavailable('transport closed before the broker acknowledged'));
+      a.pending.clear();
+      const graceful = closeOptions.graceful ?? true;
+      await new Promise<void>((resolve) => {
+        if (graceful && wasConnected) {
+          a.client.end(false, {}, () => resolve());
+        } else {
+          // Destroying the socket first guarantees no DISCONNECT goes out, so the broker fires the will.
+          const stream = (a.client as unknown as { stream?: Duplex }).stream;
+          stream?.destroy();
+          a.client.end(true, {}, () => resolve());
+        }
+      });
+      if (wasConnected) events.emit('disconnected', graceful ? 'closed' : 'dropped');
+    },
+  };
+}

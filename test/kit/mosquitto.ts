@@ -1,0 +1,161 @@
+// Starts a real Mosquitto for tests: its own temp config on a free 127.0.0.1 port, ready when it
+// logs "running", stopped by its own PID only.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+
+export interface MosquittoUser {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface MosquittoOptions {
+  /** Port to listen on; a free one when omitted. */
+  readonly port?: number;
+  /** When given, anonymous clients are refused and these users get a password file. */
+  readonly users?: readonly MosquittoUser[];
+  /** Text of a Mosquitto ACL file (`user x` / `topic readwrite a/#` / `pattern ...`). */
+  readonly acl?: string;
+  /** Path of an existing ACL file (wins over `acl`). */
+  readonly aclFile?: string;
+  /** Extra lines appended to mosquitto.conf. */
+  readonly extraConfig?: readonly string[];
+  /** How long to wait for the broker to be ready (default 10000 ms). */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface MosquittoInstance {
+  readonly url: string;
+  readonly port: number;
+  /** PID of the running process (changes on restart). */
+  readonly pid: number;
+  /** Everything the broker logged so far, for diagnosis and for asserting on its log. */
+  log(): string;
+  /** Stops the process (SIGTERM, SIGKILL after 5 s). */
+  stop(): Promise<void>;
+  /** Stops and starts it again on the same port with the same config. */
+  restart(): Promise<void>;
+}
+
+function findBinary(name: string, sbin: boolean): string | undefined {
+  const candidates = [sbin ? `/usr/sbin/${name}` : `/usr/bin/${name}`, ...(process.env.PATH ?? '').split(':').map((d) => join(d, name))];
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {}
+  }
+  return undefined;
+}
+
+export function mosquittoBinary(): string {
+  const bin = findBinary('mosquitto', true);
+  if (!bin) throw new Error('mosquitto is not installed (Debian package "mosquitto")');
+  return bin;
+}
+
+/** Path of a Mosquitto client tool (mosquitto_pub, mosquitto_sub, mosquitto_passwd), if installed. */
+export function mosquittoTool(name: 'mosquitto_pub' | 'mosquitto_sub' | 'mosquitto_passwd'): string | undefined {
+  return findBinary(name, false);
+}
+
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoInstance> {
+  const binary = mosquittoBinary();
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-mosquitto-'));
+  const conf = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type all', 'log_timestamp false'];
+  const users = options.users ?? [];
+  if (users.length > 0) {
+    conf.push('allow_anonymous false');
+    const passwd = mosquittoTool('mosquitto_passwd');
+    if (passwd) {
+      const file = join(dir, 'passwd');
+      writeFileSync(file, '', { mode: 0o600 });
+      for (const u of users) execFileSync(passwd, ['-b', file, u.username, u.password], { stdio: 'ignore' });
+      conf.push(`password_file ${file}`);
+    }
+  } else {
+    conf.push('allow_anonymous true');
+  }
+  if (options.aclFile) conf.push(`acl_file ${options.aclFile}`);
+  else if (options.acl !== undefined) {
+    const file = join(dir, 'acl');
+    writeFileSync(file, options.acl);
+    conf.push(`acl_file ${file}`);
+  }
+  conf.push(...(options.extraConfig ?? []));
+  const confFile = join(dir, 'mosquitto.conf');
+  writeFileSync(confFile, `${conf.join('\n')}\n`);
+
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  async function launch(): Promise<void> {
+    const proc = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    const timeoutMs = options.readyTimeoutMs ?? 10_000;
+    const from = output.length;
+    await new Promise<void>((resolve, reject) => {
+      let ready = false;
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        if (!ready && /mosquitto version \S+ running/.test(output.slice(from))) {
+          ready = true;
+          clearTimeout(timer);
+          proc.off('exit', onExit);
+          resolve();
+        }
+      };
+      const onExit = (code: number | null) => {
+        clearTimeout(timer);
+        reject(new Error(`mosquitto exited with code ${code} before it was ready:\n${output}`));
+      };
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`mosquitto was not ready within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      proc.stderr?.on('data', onData);
+      proc.stdout?.on('data', onData);
+      proc.once('exit', onExit);
+      proc.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  async function halt(): Promise<void> {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      proc.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      proc.kill('SIGTERM');
+    });
+  }
+
+  await launch();
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return child?.pid ?? -1;
+    },
+    log: () => output,
+    async stop() {
+      await halt();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await halt();
+      await launch();
+    },
+  };
+}
