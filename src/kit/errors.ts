@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   FM_TRANSPORT_UNAVAILABLE: 'the MQTT broker could not be reached',
   FM_TRANSPORT_REFUSED: 'the MQTT broker refused a subscription',
   FM_PORT_IN_USE: 'a listening port is taken and no fallback was allowed',
+  FM_BROKER_ACL_DENIED: 'the embedded broker refused a publish by its topic ACL',
   FM_CLI_USAGE: 'a command-line argument is missing or malformed',
 } as const;
 

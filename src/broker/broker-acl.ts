@@ -1,0 +1,41 @@
+// Topic ACL of the embedded broker: a node publishes only as itself; hub and admin go anywhere.
+
+import type { BrokerUser } from './broker-config.js';
+
+/** Who a connection is: an anonymous client (only when allowed) or a configured user. */
+export type Identity = { readonly kind: 'anonymous' } | { readonly kind: 'user'; readonly user: BrokerUser };
+
+/** Channels of other nodes a node may follow, so the awareness plane works node to node. */
+const FOLLOWED_CHANNELS = new Set(['data', 'birth', 'death']);
+const ID_OR_PLUS = /^(\+|[a-z0-9][a-z0-9_-]{0,62})$/;
+
+function isUnder(filterOrTopic: string, root: string): boolean {
+  return filterOrTopic === `${root}/#` || filterOrTopic.startsWith(`${root}/`);
+}
+
+/** A node user may publish only under `<prefix>/<its site>/<its node>/` (its will included). */
+export function canPublish(identity: Identity, prefix: string, topic: string): boolean {
+  if (identity.kind === 'anonymous' || identity.user.role !== 'node') return true;
+  const { site, node } = identity.user;
+  return topic.startsWith(`${prefix}/${site}/${node}/`);
+}
+
+/**
+ * A node user may subscribe to its own commands (`<prefix>/<site>/<node>/cmd/...`), the hub's
+ * topics (`<prefix>/_hub/...`) and the data, birth and death channels of any node
+ * (`<prefix>/+/+/data` or with concrete ids). Everything else is refused.
+ */
+export function canSubscribe(identity: Identity, prefix: string, filter: string): boolean {
+  if (identity.kind === 'anonymous' || identity.user.role !== 'node') return true;
+  const { site, node } = identity.user;
+  if (isUnder(filter, `${prefix}/${site}/${node}/cmd`)) return true;
+  if (isUnder(filter, `${prefix}/_hub`)) return true;
+  if (!filter.startsWith(`${prefix}/`)) return false;
+  const levels = filter.slice(prefix.length + 1).split('/');
+  return (
+    levels.length === 3 &&
+    ID_OR_PLUS.test(levels[0] as string) &&
+    ID_OR_PLUS.test(levels[1] as string) &&
+    FOLLOWED_CHANNELS.has(levels[2] as string)
+  );
+}

@@ -1,0 +1,280 @@
+// The embedded MQTT broker (Aedes) of `fieldmesh broker` and `fieldmesh demo`: TCP and WebSocket
+// listeners, per-user roles and topic ACLs, and per-client byte counts taken from the sockets.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import { FieldmeshError, type Logger, silentLogger } from '../kit/index.js';
+import { canPublish, canSubscribe, type Identity } from './broker-acl.js';
+import { type BrokerConfig, type BrokerUser, isLoopbackHost, verifyPassword } from './broker-config.js';
+
+export interface BrokerStartOptions {
+  /** When a configured port is taken, listen on a free one and log a warning (default true). */
+  readonly fallbackToFreePort?: boolean;
+}
+
+export interface StartedBroker {
+  readonly mqttUrl: string;
+  readonly port: number;
+  readonly wsUrl?: string;
+  readonly wsPort?: number;
+}
+
+export interface BrokerStats {
+  /** Clients connected now. */
+  readonly clients: number;
+  /** Bytes read from / written to client sockets (WebSocket framing included), since start. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** PUBLISH packets accepted from clients. */
+  readonly messagesIn: number;
+  /** Bytes read per client id, since start (a client id that reconnects accumulates). */
+  readonly perClientBytesIn: Map<string, number>;
+  readonly rejectedAuth: number;
+  readonly rejectedPublish: number;
+  readonly rejectedSubscribe: number;
+}
+
+export interface Broker {
+  start(options?: BrokerStartOptions): Promise<StartedBroker>;
+  stop(): Promise<void>;
+  stats(): BrokerStats;
+}
+
+export interface BrokerDeps {
+  readonly logger?: Logger;
+}
+
+/** One accepted connection: the raw socket counts the bytes, the client id arrives with CONNECT. */
+interface Connection {
+  readonly socket: Socket;
+  clientId?: string;
+}
+
+/** MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3]. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+function equalInConstantTime(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+function listen(server: NetServer | HttpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}
+
+function closeServer(server: NetServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broker {
+  const logger = (deps.logger ?? silentLogger).child({ component: 'broker' });
+  const users = new Map<string, BrokerUser>(config.users.map((u) => [u.username, u]));
+  const identities = new WeakMap<Client, Identity>();
+  const connections = new Map<Duplex, Connection>();
+  const closedPerClient = new Map<string, number>();
+  const counters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, rejectedAuth: 0, rejectedPublish: 0, rejectedSubscribe: 0 };
+  let aedes: Aedes | undefined;
+  let tcp: NetServer | undefined;
+  let http: HttpServer | undefined;
+  let wss: WebSocketServer | undefined;
+
+  function track(stream: Duplex, socket: Socket): void {
+    const conn: Connection = { socket };
+    connections.set(stream, conn);
+    socket.once('close', () => {
+      connections.delete(stream);
+      counters.bytesIn += socket.bytesRead;
+      counters.bytesOut += socket.bytesWritten;
+      if (conn.clientId !== undefined) closedPerClient.set(conn.clientId, (closedPerClient.get(conn.clientId) ?? 0) + socket.bytesRead);
+    });
+  }
+
+  async function authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    if (username === undefined || username === '') {
+      if (config.allowAnonymous) {
+        identities.set(client, { kind: 'anonymous' });
+        return;
+      }
+      throw authError('this broker requires a username and password', NOT_AUTHORIZED);
+    }
+    const user = users.get(username);
+    const plain = password?.toString('utf8') ?? '';
+    const ok =
+      user !== undefined &&
+      (user.passwordHash !== undefined ? await verifyPassword(plain, user.passwordHash) : equalInConstantTime(plain, user.password ?? ''));
+    if (!ok || user === undefined) throw authError('bad username or password', BAD_USERNAME_OR_PASSWORD);
+    identities.set(client, { kind: 'user', user });
+  }
+
+  async function createAedes(): Promise<Aedes> {
+    const instance = await Aedes.createBroker({
+      authenticate(client, username, password, done) {
+        authenticate(client, username, password).then(
+          () => done(null, true),
+          (err: AuthenticateError) => {
+            counters.rejectedAuth++;
+            logger.warn({ clientId: client.id, username, reason: err.message }, 'connection refused');
+            done(err, false);
+          },
+        );
+      },
+      authorizePublish(client, packet: PublishPacket, done) {
+        // A null client is the broker itself ($SYS heartbeats, wills already authorized).
+        if (client === null) return done(null);
+        const identity = identities.get(client) ?? { kind: 'anonymous' };
+        if (canPublish(identity, config.topicPrefix, packet.topic)) return done(null);
+        counters.rejectedPublish++;
+        logger.warn({ clientId: client.id, topic: packet.topic }, 'publish refused by ACL');
+        // With MQTT 3.1.1, Aedes closes the connection of a client whose publish is refused.
+        done(new FieldmeshError('FM_BROKER_ACL_DENIED', `${client.id} may not publish to ${packet.topic}`));
+      },
+      authorizeSubscribe(client, subscription: Subscription, done) {
+        const identity = identities.get(client) ?? { kind: 'anonymous' };
+        if (canSubscribe(identity, config.topicPrefix, subscription.topic)) return done(null, subscription);
+        counters.rejectedSubscribe++;
+        logger.warn({ clientId: client.id, filter: subscription.topic }, 'subscription refused by ACL');
+        // A null subscription makes Aedes answer 0x80 (failure) for this filter [MQTT-3.9.3].
+        done(null, null);
+      },
+    });
+    instance.on('client', (client) => {
+      const conn = connections.get(client.conn as Duplex);
+      if (conn) conn.clientId = client.id;
+    });
+    instance.on('publish', (_packet, client) => {
+      if (client) counters.messagesIn++;
+    });
+    instance.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
+    instance.on('connectionError', (client, err) => logger.debug({ clientId: client?.id, err: err.message }, 'connection error'));
+    return instance;
+  }
+
+  async function listenWithFallback(
+    server: NetServer | HttpServer,
+    what: string,
+    host: string,
+    port: number,
+    fallback: boolean,
+  ): Promise<number> {
+    try {
+      return await listen(server, host, port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (!fallback) {
+        throw new FieldmeshError('FM_PORT_IN_USE', `${what} port ${host}:${port} is already in use`, {
+          cause: err,
+          details: { host, port },
+        });
+      }
+      const chosen = await listen(server, host, 0);
+      logger.warn({ taken: port, chosen }, `${what} port ${port} is taken; listening on ${chosen} instead`);
+      return chosen;
+    }
+  }
+
+  return {
+    async start(options: BrokerStartOptions = {}): Promise<StartedBroker> {
+      if (aedes) throw new Error('broker already started');
+      const anyoneFromOutside = !isLoopbackHost(config.listen.host) && config.users.length === 0 && config.allowAnonymous;
+      if (!isLoopbackHost(config.listen.host) && config.users.length === 0 && !config.allowAnonymous) {
+        throw new FieldmeshError(
+          'FM_CONFIG_INVALID',
+          `broker listens on ${config.listen.host} without users; add users or set allowAnonymous: true`,
+        );
+      }
+      const fallback = options.fallbackToFreePort ?? true;
+      const instance = await createAedes();
+      aedes = instance;
+      try {
+        tcp = createNetServer((socket) => {
+          track(socket, socket);
+          instance.handle(socket);
+        });
+        const port = await listenWithFallback(tcp, 'MQTT', config.listen.host, config.listen.port, fallback);
+        const started: { mqttUrl: string; port: number; wsUrl?: string; wsPort?: number } = {
+          mqttUrl: `mqtt://${urlHost(config.listen.host)}:${port}`,
+          port,
+        };
+        if (config.websocket.enabled) {
+          http = createHttpServer((_req, res) => {
+            res.writeHead(426, { 'content-type': 'text/plain' }).end('this endpoint speaks MQTT over WebSocket\n');
+          });
+          wss = new WebSocketServer({ server: http, path: config.websocket.path });
+          wss.on('connection', (websocket, req: IncomingMessage) => {
+            const stream = createWebSocketStream(websocket);
+            track(stream, req.socket);
+            instance.handle(stream, req);
+          });
+          const wsPort = await listenWithFallback(http, 'WebSocket', config.websocket.host, config.websocket.port, fallback);
+          started.wsPort = wsPort;
+          started.wsUrl = `ws://${urlHost(config.websocket.host)}:${wsPort}${config.websocket.path}`;
+        }
+        if (anyoneFromOutside)
+          logger.warn({ host: config.listen.host }, 'anonymous clients are allowed from the network (allowAnonymous: true)');
+        logger.info({ ...started, users: config.users.length, allowAnonymous: config.allowAnonymous }, 'broker started');
+        return started;
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+    },
+
+    async stop(): Promise<void> {
+      const instance = aedes;
+      aedes = undefined;
+      for (const conn of connections.values()) conn.socket.destroy();
+      wss?.close();
+      const closing: Promise<void>[] = [];
+      if (tcp?.listening) closing.push(closeServer(tcp));
+      if (http?.listening) closing.push(closeServer(http));
+      tcp = undefined;
+      http = undefined;
+      wss = undefined;
+      await Promise.all(closing);
+      if (instance) await new Promise<void>((resolve) => instance.close(() => resolve()));
+    },
+
+    stats(): BrokerStats {
+      let bytesIn = counters.bytesIn;
+      let bytesOut = counters.bytesOut;
+      const perClientBytesIn = new Map(closedPerClient);
+      for (const conn of connections.values()) {
+        bytesIn += conn.socket.bytesRead;
+        bytesOut += conn.socket.bytesWritten;
+        if (conn.clientId !== undefined)
+          perClientBytesIn.set(conn.clientId, (perClientBytesIn.get(conn.clientId) ?? 0) + conn.socket.bytesRead);
+      }
+      return {
+        clients: aedes?.connectedClients ?? 0,
+        bytesIn,
+        bytesOut,
+        messagesIn: counters.messagesIn,
+        perClientBytesIn,
+        rejectedAuth: counters.rejectedAuth,
+        rejectedPublish: counters.rejectedPublish,
+        rejectedSubscribe: counters.rejectedSubscribe,
+      };
+    },
+  };
+}
