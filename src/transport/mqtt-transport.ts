@@ -120,11 +120,16 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
   function subscribeOn(a: Attempt, topics: Record<string, { qos: QoS }>): Promise<void> {
     return new Promise((resolve, reject) => {
       a.client.subscribe(topics, (err, granted) => {
-        if (err) return reject(unavailable(`subscribe failed: ${err.message}`, err));
-        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        // mqtt.js reports a refused filter (SUBACK 0x80) as an error carrying the SUBACK packet.
+        const codes = (err as { packet?: { granted?: number[] } } | null)?.packet?.granted;
+        const filters = Object.keys(topics);
+        const refused = codes
+          ? filters.filter((_, i) => (codes[i] ?? 0) >= 0x80)
+          : (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
         if (refused.length > 0) {
           return reject(new FieldmeshError('FM_TRANSPORT_REFUSED', `the broker refused subscription to ${refused.join(', ')}`));
         }
+        if (err) return reject(unavailable(`subscribe failed: ${err.message}`, err));
         resolve();
       });
     });
