@@ -1,0 +1,164 @@
+// Bytes per node-tick of the five critical metrics on the wire: seed 004's JSON-per-metric messages
+// against fieldmesh frames, same workload, same broker, same run. Time is compressed: ticks are
+// driven as fast as the broker acknowledges them.
+
+import { createAgent, type Collector, type CollectorContext } from '../src/agent/index.js';
+import { agentConfigSchema } from '../src/agent/index.js';
+import { ManualClock } from '../src/kit/index.js';
+import { createMqttTransport, type Transport } from '../src/transport/index.js';
+import { waitFor } from '../test/kit/wait.js';
+import { loadWorkload } from './workload.js';
+
+export interface WireVariant {
+  readonly design: string;
+  readonly messagesPerNodeTick: number;
+  readonly payloadBytesPerNodeTick: number;
+  /** MQTT PUBLISH packets as sent by the clients (fixed header, topic, packet id, payload). */
+  readonly wireBytesPerNodeTick: number;
+}
+
+export interface WireResult {
+  readonly nodes: number;
+  readonly ticks: number;
+  readonly tickSeconds: number;
+  readonly broker: string;
+  readonly variants: readonly WireVariant[];
+  /** seed wire bytes / fieldmesh wire bytes, per fieldmesh variant. */
+  readonly ratios: Record<string, { payload: number; wire: number }>;
+}
+
+const TICK_MS = 2_000;
+
+function connect(url: string, clientId: string): Promise<Transport> {
+  const t = createMqttTransport({ url, clientId });
+  t.start();
+  return waitFor(() => t.connected && t, { what: `${clientId} connected`, timeoutMs: 10_000 });
+}
+
+async function seedDesign(url: string, nodes: number, ticks: number): Promise<WireVariant> {
+  const w = await loadWorkload();
+  const sims = Array.from({ length: nodes }, (_, i) => new w.NodeSim(w.DEFAULT_SEED, i));
+  const clients = await Promise.all(sims.map((s) => connect(url, `seed-${s.name}`)));
+  const before = clients.map((c) => c.stats().bytesOut);
+  let payloadBytes = 0;
+  let messages = 0;
+  const enc = new TextEncoder();
+  for (let k = 0; k < ticks; k++) {
+    const tsNs = Date.UTC(2026, 0, 1) * 1e6 + k * TICK_MS * 1e6;
+    await Promise.all(
+      sims.map((sim, i) => {
+        const values = sim.step();
+        return Promise.all(
+          w.METRICS.map((m) => {
+            const payload = enc.encode(w.seedPayload(sim, values[m] as number, tsNs));
+            payloadBytes += payload.length;
+            messages++;
+            return clients[i]?.publish(`bess/${sim.name}/${m}`, payload, { qos: 1 });
+          }),
+        );
+      }),
+    );
+  }
+  const wire = clients.reduce((sum, c, i) => sum + c.stats().bytesOut - (before[i] ?? 0), 0);
+  await Promise.all(clients.map((c) => c.close()));
+  const nodeTicks = nodes * ticks;
+  return {
+    design: 'seed-004 JSON per metric, QoS 1',
+    messagesPerNodeTick: messages / nodeTicks,
+    payloadBytesPerNodeTick: payloadBytes / nodeTicks,
+    wireBytesPerNodeTick: wire / nodeTicks,
+  };
+}
+
+/** A collector the bench feeds by hand from the workload. */
+function feeder(): Collector & { ctx?: CollectorContext } {
+  const c: Collector & { ctx?: CollectorContext } = {
+    kind: 'bench',
+    name: 'bench',
+    async start(ctx) {
+      c.ctx = ctx;
+    },
+    async stop() {},
+  };
+  return c;
+}
+
+async function fieldmeshDesign(url: string, nodes: number, ticks: number, label: string, critical: unknown[]): Promise<WireVariant> {
+  const w = await loadWorkload();
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const sims = Array.from({ length: nodes }, (_, i) => new w.NodeSim(w.DEFAULT_SEED, i));
+  const feeders = sims.map(() => feeder());
+  const agents = sims.map((sim, i) =>
+    createAgent(
+      agentConfigSchema.parse({
+        node: { id: sim.name, site: 'bench' },
+        mqtt: { url, qos: 1 },
+        http: { enabled: false },
+        publish: { tick: `${TICK_MS}ms`, heartbeat: '10s' },
+        critical,
+      }),
+      { clock, epoch: 1, collectors: [feeders[i] as Collector] },
+    ),
+  );
+  // Feed the first values before connecting so the birth carries the whole alias table.
+  for (const a of agents) await a.start();
+  const record = async (sim: (typeof sims)[number], f: (typeof feeders)[number]) => {
+    const values = sim.step();
+    await f.ctx?.record(w.METRICS.map((m) => ({ name: m, labels: sim.labels, value: values[m] as number, time: clock.now() })));
+  };
+  await Promise.all(sims.map((s, i) => record(s, feeders[i] as Collector & { ctx?: CollectorContext })));
+  await waitFor(() => agents.every((a) => a.transport.connected), { what: 'agents connected', timeoutMs: 10_000 });
+  const framesSent = async () => {
+    let n = 0;
+    for (const a of agents) for (const v of (await a.metrics.framesSent.get()).values) n += v.value;
+    return n;
+  };
+  const messagesOut = () => agents.reduce((sum, a) => sum + a.transport.stats().messagesOut, 0);
+  // Births went out on connect; measure the steady state after them.
+  await waitFor(async () => messagesOut() === (await framesSent()) && messagesOut() >= nodes, { what: 'births acknowledged' });
+  const before = agents.map((a) => a.transport.stats().bytesOut);
+  const bytesBefore = async () => {
+    let n = 0;
+    for (const a of agents) for (const v of (await a.metrics.frameBytesSent.get()).values) n += v.value;
+    return n;
+  };
+  const payloadBefore = await bytesBefore();
+  const messagesBefore = messagesOut();
+  for (let k = 0; k < ticks; k++) {
+    await Promise.all(sims.map((s, i) => record(s, feeders[i] as Collector & { ctx?: CollectorContext })));
+    clock.advance(TICK_MS);
+    const expected = await framesSent();
+    await waitFor(() => messagesOut() === expected, { what: 'tick published', timeoutMs: 10_000, intervalMs: 1 });
+  }
+  const wire = agents.reduce((sum, a, i) => sum + a.transport.stats().bytesOut - (before[i] ?? 0), 0);
+  const payload = (await bytesBefore()) - payloadBefore;
+  const messages = messagesOut() - messagesBefore;
+  await Promise.all(agents.map((a) => a.stop()));
+  const nodeTicks = nodes * ticks;
+  return { design: label, messagesPerNodeTick: messages / nodeTicks, payloadBytesPerNodeTick: payload / nodeTicks, wireBytesPerNodeTick: wire / nodeTicks };
+}
+
+const METRICS_RE = '{__name__=~"battery_soc|dc_voltage|dc_current|ac_in_l1_power|ac_out_l1_power"}';
+
+export async function benchWire(url: string, brokerName: string, nodes: number, ticks: number): Promise<WireResult> {
+  const seed = await seedDesign(url, nodes, ticks);
+  const exact = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh frames, every change (lossless)', [{ match: METRICS_RE, maxSilence: '30s' }]);
+  const deadband = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh frames, deadbands of the demo', [
+    { match: 'battery_soc', maxSilence: '30s' },
+    { match: 'dc_voltage', deadband: 0.05, maxSilence: '30s' },
+    { match: 'dc_current', deadband: 1, maxSilence: '30s' },
+    { match: '{__name__=~"ac_(in|out)_l1_power"}', deadband: '5%', maxSilence: '30s' },
+  ]);
+  const ratio = (v: WireVariant) => ({
+    payload: Math.round((seed.payloadBytesPerNodeTick / v.payloadBytesPerNodeTick) * 10) / 10,
+    wire: Math.round((seed.wireBytesPerNodeTick / v.wireBytesPerNodeTick) * 10) / 10,
+  });
+  return {
+    nodes,
+    ticks,
+    tickSeconds: TICK_MS / 1000,
+    broker: brokerName,
+    variants: [seed, exact, deadband],
+    ratios: { [exact.design]: ratio(exact), [deadband.design]: ratio(deadband) },
+  };
+}

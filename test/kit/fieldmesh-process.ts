@@ -1,0 +1,86 @@
+// Runs the built `fieldmesh` binary (dist/cli/main.js) as a child process for end-to-end tests.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const FIELDMESH_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface FieldmeshProcess {
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  /** Everything written so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `re` in stdout (or stderr), or throws after the deadline. */
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or the signal name). */
+  exited(): Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function runFieldmesh(args: readonly string[], env: Record<string, string> = {}): FieldmeshProcess {
+  if (!existsSync(FIELDMESH_BIN)) throw new Error(`${FIELDMESH_BIN} is missing: run "npm run build" first (npm test does)`);
+  const proc = spawn(process.execPath, [FIELDMESH_BIN, ...args], {
+    env: { ...process.env, FIELDMESH_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  const notify = () => {
+    for (const w of waiters) w();
+  };
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+    notify();
+  });
+  proc.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+    notify();
+  });
+  const exit = new Promise<number | string>((resolve) => {
+    proc.on('exit', (code, signal) => {
+      resolve(code ?? signal ?? -1);
+      notify();
+    });
+  });
+  return {
+    proc,
+    pid: proc.pid as number,
+    stdout: () => out,
+    stderr: () => err,
+    waitForOutput(re, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = re.exec(out) ?? re.exec(err);
+          if (m) {
+            cleanup();
+            resolve(m);
+          } else if (proc.exitCode !== null || proc.signalCode !== null) {
+            cleanup();
+            reject(
+              new Error(
+                `fieldmesh ${args.join(' ')} exited (${proc.exitCode ?? proc.signalCode}) before printing ${re}\nstdout: ${out}\nstderr: ${err}`,
+              ),
+            );
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${re} from fieldmesh ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    exited: () => exit,
+    kill(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+  };
+}
