@@ -2,7 +2,7 @@
 // byte counts, port fallback and the refusal of an open non-loopback listener.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { type EventEmitter, once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -25,10 +25,15 @@ function recordingLogger(): Logger & { warnings: string[] } {
   return logger;
 }
 
+/** mqtt.js's typed emitter is a Node EventEmitter at runtime. */
+function emitter(c: MqttClient): EventEmitter {
+  return c as unknown as EventEmitter;
+}
+
 /** Connects and resolves on CONNACK, rejects with the client's error when refused. */
 async function client(url: string, options: IClientOptions = {}): Promise<MqttClient> {
   const c = connect(url, { reconnectPeriod: 0, protocolVersion: 4, connectTimeout: 5000, ...options });
-  const result = await Promise.race([once(c, 'connect').then(() => 'ok' as const), once(c, 'error').then(([err]) => err as Error)]);
+  const result = await Promise.race([once(emitter(c), 'connect').then(() => 'ok' as const), once(emitter(c), 'error').then(([err]) => err as Error)]);
   if (result !== 'ok') {
     c.end(true);
     throw result;
@@ -105,7 +110,7 @@ describe('broker with users and ACLs', () => {
     await hub.subscribeAsync('fieldmesh/#', { qos: 1 });
     const n1 = await open({ clientId: 'n1-spoof', ...nodeUser });
     const rejectedBefore = broker.stats().rejectedPublish;
-    const closed = once(n1, 'close');
+    const closed = once(emitter(n1), 'close');
     n1.publish('fieldmesh/s1/n2/data', 'spoofed', { qos: 0 });
     await closed;
     assert.equal(broker.stats().rejectedPublish - rejectedBefore, 1);

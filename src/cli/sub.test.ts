@@ -1,0 +1,203 @@
+// Tests of `fieldmesh pub` and `fieldmesh sub` against the embedded broker on a free port, with
+// --json frame decoding and interop with Debian's mosquitto_pub / mosquitto_sub.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { accessSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Command, CommanderError } from 'commander';
+import { brokerConfigSchema, createBroker, type StartedBroker } from '../broker/index.js';
+import { isFieldmeshError } from '../kit/index.js';
+import { type SeriesDef, SessionEncoder } from '../protocol/index.js';
+import { registerPub } from './pub.js';
+import { registerSub } from './sub.js';
+
+interface Run {
+  out: string[];
+  err: string[];
+  done: Promise<void>;
+}
+
+/** Runs `fieldmesh <args>` in-process through a commander program with captured output. */
+function run(args: string[]): Run {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
+  const program = new Command('fieldmesh').exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
+  registerPub(program, io);
+  registerSub(program, io);
+  for (const c of program.commands) c.exitOverride();
+  const done = program.parseAsync(args, { from: 'user' }).then(() => undefined);
+  return { out, err, done };
+}
+
+function exists(path: string): boolean {
+  try {
+    accessSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function series(alias: number, name: string, value: number): SeriesDef {
+  return {
+    alias,
+    name,
+    labels: { pack: 'a' },
+    type: 'gauge',
+    unit: 'volts',
+    decimals: 2,
+    deadband: { kind: 'none' },
+    maxSilenceMs: 10_000,
+    value,
+  };
+}
+
+describe('cli pub and sub', () => {
+  const broker = createBroker(brokerConfigSchema.parse({ listen: { port: 0 }, websocket: { enabled: false } }));
+  let started: StartedBroker;
+  let port: string;
+  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-cli-'));
+
+  before(async () => {
+    started = await broker.start();
+    port = String(started.port);
+  });
+  after(async () => {
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('sub -v prints "topic payload" of a message published with pub while it listens', async () => {
+    const sub = run(['sub', '-p', port, '-t', 'live/+', '-v', '-C', '1']);
+    let finished = false;
+    void sub.done.finally(() => {
+      finished = true;
+    });
+    // Nothing tells us when sub's SUBSCRIBE has landed, so publish until it has printed one message.
+    while (!finished) {
+      await run(['pub', '-p', port, '-t', 'live/a', '-m', 'hello']).done;
+      await Promise.race([sub.done, new Promise((r) => setTimeout(r, 20))]);
+    }
+    await sub.done;
+    assert.deepEqual(sub.out, ['live/a hello']);
+  });
+
+  test('sub --json decodes a birth and a data frame with series names and values', async () => {
+    const enc = new SessionEncoder(3);
+    const t0 = Date.UTC(2026, 0, 1);
+    const birth = enc.birth({
+      time: t0,
+      zone: 'z1',
+      agentVersion: 'test',
+      tickMs: 1000,
+      heartbeatMs: 10_000,
+      series: [series(1, 'battery_voltage', 51.2), series(2, 'battery_current', -3.5)],
+    });
+    const data = enc.data(t0 + 1000, [{ alias: 1, value: 51.25 }]);
+    writeFileSync(join(dir, 'birth.bin'), birth);
+    writeFileSync(join(dir, 'data.bin'), data);
+    // Retained, so sub receives them in subscription order without a race.
+    await run(['pub', '-p', port, '-q', '1', '-r', '-t', 'fieldmesh/s1/n1/birth', '-f', join(dir, 'birth.bin')]).done;
+    await run(['pub', '-p', port, '-q', '1', '-r', '-t', 'fieldmesh/s1/n1/data', '-f', join(dir, 'data.bin')]).done;
+    const sub = run(['sub', '-p', port, '--json', '-t', 'fieldmesh/s1/n1/birth', '-t', 'fieldmesh/s1/n1/data', '-C', '2']);
+    await sub.done;
+    const [b, d] = sub.out.map((l) => JSON.parse(l));
+    assert.equal(b.topic, 'fieldmesh/s1/n1/birth');
+    assert.equal(b.site, 's1');
+    assert.equal(b.node, 'n1');
+    assert.equal(b.channel, 'birth');
+    assert.equal(b.frame.type, 'birth');
+    assert.equal(b.frame.epoch, 3);
+    assert.deepEqual(
+      b.frame.series.map((s: { name: string; value: number }) => [s.name, s.value]),
+      [
+        ['battery_voltage', 51.2],
+        ['battery_current', -3.5],
+      ],
+    );
+    assert.equal(d.channel, 'data');
+    assert.equal(d.frame.type, 'data');
+    assert.equal(d.frame.seq, 1);
+    assert.deepEqual(d.frame.values, [{ alias: 1, name: 'battery_voltage', labels: { pack: 'a' }, value: 51.25 }]);
+  });
+
+  test('sub --json shows foreign payloads as text or base64 and undecodable frames as errors', async () => {
+    writeFileSync(join(dir, 'junk.bin'), Uint8Array.from([0xff, 0xfe, 0x00]));
+    await run(['pub', '-p', port, '-r', '-q', '1', '-t', 'other/text', '-m', 'plain words']).done;
+    await run(['pub', '-p', port, '-r', '-q', '1', '-t', 'other/bin', '-f', join(dir, 'junk.bin')]).done;
+    await run(['pub', '-p', port, '-r', '-q', '1', '-t', 'fieldmesh/s1/n2/event', '-f', join(dir, 'junk.bin')]).done;
+    const sub = run(['sub', '-p', port, '--json', '-t', 'other/text', '-t', 'other/bin', '-t', 'fieldmesh/s1/n2/event', '-C', '3']);
+    await sub.done;
+    const [text, bin, bad] = sub.out.map((l) => JSON.parse(l));
+    assert.deepEqual(text, { topic: 'other/text', payload: 'plain words' });
+    assert.deepEqual(bin, { topic: 'other/bin', payload: { base64: Buffer.from([0xff, 0xfe, 0x00]).toString('base64') } });
+    assert.equal(bad.topic, 'fieldmesh/s1/n2/event');
+    assert.equal(bad.node, 'n2');
+    assert.match(bad.error.code, /^FM_FRAME_/);
+    assert.equal(typeof bad.error.reason, 'string');
+    assert.equal(typeof bad.error.offset, 'number');
+  });
+
+  test('pub and sub reject bad usage with FM_CLI_USAGE', async () => {
+    await assert.rejects(
+      run(['pub', '-p', port, '-m', 'x']).done,
+      (e) => isFieldmeshError(e, 'FM_CLI_USAGE') && /-t <topic>/.test(e.message),
+    );
+    await assert.rejects(run(['pub', '-p', port, '-t', 'a', '-m', 'x', '-n']).done, (e) => isFieldmeshError(e, 'FM_CLI_USAGE'));
+    await assert.rejects(run(['pub', '-p', port, '-t', 'a/#', '-m', 'x']).done, (e) => isFieldmeshError(e, 'FM_CLI_USAGE'));
+    await assert.rejects(run(['pub', '-p', 'nope', '-t', 'a', '-m', 'x']).done, (e) => isFieldmeshError(e, 'FM_CLI_USAGE'));
+    await assert.rejects(run(['sub', '-p', port]).done, (e) => isFieldmeshError(e, 'FM_CLI_USAGE'));
+    await assert.rejects(run(['sub', '-p', port, '-t', 'a', '-C', '0']).done, (e) => isFieldmeshError(e, 'FM_CLI_USAGE'));
+    await assert.rejects(run(['pub', '-q', '2', '-t', 'a', '-m', 'x']).done, (e) => e instanceof CommanderError);
+  });
+
+  test('pub -h is the host and an unreachable broker fails with one clear FM_TRANSPORT_UNAVAILABLE error', async () => {
+    const stopped = createBroker(brokerConfigSchema.parse({ listen: { port: 0 }, websocket: { enabled: false } }));
+    const { port: deadPort } = await stopped.start();
+    await stopped.stop();
+    await assert.rejects(
+      run(['pub', '-h', '127.0.0.1', '-p', String(deadPort), '-t', 'a', '-m', 'x']).done,
+      (e) =>
+        isFieldmeshError(e, 'FM_TRANSPORT_UNAVAILABLE') && e.message.includes(`mqtt://127.0.0.1:${deadPort}`) && !e.message.includes('\n'),
+    );
+  });
+
+  test('sub -L takes host, port and topic from a URL', async () => {
+    await run(['pub', '-L', `mqtt://127.0.0.1:${port}/url/topic`, '-r', '-q', '1', '-m', 'via url']).done;
+    const sub = run(['sub', '-L', `mqtt://127.0.0.1:${port}/url/topic`, '-C', '1']);
+    await sub.done;
+    assert.deepEqual(sub.out, ['via url']);
+  });
+
+  const mosquittoPub = '/usr/bin/mosquitto_pub';
+  const mosquittoSub = '/usr/bin/mosquitto_sub';
+
+  test('sub receives what mosquitto_pub publishes to the embedded broker', {
+    skip: !exists(mosquittoPub) && 'mosquitto_pub not installed',
+  }, async () => {
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        mosquittoPub,
+        ['-h', '127.0.0.1', '-p', port, '-q', '1', '-r', '-t', 'interop/from-mosquitto', '-m', 'from mosquitto_pub'],
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+    const sub = run(['sub', '-p', port, '-t', 'interop/#', '-v', '-C', '1']);
+    await sub.done;
+    assert.deepEqual(sub.out, ['interop/from-mosquitto from mosquitto_pub']);
+  });
+
+  test('mosquitto_sub receives what pub publishes', { skip: !exists(mosquittoSub) && 'mosquitto_sub not installed' }, async () => {
+    await run(['pub', '-p', port, '-q', '1', '-r', '-t', 'interop/from-fieldmesh', '-m', 'from fieldmesh pub']).done;
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(mosquittoSub, ['-h', '127.0.0.1', '-p', port, '-t', 'interop/from-fieldmesh', '-v', '-C', '1', '-W', '10'], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    assert.equal(output.trim(), 'interop/from-fieldmesh from fieldmesh pub');
+  });
+});
