@@ -33,7 +33,10 @@ function emitter(c: MqttClient): EventEmitter {
 /** Connects and resolves on CONNACK, rejects with the client's error when refused. */
 async function client(url: string, options: IClientOptions = {}): Promise<MqttClient> {
   const c = connect(url, { reconnectPeriod: 0, protocolVersion: 4, connectTimeout: 5000, ...options });
-  const result = await Promise.race([once(emitter(c), 'connect').then(() => 'ok' as const), once(emitter(c), 'error').then(([err]) => err as Error)]);
+  const result = await Promise.race([
+    once(emitter(c), 'connect').then(() => 'ok' as const),
+    once(emitter(c), 'error').then(([err]) => err as Error),
+  ]);
   if (result !== 'ok') {
     c.end(true);
     throw result;
