@@ -23,7 +23,7 @@ const idText = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected an id: l
 const userSchema = z
   .object({
     username: z.string().min(1),
-    /** Plain text; prefer passwordHash (fieldmesh broker hash-password) outside a lab. */
+    /** Plain text; prefer passwordHash (see docs/broker.md to make one) outside a lab. */
     password: z.string().min(1).optional(),
     /** `scrypt$<saltB64>$<hashB64>`, as produced by hashPassword(). */
     passwordHash: z.string().regex(HASH_PATTERN, 'expected scrypt$<saltBase64>$<hashBase64>').optional(),
