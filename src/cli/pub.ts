@@ -30,11 +30,7 @@ export function addConnectionFlags(cmd: Command): Command {
   return cmd
     .helpOption('--help', 'show help (-h is the host, as in mosquitto_pub/sub)')
     .option('-h, --host <host>', 'broker host', '127.0.0.1')
-    .option(
-      '-p, --port <port>',
-      `broker port (default ${DEFAULT_PUB_SUB_PORT}, fieldmesh broker's; mosquitto uses 1883)`,
-      String(DEFAULT_PUB_SUB_PORT),
-    )
+    .option('-p, --port <port>', "broker port: the fieldmesh broker's (mosquitto's is 1883)", String(DEFAULT_PUB_SUB_PORT))
     .option('-L, --url <url>', 'mqtt(s)://[user[:password]@]host[:port][/topic] or ws(s)://...; wins over -h/-p')
     .option('-i, --id <clientId>', 'client id (default: fieldmesh-<command>-<pid>)')
     .option('-u, --username <name>', 'username')
