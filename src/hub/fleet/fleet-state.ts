@@ -200,6 +200,11 @@ export class FleetState {
     return this.records.get(nodeKey(site, node));
   }
 
+  /** By "site/node". */
+  getByKey(key: string): Readonly<NodeRecord> | undefined {
+    return this.records.get(key);
+  }
+
   get size(): number {
     return this.records.size;
   }

@@ -1,0 +1,23 @@
+// What the HTTP API needs from the hub; the composition root (hub.ts) provides it, tests build their own.
+
+import type { Clock, Logger } from '../../kit/index.js';
+import type { FleetState } from '../fleet/fleet-state.js';
+import type { HubMetrics } from '../hub-metrics.js';
+import type { HubStorage } from '../storage/storage.js';
+import type { LiveFeed } from './live/live-feed.js';
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not ready, e.g. "mqtt: not connected". */
+  readonly reasons: readonly string[];
+}
+
+export interface HubApiDeps {
+  readonly fleet: FleetState;
+  readonly storage: HubStorage;
+  readonly clock: Clock;
+  readonly metrics: HubMetrics;
+  readonly live: LiveFeed;
+  readonly readiness: () => Readiness;
+  readonly logger: Logger;
+}

@@ -1,0 +1,44 @@
+// The hub's HTTP app: every route under /api/v1, health and metrics, the live page; no socket needed
+// (tests use inject()).
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { HubApiDeps } from './api-deps.js';
+import { installErrorHandler } from './error-handler.js';
+import { registerHealthRoutes } from './health/health-routes.js';
+import { registerLiveRoutes } from './live/live-routes.js';
+import { registerNodesRoutes } from './nodes/nodes-routes.js';
+import { registerQueryRoutes } from './query/query-routes.js';
+import { registerSeriesRoutes } from './series/series-routes.js';
+import { registerSitesRoutes } from './sites/sites-routes.js';
+import { registerStatusRoutes } from './status/status-routes.js';
+
+/** Form bodies of Grafana's POSTs; a repeated key (match[]) becomes an array. */
+function parseForm(text: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(text)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+/** 1 MiB: query bodies are small; anything larger is a mistake or an attack. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export function createHubApp(deps: HubApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, routerOptions: { ignoreTrailingSlash: true } });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, parseForm(body as string));
+  });
+  installErrorHandler(app, deps.logger);
+  // Open event streams would keep the server from closing.
+  app.addHook('preClose', async () => deps.live.close());
+  registerNodesRoutes(app, deps);
+  registerSitesRoutes(app, deps);
+  registerSeriesRoutes(app, deps);
+  registerQueryRoutes(app, deps);
+  registerStatusRoutes(app);
+  registerHealthRoutes(app, deps);
+  registerLiveRoutes(app, deps);
+  return app;
+}

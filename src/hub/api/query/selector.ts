@@ -1,0 +1,37 @@
+// The query language of this version: one series selector in Prometheus syntax, nothing else.
+// Parsing itself is the protocol's `parseSelector`; this adds clear answers for PromQL we do not speak yet.
+
+import { FieldmeshError, isFieldmeshError } from '../../../kit/index.js';
+import { parseSelector, type SeriesSelector } from '../../../protocol/index.js';
+
+const SUPPORTED = 'this version answers series selectors only, like battery_soc{site="s1",node=~"n.*"}';
+
+function unsupported(query: string, what: string): FieldmeshError {
+  return new FieldmeshError('FM_QUERY_INVALID', `${what} in ${JSON.stringify(query)} are not supported; ${SUPPORTED}`, {
+    details: { query },
+  });
+}
+
+/** Parses a query; throws FieldmeshError FM_QUERY_INVALID with a message that says what is supported. */
+export function parseQuerySelector(query: string | undefined): SeriesSelector {
+  if (query === undefined || query.trim() === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "query"');
+  const text = query.trim();
+  const fn = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\(|(by|without)\s*\()/.exec(text);
+  if (fn) throw unsupported(text, `PromQL functions and aggregations such as ${fn[1]}()`);
+  if (/\[[^\]]*\]\s*$/.test(text) || /\]\s*(offset|@)/.test(text)) throw unsupported(text, 'range vectors');
+  if (/^[-+]?(\d|\.\d)/.test(text) || /[}\w)]\s*([-+*/%^]|==|!=|>=|<=|>|<|\band\b|\bor\b|\bunless\b)\s*[\w{(.]/.test(stripQuoted(text))) {
+    throw unsupported(text, 'numbers and operators');
+  }
+  try {
+    return parseSelector(text);
+  } catch (err) {
+    if (isFieldmeshError(err, 'FM_QUERY_INVALID'))
+      throw new FieldmeshError('FM_QUERY_INVALID', `${err.message}; ${SUPPORTED}`, { cause: err });
+    throw err;
+  }
+}
+
+/** The query with quoted label values blanked, so operators inside values are not mistaken for PromQL. */
+function stripQuoted(text: string): string {
+  return text.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+}

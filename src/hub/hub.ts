@@ -1,0 +1,375 @@
+// The hub's composition root: wires transport, fleet state, storage, metrics, live feed and HTTP API,
+// and owns the timers (sweep, digest, retention) and the hub's own MQTT presence.
+
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { type Clock, describeError, FieldmeshError, type Logger, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import {
+  assertTopicPrefix,
+  commandTopic,
+  decodeWireFrame,
+  encodeDigest,
+  encodeHubState,
+  encodeRebirth,
+  fleetSubscription,
+  hubTopic,
+  parseTopic,
+} from '../protocol/index.js';
+import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
+import type { HubApiDeps, Readiness } from './api/api-deps.js';
+import { createHubApp } from './api/app.js';
+import { LiveFeed } from './api/live/live-feed.js';
+import { toNodeView } from './api/nodes/node-view.js';
+import type { HubConfig } from './config.js';
+import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
+import { nextHubEpoch } from './hub-boot-counter.js';
+import { createHubMetrics, type HubMetrics } from './hub-metrics.js';
+import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
+import type { HubStorage, SampleInput } from './storage/storage.js';
+
+/** How often online nodes are checked for silence. */
+export const SWEEP_INTERVAL_MS = 1_000;
+/** Retention runs at start and then this often. */
+export const RETENTION_INTERVAL_MS = 3_600_000;
+/** A digest goes out at least this often even when nothing changed, so late subscribers catch up. */
+export const DIGEST_MAX_SILENCE_MS = 30_000;
+/** Recent sample ages kept for p50/p99 in stats(). */
+const SAMPLE_AGE_RING_SIZE = 10_000;
+
+export interface HubOverrides {
+  readonly transport?: Transport;
+  readonly storage?: HubStorage;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface HubStartOptions {
+  /** When the configured HTTP port is taken, listen on a free one and log a warning (default true). */
+  readonly fallbackToFreePort?: boolean;
+  /** Skip the HTTP listener (tests that use app.inject()). */
+  readonly listen?: boolean;
+}
+
+export interface HubStats {
+  /** The hub's boot counter (0 before start). */
+  readonly epoch: number;
+  /** Frames on node topics that decoded. */
+  readonly framesReceived: number;
+  /** Messages refused: undecodable, unknown topic, or refused by the fleet state (gap, no session...). */
+  readonly framesRejected: number;
+  readonly samplesStored: number;
+  readonly rebirthsRequested: number;
+  readonly digestsPublished: number;
+  /** Receive time minus frame time of recent frames carrying samples, ms (for p50/p99). */
+  readonly sampleAgesMs: readonly number[];
+}
+
+export interface Hub {
+  readonly fleet: FleetState;
+  readonly app: FastifyInstance;
+  readonly metrics: HubMetrics;
+  /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
+  start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
+  /** Publishes hubState offline, then closes transport, HTTP and storage. */
+  stop(): Promise<void>;
+  stats(): HubStats;
+}
+
+function readPem(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FieldmeshError('FM_CONFIG_UNREADABLE', `${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub {
+  const clock = overrides.clock ?? systemClock;
+  const logger = (overrides.logger ?? silentLogger).child({ component: 'hub' });
+  const prefix = assertTopicPrefix(config.topicPrefix);
+  const fleet = new FleetState({
+    clock,
+    staleAfterHeartbeats: config.fleet.staleAfterHeartbeats,
+    rebirthMinIntervalMs: config.fleet.rebirthMinInterval,
+  });
+  const metrics = createHubMetrics(() => fleet.countByState());
+  const storage = overrides.storage ?? createSqliteStorage({ path: config.storage.path, retentionMs: config.storage.retention });
+  let transport: Transport | undefined = overrides.transport;
+  let epoch = 0;
+  let started = false;
+  let stopped = false;
+  const counters = { framesReceived: 0, framesRejected: 0, samplesStored: 0, rebirthsRequested: 0, digestsPublished: 0 };
+  const sampleAges: number[] = [];
+  let sampleAgeNext = 0;
+  const dirtyNodes = new Set<string>();
+  const timers = new Map<string, TimerHandle>();
+  // Writes are chained so they land in arrival order, whatever the storage's own concurrency.
+  let writes: Promise<unknown> = Promise.resolve();
+  let digestSeq = 0;
+  let lastDigestAt = Number.NEGATIVE_INFINITY;
+
+  const live = new LiveFeed({
+    clock,
+    snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true)),
+    nodeView: (site, node) => {
+      const r = fleet.get(site, node);
+      return r === undefined ? undefined : toNodeView(r, clock.now(), true);
+    },
+  });
+
+  function readiness(): Readiness {
+    const reasons: string[] = [];
+    if (!started || stopped) reasons.push('hub: not started');
+    if (!transport?.connected) reasons.push('mqtt: not connected');
+    if (!storage.isOpen) reasons.push('storage: not open');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  const deps: HubApiDeps = { fleet, storage, clock, metrics, live, readiness, logger };
+  const app = createHubApp(deps);
+
+  function every(name: string, ms: number, fn: () => void): void {
+    timers.set(
+      name,
+      clock.setTimeout(() => {
+        if (stopped) return;
+        every(name, ms, fn);
+        fn();
+      }, ms),
+    );
+  }
+
+  function enqueueWrite(what: string, work: () => Promise<unknown>): void {
+    writes = writes.then(work).catch((err: unknown) => {
+      metrics.storageErrors.inc();
+      logger.error({ err: describeError(err) }, `storage: ${what} failed`);
+    });
+  }
+
+  function recordSampleAge(ms: number): void {
+    const age = Math.max(0, ms);
+    metrics.sampleAge.observe(age / 1_000);
+    if (sampleAges.length < SAMPLE_AGE_RING_SIZE) sampleAges.push(age);
+    else sampleAges[sampleAgeNext] = age;
+    sampleAgeNext = (sampleAgeNext + 1) % SAMPLE_AGE_RING_SIZE;
+  }
+
+  function persistNodes(): void {
+    if (dirtyNodes.size === 0) return;
+    const records = [...dirtyNodes].map((k) => fleet.getByKey(k)).filter((r) => r !== undefined);
+    dirtyNodes.clear();
+    enqueueWrite('node registry update', async () => {
+      for (const r of records) await storage.upsertNode(storedNode(r));
+    });
+  }
+
+  function publishEvents(events: readonly FleetEvent[]): void {
+    for (const e of events) {
+      if (e.type !== 'valuesChanged') dirtyNodes.add(nodeKey(e.site, e.node));
+      live.publish(e);
+    }
+  }
+
+  function requestRebirth(outcome: FrameOutcome): void {
+    const request = outcome.rebirth;
+    if (request === undefined || transport === undefined) return;
+    counters.rebirthsRequested++;
+    metrics.requestRebirth(request.cause);
+    logger.info({ site: outcome.site, node: outcome.node, cause: request.cause }, 'requesting rebirth');
+    transport
+      .publish(commandTopic(prefix, outcome.site, outcome.node, 'rebirth'), encodeRebirth({ reason: request.reason }), { qos: 1 })
+      .catch((err: unknown) =>
+        logger.warn({ err: describeError(err), site: outcome.site, node: outcome.node }, 'rebirth request not sent'),
+      );
+  }
+
+  function reject(reason: Parameters<HubMetrics['rejectFrame']>[0], topic: string, message: string): void {
+    counters.framesRejected++;
+    metrics.rejectFrame(reason);
+    logger.debug({ topic, reason }, `frame rejected: ${message}`);
+  }
+
+  function onMessage(message: TransportMessage): void {
+    const topic = parseTopic(prefix, message.topic);
+    if (topic === undefined) {
+      reject('unknown-topic', message.topic, 'not a fieldmesh node topic');
+      return;
+    }
+    if (topic.kind !== 'node') return;
+    const decoded = decodeWireFrame(message.payload);
+    if (!decoded.ok) {
+      reject(decoded.error.reason, message.topic, decoded.error.message);
+      return;
+    }
+    counters.framesReceived++;
+    metrics.framesReceived.inc({ type: decoded.frame.type });
+    const outcome = fleet.applyFrame(topic, decoded.frame, clock.now());
+    if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${decoded.frame.type} frame`);
+    if (!outcome.ignored) dirtyNodes.add(nodeKey(topic.site, topic.node));
+    requestRebirth(outcome);
+    if (outcome.sampleAgeMs !== undefined) recordSampleAge(outcome.sampleAgeMs);
+    if (outcome.samples.length > 0) {
+      const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
+      const batch: SampleInput[] = outcome.samples.map((s) => ({
+        series: { name: s.def.name, labels: { ...s.def.labels, ...base }, unit: s.def.unit, type: s.def.type },
+        ts: s.time,
+        value: s.value,
+      }));
+      enqueueWrite('sample batch', async () => {
+        const n = await storage.appendSamples(batch);
+        counters.samplesStored += n;
+        metrics.samplesStored.inc(n);
+      });
+    }
+    publishEvents(outcome.events);
+  }
+
+  function onConnected(): void {
+    logger.info({ epoch }, 'connected to the broker');
+    // [FM-TOPIC-4] A retained hubState with a new epoch makes every node re-announce itself.
+    transport
+      ?.publish(hubTopic(prefix, 'state'), encodeHubState({ epoch, online: true, time: clock.now() }), { qos: 1, retain: true })
+      .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'hubState online not published'));
+  }
+
+  function onDisconnected(reason: string): void {
+    logger.warn({ reason }, 'lost the broker');
+  }
+
+  function sweep(): void {
+    publishEvents(fleet.sweep(clock.now()));
+  }
+
+  function digest(): void {
+    persistNodes();
+    const now = clock.now();
+    const changed = fleet.takeChanged();
+    if (!changed && now - lastDigestAt < DIGEST_MAX_SILENCE_MS) return;
+    if (transport === undefined || !transport.connected) return;
+    lastDigestAt = now;
+    const frame = encodeDigest({ epoch, seq: digestSeq++, time: now, entries: fleet.digestEntries(now) });
+    counters.digestsPublished++;
+    metrics.digestsPublished.inc();
+    transport.publish(hubTopic(prefix, 'digest'), frame, { qos: 0 }).catch((err: unknown) => {
+      logger.debug({ err: describeError(err) }, 'digest not published');
+    });
+  }
+
+  function retention(): void {
+    enqueueWrite('retention', async () => {
+      const deleted = await storage.applyRetention(clock.now());
+      if (deleted > 0) logger.info({ deleted }, 'retention deleted old samples');
+    });
+  }
+
+  async function listen(fallback: boolean): Promise<string> {
+    const { host, port } = config.http;
+    try {
+      await app.listen({ host, port });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (!fallback) throw new FieldmeshError('FM_PORT_IN_USE', `HTTP port ${port} on ${host} is in use`, { cause: err });
+      await app.listen({ host, port: 0 });
+      logger.warn({ port, actualPort: boundPort() }, `HTTP port ${port} is in use; listening on ${boundPort()} instead`);
+    }
+    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    return `http://${shown}:${boundPort()}`;
+  }
+
+  function boundPort(): number {
+    const address = app.server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  return {
+    fleet,
+    app,
+    metrics,
+
+    async start(options = {}) {
+      if (started) throw new Error('hub already started');
+      started = true;
+      epoch = nextHubEpoch(config.dataDir, clock.now());
+      for (const known of await storage.listNodes()) fleet.restore(known);
+      if (transport === undefined) {
+        transport = createMqttTransport({
+          url: config.mqtt.url,
+          clientId: config.mqtt.clientId,
+          ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
+          ...(config.mqtt.password !== undefined ? { password: config.mqtt.password } : {}),
+          ...optionalPem('ca', readPem(config.mqtt.ca)),
+          ...optionalPem('cert', readPem(config.mqtt.cert)),
+          ...optionalPem('key', readPem(config.mqtt.key)),
+          // The broker announces our death to the nodes when the link dies without a goodbye.
+          will: {
+            topic: hubTopic(prefix, 'state'),
+            payload: encodeHubState({ epoch, online: false, time: clock.now() }),
+            qos: 1,
+            retain: true,
+          },
+          clock,
+          logger,
+        });
+      }
+      transport.on('message', onMessage);
+      transport.on('connected', onConnected);
+      transport.on('disconnected', onDisconnected);
+      await transport.subscribe(fleetSubscription(prefix), 1);
+      transport.start();
+      retention();
+      every('sweep', SWEEP_INTERVAL_MS, sweep);
+      every('digest', config.fleet.digestInterval, digest);
+      every('retention', RETENTION_INTERVAL_MS, retention);
+      const httpUrl = options.listen === false ? '' : await listen(options.fallbackToFreePort ?? true);
+      logger.info({ epoch, httpUrl, nodes: fleet.size }, 'hub started');
+      return { httpUrl };
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers.values()) clock.clearTimeout(t);
+      timers.clear();
+      persistNodes();
+      if (transport !== undefined) {
+        transport.off('message', onMessage);
+        if (transport.connected) {
+          await transport
+            .publish(hubTopic(prefix, 'state'), encodeHubState({ epoch, online: false, time: clock.now() }), { qos: 1, retain: true })
+            .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'hubState offline not published'));
+        }
+        transport.off('connected', onConnected);
+        transport.off('disconnected', onDisconnected);
+        await transport.close();
+      }
+      await app.close();
+      await writes;
+      await storage.close();
+      logger.info({ epoch }, 'hub stopped');
+    },
+
+    stats() {
+      return { epoch, ...counters, sampleAgesMs: [...sampleAges] };
+    },
+  };
+}
+
+function optionalPem(name: 'ca' | 'cert' | 'key', pem: string | undefined): Record<string, string> {
+  return pem === undefined ? {} : { [name]: pem };
+}
+
+function storedNode(r: Readonly<NodeRecord>) {
+  return {
+    site: r.site,
+    node: r.node,
+    zone: r.zone,
+    state: r.state,
+    epoch: r.epoch,
+    agentVersion: r.agentVersion,
+    tickMs: r.tickMs,
+    heartbeatMs: r.heartbeatMs,
+    lastHeard: r.lastHeard,
+    lastChanged: r.lastChanged,
+  };
+}

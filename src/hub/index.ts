@@ -1,0 +1,21 @@
+// The hub: fleet state, critical-metric history, Prometheus-compatible HTTP API and live page.
+export type { HubApiDeps, Readiness } from './api/api-deps.js';
+export { createHubApp } from './api/app.js';
+export { LiveFeed } from './api/live/live-feed.js';
+export type { NodeValueView, NodeView } from './api/nodes/node-view.js';
+export type { SiteView } from './api/sites/sites-routes.js';
+export { type HubConfig, hubConfigSchema } from './config.js';
+export {
+  type FleetEvent,
+  type FleetEventType,
+  FleetState,
+  type FrameOutcome,
+  type NodeRecord,
+  REJECT_REASONS,
+  type RebirthCause,
+  type RejectReason,
+} from './fleet/fleet-state.js';
+export { createHub, type Hub, type HubOverrides, type HubStartOptions, type HubStats } from './hub.js';
+export { createHubMetrics, type HubMetrics } from './hub-metrics.js';
+export { createSqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
+export type { HubStorage, SampleInput, SeriesIdentity, SeriesPoints, StoredNode, StoredSeries } from './storage/storage.js';
