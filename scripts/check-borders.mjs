@@ -7,8 +7,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 export const ALLOWED = {
   kit: [],
   protocol: ['kit'],
-  agent: ['protocol', 'kit'],
-  hub: ['protocol', 'kit'],
+  transport: ['kit'],
+  agent: ['protocol', 'kit', 'transport'],
+  hub: ['protocol', 'kit', 'transport'],
   broker: ['protocol', 'kit'],
   client: ['protocol', 'kit'],
   dashboard: ['protocol', 'kit', 'client'],
