@@ -1,0 +1,262 @@
+// HTTP API via inject(): nodes and sites, Prometheus-style series/labels/query_range with step
+// semantics, errors as 400 bad_data / 404, health, readiness and metrics.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock, silentLogger } from '../../kit/index.js';
+import { decodeWireFrame, encodeDeath, type SeriesDef, SessionEncoder, type WireFrame } from '../../protocol/index.js';
+import { FleetState } from '../fleet/fleet-state.js';
+import { createHubMetrics } from '../hub-metrics.js';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
+import type { SeriesIdentity } from '../storage/storage.js';
+import type { Readiness } from './api-deps.js';
+import { createHubApp } from './app.js';
+import { LiveFeed } from './live/live-feed.js';
+import { toNodeView } from './nodes/node-view.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const SOC: SeriesDef = {
+  alias: 1,
+  name: 'battery_soc',
+  labels: { device: 'bms' },
+  type: 'gauge',
+  unit: 'percent',
+  decimals: 1,
+  deadband: { kind: 'none' },
+  maxSilenceMs: 30_000,
+  value: 55.5,
+};
+
+function wire(bytes: Uint8Array): WireFrame {
+  const r = decodeWireFrame(bytes);
+  if (!r.ok) throw r.error;
+  return r.frame;
+}
+
+function setup(ready: Readiness = { ready: true, reasons: [] }) {
+  const clock = new ManualClock(T0);
+  const fleet = new FleetState({ clock, staleAfterHeartbeats: 2, rebirthMinIntervalMs: 5_000 });
+  const storage = createSqliteStorage({ path: ':memory:', retentionMs: 86_400_000 });
+  const metrics = createHubMetrics(() => fleet.countByState());
+  const live = new LiveFeed({ clock, snapshot: () => [], nodeView: () => undefined });
+  const app = createHubApp({ fleet, storage, clock, metrics, live, readiness: () => ready, logger: silentLogger });
+  const born = (site: string, node: string, epoch = 1) =>
+    fleet.applyFrame(
+      { site, node, channel: 'birth' },
+      wire(
+        new SessionEncoder(epoch).birth({
+          time: clock.now(),
+          zone: 'z1',
+          agentVersion: '0.1.0',
+          tickMs: 1_000,
+          heartbeatMs: 5_000,
+          series: [SOC],
+        }),
+      ),
+    );
+  const series = (node: string, name = 'battery_soc'): SeriesIdentity => ({
+    name,
+    labels: { device: 'bms', site: 's1', node, zone: 'z1' },
+    unit: 'percent',
+    type: 'gauge',
+  });
+  return { clock, fleet, storage, app, born, series, metrics };
+}
+
+test('api nodes: lists nodes with state, ages and series count; values on request and per node', async () => {
+  const { app, born, clock, fleet } = setup();
+  born('s1', 'n1');
+  born('s2', 'n2');
+  fleet.applyFrame({ site: 's2', node: 'n2', channel: 'death' }, wire(encodeDeath({ epoch: 1, reason: 'shutdown' })));
+  clock.advance(12_000);
+  const res = await app.inject('/api/v1/nodes');
+  assert.equal(res.statusCode, 200);
+  const { nodes } = res.json();
+  assert.equal(nodes.length, 2);
+  assert.deepEqual(nodes[0], {
+    site: 's1',
+    zone: 'z1',
+    node: 'n1',
+    state: 'online',
+    epoch: 1,
+    agentVersion: '0.1.0',
+    lastHeard: new Date(T0).toISOString(),
+    lastHeardAgeMs: 12_000,
+    since: new Date(T0).toISOString(),
+    heartbeatMs: 5_000,
+    series: 1,
+  });
+  assert.equal(nodes[1].state, 'offline');
+  const withValues = (await app.inject('/api/v1/nodes?values=1')).json().nodes[0].values;
+  assert.deepEqual(withValues, [
+    { name: 'battery_soc', labels: { device: 'bms' }, value: 55.5, unit: 'percent', time: new Date(T0).toISOString(), ageMs: 12_000 },
+  ]);
+  const one = await app.inject('/api/v1/nodes/s1/n1');
+  assert.equal(one.statusCode, 200);
+  assert.equal(one.json().values.length, 1);
+  const missing = await app.inject('/api/v1/nodes/s1/nope');
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.json().code, 'FM_NOT_FOUND');
+  assert.match(missing.json().message, /s1\/nope/);
+});
+
+test('api sites: counts by state, node list and the worst state per site', async () => {
+  const { app, born, fleet } = setup();
+  born('s1', 'a');
+  born('s1', 'b');
+  born('s2', 'c');
+  fleet.applyFrame({ site: 's1', node: 'b', channel: 'death' }, wire(encodeDeath({ epoch: 1, reason: 'lost' })));
+  const { sites } = (await app.inject('/api/v1/sites')).json();
+  assert.deepEqual(sites, [
+    { site: 's1', worst: 'offline', counts: { unknown: 0, online: 1, stale: 0, offline: 1 }, nodes: ['a', 'b'] },
+    { site: 's2', worst: 'online', counts: { unknown: 0, online: 1, stale: 0, offline: 0 }, nodes: ['c'] },
+  ]);
+});
+
+test('api query_range: each step takes the last sample at or before it within 5 minutes', async () => {
+  const { app, storage, series } = setup();
+  const t = T0 / 1000;
+  await storage.appendSamples([
+    { series: series('n1'), ts: T0 + 1_000, value: 50 },
+    { series: series('n1'), ts: T0 + 16_000, value: 51.5 },
+    { series: series('n2'), ts: T0 + 2_000, value: 70 },
+    { series: series('n2', 'other_metric'), ts: T0 + 2_000, value: 1 },
+  ]);
+  const res = await app.inject(
+    `/api/v1/query_range?query=${encodeURIComponent('battery_soc{node="n1"}')}&start=${t}&end=${t + 30}&step=15s`,
+  );
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(res.json(), {
+    status: 'success',
+    data: {
+      resultType: 'matrix',
+      result: [
+        {
+          metric: { __name__: 'battery_soc', device: 'bms', node: 'n1', site: 's1', zone: 'z1' },
+          values: [
+            [t + 15, '50'],
+            [t + 30, '51.5'],
+          ],
+        },
+      ],
+    },
+  });
+  // POST form body (Grafana's default), RFC 3339 times, float step, regex matcher.
+  const post = await app.inject({
+    method: 'POST',
+    url: '/api/v1/query_range',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({
+      query: 'battery_soc{node=~"n.*"}',
+      start: new Date(T0).toISOString(),
+      end: new Date(T0 + 2_000).toISOString(),
+      step: '1',
+    }).toString(),
+  });
+  assert.equal(post.statusCode, 200);
+  assert.deepEqual(
+    post.json().data.result.map((r: { metric: { node: string }; values: unknown[] }) => [r.metric.node, r.values]),
+    [
+      [
+        'n1',
+        [
+          [t + 1, '50'],
+          [t + 2, '50'],
+        ],
+      ],
+      ['n2', [[t + 2, '70']]],
+    ],
+  );
+  // Five minutes after the last sample, the series ends.
+  const late = await app.inject(`/api/v1/query_range?query=battery_soc{node="n1"}&start=${t + 16 + 300}&end=${t + 16 + 301}&step=1`);
+  assert.deepEqual(late.json().data.result[0].values, [[t + 316, '51.5']]);
+});
+
+test('api query_range: PromQL functions, bad selectors, times and oversized ranges are 400 bad_data', async () => {
+  const { app } = setup();
+  const cases: Array<[string, RegExp]> = [
+    ['query=rate(x[5m])&start=0&end=10&step=1', /functions.*rate\(\).*not supported/],
+    ['query=x{a="1"&start=0&end=10&step=1', /selector/],
+    ['start=0&end=10&step=1', /missing parameter "query"/],
+    ['query=x&start=yesterday&end=10&step=1', /"start": cannot parse "yesterday"/],
+    ['query=x&start=0&end=10', /missing parameter "step"/],
+    ['query=x&start=0&end=10&step=0', /step/],
+    ['query=x&start=10&end=0&step=1', /end timestamp must not be before start/],
+    ['query=x&start=0&end=11000&step=1', /11,000 points/],
+  ];
+  for (const [qs, message] of cases) {
+    const res = await app.inject(`/api/v1/query_range?${qs}`);
+    assert.equal(res.statusCode, 400, qs);
+    const body = res.json();
+    assert.equal(body.status, 'error', qs);
+    assert.equal(body.errorType, 'bad_data', qs);
+    assert.equal(body.code, 'FM_QUERY_INVALID', qs);
+    assert.match(body.error, message, qs);
+  }
+});
+
+test('api query: an instant query returns a vector at the given time', async () => {
+  const { app, storage, series } = setup();
+  await storage.appendSamples([{ series: series('n1'), ts: T0, value: 42 }]);
+  const res = await app.inject(`/api/v1/query?query=battery_soc&time=${T0 / 1000 + 10}`);
+  assert.deepEqual(res.json().data, {
+    resultType: 'vector',
+    result: [{ metric: { __name__: 'battery_soc', device: 'bms', node: 'n1', site: 's1', zone: 'z1' }, value: [T0 / 1000 + 10, '42'] }],
+  });
+});
+
+test('api series, labels and label values: Prometheus envelopes with match[] as one or many', async () => {
+  const { app, storage, series } = setup();
+  await storage.appendSamples([
+    { series: series('n1'), ts: T0, value: 1 },
+    { series: series('n2', 'dc_voltage'), ts: T0, value: 2 },
+  ]);
+  const one = await app.inject('/api/v1/series?match[]=battery_soc');
+  assert.deepEqual(one.json(), {
+    status: 'success',
+    data: [{ __name__: 'battery_soc', device: 'bms', node: 'n1', site: 's1', zone: 'z1' }],
+  });
+  const many = await app.inject(`/api/v1/series?match[]=battery_soc&match[]=${encodeURIComponent('{node="n2"}')}`);
+  assert.equal(many.json().data.length, 2);
+  const none = await app.inject('/api/v1/series');
+  assert.equal(none.statusCode, 400);
+  assert.match(none.json().error, /no match\[\]/);
+  const outOfRange = await app.inject(`/api/v1/series?match[]=battery_soc&start=${T0 / 1000 + 60}&end=${T0 / 1000 + 120}`);
+  assert.deepEqual(outOfRange.json().data, []);
+  assert.deepEqual((await app.inject('/api/v1/labels')).json(), {
+    status: 'success',
+    data: ['__name__', 'device', 'node', 'site', 'zone'],
+  });
+  assert.deepEqual((await app.inject('/api/v1/label/__name__/values')).json().data, ['battery_soc', 'dc_voltage']);
+  assert.deepEqual((await app.inject('/api/v1/label/node/values?match[]=dc_voltage')).json().data, ['n2']);
+  const build = (await app.inject('/api/v1/status/buildinfo')).json();
+  assert.equal(build.status, 'success');
+  assert.equal(build.data.version, '2.53.0');
+  assert.equal(typeof build.data.fieldmeshVersion, 'string');
+});
+
+test('api health: healthz always 200, readyz 503 with reasons, metrics in Prometheus text, unknown routes 404', async () => {
+  const { app } = setup({ ready: false, reasons: ['mqtt: not connected'] });
+  assert.equal((await app.inject('/healthz')).statusCode, 200);
+  const ready = await app.inject('/readyz');
+  assert.equal(ready.statusCode, 503);
+  assert.deepEqual(ready.json().reasons, ['mqtt: not connected']);
+  const metrics = await app.inject('/metrics');
+  assert.equal(metrics.statusCode, 200);
+  assert.match(metrics.body, /fieldmesh_frames_rejected_total\{reason="gap"\} 0/);
+  assert.match(metrics.body, /fieldmesh_hub_nodes\{state="online"\} 0/);
+  assert.match(metrics.body, /fieldmesh_build_info\{version="[^"]+"\} 1/);
+  const missing = await app.inject('/api/v1/nope');
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.json().code, 'FM_NOT_FOUND');
+  const page = await app.inject('/');
+  assert.match(page.headers['content-type'] as string, /text\/html/);
+  assert.match(page.body, /EventSource\('api\/v1\/live'\)/);
+});
+
+test('api node view: non-finite values render as Prometheus strings', () => {
+  const { fleet, born, clock } = setup();
+  born('s1', 'n1');
+  const r = fleet.get('s1', 'n1')!;
+  (r.values as Map<number, unknown>).set(1, { def: SOC, value: Number.POSITIVE_INFINITY, time: clock.now() });
+  assert.equal(toNodeView(r, clock.now(), true).values?.[0]?.value, '+Inf');
+});

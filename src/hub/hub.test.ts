@@ -1,0 +1,190 @@
+// The hub end to end over the in-memory broker: births and data reach the API and history, a gap
+// gets a rebirth request, a will makes the node offline, a malformed payload is counted and harmless.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { waitFor } from '../../test/kit/wait.js';
+import { ManualClock } from '../kit/index.js';
+import { decodeWireFrame, encodeDeath, hubTopic, nodeTopic, type SeriesDef, SessionEncoder, type WireFrame } from '../protocol/index.js';
+import { createMemoryTransport, MemoryBroker, type Transport, type TransportMessage } from '../transport/index.js';
+import { hubConfigSchema } from './config.js';
+import { createHub, type Hub } from './hub.js';
+
+const SERIES: SeriesDef[] = [
+  {
+    alias: 1,
+    name: 'battery_soc',
+    labels: { device: 'bms' },
+    type: 'gauge',
+    unit: 'percent',
+    decimals: 1,
+    deadband: { kind: 'none' },
+    maxSilenceMs: 30_000,
+    value: 55.5,
+  },
+];
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function decode(bytes: Uint8Array): WireFrame {
+  const r = decodeWireFrame(bytes);
+  if (!r.ok) throw r.error;
+  return r.frame;
+}
+
+async function setup() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-hub-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const clock = new ManualClock();
+  const broker = new MemoryBroker();
+  const config = hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } });
+  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
+  cleanups.push(() => hub.stop());
+  await hub.start({ listen: false });
+  await waitFor(async () => (await hub.app.inject('/readyz')).statusCode === 200, { what: 'hub ready' });
+
+  const epoch = 7;
+  const node = createMemoryTransport(broker, {
+    clientId: 'node-s1-n1',
+    will: { topic: nodeTopic('fieldmesh', 's1', 'n1', 'death'), payload: encodeDeath({ epoch, reason: 'lost' }), qos: 1, retain: false },
+  });
+  const received: TransportMessage[] = [];
+  node.on('message', (m) => received.push(m));
+  const connected = new Promise<void>((resolve) => node.on('connected', () => resolve()));
+  node.start();
+  await connected;
+  await node.subscribe('fieldmesh/s1/n1/cmd/#', 1);
+  await node.subscribe('fieldmesh/_hub/#', 1);
+  cleanups.push(() => node.close());
+  const enc = new SessionEncoder(epoch);
+  return { hub, broker, clock, node, enc, received, dataDir };
+}
+
+function publish(node: Transport, channel: 'birth' | 'data', bytes: Uint8Array): Promise<void> {
+  return node.publish(nodeTopic('fieldmesh', 's1', 'n1', channel), bytes, { qos: 1 });
+}
+
+async function nodeState(hub: Hub): Promise<{ state: string; values?: Array<{ value: unknown }> } | undefined> {
+  const res = await hub.app.inject('/api/v1/nodes/s1/n1');
+  return res.statusCode === 200 ? res.json() : undefined;
+}
+
+test('hub: a birth and data become visible in /api/v1/nodes and query_range; a retained hubState announces the hub', async () => {
+  const { hub, clock, node, enc, received, dataDir } = await setup();
+  const retained = await waitFor(() => received.find((m) => m.topic === hubTopic('fieldmesh', 'state')), { what: 'hubState' });
+  const state = decode(retained.payload);
+  assert.equal(state.type === 'hubState' && state.online, true);
+  assert.equal(state.type === 'hubState' && state.epoch, JSON.parse(readFileSync(join(dataDir, 'hub-state.json'), 'utf8')).boot);
+
+  const t0 = clock.now();
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: t0, zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await publish(node, 'data', enc.data(t0 + 1_000, [{ alias: 1, value: 56.5 }]));
+  const seen = await waitFor(
+    async () => {
+      const n = await nodeState(hub);
+      return n?.values?.[0]?.value === 56.5 ? n : undefined;
+    },
+    { what: 'value 56.5 at the API' },
+  );
+  assert.equal(seen.state, 'online');
+  await waitFor(() => hub.stats().samplesStored === 2, { what: 'two samples stored' });
+
+  const s = t0 / 1000;
+  const q = await hub.app.inject(`/api/v1/query_range?query=battery_soc{site="s1"}&start=${s}&end=${s + 2}&step=1`);
+  assert.deepEqual(q.json().data.result[0].values, [
+    [s, '55.5'],
+    [s + 1, '56.5'],
+    [s + 2, '56.5'],
+  ]);
+  assert.deepEqual(q.json().data.result[0].metric, { __name__: 'battery_soc', device: 'bms', node: 'n1', site: 's1', zone: 'z1' });
+
+  clock.advance(2_000);
+  const digest = await waitFor(() => received.find((m) => m.topic === hubTopic('fieldmesh', 'digest')), { what: 'a digest' });
+  const frame = decode(digest.payload);
+  assert.deepEqual(frame.type === 'digest' && frame.entries, [{ node: 's1/n1', state: 'online', lastHeardAgeMs: 2_000 }]);
+});
+
+test('hub: a gap publishes one rebirth request on the node command topic', async () => {
+  const { hub, clock, node, enc, received } = await setup();
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  enc.data(clock.now(), [{ alias: 1, value: 60 }]); // never sent
+  await publish(node, 'data', enc.data(clock.now(), [{ alias: 1, value: 61 }]));
+  await publish(node, 'data', enc.data(clock.now(), [{ alias: 1, value: 62 }]));
+  const request = await waitFor(() => received.find((m) => m.topic === 'fieldmesh/s1/n1/cmd/rebirth'), { what: 'rebirth request' });
+  const frame = decode(request.payload);
+  assert.deepEqual(frame, { type: 'rebirth', reason: 'gap' });
+  await waitFor(() => hub.stats().framesReceived === 3, { what: 'three frames at the hub' });
+  assert.equal(received.filter((m) => m.topic.endsWith('/cmd/rebirth')).length, 1, 'rate limited');
+  const metrics = (await hub.app.inject('/metrics')).body;
+  assert.match(metrics, /fieldmesh_hub_rebirths_requested_total\{reason="gap"\} 1/);
+  assert.match(metrics, /fieldmesh_frames_rejected_total\{reason="gap"\} 2/);
+});
+
+test('hub: the node will makes it offline', async () => {
+  const { hub, broker, clock, node, enc } = await setup();
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  broker.drop('node-s1-n1');
+  await waitFor(async () => (await nodeState(hub))?.state === 'offline', { what: 'offline after the will' });
+});
+
+test('hub: a malformed payload on a node topic is counted and the next good frame is still processed', async () => {
+  const { hub, clock, node, enc } = await setup();
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'data'), new Uint8Array([0x13, 0xff]), { qos: 1 });
+  await node.publish('fieldmesh/s1/n1/bogus', new Uint8Array([1]), { qos: 1 });
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online after a bad frame' });
+  const metrics = (await hub.app.inject('/metrics')).body;
+  assert.match(metrics, /fieldmesh_frames_rejected_total\{reason="truncated"\} 1/);
+  assert.match(metrics, /fieldmesh_hub_frames_received_total\{type="birth"\} 1/);
+  assert.match(metrics, /fieldmesh_frames_rejected_total\{reason="unknown-topic"\} 1/);
+  assert.equal(hub.stats().framesRejected, 2);
+});
+
+test('hub: silence makes a node stale, the registry survives a restart as unknown, stop publishes hubState offline', async () => {
+  const { hub, broker, clock, node, enc, dataDir } = await setup();
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  clock.advance(11_000);
+  assert.equal((await nodeState(hub))?.state, 'stale');
+  await hub.stop();
+  const [retained] = broker.retainedFor(hubTopic('fieldmesh', 'state'));
+  const frame = decode(retained?.payload ?? new Uint8Array());
+  assert.equal(frame.type === 'hubState' && frame.online, false);
+
+  const again = createHub(hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } }), {
+    transport: createMemoryTransport(broker, { clientId: 'hub' }),
+    clock,
+  });
+  cleanups.push(() => again.stop());
+  await again.start({ listen: false });
+  const restored = await nodeState(again);
+  assert.equal(restored?.state, 'unknown');
+  assert.equal((await again.app.inject('/api/v1/nodes')).json().nodes[0].lastHeardAgeMs, 11_000);
+  assert.equal(again.stats().epoch, hub.stats().epoch + 1);
+});
