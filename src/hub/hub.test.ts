@@ -2,11 +2,12 @@
 // gets a rebirth request, a will makes the node offline, a malformed payload is counted and harmless.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
-import { ManualClock } from '../kit/index.js';
+import { ManualClock, silentLogger } from '../kit/index.js';
 import { decodeWireFrame, encodeDeath, hubTopic, nodeTopic, type SeriesDef, SessionEncoder, type WireFrame } from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker, type Transport, type TransportMessage } from '../transport/index.js';
 import { hubConfigSchema } from './config.js';
@@ -187,4 +188,56 @@ test('hub: silence makes a node stale, the registry survives a restart as unknow
   assert.equal(restored?.state, 'unknown');
   assert.equal((await again.app.inject('/api/v1/nodes')).json().nodes[0].lastHeardAgeMs, 11_000);
   assert.equal(again.stats().epoch, hub.stats().epoch + 1);
+});
+
+test('hub: the live stream sends a snapshot, then node events; stop ends open streams; a taken port falls back', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-hub-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const takenPort = (blocker.address() as AddressInfo).port;
+  cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const broker = new MemoryBroker();
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (_o: object, msg?: string) => warnings.push(msg ?? ''), child: () => logger };
+  const hub = createHub(hubConfigSchema.parse({ dataDir, storage: { path: ':memory:' }, http: { port: takenPort } }), {
+    transport: createMemoryTransport(broker, { clientId: 'hub' }),
+    logger,
+  });
+  cleanups.push(() => hub.stop());
+  const { httpUrl } = await hub.start();
+  assert.notEqual(new URL(httpUrl).port, String(takenPort));
+  assert.ok(
+    warnings.some((w) => w.includes(String(takenPort)) && w.includes(new URL(httpUrl).port)),
+    'the warning names both ports',
+  );
+
+  const res = await fetch(`${httpUrl}/api/v1/live`, { headers: { 'last-event-id': '41' } });
+  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const text = new TextDecoder();
+  let buffer = '';
+  const readUntil = async (pattern: RegExp) => {
+    while (!pattern.test(buffer)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before ${pattern}`);
+      buffer += text.decode(value, { stream: true });
+    }
+  };
+  await readUntil(/event: snapshot\ndata: \{"nodes":\[\]\}\n\n/);
+  const node = createMemoryTransport(broker, { clientId: 'n1' });
+  node.start();
+  await new Promise<void>((resolve) => node.on('connected', () => resolve()));
+  cleanups.push(() => node.close());
+  await publish(
+    node,
+    'birth',
+    new SessionEncoder(1).birth({ time: Date.now(), zone: 'z1', agentVersion: 't', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await readUntil(/event: node\ndata: \{"site":"s1","zone":"z1","node":"n1","state":"online"/);
+  const ended = reader.read().then(async function drain(r): Promise<boolean> {
+    return r.done ? true : drain(await reader.read());
+  });
+  await hub.stop();
+  assert.equal(await ended, true, 'stop ends the stream');
 });
