@@ -1,0 +1,140 @@
+// The `prometheus` collector: scrapes a /metrics URL on an interval like a Prometheus scrape job,
+// applies metric_relabel_configs, adds job/instance, and records up and scrape_duration_seconds.
+
+import { z } from 'zod';
+import { describeError, durationMs, type TimerHandle } from '../../kit/index.js';
+import type { Collector, CollectorContext, Sample } from './collector.js';
+import { collectorName, collectorNameSchema } from './collector-name.js';
+import { parseExposition } from './exposition.js';
+import { compileRelabelConfigs, METRIC_NAME_LABEL, relabel, relabelConfigSchema } from './relabel.js';
+
+/** The Accept header of Prometheus for the text format. */
+export const SCRAPE_ACCEPT = 'text/plain;version=0.0.4;q=1,*/*;q=0.1';
+
+export const prometheusCollectorSchema = z.strictObject({
+  type: z.literal('prometheus'),
+  name: collectorNameSchema,
+  url: z.string().regex(/^https?:\/\/[^/]/, 'expected an http:// or https:// URL'),
+  interval: durationMs('10s'),
+  /** Defaults to the interval. */
+  timeout: durationMs().optional(),
+  metric_relabel_configs: z.array(relabelConfigSchema).default([]),
+});
+
+export type PrometheusCollectorConfig = z.output<typeof prometheusCollectorSchema>;
+
+/** host:port of a scrape URL, with the scheme's default port filled in as Prometheus does. */
+export function instanceOf(url: string): string {
+  const u = new URL(url);
+  const port = u.port !== '' ? u.port : u.protocol === 'https:' ? '443' : '80';
+  return `${u.hostname}:${port}`;
+}
+
+export function createPrometheusCollector(config: PrometheusCollectorConfig, index: number): Collector {
+  const name = collectorName('prometheus', config.name, index);
+  const rules = compileRelabelConfigs(config.metric_relabel_configs);
+  const target = { job: name, instance: instanceOf(config.url) };
+  const timeoutMs = config.timeout ?? config.interval;
+  let ctx: CollectorContext | undefined;
+  let timer: TimerHandle | undefined;
+  let inflight: { abort: AbortController; done: Promise<void> } | undefined;
+  let stopped = false;
+
+  async function fetchText(c: CollectorContext, abort: AbortController): Promise<string> {
+    const t = c.clock.setTimeout(() => abort.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    try {
+      const res = await fetch(config.url, { headers: { accept: SCRAPE_ACCEPT }, signal: abort.signal });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      return text;
+    } finally {
+      c.clock.clearTimeout(t);
+    }
+  }
+
+  function toSamples(text: string, scrapeTime: number): { samples: Sample[]; scraped: number } {
+    const parsed = parseExposition(text);
+    if (!parsed.ok) throw new Error(`exposition: ${parsed.message}`);
+    const samples: Sample[] = [];
+    for (const s of parsed.samples) {
+      // Target labels first, so relabel rules can see job and instance as in Prometheus.
+      const labels = relabel({ ...target, ...s.labels, [METRIC_NAME_LABEL]: s.name }, rules);
+      if (labels === undefined) continue;
+      const { [METRIC_NAME_LABEL]: metric, ...rest } = labels;
+      if (metric === undefined) continue;
+      samples.push({ name: metric, labels: rest, value: s.value, time: s.timestampMs ?? scrapeTime, ...(s.type ? { type: s.type } : {}) });
+    }
+    return { samples, scraped: parsed.samples.length };
+  }
+
+  async function scrape(c: CollectorContext): Promise<void> {
+    const started = c.clock.monotonic();
+    const scrapeTime = c.clock.now();
+    const abort = new AbortController();
+    let up = 1;
+    let result: { samples: Sample[]; scraped: number } = { samples: [], scraped: 0 };
+    let failure: unknown;
+    const done = (async () => {
+      try {
+        result = toSamples(await fetchText(c, abort), scrapeTime);
+      } catch (err) {
+        up = 0;
+        failure = abort.signal.aborted && abort.signal.reason !== undefined ? abort.signal.reason : err;
+      }
+    })();
+    inflight = { abort, done };
+    await done;
+    inflight = undefined;
+    if (stopped) return;
+    if (failure !== undefined) {
+      c.reject('scrape-failed');
+      c.logger.warn({ url: config.url, err: describeError(failure) }, `scrape of ${config.url} failed`);
+    }
+    const seconds = (c.clock.monotonic() - started) / 1000;
+    const meta = (metric: string, value: number, unit?: string): Sample => ({
+      name: metric,
+      labels: target,
+      value,
+      time: scrapeTime,
+      type: 'gauge',
+      ...(unit ? { unit } : {}),
+    });
+    await c.record([
+      ...result.samples,
+      meta('up', up),
+      meta('scrape_duration_seconds', seconds, 'seconds'),
+      meta('scrape_samples_scraped', result.scraped),
+      meta('scrape_samples_post_metric_relabeling', result.samples.length),
+    ]);
+  }
+
+  function schedule(c: CollectorContext, delayMs: number): void {
+    if (stopped) return;
+    timer = c.clock.setTimeout(() => {
+      timer = undefined;
+      const began = c.clock.monotonic();
+      scrape(c)
+        .catch((err: unknown) => c.logger.error({ err: describeError(err) }, 'recording a scrape failed'))
+        .finally(() => schedule(c, Math.max(0, config.interval - (c.clock.monotonic() - began))));
+    }, delayMs);
+  }
+
+  return {
+    kind: 'prometheus',
+    name,
+    async start(context) {
+      ctx = context;
+      stopped = false;
+      schedule(context, 0);
+    },
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) ctx?.clock.clearTimeout(timer);
+      timer = undefined;
+      if (inflight !== undefined) {
+        inflight.abort.abort(new Error('collector stopped'));
+        await inflight.done;
+      }
+    },
+  };
+}

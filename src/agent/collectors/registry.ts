@@ -1,0 +1,24 @@
+// The list of every collector kind: the `collectors:` config schema of node.yaml and the factory.
+
+import { z } from 'zod';
+import type { Collector } from './collector.js';
+import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js';
+import { createPrometheusCollector, prometheusCollectorSchema } from './prometheus.js';
+
+export const collectorConfigSchema = z.discriminatedUnion('type', [prometheusCollectorSchema, httpPushCollectorSchema]);
+
+export type CollectorConfig = z.output<typeof collectorConfigSchema>;
+
+/** Builds the collector for one `collectors:` entry; `index` is its position in the list. */
+export function createCollector(config: CollectorConfig, index: number): Collector {
+  switch (config.type) {
+    case 'prometheus':
+      return createPrometheusCollector(config, index);
+    case 'http_push':
+      return createHttpPushCollector(config, index);
+    default: {
+      const never: never = config;
+      throw new Error(`unknown collector type ${JSON.stringify((never as { type: unknown }).type)}`);
+    }
+  }
+}
