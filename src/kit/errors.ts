@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   FM_PORT_IN_USE: 'a listening port is taken and no fallback was allowed',
   FM_BROKER_ACL_DENIED: 'the embedded broker refused a publish by its topic ACL',
   FM_CLI_USAGE: 'a command-line argument is missing or malformed',
+  FM_HUB_INTERNAL: 'the hub failed unexpectedly while answering a request; its log has the details',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

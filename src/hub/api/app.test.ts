@@ -260,3 +260,27 @@ test('api node view: non-finite values render as Prometheus strings', () => {
   (r.values as Map<number, unknown>).set(1, { def: SOC, value: Number.POSITIVE_INFINITY, time: clock.now() });
   assert.equal(toNodeView(r, clock.now(), true).values?.[0]?.value, '+Inf');
 });
+
+test('api errors: an unexpected failure is a 500 FM_HUB_INTERNAL without internals; a bad form body is 400', async () => {
+  const { app } = setup();
+  app.get('/boom', async () => {
+    throw new Error('secret detail');
+  });
+  const res = await app.inject('/boom');
+  assert.equal(res.statusCode, 500);
+  assert.deepEqual(res.json(), {
+    status: 'error',
+    errorType: 'internal',
+    error: 'internal error',
+    code: 'FM_HUB_INTERNAL',
+    message: 'internal error',
+  });
+  const json = await app.inject({
+    method: 'POST',
+    url: '/api/v1/query_range',
+    headers: { 'content-type': 'application/json' },
+    payload: '{',
+  });
+  assert.equal(json.statusCode, 400);
+  assert.equal(json.json().code, 'FM_QUERY_INVALID');
+});

@@ -29,7 +29,7 @@ export function errorBody(status: number, code: string, message: string) {
 export function installErrorHandler(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError | FieldmeshError | Error, request, reply) => {
     let status: number;
-    let code: string;
+    let code: ErrorCode;
     if (isFieldmeshError(err)) {
       status = STATUS[err.code] ?? 500;
       code = err.code;
@@ -39,11 +39,13 @@ export function installErrorHandler(app: FastifyInstance, logger: Logger): void 
       code = status === 413 ? 'FM_PUSH_TOO_LARGE' : 'FM_QUERY_INVALID';
     } else {
       status = 500;
-      code = 'FM_INTERNAL';
+      code = 'FM_HUB_INTERNAL';
     }
     if (status >= 500) logger.error({ err, url: request.url }, 'request failed');
     else logger.debug({ url: request.url, code, message: err.message }, 'request refused');
-    return reply.status(status).send(errorBody(status, code, status === 500 && code === 'FM_INTERNAL' ? 'internal error' : err.message));
+    return reply
+      .status(status)
+      .send(errorBody(status, code, status === 500 && code === 'FM_HUB_INTERNAL' ? 'internal error' : err.message));
   });
   app.setNotFoundHandler((request, reply) => {
     const err = new FieldmeshError('FM_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
