@@ -32,7 +32,7 @@ const TICK_MS = 2_000;
 function connect(url: string, clientId: string): Promise<Transport> {
   const t = createMqttTransport({ url, clientId });
   t.start();
-  return waitFor(() => t.connected && t, { what: `${clientId} connected`, timeoutMs: 10_000 });
+  return waitFor(() => (t.connected ? t : undefined), { what: `${clientId} connected`, timeoutMs: 10_000 });
 }
 
 async function seedDesign(url: string, nodes: number, ticks: number): Promise<WireVariant> {

@@ -37,7 +37,7 @@ function manualCollector(): Collector & { push(samples: Array<Omit<Sample, 'time
   return c;
 }
 
-const battery = (soc: number, voltage: number) => [
+const battery = (soc: number, voltage: number): Array<Omit<Sample, 'time'>> => [
   { name: 'battery_soc', labels: { device: 'battery' }, value: soc },
   { name: 'dc_voltage', labels: { device: 'battery' }, value: voltage },
   { name: 'host_uptime_seconds', labels: {}, value: 12 },
@@ -82,9 +82,9 @@ test('agent: connects with a birth that carries the critical series and their va
   const started = agent.start();
   await collector.push(battery(55.2, 52.31));
   await started;
-  const births = await waitFor(() => ofType('birth').length > 0 && ofType('birth'), { what: 'a birth' });
-  const birth = births[0]?.frame as BirthFrame;
-  assert.equal(births[0]?.topic, 'fieldmesh/farm/bess-01/birth');
+  const first = await waitFor(() => ofType('birth')[0], { what: 'a birth' });
+  const birth = first.frame as BirthFrame;
+  assert.equal(first.topic, 'fieldmesh/farm/bess-01/birth');
   assert.equal(birth.epoch, 7);
   assert.deepEqual(
     birth.series.map((s) => [s.name, s.value]),

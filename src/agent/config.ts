@@ -52,13 +52,13 @@ export const agentConfigSchema = z.strictObject({
       username: z.string().optional(),
       password: z.string().optional(),
       /** PEM files for TLS. */
-      caFile: z.string().optional(),
-      certFile: z.string().optional(),
-      keyFile: z.string().optional(),
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
       qos: z.union([z.literal(0), z.literal(1)]).default(1),
       keepalive: durationMs('30s'),
     })
-    .default({ url: DEFAULT_BROKER_URL, qos: 1, keepalive: '30s' } as never),
+    .prefault({} as never),
   topicPrefix: z.string().default(DEFAULT_TOPIC_PREFIX),
   /** Where the agent keeps its state (boot counter; later the local store and outbox). */
   dataDir: z.string().default('./fieldmesh-data'),
@@ -68,7 +68,7 @@ export const agentConfigSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(DEFAULT_AGENT_HTTP_PORT),
     })
-    .default({ enabled: true, host: '127.0.0.1', port: DEFAULT_AGENT_HTTP_PORT }),
+    .prefault({} as never),
   publish: z
     .strictObject({
       /** Data frames are built at most once per tick. */
@@ -76,7 +76,7 @@ export const agentConfigSchema = z.strictObject({
       /** The longest the node stays silent: an empty data frame goes out when nothing else did. */
       heartbeat: durationMs('10s'),
     })
-    .default({ tick: '2s', heartbeat: '10s' } as never),
+    .prefault({} as never),
   /** Which series leave the node; the first selector that matches a series decides its deadband. */
   critical: z.array(criticalSelectorSchema).default([]),
   collectors: z.array(collectorConfigSchema).default([]),
