@@ -1,11 +1,17 @@
 // Critical set: selectors pick series, deadbands and intervals decide what a tick sends.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { CriticalSelectorConfig } from './config.js';
 import { CriticalSet, exceedsDeadband, toDeadband } from './critical-set.js';
 
 const sample = (name: string, value: number, labels: Record<string, string> = { device: 'battery' }) => ({ name, labels, value, time: 0 });
-const rule = (match: string, extra: Record<string, unknown> = {}) =>
-  ({ match, deadband: 0, minInterval: 0, maxSilence: 30_000, ...extra }) as Parameters<typeof CriticalSet>[0][number] & object;
+const rule = (match: string, extra: Partial<CriticalSelectorConfig> = {}): CriticalSelectorConfig => ({
+  match,
+  deadband: 0,
+  minInterval: 0,
+  maxSilence: 30_000,
+  ...extra,
+});
 
 test('critical: deadbands, absolute and relative, compare with the last sent value', () => {
   assert.equal(exceedsDeadband(toDeadband(0.5), 52.0, 52.5), false);
