@@ -3,6 +3,8 @@ export * from './collector.js';
 export * from './collector-name.js';
 export * from './exposition.js';
 export * from './http-push.js';
+export * from './influx.js';
+export * from './line-protocol.js';
 export * from './prometheus.js';
 export * from './registry.js';
 export * from './relabel.js';

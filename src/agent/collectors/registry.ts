@@ -3,9 +3,14 @@
 import { z } from 'zod';
 import type { Collector } from './collector.js';
 import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js';
+import { createInfluxCollector, influxCollectorSchema } from './influx.js';
 import { createPrometheusCollector, prometheusCollectorSchema } from './prometheus.js';
 
-export const collectorConfigSchema = z.discriminatedUnion('type', [prometheusCollectorSchema, httpPushCollectorSchema]);
+export const collectorConfigSchema = z.discriminatedUnion('type', [
+  prometheusCollectorSchema,
+  httpPushCollectorSchema,
+  influxCollectorSchema,
+]);
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;
 
@@ -16,6 +21,8 @@ export function createCollector(config: CollectorConfig, index: number): Collect
       return createPrometheusCollector(config, index);
     case 'http_push':
       return createHttpPushCollector(config, index);
+    case 'influx':
+      return createInfluxCollector(config, index);
     default: {
       const never: never = config;
       throw new Error(`unknown collector type ${JSON.stringify((never as { type: unknown }).type)}`);
