@@ -71,11 +71,13 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
   let timer: TimerHandle | undefined;
   let started = false;
   let closed = false;
+  /** 'auto' tries MQTT 5 (topic aliases) and settles on 3.1.1 when the broker refuses it (Aedes does). */
+  let protocolVersion: 4 | 5 = options.protocolVersion === 4 ? 4 : 5;
 
   function clientOptions(): IClientOptions {
     const opts: IClientOptions = {
       clientId: options.clientId,
-      protocolVersion: 4,
+      protocolVersion,
       clean: true,
       reconnectPeriod: 0,
       connectTimeout: CONNECT_TIMEOUT_MS,
@@ -83,6 +85,13 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       queueQoSZero: false,
       resubscribe: false,
     };
+    if (protocolVersion === 5) {
+      // A topic alias replaces a repeated topic with two bytes: with compact frames the topic is most of
+      // what a data PUBLISH costs on the wire. Receiving aliases is declined to keep the decoder simple.
+      opts.autoUseTopicAlias = true;
+      opts.autoAssignTopicAlias = true;
+      opts.properties = { topicAliasMaximum: 0 };
+    }
     if (options.username !== undefined) opts.username = options.username;
     if (options.password !== undefined) opts.password = options.password;
     if (options.ca !== undefined) opts.ca = options.ca;
@@ -99,8 +108,17 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     return opts;
   }
 
+  let fallbackPending = false;
+
   function scheduleReconnect(): void {
     if (closed || timer !== undefined) return;
+    if (fallbackPending) {
+      // The refusal was about the protocol version, not the link: retry at once with 3.1.1. Not on the
+      // injected clock: this is part of one connection attempt, not a backoff.
+      fallbackPending = false;
+      setImmediate(open);
+      return;
+    }
     const delay = backoffDelayMs(failures, backoff);
     failures++;
     logger.debug({ delayMs: delay, attempt: failures }, 'reconnecting after backoff');
@@ -160,6 +178,13 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     });
     client.on('error', (err) => {
       a.lastError = err;
+      // CONNACK "unacceptable protocol version" (3.1.1 code 1, MQTT 5 reason 0x84): speak 3.1.1 from now on.
+      const code = (err as { code?: number }).code;
+      if (!a.connected && protocolVersion === 5 && options.protocolVersion !== 5 && (code === 1 || code === 0x84)) {
+        protocolVersion = 4;
+        fallbackPending = true;
+        logger.info({ url: options.url }, 'broker does not speak MQTT 5; using MQTT 3.1.1');
+      }
       logger.debug({ err: err.message }, 'MQTT client error');
     });
     client.on('message', (topic, payload, packet) => {
@@ -195,6 +220,8 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       if (wasConnected) {
         logger.warn({ reason }, 'disconnected from MQTT broker');
         events.emit('disconnected', reason);
+      } else if (fallbackPending) {
+        logger.debug({ reason }, 'retrying with MQTT 3.1.1');
       } else {
         logger.debug({ reason }, 'connection attempt failed');
       }

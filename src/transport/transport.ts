@@ -72,6 +72,11 @@ export interface MqttTransportOptions {
   readonly password?: string;
   readonly will?: Will;
   readonly keepaliveS?: number;
+  /**
+   * MQTT version: 5 (with topic aliases), 4 (3.1.1), or 'auto' (default): 5, falling back to 3.1.1
+   * for good when the broker refuses it.
+   */
+  readonly protocolVersion?: 4 | 5 | 'auto';
   /** PEM text for TLS: CA to trust, and client certificate and key for mutual TLS. */
   readonly ca?: string;
   readonly cert?: string;

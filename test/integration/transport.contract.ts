@@ -203,7 +203,8 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       const afterSub = sub.stats();
       assert.equal(afterPub.messagesOut - before.pub.messagesOut, 5);
       assert.ok(
-        afterPub.bytesOut - before.pub.bytesOut >= 5 * (1000 + `${r}/count`.length),
+        // The topic goes out at least once (MQTT 5 topic aliases spare the repeats).
+        afterPub.bytesOut - before.pub.bytesOut >= 5 * 1000 + `${r}/count`.length,
         `bytesOut grew by ${afterPub.bytesOut - before.pub.bytesOut}`,
       );
       assert.ok(afterPub.bytesIn > before.pub.bytesIn, 'PUBACKs count as bytes in');
