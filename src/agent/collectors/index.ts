@@ -5,6 +5,7 @@ export * from './exposition.js';
 export * from './http-push.js';
 export * from './influx.js';
 export * from './line-protocol.js';
+export * from './mqtt.js';
 export * from './prometheus.js';
 export * from './registry.js';
 export * from './relabel.js';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Collector } from './collector.js';
 import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js';
 import { createInfluxCollector, influxCollectorSchema } from './influx.js';
+import { createMqttCollector, mqttCollectorSchema } from './mqtt.js';
 import { createPrometheusCollector, prometheusCollectorSchema } from './prometheus.js';
 
 export const collectorConfigSchema = z.discriminatedUnion('type', [
@@ -23,6 +24,8 @@ export function createCollector(config: CollectorConfig, index: number): Collect
       return createHttpPushCollector(config, index);
     case 'influx':
       return createInfluxCollector(config, index);
+    case 'mqtt':
+      return createMqttCollector(config, index);
     default: {
       const never: never = config;
       throw new Error(`unknown collector type ${JSON.stringify((never as { type: unknown }).type)}`);
