@@ -11,6 +11,7 @@ export const collectorConfigSchema = z.discriminatedUnion('type', [
   prometheusCollectorSchema,
   httpPushCollectorSchema,
   influxCollectorSchema,
+  mqttCollectorSchema,
 ]);
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;
