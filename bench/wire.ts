@@ -2,8 +2,7 @@
 // against fieldmesh frames, same workload, same broker, same run. Time is compressed: ticks are
 // driven as fast as the broker acknowledges them.
 
-import { createAgent, type Collector, type CollectorContext } from '../src/agent/index.js';
-import { agentConfigSchema } from '../src/agent/index.js';
+import { agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../src/agent/index.js';
 import { ManualClock } from '../src/kit/index.js';
 import { createMqttTransport, type Transport } from '../src/transport/index.js';
 import { waitFor } from '../test/kit/wait.js';
@@ -30,7 +29,8 @@ export interface WireResult {
 const TICK_MS = 2_000;
 
 function connect(url: string, clientId: string): Promise<Transport> {
-  const t = createMqttTransport({ url, clientId });
+  // Seed 004's clients speak MQTT 3.1.1, as mosquitto_pub and paho do by default.
+  const t = createMqttTransport({ url, clientId, protocolVersion: 4 });
   t.start();
   return waitFor(() => (t.connected ? t : undefined), { what: `${clientId} connected`, timeoutMs: 10_000 });
 }
@@ -83,7 +83,14 @@ function feeder(): Collector & { ctx?: CollectorContext } {
   return c;
 }
 
-async function fieldmeshDesign(url: string, nodes: number, ticks: number, label: string, critical: unknown[]): Promise<WireVariant> {
+async function fieldmeshDesign(
+  url: string,
+  nodes: number,
+  ticks: number,
+  label: string,
+  critical: unknown[],
+  protocolVersion: 4 | 'auto',
+): Promise<WireVariant> {
   const w = await loadWorkload();
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const sims = Array.from({ length: nodes }, (_, i) => new w.NodeSim(w.DEFAULT_SEED, i));
@@ -92,7 +99,7 @@ async function fieldmeshDesign(url: string, nodes: number, ticks: number, label:
     createAgent(
       agentConfigSchema.parse({
         node: { id: sim.name, site: 'bench' },
-        mqtt: { url, qos: 1 },
+        mqtt: { url, qos: 1, protocolVersion },
         http: { enabled: false },
         publish: { tick: `${TICK_MS}ms`, heartbeat: '10s' },
         critical,
@@ -135,20 +142,34 @@ async function fieldmeshDesign(url: string, nodes: number, ticks: number, label:
   const messages = messagesOut() - messagesBefore;
   await Promise.all(agents.map((a) => a.stop()));
   const nodeTicks = nodes * ticks;
-  return { design: label, messagesPerNodeTick: messages / nodeTicks, payloadBytesPerNodeTick: payload / nodeTicks, wireBytesPerNodeTick: wire / nodeTicks };
+  return {
+    design: label,
+    messagesPerNodeTick: messages / nodeTicks,
+    payloadBytesPerNodeTick: payload / nodeTicks,
+    wireBytesPerNodeTick: wire / nodeTicks,
+  };
 }
 
 const METRICS_RE = '{__name__=~"battery_soc|dc_voltage|dc_current|ac_in_l1_power|ac_out_l1_power"}';
 
 export async function benchWire(url: string, brokerName: string, nodes: number, ticks: number): Promise<WireResult> {
   const seed = await seedDesign(url, nodes, ticks);
-  const exact = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh frames, every change (lossless)', [{ match: METRICS_RE, maxSilence: '30s' }]);
-  const deadband = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh frames, deadbands of the demo', [
-    { match: 'battery_soc', maxSilence: '30s' },
-    { match: 'dc_voltage', deadband: 0.05, maxSilence: '30s' },
-    { match: 'dc_current', deadband: 1, maxSilence: '30s' },
-    { match: '{__name__=~"ac_(in|out)_l1_power"}', deadband: '5%', maxSilence: '30s' },
-  ]);
+  const exactOptions = [{ match: METRICS_RE, maxSilence: '30s' }];
+  const exact311 = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh, every change (lossless), MQTT 3.1.1', exactOptions, 4);
+  const exact = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh, every change (lossless), MQTT 5 topic aliases', exactOptions, 'auto');
+  const deadband = await fieldmeshDesign(
+    url,
+    nodes,
+    ticks,
+    'fieldmesh, deadbands of the demo, MQTT 5 topic aliases',
+    [
+      { match: 'battery_soc', maxSilence: '30s' },
+      { match: 'dc_voltage', deadband: 0.05, maxSilence: '30s' },
+      { match: 'dc_current', deadband: 1, maxSilence: '30s' },
+      { match: '{__name__=~"ac_(in|out)_l1_power"}', deadband: '5%', maxSilence: '30s' },
+    ],
+    'auto',
+  );
   const ratio = (v: WireVariant) => ({
     payload: Math.round((seed.payloadBytesPerNodeTick / v.payloadBytesPerNodeTick) * 10) / 10,
     wire: Math.round((seed.wireBytesPerNodeTick / v.wireBytesPerNodeTick) * 10) / 10,
@@ -158,7 +179,7 @@ export async function benchWire(url: string, brokerName: string, nodes: number, 
     ticks,
     tickSeconds: TICK_MS / 1000,
     broker: brokerName,
-    variants: [seed, exact, deadband],
-    ratios: { [exact.design]: ratio(exact), [deadband.design]: ratio(deadband) },
+    variants: [seed, exact311, exact, deadband],
+    ratios: { [exact311.design]: ratio(exact311), [exact.design]: ratio(exact), [deadband.design]: ratio(deadband) },
   };
 }

@@ -20,6 +20,7 @@ export interface Workload {
 export const WORKLOAD_PATH = fileURLToPath(new URL('../../shared/workloads/bess-workload.mjs', import.meta.url));
 
 export async function loadWorkload(): Promise<Workload> {
-  if (!existsSync(WORKLOAD_PATH)) throw new Error(`the standard workload is expected at ${WORKLOAD_PATH} (../shared beside the repository)`);
+  if (!existsSync(WORKLOAD_PATH))
+    throw new Error(`the standard workload is expected at ${WORKLOAD_PATH} (../shared beside the repository)`);
   return (await import(pathToFileURL(WORKLOAD_PATH).href)) as Workload;
 }

@@ -75,6 +75,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       cert: readPem(config.mqtt.cert),
       key: readPem(config.mqtt.key),
       keepaliveS: Math.round(config.mqtt.keepalive / 1000),
+      protocolVersion: config.mqtt.protocolVersion,
       will,
       clock,
       logger,

@@ -56,6 +56,8 @@ export const agentConfigSchema = z.strictObject({
       cert: z.string().optional(),
       key: z.string().optional(),
       qos: z.union([z.literal(0), z.literal(1)]).default(1),
+      /** 5 (topic aliases: a data frame's topic costs 2 bytes), 4 (3.1.1), or auto: 5, else 3.1.1. */
+      protocolVersion: z.union([z.literal(4), z.literal(5), z.literal('auto')]).default('auto'),
       keepalive: durationMs('30s'),
     })
     .prefault({} as never),

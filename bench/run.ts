@@ -1,0 +1,35 @@
+// `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
+// Usage: npm run bench [-- wire|hub|memory ...]
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { startMosquitto } from '../test/kit/mosquitto.js';
+import { benchAgentMemory } from './agent-memory.js';
+import { benchHubLatency } from './hub-latency.js';
+import { benchWire } from './wire.js';
+
+const only = new Set(process.argv.slice(2));
+const want = (name: string) => only.size === 0 || only.has(name);
+const results: Record<string, unknown> = { startedAt: new Date().toISOString(), node: process.version };
+
+function save(name: string, value: unknown): void {
+  results[name] = value;
+  console.log(JSON.stringify({ [name]: value }, null, 2));
+}
+
+if (want('wire')) {
+  const mosquitto = await startMosquitto();
+  try {
+    save('wire', [await benchWire(mosquitto.url, 'mosquitto 2.0', 10, 300), await benchWire(mosquitto.url, 'mosquitto 2.0', 50, 150)]);
+  } finally {
+    await mosquitto.stop();
+  }
+}
+if (want('hub')) save('hubLatency', [await benchHubLatency(10, 20), await benchHubLatency(50, 30)]);
+if (want('memory')) save('agentMemory', await benchAgentMemory(1_000));
+
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const file = new URL(`./results/bench-${Date.now()}.json`, import.meta.url);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+console.log(`written ${file.pathname}`);
+process.exit(0);
