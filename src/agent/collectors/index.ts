@@ -2,6 +2,7 @@
 export * from './collector.js';
 export * from './collector-name.js';
 export * from './exposition.js';
+export * from './host.js';
 export * from './http-push.js';
 export * from './influx.js';
 export * from './line-protocol.js';
@@ -9,3 +10,6 @@ export * from './mqtt.js';
 export * from './prometheus.js';
 export * from './registry.js';
 export * from './relabel.js';
+export * from './seeded-random.js';
+export * from './sim-battery.js';
+export * from './sim-fire-camera.js';

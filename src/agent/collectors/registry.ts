@@ -2,16 +2,22 @@
 
 import { z } from 'zod';
 import type { Collector } from './collector.js';
+import { createHostCollector, hostCollectorSchema } from './host.js';
 import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js';
 import { createInfluxCollector, influxCollectorSchema } from './influx.js';
 import { createMqttCollector, mqttCollectorSchema } from './mqtt.js';
 import { createPrometheusCollector, prometheusCollectorSchema } from './prometheus.js';
+import { createSimBatteryCollector, simBatteryCollectorSchema } from './sim-battery.js';
+import { createSimFireCameraCollector, simFireCameraCollectorSchema } from './sim-fire-camera.js';
 
 export const collectorConfigSchema = z.discriminatedUnion('type', [
   prometheusCollectorSchema,
   httpPushCollectorSchema,
   influxCollectorSchema,
   mqttCollectorSchema,
+  hostCollectorSchema,
+  simBatteryCollectorSchema,
+  simFireCameraCollectorSchema,
 ]);
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;
@@ -27,6 +33,12 @@ export function createCollector(config: CollectorConfig, index: number): Collect
       return createInfluxCollector(config, index);
     case 'mqtt':
       return createMqttCollector(config, index);
+    case 'host':
+      return createHostCollector(config, index);
+    case 'sim_battery':
+      return createSimBatteryCollector(config, index);
+    case 'sim_fire_camera':
+      return createSimFireCameraCollector(config, index);
     default: {
       const never: never = config;
       throw new Error(`unknown collector type ${JSON.stringify((never as { type: unknown }).type)}`);
