@@ -33,6 +33,9 @@ export function createProgram(io: CliIo = processIo): Command {
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = createProgram(io).exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
+  // Commands report a non-error outcome (status: some node offline) through process.exitCode.
+  const previous = process.exitCode;
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -43,6 +46,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     }
     io.err(errorText(err));
     return exitCodeFor(err);
+  } finally {
+    process.exitCode = previous;
   }
 }
 

@@ -1,0 +1,87 @@
+// The CLI's edges: exit codes and one-line errors, and `status` against a real hub.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { waitFor } from '../../test/kit/wait.js';
+import { createHub, hubConfigSchema } from '../hub/index.js';
+import { encodeDeath, nodeTopic, SessionEncoder } from '../protocol/index.js';
+import { createMemoryTransport, MemoryBroker } from '../transport/index.js';
+import { main } from './main.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+}
+
+test('cli: an unknown command or bad option exits 2', async () => {
+  const c = capture();
+  assert.equal(await main(['frobnicate'], c.io), 2);
+  assert.match(c.err.join('\n'), /unknown command 'frobnicate'/);
+  const d = capture();
+  assert.equal(await main(['demo', '--nodes', 'many'], d.io), 2);
+  assert.deepEqual(d.err, ['error: FM_CLI_USAGE: --nodes must be a positive integer, got "many"']);
+});
+
+test('cli: an invalid hub.yaml prints every problem and exits 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-cli-'));
+  const file = join(dir, 'hub.yaml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, 'http: {port: "eighty"}\nfleet: {rebirthMinInterval: soon}\nbogus: 1\n');
+  const c = capture();
+  assert.equal(await main(['hub', '--config', file], c.io), 2);
+  const text = c.err.join('\n');
+  assert.match(text, /hub\.yaml: http\.port: /);
+  assert.match(text, /hub\.yaml: fleet\.rebirthMinInterval: expected a duration/);
+  assert.match(text, /hub\.yaml: \(root\): .*bogus/);
+});
+
+test('cli: status prints the fleet as a table and exits 2 when a node is offline', async () => {
+  const broker = new MemoryBroker();
+  const dir = mkdtempSync(join(tmpdir(), 'fm-cli-status-'));
+  const hub = createHub(hubConfigSchema.parse({ http: { port: 0 }, storage: { path: join(dir, 'hub.db') }, dataDir: dir }), {
+    transport: createMemoryTransport(broker, { clientId: 'hub' }),
+  });
+  const { httpUrl } = await hub.start();
+  const node = createMemoryTransport(broker, { clientId: 'n' });
+  node.start();
+  await waitFor(() => node.connected);
+  for (const [id, epoch] of [
+    ['cam-01', 1],
+    ['cam-02', 1],
+  ] as const) {
+    const enc = new SessionEncoder(epoch);
+    await node.publish(
+      nodeTopic('fieldmesh', 'ridge-watch-1', id, 'birth'),
+      enc.birth({ time: Date.now(), zone: 'north', agentVersion: '0.1.0', tickMs: 1000, heartbeatMs: 10_000, series: [] }),
+      { qos: 1 },
+    );
+  }
+  await waitFor(
+    async () => (await fetch(`${httpUrl}/api/v1/nodes`).then((r) => r.json() as Promise<{ nodes: unknown[] }>)).nodes.length === 2,
+  );
+
+  const ok = capture();
+  assert.equal(await main(['status', '--hub', httpUrl], ok.io), 0);
+  const table = ok.out.join('\n');
+  assert.match(table, /^SITE\s+ZONE\s+NODE\s+STATE\s+LAST HEARD\s+SERIES\s+VERSION/);
+  assert.match(table, /ridge-watch-1\s+north\s+cam-01\s+online\s+(just now|\d+ s ago)\s+0\s+0\.1\.0/);
+  assert.match(table, /2\/2 nodes online/);
+
+  await node.publish(nodeTopic('fieldmesh', 'ridge-watch-1', 'cam-02', 'death'), encodeDeath({ epoch: 1, reason: 'lost' }), { qos: 1 });
+  await waitFor(async () => {
+    const c = capture();
+    return (await main(['status', '--hub', httpUrl, '--json'], c.io)) === 2 && c;
+  });
+  await node.close();
+  await hub.stop();
+});
+
+test('cli: status against an unreachable hub is one line and exit 1', async () => {
+  const c = capture();
+  assert.equal(await main(['status', '--hub', 'http://127.0.0.1:9'], c.io), 1);
+  assert.equal(c.err.length, 1);
+  assert.match(c.err[0] as string, /^error: FM_TRANSPORT_UNAVAILABLE: hub at http:\/\/127\.0\.0\.1:9 is unreachable/);
+});
