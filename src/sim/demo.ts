@@ -11,6 +11,9 @@ import { createHub, hubConfigSchema } from '../hub/index.js';
 import { type Logger, quantile, silentLogger } from '../kit/index.js';
 import { demoNodeConfig, planDemoFleet } from './demo-fleet.js';
 
+/** Status rates average over this window: nodes report by exception, so one second says little. */
+const STATUS_WINDOW_MS = 5_000;
+
 export const DEMO_DEFAULTS = Object.freeze({ nodes: 8, sites: 2, seed: 20241123, brokerPort: 18830, wsPort: 18831, hubPort: 18800 });
 
 export interface DemoOptions {
@@ -87,7 +90,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const client = createHubClient(httpUrl);
   const startedAt = performance.now();
   const seenOnline = new Set<string>();
-  let last = { at: startedAt, samples: 0, bytes: 0 };
+  /** Recent (time, samples, bytes) readings: rates are averaged over the last few seconds. */
+  const history: Array<{ at: number; samples: number; bytes: number }> = [{ at: startedAt, samples: 0, bytes: 0 }];
 
   const nodeBytes = () => {
     const perClient = broker.stats().perClientBytesIn;
@@ -105,16 +109,17 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       const nodes = await client.nodes();
       for (const n of nodes) if (n.state === 'online') seenOnline.add(`${n.site}/${n.node}`);
       const now = performance.now();
-      const samples = hub.stats().samplesStored;
-      const bytes = nodeBytes();
-      const seconds = Math.max(0.001, (now - last.at) / 1000);
+      const reading = { at: now, samples: hub.stats().samplesStored, bytes: nodeBytes() };
+      while (history.length > 1 && now - (history[0] as { at: number }).at > STATUS_WINDOW_MS) history.shift();
+      const oldest = history[0] as typeof reading;
+      history.push(reading);
+      const seconds = Math.max(0.001, (now - oldest.at) / 1000);
       const status = {
         nodesOnline: nodes.filter((n) => n.state === 'online').length,
         nodes: agents.length,
-        updatesPerSecond: (samples - last.samples) / seconds,
-        wireBytesPerSecond: (bytes - last.bytes) / seconds,
+        updatesPerSecond: (reading.samples - oldest.samples) / seconds,
+        wireBytesPerSecond: (reading.bytes - oldest.bytes) / seconds,
       };
-      last = { at: now, samples, bytes };
       return status;
     },
     async stop() {
