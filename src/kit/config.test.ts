@@ -57,3 +57,10 @@ test('config: FIELDMESH_ variables win over aliases', () => {
   });
   assert.equal(cfg.node.id, 'b');
 });
+
+test('config: variables the command line reads itself are not config keys', () => {
+  const cfg = loadConfig(schema, {
+    env: { FIELDMESH_NODE__ID: 'n', FIELDMESH_NODE__SITE: 's', FIELDMESH_LOG_LEVEL: 'debug', FIELDMESH_CONFIG: 'x.yaml' },
+  });
+  assert.equal(cfg.node.id, 'n');
+});

@@ -28,6 +28,8 @@ export interface ConfigProblem {
 }
 
 const ENV_PREFIX = 'FIELDMESH_';
+/** FIELDMESH_ variables read by the command line itself, not mapped onto config keys. */
+export const PROCESS_ENV_VARIABLES: ReadonlySet<string> = new Set(['FIELDMESH_CONFIG', 'FIELDMESH_LOG_LEVEL', 'FIELDMESH_HUB_URL']);
 
 /** A zod schema for a duration field: accepts "2s" or a number of ms, yields ms. */
 export function durationMs(fallback?: string | number) {
@@ -88,7 +90,7 @@ export function envOverrides(
     if (raw !== undefined && raw !== '') setPath(out, path.split('.'), envValue(raw));
   }
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || raw === undefined || name === `${ENV_PREFIX}CONFIG`) continue;
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || PROCESS_ENV_VARIABLES.has(name)) continue;
     const path = name.slice(ENV_PREFIX.length).split('__').filter(Boolean).map(camel);
     if (path.length > 0) setPath(out, path, envValue(raw));
   }
