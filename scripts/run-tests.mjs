@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The test command: makes sure the real peers the tests need are installed (Debian's mosquitto),
-// builds the package (end-to-end tests drive the built binary), then runs every *.test.ts through
-// node:test with tsx. Usage: node scripts/run-tests.mjs [file-or-folder ...]
+// type checks, lints, builds the package (end-to-end tests drive the built binary), then runs every
+// *.test.ts through node:test with tsx. Usage: node scripts/run-tests.mjs [file-or-folder ...]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,8 +35,18 @@ function collect(path, out) {
 
 ensureDebianPackage('mosquitto', 'mosquitto');
 
-const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) process.exit(build.status ?? 1);
+// Type check everything (tests and benches included), lint, then build what the end-to-end tests run.
+for (const [what, args] of [
+  ['type check', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['lint', ['biome', 'check', 'src', 'test', 'scripts', 'bench']],
+  ['build', ['tsc', '-p', 'tsconfig.build.json']],
+]) {
+  const step = spawnSync('npx', args, { cwd: root, stdio: 'inherit' });
+  if (step.status !== 0) {
+    console.error(`${what} failed`);
+    process.exit(step.status ?? 1);
+  }
+}
 
 const targets = process.argv.slice(2);
 const files = (targets.length > 0 ? targets : ['src', 'test', 'scripts']).flatMap((t) =>

@@ -106,19 +106,14 @@ function compile(pattern: string, text = pattern, at = 0): RegExp {
   return re;
 }
 
+const TESTS: Record<MatchOp, (actual: string, value: string) => boolean> = {
+  '=': (actual, value) => actual === value,
+  '!=': (actual, value) => actual !== value,
+  '=~': (actual, value) => compile(value).test(actual),
+  '!~': (actual, value) => !compile(value).test(actual),
+};
+
 /** True when a series (its name and labels) satisfies every matcher; a missing label reads as "". */
 export function matchesSelector(selector: SeriesSelector, name: string, labels: Readonly<Record<string, string>>): boolean {
-  return selector.matchers.every((m) => {
-    const actual = m.name === '__name__' ? name : (labels[m.name] ?? '');
-    switch (m.op) {
-      case '=':
-        return actual === m.value;
-      case '!=':
-        return actual !== m.value;
-      case '=~':
-        return compile(m.value).test(actual);
-      case '!~':
-        return !compile(m.value).test(actual);
-    }
-  });
+  return selector.matchers.every((m) => TESTS[m.op](m.name === '__name__' ? name : (labels[m.name] ?? ''), m.value));
 }
