@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
+import { nextBootEpoch } from '../platform/index.js';
 import { createMqttTransport, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
-import { nextBootEpoch } from './boot-counter.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { createCollector } from './collectors/registry.js';
 import type { AgentConfig } from './config.js';
@@ -60,7 +60,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const clock = overrides.clock ?? systemClock;
   const identity: NodeIdentity = { site: config.node.site, zone: config.node.zone, node: config.node.id };
   const logger = (overrides.logger ?? silentLogger).child({ site: identity.site, node: identity.node });
-  const epoch = overrides.epoch ?? nextBootEpoch(join(config.dataDir, identity.site, identity.node));
+  const epoch = overrides.epoch ?? nextBootEpoch(join(config.dataDir, identity.site, identity.node), 'agent-state.json');
   const metrics = createAgentMetrics(identity);
   const critical = new CriticalSet(config.critical);
   const will = Publisher.will(identity, config.topicPrefix, epoch);

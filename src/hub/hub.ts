@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, describeError, FieldmeshError, type Logger, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import { nextBootEpoch } from '../platform/index.js';
 import {
   assertTopicPrefix,
   commandTopic,
@@ -22,7 +23,6 @@ import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
 import type { HubConfig } from './config.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
-import { nextHubEpoch } from './hub-boot-counter.js';
 import { createHubMetrics, type HubMetrics } from './hub-metrics.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { HubStorage, SampleInput } from './storage/storage.js';
@@ -290,7 +290,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
       started = true;
-      epoch = nextHubEpoch(config.dataDir, clock.now());
+      epoch = nextBootEpoch(config.dataDir, 'hub-state.json', clock.now());
       for (const known of await storage.listNodes()) fleet.restore(known);
       if (transport === undefined) {
         transport = createMqttTransport({

@@ -1,0 +1,2 @@
+// Node-only helpers shared by the processes (agent, hub, broker): things the browser-safe kit cannot hold.
+export * from './boot-counter.js';
