@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
+let aptUpdated = false;
+
 function ensureDebianPackage(binary, pkg) {
   const found = spawnSync('sh', ['-c', `command -v ${binary} || test -x /usr/sbin/${binary}`], { stdio: 'ignore' });
   if (found.status === 0) return;
@@ -17,7 +19,8 @@ function ensureDebianPackage(binary, pkg) {
   }
   console.log(`installing Debian package ${pkg} for the tests ...`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  if (!aptUpdated) execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  aptUpdated = true;
   execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', pkg], { stdio: 'inherit', env });
 }
 
@@ -34,6 +37,8 @@ function collect(path, out) {
 }
 
 ensureDebianPackage('mosquitto', 'mosquitto');
+// The live page is tested in Debian's Chromium through playwright-core; no browser is downloaded.
+ensureDebianPackage('chromium', 'chromium');
 
 // Type check everything (tests and benches included), lint, then build what the end-to-end tests run.
 for (const [what, args] of [

@@ -49,6 +49,8 @@ export interface DemoSummary {
 }
 
 export interface RunningDemo {
+  /** The simulated nodes, for tests and benchmarks that crash or inspect one. */
+  readonly agents: readonly Agent[];
   readonly brokerUrl: string;
   readonly wsUrl: string | undefined;
   readonly consoleUrl: string;
@@ -101,6 +103,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   };
 
   return {
+    agents,
     brokerUrl: started.mqttUrl,
     wsUrl: started.wsUrl,
     consoleUrl: `${httpUrl}/`,
@@ -140,7 +143,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
         wireBytesPerNodePerSecond: Math.round((bytes / agents.length / durationSeconds) * 10) / 10,
         sampleAgeAtHubMs: { p50: quantile(stats.sampleAgesMs, 0.5), p99: quantile(stats.sampleAgesMs, 0.99) },
       };
-      await Promise.all(agents.map((a) => a.stop()));
+      await Promise.all(agents.map((a) => a.stop().catch(() => {})));
       await hub.stop();
       await broker.stop();
       rmSync(dataDir, { recursive: true, force: true });
