@@ -1,38 +1,12 @@
 // A typed client for the hub's HTTP API (/api/v1), for the CLI, scripts and the dashboard.
 
 import { type ErrorCode, FieldmeshError } from '../kit/index.js';
-import type { NodeStateName } from '../protocol/index.js';
+import type { NodeValueView, NodeView, SiteView } from '../protocol/index.js';
 
-export interface NodeValue {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number | string | null;
-  readonly unit: string;
-  readonly time: string;
-  readonly ageMs: number;
-}
-
-export interface NodeSummary {
-  readonly site: string;
-  readonly zone: string;
-  readonly node: string;
-  readonly state: NodeStateName;
-  readonly epoch: number | null;
-  readonly agentVersion: string | null;
-  readonly lastHeard: string | null;
-  readonly lastHeardAgeMs: number | null;
-  readonly since: string | null;
-  readonly heartbeatMs: number | null;
-  readonly series: number;
-  readonly values?: readonly NodeValue[];
-}
-
-export interface SiteSummary {
-  readonly site: string;
-  readonly worst: NodeStateName;
-  readonly counts: Readonly<Record<NodeStateName, number>>;
-  readonly nodes: readonly string[];
-}
+/** A node as the hub's API returns it. */
+export type NodeSummary = NodeView;
+export type NodeValue = NodeValueView;
+export type SiteSummary = SiteView;
 
 export interface MatrixSeries {
   readonly metric: Readonly<Record<string, string>>;

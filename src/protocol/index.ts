@@ -1,4 +1,6 @@
 // Protocol v1: wire frames, session coding and topic names shared by agent, hub, CLI and dashboard.
+
+export * from './api.js';
 export { FrameError, type FrameRejectReason } from './codec.js';
 export * from './frames.js';
 export * from './json.js';

@@ -1,33 +1,9 @@
-// The JSON shape of a node in the API and the live feed (kept in step with src/client/hub-client.ts).
+// Builds the JSON shape of a node (protocol/api.ts) for the API and the live feed.
 
-import type { NodeStateName, WireValue } from '../../../protocol/index.js';
+import type { NodeView, WireValue } from '../../../protocol/index.js';
 import type { NodeRecord } from '../../fleet/fleet-state.js';
 
-export interface NodeValueView {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** A number, null for "no value", or "NaN" / "+Inf" / "-Inf" as Prometheus writes them. */
-  readonly value: number | string | null;
-  readonly unit: string;
-  readonly time: string;
-  readonly ageMs: number;
-}
-
-export interface NodeView {
-  readonly site: string;
-  readonly zone: string;
-  readonly node: string;
-  readonly state: NodeStateName;
-  readonly epoch: number | null;
-  readonly agentVersion: string | null;
-  readonly lastHeard: string | null;
-  readonly lastHeardAgeMs: number | null;
-  /** When the node entered its current state. */
-  readonly since: string | null;
-  readonly heartbeatMs: number | null;
-  readonly series: number;
-  readonly values?: readonly NodeValueView[];
-}
+export type { NodeValueView, NodeView } from '../../../protocol/index.js';
 
 function iso(ms: number | undefined): string | null {
   if (ms === undefined) return null;

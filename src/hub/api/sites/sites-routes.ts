@@ -7,9 +7,11 @@ import type { HubApiDeps } from '../api-deps.js';
 /** Worse states sort later: a site is as bad as its worst node. */
 const SEVERITY: Record<NodeStateName, number> = { online: 0, unknown: 1, stale: 2, offline: 3 };
 
-export interface SiteView {
+export type { SiteView } from '../../../protocol/index.js';
+
+/** A site being counted up; the API answers it as a SiteView. */
+interface SiteTally {
   readonly site: string;
-  /** The worst state of any node: offline > stale > unknown > online. */
   worst: NodeStateName;
   readonly counts: Record<NodeStateName, number>;
   readonly nodes: string[];
@@ -17,7 +19,7 @@ export interface SiteView {
 
 export function registerSitesRoutes(app: FastifyInstance, deps: HubApiDeps): void {
   app.get('/api/v1/sites', async () => {
-    const sites = new Map<string, SiteView>();
+    const sites = new Map<string, SiteTally>();
     for (const r of deps.fleet.nodes()) {
       let s = sites.get(r.site);
       if (s === undefined) {
