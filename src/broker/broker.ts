@@ -220,13 +220,16 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
           http = createHttpServer((_req, res) => {
             res.writeHead(426, { 'content-type': 'text/plain' }).end('this endpoint speaks MQTT over WebSocket\n');
           });
+          // Listen before the WebSocket server attaches: it re-emits the HTTP server's errors, and an
+          // EADDRINUSE it re-emitted would be thrown at the event loop instead of falling back.
+          const wsPort = await listenWithFallback(http, 'WebSocket', config.websocket.host, config.websocket.port, fallback);
           wss = new WebSocketServer({ server: http, path: config.websocket.path });
+          wss.on('error', (err) => logger.warn({ err: err.message }, 'WebSocket server error'));
           wss.on('connection', (websocket, req: IncomingMessage) => {
             const stream = createWebSocketStream(websocket);
             track(stream, req.socket);
             instance.handle(stream, req);
           });
-          const wsPort = await listenWithFallback(http, 'WebSocket', config.websocket.host, config.websocket.port, fallback);
           started.wsPort = wsPort;
           started.wsUrl = `ws://${urlHost(config.websocket.host)}:${wsPort}${config.websocket.path}`;
         }
