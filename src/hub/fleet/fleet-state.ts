@@ -17,6 +17,7 @@ import {
   type WireFrame,
   type WireValue,
 } from '../../protocol/index.js';
+import type { StoredNode } from '../storage/storage.js';
 
 /** Why a frame was refused; the same names label `fieldmesh_frames_rejected_total{reason}`. */
 export type RejectReason =
@@ -140,18 +141,7 @@ export interface FrameOutcome {
 }
 
 /** What storage remembers of a node across hub restarts. */
-export interface KnownNode {
-  readonly site: string;
-  readonly node: string;
-  readonly zone: string;
-  readonly state: NodeStateName;
-  readonly epoch?: number | undefined;
-  readonly agentVersion?: string | undefined;
-  readonly tickMs?: number | undefined;
-  readonly heartbeatMs?: number | undefined;
-  readonly lastHeard?: number | undefined;
-  readonly lastChanged: number;
-}
+export type KnownNode = StoredNode;
 
 export interface FleetStateOptions {
   readonly clock: Clock;
