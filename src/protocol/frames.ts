@@ -1,6 +1,7 @@
 // Protocol v1 frames: types, encoding and decoding. Clauses cited as [FM-FRAME-n] are in docs/protocol.md.
 
 import { ByteReader, ByteWriter, FrameError } from './codec.js';
+import { type AckFrame, type HistoryFrame, readAck, readHistory, writeAck, writeHistory } from './history.js';
 
 export const PROTOCOL_VERSION = 1;
 /** [FM-FRAME-2] Largest frame a receiver accepts; a birth of about 2,000 series fits. */
@@ -18,6 +19,8 @@ export const FrameType = {
   rebirth: 5,
   hubState: 6,
   digest: 7,
+  history: 8,
+  ack: 9,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
@@ -137,7 +140,7 @@ export interface DigestFrame {
   readonly entries: readonly DigestEntry[];
 }
 
-export type Frame = BirthFrame | DataFrame | EventFrame | DeathFrame | RebirthFrame | HubStateFrame | DigestFrame;
+export type Frame = BirthFrame | DataFrame | EventFrame | DeathFrame | RebirthFrame | HubStateFrame | DigestFrame | HistoryFrame | AckFrame;
 
 export type DecodeResult = { readonly ok: true; readonly frame: Frame } | { readonly ok: false; readonly error: FrameError };
 
@@ -273,6 +276,20 @@ export function encodeHubState(f: Omit<HubStateFrame, 'type'>): Uint8Array {
     .u8(f.online ? 1 : 0)
     .varint(f.time)
     .finish();
+}
+
+/** [FM-DURABLE-2] A history frame; throws RangeError when times do not ascend within a series. */
+export function encodeHistory(f: Omit<HistoryFrame, 'type'>): Uint8Array {
+  const w = header(new ByteWriter(256), 'history');
+  writeHistory(w, f);
+  return checkSize(w.finish());
+}
+
+/** [FM-DURABLE-3] */
+export function encodeAck(f: Omit<AckFrame, 'type'>): Uint8Array {
+  const w = header(new ByteWriter(16), 'ack');
+  writeAck(w, f);
+  return w.finish();
 }
 
 export function encodeDigest(f: Omit<DigestFrame, 'type'>): Uint8Array {
@@ -415,6 +432,12 @@ export function decodeWireFrame(bytes: Uint8Array): { ok: true; frame: WireFrame
         break;
       case FrameType.hubState:
         frame = { type: 'hubState', epoch: r.varint('epoch'), online: r.u8('online') === 1, time: r.varint('time') };
+        break;
+      case FrameType.history:
+        frame = readHistory(r);
+        break;
+      case FrameType.ack:
+        frame = readAck(r);
         break;
       case FrameType.digest:
         frame = decodeDigest(r);

@@ -3,8 +3,10 @@
 export * from './api.js';
 export { FrameError, type FrameRejectReason } from './codec.js';
 export * from './frames.js';
+export { ACK_LANES, type AckFrame, type AckLane, type DroppedRange, type HistoryFrame, type HistorySeries } from './history.js';
 export * from './json.js';
 export * from './selector.js';
 export * from './session.js';
 export * from './topics.js';
 export * from './version.js';
+export * from './prometheus/index.js';

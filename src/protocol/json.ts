@@ -48,8 +48,15 @@ export function frameToJson(frame: Frame | WireFrame, session?: SessionDecoder):
     case 'hubState':
     case 'digest':
       return { ...frame, time: iso(frame.time) };
+    case 'history':
+      return {
+        ...frame,
+        oldestPending: frame.oldestPendingMs === null ? null : iso(frame.oldestPendingMs),
+        series: frame.series.map((s) => ({ name: s.name, labels: s.labels, samples: s.samples.map(([t, v]) => [iso(t), jsonValue(v)]) })),
+      };
     case 'death':
     case 'rebirth':
+    case 'ack':
       return { ...frame };
   }
 }

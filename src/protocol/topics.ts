@@ -4,9 +4,9 @@
 import { FieldmeshError, isValidId } from '../kit/index.js';
 
 export const DEFAULT_TOPIC_PREFIX = 'fieldmesh';
-export type NodeChannel = 'birth' | 'death' | 'data' | 'event';
-export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event'];
-export type NodeCommand = 'rebirth';
+export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history';
+export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history'];
+export type NodeCommand = 'rebirth' | 'ack';
 export type HubChannel = 'state' | 'digest';
 /** The level that holds the hub's topics; ids start with a letter or digit, so it cannot clash. */
 export const HUB_LEVEL = '_hub';

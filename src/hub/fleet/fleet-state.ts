@@ -254,6 +254,9 @@ export class FleetState {
         return this.applyDeath(record, frame, receivedAt);
       case 'event':
         return this.applyEvent(record, frame, receivedAt);
+      case 'history':
+        // History is the durable plane: the hub stores it and acknowledges it; it never touches live state.
+        return { ...this.base(record), applied: false, samples: [], events: [] };
     }
   }
 

@@ -1,7 +1,7 @@
 // Range evaluation: last sample at or before each step within 5 minutes; staleness markers; point caps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isFieldmeshError } from '../../../kit/index.js';
+import { isFieldmeshError } from '../../kit/index.js';
 import { evaluateRange, LOOKBACK_MS, rangeSteps } from './range-query.js';
 
 test('range query: each step takes the last sample at or before it', () => {

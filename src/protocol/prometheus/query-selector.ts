@@ -1,8 +1,8 @@
-// The query language of this version: one series selector in Prometheus syntax, nothing else.
-// Parsing itself is the protocol's `parseSelector`; this adds clear answers for PromQL we do not speak yet.
+// The query language of the hub: one series selector in Prometheus syntax, nothing else. Parsing
+// itself is the protocol's `parseSelector`; this adds clear answers for PromQL not spoken yet.
 
-import { FieldmeshError, isFieldmeshError } from '../../../kit/index.js';
-import { parseSelector, type SeriesSelector } from '../../../protocol/index.js';
+import { FieldmeshError, isFieldmeshError } from '../../kit/index.js';
+import { parseSelector, type SeriesSelector } from '../selector.js';
 
 const SUPPORTED = 'this version answers series selectors only, like battery_soc{site="s1",node=~"n.*"}';
 

@@ -1,4 +1,5 @@
-// Parameters of the Prometheus-compatible endpoints: times, steps, repeated match[], GET or form POST.
+// Parameters of the Prometheus HTTP API, shared by hub and node: times, steps, repeated match[],
+// limits, GET query strings or form-encoded POST bodies. Pure functions over plain values.
 
 import { FieldmeshError, parseDurationMs } from '../../kit/index.js';
 
@@ -6,6 +7,16 @@ export type Params = Readonly<Record<string, string | string[] | undefined>>;
 
 function invalid(message: string): FieldmeshError {
   return new FieldmeshError('FM_QUERY_INVALID', message);
+}
+
+/** A form-encoded body (Grafana's POSTs); a repeated key (match[]) becomes an array. */
+export function parseFormBody(text: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(text)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
 }
 
 /** Query string and form body merged (the body wins); Grafana POSTs form-encoded by default. */
@@ -88,4 +99,13 @@ export function formatSampleValue(value: number): string {
 
 export function seconds(ms: number): number {
   return ms / 1_000;
+}
+
+/** The first `limit` items (Prometheus' optional `limit` parameter; absent, empty or 0 means all). */
+export function limitResults<T>(items: T[], params: Params): T[] {
+  const raw = single(params, 'limit');
+  if (raw === undefined || raw === '' || raw === '0') return items;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw invalid(`invalid parameter "limit": "${raw}" is not a non-negative integer`);
+  return items.slice(0, n);
 }

@@ -1,8 +1,8 @@
 // Query selectors: plain selectors parse; PromQL beyond them gets a clear FM_QUERY_INVALID.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isFieldmeshError } from '../../../kit/index.js';
-import { parseQuerySelector } from './selector.js';
+import { isFieldmeshError } from '../../kit/index.js';
+import { parseQuerySelector } from './query-selector.js';
 
 test('query selector: name with =, !=, =~ and !~ matchers parses', () => {
   const s = parseQuerySelector('battery_soc{site="s1", node=~"n.*", zone!="z9", device!~"x|y"}');

@@ -1,7 +1,7 @@
-// Range evaluation with Prometheus semantics: at each step, the last sample at or before the step
-// within the lookback window; a staleness marker (null) ends a series until the next real sample.
+// Range evaluation with Prometheus semantics, shared by hub and node: at each step, the last sample at
+// or before the step within the lookback window; a staleness marker (null) ends a series until the next real sample.
 
-import { FieldmeshError } from '../../../kit/index.js';
+import { FieldmeshError } from '../../kit/index.js';
 
 /** Prometheus' default lookback delta (--query.lookback-delta). */
 export const LOOKBACK_MS = 5 * 60_000;
