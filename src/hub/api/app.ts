@@ -2,6 +2,7 @@
 // (tests use inject()).
 
 import Fastify, { type FastifyInstance } from 'fastify';
+import { parseFormBody } from '../../protocol/prometheus/index.js';
 import type { HubApiDeps } from './api-deps.js';
 import { installErrorHandler } from './error-handler.js';
 import { registerHealthRoutes } from './health/health-routes.js';
@@ -12,23 +13,13 @@ import { registerSeriesRoutes } from './series/series-routes.js';
 import { registerSitesRoutes } from './sites/sites-routes.js';
 import { registerStatusRoutes } from './status/status-routes.js';
 
-/** Form bodies of Grafana's POSTs; a repeated key (match[]) becomes an array. */
-function parseForm(text: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(text)) {
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return out;
-}
-
 /** 1 MiB: query bodies are small; anything larger is a mistake or an attack. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export function createHubApp(deps: HubApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, routerOptions: { ignoreTrailingSlash: true } });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, parseForm(body as string));
+    done(null, parseFormBody(body as string));
   });
   installErrorHandler(app, deps.logger);
   // Open event streams would keep the server from closing.

@@ -3,6 +3,7 @@
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, FieldmeshError, isFieldmeshError, type Logger } from '../../kit/index.js';
+import { errorBody } from '../../protocol/prometheus/index.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   FM_QUERY_INVALID: 400,
@@ -14,17 +15,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FM_PUSH_TOO_LARGE: 413,
   FM_TRANSPORT_UNAVAILABLE: 503,
 };
-
-function errorType(status: number): string {
-  if (status === 404) return 'not_found';
-  if (status === 503) return 'unavailable';
-  if (status >= 500) return 'internal';
-  return 'bad_data';
-}
-
-export function errorBody(status: number, code: string, message: string) {
-  return { status: 'error', errorType: errorType(status), error: message, code, message };
-}
 
 export function installErrorHandler(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError | FieldmeshError | Error, request, reply) => {

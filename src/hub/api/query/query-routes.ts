@@ -2,10 +2,19 @@
 
 import type { FastifyInstance } from 'fastify';
 import { FieldmeshError } from '../../../kit/index.js';
+import {
+  evaluateRange,
+  formatSampleValue,
+  LOOKBACK_MS,
+  parseQuerySelector,
+  parseStepMs,
+  rangeSteps,
+  requestParams,
+  seconds,
+  single,
+  timeParam,
+} from '../../../protocol/prometheus/index.js';
 import type { HubApiDeps } from '../api-deps.js';
-import { formatSampleValue, parseStepMs, requestParams, seconds, single, timeParam } from '../prometheus-params.js';
-import { evaluateRange, LOOKBACK_MS, rangeSteps } from './range-query.js';
-import { parseQuerySelector } from './selector.js';
 
 export function registerQueryRoutes(app: FastifyInstance, deps: HubApiDeps): void {
   const queryRange = async (request: { query: unknown; body: unknown }) => {

@@ -3,9 +3,9 @@
 import type { FastifyInstance } from 'fastify';
 import { FieldmeshError } from '../../../kit/index.js';
 import { type LabelMatcher, parseSelector } from '../../../protocol/index.js';
+import { limitResults as limit, type Params, repeated, requestParams, single, timeParam } from '../../../protocol/prometheus/index.js';
 import type { StoredSeries } from '../../storage/storage.js';
 import type { HubApiDeps } from '../api-deps.js';
-import { type Params, repeated, requestParams, single, timeParam } from '../prometheus-params.js';
 
 /** Series matching any of the match[] selectors (all series when there is none and `required` is false). */
 async function selectSeries(deps: HubApiDeps, params: Params, required: boolean): Promise<StoredSeries[]> {
@@ -17,15 +17,6 @@ async function selectSeries(deps: HubApiDeps, params: Params, required: boolean)
   const byId = new Map<number, StoredSeries>();
   for (const matchers of lists) for (const s of await deps.storage.listSeries(matchers, range)) byId.set(s.id, s);
   return [...byId.values()];
-}
-
-function limit<T>(items: T[], params: Params): T[] {
-  const raw = single(params, 'limit');
-  if (raw === undefined || raw === '' || raw === '0') return items;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new FieldmeshError('FM_QUERY_INVALID', `invalid parameter "limit": "${raw}" is not a non-negative integer`);
-  return items.slice(0, n);
 }
 
 export function registerSeriesRoutes(app: FastifyInstance, deps: HubApiDeps): void {
