@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../kit/index.js';
-import { decodeWireFrame, encodeDeath, hubTopic, nodeTopic, type SeriesDef, SessionEncoder, type WireFrame } from '../protocol/index.js';
+import {
+  decodeWireFrame,
+  encodeDeath,
+  encodeHistory,
+  hubTopic,
+  nodeTopic,
+  type SeriesDef,
+  SessionEncoder,
+  type WireFrame,
+} from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker, type Transport, type TransportMessage } from '../transport/index.js';
 import { hubConfigSchema } from './config.js';
 import { createHub, type Hub } from './hub.js';
@@ -240,4 +249,60 @@ test('hub: the live stream sends a snapshot, then node events; stop ends open st
   });
   await hub.stop();
   assert.equal(await ended, true, 'stop ends the stream');
+});
+
+test('hub: a history frame is stored without touching live state, then acknowledged by range; a resend is absorbed', async () => {
+  const { hub, clock, node, enc, received } = await setup();
+  const t0 = clock.now();
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: t0, zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  const before = await nodeState(hub);
+
+  const old = t0 - 3_600_000;
+  const history = encodeHistory({
+    epoch: 6,
+    firstSeq: 101,
+    lastSeq: 103,
+    pendingRows: 40,
+    oldestPendingMs: old + 6_000,
+    dropped: [],
+    series: [
+      {
+        name: 'battery_soc',
+        labels: { device: 'battery' },
+        type: 'gauge',
+        unit: 'percent',
+        samples: [
+          [old, 40.1],
+          [old + 2_000, 40.2],
+          [old + 4_000, 40.3],
+        ],
+      },
+    ],
+  });
+  const acks = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/ack').map((m) => decode(m.payload));
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), history, { qos: 1 });
+  await waitFor(() => acks().length === 1, { what: 'ack of the history frame' });
+  assert.deepEqual(acks()[0], { type: 'ack', lane: 'samples', firstSeq: 101, lastSeq: 103 });
+  assert.equal(hub.stats().historySamplesStored, 3);
+
+  const q = new URLSearchParams({
+    query: 'battery_soc{site="s1",node="n1"}',
+    start: String((old - 1_000) / 1000),
+    end: String((old + 5_000) / 1000),
+    step: '2',
+  });
+  const res = await hub.app.inject(`/api/v1/query_range?${q}`);
+  const values = (res.json() as { data: { result: Array<{ values: Array<[number, string]> }> } }).data.result[0]?.values.map((v) => v[1]);
+  assert.deepEqual(values, ['40.1', '40.2', '40.3']);
+  assert.deepEqual(await nodeState(hub), before, 'history is not live state [FM-DURABLE-4]');
+
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), history, { qos: 1 });
+  await waitFor(() => acks().length === 2, { what: 'ack of the resend' });
+  const again = await hub.app.inject(`/api/v1/query_range?${q}`);
+  assert.deepEqual((again.json() as { data: { result: Array<{ values: unknown[] }> } }).data.result[0]?.values.length, 3, 'deduplicated');
 });

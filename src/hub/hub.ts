@@ -9,10 +9,12 @@ import {
   assertTopicPrefix,
   commandTopic,
   decodeWireFrame,
+  encodeAck,
   encodeDigest,
   encodeHubState,
   encodeRebirth,
   fleetSubscription,
+  type HistoryFrame,
   hubTopic,
   parseTopic,
 } from '../protocol/index.js';
@@ -57,7 +59,10 @@ export interface HubStats {
   readonly framesReceived: number;
   /** Messages refused: undecodable, unknown topic, or refused by the fleet state (gap, no session...). */
   readonly framesRejected: number;
+  /** Samples from live data frames and births. */
   readonly samplesStored: number;
+  /** Samples from history frames (the durable plane). */
+  readonly historySamplesStored: number;
   readonly rebirthsRequested: number;
   readonly digestsPublished: number;
   /** Receive time minus frame time of recent frames carrying samples, ms (for p50/p99). */
@@ -99,7 +104,16 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   let epoch = 0;
   let started = false;
   let stopped = false;
-  const counters = { framesReceived: 0, framesRejected: 0, samplesStored: 0, rebirthsRequested: 0, digestsPublished: 0 };
+  const counters = {
+    framesReceived: 0,
+    framesRejected: 0,
+    samplesStored: 0,
+    historySamplesStored: 0,
+    rebirthsRequested: 0,
+    digestsPublished: 0,
+  };
+  /** Each node's outbox backlog as its last history frame reported it. */
+  const backlogs = new Map<string, { pendingRows: number; oldestPendingMs: number | null; reportedAt: number }>();
   const sampleAges: number[] = [];
   let sampleAgeNext = 0;
   const dirtyNodes = new Set<string>();
@@ -204,6 +218,10 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     }
     counters.framesReceived++;
     metrics.framesReceived.inc({ type: decoded.frame.type });
+    if (decoded.frame.type === 'history' && topic.channel === 'history') {
+      storeHistory(topic.site, topic.node, decoded.frame);
+      return;
+    }
     const outcome = fleet.applyFrame(topic, decoded.frame, clock.now());
     if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${decoded.frame.type} frame`);
     if (!outcome.ignored) dirtyNodes.add(nodeKey(topic.site, topic.node));
@@ -223,6 +241,29 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       });
     }
     publishEvents(outcome.events);
+  }
+
+  /**
+   * [FM-DURABLE-3] Commits a history frame's samples (deduplicated by series and timestamp), then
+   * acknowledges exactly its outbox range. [FM-DURABLE-4] Live state is left alone.
+   */
+  function storeHistory(site: string, node: string, frame: HistoryFrame): void {
+    const zone = fleet.get(site, node)?.zone ?? '';
+    const batch: SampleInput[] = frame.series.flatMap((s) => {
+      const series = { name: s.name, labels: { ...s.labels, site, node, zone }, unit: s.unit, type: s.type };
+      return s.samples.map(([ts, value]) => ({ series, ts, value }));
+    });
+    backlogs.set(nodeKey(site, node), { pendingRows: frame.pendingRows, oldestPendingMs: frame.oldestPendingMs, reportedAt: clock.now() });
+    enqueueWrite('history batch', async () => {
+      const n = batch.length > 0 ? await storage.appendSamples(batch) : 0;
+      counters.historySamplesStored += n;
+      metrics.samplesStored.inc(n);
+      const ack = encodeAck({ lane: 'samples', firstSeq: frame.firstSeq, lastSeq: frame.lastSeq });
+      // A lost ack costs a resend, which storage absorbs: log it, never count it as a storage error.
+      await transport?.publish(commandTopic(prefix, site, node, 'ack'), ack, { qos: 1 }).catch((err: unknown) => {
+        logger.debug({ site, node, err: describeError(err) }, 'history ack not sent; the node will resend');
+      });
+    });
   }
 
   function onConnected(): void {
