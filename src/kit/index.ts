@@ -4,6 +4,7 @@ export * from './clock.js';
 export * from './config.js';
 export * from './duration.js';
 export * from './errors.js';
+export * from './group-commit.js';
 export * from './ids.js';
 export * from './logger.js';
 export * from './quantiles.js';

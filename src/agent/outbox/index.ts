@@ -1,0 +1,2 @@
+// The durable outbox and its replicator.
+export * from './sqlite-outbox.js';

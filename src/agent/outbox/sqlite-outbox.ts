@@ -1,0 +1,247 @@
+// The durable outbox: samples of critical series and every event, kept on disk until the hub
+// acknowledges them. [FM-DURABLE-1] [FM-DURABLE-5]; design in docs/decisions/0001-durable-plane.md.
+
+import { createGroupCommit, type Logger, silentLogger } from '../../kit/index.js';
+import { openDurableDatabase } from '../../platform/index.js';
+import type { AckLane, DroppedRange, EventPriority, HistorySeries, SeriesType } from '../../protocol/index.js';
+
+/** Default cap of the sample lane: about 200 MB of rows, days of a node's critical series. */
+export const OUTBOX_MAX_SAMPLE_ROWS = 5_000_000;
+/** When the cap is passed, coalescing deletes down to this share of it, so it does not run per append. */
+const COALESCE_TO = 0.9;
+
+export interface OutboxSample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly type: SeriesType;
+  readonly unit: string;
+  readonly time: number;
+  readonly value: number;
+}
+
+export interface OutboxEvent {
+  readonly id: string;
+  readonly kind: string;
+  readonly priority: EventPriority;
+  readonly time: number;
+  readonly payload: Uint8Array;
+}
+
+export interface PendingEvent extends OutboxEvent {
+  readonly seq: number;
+}
+
+/** What one history frame will carry: rows (firstSeq..lastSeq] of the sample lane, by series. */
+export interface HistoryBatch {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly rows: number;
+  readonly series: HistorySeries[];
+  readonly dropped: DroppedRange[];
+}
+
+export interface OutboxBacklog {
+  readonly sampleRows: number;
+  readonly eventRows: number;
+  /** Time of the oldest queued sample (rows queue in collection order), undefined when none. */
+  readonly oldestPendingMs: number | undefined;
+}
+
+export interface OutboxOptions {
+  readonly path: string;
+  readonly maxSampleRows?: number;
+  readonly logger?: Logger;
+  /** Called with the rows deleted unsent by coalescing (for counters). */
+  readonly onDropped?: (rows: number) => void;
+}
+
+export interface Outbox {
+  /** Durable once resolved (same group commit for concurrent callers). */
+  appendSamples(samples: readonly OutboxSample[]): Promise<void>;
+  appendEvent(event: OutboxEvent): Promise<void>;
+  /** Events with seq > afterSeq, oldest first. */
+  pendingEvents(afterSeq: number, limit: number): PendingEvent[];
+  /** Sample rows with seq > afterSeq, at most maxRows, grouped by series with ascending unique times. */
+  historyBatch(afterSeq: number, maxRows: number): HistoryBatch | undefined;
+  /** Deletes exactly the acknowledged range of a lane; returns the rows deleted. */
+  ack(lane: AckLane, firstSeq: number, lastSeq: number): number;
+  backlog(): OutboxBacklog;
+  /** Where a damaged file was moved at open, if it was. */
+  readonly quarantinedTo: string | undefined;
+  close(): void;
+}
+
+type Write = { kind: 'samples'; samples: readonly OutboxSample[] } | { kind: 'event'; event: OutboxEvent };
+
+export function createSqliteOutbox(options: OutboxOptions): Outbox {
+  const logger = options.logger ?? silentLogger;
+  const maxRows = options.maxSampleRows ?? OUTBOX_MAX_SAMPLE_ROWS;
+  const { db, quarantinedTo } = openDurableDatabase(options.path, logger, 'outbox');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, type TEXT NOT NULL, unit TEXT NOT NULL, UNIQUE (name, labels));
+    CREATE TABLE IF NOT EXISTS samples (seq INTEGER PRIMARY KEY AUTOINCREMENT, series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL);
+    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority TEXT NOT NULL, ts INTEGER NOT NULL, payload BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS dropped (id INTEGER PRIMARY KEY AUTOINCREMENT, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, rows INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS samples_by_series ON samples (series_id, seq);
+  `);
+  const seriesIds = new Map<string, number>();
+  const seriesById = new Map<number, { name: string; labels: Record<string, string>; type: SeriesType; unit: string }>();
+  for (const row of db.prepare('SELECT id, name, labels, type, unit FROM series').all() as Array<{
+    id: number;
+    name: string;
+    labels: string;
+    type: SeriesType;
+    unit: string;
+  }>) {
+    seriesIds.set(`${row.name}${row.labels}`, row.id);
+    seriesById.set(row.id, { name: row.name, labels: JSON.parse(row.labels) as Record<string, string>, type: row.type, unit: row.unit });
+  }
+  let sampleRows = (db.prepare('SELECT COUNT(*) AS n FROM samples').get() as { n: number }).n;
+
+  const insertSeries = db.prepare('INSERT INTO series (name, labels, type, unit) VALUES (?, ?, ?, ?)');
+  // SQLite stores NaN as NULL; values are never null otherwise, so NULL reads back as NaN.
+  const insertSample = db.prepare('INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)');
+  const insertEvent = db.prepare('INSERT OR IGNORE INTO events (id, kind, priority, ts, payload) VALUES (?, ?, ?, ?, ?)');
+
+  function seriesId(s: OutboxSample): number {
+    const labels = JSON.stringify(Object.fromEntries(Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1))));
+    const key = `${s.name}${labels}`;
+    let id = seriesIds.get(key);
+    if (id === undefined) {
+      id = Number(insertSeries.run(s.name, labels, s.type, s.unit).lastInsertRowid);
+      seriesIds.set(key, id);
+      seriesById.set(id, { name: s.name, labels: JSON.parse(labels) as Record<string, string>, type: s.type, unit: s.unit });
+    }
+    return id;
+  }
+
+  /** [FM-DURABLE-5] Past the cap, sample rows coalesce to the latest per series; drops are recorded. */
+  function coalesce(): void {
+    if (sampleRows <= maxRows) return;
+    const excess = sampleRows - Math.floor(maxRows * COALESCE_TO);
+    const victims = db
+      .prepare(`SELECT seq, ts FROM samples WHERE seq NOT IN (SELECT MAX(seq) FROM samples GROUP BY series_id) ORDER BY seq LIMIT ?`)
+      .all(excess) as Array<{ seq: number; ts: number }>;
+    if (victims.length === 0) return;
+    const del = db.prepare('DELETE FROM samples WHERE seq = ?');
+    let from = Number.POSITIVE_INFINITY;
+    let to = Number.NEGATIVE_INFINITY;
+    for (const v of victims) {
+      del.run(v.seq);
+      from = Math.min(from, v.ts);
+      to = Math.max(to, v.ts);
+    }
+    db.prepare('INSERT INTO dropped (from_ms, to_ms, rows) VALUES (?, ?, ?)').run(from, to, victims.length);
+    sampleRows -= victims.length;
+    options.onDropped?.(victims.length);
+    logger.warn({ rows: victims.length, fromMs: from, toMs: to }, 'outbox at its cap: older samples coalesced to the latest per series');
+  }
+
+  const flush = db.transaction((writes: readonly Write[]) => {
+    for (const w of writes) {
+      if (w.kind === 'event') {
+        const e = w.event;
+        insertEvent.run(e.id, e.kind, e.priority, e.time, Buffer.from(e.payload));
+      } else {
+        for (const s of w.samples) {
+          insertSample.run(seriesId(s), s.time, Number.isNaN(s.value) ? null : s.value);
+          sampleRows++;
+        }
+      }
+    }
+    coalesce();
+  });
+  const submit = createGroupCommit<Write>((writes) => flush(writes), { maxBatch: 256, delayMs: 0 });
+
+  /** Dropped ranges reported in frames not yet acknowledged, by the frame's lastSeq. */
+  const droppedInFlight = new Map<number, number>();
+
+  return {
+    quarantinedTo,
+    appendSamples(samples) {
+      return samples.length === 0 ? Promise.resolve() : submit({ kind: 'samples', samples });
+    },
+    appendEvent(event) {
+      return submit({ kind: 'event', event });
+    },
+    pendingEvents(afterSeq, limit) {
+      const rows = db
+        .prepare('SELECT seq, id, kind, priority, ts, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?')
+        .all(afterSeq, limit) as Array<{
+        seq: number;
+        id: string;
+        kind: string;
+        priority: EventPriority;
+        ts: number;
+        payload: Buffer;
+      }>;
+      return rows.map((r) => ({
+        seq: r.seq,
+        id: r.id,
+        kind: r.kind,
+        priority: r.priority,
+        time: r.ts,
+        payload: new Uint8Array(r.payload),
+      }));
+    },
+    historyBatch(afterSeq, limit) {
+      const rows = db
+        .prepare('SELECT seq, series_id, ts, value FROM samples WHERE seq > ? ORDER BY seq LIMIT ?')
+        .all(afterSeq, limit) as Array<{
+        seq: number;
+        series_id: number;
+        ts: number;
+        value: number | null;
+      }>;
+      if (rows.length === 0) return undefined;
+      const bySeries = new Map<number, Map<number, number>>();
+      for (const r of rows) {
+        let times = bySeries.get(r.series_id);
+        if (times === undefined) bySeries.set(r.series_id, (times = new Map()));
+        times.set(r.ts, r.value ?? Number.NaN); // a later row for the same time wins
+      }
+      const series: HistorySeries[] = [];
+      for (const [id, times] of bySeries) {
+        const def = seriesById.get(id);
+        if (def === undefined) continue;
+        const samples = [...times].sort((a, b) => a[0] - b[0]);
+        series.push({ ...def, samples });
+      }
+      const droppedRows = db.prepare('SELECT id, from_ms, to_ms, rows FROM dropped ORDER BY id').all() as Array<{
+        id: number;
+        from_ms: number;
+        to_ms: number;
+        rows: number;
+      }>;
+      const lastSeq = (rows.at(-1) as { seq: number }).seq;
+      if (droppedRows.length > 0) droppedInFlight.set(lastSeq, (droppedRows.at(-1) as { id: number }).id);
+      return {
+        firstSeq: afterSeq + 1,
+        lastSeq,
+        rows: rows.length,
+        series,
+        dropped: droppedRows.map((d) => ({ fromMs: d.from_ms, toMs: d.to_ms, rows: d.rows })),
+      };
+    },
+    ack(lane, firstSeq, lastSeq) {
+      if (lane === 'events') return db.prepare('DELETE FROM events WHERE seq BETWEEN ? AND ?').run(firstSeq, lastSeq).changes;
+      const deleted = db.prepare('DELETE FROM samples WHERE seq BETWEEN ? AND ?').run(firstSeq, lastSeq).changes;
+      sampleRows -= deleted;
+      const droppedUpTo = droppedInFlight.get(lastSeq);
+      if (droppedUpTo !== undefined) {
+        db.prepare('DELETE FROM dropped WHERE id <= ?').run(droppedUpTo);
+        droppedInFlight.delete(lastSeq);
+      }
+      return deleted;
+    },
+    backlog() {
+      // The oldest queued row's time: rows queue in collection order, and this stays O(1).
+      const oldest = (db.prepare('SELECT ts AS t FROM samples ORDER BY seq LIMIT 1').get() as { t: number } | undefined) ?? { t: null };
+      const events = db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number };
+      return { sampleRows, eventRows: events.n, oldestPendingMs: oldest.t ?? undefined };
+    },
+    close() {
+      db.close();
+    },
+  };
+}
