@@ -1,0 +1,182 @@
+// The node's Prometheus HTTP API over its local store: query_range, query, series, labels, label
+// values and buildinfo, GET and form POST, in Prometheus' envelope, so the hub and Grafana can use a node.
+
+import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { type ErrorCode, FieldmeshError, isFieldmeshError } from '../../kit/index.js';
+import {
+  errorBody,
+  evaluateInstantQuery,
+  evaluateRangeQuery,
+  FIELDMESH_VERSION,
+  type LabelMatcher,
+  limitResults,
+  type Params,
+  PROTOCOL_VERSION,
+  parseAggregationQuery,
+  parseFormBody,
+  parseSelector,
+  parseStepMs,
+  queryWindow,
+  rangeSteps,
+  repeated,
+  requestParams,
+  type SeriesPoints,
+  single,
+  timeParam,
+} from '../../protocol/index.js';
+import type { SampleStore, StorePoints, StoreSeries } from '../store/store.js';
+
+/** The Prometheus release whose HTTP API the node mimics (Grafana reads it to pick its label APIs). */
+export const NODE_PROMETHEUS_COMPAT_VERSION = '2.53.0';
+
+export interface StoreRoutesOptions {
+  /** The clock for instant queries without `time` and label queries without `end`; default Date.now. */
+  readonly now?: () => number;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  FM_QUERY_INVALID: 400,
+  FM_STORE_CLOSED: 503,
+};
+
+const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function toSeriesPoints(stored: readonly StorePoints[]): SeriesPoints[] {
+  return stored.map(({ series, points }) => ({ metric: { __name__: series.name, ...series.labels }, points }));
+}
+
+type HttpRequest = { query: unknown; body: unknown };
+
+/**
+ * Registers the routes in their own Fastify scope (form-body parser and Prometheus error envelope
+ * stay inside it). Await it before the app listens.
+ */
+export async function registerStoreRoutes(app: FastifyInstance, store: SampleStore, options: StoreRoutesOptions = {}): Promise<void> {
+  const now = options.now ?? Date.now;
+
+  /** Series matching any match[] selector (all series without one, unless required), optionally in a range. */
+  async function selectSeries(params: Params, required: boolean): Promise<StoreSeries[] | undefined> {
+    const selectors = repeated(params, 'match[]').map((m) => parseSelector(m).matchers);
+    if (selectors.length === 0 && required) throw new FieldmeshError('FM_QUERY_INVALID', 'no match[] parameter provided');
+    const hasRange = single(params, 'start') !== undefined || single(params, 'end') !== undefined;
+    if (selectors.length === 0 && !hasRange) return undefined;
+    const startMs = hasRange ? timeParam(params, 'start', 0) : undefined;
+    const endMs = hasRange ? timeParam(params, 'end', now()) : undefined;
+    const lists: (readonly LabelMatcher[])[] = selectors.length > 0 ? selectors : [[]];
+    const byId = new Map<number, StoreSeries>();
+    for (const matchers of lists) for (const s of await store.series(matchers, startMs, endMs)) byId.set(s.id, s);
+    return [...byId.values()];
+  }
+
+  const queryRange = async (request: HttpRequest) => {
+    const params = requestParams(request.query, request.body);
+    const query = parseAggregationQuery(single(params, 'query'));
+    const startMs = timeParam(params, 'start');
+    const endMs = timeParam(params, 'end');
+    const step = single(params, 'step');
+    if (step === undefined || step === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "step"');
+    const stepMs = parseStepMs(step);
+    rangeSteps(startMs, endMs, stepMs);
+    const window = queryWindow(startMs, endMs);
+    const stored = await store.query(query.selector.matchers, window.startMs, window.endMs);
+    const result = evaluateRangeQuery(query, toSeriesPoints(stored), startMs, endMs, stepMs);
+    return { status: 'success', data: { resultType: 'matrix', result } };
+  };
+
+  const instant = async (request: HttpRequest) => {
+    const params = requestParams(request.query, request.body);
+    const query = parseAggregationQuery(single(params, 'query'));
+    const timeMs = timeParam(params, 'time', now());
+    const window = queryWindow(timeMs, timeMs);
+    const stored = await store.query(query.selector.matchers, window.startMs, window.endMs);
+    const result = evaluateInstantQuery(query, toSeriesPoints(stored), timeMs);
+    return { status: 'success', data: { resultType: 'vector', result } };
+  };
+
+  const series = async (request: HttpRequest) => {
+    const params = requestParams(request.query, request.body);
+    const found = (await selectSeries(params, true)) ?? [];
+    return {
+      status: 'success',
+      data: limitResults(
+        found.map((s) => ({ __name__: s.name, ...s.labels })),
+        params,
+      ),
+    };
+  };
+
+  const labels = async (request: HttpRequest) => {
+    const params = requestParams(request.query, request.body);
+    const found = await selectSeries(params, false);
+    if (found === undefined) return { status: 'success', data: limitResults(await store.labelNames(), params) };
+    const names = new Set<string>();
+    for (const s of found) {
+      names.add('__name__');
+      for (const k of Object.keys(s.labels)) names.add(k);
+    }
+    return { status: 'success', data: limitResults([...names].sort(), params) };
+  };
+
+  const labelValues = async (request: HttpRequest & { params: { name: string } }) => {
+    const params = requestParams(request.query, undefined);
+    const { name } = request.params;
+    if (!LABEL_NAME_RE.test(name)) throw new FieldmeshError('FM_QUERY_INVALID', `invalid label name: ${JSON.stringify(name)}`);
+    const found = await selectSeries(params, false);
+    if (found === undefined) return { status: 'success', data: limitResults(await store.labelValues(name), params) };
+    const values = new Set<string>();
+    for (const s of found) {
+      const v = name === '__name__' ? s.name : s.labels[name];
+      if (v !== undefined && v !== '') values.add(v);
+    }
+    return { status: 'success', data: limitResults([...values].sort(), params) };
+  };
+
+  const routes: FastifyPluginAsync = async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+      done(null, parseFormBody(body as string));
+    });
+    scope.setErrorHandler((err: FastifyError | Error, _request, reply) => {
+      let status: number;
+      let code: string;
+      if (isFieldmeshError(err)) {
+        status = STATUS[err.code] ?? 500;
+        code = err.code;
+      } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode < 500) {
+        // Fastify's own client errors: a malformed body, an unsupported media type.
+        status = err.statusCode;
+        code = 'FM_QUERY_INVALID';
+      } else {
+        status = 500;
+        code = 'FM_AGENT_INTERNAL';
+      }
+      return reply.status(status).send(errorBody(status, code, status === 500 && !isFieldmeshError(err) ? 'internal error' : err.message));
+    });
+
+    for (const method of ['GET', 'POST'] as const) {
+      scope.route({ method, url: '/api/v1/query_range', handler: queryRange });
+      scope.route({ method, url: '/api/v1/query', handler: instant });
+      scope.route({ method, url: '/api/v1/series', handler: series });
+      scope.route({ method, url: '/api/v1/labels', handler: labels });
+    }
+    scope.get<{ Params: { name: string } }>('/api/v1/label/:name/values', labelValues);
+    scope.get('/api/v1/status/buildinfo', async () => ({
+      status: 'success',
+      data: {
+        version: NODE_PROMETHEUS_COMPAT_VERSION,
+        revision: '',
+        branch: '',
+        buildUser: '',
+        buildDate: '',
+        goVersion: '',
+        fieldmeshVersion: FIELDMESH_VERSION,
+        protocolVersion: PROTOCOL_VERSION,
+      },
+    }));
+    // Grafana asks for these; an empty answer is better than a 404 that makes it guess the flavour.
+    scope.get('/api/v1/metadata', async () => ({ status: 'success', data: {} }));
+    scope.get('/api/v1/query_exemplars', async () => ({ status: 'success', data: [] }));
+    scope.get('/api/v1/rules', async () => ({ status: 'success', data: { groups: [] } }));
+    scope.get('/api/v1/alerts', async () => ({ status: 'success', data: { alerts: [] } }));
+  };
+  await app.register(routes);
+}
