@@ -1,2 +1,3 @@
-// Typed access to the hub's HTTP API.
+// Typed access to the hub's HTTP API and to the Prometheus API that nodes and the hub serve.
 export * from './hub-client.js';
+export * from './prometheus-client.js';
