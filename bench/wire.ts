@@ -2,7 +2,11 @@
 // against fieldmesh frames, same workload, same broker, same run. Time is compressed: ticks are
 // driven as fast as the broker acknowledges them.
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../src/agent/index.js';
+import { createHub, hubConfigSchema } from '../src/hub/index.js';
 import { ManualClock } from '../src/kit/index.js';
 import { createMqttTransport, type Transport } from '../src/transport/index.js';
 import { waitFor } from '../test/kit/wait.js';
@@ -90,7 +94,14 @@ async function fieldmeshDesign(
   label: string,
   critical: unknown[],
   protocolVersion: 4 | 'auto',
+  replicateSamples = false,
 ): Promise<WireVariant> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fm-bench-wire-'));
+  // The durable plane needs a hub to acknowledge history frames; the awareness plane needs none.
+  const hub = replicateSamples
+    ? createHub(hubConfigSchema.parse({ mqtt: { url }, http: { port: 0 }, storage: { path: join(dataDir, 'hub.db') }, dataDir }))
+    : undefined;
+  await hub?.start({ listen: false });
   const w = await loadWorkload();
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const sims = Array.from({ length: nodes }, (_, i) => new w.NodeSim(w.DEFAULT_SEED, i));
@@ -100,6 +111,8 @@ async function fieldmeshDesign(
       agentConfigSchema.parse({
         node: { id: sim.name, site: 'bench' },
         mqtt: { url, qos: 1, protocolVersion },
+        dataDir,
+        outbox: { replicateSamples },
         http: { enabled: false },
         publish: { tick: `${TICK_MS}ms`, heartbeat: '10s' },
         critical,
@@ -170,6 +183,15 @@ export async function benchWire(url: string, brokerName: string, nodes: number, 
     ],
     'auto',
   );
+  const durable = await fieldmeshDesign(
+    url,
+    nodes,
+    ticks,
+    'fieldmesh, every change live + every sample durable (history frames), MQTT 5',
+    exactOptions,
+    'auto',
+    true,
+  );
   const ratio = (v: WireVariant) => ({
     payload: Math.round((seed.payloadBytesPerNodeTick / v.payloadBytesPerNodeTick) * 10) / 10,
     wire: Math.round((seed.wireBytesPerNodeTick / v.wireBytesPerNodeTick) * 10) / 10,
@@ -179,7 +201,12 @@ export async function benchWire(url: string, brokerName: string, nodes: number, 
     ticks,
     tickSeconds: TICK_MS / 1000,
     broker: brokerName,
-    variants: [seed, exact311, exact, deadband],
-    ratios: { [exact311.design]: ratio(exact311), [exact.design]: ratio(exact), [deadband.design]: ratio(deadband) },
+    variants: [seed, exact311, exact, deadband, durable],
+    ratios: {
+      [exact311.design]: ratio(exact311),
+      [exact.design]: ratio(exact),
+      [deadband.design]: ratio(deadband),
+      [durable.design]: ratio(durable),
+    },
   };
 }

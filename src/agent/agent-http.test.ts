@@ -1,7 +1,10 @@
 // The agent's HTTP face with real collectors from node.yaml: pushes are answered after they are
 // recorded, bad pushes get 401/413/400 and a counter, and good traffic is not disturbed.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { waitFor } from '../../test/kit/wait.js';
@@ -13,6 +16,7 @@ const broker = new MemoryBroker();
 
 async function startAgent(port = 0) {
   const config = agentConfigSchema.parse({
+    dataDir: mkdtempSync(join(tmpdir(), 'fm-agent-')),
     node: { id: 'probe-1', site: 'qoe' },
     http: { port },
     critical: [{ match: '{__name__=~"rtt_seconds|weather_temperature"}' }],

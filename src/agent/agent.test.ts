@@ -1,6 +1,9 @@
 // The agent end to end on an in-memory broker: births, deadband-driven data frames, heartbeats,
 // rebirth requests, hub restarts, events, and deaths on crash and on clean shutdown.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { collect, waitFor } from '../../test/kit/wait.js';
 import { ManualClock } from '../kit/index.js';
@@ -47,6 +50,7 @@ async function setup() {
   const clock = new ManualClock();
   const broker = new MemoryBroker();
   const config = agentConfigSchema.parse({
+    dataDir: mkdtempSync(join(tmpdir(), 'fm-agent-')),
     node: { id: 'bess-01', site: 'farm' },
     http: { enabled: false },
     publish: { tick: '1s', heartbeat: '5s' },

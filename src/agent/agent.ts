@@ -1,7 +1,7 @@
 // The node agent's composition root: config in, collectors, critical set, publisher, transport and
 // HTTP server wired together. Tests and the demo pass adapters through `overrides`.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
@@ -12,6 +12,7 @@ import { createCollector } from './collectors/registry.js';
 import type { AgentConfig } from './config.js';
 import { CriticalSet } from './critical-set.js';
 import { createAgentHttp, listenWithFallback } from './http-server.js';
+import { createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
 
 export interface AgentOverrides {
@@ -60,7 +61,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const clock = overrides.clock ?? systemClock;
   const identity: NodeIdentity = { site: config.node.site, zone: config.node.zone, node: config.node.id };
   const logger = (overrides.logger ?? silentLogger).child({ site: identity.site, node: identity.node });
-  const epoch = overrides.epoch ?? nextBootEpoch(join(config.dataDir, identity.site, identity.node), 'agent-state.json');
+  const stateDir = join(config.dataDir, identity.site, identity.node);
+  const epoch = overrides.epoch ?? nextBootEpoch(stateDir, 'agent-state.json');
   const metrics = createAgentMetrics(identity);
   const critical = new CriticalSet(config.critical);
   const will = Publisher.will(identity, config.topicPrefix, epoch);
@@ -93,6 +95,32 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     logger,
     metrics,
   });
+  mkdirSync(stateDir, { recursive: true });
+  const outbox = createSqliteOutbox({
+    path: join(stateDir, 'outbox.db'),
+    maxSampleRows: config.outbox.maxSampleRows,
+    logger,
+    onDropped: (rows) => metrics.outboxDropped.inc({ lane: 'samples', reason: 'cap' }, rows),
+  });
+  if (outbox.quarantinedTo !== undefined) metrics.quarantined.inc({ file: 'outbox' });
+  const replicator = new Replicator({
+    outbox,
+    transport,
+    identity,
+    prefix: config.topicPrefix,
+    epoch,
+    clock,
+    logger,
+    budgetBytesPerSecond: config.outbox.budgetBytesPerSecond,
+    maxFrameRows: config.outbox.maxFrameRows,
+    maxInFlight: 4,
+    historyIntervalMs: config.outbox.historyInterval,
+    onFrameSent: (lane, bytes) => {
+      metrics.framesSent.inc({ type: lane === 'events' ? 'event' : 'history' });
+      metrics.frameBytesSent.inc({ type: lane === 'events' ? 'event' : 'history' }, bytes);
+    },
+    onAck: (lane, rows) => metrics.outboxAcked.inc({ lane }, rows),
+  });
   const collectors = overrides.collectors ?? config.collectors.map((c, i) => createCollector(c, i));
   let started = false;
   let samplesCollected = 0;
@@ -109,14 +137,21 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       logger: logger.child({ collector: collector.name }),
       http,
       async record(samples: readonly Sample[]) {
-        for (const s of samples) critical.observe(s);
+        // [FM-DURABLE-1] Critical samples go to the outbox; the caller is answered once it is on disk.
+        const durable = samples
+          .filter((s) => critical.observe(s) && config.outbox.replicateSamples)
+          .map((s) => ({ name: s.name, labels: s.labels, type: s.type ?? 'gauge', unit: s.unit ?? '', time: s.time, value: s.value }));
+        await outbox.appendSamples(durable);
         samplesCollected += samples.length;
         counter.inc(samples.length);
+        if (durable.length > 0) replicator.notify();
       },
       async emit(event: AgentEvent) {
+        const payload = new TextEncoder().encode(JSON.stringify(event.payload ?? null));
+        await outbox.appendEvent({ id: event.id ?? createId(), kind: event.kind, priority: event.priority, time: event.time, payload });
         eventsCollected++;
         metrics.eventsCollected.inc({ priority: event.priority });
-        publisher.publishEvent({ ...event, id: event.id ?? createId() });
+        replicator.notify();
       },
       reject(reason: RejectReason) {
         metrics.collectorRejected.inc({ collector: collector.name, reason });
@@ -143,6 +178,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         );
       }
       publisher.start();
+      replicator.start();
       transport.start();
       started = true;
       logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
@@ -157,8 +193,10 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           .catch((err: unknown) => logger.warn({ collector: c.name, err: describeError(err) }, 'collector did not stop cleanly'));
       }
       if (graceful) await publisher.stop();
+      replicator.stop();
       await transport.close({ graceful });
       await http?.close();
+      outbox.close();
     },
     stats() {
       return {

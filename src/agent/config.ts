@@ -79,6 +79,24 @@ export const agentConfigSchema = z.strictObject({
       heartbeat: durationMs('10s'),
     })
     .prefault({} as never),
+  /** The durable plane to the hub. [FM-DURABLE-1..5] */
+  outbox: z
+    .strictObject({
+      /**
+       * Replicate every sample of the critical series to the hub at full resolution (the durable plane).
+       * Off, the hub gets the live values by exception only; events always go through the outbox.
+       */
+      replicateSamples: z.boolean().default(true),
+      /** Sample rows kept for the hub at most; past it they coalesce to the latest per series (counted). */
+      maxSampleRows: z.number().int().positive().default(5_000_000),
+      /** Bytes per second history may use on the link to the hub; 0 means no limit. */
+      budgetBytesPerSecond: z.number().int().nonnegative().default(0),
+      /** Outbox rows per history frame. */
+      maxFrameRows: z.number().int().min(1).max(100_000).default(2_000),
+      /** A history frame that is not full waits this long after the previous one (frames name their series inline). */
+      historyInterval: durationMs('30s'),
+    })
+    .prefault({} as never),
   /** Which series leave the node; the first selector that matches a series decides its deadband. */
   critical: z.array(criticalSelectorSchema).default([]),
   collectors: z.array(collectorConfigSchema).default([]),

@@ -91,19 +91,19 @@ export class CriticalSet {
     return this.aliasesChanged;
   }
 
-  /** Takes the latest value of a sample's series. */
-  observe(sample: Sample): void {
+  /** Takes the latest value of a sample's series; true when the series is critical. */
+  observe(sample: Sample): boolean {
     const key = seriesKey(sample.name, sample.labels);
     const known = this.critical.get(key);
     if (known !== undefined) {
       known.value = sample.value;
-      return;
+      return true;
     }
-    if (this.local.has(key)) return;
+    if (this.local.has(key)) return false;
     const rule = this.rules.find((r) => matchesSelector(r.selector, sample.name, sample.labels));
     if (rule === undefined) {
       this.local.add(key);
-      return;
+      return false;
     }
     this.critical.set(key, {
       alias: this.nextAlias++,
@@ -118,6 +118,7 @@ export class CriticalSet {
       sentAt: Number.NEGATIVE_INFINITY,
     });
     this.aliasesChanged = true;
+    return true;
   }
 
   /** The alias table for a birth, with current values; receivers now hold every value. [FM-REPORT-4] */

@@ -1,12 +1,12 @@
-// The publisher: turns the critical set into births, data frames and events on the broker, one data
-// frame per tick at most, a heartbeat when nothing moved, a rebirth whenever a receiver asks for one.
+// The publisher: turns the critical set into births and data frames on the broker (the awareness
+// plane), one data frame per tick at most, a heartbeat when nothing moved, a rebirth whenever asked.
+// Events and history travel the durable plane (outbox/).
 
-import { type Clock, createId, describeError, type Logger, type TimerHandle } from '../kit/index.js';
+import { type Clock, describeError, type Logger, type TimerHandle } from '../kit/index.js';
 import {
   commandTopic,
   decodeWireFrame,
   encodeDeath,
-  encodeEvent,
   FIELDMESH_VERSION,
   hubTopic,
   nodeTopic,
@@ -15,11 +15,8 @@ import {
 } from '../protocol/index.js';
 import type { QoS, Transport, TransportMessage } from '../transport/index.js';
 import type { AgentMetrics } from './agent-metrics.js';
-import type { AgentEvent, NodeIdentity } from './collectors/collector.js';
+import type { NodeIdentity } from './collectors/collector.js';
 import type { CriticalSet } from './critical-set.js';
-
-/** Events held while the broker is unreachable; the durable outbox replaces this bound. */
-const EVENT_QUEUE_MAX = 10_000;
 
 export interface PublisherOptions {
   readonly identity: NodeIdentity;
@@ -39,8 +36,6 @@ export type BirthCause = 'connect' | 'new-series' | 'rebirth-request' | 'hub-onl
 
 export class Publisher {
   private readonly encoder: SessionEncoder;
-  private readonly eventQueue: Array<Omit<AgentEvent, 'id'> & { id: string }> = [];
-  private eventSeq = 0;
   private birthCause: BirthCause | undefined;
   private lastFrameAt = Number.NEGATIVE_INFINITY;
   private timer: TimerHandle | undefined;
@@ -84,17 +79,6 @@ export class Publisher {
       const death = encodeDeath({ epoch: this.o.epoch, reason: 'shutdown' });
       await this.send('death', nodeTopic(prefix, identity.site, identity.node, 'death'), death).catch(() => {});
     }
-  }
-
-  /** Queues an event; it goes out at once when connected, after the next birth otherwise. */
-  publishEvent(event: AgentEvent): void {
-    if (this.eventQueue.length >= EVENT_QUEUE_MAX) {
-      this.o.metrics.eventsDropped.inc();
-      this.o.logger.warn({ kind: event.kind }, 'event queue full while the broker is unreachable; event dropped');
-      return;
-    }
-    this.eventQueue.push({ ...event, id: event.id ?? createId() });
-    if (this.o.transport.connected && this.birthCause === undefined) this.flushEvents();
   }
 
   /** Asks for a birth at the next opportunity (now, when connected). */
@@ -163,7 +147,6 @@ export class Publisher {
         this.sendFrame('data', 'data', this.encoder.data(now, entries));
       }
     }
-    this.flushEvents();
   }
 
   private publishBirth(now: number, cause: BirthCause): void {
@@ -179,27 +162,6 @@ export class Publisher {
     });
     this.o.metrics.births.inc({ cause });
     this.sendFrame('birth', 'birth', bytes);
-  }
-
-  private flushEvents(): void {
-    const { prefix, identity } = this.o;
-    while (this.eventQueue.length > 0 && this.o.transport.connected) {
-      const e = this.eventQueue.shift() as AgentEvent & { id: string };
-      const payload = new TextEncoder().encode(JSON.stringify(e.payload ?? null));
-      const bytes = encodeEvent({
-        epoch: this.o.epoch,
-        seq: this.eventSeq++,
-        time: e.time,
-        id: e.id,
-        priority: e.priority,
-        kind: e.kind,
-        payload,
-      });
-      void this.send('event', nodeTopic(prefix, identity.site, identity.node, 'event'), bytes).catch(() => {
-        // The link dropped under us: keep the event for the next session.
-        this.eventQueue.unshift(e);
-      });
-    }
   }
 
   private sendFrame(type: 'birth' | 'data', channel: 'birth' | 'data', bytes: Uint8Array): void {

@@ -1,2 +1,4 @@
 // The durable outbox and its replicator.
+
+export * from './replicator.js';
 export * from './sqlite-outbox.js';

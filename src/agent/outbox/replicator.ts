@@ -1,0 +1,173 @@
+// The replicator: ships the outbox to the hub (events first, then history at the link's byte budget)
+// and deletes what the hub acknowledges. [FM-DURABLE-2] [FM-DURABLE-3] [FM-DURABLE-5]
+
+import { type Clock, describeError, type Logger, type TimerHandle } from '../../kit/index.js';
+import { commandTopic, decodeWireFrame, encodeEvent, encodeHistory, nodeTopic, parseTopic } from '../../protocol/index.js';
+import type { Transport, TransportMessage } from '../../transport/index.js';
+import type { NodeIdentity } from '../collectors/collector.js';
+import type { Outbox } from './sqlite-outbox.js';
+
+export interface ReplicatorOptions {
+  readonly outbox: Outbox;
+  readonly transport: Transport;
+  readonly identity: NodeIdentity;
+  readonly prefix: string;
+  readonly epoch: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Bytes per second for history frames on this link; 0 means no limit. Events are not limited. */
+  readonly budgetBytesPerSecond: number;
+  /** Outbox rows per history frame. */
+  readonly maxFrameRows: number;
+  /** History frames sent and not yet acknowledged, at most. */
+  readonly maxInFlight: number;
+  /**
+   * A history frame that is not full waits until this long after the previous one: each frame names its
+   * series inline, so trickling every few samples would cost more than the samples.
+   */
+  readonly historyIntervalMs: number;
+  readonly onFrameSent?: (lane: 'events' | 'samples', bytes: number) => void;
+  readonly onAck?: (lane: 'events' | 'samples', rows: number) => void;
+}
+
+const EVENTS_PER_PUMP = 100;
+
+export class Replicator {
+  /** Highest seq sent in this session, per lane; reset on reconnection so unacked rows go again. */
+  private eventCursor = 0;
+  private sampleCursor = 0;
+  private readonly inFlight = new Set<number>();
+  private tokens: number;
+  private lastRefill: number;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private lastHistoryAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly o: ReplicatorOptions) {
+    this.tokens = o.budgetBytesPerSecond;
+    this.lastRefill = o.clock.monotonic();
+  }
+
+  start(): void {
+    const { transport, prefix, identity } = this.o;
+    transport.on('connected', this.onConnected);
+    transport.on('message', this.onMessage);
+    transport.on('disconnected', this.onDisconnected);
+    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'ack'), 1).catch(() => {});
+    if (transport.connected) this.onConnected();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    this.o.transport.off('connected', this.onConnected);
+    this.o.transport.off('message', this.onMessage);
+    this.o.transport.off('disconnected', this.onDisconnected);
+  }
+
+  /** New rows are in the outbox: ship them if the link and the budget allow. */
+  notify(): void {
+    this.pump();
+  }
+
+  private readonly onConnected = (): void => {
+    // Anything sent in the last session may be lost: start again from the oldest unacknowledged row.
+    this.eventCursor = 0;
+    this.sampleCursor = 0;
+    this.inFlight.clear();
+    // After the birth the publisher sends on the same event: live values go first. [FM-DURABLE-5]
+    setImmediate(() => this.pump());
+  };
+
+  private readonly onDisconnected = (): void => {
+    this.inFlight.clear();
+  };
+
+  private readonly onMessage = (msg: TransportMessage): void => {
+    const t = parseTopic(this.o.prefix, msg.topic);
+    if (t?.kind !== 'cmd' || t.command !== 'ack' || t.site !== this.o.identity.site || t.node !== this.o.identity.node) return;
+    const decoded = decodeWireFrame(msg.payload);
+    if (!decoded.ok || decoded.frame.type !== 'ack') {
+      this.o.logger.warn({ topic: msg.topic }, 'undecodable ack ignored');
+      return;
+    }
+    const { lane, firstSeq, lastSeq } = decoded.frame;
+    const rows = this.o.outbox.ack(lane, firstSeq, lastSeq);
+    if (lane === 'samples') this.inFlight.delete(lastSeq);
+    this.o.onAck?.(lane, rows);
+    this.pump();
+  };
+
+  private refill(): void {
+    const budget = this.o.budgetBytesPerSecond;
+    if (budget <= 0) return;
+    const now = this.o.clock.monotonic();
+    // A burst of at most one second of budget: a link that was idle does not earn a flood.
+    this.tokens = Math.min(budget, this.tokens + ((now - this.lastRefill) / 1000) * budget);
+    this.lastRefill = now;
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer !== undefined || this.stopped) return;
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, ms);
+  }
+
+  private pump(): void {
+    if (this.stopped || !this.o.transport.connected) return;
+    this.pumpEvents();
+    this.pumpHistory();
+  }
+
+  private pumpEvents(): void {
+    const { outbox, prefix, identity, epoch } = this.o;
+    for (const e of outbox.pendingEvents(this.eventCursor, EVENTS_PER_PUMP)) {
+      const bytes = encodeEvent({ epoch, seq: e.seq, time: e.time, id: e.id, priority: e.priority, kind: e.kind, payload: e.payload });
+      this.eventCursor = e.seq;
+      this.send('events', nodeTopic(prefix, identity.site, identity.node, 'event'), bytes);
+    }
+  }
+
+  private pumpHistory(): void {
+    const { outbox, prefix, identity, epoch, budgetBytesPerSecond } = this.o;
+    while (this.inFlight.size < this.o.maxInFlight) {
+      this.refill();
+      if (budgetBytesPerSecond > 0 && this.tokens <= 0) {
+        this.schedule(Math.ceil((-this.tokens / budgetBytesPerSecond) * 1000) + 1);
+        return;
+      }
+      const batch = outbox.historyBatch(this.sampleCursor, this.o.maxFrameRows);
+      if (batch === undefined) return;
+      const dueIn = this.lastHistoryAt + this.o.historyIntervalMs - this.o.clock.monotonic();
+      if (batch.rows < this.o.maxFrameRows && dueIn > 0) {
+        this.schedule(dueIn);
+        return;
+      }
+      this.lastHistoryAt = this.o.clock.monotonic();
+      const backlog = outbox.backlog();
+      const bytes = encodeHistory({
+        epoch,
+        firstSeq: batch.firstSeq,
+        lastSeq: batch.lastSeq,
+        pendingRows: Math.max(0, backlog.sampleRows - batch.rows),
+        oldestPendingMs: backlog.oldestPendingMs ?? null,
+        dropped: batch.dropped,
+        series: batch.series,
+      });
+      this.sampleCursor = batch.lastSeq;
+      this.inFlight.add(batch.lastSeq);
+      if (budgetBytesPerSecond > 0) this.tokens -= bytes.length;
+      this.send('samples', nodeTopic(prefix, identity.site, identity.node, 'history'), bytes);
+    }
+  }
+
+  private send(lane: 'events' | 'samples', topic: string, bytes: Uint8Array): void {
+    this.o.onFrameSent?.(lane, bytes.length);
+    this.o.transport.publish(topic, bytes, { qos: 1 }).catch((err: unknown) => {
+      // The link dropped: the reconnection resends from the oldest unacknowledged row.
+      this.o.logger.debug({ topic, err: describeError(err) }, 'outbox frame not sent');
+    });
+  }
+}
