@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   FM_BROKER_ACL_DENIED: 'the embedded broker refused a publish by its topic ACL',
   FM_CLI_USAGE: 'a command-line argument is missing or malformed',
   FM_HUB_INTERNAL: 'the hub failed unexpectedly while answering a request; its log has the details',
+  FM_AGENT_INTERNAL: 'the node failed unexpectedly while answering a request; its log has the details',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

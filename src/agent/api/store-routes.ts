@@ -137,7 +137,7 @@ export async function registerStoreRoutes(app: FastifyInstance, store: SampleSto
     });
     scope.setErrorHandler((err: FastifyError | Error, _request, reply) => {
       let status: number;
-      let code: string;
+      let code: ErrorCode;
       if (isFieldmeshError(err)) {
         status = STATUS[err.code] ?? 500;
         code = err.code;
