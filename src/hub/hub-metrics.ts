@@ -1,7 +1,7 @@
 // The hub's own Prometheus metrics (/metrics), in a registry of its own so several hubs can share a process.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { FIELDMESH_VERSION, NODE_STATES, type NodeStateName, type RebirthReason } from '../protocol/index.js';
+import { type AckLane, FIELDMESH_VERSION, NODE_STATES, type NodeStateName, type RebirthReason } from '../protocol/index.js';
 import { REJECT_REASONS, type RebirthCause, type RejectReason } from './fleet/fleet-state.js';
 
 export interface HubMetrics {
@@ -13,6 +13,10 @@ export interface HubMetrics {
   readonly sampleAge: Histogram;
   readonly digestsPublished: Counter;
   readonly storageErrors: Counter;
+  /** Samples from history frames (the durable plane). */
+  readonly historySamplesStored: Counter;
+  readonly eventsStored: Counter<'priority'>;
+  readonly acksSent: Counter<'lane'>;
   rejectFrame(reason: RejectReason): void;
   requestRebirth(cause: RebirthCause | RebirthReason): void;
 }
@@ -20,7 +24,19 @@ export interface HubMetrics {
 /** Buckets for receive time minus frame time, in seconds: a tick is 1 to 5 s, outages run to minutes. */
 const SAMPLE_AGE_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-export function createHubMetrics(countNodes: () => Record<NodeStateName, number>): HubMetrics {
+/** A node's last reported outbox backlog, for the backlog gauges. */
+export interface BacklogGaugeRow {
+  readonly site: string;
+  readonly node: string;
+  readonly pendingRows: number;
+  /** Age of the oldest pending sample, seconds; 0 when nothing is pending. */
+  readonly ageSeconds: number;
+}
+
+export function createHubMetrics(
+  countNodes: () => Record<NodeStateName, number>,
+  backlogs: () => readonly BacklogGaugeRow[] = () => [],
+): HubMetrics {
   const registry = new Registry();
   const registers = [registry];
   const framesRejected = new Counter({
@@ -51,6 +67,44 @@ export function createHubMetrics(countNodes: () => Record<NodeStateName, number>
   });
   const digestsPublished = new Counter({ name: 'fieldmesh_hub_digests_published_total', help: 'Digest frames published.', registers });
   const storageErrors = new Counter({ name: 'fieldmesh_hub_storage_errors_total', help: 'Failed storage writes.', registers });
+  const historySamplesStored = new Counter({
+    name: 'fieldmesh_hub_history_samples_stored_total',
+    help: 'Samples from history frames (the durable plane) written to hub storage; resends count again.',
+    registers,
+  });
+  const eventsStored = new Counter({
+    name: 'fieldmesh_hub_events_stored_total',
+    help: 'Events newly written to hub storage, by priority (a resent event is not counted twice).',
+    labelNames: ['priority'] as const,
+    registers,
+  });
+  const acksSent = new Counter({
+    name: 'fieldmesh_hub_acks_sent_total',
+    help: 'Ack frames published to nodes after their rows were committed, by outbox lane.',
+    labelNames: ['lane'] as const,
+    registers,
+  });
+  for (const lane of ['events', 'samples'] satisfies AckLane[]) acksSent.inc({ lane }, 0);
+  new Gauge({
+    name: 'fieldmesh_hub_node_backlog_rows',
+    help: 'Outbox rows a node still has to send, as its last history frame reported.',
+    labelNames: ['site', 'node'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const b of backlogs()) this.set({ site: b.site, node: b.node }, b.pendingRows);
+    },
+  });
+  new Gauge({
+    name: 'fieldmesh_hub_node_backlog_age_seconds',
+    help: 'Age of the oldest sample a node still has to send (0 when none), as its last history frame reported.',
+    labelNames: ['site', 'node'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const b of backlogs()) this.set({ site: b.site, node: b.node }, b.ageSeconds);
+    },
+  });
   new Gauge({
     name: 'fieldmesh_hub_nodes',
     help: 'Nodes known to the hub, by lifecycle state.',
@@ -77,6 +131,9 @@ export function createHubMetrics(countNodes: () => Record<NodeStateName, number>
     sampleAge,
     digestsPublished,
     storageErrors,
+    historySamplesStored,
+    eventsStored,
+    acksSent,
     rejectFrame: (reason) => framesRejected.inc({ reason }),
     requestRebirth: (cause) => rebirthsRequested.inc({ reason: cause }),
   };

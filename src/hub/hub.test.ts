@@ -11,6 +11,7 @@ import { ManualClock, silentLogger } from '../kit/index.js';
 import {
   decodeWireFrame,
   encodeDeath,
+  encodeEvent,
   encodeHistory,
   hubTopic,
   nodeTopic,
@@ -299,10 +300,158 @@ test('hub: a history frame is stored without touching live state, then acknowled
   const res = await hub.app.inject(`/api/v1/query_range?${q}`);
   const values = (res.json() as { data: { result: Array<{ values: Array<[number, string]> }> } }).data.result[0]?.values.map((v) => v[1]);
   assert.deepEqual(values, ['40.1', '40.2', '40.3']);
-  assert.deepEqual(await nodeState(hub), before, 'history is not live state [FM-DURABLE-4]');
+  const { backlogRows, backlogOldest, ...after } = (await nodeState(hub)) as Record<string, unknown>;
+  const { backlogRows: _rows, backlogOldest: _oldest, ...beforeLive } = before as Record<string, unknown>;
+  assert.deepEqual(after, beforeLive, 'history is not live state [FM-DURABLE-4]');
+  assert.deepEqual([backlogRows, backlogOldest], [40, new Date(old + 6_000).toISOString()], 'the backlog is the ledger, shown beside it');
 
   await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), history, { qos: 1 });
   await waitFor(() => acks().length === 2, { what: 'ack of the resend' });
   const again = await hub.app.inject(`/api/v1/query_range?${q}`);
   assert.deepEqual((again.json() as { data: { result: Array<{ values: unknown[] }> } }).data.result[0]?.values.length, 3, 'deduplicated');
+});
+
+test('hub: an event is stored, then acknowledged by its outbox seq; a resend is absorbed; /api/v1/events and the live feed show it', async () => {
+  const { hub, clock, node, enc, received } = await setup();
+  const t0 = clock.now();
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: t0, zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  const fire = encodeEvent({
+    epoch: 7,
+    seq: 42,
+    time: t0 + 500,
+    id: 'ev-1',
+    priority: 'critical',
+    kind: 'fire',
+    payload: new TextEncoder().encode('{"camera":2,"confidence":0.9}'),
+  });
+  const acks = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/ack').map((m) => decode(m.payload));
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'event'), fire, { qos: 1 });
+  await waitFor(() => acks().length === 1, { what: 'ack of the event' });
+  assert.deepEqual(acks()[0], { type: 'ack', lane: 'events', firstSeq: 42, lastSeq: 42 });
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'event'), fire, { qos: 1 });
+  await waitFor(() => acks().length === 2, { what: 'ack of the resend' });
+  assert.equal(hub.stats().eventsStored, 1, 'the resend is not stored twice');
+
+  const res = await hub.app.inject('/api/v1/events?site=s1&node=n1&priority=high');
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(res.json(), {
+    events: [
+      {
+        site: 's1',
+        node: 'n1',
+        id: 'ev-1',
+        seq: 42,
+        epoch: 7,
+        time: new Date(t0 + 500).toISOString(),
+        priority: 'critical',
+        kind: 'fire',
+        payload: { camera: 2, confidence: 0.9 },
+        payloadEncoding: 'json',
+        receivedAt: new Date(t0).toISOString(),
+      },
+    ],
+  });
+  assert.deepEqual((await hub.app.inject('/api/v1/events?kind=alert')).json(), { events: [] });
+  assert.equal((await hub.app.inject('/api/v1/events?priority=urgent')).statusCode, 400);
+  assert.equal((await hub.app.inject('/api/v1/events?limit=0')).statusCode, 400);
+  assert.equal((await hub.app.inject('/api/v1/events?start=yesterday')).statusCode, 400);
+  const metrics = (await hub.app.inject('/metrics')).body;
+  assert.match(metrics, /fieldmesh_hub_events_stored_total\{priority="critical"\} 1\n/);
+  assert.match(metrics, /fieldmesh_hub_acks_sent_total\{lane="events"\} 2\n/);
+});
+
+test('hub: an event from a node the hub has never seen is still stored and acknowledged; a binary payload is base64', async () => {
+  const { hub, clock, node, received } = await setup();
+  const bytes = new Uint8Array([0xff, 0x00, 0x01]);
+  await node.publish(
+    nodeTopic('fieldmesh', 's1', 'n1', 'event'),
+    encodeEvent({ epoch: 1, seq: 9, time: clock.now(), id: 'x', priority: 'low', kind: 'blob', payload: bytes }),
+    { qos: 1 },
+  );
+  const ack = await waitFor(() => received.find((m) => m.topic === 'fieldmesh/s1/n1/cmd/ack'), { what: 'ack' });
+  assert.deepEqual(decode(ack.payload), { type: 'ack', lane: 'events', firstSeq: 9, lastSeq: 9 });
+  const [e] = (await hub.app.inject('/api/v1/events')).json().events;
+  assert.deepEqual([e.payload, e.payloadEncoding], [Buffer.from(bytes).toString('base64'), 'base64']);
+});
+
+test('hub: the completeness ledger reports backlog, dropped ranges and holes; it survives a restart', async () => {
+  const { hub, clock, node, enc, received, dataDir, broker } = await setup();
+  const H = 3_600_000;
+  const today = Math.floor(clock.now() / (24 * H)) * 24 * H;
+  const yesterday = today - 24 * H;
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  // Yesterday at one sample a minute, except 10:00 to 11:00; 12:00 to 12:30 was dropped at the node's disk cap.
+  const samples: Array<readonly [number, number]> = [];
+  for (let t = yesterday; t < today; t += 60_000) {
+    const hour = (t - yesterday) / H;
+    if ((hour >= 10 && hour < 11) || (hour >= 12 && hour < 12.5)) continue;
+    samples.push([t, 50]);
+  }
+  samples.push([today, 50]);
+  const history = (pendingRows: number, oldestPendingMs: number | null) =>
+    encodeHistory({
+      epoch: 7,
+      firstSeq: 1,
+      lastSeq: samples.length,
+      pendingRows,
+      oldestPendingMs,
+      dropped: [{ fromMs: yesterday + 12 * H, toMs: yesterday + 12.5 * H, rows: 30 }],
+      series: [{ name: 'battery_soc', labels: { device: 'bms' }, type: 'gauge', unit: 'percent', samples }],
+    });
+  const acks = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/ack');
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), history(60, yesterday + 10 * H), { qos: 1 });
+  await waitFor(() => acks().length === 1, { what: 'ack' });
+
+  const res = await hub.app.inject('/api/v1/nodes/s1/n1/completeness');
+  assert.equal(res.statusCode, 200);
+  const body = res.json();
+  assert.equal(body.start, new Date(yesterday).toISOString());
+  assert.equal(body.end, new Date(today).toISOString());
+  assert.equal(body.complete, false);
+  assert.equal(body.ratio, Math.round((1 - 92 / 1_440) * 1e6) / 1e6, 'the holes run from the last sample before them: 61 + 31 min');
+  assert.deepEqual(body.backlog, {
+    pendingRows: 60,
+    oldestPending: new Date(yesterday + 10 * H).toISOString(),
+    reportedAt: new Date(clock.now()).toISOString(),
+  });
+  const iso = (ms: number) => new Date(ms).toISOString();
+  assert.deepEqual(body.missing, [
+    { series: 'battery_soc{device="bms"}', from: iso(yesterday + 10 * H - 60_000), to: iso(yesterday + 11 * H) },
+    { series: 'battery_soc{device="bms"}', from: iso(yesterday + 12 * H - 60_000), to: iso(yesterday + 12.5 * H) },
+  ]);
+  assert.deepEqual(body.dropped, [{ from: iso(yesterday + 12 * H), to: iso(yesterday + 12.5 * H), rows: 30 }]);
+
+  const window = `start=${(yesterday + 13 * H) / 1000}&end=${(yesterday + 20 * H) / 1000}`;
+  const tail = (await hub.app.inject(`/api/v1/nodes/s1/n1/completeness?${window}`)).json();
+  assert.deepEqual([tail.complete, tail.ratio, tail.missing], [false, 1, []], 'covered, but the node still holds older rows');
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), history(0, null), { qos: 1 });
+  await waitFor(() => acks().length === 2, { what: 'second ack' });
+  assert.equal((await hub.app.inject(`/api/v1/nodes/s1/n1/completeness?${window}`)).json().complete, true);
+  assert.equal((await hub.app.inject('/api/v1/nodes/s1/n9/completeness')).statusCode, 404);
+  assert.equal((await hub.app.inject(`/api/v1/nodes/s1/n1/completeness?start=10&end=5`)).statusCode, 400);
+  const metrics = (await hub.app.inject('/metrics')).body;
+  assert.match(metrics, /fieldmesh_hub_node_backlog_rows\{site="s1",node="n1"\} 0\n/);
+  assert.match(metrics, new RegExp(`fieldmesh_hub_history_samples_stored_total ${2 * samples.length}\\n`));
+
+  await hub.stop();
+  const again = createHub(hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } }), {
+    transport: createMemoryTransport(broker, { clientId: 'hub-2' }),
+    clock,
+    logger: silentLogger,
+  });
+  cleanups.push(() => again.stop());
+  await again.start({ listen: false });
+  const restored = (await again.app.inject(`/api/v1/nodes/s1/n1/completeness?${window}`)).json();
+  assert.equal(restored.complete, true, 'the ledger survives a restart');
+  assert.equal((await again.app.inject('/api/v1/nodes/s1/n1')).json().backlogRows, 0);
 });

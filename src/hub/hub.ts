@@ -9,6 +9,7 @@ import {
   assertTopicPrefix,
   commandTopic,
   decodeWireFrame,
+  type EventFrame,
   encodeAck,
   encodeDigest,
   encodeHubState,
@@ -21,11 +22,14 @@ import {
 import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
 import type { HubApiDeps, Readiness } from './api/api-deps.js';
 import { createHubApp } from './api/app.js';
+import { toEventView } from './api/events/event-view.js';
 import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
 import type { HubConfig } from './config.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
 import { createHubMetrics, type HubMetrics } from './hub-metrics.js';
+import type { NodeBacklog } from './ledger/completeness.js';
+import { type CoverageSpan, seriesText } from './ledger/coverage.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { HubStorage, SampleInput } from './storage/storage.js';
 
@@ -63,6 +67,10 @@ export interface HubStats {
   readonly samplesStored: number;
   /** Samples from history frames (the durable plane). */
   readonly historySamplesStored: number;
+  /** Events newly stored (a resend absorbed by dedup is not counted). */
+  readonly eventsStored: number;
+  /** Ack frames published, both lanes. */
+  readonly acksSent: number;
   readonly rebirthsRequested: number;
   readonly digestsPublished: number;
   /** Receive time minus frame time of recent frames carrying samples, ms (for p50/p99). */
@@ -98,7 +106,18 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     staleAfterHeartbeats: config.fleet.staleAfterHeartbeats,
     rebirthMinIntervalMs: config.fleet.rebirthMinInterval,
   });
-  const metrics = createHubMetrics(() => fleet.countByState());
+  /** Each node's outbox backlog as its last history frame reported it (restored from storage at start). */
+  const backlogs = new Map<string, NodeBacklog & { site: string; node: string }>();
+  const metrics = createHubMetrics(
+    () => fleet.countByState(),
+    () =>
+      [...backlogs.values()].map((b) => ({
+        site: b.site,
+        node: b.node,
+        pendingRows: b.pendingRows,
+        ageSeconds: b.oldestPendingMs === null ? 0 : Math.max(0, clock.now() - b.oldestPendingMs) / 1_000,
+      })),
+  );
   const storage = overrides.storage ?? createSqliteStorage({ path: config.storage.path, retentionMs: config.storage.retention });
   let transport: Transport | undefined = overrides.transport;
   let epoch = 0;
@@ -109,11 +128,11 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     framesRejected: 0,
     samplesStored: 0,
     historySamplesStored: 0,
+    eventsStored: 0,
+    acksSent: 0,
     rebirthsRequested: 0,
     digestsPublished: 0,
   };
-  /** Each node's outbox backlog as its last history frame reported it. */
-  const backlogs = new Map<string, { pendingRows: number; oldestPendingMs: number | null; reportedAt: number }>();
   const sampleAges: number[] = [];
   let sampleAgeNext = 0;
   const dirtyNodes = new Set<string>();
@@ -123,12 +142,13 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   let digestSeq = 0;
   let lastDigestAt = Number.NEGATIVE_INFINITY;
 
+  const backlogOf = (site: string, node: string): NodeBacklog | undefined => backlogs.get(nodeKey(site, node));
   const live = new LiveFeed({
     clock,
-    snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true)),
+    snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true, backlogOf(r.site, r.node))),
     nodeView: (site, node) => {
       const r = fleet.get(site, node);
-      return r === undefined ? undefined : toNodeView(r, clock.now(), true);
+      return r === undefined ? undefined : toNodeView(r, clock.now(), true, backlogOf(site, node));
     },
   });
 
@@ -140,7 +160,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     return { ready: reasons.length === 0, reasons };
   }
 
-  const deps: HubApiDeps = { fleet, storage, clock, metrics, live, readiness, logger };
+  const deps: HubApiDeps = { fleet, storage, clock, metrics, live, readiness, logger, backlog: backlogOf };
   const app = createHubApp(deps);
 
   function every(name: string, ms: number, fn: () => void): void {
@@ -223,6 +243,9 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       return;
     }
     const outcome = fleet.applyFrame(topic, decoded.frame, clock.now());
+    // Every event on its own channel is stored and acknowledged, whatever the fleet state made of the
+    // frame (unknown node, old session): events need no alias table and are never dropped.
+    if (decoded.frame.type === 'event' && topic.channel === 'event') storeEvent(topic.site, topic.node, decoded.frame);
     if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${decoded.frame.type} frame`);
     if (!outcome.ignored) dirtyNodes.add(nodeKey(topic.site, topic.node));
     requestRebirth(outcome);
@@ -234,10 +257,16 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         ts: s.time,
         value: s.value,
       }));
+      const spans: CoverageSpan[] = outcome.samples.map((s) => ({
+        series: seriesText(s.def.name, s.def.labels),
+        times: [s.time],
+        intervalMs: s.def.maxSilenceMs > 0 ? s.def.maxSilenceMs : undefined,
+      }));
       enqueueWrite('sample batch', async () => {
         const n = await storage.appendSamples(batch);
         counters.samplesStored += n;
         metrics.samplesStored.inc(n);
+        await storage.recordCoverage(outcome.site, outcome.node, spans);
       });
     }
     publishEvents(outcome.events);
@@ -253,17 +282,60 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       const series = { name: s.name, labels: { ...s.labels, site, node, zone }, unit: s.unit, type: s.type };
       return s.samples.map(([ts, value]) => ({ series, ts, value }));
     });
-    backlogs.set(nodeKey(site, node), { pendingRows: frame.pendingRows, oldestPendingMs: frame.oldestPendingMs, reportedAt: clock.now() });
+    const backlog: NodeBacklog = { pendingRows: frame.pendingRows, oldestPendingMs: frame.oldestPendingMs, reportedAt: clock.now() };
+    backlogs.set(nodeKey(site, node), { site, node, ...backlog });
+    const spans: CoverageSpan[] = frame.series.map((s) => ({ series: seriesText(s.name, s.labels), times: s.samples.map(([t]) => t) }));
     enqueueWrite('history batch', async () => {
       const n = batch.length > 0 ? await storage.appendSamples(batch) : 0;
       counters.historySamplesStored += n;
       metrics.samplesStored.inc(n);
-      const ack = encodeAck({ lane: 'samples', firstSeq: frame.firstSeq, lastSeq: frame.lastSeq });
-      // A lost ack costs a resend, which storage absorbs: log it, never count it as a storage error.
-      await transport?.publish(commandTopic(prefix, site, node, 'ack'), ack, { qos: 1 }).catch((err: unknown) => {
-        logger.debug({ site, node, err: describeError(err) }, 'history ack not sent; the node will resend');
-      });
+      metrics.historySamplesStored.inc(n);
+      // The ledger [decision 0001 "Completeness"]: what the node still holds, what it dropped, what we hold.
+      await storage.recordBacklog(site, node, backlog);
+      await storage.recordDropped(site, node, frame.dropped);
+      await storage.recordCoverage(site, node, spans);
+      await sendAck(site, node, 'samples', frame.firstSeq, frame.lastSeq);
     });
+  }
+
+  /** [FM-DURABLE-3] Commits an event (deduplicated by node and event id), then acknowledges its outbox seq. */
+  function storeEvent(site: string, node: string, frame: EventFrame): void {
+    const receivedAt = clock.now();
+    const event = {
+      site,
+      node,
+      id: frame.id,
+      seq: frame.seq,
+      epoch: frame.epoch,
+      time: frame.time,
+      priority: frame.priority,
+      kind: frame.kind,
+      payload: frame.payload,
+      receivedAt,
+    };
+    enqueueWrite('event', async () => {
+      const n = await storage.appendEvents([event]);
+      if (n > 0) {
+        counters.eventsStored += n;
+        metrics.eventsStored.inc({ priority: frame.priority }, n);
+        live.publishEvent(toEventView(event));
+      }
+      // [FM-DURABLE-1] The event frame's seq is the node's outbox seq in the events lane.
+      await sendAck(site, node, 'events', frame.seq, frame.seq);
+    });
+  }
+
+  async function sendAck(site: string, node: string, lane: 'events' | 'samples', firstSeq: number, lastSeq: number): Promise<void> {
+    if (transport === undefined) return;
+    const ack = encodeAck({ lane, firstSeq, lastSeq });
+    // A lost ack costs a resend, which storage absorbs: log it, never count it as a storage error.
+    try {
+      await transport.publish(commandTopic(prefix, site, node, 'ack'), ack, { qos: 1 });
+      counters.acksSent++;
+      metrics.acksSent.inc({ lane });
+    } catch (err) {
+      logger.debug({ site, node, lane, err: describeError(err) }, 'ack not sent; the node will resend');
+    }
   }
 
   function onConnected(): void {
@@ -333,6 +405,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       started = true;
       epoch = nextBootEpoch(config.dataDir, 'hub-state.json', clock.now());
       for (const known of await storage.listNodes()) fleet.restore(known);
+      for (const b of await storage.listBacklogs()) backlogs.set(nodeKey(b.site, b.node), b);
       if (transport === undefined) {
         transport = createMqttTransport({
           url: config.mqtt.url,

@@ -1,7 +1,7 @@
 // JSON shapes of the hub's HTTP API (/api/v1) and live feed: the contract between the hub and its
 // clients (CLI, dashboard, scripts). The hub builds them; src/client reads them.
 
-import type { NodeStateName } from './frames.js';
+import type { EventPriority, NodeStateName } from './frames.js';
 
 export interface NodeValueView {
   readonly name: string;
@@ -29,6 +29,10 @@ export interface NodeView {
   readonly heartbeatMs: number | null;
   readonly series: number;
   readonly values?: readonly NodeValueView[];
+  /** Outbox rows the node still has to send, as its last history frame reported; null when never reported. */
+  readonly backlogRows?: number | null;
+  /** RFC 3339 time of the oldest of those rows; null when nothing is pending or never reported. */
+  readonly backlogOldest?: string | null;
 }
 
 export interface SiteView {
@@ -37,4 +41,44 @@ export interface SiteView {
   readonly worst: NodeStateName;
   readonly counts: Readonly<Record<NodeStateName, number>>;
   readonly nodes: readonly string[];
+}
+
+/** An event as GET /api/v1/events and the live feed's `event` messages carry it. */
+export interface EventView {
+  readonly site: string;
+  readonly node: string;
+  readonly id: string;
+  /** The node's outbox seq of the event (events lane). */
+  readonly seq: number;
+  readonly epoch: number;
+  /** RFC 3339 event time (the node's clock). */
+  readonly time: string;
+  readonly priority: EventPriority;
+  readonly kind: string;
+  /** The payload parsed as JSON when it is UTF-8 JSON, else its bytes in base64. */
+  readonly payload: unknown;
+  readonly payloadEncoding: 'json' | 'base64';
+  /** RFC 3339 hub time of receipt. */
+  readonly receivedAt: string;
+}
+
+/** GET /api/v1/nodes/:site/:node/completeness: what the hub holds of a node over a window. */
+export interface CompletenessView {
+  readonly site: string;
+  readonly node: string;
+  /** RFC 3339 window [start, end). */
+  readonly start: string;
+  readonly end: string;
+  readonly complete: boolean;
+  /** Covered fraction of the window, 0..1, averaged over the node's series. */
+  readonly ratio: number;
+  readonly backlog: {
+    readonly pendingRows: number | null;
+    readonly oldestPending: string | null;
+    readonly reportedAt: string | null;
+  };
+  /** Holes in the hub's coverage, per series. */
+  readonly missing: ReadonlyArray<{ readonly series: string; readonly from: string; readonly to: string }>;
+  /** Ranges the node reported dropped at its outbox's disk cap, overlapping the window. */
+  readonly dropped: ReadonlyArray<{ readonly from: string; readonly to: string; readonly rows: number }>;
 }

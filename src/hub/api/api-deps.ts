@@ -3,6 +3,7 @@
 import type { Clock, Logger } from '../../kit/index.js';
 import type { FleetState } from '../fleet/fleet-state.js';
 import type { HubMetrics } from '../hub-metrics.js';
+import type { NodeBacklog } from '../ledger/completeness.js';
 import type { HubStorage } from '../storage/storage.js';
 import type { LiveFeed } from './live/live-feed.js';
 
@@ -20,4 +21,6 @@ export interface HubApiDeps {
   readonly live: LiveFeed;
   readonly readiness: () => Readiness;
   readonly logger: Logger;
+  /** A node's last reported outbox backlog (absent: the node views show none). */
+  readonly backlog?: (site: string, node: string) => NodeBacklog | undefined;
 }

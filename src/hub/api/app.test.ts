@@ -84,6 +84,8 @@ test('api nodes: lists nodes with state, ages and series count; values on reques
     since: new Date(T0).toISOString(),
     heartbeatMs: 5_000,
     series: 1,
+    backlogRows: null,
+    backlogOldest: null,
   });
   assert.equal(nodes[1].state, 'offline');
   const withValues = (await app.inject('/api/v1/nodes?values=1')).json().nodes[0].values;

@@ -4,7 +4,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseFormBody } from '../../protocol/prometheus/index.js';
 import type { HubApiDeps } from './api-deps.js';
+import { registerCompletenessRoutes } from './completeness/completeness-routes.js';
 import { installErrorHandler } from './error-handler.js';
+import { registerEventsRoutes } from './events/events-routes.js';
 import { registerHealthRoutes } from './health/health-routes.js';
 import { registerLiveRoutes } from './live/live-routes.js';
 import { registerNodesRoutes } from './nodes/nodes-routes.js';
@@ -25,6 +27,8 @@ export function createHubApp(deps: HubApiDeps): FastifyInstance {
   // Open event streams would keep the server from closing.
   app.addHook('preClose', async () => deps.live.close());
   registerNodesRoutes(app, deps);
+  registerCompletenessRoutes(app, deps);
+  registerEventsRoutes(app, deps);
   registerSitesRoutes(app, deps);
   registerSeriesRoutes(app, deps);
   registerQueryRoutes(app, deps);

@@ -1,7 +1,10 @@
-// The hub's storage port: series and their samples (the history of critical metrics) and the fleet
-// registry, so both survive a hub restart. Implementations: SqliteStorage (later PostgresStorage).
+// The hub's storage port: series and their samples (the history of critical metrics), the event log,
+// the completeness ledger and the fleet registry, so all survive a hub restart. Implementations:
+// SqliteStorage (later PostgresStorage).
 
-import type { LabelMatcher, NodeStateName, SeriesType } from '../../protocol/index.js';
+import type { DroppedRange, EventPriority, LabelMatcher, NodeStateName, SeriesType } from '../../protocol/index.js';
+import type { NodeBacklog, NodeLedger } from '../ledger/completeness.js';
+import type { CoverageSpan } from '../ledger/coverage.js';
 
 /** What names a series: its metric name and labels; labels always include site, node and zone. */
 export interface SeriesIdentity {
@@ -49,6 +52,42 @@ export interface StoredNode {
   readonly lastChanged: number;
 }
 
+/** An event as a node sent it in an event frame. [FM-DURABLE-1] */
+export interface EventInput {
+  readonly site: string;
+  readonly node: string;
+  /** The node's event id: with site and node, what deduplicates a resend. [FM-DURABLE-3] */
+  readonly id: string;
+  /** The node's outbox seq of the event (the frame's seq). */
+  readonly seq: number;
+  readonly epoch: number;
+  /** Event time, ms since the Unix epoch (the node's clock). */
+  readonly time: number;
+  readonly priority: EventPriority;
+  readonly kind: string;
+  readonly payload: Uint8Array;
+  /** Hub time of receipt, ms. */
+  readonly receivedAt: number;
+}
+
+export interface EventQuery {
+  readonly site?: string | undefined;
+  readonly node?: string | undefined;
+  readonly kind?: string | undefined;
+  /** Only events of this priority or higher. */
+  readonly minPriority?: EventPriority | undefined;
+  /** Event time bounds, inclusive, ms. */
+  readonly start?: number | undefined;
+  readonly end?: number | undefined;
+  readonly limit: number;
+}
+
+/** A node's last reported backlog, keyed by node (for the node view after a restart). */
+export interface StoredBacklog extends NodeBacklog {
+  readonly site: string;
+  readonly node: string;
+}
+
 export interface HubStorage {
   /** True between open and `close`. */
   readonly isOpen: boolean;
@@ -63,8 +102,24 @@ export interface HubStorage {
   querySeries(matchers: readonly LabelMatcher[], startMs: number, endMs: number): Promise<SeriesPoints[]>;
   /** Series matching all matchers (every series when none); with a range, only those with samples in it. */
   listSeries(matchers: readonly LabelMatcher[], range?: { startMs: number; endMs: number }): Promise<StoredSeries[]>;
-  /** Deletes samples older than the retention; returns how many went. */
+  /** Deletes samples (and events, ledger ranges) older than the retention; returns how many samples went. */
   applyRetention(nowMs: number): Promise<number>;
+  /**
+   * Stores events atomically; an event already stored (same site, node and id) is ignored, so a
+   * resend after a lost ack does not duplicate it. Returns the number newly stored. [FM-DURABLE-3]
+   */
+  appendEvents(events: readonly EventInput[]): Promise<number>;
+  /** Events matching every filter given, newest first (by event time). */
+  queryEvents(query: EventQuery): Promise<EventInput[]>;
+  /** Replaces a node's last reported backlog. */
+  recordBacklog(site: string, node: string, backlog: NodeBacklog): Promise<void>;
+  listBacklogs(): Promise<StoredBacklog[]>;
+  /** Adds dropped ranges a node reported (a resent report is absorbed). [FM-DURABLE-5] */
+  recordDropped(site: string, node: string, ranges: readonly DroppedRange[]): Promise<void>;
+  /** Merges the sample times of a batch into the node's per-series coverage (see ledger/coverage.ts). */
+  recordCoverage(site: string, node: string, spans: readonly CoverageSpan[]): Promise<void>;
+  /** The node's ledger: backlog, dropped ranges, coverage per series (empty for an unknown node). */
+  nodeLedger(site: string, node: string): Promise<NodeLedger>;
   upsertNode(node: StoredNode): Promise<void>;
   listNodes(): Promise<StoredNode[]>;
   close(): Promise<void>;

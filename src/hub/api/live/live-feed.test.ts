@@ -69,3 +69,24 @@ test('live feed: a ping comment every 15 s; removing the last client stops timer
   assert.equal(other.ended(), true);
   assert.equal(ended(), false);
 });
+
+test('live feed: a stored event goes to every client at once as an `event` message, never throttled', () => {
+  const { feed, chunks, events } = setup();
+  const e = {
+    site: 's1',
+    node: 'n1',
+    id: 'ev-1',
+    seq: 1,
+    epoch: 1,
+    time: '2026-01-01T00:00:00.000Z',
+    priority: 'critical' as const,
+    kind: 'fire',
+    payload: { camera: 2 },
+    payloadEncoding: 'json' as const,
+    receivedAt: '2026-01-01T00:00:00.000Z',
+  };
+  feed.publishEvent(e);
+  feed.publishEvent({ ...e, id: 'ev-2' });
+  assert.deepEqual(events(), ['event: snapshot', 'event: event', 'event: event']);
+  assert.deepEqual(JSON.parse(chunks[1]?.split('data: ')[1] ?? ''), e);
+});

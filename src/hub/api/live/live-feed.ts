@@ -1,8 +1,10 @@
 // The live feed behind GET /api/v1/live: fans fleet events out to Server-Sent-Events clients, with a
 // snapshot on connect, node events on every state change, value changes at most once per second per
-// node, and a ping comment every 15 s so proxies keep the stream open.
+// node, an `event` message for every newly stored event, and a ping comment every 15 s so proxies keep
+// the stream open.
 
 import type { Clock, TimerHandle } from '../../../kit/index.js';
+import type { EventView } from '../../../protocol/index.js';
 import type { FleetEvent } from '../../fleet/fleet-state.js';
 import type { NodeView } from '../nodes/node-view.js';
 
@@ -77,6 +79,12 @@ export class LiveFeed {
         this.sendNode(key, event.site, event.node);
       }, wait),
     );
+  }
+
+  /** Sends a newly stored event to every client at once (events are never throttled). */
+  publishEvent(event: EventView): void {
+    if (this.clients.size === 0) return;
+    this.broadcast(this.frame('event', event));
   }
 
   /** Ends every stream and clears timers (before the HTTP server closes). */

@@ -2,11 +2,12 @@
 
 import type { NodeView, WireValue } from '../../../protocol/index.js';
 import type { NodeRecord } from '../../fleet/fleet-state.js';
+import type { NodeBacklog } from '../../ledger/completeness.js';
 
 export type { NodeValueView, NodeView } from '../../../protocol/index.js';
 
-function iso(ms: number | undefined): string | null {
-  if (ms === undefined) return null;
+export function iso(ms: number | null | undefined): string | null {
+  if (ms === undefined || ms === null) return null;
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
@@ -17,7 +18,8 @@ export function jsonValue(v: WireValue): number | string | null {
   return v > 0 ? '+Inf' : '-Inf';
 }
 
-export function toNodeView(r: Readonly<NodeRecord>, now: number, withValues: boolean): NodeView {
+/** `backlog` is the node's last reported outbox backlog, when the hub has one. */
+export function toNodeView(r: Readonly<NodeRecord>, now: number, withValues: boolean, backlog?: NodeBacklog): NodeView {
   const view: NodeView = {
     site: r.site,
     zone: r.zone,
@@ -30,6 +32,8 @@ export function toNodeView(r: Readonly<NodeRecord>, now: number, withValues: boo
     since: iso(r.lastChanged),
     heartbeatMs: r.heartbeatMs ?? null,
     series: r.values.size,
+    backlogRows: backlog?.pendingRows ?? null,
+    backlogOldest: backlog === undefined || backlog.pendingRows === 0 ? null : iso(backlog.oldestPendingMs),
   };
   if (!withValues) return view;
   const values = [...r.values.values()]

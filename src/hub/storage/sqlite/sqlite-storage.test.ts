@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { parseSelector } from '../../../protocol/index.js';
-import type { SeriesIdentity } from '../storage.js';
+import type { EventInput, EventQuery, SeriesIdentity } from '../storage.js';
 import { createSqliteStorage } from './sqlite-storage.js';
 
 const dirs: string[] = [];
@@ -160,4 +160,84 @@ test('sqlite storage: series and the node registry survive a reopen of the file'
     },
   ]);
   await second.close();
+});
+
+const event = (id: string, over: Partial<EventInput> = {}): EventInput => ({
+  site: 's1',
+  node: 'n1',
+  id,
+  seq: 1,
+  epoch: 3,
+  time: 1_000,
+  priority: 'normal',
+  kind: 'fire',
+  payload: new TextEncoder().encode('{"camera":2}'),
+  receivedAt: 5_000,
+  ...over,
+});
+
+test('sqlite storage: an event resent with the same node and id is stored once; queries filter and sort newest first', async () => {
+  const path = tempDb();
+  const storage = createSqliteStorage({ path, retentionMs: 86_400_000 });
+  assert.equal(
+    await storage.appendEvents([event('a', { seq: 1, time: 1_000 }), event('b', { seq: 2, time: 3_000, priority: 'critical' })]),
+    2,
+  );
+  assert.equal(await storage.appendEvents([event('a', { seq: 1, time: 1_000 })]), 0, 'the resend is absorbed');
+  assert.equal(
+    await storage.appendEvents([event('a', { node: 'n2', kind: 'alert', time: 2_000, priority: 'high' })]),
+    1,
+    'ids are per node',
+  );
+  const all = await storage.queryEvents({ limit: 10 });
+  assert.deepEqual(
+    all.map((e) => `${e.node}/${e.id}`),
+    ['n1/b', 'n2/a', 'n1/a'],
+  );
+  assert.deepEqual(all[2], event('a', { seq: 1, time: 1_000 }), 'round trip, payload bytes included');
+  const ids = async (q: Omit<EventQuery, 'limit'>) => (await storage.queryEvents({ limit: 10, ...q })).map((e) => `${e.node}/${e.id}`);
+  assert.deepEqual(await ids({ node: 'n1' }), ['n1/b', 'n1/a']);
+  assert.deepEqual(await ids({ kind: 'alert' }), ['n2/a']);
+  assert.deepEqual(await ids({ minPriority: 'high' }), ['n1/b', 'n2/a']);
+  assert.deepEqual(await ids({ start: 1_500, end: 2_500 }), ['n2/a']);
+  assert.deepEqual((await storage.queryEvents({ limit: 1 })).length, 1);
+  await storage.close();
+  const reopened = createSqliteStorage({ path, retentionMs: 86_400_000 });
+  assert.equal((await reopened.queryEvents({ limit: 10 })).length, 3, 'events survive a reopen');
+  await reopened.close();
+});
+
+test('sqlite storage: the ledger (backlog, dropped ranges, coverage) survives a reopen; retention prunes it', async () => {
+  const path = tempDb();
+  const storage = createSqliteStorage({ path, retentionMs: 100_000 });
+  assert.deepEqual(await storage.nodeLedger('s1', 'n1'), { backlog: undefined, dropped: [], coverage: [] });
+  await storage.recordBacklog('s1', 'n1', { pendingRows: 40, oldestPendingMs: 10_000, reportedAt: 20_000 });
+  await storage.recordDropped('s1', 'n1', [{ fromMs: 1_000, toMs: 2_000, rows: 5 }]);
+  await storage.recordDropped('s1', 'n1', [{ fromMs: 1_000, toMs: 2_000, rows: 5 }]);
+  await storage.recordCoverage('s1', 'n1', [{ series: 'soc', times: [0, 1_000, 2_000] }]);
+  await storage.recordCoverage('s1', 'n1', [{ series: 'soc', times: [3_000, 150_000] }]);
+  await storage.close();
+  const reopened = createSqliteStorage({ path, retentionMs: 100_000 });
+  assert.deepEqual(await reopened.nodeLedger('s1', 'n1'), {
+    backlog: { pendingRows: 40, oldestPendingMs: 10_000, reportedAt: 20_000 },
+    dropped: [{ fromMs: 1_000, toMs: 2_000, rows: 5 }],
+    coverage: [
+      {
+        series: 'soc',
+        intervalMs: 1_000,
+        intervals: [
+          [0, 3_000],
+          [150_000, 150_000],
+        ],
+      },
+    ],
+  });
+  assert.deepEqual(await reopened.listBacklogs(), [
+    { site: 's1', node: 'n1', pendingRows: 40, oldestPendingMs: 10_000, reportedAt: 20_000 },
+  ]);
+  await reopened.applyRetention(110_000);
+  const pruned = await reopened.nodeLedger('s1', 'n1');
+  assert.deepEqual(pruned.dropped, []);
+  assert.deepEqual(pruned.coverage[0]?.intervals, [[150_000, 150_000]]);
+  await reopened.close();
 });

@@ -3,8 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { type LabelMatcher, matchesSelector } from '../../../protocol/index.js';
+import { EVENT_PRIORITIES, type EventPriority, type LabelMatcher, matchesSelector } from '../../../protocol/index.js';
+import { addSpan, type Interval, pruneBefore, type SeriesCoverage } from '../../ledger/coverage.js';
 import {
+  type EventInput,
   type HubStorage,
   type SampleInput,
   type SeriesIdentity,
@@ -52,7 +54,58 @@ CREATE TABLE IF NOT EXISTS nodes (
   last_changed INTEGER NOT NULL,
   PRIMARY KEY (site, node)
 );
+CREATE TABLE IF NOT EXISTS events (
+  site TEXT NOT NULL,
+  node TEXT NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (site, node, id)
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
+CREATE TABLE IF NOT EXISTS backlogs (
+  site TEXT NOT NULL,
+  node TEXT NOT NULL,
+  pending_rows INTEGER NOT NULL,
+  oldest_pending_ms INTEGER,
+  reported_at INTEGER NOT NULL,
+  PRIMARY KEY (site, node)
+);
+CREATE TABLE IF NOT EXISTS dropped_ranges (
+  site TEXT NOT NULL,
+  node TEXT NOT NULL,
+  from_ms INTEGER NOT NULL,
+  to_ms INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  PRIMARY KEY (site, node, from_ms, to_ms)
+);
+CREATE TABLE IF NOT EXISTS coverage (
+  site TEXT NOT NULL,
+  node TEXT NOT NULL,
+  series TEXT NOT NULL,
+  interval_ms INTEGER NOT NULL,
+  intervals TEXT NOT NULL,
+  PRIMARY KEY (site, node, series)
+);
 `;
+
+interface EventRow {
+  site: string;
+  node: string;
+  id: string;
+  seq: number;
+  epoch: number;
+  time: number;
+  priority: number;
+  kind: string;
+  payload: Buffer;
+  received_at: number;
+}
 
 interface SeriesRow {
   id: number;
@@ -116,6 +169,37 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
        last_heard = excluded.last_heard, last_changed = excluded.last_changed`,
   );
 
+  const insertEvent = db.prepare(
+    `INSERT OR IGNORE INTO events (site, node, id, seq, epoch, time, priority, kind, payload, received_at)
+     VALUES (@site, @node, @id, @seq, @epoch, @time, @priority, @kind, @payload, @receivedAt)`,
+  );
+  const upsertBacklog = db.prepare<[string, string, number, number | null, number]>(
+    `INSERT INTO backlogs (site, node, pending_rows, oldest_pending_ms, reported_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (site, node) DO UPDATE SET pending_rows = excluded.pending_rows,
+       oldest_pending_ms = excluded.oldest_pending_ms, reported_at = excluded.reported_at`,
+  );
+  const insertDropped = db.prepare<[string, string, number, number, number]>(
+    `INSERT INTO dropped_ranges (site, node, from_ms, to_ms, rows) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (site, node, from_ms, to_ms) DO UPDATE SET rows = max(rows, excluded.rows)`,
+  );
+  const upsertCoverage = db.prepare<[string, string, string, number, string]>(
+    `INSERT INTO coverage (site, node, series, interval_ms, intervals) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (site, node, series) DO UPDATE SET interval_ms = excluded.interval_ms, intervals = excluded.intervals`,
+  );
+  const deleteCoverage = db.prepare<[string, string, string]>('DELETE FROM coverage WHERE site = ? AND node = ? AND series = ?');
+
+  // Coverage lives in memory too (a few intervals per series), so merging a batch reads nothing.
+  const coverageByNode = new Map<string, Map<string, SeriesCoverage>>();
+  const nodeKeyOf = (site: string, node: string) => `${site}\u0000${node}`;
+  for (const row of db
+    .prepare<[], { site: string; node: string; series: string; interval_ms: number; intervals: string }>('SELECT * FROM coverage')
+    .all()) {
+    const key = nodeKeyOf(row.site, row.node);
+    const perNode = coverageByNode.get(key) ?? new Map<string, SeriesCoverage>();
+    coverageByNode.set(key, perNode);
+    perNode.set(row.series, { series: row.series, intervalMs: row.interval_ms, intervals: JSON.parse(row.intervals) as Interval[] });
+  }
+
   // Every series lives in memory too: the hub holds a few thousand, and matchers with regexes run in JS.
   const byKey = new Map<string, StoredSeries>();
   const byId = new Map<number, StoredSeries>();
@@ -157,6 +241,32 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
     return batch.length;
   });
 
+  const appendEventsTx = db.transaction((events: readonly EventInput[]) => {
+    let stored = 0;
+    for (const e of events) {
+      stored += insertEvent.run({
+        site: e.site,
+        node: e.node,
+        id: e.id,
+        seq: e.seq,
+        epoch: e.epoch,
+        time: Math.round(e.time),
+        priority: EVENT_PRIORITIES.indexOf(e.priority),
+        kind: e.kind,
+        payload: Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength),
+        receivedAt: e.receivedAt,
+      }).changes;
+    }
+    return stored;
+  });
+
+  const saveCoverageTx = db.transaction((site: string, node: string, changed: readonly SeriesCoverage[]) => {
+    for (const c of changed) {
+      if (c.intervals.length === 0) deleteCoverage.run(site, node, c.series);
+      else upsertCoverage.run(site, node, c.series, c.intervalMs, JSON.stringify(c.intervals));
+    }
+  });
+
   function matching(matchers: readonly LabelMatcher[]): StoredSeries[] {
     const selector = { matchers, text: '' };
     const out: StoredSeries[] = [];
@@ -194,8 +304,116 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
       // Per series, so each delete walks the primary key instead of scanning the table.
       db.transaction(() => {
         for (const id of byId.keys()) deleted += deleteOld.run(id, cutoff).changes;
+        db.prepare('DELETE FROM events WHERE time < ?').run(cutoff);
+        db.prepare('DELETE FROM dropped_ranges WHERE to_ms < ?').run(cutoff);
       })();
+      for (const [key, perNode] of coverageByNode) {
+        const [site, node] = key.split('\u0000') as [string, string];
+        const changed: SeriesCoverage[] = [];
+        for (const [series, c] of perNode) {
+          const pruned = pruneBefore(c, cutoff);
+          if (pruned.intervals.length === c.intervals.length) continue;
+          changed.push(pruned);
+          if (pruned.intervals.length === 0) perNode.delete(series);
+          else perNode.set(series, pruned);
+        }
+        if (changed.length > 0) saveCoverageTx(site, node, changed);
+      }
       return deleted;
+    },
+    async appendEvents(events) {
+      if (events.length === 0) return 0;
+      return appendEventsTx(events);
+    },
+    async queryEvents(q) {
+      const where: string[] = [];
+      const params: Array<string | number> = [];
+      const filter = (clause: string, value: string | number | undefined) => {
+        if (value === undefined) return;
+        where.push(clause);
+        params.push(value);
+      };
+      filter('site = ?', q.site);
+      filter('node = ?', q.node);
+      filter('kind = ?', q.kind);
+      filter('priority >= ?', q.minPriority === undefined ? undefined : EVENT_PRIORITIES.indexOf(q.minPriority));
+      filter('time >= ?', q.start);
+      filter('time <= ?', q.end);
+      const sql = `SELECT * FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY time DESC, received_at DESC, site, node, seq DESC LIMIT ?`;
+      return db
+        .prepare<Array<string | number>, EventRow>(sql)
+        .all(...params, Math.max(0, Math.floor(q.limit)))
+        .map((r) => ({
+          site: r.site,
+          node: r.node,
+          id: r.id,
+          seq: r.seq,
+          epoch: r.epoch,
+          time: r.time,
+          priority: (EVENT_PRIORITIES[r.priority] ?? 'normal') as EventPriority,
+          kind: r.kind,
+          payload: new Uint8Array(r.payload),
+          receivedAt: r.received_at,
+        }));
+    },
+    async recordBacklog(site, node, b) {
+      upsertBacklog.run(site, node, b.pendingRows, b.oldestPendingMs, b.reportedAt);
+    },
+    async listBacklogs() {
+      return db
+        .prepare<[], { site: string; node: string; pending_rows: number; oldest_pending_ms: number | null; reported_at: number }>(
+          'SELECT * FROM backlogs ORDER BY site, node',
+        )
+        .all()
+        .map((r) => ({
+          site: r.site,
+          node: r.node,
+          pendingRows: r.pending_rows,
+          oldestPendingMs: r.oldest_pending_ms,
+          reportedAt: r.reported_at,
+        }));
+    },
+    async recordDropped(site, node, ranges) {
+      if (ranges.length === 0) return;
+      db.transaction(() => {
+        for (const d of ranges) insertDropped.run(site, node, d.fromMs, d.toMs, d.rows);
+      })();
+    },
+    async recordCoverage(site, node, spans) {
+      const key = nodeKeyOf(site, node);
+      const perNode = coverageByNode.get(key) ?? new Map<string, SeriesCoverage>();
+      coverageByNode.set(key, perNode);
+      const changed: SeriesCoverage[] = [];
+      for (const span of spans) {
+        if (span.times.length === 0) continue;
+        const next = addSpan(perNode.get(span.series), span);
+        perNode.set(span.series, next);
+        changed.push(next);
+      }
+      saveCoverageTx(site, node, changed);
+    },
+    async nodeLedger(site, node) {
+      const b = db
+        .prepare<[string, string], { pending_rows: number; oldest_pending_ms: number | null; reported_at: number }>(
+          'SELECT pending_rows, oldest_pending_ms, reported_at FROM backlogs WHERE site = ? AND node = ?',
+        )
+        .get(site, node);
+      const dropped = db
+        .prepare<[string, string], { from_ms: number; to_ms: number; rows: number }>(
+          'SELECT from_ms, to_ms, rows FROM dropped_ranges WHERE site = ? AND node = ? ORDER BY from_ms, to_ms',
+        )
+        .all(site, node)
+        .map((r) => ({ fromMs: r.from_ms, toMs: r.to_ms, rows: r.rows }));
+      const coverage = [...(coverageByNode.get(nodeKeyOf(site, node))?.values() ?? [])].sort((a, b) =>
+        a.series < b.series ? -1 : a.series > b.series ? 1 : 0,
+      );
+      return {
+        backlog:
+          b === undefined ? undefined : { pendingRows: b.pending_rows, oldestPendingMs: b.oldest_pending_ms, reportedAt: b.reported_at },
+        dropped,
+        coverage,
+      };
     },
     async upsertNode(n: StoredNode) {
       upsertNodeStmt.run({
