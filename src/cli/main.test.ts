@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
 import { createHub, hubConfigSchema } from '../hub/index.js';
-import { encodeDeath, nodeTopic, SessionEncoder } from '../protocol/index.js';
+import { encodeDeath, encodeHistory, type NodeView, nodeTopic, SessionEncoder } from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../transport/index.js';
 import { main } from './main.js';
+import { formatBacklog } from './status.js';
 
 function capture() {
   const out: string[] = [];
@@ -62,12 +63,24 @@ test('cli: status prints the fleet as a table and exits 2 when a node is offline
   await waitFor(
     async () => (await fetch(`${httpUrl}/api/v1/nodes`).then((r) => r.json() as Promise<{ nodes: unknown[] }>)).nodes.length === 2,
   );
+  // cam-02 reports an outbox backlog in a history frame (the durable plane).
+  const oldest = Date.now() - 2 * 3_600_000;
+  await node.publish(
+    nodeTopic('fieldmesh', 'ridge-watch-1', 'cam-02', 'history'),
+    encodeHistory({ epoch: 1, firstSeq: 1, lastSeq: 1, pendingRows: 1_204, oldestPendingMs: oldest, dropped: [], series: [] }),
+    { qos: 1 },
+  );
+  await waitFor(
+    async () =>
+      (await fetch(`${httpUrl}/api/v1/nodes/ridge-watch-1/cam-02`).then((r) => r.json() as Promise<NodeView>)).backlogRows === 1_204,
+  );
 
   const ok = capture();
   assert.equal(await main(['status', '--hub', httpUrl], ok.io), 0);
   const table = ok.out.join('\n');
-  assert.match(table, /^SITE\s+ZONE\s+NODE\s+STATE\s+LAST HEARD\s+SERIES\s+VERSION/);
-  assert.match(table, /ridge-watch-1\s+north\s+cam-01\s+online\s+(just now|\d+ s ago)\s+0\s+0\.1\.0/);
+  assert.match(table, /^SITE\s+ZONE\s+NODE\s+STATE\s+LAST HEARD\s+SERIES\s+BACKLOG\s+VERSION/);
+  assert.match(table, /ridge-watch-1\s+north\s+cam-01\s+online\s+(just now|\d+ s ago)\s+0\s+-\s+0\.1\.0/);
+  assert.match(table, /ridge-watch-1\s+north\s+cam-02\s+online\s+(just now|\d+ s ago)\s+0\s+1,204 rows, oldest 2 h ago\s+0\.1\.0/);
   assert.match(table, /2\/2 nodes online/);
 
   await node.publish(nodeTopic('fieldmesh', 'ridge-watch-1', 'cam-02', 'death'), encodeDeath({ epoch: 1, reason: 'lost' }), { qos: 1 });
@@ -84,4 +97,13 @@ test('cli: status against an unreachable hub is one line and exit 1', async () =
   assert.equal(await main(['status', '--hub', 'http://127.0.0.1:9'], c.io), 1);
   assert.equal(c.err.length, 1);
   assert.match(c.err[0] as string, /^error: FM_TRANSPORT_UNAVAILABLE: hub at http:\/\/127\.0\.0\.1:9 is unreachable/);
+});
+
+test('cli: the BACKLOG cell is rows and the age of the oldest, `-` when nothing is pending or never reported', () => {
+  const now = Date.UTC(2026, 0, 1, 12);
+  assert.equal(formatBacklog({ backlogRows: null, backlogOldest: null }, now), '-');
+  assert.equal(formatBacklog({}, now), '-');
+  assert.equal(formatBacklog({ backlogRows: 0, backlogOldest: null }, now), '-');
+  assert.equal(formatBacklog({ backlogRows: 1, backlogOldest: new Date(now - 90_000).toISOString() }, now), '1 row, oldest 1 min ago');
+  assert.equal(formatBacklog({ backlogRows: 12_000, backlogOldest: null }, now), '12,000 rows');
 });

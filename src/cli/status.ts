@@ -12,6 +12,15 @@ export function statusExitCode(nodes: readonly NodeSummary[]): number {
   return 0;
 }
 
+/** The BACKLOG cell: outbox rows the node still has to send and the age of the oldest; `-` when none. */
+export function formatBacklog(n: Pick<NodeSummary, 'backlogRows' | 'backlogOldest'>, nowMs: number): string {
+  const rows = n.backlogRows ?? 0;
+  if (rows === 0) return '-';
+  const oldest = n.backlogOldest == null ? Number.NaN : Date.parse(n.backlogOldest);
+  const count = `${rows.toLocaleString('en-US')} ${rows === 1 ? 'row' : 'rows'}`;
+  return Number.isNaN(oldest) ? count : `${count}, oldest ${formatAge(Math.max(0, nowMs - oldest))}`;
+}
+
 export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows
@@ -35,7 +44,8 @@ export function registerStatus(program: Command, io: CliIo): void {
       if (opts.json) {
         io.out(JSON.stringify({ nodes }, null, 2));
       } else {
-        const rows = [['SITE', 'ZONE', 'NODE', 'STATE', 'LAST HEARD', 'SERIES', 'VERSION']];
+        const rows = [['SITE', 'ZONE', 'NODE', 'STATE', 'LAST HEARD', 'SERIES', 'BACKLOG', 'VERSION']];
+        const now = Date.now();
         for (const n of nodes) {
           rows.push([
             n.site,
@@ -44,6 +54,7 @@ export function registerStatus(program: Command, io: CliIo): void {
             n.state,
             n.lastHeardAgeMs === null ? 'never' : formatAge(n.lastHeardAgeMs),
             String(n.series),
+            formatBacklog(n, now),
             n.agentVersion ?? '-',
           ]);
         }
