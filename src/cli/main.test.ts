@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
+import { createHubClient } from '../client/index.js';
 import { createHub, hubConfigSchema } from '../hub/index.js';
 import { encodeDeath, encodeHistory, type NodeView, nodeTopic, SessionEncoder } from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../transport/index.js';
@@ -82,6 +83,11 @@ test('cli: status prints the fleet as a table and exits 2 when a node is offline
   assert.match(table, /ridge-watch-1\s+north\s+cam-01\s+online\s+(just now|\d+ s ago)\s+0\s+-\s+0\.1\.0/);
   assert.match(table, /ridge-watch-1\s+north\s+cam-02\s+online\s+(just now|\d+ s ago)\s+0\s+1,204 rows, oldest 2 h ago\s+0\.1\.0/);
   assert.match(table, /2\/2 nodes online/);
+  // The typed client reads the durable plane's endpoints too.
+  const client = createHubClient(httpUrl);
+  assert.deepEqual(await client.events({ site: 'ridge-watch-1', priority: 'high' }), []);
+  const report = await client.completeness('ridge-watch-1', 'cam-02', { start: '2026-01-01T00:00:00Z', end: '2026-01-02T00:00:00Z' });
+  assert.deepEqual([report.complete, report.backlog.pendingRows, report.start], [false, 1_204, '2026-01-01T00:00:00.000Z']);
 
   await node.publish(nodeTopic('fieldmesh', 'ridge-watch-1', 'cam-02', 'death'), encodeDeath({ epoch: 1, reason: 'lost' }), { qos: 1 });
   await waitFor(async () => {

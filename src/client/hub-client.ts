@@ -1,7 +1,7 @@
 // A typed client for the hub's HTTP API (/api/v1), for the CLI, scripts and the dashboard.
 
 import { type ErrorCode, FieldmeshError } from '../kit/index.js';
-import type { NodeValueView, NodeView, SiteView } from '../protocol/index.js';
+import type { CompletenessView, EventPriority, EventView, NodeValueView, NodeView, SiteView } from '../protocol/index.js';
 
 /** A node as the hub's API returns it. */
 export type NodeSummary = NodeView;
@@ -18,6 +18,28 @@ export interface HubClient {
   node(site: string, node: string): Promise<NodeSummary>;
   sites(): Promise<SiteSummary[]>;
   queryRange(query: string, startS: number, endS: number, stepS: number): Promise<MatrixSeries[]>;
+  /** The hub's event log, newest first; times are RFC 3339 or Unix seconds. */
+  events(filter?: EventsFilter): Promise<EventView[]>;
+  /** What the hub holds of a node over [start, end) (default: yesterday in UTC). */
+  completeness(site: string, node: string, window?: { start?: string; end?: string }): Promise<CompletenessView>;
+}
+
+export interface EventsFilter {
+  readonly site?: string;
+  readonly node?: string;
+  readonly kind?: string;
+  /** Events of this priority or higher. */
+  readonly priority?: EventPriority;
+  readonly start?: string;
+  readonly end?: string;
+  readonly limit?: number;
+}
+
+function queryString(params: Readonly<Record<string, string | number | undefined>>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  const text = q.toString();
+  return text === '' ? '' : `?${text}`;
 }
 
 /** `fetchImpl` lets tests and the browser pass their own fetch. */
@@ -54,6 +76,14 @@ export function createHubClient(baseUrl: string, fetchImpl: typeof fetch = fetch
       const q = new URLSearchParams({ query, start: String(startS), end: String(endS), step: String(stepS) });
       const body = await get<{ data: { result: MatrixSeries[] } }>(`/api/v1/query_range?${q}`);
       return body.data.result;
+    },
+    async events(filter = {}) {
+      return (await get<{ events: EventView[] }>(`/api/v1/events${queryString({ ...filter })}`)).events;
+    },
+    async completeness(site, node, window = {}) {
+      return get<CompletenessView>(
+        `/api/v1/nodes/${encodeURIComponent(site)}/${encodeURIComponent(node)}/completeness${queryString({ ...window })}`,
+      );
     },
   };
 }
