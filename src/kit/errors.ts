@@ -23,6 +23,9 @@ export const ERROR_CODES = {
   FM_CLI_USAGE: 'a command-line argument is missing or malformed',
   FM_HUB_INTERNAL: 'the hub failed unexpectedly while answering a request; its log has the details',
   FM_AGENT_INTERNAL: 'the node failed unexpectedly while answering a request; its log has the details',
+  FM_STORE_SAMPLE_INVALID: 'a sample given to the local store has a timestamp or value it cannot hold',
+  FM_STORE_CHUNK_CORRUPT: 'a stored chunk of samples could not be decoded; it is skipped and counted',
+  FM_STORE_CLOSED: 'the local store was used after it was closed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
