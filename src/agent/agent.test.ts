@@ -101,30 +101,35 @@ test('agent: connects with a birth that carries the critical series and their va
 });
 
 test('agent: ticks send only what moved beyond its deadband, and a heartbeat when nothing did', async () => {
-  const { agent, collector, clock, ofType } = await setup();
+  const { agent, collector, clock, frames } = await setup();
   await agent.start();
   await collector.push(battery(55.2, 52.31));
   clock.advance(1_000); // the new critical series need a birth
-  const birth = await waitFor(() => ofType('birth').find((b) => (b.frame as BirthFrame).series.length === 2));
-  const decoder = new SessionDecoder();
-  decoder.applyBirth(birth.frame as BirthFrame);
+  await waitFor(() => frames.some((f) => f.frame.type === 'birth' && f.frame.series.length === 2), { what: 'a birth with both series' });
+  /** What a receiver makes of everything sent so far, in order: the data frames it applied. */
+  const applied = () => {
+    const decoder = new SessionDecoder();
+    const out: Array<Array<[string | undefined, number | null]>> = [];
+    for (const { frame } of frames) {
+      if (frame.type === 'birth') decoder.applyBirth(frame);
+      if (frame.type !== 'data') continue;
+      const r = decoder.applyData(frame as RawDataFrame);
+      assert.equal(r.kind, 'applied', 'every data frame continues the session');
+      if (r.kind === 'applied') out.push(r.frame.entries.map((e) => [decoder.series(e.alias)?.name, e.value]));
+    }
+    return out;
+  };
 
   await collector.push(battery(55.3, 52.33)); // voltage inside its 0.05 V deadband
   clock.advance(1_000);
-  const first = await waitFor(() => ofType('data')[0]);
-  const out = decoder.applyData(first.frame as RawDataFrame);
-  assert.equal(out.kind, 'applied');
-  assert.deepEqual(out.kind === 'applied' && out.frame.entries.map((e) => [decoder.series(e.alias)?.name, e.value]), [
-    ['battery_soc', 55.3],
-  ]);
+  await waitFor(() => applied().length === 1, { what: 'the first data frame' });
+  assert.deepEqual(applied()[0], [['battery_soc', 55.3]]);
 
   clock.advance(1_000); // nothing moved: no frame yet
   clock.advance(3_000); // 4 s: still no frame
   clock.advance(1_000); // 5 s since the last frame: heartbeat
-  const heartbeat = await waitFor(() => ofType('data')[1]);
-  assert.equal(ofType('data').length, 2, 'exactly one heartbeat in 4 quiet seconds');
-  assert.deepEqual((heartbeat.frame as RawDataFrame).entries, []);
-  assert.equal(decoder.applyData(heartbeat.frame as RawDataFrame).kind, 'applied', 'heartbeat continues the sequence');
+  await waitFor(() => applied().length === 2, { what: 'a heartbeat' });
+  assert.deepEqual(applied(), [[['battery_soc', 55.3]], []], 'exactly one heartbeat, empty, in 4 quiet seconds');
   await agent.stop();
 });
 

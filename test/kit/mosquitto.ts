@@ -38,6 +38,9 @@ export interface MosquittoInstance {
   stop(): Promise<void>;
   /** Stops and starts it again on the same port with the same config. */
   restart(): Promise<void>;
+  /** Stops the process but keeps its config, for an outage that `resume` ends on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 function findBinary(name: string, sbin: boolean): string | undefined {
@@ -157,5 +160,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await halt();
       await launch();
     },
+    pause: () => halt(),
+    resume: () => launch(),
   };
 }

@@ -31,6 +31,8 @@ export interface ReplicatorOptions {
 }
 
 const EVENTS_PER_PUMP = 100;
+/** Frames unacknowledged this long are sent again (the hub may have missed them while it was away). */
+export const ACK_TIMEOUT_MS = 15_000;
 
 export class Replicator {
   /** Highest seq sent in this session, per lane; reset on reconnection so unacked rows go again. */
@@ -42,6 +44,9 @@ export class Replicator {
   private timer: TimerHandle | undefined;
   private stopped = false;
   private lastHistoryAt = Number.NEGATIVE_INFINITY;
+  private lastAckAt = 0;
+  private hubEpoch: number | undefined;
+  private ackTimer: TimerHandle | undefined;
 
   constructor(private readonly o: ReplicatorOptions) {
     this.tokens = o.budgetBytesPerSecond;
@@ -60,6 +65,7 @@ export class Replicator {
   stop(): void {
     this.stopped = true;
     if (this.timer) this.o.clock.clearTimeout(this.timer);
+    if (this.ackTimer) this.o.clock.clearTimeout(this.ackTimer);
     this.o.transport.off('connected', this.onConnected);
     this.o.transport.off('message', this.onMessage);
     this.o.transport.off('disconnected', this.onDisconnected);
@@ -71,13 +77,33 @@ export class Replicator {
   }
 
   private readonly onConnected = (): void => {
-    // Anything sent in the last session may be lost: start again from the oldest unacknowledged row.
-    this.eventCursor = 0;
-    this.sampleCursor = 0;
-    this.inFlight.clear();
+    this.resend();
     // After the birth the publisher sends on the same event: live values go first. [FM-DURABLE-5]
     setImmediate(() => this.pump());
   };
+
+  /** Anything sent so far may be lost: start again from the oldest unacknowledged row. */
+  private resend(): void {
+    this.eventCursor = 0;
+    this.sampleCursor = 0;
+    this.inFlight.clear();
+    this.lastAckAt = this.o.clock.monotonic();
+  }
+
+  /** A hub that was away missed what went out meanwhile (its session is clean): send it again. */
+  private watchAcks(): void {
+    if (this.ackTimer !== undefined || this.stopped) return;
+    this.ackTimer = this.o.clock.setTimeout(() => {
+      this.ackTimer = undefined;
+      const waiting = this.inFlight.size > 0 || this.o.outbox.backlog().eventRows > 0;
+      if (waiting && this.o.clock.monotonic() - this.lastAckAt >= ACK_TIMEOUT_MS && this.o.transport.connected) {
+        this.o.logger.info({ inFlight: this.inFlight.size }, 'no ack from the hub: sending the unacknowledged outbox again');
+        this.resend();
+        this.pump();
+      }
+      if (waiting) this.watchAcks();
+    }, ACK_TIMEOUT_MS);
+  }
 
   private readonly onDisconnected = (): void => {
     this.inFlight.clear();
@@ -85,6 +111,18 @@ export class Replicator {
 
   private readonly onMessage = (msg: TransportMessage): void => {
     const t = parseTopic(this.o.prefix, msg.topic);
+    if (t?.kind === 'hub' && t.channel === 'state') {
+      const d = decodeWireFrame(msg.payload);
+      if (d.ok && d.frame.type === 'hubState' && d.frame.online) {
+        const known = this.hubEpoch;
+        this.hubEpoch = d.frame.epoch;
+        if (known !== undefined && known !== d.frame.epoch) {
+          this.resend();
+          this.pump();
+        }
+      }
+      return;
+    }
     if (t?.kind !== 'cmd' || t.command !== 'ack' || t.site !== this.o.identity.site || t.node !== this.o.identity.node) return;
     const decoded = decodeWireFrame(msg.payload);
     if (!decoded.ok || decoded.frame.type !== 'ack') {
@@ -92,6 +130,7 @@ export class Replicator {
       return;
     }
     const { lane, firstSeq, lastSeq } = decoded.frame;
+    this.lastAckAt = this.o.clock.monotonic();
     const rows = this.o.outbox.ack(lane, firstSeq, lastSeq);
     if (lane === 'samples') this.inFlight.delete(lastSeq);
     this.o.onAck?.(lane, rows);
@@ -165,6 +204,7 @@ export class Replicator {
 
   private send(lane: 'events' | 'samples', topic: string, bytes: Uint8Array): void {
     this.o.onFrameSent?.(lane, bytes.length);
+    this.watchAcks();
     this.o.transport.publish(topic, bytes, { qos: 1 }).catch((err: unknown) => {
       // The link dropped: the reconnection resends from the oldest unacknowledged row.
       this.o.logger.debug({ topic, err: describeError(err) }, 'outbox frame not sent');

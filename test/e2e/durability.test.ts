@@ -1,0 +1,176 @@
+// Durability through real faults, with real processes and a real Mosquitto: every sample whose push was
+// answered 2xx reaches the hub, exactly, across a kill -9 of the node, a broker outage and a hub outage.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createHubClient } from '../../src/client/index.js';
+import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
+import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
+import { freePort } from '../kit/ports.js';
+import { waitFor } from '../kit/wait.js';
+
+/** The outages of issue 3's fault list. */
+const OUTAGE_MS = 60_000;
+const TOKEN = 'durability-test-token';
+const running: FieldmeshProcess[] = [];
+after(() => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
+interface Fleet {
+  dir: string;
+  mosquitto: MosquittoInstance;
+  hubYaml: string;
+  nodeYaml: string;
+  hubUrl: string;
+  hub: FieldmeshProcess;
+}
+
+async function startHub(hubYaml: string): Promise<{ hub: FieldmeshProcess; hubUrl: string }> {
+  const hub = runFieldmesh(['hub', '--config', hubYaml]);
+  running.push(hub);
+  const [, hubUrl] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
+  return { hub, hubUrl: hubUrl as string };
+}
+
+async function startNode(nodeYaml: string): Promise<{ node: FieldmeshProcess; nodeUrl: string }> {
+  const node = runFieldmesh(['node', '--config', nodeYaml]);
+  running.push(node);
+  const [, nodeUrl] = await node.waitForOutput(/HTTP (http:\/\/\S+)/);
+  return { node, nodeUrl: nodeUrl as string };
+}
+
+async function fleet(nodePort: number): Promise<Fleet> {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-durability-'));
+  const mosquitto = await startMosquitto();
+  const hubYaml = join(dir, 'hub.yaml');
+  writeFileSync(
+    hubYaml,
+    `mqtt: {url: "${mosquitto.url}"}\nhttp: {port: ${await freePort()}}\nstorage: {path: ${join(dir, 'hub.db')}}\ndataDir: ${dir}\n`,
+  );
+  const nodeYaml = join(dir, 'node.yaml');
+  writeFileSync(
+    nodeYaml,
+    [
+      'node: {id: probe-1, site: qoe}',
+      `mqtt: {url: "${mosquitto.url}"}`,
+      `dataDir: ${dir}`,
+      `http: {port: ${nodePort}}`,
+      'publish: {tick: 500ms, heartbeat: 2s}',
+      'outbox: {historyInterval: 500ms}',
+      'critical: [{match: probe_seq}]',
+      `collectors: [{type: http_push, token: ${TOKEN}}]`,
+      '',
+    ].join('\n'),
+  );
+  const { hub, hubUrl } = await startHub(hubYaml);
+  return { dir, mosquitto, hubYaml, nodeYaml, hubUrl, hub };
+}
+
+const BASE_MS = Date.UTC(2026, 10, 1);
+
+/** Pushes samples probe_seq = i at BASE + i s, one batch at a time; `acked` counts those answered 2xx. */
+function pusher(nodeUrl: () => string) {
+  const state = { acked: 0, stop: false, errors: 0 };
+  const done = (async () => {
+    while (!state.stop) {
+      const batch = Array.from({ length: 10 }, (_, k) => ({
+        time: BASE_MS + (state.acked + k) * 1000,
+        metrics: { probe_seq: state.acked + k },
+      }));
+      try {
+        const res = await fetch(`${nodeUrl()}/events`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
+        });
+        if (res.ok) state.acked += batch.length;
+        else state.errors++;
+      } catch {
+        state.errors++;
+      }
+      // A steady producer: 100 samples a second, bounded by the test's length.
+      await new Promise((r) => setTimeout(r, 100));
+      if (state.acked >= 50_000) break;
+    }
+  })();
+  return { state, done };
+}
+
+/** Every acknowledged sample is at the hub: step i of the range holds exactly i (a gap would repeat i-1). */
+async function assertAllAtHub(hubUrl: string, acked: number): Promise<void> {
+  const client = createHubClient(hubUrl);
+  const start = BASE_MS / 1000;
+  const end = start + acked - 1;
+  await waitFor(
+    async () => {
+      const values: number[] = [];
+      for (let from = start; from <= end; from += 10_000) {
+        const [series] = await client.queryRange('probe_seq{node="probe-1"}', from, Math.min(end, from + 9_999), 1);
+        values.push(...(series?.values ?? []).map(([, v]) => Number(v)));
+      }
+      return values.length === acked && values.every((v, i) => v === i);
+    },
+    { timeoutMs: 90_000, intervalMs: 500, what: `all ${acked} acknowledged samples at the hub` },
+  );
+}
+
+test('durability: kill -9 of the node during sustained pushes loses nothing that was acknowledged', async () => {
+  const nodePort = await freePort();
+  const f = await fleet(nodePort);
+  try {
+    let { node, nodeUrl } = await startNode(f.nodeYaml);
+    const push = pusher(() => nodeUrl);
+    await waitFor(() => push.state.acked >= 500, { timeoutMs: 30_000, what: '500 acknowledged samples' });
+    node.kill('SIGKILL');
+    await node.exited();
+    const ackedAtKill = push.state.acked;
+    ({ node, nodeUrl } = await startNode(f.nodeYaml));
+    await waitFor(() => push.state.acked >= ackedAtKill + 300, { timeoutMs: 30_000, what: 'pushes resumed after the restart' });
+    push.state.stop = true;
+    await push.done;
+    await assertAllAtHub(f.hubUrl, push.state.acked);
+    node.kill('SIGTERM');
+    assert.equal(await node.exited(), 0);
+  } finally {
+    f.hub.kill('SIGTERM');
+    await f.hub.exited();
+    await f.mosquitto.stop();
+  }
+});
+
+test('durability: a broker outage, then a hub outage, while the node keeps collecting: zero loss at the hub', async () => {
+  const nodePort = await freePort();
+  const f = await fleet(nodePort);
+  let hub = f.hub;
+  try {
+    const { node, nodeUrl } = await startNode(f.nodeYaml);
+    const push = pusher(() => nodeUrl);
+    await waitFor(() => push.state.acked >= 500, { timeoutMs: 30_000, what: 'samples before the outages' });
+
+    await f.mosquitto.pause();
+    const beforeBroker = push.state.acked;
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    assert.ok(push.state.acked > beforeBroker, 'the node kept acknowledging pushes while the broker was away');
+    await f.mosquitto.resume();
+
+    hub.kill('SIGTERM');
+    assert.equal(await hub.exited(), 0);
+    const beforeHub = push.state.acked;
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    assert.ok(push.state.acked > beforeHub, 'the node kept acknowledging pushes while the hub was away');
+    ({ hub } = await startHub(f.hubYaml));
+
+    push.state.stop = true;
+    await push.done;
+    await assertAllAtHub(f.hubUrl, push.state.acked);
+    node.kill('SIGTERM');
+    assert.equal(await node.exited(), 0);
+  } finally {
+    hub.kill('SIGTERM');
+    await hub.exited();
+    await f.mosquitto.stop();
+  }
+});
