@@ -1,7 +1,7 @@
 // The agent end to end on an in-memory broker: births, deadband-driven data frames, heartbeats,
 // rebirth requests, hub restarts, events, and deaths on crash and on clean shutdown.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -46,11 +46,11 @@ const battery = (soc: number, voltage: number): Array<Omit<Sample, 'time'>> => [
   { name: 'host_uptime_seconds', labels: {}, value: 12 },
 ];
 
-async function setup() {
+async function setup(dataDir = mkdtempSync(join(tmpdir(), 'fm-agent-'))) {
   const clock = new ManualClock();
   const broker = new MemoryBroker();
   const config = agentConfigSchema.parse({
-    dataDir: mkdtempSync(join(tmpdir(), 'fm-agent-')),
+    dataDir,
     node: { id: 'bess-01', site: 'farm' },
     http: { enabled: false },
     publish: { tick: '1s', heartbeat: '5s' },
@@ -184,4 +184,20 @@ test('agent: a crash makes the broker publish the death will; a clean stop sends
   await waitFor(() => clean.ofType('death').length === 1, { what: 'shutdown death' });
   assert.deepEqual(clean.ofType('death')[0]?.frame, { type: 'death', epoch: 7, reason: 'shutdown' });
   assert.equal(clean.broker.clients().includes('agent'), false);
+});
+
+test('agent: a damaged outbox file is moved aside, counted, and the agent keeps collecting', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fm-agent-'));
+  mkdirSync(join(dataDir, 'farm', 'bess-01'), { recursive: true });
+  writeFileSync(join(dataDir, 'farm', 'bess-01', 'outbox.db'), Buffer.alloc(8192, 0xa5));
+  const { agent, collector, ofType } = await setup(dataDir);
+  await agent.start();
+  assert.equal((await agent.metrics.quarantined.get()).values.find((v) => v.labels.file === 'outbox')?.value, 1);
+  assert.ok(
+    readdirSync(join(dataDir, 'farm', 'bess-01')).some((f) => /^outbox\.db\.corrupt-\d+$/.test(f)),
+    'the damaged file is kept aside',
+  );
+  await collector.ctx?.emit({ kind: 'after_quarantine', priority: 'high', time: 1, payload: {} });
+  await waitFor(() => ofType('event').length === 1, { what: 'an event through the fresh outbox' });
+  await agent.stop();
 });
