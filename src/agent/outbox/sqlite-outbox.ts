@@ -197,7 +197,10 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       const bySeries = new Map<number, Map<number, number>>();
       for (const r of rows) {
         let times = bySeries.get(r.series_id);
-        if (times === undefined) bySeries.set(r.series_id, (times = new Map()));
+        if (times === undefined) {
+          times = new Map();
+          bySeries.set(r.series_id, times);
+        }
         times.set(r.ts, r.value ?? Number.NaN); // a later row for the same time wins
       }
       const series: HistorySeries[] = [];
