@@ -73,9 +73,12 @@ CREATE TABLE IF NOT EXISTS chunks (
   count INTEGER NOT NULL,
   data BLOB NOT NULL,
   PRIMARY KEY (series_id, start_ts)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS chunks_end ON chunks (end_ts);
 `;
+// `chunks` keeps its rowid on purpose: rows then land in insertion (time) order at the right edge of
+// the b-tree, pages fill up; keyed by (series_id, start_ts) they split mid-tree and sat half empty
+// (measured 1.9 against 0.6 B/sample of blobs). The primary key is still a unique index for lookups.
 // `value` has no declared type on purpose: REAL affinity would store -0 as the integer 0. SQLite
 // binds NaN as NULL, so NULL in `head.value` reads back as NaN (null samples are never stored).
 
@@ -111,6 +114,10 @@ function openVerified(path: string): Database.Database {
     db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    // 32 MB of page cache holds a 1,000-series head; checkpoints (each an fsync of the file) every
+    // ~40 MB of WAL rather than 4 MB: sustained ingest measured ~1.5x faster (bench/store.ts).
+    db.pragma('cache_size = -32768');
+    db.pragma('wal_autocheckpoint = 10000');
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
     db.exec(SCHEMA);
@@ -363,6 +370,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     const cutoff = windowStart(Math.max(0, clock.now()));
     const started = performance.now();
     const result = compactTx(cutoff);
+    // The head's pages are free now; give them back when they are a large part of the file.
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    if ((db.pragma('freelist_count', { simple: true }) as number) > pages / 4) db.pragma('incremental_vacuum');
     if (result.movedSamples > 0) {
       log.debug({ ...result, ms: Math.round(performance.now() - started) }, 'store compacted');
     }
