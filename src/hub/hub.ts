@@ -266,8 +266,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         const n = await storage.appendSamples(batch);
         counters.samplesStored += n;
         metrics.samplesStored.inc(n);
-        await storage.recordCoverage(outcome.site, outcome.node, spans);
       });
+      enqueueWrite('coverage', () => storage.recordCoverage(outcome.site, outcome.node, spans));
     }
     publishEvents(outcome.events);
   }
@@ -290,11 +290,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       counters.historySamplesStored += n;
       metrics.samplesStored.inc(n);
       metrics.historySamplesStored.inc(n);
-      // The ledger [decision 0001 "Completeness"]: what the node still holds, what it dropped, what we hold.
+      await sendAck(site, node, 'samples', frame.firstSeq, frame.lastSeq);
+    });
+    // The ledger [decision 0001 "Completeness"]: what the node still holds, what it dropped, what we hold.
+    // Bookkeeping after the ack: a failure here is a storage error, never a withheld ack.
+    enqueueWrite('completeness ledger', async () => {
       await storage.recordBacklog(site, node, backlog);
       await storage.recordDropped(site, node, frame.dropped);
       await storage.recordCoverage(site, node, spans);
-      await sendAck(site, node, 'samples', frame.firstSeq, frame.lastSeq);
     });
   }
 
