@@ -1,9 +1,10 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory ...]
+// Usage: npm run bench [-- wire|hub|memory|backfill|store ...]
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { startMosquitto } from '../test/kit/mosquitto.js';
 import { benchAgentMemory } from './agent-memory.js';
+import { benchBackfill } from './backfill.js';
 import { benchHubLatency } from './hub-latency.js';
 import { benchWire } from './wire.js';
 
@@ -26,6 +27,7 @@ if (want('wire')) {
 }
 if (want('hub')) save('hubLatency', [await benchHubLatency(10, 20), await benchHubLatency(50, 30)]);
 if (want('memory')) save('agentMemory', await benchAgentMemory(1_000));
+if (want('backfill')) save('backfill', await benchBackfill(50, 3_600, 150_000));
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const file = new URL(`./results/bench-${Date.now()}.json`, import.meta.url);
