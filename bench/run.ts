@@ -6,6 +6,7 @@ import { startMosquitto } from '../test/kit/mosquitto.js';
 import { benchAgentMemory } from './agent-memory.js';
 import { benchBackfill } from './backfill.js';
 import { benchHubLatency } from './hub-latency.js';
+import { benchStore } from './store.js';
 import { benchWire } from './wire.js';
 
 const only = new Set(process.argv.slice(2));
@@ -27,6 +28,7 @@ if (want('wire')) {
 }
 if (want('hub')) save('hubLatency', [await benchHubLatency(10, 20), await benchHubLatency(50, 30)]);
 if (want('memory')) save('agentMemory', await benchAgentMemory(1_000));
+if (want('store')) save('store', await benchStore(200));
 if (want('backfill')) save('backfill', await benchBackfill(50, 3_600, 150_000));
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

@@ -7,6 +7,7 @@ import { type Clock, createId, describeError, type Logger, silentLogger, systemC
 import { nextBootEpoch } from '../platform/index.js';
 import { createMqttTransport, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
+import { registerStoreRoutes } from './api/index.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { createCollector } from './collectors/registry.js';
 import type { AgentConfig } from './config.js';
@@ -14,6 +15,7 @@ import { CriticalSet } from './critical-set.js';
 import { createAgentHttp, listenWithFallback } from './http-server.js';
 import { createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
+import { createSqliteStore, type StoreSample } from './store/index.js';
 
 export interface AgentOverrides {
   readonly clock?: Clock;
@@ -51,6 +53,17 @@ export interface Agent {
    */
   stop(options?: { graceful?: boolean }): Promise<void>;
   stats(): AgentStats;
+}
+
+function toStoreSample(s: Sample): StoreSample {
+  return {
+    name: s.name,
+    labels: s.labels,
+    time: s.time,
+    value: s.value,
+    ...(s.type ? { type: s.type } : {}),
+    ...(s.unit ? { unit: s.unit } : {}),
+  };
 }
 
 function readPem(path: string | undefined): string | undefined {
@@ -96,6 +109,14 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     metrics,
   });
   mkdirSync(stateDir, { recursive: true });
+  const store = createSqliteStore({
+    path: join(stateDir, 'store.db'),
+    retentionMs: config.store.retention,
+    ...(config.store.maxBytes !== undefined ? { maxBytes: config.store.maxBytes } : {}),
+    clock,
+    logger,
+  });
+  if (store.quarantined > 0) metrics.quarantined.inc({ file: 'store' });
   const outbox = createSqliteOutbox({
     path: join(stateDir, 'outbox.db'),
     maxSampleRows: config.outbox.maxSampleRows,
@@ -141,7 +162,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         const durable = samples
           .filter((s) => critical.observe(s) && config.outbox.replicateSamples)
           .map((s) => ({ name: s.name, labels: s.labels, type: s.type ?? 'gauge', unit: s.unit ?? '', time: s.time, value: s.value }));
-        await outbox.appendSamples(durable);
+        // Everything collected is kept locally; the critical part also waits in the outbox for the hub.
+        await Promise.all([store.append(samples.map(toStoreSample)), outbox.appendSamples(durable)]);
         samplesCollected += samples.length;
         counter.inc(samples.length);
         if (durable.length > 0) replicator.notify();
@@ -168,6 +190,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       for (const c of collectors) await c.start(contextFor(c));
       let httpUrl: string | undefined;
       if (http !== undefined) {
+        await registerStoreRoutes(http, store);
         httpUrl = await listenWithFallback(
           http,
           config.http.host,
@@ -197,6 +220,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       await transport.close({ graceful });
       await http?.close();
       outbox.close();
+      await store.close();
     },
     stats() {
       return {

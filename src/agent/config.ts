@@ -79,6 +79,15 @@ export const agentConfigSchema = z.strictObject({
       heartbeat: durationMs('10s'),
     })
     .prefault({} as never),
+  /** The node's local history of every series it collects (docs/storage.md). */
+  store: z
+    .strictObject({
+      /** Samples older than this are deleted (hourly and at start). */
+      retention: durationMs('30d'),
+      /** Size cap of the store file with its WAL, in bytes; past it the oldest chunks go. */
+      maxBytes: z.number().int().positive().optional(),
+    })
+    .prefault({} as never),
   /** The durable plane to the hub. [FM-DURABLE-1..5] */
   outbox: z
     .strictObject({

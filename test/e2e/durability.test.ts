@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createHubClient } from '../../src/client/index.js';
+import { createPrometheusClient } from '../../src/client/index.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
@@ -99,21 +99,25 @@ function pusher(nodeUrl: () => string) {
   return { state, done };
 }
 
-/** Every acknowledged sample is at the hub: step i of the range holds exactly i (a gap would repeat i-1). */
-async function assertAllAtHub(hubUrl: string, acked: number): Promise<void> {
-  const client = createHubClient(hubUrl);
+/**
+ * Every acknowledged sample is there: step i of the range holds exactly i (a gap would repeat i-1).
+ * The hub and the node serve the same Prometheus API; the hub labels series with their node.
+ */
+async function assertAllAt(what: 'hub' | 'node', url: string, acked: number): Promise<void> {
+  const client = createPrometheusClient(url);
+  const query = what === 'hub' ? 'probe_seq{node="probe-1"}' : 'probe_seq';
   const start = BASE_MS / 1000;
   const end = start + acked - 1;
   await waitFor(
     async () => {
       const values: number[] = [];
       for (let from = start; from <= end; from += 10_000) {
-        const [series] = await client.queryRange('probe_seq{node="probe-1"}', from, Math.min(end, from + 9_999), 1);
-        values.push(...(series?.values ?? []).map(([, v]) => Number(v)));
+        const res = await client.queryRange(query, from, Math.min(end, from + 9_999), 1);
+        values.push(...(res.data.result[0]?.values ?? []).map(([, v]) => Number(v)));
       }
       return values.length === acked && values.every((v, i) => v === i);
     },
-    { timeoutMs: 90_000, intervalMs: 500, what: `all ${acked} acknowledged samples at the hub` },
+    { timeoutMs: 90_000, intervalMs: 500, what: `all ${acked} acknowledged samples at the ${what}` },
   );
 }
 
@@ -131,7 +135,8 @@ test('durability: kill -9 of the node during sustained pushes loses nothing that
     await waitFor(() => push.state.acked >= ackedAtKill + 300, { timeoutMs: 30_000, what: 'pushes resumed after the restart' });
     push.state.stop = true;
     await push.done;
-    await assertAllAtHub(f.hubUrl, push.state.acked);
+    await assertAllAt('node', nodeUrl, push.state.acked);
+    await assertAllAt('hub', f.hubUrl, push.state.acked);
     node.kill('SIGTERM');
     assert.equal(await node.exited(), 0);
   } finally {
@@ -165,7 +170,7 @@ test('durability: a broker outage, then a hub outage, while the node keeps colle
 
     push.state.stop = true;
     await push.done;
-    await assertAllAtHub(f.hubUrl, push.state.acked);
+    await assertAllAt('hub', f.hubUrl, push.state.acked);
     node.kill('SIGTERM');
     assert.equal(await node.exited(), 0);
   } finally {
