@@ -157,7 +157,9 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       clock,
       logger: logger.child({ collector: collector.name }),
       http,
-      async record(samples: readonly Sample[]) {
+      async record(input: readonly Sample[]) {
+        // Whole milliseconds: sub-millisecond times from pushes are rounded, as the store and the wire keep ms.
+        const samples = input.map((s) => (Number.isInteger(s.time) ? s : { ...s, time: Math.round(s.time) }));
         // [FM-DURABLE-1] Critical samples go to the outbox; the caller is answered once it is on disk.
         const durable = samples
           .filter((s) => critical.observe(s) && config.outbox.replicateSamples)

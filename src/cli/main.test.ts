@@ -68,7 +68,7 @@ test('cli: status prints the fleet as a table and exits 2 when a node is offline
   const oldest = Date.now() - 2 * 3_600_000;
   await node.publish(
     nodeTopic('fieldmesh', 'ridge-watch-1', 'cam-02', 'history'),
-    encodeHistory({ epoch: 1, firstSeq: 1, lastSeq: 1, pendingRows: 1_204, oldestPendingMs: oldest, dropped: [], series: [] }),
+    encodeHistory({ epoch: 1, zone: 'z', firstSeq: 1, lastSeq: 1, pendingRows: 1_204, oldestPendingMs: oldest, dropped: [], series: [] }),
     { qos: 1 },
   );
   await waitFor(

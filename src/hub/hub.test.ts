@@ -266,6 +266,7 @@ test('hub: a history frame is stored without touching live state, then acknowled
   const old = t0 - 3_600_000;
   const history = encodeHistory({
     epoch: 6,
+    zone: 'z1',
     firstSeq: 101,
     lastSeq: 103,
     pendingRows: 40,
@@ -401,6 +402,7 @@ test('hub: the completeness ledger reports backlog, dropped ranges and holes; it
   const history = (pendingRows: number, oldestPendingMs: number | null) =>
     encodeHistory({
       epoch: 7,
+      zone: 'z1',
       firstSeq: 1,
       lastSeq: samples.length,
       pendingRows,

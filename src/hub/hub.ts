@@ -277,7 +277,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
    * acknowledges exactly its outbox range. [FM-DURABLE-4] Live state is left alone.
    */
   function storeHistory(site: string, node: string, frame: HistoryFrame): void {
-    const zone = fleet.get(site, node)?.zone ?? '';
+    const zone = frame.zone;
     const batch: SampleInput[] = frame.series.flatMap((s) => {
       const series = { name: s.name, labels: { ...s.labels, site, node, zone }, unit: s.unit, type: s.type };
       return s.samples.map(([ts, value]) => ({ series, ts, value }));

@@ -31,6 +31,7 @@ const seriesArb: fc.Arbitrary<HistorySeries> = fc.record({
 
 const frameArb = fc.record({
   epoch: fc.nat(),
+  zone: fc.stringMatching(/^[a-z0-9-]{0,10}$/),
   firstSeq: fc.nat({ max: 1_000_000 }),
   span: fc.nat({ max: 10_000 }),
   pendingRows: fc.nat(),
@@ -70,6 +71,7 @@ test('history: a day of 2 s battery readings costs about two bytes a sample', ()
   );
   const bytes = encodeHistory({
     epoch: 1,
+    zone: 'z1',
     firstSeq: 1,
     lastSeq: 43_200,
     pendingRows: 0,
@@ -83,6 +85,7 @@ test('history: a day of 2 s battery readings costs about two bytes a sample', ()
 test('history: truncations are rejected, and ranges must not run backwards', () => {
   const bytes = encodeHistory({
     epoch: 2,
+    zone: 'z1',
     firstSeq: 10,
     lastSeq: 12,
     pendingRows: 5,
@@ -111,6 +114,7 @@ test('history: truncations are rejected, and ranges must not run backwards', () 
   assert.throws(() =>
     encodeHistory({
       epoch: 1,
+      zone: 'z1',
       firstSeq: 1,
       lastSeq: 1,
       pendingRows: 0,

@@ -2,7 +2,7 @@
 // outbox, and the hub's acknowledgement of exactly the outbox range it committed.
 // [FM-DURABLE-1..5] in docs/protocol.md; design in docs/decisions/0001-durable-plane.md.
 
-import { type ByteReader, type ByteWriter, FrameError } from './codec.js';
+import { type ByteReader, type ByteWriter, FrameError, zigzag } from './codec.js';
 import { inferDecimals, quantize, type SeriesType } from './frames.js';
 
 const SERIES_TYPES: readonly SeriesType[] = ['gauge', 'counter', 'state'];
@@ -34,6 +34,8 @@ export interface HistoryFrame {
   readonly type: 'history';
   /** The node's boot counter when it sent the frame (informational: outbox seqs survive boots). */
   readonly epoch: number;
+  /** The node's zone, so the hub labels history the same whether or not it has seen a birth. */
+  readonly zone: string;
   /** The outbox rows this frame carries: every seq in [firstSeq, lastSeq] that was not dropped. */
   readonly firstSeq: number;
   readonly lastSeq: number;
@@ -59,9 +61,14 @@ function valueDecimals(samples: HistorySeries['samples']): number {
   let decimals = 0;
   for (const [, v] of samples) {
     if (!Number.isFinite(v) || Object.is(v, -0)) return FLOAT_VALUES;
-    const d = inferDecimals(v);
-    if (quantize(v, d) === undefined) return FLOAT_VALUES;
-    decimals = Math.max(decimals, d);
+    decimals = Math.max(decimals, inferDecimals(v));
+  }
+  // Every value must be exact at the common scale, and every delta must zigzag into a safe integer.
+  let prev = 0;
+  for (const [, v] of samples) {
+    const q = quantize(v, decimals);
+    if (q === undefined || !Number.isSafeInteger(zigzag(q - prev))) return FLOAT_VALUES;
+    prev = q;
   }
   return decimals;
 }
@@ -69,6 +76,7 @@ function valueDecimals(samples: HistorySeries['samples']): number {
 /** Writes a history frame's body (after the header byte). [FM-DURABLE-2] */
 export function writeHistory(w: ByteWriter, f: Omit<HistoryFrame, 'type'>): void {
   w.varint(f.epoch)
+    .string(f.zone)
     .varint(f.firstSeq)
     .varint(f.lastSeq)
     .varint(f.pendingRows)
@@ -111,6 +119,7 @@ export function writeHistory(w: ByteWriter, f: Omit<HistoryFrame, 'type'>): void
 
 export function readHistory(r: ByteReader): HistoryFrame {
   const epoch = r.varint('epoch');
+  const zone = r.string('zone', 64);
   const firstAt = r.offset;
   const firstSeq = r.varint('first seq');
   const lastSeq = r.varint('last seq');
@@ -170,7 +179,7 @@ export function readHistory(r: ByteReader): HistoryFrame {
     }
     series.push({ name, labels, type, unit, samples });
   }
-  return { type: 'history', epoch, firstSeq, lastSeq, pendingRows, oldestPendingMs: oldest === 0 ? null : oldest, dropped, series };
+  return { type: 'history', epoch, zone, firstSeq, lastSeq, pendingRows, oldestPendingMs: oldest === 0 ? null : oldest, dropped, series };
 }
 
 export function writeAck(w: ByteWriter, f: Omit<AckFrame, 'type'>): void {

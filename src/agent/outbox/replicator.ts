@@ -44,6 +44,8 @@ export class Replicator {
   private timer: TimerHandle | undefined;
   private stopped = false;
   private lastHistoryAt = Number.NEGATIVE_INFINITY;
+  /** Set by the `connected` event, after the publisher's birth: nothing durable goes out before it. */
+  private sessionReady = false;
   private lastAckAt = 0;
   private hubEpoch: number | undefined;
   private ackTimer: TimerHandle | undefined;
@@ -77,6 +79,7 @@ export class Replicator {
   }
 
   private readonly onConnected = (): void => {
+    this.sessionReady = true;
     this.resend();
     // After the birth the publisher sends on the same event: live values go first. [FM-DURABLE-5]
     setImmediate(() => this.pump());
@@ -106,6 +109,7 @@ export class Replicator {
   }
 
   private readonly onDisconnected = (): void => {
+    this.sessionReady = false;
     this.inFlight.clear();
   };
 
@@ -155,7 +159,7 @@ export class Replicator {
   }
 
   private pump(): void {
-    if (this.stopped || !this.o.transport.connected) return;
+    if (this.stopped || !this.sessionReady || !this.o.transport.connected) return;
     this.pumpEvents();
     this.pumpHistory();
   }
@@ -186,15 +190,25 @@ export class Replicator {
       }
       this.lastHistoryAt = this.o.clock.monotonic();
       const backlog = outbox.backlog();
-      const bytes = encodeHistory({
+      const frame = {
         epoch,
+        zone: identity.zone,
         firstSeq: batch.firstSeq,
         lastSeq: batch.lastSeq,
         pendingRows: Math.max(0, backlog.sampleRows - batch.rows),
         oldestPendingMs: backlog.oldestPendingMs ?? null,
         dropped: batch.dropped,
         series: batch.series,
-      });
+      };
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeHistory(frame);
+      } catch (err) {
+        // The outbox admits only rows the wire can carry; should one slip through, stop this lane loudly
+        // rather than crash the agent or drop data.
+        this.o.logger.error({ firstSeq: batch.firstSeq, err: describeError(err) }, 'history frame cannot be encoded; history paused');
+        return;
+      }
       this.sampleCursor = batch.lastSeq;
       this.inFlight.add(batch.lastSeq);
       if (budgetBytesPerSecond > 0) this.tokens -= bytes.length;

@@ -1,7 +1,7 @@
 // The durable outbox: samples of critical series and every event, kept on disk until the hub
 // acknowledges them. [FM-DURABLE-1] [FM-DURABLE-5]; design in docs/decisions/0001-durable-plane.md.
 
-import { createGroupCommit, type Logger, silentLogger } from '../../kit/index.js';
+import { createGroupCommit, FieldmeshError, type Logger, silentLogger } from '../../kit/index.js';
 import { openDurableDatabase } from '../../platform/index.js';
 import type { AckLane, DroppedRange, EventPriority, HistorySeries, SeriesType } from '../../protocol/index.js';
 
@@ -159,6 +159,13 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
   return {
     quarantinedTo,
     appendSamples(samples) {
+      const bad = samples.find((x) => !Number.isSafeInteger(x.time) || x.time < 0);
+      if (bad !== undefined) {
+        // A row the wire cannot carry must never enter the outbox: it would block the lane.
+        return Promise.reject(
+          new FieldmeshError('FM_STORE_SAMPLE_INVALID', `sample ${bad.name} has time ${bad.time}: expected whole ms since 1970`),
+        );
+      }
       return samples.length === 0 ? Promise.resolve() : submit({ kind: 'samples', samples });
     },
     appendEvent(event) {
