@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createPrometheusClient } from '../../src/client/index.js';
+import { createHubClient, createPrometheusClient } from '../../src/client/index.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
@@ -42,7 +42,7 @@ async function startNode(nodeYaml: string): Promise<{ node: FieldmeshProcess; no
   return { node, nodeUrl: nodeUrl as string };
 }
 
-async function fleet(nodePort: number): Promise<Fleet> {
+async function fleet(nodePort: number, outbox = '{historyInterval: 500ms}'): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-durability-'));
   const mosquitto = await startMosquitto();
   const hubYaml = join(dir, 'hub.yaml');
@@ -59,7 +59,7 @@ async function fleet(nodePort: number): Promise<Fleet> {
       `dataDir: ${dir}`,
       `http: {port: ${nodePort}}`,
       'publish: {tick: 500ms, heartbeat: 2s}',
-      'outbox: {historyInterval: 500ms}',
+      `outbox: ${outbox}`,
       'critical: [{match: probe_seq}]',
       `collectors: [{type: http_push, token: ${TOKEN}}]`,
       '',
@@ -103,22 +103,29 @@ function pusher(nodeUrl: () => string) {
  * Every acknowledged sample is there: step i of the range holds exactly i (a gap would repeat i-1).
  * The hub and the node serve the same Prometheus API; the hub labels series with their node.
  */
-async function assertAllAt(what: 'hub' | 'node', url: string, acked: number): Promise<void> {
+/**
+ * Whether every acknowledged sample is there: step i of the range holds exactly i (a gap would repeat
+ * i-1). The hub and the node serve the same Prometheus API; the hub labels series with their node.
+ */
+async function holdsAll(what: 'hub' | 'node', url: string, acked: number): Promise<boolean> {
   const client = createPrometheusClient(url);
   const query = what === 'hub' ? 'probe_seq{node="probe-1"}' : 'probe_seq';
   const start = BASE_MS / 1000;
   const end = start + acked - 1;
-  await waitFor(
-    async () => {
-      const values: number[] = [];
-      for (let from = start; from <= end; from += 10_000) {
-        const res = await client.queryRange(query, from, Math.min(end, from + 9_999), 1);
-        values.push(...(res.data.result[0]?.values ?? []).map(([, v]) => Number(v)));
-      }
-      return values.length === acked && values.every((v, i) => v === i);
-    },
-    { timeoutMs: 90_000, intervalMs: 500, what: `all ${acked} acknowledged samples at the ${what}` },
-  );
+  const values: number[] = [];
+  for (let from = start; from <= end; from += 10_000) {
+    const res = await client.queryRange(query, from, Math.min(end, from + 9_999), 1);
+    values.push(...(res.data.result[0]?.values ?? []).map(([, v]) => Number(v)));
+  }
+  return values.length === acked && values.every((v, i) => v === i);
+}
+
+async function assertAllAt(what: 'hub' | 'node', url: string, acked: number): Promise<void> {
+  await waitFor(() => holdsAll(what, url, acked), {
+    timeoutMs: 90_000,
+    intervalMs: 500,
+    what: `all ${acked} acknowledged samples at the ${what}`,
+  });
 }
 
 test('durability: kill -9 of the node during sustained pushes loses nothing that was acknowledged', async () => {
@@ -148,7 +155,8 @@ test('durability: kill -9 of the node during sustained pushes loses nothing that
 
 test('durability: a broker outage, then a hub outage, while the node keeps collecting: zero loss at the hub', async () => {
   const nodePort = await freePort();
-  const f = await fleet(nodePort);
+  // A narrow link for history (4 kB/s) so the backlog takes a while to drain after the outages.
+  const f = await fleet(nodePort, '{historyInterval: 500ms, budgetBytesPerSecond: 4000}');
   let hub = f.hub;
   try {
     const { node, nodeUrl } = await startNode(f.nodeYaml);
@@ -167,6 +175,21 @@ test('durability: a broker outage, then a hub outage, while the node keeps colle
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     assert.ok(push.state.acked > beforeHub, 'the node kept acknowledging pushes while the hub was away');
     ({ hub } = await startHub(f.hubYaml));
+
+    // [FM-DURABLE-5] Live values come back before the backlog has drained: the new hub holds the
+    // node's current value while history from the outages is still on its way.
+    const client = createHubClient(f.hubUrl);
+    const live = await waitFor(
+      async () => {
+        const n = await client.node('qoe', 'probe-1').catch(() => undefined);
+        return n?.values?.some((v) => v.name === 'probe_seq') ? n : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'a live value at the restarted hub' },
+    );
+    assert.ok(
+      (live.backlogRows ?? Number.POSITIVE_INFINITY) > 0,
+      `backlog still draining when live values were back (${live.backlogRows})`,
+    );
 
     push.state.stop = true;
     await push.done;
