@@ -6,11 +6,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Agent, agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../src/agent/index.js';
+import { type Agent, agentConfigSchema, type Collector, createAgent } from '../src/agent/index.js';
 import { createHub, hubConfigSchema } from '../src/hub/index.js';
 import { quantile } from '../src/kit/index.js';
 import { startMosquitto } from '../test/kit/mosquitto.js';
 import { waitFor } from '../test/kit/wait.js';
+import { feeder } from './feeder.js';
 import { loadWorkload } from './workload.js';
 
 export interface BackfillResult {
@@ -21,18 +22,6 @@ export interface BackfillResult {
   readonly secondsToComplete: number;
   readonly historyBytesPerSample: number;
   readonly liveSampleAgeDuringBackfillMs: { readonly p50: number; readonly p99: number };
-}
-
-function feeder(): Collector & { ctx?: CollectorContext } {
-  const c: Collector & { ctx?: CollectorContext } = {
-    kind: 'bench',
-    name: 'bench',
-    async start(ctx) {
-      c.ctx = ctx;
-    },
-    async stop() {},
-  };
-  return c;
 }
 
 export async function benchBackfill(nodes = 50, outageSeconds = 3_600, channelBitsPerSecond = 150_000): Promise<BackfillResult> {

@@ -10,6 +10,7 @@ import { createHub, hubConfigSchema } from '../src/hub/index.js';
 import { ManualClock } from '../src/kit/index.js';
 import { createMqttTransport, type Transport } from '../src/transport/index.js';
 import { waitFor } from '../test/kit/wait.js';
+import { feeder } from './feeder.js';
 import { loadWorkload } from './workload.js';
 
 export interface WireVariant {
@@ -72,19 +73,6 @@ async function seedDesign(url: string, nodes: number, ticks: number): Promise<Wi
     payloadBytesPerNodeTick: payloadBytes / nodeTicks,
     wireBytesPerNodeTick: wire / nodeTicks,
   };
-}
-
-/** A collector the bench feeds by hand from the workload. */
-function feeder(): Collector & { ctx?: CollectorContext } {
-  const c: Collector & { ctx?: CollectorContext } = {
-    kind: 'bench',
-    name: 'bench',
-    async start(ctx) {
-      c.ctx = ctx;
-    },
-    async stop() {},
-  };
-  return c;
 }
 
 async function fieldmeshDesign(
