@@ -2,7 +2,7 @@
 // and deletes what the hub acknowledges. [FM-DURABLE-2] [FM-DURABLE-3] [FM-DURABLE-5]
 
 import { type Clock, describeError, type Logger, type TimerHandle } from '../../kit/index.js';
-import { commandTopic, decodeWireFrame, encodeEvent, encodeHistory, nodeTopic, parseTopic } from '../../protocol/index.js';
+import { commandTopic, decodeWireFrame, encodeEvent, encodeHistory, hubTopic, nodeTopic, parseTopic } from '../../protocol/index.js';
 import type { Transport, TransportMessage } from '../../transport/index.js';
 import type { NodeIdentity } from '../collectors/collector.js';
 import type { Outbox } from './sqlite-outbox.js';
@@ -31,14 +31,17 @@ export interface ReplicatorOptions {
 }
 
 const EVENTS_PER_PUMP = 100;
-/** Frames unacknowledged this long are sent again (the hub may have missed them while it was away). */
+/** A frame unacknowledged this long is sent again, with everything after it (the hub may have missed it while away). */
 export const ACK_TIMEOUT_MS = 15_000;
 
 export class Replicator {
   /** Highest seq sent in this session, per lane; reset on reconnection so unacked rows go again. */
   private eventCursor = 0;
   private sampleCursor = 0;
-  private readonly inFlight = new Set<number>();
+  /** History frames sent and not yet acknowledged: lastSeq -> when sent. */
+  private readonly inFlight = new Map<number, number>();
+  /** Events sent and not yet acknowledged: seq -> when sent. */
+  private readonly eventsInFlight = new Map<number, number>();
   private tokens: number;
   private lastRefill: number;
   private timer: TimerHandle | undefined;
@@ -46,7 +49,6 @@ export class Replicator {
   private lastHistoryAt = Number.NEGATIVE_INFINITY;
   /** Set by the `connected` event, after the publisher's birth: nothing durable goes out before it. */
   private sessionReady = false;
-  private lastAckAt = 0;
   private hubEpoch: number | undefined;
   private ackTimer: TimerHandle | undefined;
 
@@ -61,6 +63,7 @@ export class Replicator {
     transport.on('message', this.onMessage);
     transport.on('disconnected', this.onDisconnected);
     void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'ack'), 1).catch(() => {});
+    void transport.subscribe(hubTopic(prefix, 'state'), 1).catch(() => {});
     if (transport.connected) this.onConnected();
   }
 
@@ -90,7 +93,14 @@ export class Replicator {
     this.eventCursor = 0;
     this.sampleCursor = 0;
     this.inFlight.clear();
-    this.lastAckAt = this.o.clock.monotonic();
+    this.eventsInFlight.clear();
+  }
+
+  /** When the oldest unacknowledged frame went out, undefined when none waits. */
+  private oldestUnacked(): number | undefined {
+    let oldest: number | undefined;
+    for (const t of [...this.inFlight.values(), ...this.eventsInFlight.values()]) oldest = oldest === undefined ? t : Math.min(oldest, t);
+    return oldest;
   }
 
   /** A hub that was away missed what went out meanwhile (its session is clean): send it again. */
@@ -98,19 +108,21 @@ export class Replicator {
     if (this.ackTimer !== undefined || this.stopped) return;
     this.ackTimer = this.o.clock.setTimeout(() => {
       this.ackTimer = undefined;
-      const waiting = this.inFlight.size > 0 || this.o.outbox.backlog().eventRows > 0;
-      if (waiting && this.o.clock.monotonic() - this.lastAckAt >= ACK_TIMEOUT_MS && this.o.transport.connected) {
+      const oldest = this.oldestUnacked();
+      const waiting = oldest !== undefined;
+      if (waiting && this.o.clock.monotonic() - oldest >= ACK_TIMEOUT_MS && this.o.transport.connected) {
         this.o.logger.info({ inFlight: this.inFlight.size }, 'no ack from the hub: sending the unacknowledged outbox again');
         this.resend();
         this.pump();
       }
       if (waiting) this.watchAcks();
-    }, ACK_TIMEOUT_MS);
+    }, ACK_TIMEOUT_MS / 3);
   }
 
   private readonly onDisconnected = (): void => {
     this.sessionReady = false;
     this.inFlight.clear();
+    this.eventsInFlight.clear();
   };
 
   private readonly onMessage = (msg: TransportMessage): void => {
@@ -134,9 +146,9 @@ export class Replicator {
       return;
     }
     const { lane, firstSeq, lastSeq } = decoded.frame;
-    this.lastAckAt = this.o.clock.monotonic();
     const rows = this.o.outbox.ack(lane, firstSeq, lastSeq);
     if (lane === 'samples') this.inFlight.delete(lastSeq);
+    else for (let seq = firstSeq; seq <= lastSeq && this.eventsInFlight.size > 0; seq++) this.eventsInFlight.delete(seq);
     this.o.onAck?.(lane, rows);
     this.pump();
   };
@@ -169,6 +181,7 @@ export class Replicator {
     for (const e of outbox.pendingEvents(this.eventCursor, EVENTS_PER_PUMP)) {
       const bytes = encodeEvent({ epoch, seq: e.seq, time: e.time, id: e.id, priority: e.priority, kind: e.kind, payload: e.payload });
       this.eventCursor = e.seq;
+      this.eventsInFlight.set(e.seq, this.o.clock.monotonic());
       this.send('events', nodeTopic(prefix, identity.site, identity.node, 'event'), bytes);
     }
   }
@@ -210,7 +223,7 @@ export class Replicator {
         return;
       }
       this.sampleCursor = batch.lastSeq;
-      this.inFlight.add(batch.lastSeq);
+      this.inFlight.set(batch.lastSeq, this.o.clock.monotonic());
       if (budgetBytesPerSecond > 0) this.tokens -= bytes.length;
       this.send('samples', nodeTopic(prefix, identity.site, identity.node, 'history'), bytes);
     }
