@@ -137,6 +137,15 @@ async function fieldmeshDesign(
     clock.advance(TICK_MS);
     const expected = await framesSent();
     await waitFor(() => messagesOut() >= expected, { what: 'tick published', timeoutMs: 10_000, intervalMs: 1 });
+    // In real time a hub's acknowledgement comes back within a tick; wait for it, or compressed time would
+    // trip the ack timeout and measure resends that real links do not make.
+    if (replicateSamples) {
+      await waitFor(() => agents.every((a) => a.stats().outboxFramesInFlight === 0), {
+        what: 'history acknowledged',
+        timeoutMs: 10_000,
+        intervalMs: 1,
+      });
+    }
   }
   const wire = agents.reduce((sum, a, i) => sum + a.transport.stats().bytesOut - (before[i] ?? 0), 0);
   const payload = (await bytesBefore()) - payloadBefore;

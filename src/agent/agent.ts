@@ -38,6 +38,9 @@ export interface AgentStats {
   readonly eventsCollected: number;
   readonly bytesOut: number;
   readonly connected: boolean;
+  /** Outbox rows waiting for the hub's acknowledgement, and durable-plane frames sent but not yet acknowledged. */
+  readonly outboxPendingRows: number;
+  readonly outboxFramesInFlight: number;
 }
 
 export interface Agent {
@@ -233,6 +236,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         eventsCollected,
         bytesOut: transport.stats().bytesOut,
         connected: transport.connected,
+        outboxPendingRows: outbox.backlog().sampleRows,
+        outboxFramesInFlight: replicator.framesInFlight,
       };
     },
   };

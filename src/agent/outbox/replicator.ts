@@ -76,6 +76,11 @@ export class Replicator {
     this.o.transport.off('disconnected', this.onDisconnected);
   }
 
+  /** History frames and events sent and not yet acknowledged. */
+  get framesInFlight(): number {
+    return this.inFlight.size + this.eventsInFlight.size;
+  }
+
   /** New rows are in the outbox: ship them if the link and the budget allow. */
   notify(): void {
     this.pump();
