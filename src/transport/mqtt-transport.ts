@@ -22,6 +22,13 @@ interface Attempt {
   readonly meter: ByteMeter;
   connected: boolean;
   lastError?: Error;
+  /**
+   * QoS 1 publishes the broker accepts unacknowledged (MQTT 5 Receive Maximum, from CONNACK; Mosquitto
+   * says 20). mqtt.js does not hold back to it, and a broker disconnects a client that exceeds it.
+   */
+  inflightLimit: number;
+  inflight: number;
+  readonly waiting: Array<() => void>;
 }
 
 function unavailable(message: string, cause?: unknown): FieldmeshError {
@@ -168,6 +175,9 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       pending: new Set(),
       meter: meterStream((client as unknown as { stream?: Duplex }).stream),
       connected: false,
+      inflightLimit: Number.POSITIVE_INFINITY,
+      inflight: 0,
+      waiting: [],
     };
     attempt = a;
     meters.add(a.meter);
@@ -192,9 +202,11 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       counters.messagesIn++;
       events.emit('message', { topic, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.length), retain: packet.retain });
     });
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
       if (attempt !== a || closed) return;
       a.connected = true;
+      // [MQTT-3.2.2.3.3] Receive Maximum absent means 65,535.
+      a.inflightLimit = protocolVersion === 5 ? (connack?.properties?.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
       failures = 0;
       counters.connects++;
       logger.info({ url: options.url }, 'connected to MQTT broker');
@@ -246,17 +258,26 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       return new Promise((resolve, reject) => {
         const entry: PendingPublish = { reject };
         a.pending.add(entry);
-        a.client.publish(
-          topic,
-          Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-          { qos: opts.qos, retain: opts.retain ?? false },
-          (err) => {
-            a.pending.delete(entry);
-            if (err) return reject(unavailable(`publish to ${topic} failed: ${err.message}`, err));
-            counters.messagesOut++;
-            resolve();
-          },
-        );
+        const send = () => {
+          if (opts.qos > 0) a.inflight++;
+          a.client.publish(
+            topic,
+            Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+            { qos: opts.qos, retain: opts.retain ?? false },
+            (err) => {
+              a.pending.delete(entry);
+              if (opts.qos > 0) {
+                a.inflight--;
+                a.waiting.shift()?.();
+              }
+              if (err) return reject(unavailable(`publish to ${topic} failed: ${err.message}`, err));
+              counters.messagesOut++;
+              resolve();
+            },
+          );
+        };
+        if (opts.qos > 0 && a.inflight >= a.inflightLimit) a.waiting.push(send);
+        else send();
       });
     },
 

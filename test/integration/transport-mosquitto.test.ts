@@ -37,3 +37,20 @@ test('mqtt transport speaks MQTT 5 to Mosquitto: a repeated topic goes out once,
   assert.ok(v311 >= 20 * topic.length, `3.1.1 repeats the topic: ${v311} bytes`);
   assert.ok(v5 < 3 * topic.length + 20 * 12, `MQTT 5 sends the topic once: ${v5} bytes`);
 });
+
+test('mqtt transport: a burst of 200 QoS 1 publishes over 50 topics (aliases churning) stays connected, every one acknowledged', async () => {
+  const mosquitto = await startMosquitto();
+  try {
+    const t = createMqttTransport({ url: mosquitto.url, clientId: 'burst' });
+    let disconnects = 0;
+    t.on('disconnected', () => disconnects++);
+    t.start();
+    await waitFor(() => t.connected, { what: 'connected' });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => t.publish(`burst/${i % 50}`, new Uint8Array([i % 256]), { qos: 1 })));
+    assert.equal(disconnects, 0, 'the link survived the burst');
+    assert.equal(t.stats().messagesOut, 200);
+    await t.close();
+  } finally {
+    await mosquitto.stop();
+  }
+});
