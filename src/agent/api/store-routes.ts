@@ -2,9 +2,9 @@
 // values and buildinfo, GET and form POST, in Prometheus' envelope, so the hub and Grafana can use a node.
 
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { type ErrorCode, FieldmeshError, isFieldmeshError } from '../../kit/index.js';
+import { FieldmeshError } from '../../kit/index.js';
 import {
-  errorBody,
+  errorAnswer,
   evaluateInstantQuery,
   evaluateRangeQuery,
   FIELDMESH_VERSION,
@@ -33,11 +33,6 @@ export interface StoreRoutesOptions {
   /** The clock for instant queries without `time` and label queries without `end`; default Date.now. */
   readonly now?: () => number;
 }
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  FM_QUERY_INVALID: 400,
-  FM_STORE_CLOSED: 503,
-};
 
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -136,20 +131,8 @@ export async function registerStoreRoutes(app: FastifyInstance, store: SampleSto
       done(null, parseFormBody(body as string));
     });
     scope.setErrorHandler((err: FastifyError | Error, _request, reply) => {
-      let status: number;
-      let code: ErrorCode;
-      if (isFieldmeshError(err)) {
-        status = STATUS[err.code] ?? 500;
-        code = err.code;
-      } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode < 500) {
-        // Fastify's own client errors: a malformed body, an unsupported media type.
-        status = err.statusCode;
-        code = 'FM_QUERY_INVALID';
-      } else {
-        status = 500;
-        code = 'FM_AGENT_INTERNAL';
-      }
-      return reply.status(status).send(errorBody(status, code, status === 500 && !isFieldmeshError(err) ? 'internal error' : err.message));
+      const answer = errorAnswer(err, 'FM_AGENT_INTERNAL');
+      return reply.status(answer.status).send(answer.body);
     });
 
     for (const method of ['GET', 'POST'] as const) {

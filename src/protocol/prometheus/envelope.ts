@@ -1,6 +1,8 @@
 // The Prometheus HTTP API envelope: `{status, data}` on success, `{status, errorType, error}` on
 // failure, with fieldmesh's own `{code, message}` beside it. Shared by every server of that API.
 
+import { type ErrorCode, isFieldmeshError } from '../../kit/index.js';
+
 /** Prometheus' errorType for an HTTP status: 400 bad_data, 404 not_found, 503 unavailable, 5xx internal. */
 export function prometheusErrorType(status: number): string {
   if (status === 404) return 'not_found';
@@ -41,4 +43,46 @@ export interface PrometheusSuccess<T> {
   readonly status: 'success';
   readonly data: T;
   readonly warnings?: readonly string[];
+}
+
+/** The HTTP status of each error code a server of this API may answer with; anything else is 500. */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  FM_QUERY_INVALID: 400,
+  FM_CONFIG_INVALID: 400,
+  FM_PUSH_INVALID: 400,
+  FM_LINE_PROTOCOL_INVALID: 400,
+  FM_PUSH_UNAUTHORIZED: 401,
+  FM_NOT_FOUND: 404,
+  FM_PUSH_TOO_LARGE: 413,
+  FM_TRANSPORT_UNAVAILABLE: 503,
+  FM_STORE_CLOSED: 503,
+};
+
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly body: PrometheusErrorBody;
+}
+
+/**
+ * The one translation of a thrown value into an HTTP answer, for the hub and the node alike: a
+ * FieldmeshError by its code, a framework's own client error (malformed body, unsupported media type,
+ * body too large) by its status, anything else as `internalCode` with its message withheld.
+ */
+export function errorAnswer(err: unknown, internalCode: ErrorCode): ErrorAnswer {
+  let status: number;
+  let code: ErrorCode;
+  const message = err instanceof Error ? err.message : String(err);
+  if (isFieldmeshError(err)) {
+    status = HTTP_STATUS[err.code] ?? 500;
+    code = err.code;
+  } else if (typeof (err as { statusCode?: unknown })?.statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
+    status = (err as { statusCode: number }).statusCode;
+    code = status === 413 ? 'FM_PUSH_TOO_LARGE' : 'FM_QUERY_INVALID';
+  } else {
+    status = 500;
+    code = internalCode;
+  }
+  const internal = status === 500 && !isFieldmeshError(err);
+  return { status, code, body: errorBody(status, code, internal ? 'internal error' : message) };
 }
