@@ -1,7 +1,10 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory|backfill|store ...]
+// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness ...]
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadScenario, runSim } from '../src/sim/index.js';
 import { startMosquitto } from '../test/kit/mosquitto.js';
 import { benchAgentMemory } from './agent-memory.js';
 import { benchBackfill } from './backfill.js';
@@ -29,6 +32,22 @@ if (want('wire')) {
 if (want('hub')) save('hubLatency', [await benchHubLatency(10, 20), await benchHubLatency(50, 30)]);
 if (want('memory')) save('agentMemory', await benchAgentMemory(1_000));
 if (want('store')) save('store', await benchStore(200));
+if (want('awareness')) {
+  // Issue 4's figures: fieldmesh UDP and MQTT digest beside seed 004's design through a real Mosquitto, one run each.
+  const runs = [];
+  for (const [scenario, nodes] of [
+    ['steady', 10],
+    ['steady', 50],
+    ['churn', 50],
+    ['cold-start', 50],
+    ['partition', 50],
+  ] as const) {
+    const s = await loadScenario(scenario, { overrides: { nodes } });
+    const { results } = await runSim(s, { outDir: mkdtempSync(join(tmpdir(), 'fm-bench-sim-')), progress: false });
+    runs.push({ scenario, nodes, designs: results.designs.map((d) => ({ name: d.name, measures: d.measures })) });
+  }
+  save('awareness', runs);
+}
 if (want('backfill')) save('backfill', await benchBackfill(50, 3_600, 150_000));
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

@@ -5,8 +5,9 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSqliteStore, type StoreSample } from '../src/agent/store/index.js';
+import { createSqliteStore, type StoreRollup, type StoreSample } from '../src/agent/store/index.js';
 import { ManualClock, quantile } from '../src/kit/index.js';
+import { benchVictoriaMetrics, type VictoriaMetricsResult } from './victoria-metrics.js';
 import { loadWorkload } from './workload.js';
 
 export interface StoreBenchResult {
@@ -32,20 +33,24 @@ export interface StoreBenchResult {
     readonly runs: number;
     readonly goalMs: number;
   };
-  readonly victoriaMetrics: string | { readonly bytesPerSample: number };
+  /** VictoriaMetrics on the same day of data, in the same run; `skipped` says why when it could not run. */
+  readonly victoriaMetrics: VictoriaMetricsResult | { readonly skipped: string };
+  /** fieldmesh bytes per sample / VictoriaMetrics' (samples and index), when it ran. */
+  readonly ratioToVictoriaMetrics: number | null;
   readonly goals: { readonly bytesPerSample: number; readonly stretch: number; readonly victoriaMetricsReference: number };
 }
 
 const DAY_MS = 86_400_000;
 const INTERVAL_MS = 5000;
 
-async function bytesForOneDay(dir: string, nodes: number) {
+/** One simulated day of the workload into a fresh store at `<dir>/day.db` (with `rollups`, when given). */
+export async function bytesForOneDay(dir: string, nodes: number, rollups: readonly StoreRollup[] = []) {
   const wl = await loadWorkload();
   const sims = Array.from({ length: nodes }, (_, i) => new wl.NodeSim(wl.DEFAULT_SEED, i, { intervalS: 5 }));
   const start = Date.UTC(2026, 0, 1);
   const clock = new ManualClock(start);
   const path = join(dir, 'day.db');
-  const store = createSqliteStore({ path, clock, retentionMs: 3650 * DAY_MS, compactEveryMs: 10 * 60_000 });
+  const store = createSqliteStore({ path, clock, retentionMs: 3650 * DAY_MS, compactEveryMs: 10 * 60_000, rollups });
   const ticks = DAY_MS / INTERVAL_MS;
   const ticksPerAppend = 12; // one minute of the whole fleet per append
   const started = performance.now();
@@ -135,6 +140,7 @@ export async function benchStore(nodes = 200): Promise<StoreBenchResult> {
     }
     await store.close();
     const ingest = await durableIngest(dir, 8, 1000, 2_000_000);
+    const victoriaMetrics = await benchVictoriaMetrics(nodes);
     const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
     return {
       workload: `seed-004 BESS, ${nodes} nodes x 5 metrics at 5 s, one simulated day${nodes < 200 ? ' (fewer nodes than the 1,000-series goal; the ratio is per sample)' : ''}`,
@@ -146,7 +152,8 @@ export async function benchStore(nodes = 200): Promise<StoreBenchResult> {
       dayIngestSeconds: round(day.dayIngestSeconds, 1),
       ingest,
       queryOneSeriesOneDay: { points, p50Ms: round(quantile(durations, 0.5)), p99Ms: round(quantile(durations, 0.99)), runs, goalMs: 20 },
-      victoriaMetrics: existsSync('/usr/bin/victoria-metrics') ? 'installed but not wired into this bench yet' : 'not installed',
+      victoriaMetrics,
+      ratioToVictoriaMetrics: 'skipped' in victoriaMetrics ? null : round(day.fileBytes / day.samples / victoriaMetrics.bytesPerSample, 2),
       goals: { bytesPerSample: 1.0, stretch: 0.6, victoriaMetricsReference: 0.56 },
     };
   } finally {

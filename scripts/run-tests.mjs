@@ -44,9 +44,10 @@ ensureDebianPackage('chromium', 'chromium');
 for (const [what, args] of [
   ['type check', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
   ['lint', ['biome', 'check', 'src', 'test', 'scripts', 'bench']],
-  ['build', ['tsc', '-p', 'tsconfig.build.json']],
+  ['build', ['npm', 'run', '--silent', 'build']],
 ]) {
-  const step = spawnSync('npx', args, { cwd: root, stdio: 'inherit' });
+  const [command, ...rest] = args[0] === 'npm' ? args : ['npx', ...args];
+  const step = spawnSync(command, rest, { cwd: root, stdio: 'inherit' });
   if (step.status !== 0) {
     console.error(`${what} failed`);
     process.exit(step.status ?? 1);

@@ -73,6 +73,17 @@ export function createAgentMetrics(identity: { site: string; node: string }) {
       labelNames: ['lane'],
       registers,
     }),
+    backfillRequests: new Counter({
+      name: 'fieldmesh_backfill_requests_total',
+      help: 'Backfill requests received from the hub, by result: added, pending (already in hand), reported-again (already finished), refused (undecodable or a bad selector).',
+      labelNames: ['result'],
+      registers,
+    }),
+    backfillRows: new Counter({
+      name: 'fieldmesh_backfill_rows_enqueued_total',
+      help: 'Samples read from the local store and queued in the outbox to answer backfill requests.',
+      registers,
+    }),
     quarantined: new Counter({
       name: 'fieldmesh_agent_files_quarantined_total',
       help: 'Damaged database files moved aside at start, by file.',

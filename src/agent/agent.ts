@@ -3,17 +3,19 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Aggregator, AggregatorTakeover, AwarenessPlane, createMqttLink, type MembershipChange } from '../awareness/index.js';
 import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
-import { createMqttTransport, type Transport } from '../transport/index.js';
+import { parseSelector } from '../protocol/index.js';
+import { createMqttTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
-import { registerStoreRoutes } from './api/index.js';
+import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { createCollector } from './collectors/registry.js';
 import type { AgentConfig } from './config.js';
 import { CriticalSet } from './critical-set.js';
 import { createAgentHttp, listenWithFallback } from './http-server.js';
-import { createSqliteOutbox, Replicator } from './outbox/index.js';
+import { Backfiller, createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
 import { createSqliteStore, type StoreSample } from './store/index.js';
 
@@ -41,6 +43,12 @@ export interface AgentStats {
   /** Outbox rows waiting for the hub's acknowledgement, and durable-plane frames sent but not yet acknowledged. */
   readonly outboxPendingRows: number;
   readonly outboxFramesInFlight: number;
+  /** What the pending rows will cost on the wire, bytes (an estimate, as history frames report it). */
+  readonly outboxPendingBytes: number;
+  /** Backfill requests from the hub still being read from the store. [FM-DURABLE-6] */
+  readonly backfillsReading: number;
+  /** The awareness plane's own figures, when it runs. */
+  readonly awareness?: ReturnType<AwarenessPlane['stats']>;
 }
 
 export interface Agent {
@@ -48,6 +56,8 @@ export interface Agent {
   readonly epoch: number;
   readonly metrics: AgentMetrics;
   readonly transport: Transport;
+  /** The awareness plane, once started with `awareness.transport` other than none. */
+  readonly awareness: AwarenessPlane | undefined;
   /** Starts collectors, the HTTP server and the broker link. Resolves with the HTTP URL when enabled. */
   start(): Promise<{ httpUrl: string | undefined }>;
   /**
@@ -116,6 +126,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     path: join(stateDir, 'store.db'),
     retentionMs: config.store.retention,
     ...(config.store.maxBytes !== undefined ? { maxBytes: config.store.maxBytes } : {}),
+    rollups: config.store.rollups.map((r) => ({ resolutionMs: r.resolution, retentionMs: r.retention })),
     clock,
     logger,
   });
@@ -143,15 +154,111 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       metrics.framesSent.inc({ type: lane === 'events' ? 'event' : 'history' });
       metrics.frameBytesSent.inc({ type: lane === 'events' ? 'event' : 'history' }, bytes);
     },
-    onAck: (lane, rows) => metrics.outboxAcked.inc({ lane }, rows),
+    onAck: (lane, rows) => {
+      metrics.outboxAcked.inc({ lane }, rows);
+      // Acks make room in the outbox: a repair waiting for it reads on.
+      if (lane === 'samples') backfiller.kick();
+    },
+  });
+  // [FM-DURABLE-6] The hub's backfill requests: read from the store into the outbox, behind live rows.
+  const backfiller = new Backfiller({
+    outbox,
+    store,
+    transport,
+    identity,
+    prefix: config.topicPrefix,
+    clock,
+    logger,
+    critical: config.critical.map((c) => parseSelector(c.match)),
+    maxPieceRows: config.outbox.maxFrameRows,
+    maxQueuedRows: 2 * config.outbox.maxFrameRows,
+    notify: () => replicator.notify(),
+    onRequest: (result) => metrics.backfillRequests.inc({ result }),
+    onEnqueued: (rows) => metrics.backfillRows.inc(rows),
   });
   const collectors = overrides.collectors ?? config.collectors.map((c, i) => createCollector(c, i));
+  // [FM-AWARE-1..6] The awareness plane: its own sending state of the critical set, its own link.
+  let awareness: AwarenessPlane | undefined;
+  let awarenessLink: FrameLink | undefined;
+  let takeover: AggregatorTakeover | undefined;
+  async function startAwareness(emit: (change: MembershipChange) => void): Promise<void> {
+    const a = config.awareness;
+    if (a.transport === 'none') return;
+    const origin = a.origin;
+    awarenessLink =
+      a.transport === 'udp'
+        ? await createUdpLink({
+            mode: a.udp.mode,
+            group: a.udp.group,
+            broadcastAddress: a.udp.broadcastAddress,
+            port: a.udp.port,
+            ttl: a.udp.ttl,
+            ...(a.udp.interface !== undefined ? { interfaceAddress: a.udp.interface } : {}),
+            logger,
+          })
+        : undefined;
+    const plane: AwarenessPlane = new AwarenessPlane({
+      identity,
+      epoch,
+      ...(origin !== undefined ? { origin } : {}),
+      link:
+        awarenessLink ??
+        createMqttLink({
+          transport,
+          prefix: config.topicPrefix,
+          site: identity.site,
+          node: identity.node,
+          origin: () => plane.originId,
+          ...(a.zoneOnly ? { zone: identity.zone } : {}),
+          onBadDigest: (topic, message) => logger.warn({ topic }, `awareness digest on ${topic} is malformed: ${message}`),
+        }),
+      critical: critical.cursor(),
+      clock,
+      logger,
+      tickMs: config.publish.tick,
+      ...(a.heartbeat !== undefined ? { heartbeatMs: a.heartbeat } : {}),
+      radius: a.radius,
+      zoneOnly: a.zoneOnly,
+      repeat: a.repeat,
+      onEvent: emit,
+    });
+    awareness = plane;
+    if (a.transport === 'mqtt') {
+      const aggregator = new Aggregator({ transport, prefix: config.topicPrefix, clock, logger, tickMs: config.publish.tick, zones: true });
+      takeover = new AggregatorTakeover({
+        transport,
+        prefix: config.topicPrefix,
+        aggregator,
+        mode: a.aggregator,
+        self: () => plane.originId,
+        aliveOrigins: () =>
+          plane.membership
+            .view(clock.now())
+            .filter((m) => m.state === 'alive')
+            .map((m) => m.origin),
+        clock,
+        logger,
+        everyMs: config.publish.tick,
+      });
+      takeover.start();
+    }
+    plane.start();
+  }
   let started = false;
   let samplesCollected = 0;
   let eventsCollected = 0;
   const http = config.http.enabled
     ? createAgentHttp(metrics, { started: () => started, brokerConnected: () => transport.connected })
     : undefined;
+
+  /** [FM-DURABLE-1] Events go to the outbox; the caller is answered once it is on disk. */
+  async function emitEvent(event: AgentEvent): Promise<void> {
+    const payload = new TextEncoder().encode(JSON.stringify(event.payload ?? null));
+    await outbox.appendEvent({ id: event.id ?? createId(), kind: event.kind, priority: event.priority, time: event.time, payload });
+    eventsCollected++;
+    metrics.eventsCollected.inc({ priority: event.priority });
+    replicator.notify();
+  }
 
   function contextFor(collector: Collector): CollectorContext {
     const counter = metrics.samplesCollected.labels({ collector: collector.name });
@@ -173,13 +280,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         counter.inc(samples.length);
         if (durable.length > 0) replicator.notify();
       },
-      async emit(event: AgentEvent) {
-        const payload = new TextEncoder().encode(JSON.stringify(event.payload ?? null));
-        await outbox.appendEvent({ id: event.id ?? createId(), kind: event.kind, priority: event.priority, time: event.time, payload });
-        eventsCollected++;
-        metrics.eventsCollected.inc({ priority: event.priority });
-        replicator.notify();
-      },
+      emit: emitEvent,
       reject(reason: RejectReason) {
         metrics.collectorRejected.inc({ collector: collector.name, reason });
       },
@@ -191,11 +292,26 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     epoch,
     metrics,
     transport,
+    get awareness() {
+      return awareness;
+    },
     async start() {
       for (const c of collectors) await c.start(contextFor(c));
       let httpUrl: string | undefined;
+      // Joins, deaths and leaves the plane sees go to the hub as events, through the outbox.
+      await startAwareness((change) => {
+        if (change.kind !== 'joined' && change.kind !== 'failed' && change.kind !== 'left') return;
+        const name = awareness?.fleet.nameOf(change.origin) ?? `origin ${change.origin}`;
+        void emitEvent({
+          kind: `member_${change.kind}`,
+          priority: change.kind === 'failed' ? 'high' : 'normal',
+          time: change.atMs,
+          payload: { ...change, name },
+        }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'membership event not recorded'));
+      });
       if (http !== undefined) {
         await registerStoreRoutes(http, store);
+        registerFleetRoutes(http, () => awareness);
         httpUrl = await listenWithFallback(
           http,
           config.http.host,
@@ -207,6 +323,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       }
       publisher.start();
       replicator.start();
+      backfiller.start();
       transport.start();
       started = true;
       logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
@@ -220,14 +337,19 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           .stop()
           .catch((err: unknown) => logger.warn({ collector: c.name, err: describeError(err) }, 'collector did not stop cleanly'));
       }
+      await awareness?.stop(graceful);
+      takeover?.stop();
+      await awarenessLink?.close();
       if (graceful) await publisher.stop();
       replicator.stop();
+      await backfiller.stop();
       await transport.close({ graceful });
       await http?.close();
       outbox.close();
       await store.close();
     },
     stats() {
+      const pendingRows = outbox.backlog().sampleRows;
       return {
         epoch,
         localSeries: critical.localSeriesCount,
@@ -236,8 +358,11 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         eventsCollected,
         bytesOut: transport.stats().bytesOut,
         connected: transport.connected,
-        outboxPendingRows: outbox.backlog().sampleRows,
+        outboxPendingRows: pendingRows,
         outboxFramesInFlight: replicator.framesInFlight,
+        outboxPendingBytes: replicator.estimateBytes(pendingRows),
+        backfillsReading: outbox.backfillTasks().length,
+        ...(awareness ? { awareness: awareness.stats() } : {}),
       };
     },
   };

@@ -45,3 +45,50 @@ test('agent config: a bad selector and a bad deadband are reported with their pa
       /node\.yaml: critical\[1\]\.deadband: /.test((err as Error).message),
   );
 });
+
+test('agent config: store rollups parse their durations and default to none', () => {
+  const base = loadConfig(agentConfigSchema, { text: 'node: {id: n1, site: s}\n' });
+  assert.deepEqual(base.store.rollups, []);
+  const text =
+    'node: {id: n1, site: s}\nstore:\n  retention: 30d\n  rollups:\n    - {resolution: 5m, retention: 400d}\n    - {resolution: 1h, retention: 5y}\n';
+  assert.throws(
+    () => loadConfig(agentConfigSchema, { text, file: 'node.yaml' }),
+    (err: unknown) => /node\.yaml: store\.rollups\[1\]\.retention: expected a duration/.test((err as Error).message),
+  );
+  const cfg = loadConfig(agentConfigSchema, { text: text.replace('5y', '1825d'), file: 'node.yaml' });
+  assert.deepEqual(cfg.store.rollups, [
+    { resolution: 300_000, retention: 400 * 86_400_000 },
+    { resolution: 3_600_000, retention: 1825 * 86_400_000 },
+  ]);
+});
+
+test('agent config: a rollup finer than 1m, not dividing 2h, listed twice or kept shorter than raw is refused by its path', () => {
+  const text = [
+    'node: {id: n1, site: s}',
+    'store:',
+    '  retention: 30d',
+    '  rollups:',
+    '    - {resolution: 30s, retention: 400d}',
+    '    - {resolution: 7m, retention: 400d}',
+    '    - {resolution: 5m, retention: 7d}',
+    '    - {resolution: 5m, retention: 400d}',
+    '    - {resolution: soon, retention: 400d}',
+    '    - {resolution: 1h}',
+  ].join('\n');
+  assert.throws(
+    () => loadConfig(agentConfigSchema, { text, file: 'node.yaml' }),
+    (err: unknown) => {
+      const message = (err as Error).message;
+      assert.ok(isFieldmeshError(err, 'FM_CONFIG_INVALID'), message);
+      assert.deepEqual(message.split('\n'), [
+        'node.yaml: store.rollups[4].resolution: expected a duration like "500ms", "2s", "5m" or a number of ms, got "soon"',
+        'node.yaml: store.rollups[5].retention: Invalid input',
+        'node.yaml: store.rollups[0].resolution: must be at least 1m, got 30s',
+        "node.yaml: store.rollups[1].resolution: must divide the store's 2h chunk span evenly (1m, 2m, 5m, 10m, 15m, 20m, 30m, 1h, 2h, ...), got 7m",
+        'node.yaml: store.rollups[2].retention: must be at least store.retention (30d), got 7d',
+        'node.yaml: store.rollups[3].resolution: 5m is listed twice; one rollup per resolution',
+      ]);
+      return true;
+    },
+  );
+});

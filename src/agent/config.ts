@@ -1,9 +1,10 @@
 // node.yaml: the agent's one configuration schema (identity, broker, tick, critical selectors, collectors).
 
 import { z } from 'zod';
-import { durationMs, ID_PATTERN } from '../kit/index.js';
+import { durationMs, formatDurationMs, ID_PATTERN } from '../kit/index.js';
 import { DEFAULT_TOPIC_PREFIX, parseSelector } from '../protocol/index.js';
 import { collectorConfigSchema } from './collectors/registry.js';
+import { DEFAULT_CHUNK_SPAN_MS } from './store/store.js';
 
 /** Default agent HTTP port: clear of Mosquitto, NATS, PostgreSQL, Redis, RabbitMQ, Prometheus, Grafana. */
 export const DEFAULT_AGENT_HTTP_PORT = 18801;
@@ -11,6 +12,63 @@ export const DEFAULT_AGENT_HTTP_PORT = 18801;
 export const DEFAULT_BROKER_URL = 'mqtt://127.0.0.1:18830';
 
 const id = (what: string) => z.string().regex(ID_PATTERN, `${what} must be lowercase letters, digits, '-' or '_' (at most 63)`);
+
+/** The finest rollup: finer buckets hold about as many values as the raw samples they summarise. */
+export const MIN_ROLLUP_RESOLUTION_MS = 60_000;
+
+export const rollupConfigSchema = z.strictObject({
+  /** Bucket width: at least 1 min, dividing the store's 2 h chunk span (1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, ...). */
+  resolution: durationMs(),
+  /** Buckets older than this are deleted; at least `store.retention`, since a rollup exists to outlive raw samples. */
+  retention: durationMs(),
+});
+
+/**
+ * Paths (relative to `store`) whose value already failed to parse, by store object: the rollup checks
+ * skip those, so a bad duration is reported once, and run despite them, so every problem shows at once.
+ */
+const failedStorePaths = new WeakMap<object, Set<string>>();
+
+function noteFailedPaths(payload: { value: unknown; issues: readonly { path?: readonly PropertyKey[] }[] }): boolean {
+  if (typeof payload.value !== 'object' || payload.value === null) return false;
+  failedStorePaths.set(payload.value, new Set(payload.issues.map((i) => (i.path ?? []).join('.'))));
+  return true;
+}
+
+/** Rollup checks that need the whole `store` section, each issue on the field it is about. */
+function checkRollups(store: { retention: number; rollups: { resolution: number; retention: number }[] }, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(store.rollups)) return;
+  const failed = failedStorePaths.get(store) ?? new Set<string>();
+  const valid = (value: unknown, path: string): value is number => typeof value === 'number' && !failed.has(path);
+  const span = formatDurationMs(DEFAULT_CHUNK_SPAN_MS);
+  const seen = new Set<number>();
+  store.rollups.forEach((r, i) => {
+    if (typeof r !== 'object' || r === null) return;
+    const at = (field: string) => ['rollups', i, field];
+    if (valid(r.resolution, `rollups.${i}.resolution`)) {
+      const resolution = formatDurationMs(r.resolution);
+      if (r.resolution < MIN_ROLLUP_RESOLUTION_MS) {
+        ctx.addIssue({ code: 'custom', path: at('resolution'), message: `must be at least 1m, got ${resolution}` });
+      } else if (DEFAULT_CHUNK_SPAN_MS % r.resolution !== 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('resolution'),
+          message: `must divide the store's ${span} chunk span evenly (1m, 2m, 5m, 10m, 15m, 20m, 30m, 1h, 2h, ...), got ${resolution}`,
+        });
+      } else if (seen.has(r.resolution)) {
+        ctx.addIssue({ code: 'custom', path: at('resolution'), message: `${resolution} is listed twice; one rollup per resolution` });
+      }
+      seen.add(r.resolution);
+    }
+    if (valid(r.retention, `rollups.${i}.retention`) && valid(store.retention, 'retention') && r.retention < store.retention) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('retention'),
+        message: `must be at least store.retention (${formatDurationMs(store.retention)}), got ${formatDurationMs(r.retention)}`,
+      });
+    }
+  });
+}
 
 /** A deadband: a number is absolute (in the series' unit); "2%" is relative to the last sent value. */
 const deadbandSchema = z.union([
@@ -84,9 +142,12 @@ export const agentConfigSchema = z.strictObject({
     .strictObject({
       /** Samples older than this are deleted (hourly and at start). */
       retention: durationMs('30d'),
-      /** Size cap of the store file with its WAL, in bytes; past it the oldest chunks go. */
+      /** Size cap of the store file with its WAL, in bytes; past it the oldest chunks go, then the oldest rollups. */
       maxBytes: z.number().int().positive().optional(),
+      /** Downsampled rollups written at compaction, each kept for its own retention; empty: none. */
+      rollups: z.array(rollupConfigSchema).default([]),
     })
+    .superRefine(checkRollups, { when: noteFailedPaths })
     .prefault({} as never),
   /** The durable plane to the hub. [FM-DURABLE-1..5] */
   outbox: z
@@ -106,6 +167,36 @@ export const agentConfigSchema = z.strictObject({
       historyInterval: durationMs('30s'),
     })
     .prefault({} as never),
+  /** The awareness plane: what this node tells its neighbours and learns of them (docs/awareness.md). */
+  awareness: z
+    .strictObject({
+      /** none: off; udp: broadcast on the shared segment, no broker; mqtt: through the broker's digest. */
+      transport: z.enum(['none', 'udp', 'mqtt']).default('none'),
+      /** A 16-bit origin id; derived from "site/node" when absent. */
+      origin: z.number().int().min(0).max(0xffff).optional(),
+      /** The longest this node stays silent on the plane (an empty pulse then); default one publish tick. */
+      heartbeat: durationMs().optional(),
+      /** Hops frames travel beyond the first: 0 on one shared segment, more for multi-hop meshes. */
+      radius: z.number().int().min(0).max(7).default(0),
+      /** Keep and relay only the frames of nodes of this node's zone. */
+      zoneOnly: z.boolean().default(false),
+      /** Extra pulses that repeat a changed value, so one lost frame does not leave it stale. */
+      repeat: z.number().int().min(0).max(3).default(2),
+      udp: z
+        .strictObject({
+          mode: z.enum(['multicast', 'broadcast']).default('multicast'),
+          group: z.string().default('239.255.70.77'),
+          broadcastAddress: z.string().default('255.255.255.255'),
+          port: z.number().int().min(1).max(65_535).default(18_870),
+          /** The interface's address to send and join on; the route to the group decides when absent. */
+          interface: z.string().optional(),
+          ttl: z.number().int().min(0).max(255).default(1),
+        })
+        .prefault({} as never),
+      /** MQTT: aggregate the digest here always, only while the hub is away (auto), or never. */
+      aggregator: z.enum(['never', 'auto', 'always']).default('auto'),
+    })
+    .prefault({} as never),
   /** Which series leave the node; the first selector that matches a series decides its deadband. */
   critical: z.array(criticalSelectorSchema).default([]),
   collectors: z.array(collectorConfigSchema).default([]),
@@ -113,6 +204,7 @@ export const agentConfigSchema = z.strictObject({
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type CriticalSelectorConfig = z.output<typeof criticalSelectorSchema>;
+export type RollupConfig = z.output<typeof rollupConfigSchema>;
 
 /**
  * Plain environment names of the seed deployments mapped onto node.yaml paths: seed 000 writes

@@ -23,9 +23,59 @@ interface CriticalSeries {
   readonly decimals: number;
   readonly rule: Rule;
   value: WireValue;
-  /** The value receivers hold, and when it was sent; undefined before the first birth. */
-  sent: WireValue | undefined;
-  sentAt: number;
+}
+
+/** What one plane's receivers hold of each series: the value last sent and when. */
+interface Sent {
+  value: WireValue | undefined;
+  at: number;
+}
+
+/**
+ * The sending state of one plane (the broker's data frames, the awareness plane's pulses): each keeps
+ * its own, since their receivers hold different values. [FM-REPORT-2] [FM-REPORT-3]
+ */
+export class DueCursor {
+  private readonly sent = new Map<number, Sent>();
+  private seenAliases = 0;
+
+  constructor(private readonly set: CriticalSet) {}
+
+  /** True when a critical series appeared since this cursor's last `birthSeries`. */
+  get birthNeeded(): boolean {
+    return this.set.criticalSeriesCount !== this.seenAliases;
+  }
+
+  /** The alias table with current values, all marked sent: receivers of a birth hold every value. */
+  birthSeries(now: number): SeriesDef[] {
+    const defs = this.set.seriesDefs();
+    this.seenAliases = defs.length;
+    for (const d of defs) this.sent.set(d.alias, { value: d.value, at: now });
+    return defs;
+  }
+
+  /**
+   * The entries due at `now`: a series moved beyond its deadband and its minimum interval has
+   * passed, or it has been silent for its maximum silence. Marks them sent.
+   */
+  due(now: number): DataEntry[] {
+    const out: DataEntry[] = [];
+    for (const s of this.set.series()) {
+      let sent = this.sent.get(s.alias);
+      if (sent === undefined) {
+        sent = { value: undefined, at: Number.NEGATIVE_INFINITY };
+        this.sent.set(s.alias, sent);
+      }
+      const silentFor = now - sent.at;
+      const moved = exceedsDeadband(s.rule.deadband, sent.value, s.value) && silentFor >= s.rule.minIntervalMs;
+      if (moved || silentFor >= s.rule.maxSilenceMs) {
+        out.push({ alias: s.alias, value: s.value });
+        sent.value = s.value;
+        sent.at = now;
+      }
+    }
+    return out;
+  }
 }
 
 export function toDeadband(config: number | string): Deadband {
@@ -65,7 +115,8 @@ export class CriticalSet {
   /** Keys of local series that matched no selector (kept so matching runs once per series). */
   private readonly local = new Set<string>();
   private nextAlias = 1;
-  private aliasesChanged = false;
+  /** The broker plane's sending state (the publisher's). */
+  private readonly primary = new DueCursor(this);
 
   constructor(selectors: readonly CriticalSelectorConfig[]) {
     this.rules = selectors.map((s) => ({
@@ -88,7 +139,32 @@ export class CriticalSet {
 
   /** True when a critical series appeared since the last birth: receivers need a new alias table. */
   get birthNeeded(): boolean {
-    return this.aliasesChanged;
+    return this.primary.birthNeeded;
+  }
+
+  /** A sending state of its own, for another plane. */
+  cursor(): DueCursor {
+    return new DueCursor(this);
+  }
+
+  /** @internal The critical series, for cursors. */
+  series(): Iterable<CriticalSeries> {
+    return this.critical.values();
+  }
+
+  /** The alias table with current values; marks nothing sent. */
+  seriesDefs(): SeriesDef[] {
+    return [...this.critical.values()].map((s) => ({
+      alias: s.alias,
+      name: s.name,
+      labels: s.labels,
+      type: s.type,
+      unit: s.unit,
+      decimals: s.decimals,
+      deadband: s.rule.deadband,
+      maxSilenceMs: s.rule.maxSilenceMs,
+      value: s.value,
+    }));
   }
 
   /** Takes the latest value of a sample's series; true when the series is critical. */
@@ -114,48 +190,17 @@ export class CriticalSet {
       decimals: rule.decimals ?? Math.max(inferDecimals(sample.value), 0),
       rule,
       value: sample.value,
-      sent: undefined,
-      sentAt: Number.NEGATIVE_INFINITY,
     });
-    this.aliasesChanged = true;
     return true;
   }
 
   /** The alias table for a birth, with current values; receivers now hold every value. [FM-REPORT-4] */
   birthSeries(now: number): SeriesDef[] {
-    this.aliasesChanged = false;
-    return [...this.critical.values()].map((s) => {
-      s.sent = s.value;
-      s.sentAt = now;
-      return {
-        alias: s.alias,
-        name: s.name,
-        labels: s.labels,
-        type: s.type,
-        unit: s.unit,
-        decimals: s.decimals,
-        deadband: s.rule.deadband,
-        maxSilenceMs: s.rule.maxSilenceMs,
-        value: s.value,
-      };
-    });
+    return this.primary.birthSeries(now);
   }
 
-  /**
-   * The entries due at `now`: a series moved beyond its deadband and its minimum interval has
-   * passed, or it has been silent for its maximum silence. Marks them sent. [FM-REPORT-2] [FM-REPORT-3]
-   */
+  /** The broker plane's due entries at `now` (see `DueCursor.due`). [FM-REPORT-2] [FM-REPORT-3] */
   due(now: number): DataEntry[] {
-    const out: DataEntry[] = [];
-    for (const s of this.critical.values()) {
-      const silentFor = now - s.sentAt;
-      const moved = exceedsDeadband(s.rule.deadband, s.sent, s.value) && silentFor >= s.rule.minIntervalMs;
-      if (moved || silentFor >= s.rule.maxSilenceMs) {
-        out.push({ alias: s.alias, value: s.value });
-        s.sent = s.value;
-        s.sentAt = now;
-      }
-    }
-    return out;
+    return this.primary.due(now);
   }
 }

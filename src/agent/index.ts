@@ -1,6 +1,7 @@
 // The node agent: collects, keeps, and shares the critical part with the hub.
 export { type Agent, type AgentOverrides, type AgentStats, createAgent } from './agent.js';
 export type { AgentEvent, Collector, CollectorContext, NodeIdentity, Sample } from './collectors/collector.js';
+export { type BatteryReading, BatterySim } from './collectors/index.js';
 export {
   AGENT_ENV_ALIASES,
   type AgentConfig,
@@ -9,3 +10,4 @@ export {
   DEFAULT_BROKER_URL,
   seedEnvironment,
 } from './config.js';
+export { CriticalSet, DueCursor } from './critical-set.js';

@@ -10,7 +10,7 @@ import { createHub, hubConfigSchema } from '../hub/index.js';
 import { encodeDeath, encodeHistory, type NodeView, nodeTopic, SessionEncoder } from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../transport/index.js';
 import { main } from './main.js';
-import { formatBacklog } from './status.js';
+import { formatBacklog, formatBytes } from './status.js';
 
 function capture() {
   const out: string[] = [];
@@ -68,7 +68,18 @@ test('cli: status prints the fleet as a table and exits 2 when a node is offline
   const oldest = Date.now() - 2 * 3_600_000;
   await node.publish(
     nodeTopic('fieldmesh', 'ridge-watch-1', 'cam-02', 'history'),
-    encodeHistory({ epoch: 1, zone: 'z', firstSeq: 1, lastSeq: 1, pendingRows: 1_204, oldestPendingMs: oldest, dropped: [], series: [] }),
+    encodeHistory({
+      epoch: 1,
+      zone: 'z',
+      firstSeq: 1,
+      lastSeq: 1,
+      pendingRows: 1_204,
+      oldestPendingMs: oldest,
+      pendingBytes: 38_912,
+      dropped: [],
+      repaired: [],
+      series: [],
+    }),
     { qos: 1 },
   );
   await waitFor(
@@ -81,7 +92,7 @@ test('cli: status prints the fleet as a table and exits 2 when a node is offline
   const table = ok.out.join('\n');
   assert.match(table, /^SITE\s+ZONE\s+NODE\s+STATE\s+LAST HEARD\s+SERIES\s+BACKLOG\s+VERSION/);
   assert.match(table, /ridge-watch-1\s+north\s+cam-01\s+online\s+(just now|\d+ s ago)\s+0\s+-\s+0\.1\.0/);
-  assert.match(table, /ridge-watch-1\s+north\s+cam-02\s+online\s+(just now|\d+ s ago)\s+0\s+1,204 rows, oldest 2 h ago\s+0\.1\.0/);
+  assert.match(table, /ridge-watch-1\s+north\s+cam-02\s+online\s+(just now|\d+ s ago)\s+0\s+1,204 rows, 38 KB, oldest 2 h ago\s+0\.1\.0/);
   assert.match(table, /2\/2 nodes online/);
   // The typed client reads the durable plane's endpoints too.
   const client = createHubClient(httpUrl);
@@ -105,11 +116,24 @@ test('cli: status against an unreachable hub is one line and exit 1', async () =
   assert.match(c.err[0] as string, /^error: FM_TRANSPORT_UNAVAILABLE: hub at http:\/\/127\.0\.0\.1:9 is unreachable/);
 });
 
-test('cli: the BACKLOG cell is rows and the age of the oldest, `-` when nothing is pending or never reported', () => {
+test('cli: the BACKLOG cell is rows, bytes and the age of the oldest, `-` when nothing is pending or never reported', () => {
   const now = Date.UTC(2026, 0, 1, 12);
+  assert.equal(
+    formatBacklog({ backlogRows: 1_204, backlogBytes: 38_912, backlogOldest: new Date(now - 180_000).toISOString() }, now),
+    '1,204 rows, 38 KB, oldest 3 min ago',
+  );
+  assert.equal(formatBacklog({ backlogRows: 5, backlogBytes: null, backlogOldest: null }, now), '5 rows', 'bytes never reported');
+  assert.equal(formatBacklog({ backlogRows: 5, backlogBytes: 0, backlogOldest: null }, now), '5 rows', 'no estimate yet');
   assert.equal(formatBacklog({ backlogRows: null, backlogOldest: null }, now), '-');
   assert.equal(formatBacklog({}, now), '-');
   assert.equal(formatBacklog({ backlogRows: 0, backlogOldest: null }, now), '-');
   assert.equal(formatBacklog({ backlogRows: 1, backlogOldest: new Date(now - 90_000).toISOString() }, now), '1 row, oldest 1 min ago');
   assert.equal(formatBacklog({ backlogRows: 12_000, backlogOldest: null }, now), '12,000 rows');
+});
+
+test('cli: bytes read as B, KB, MB, GB with one decimal below 10', () => {
+  assert.deepEqual(
+    [0, 512, 1_023, 1_024, 1_536, 38_912, 10_239, 5 * 1024 ** 2 + 100_000, 1_500 * 1024 ** 2, 3 * 1024 ** 4].map(formatBytes),
+    ['0 B', '512 B', '1023 B', '1 KB', '1.5 KB', '38 KB', '10 KB', '5.1 MB', '1.5 GB', '3 TB'],
+  );
 });

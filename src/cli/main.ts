@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The fieldmesh command line: broker | node | hub | demo | status | query | pub | sub.
+// The fieldmesh command line: broker | node | hub | demo | status | sim | query | pub | sub.
 
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { type CliIo, errorText, exitCodeFor, processIo } from './io.js';
 import { registerNode } from './node.js';
 import { registerPub } from './pub.js';
 import { registerQuery } from './query.js';
+import { registerSim } from './sim.js';
 import { registerStatus } from './status.js';
 import { registerSub } from './sub.js';
 
@@ -26,6 +27,7 @@ export function createProgram(io: CliIo = processIo): Command {
   registerHub(program, io);
   registerDemo(program, io);
   registerStatus(program, io);
+  registerSim(program, io);
   registerQuery(program, io);
   registerPub(program, io);
   registerSub(program, io);

@@ -1,8 +1,9 @@
 // `fieldmesh status --hub URL`: the fleet as a table, with exit codes monitoring scripts understand.
+// `fieldmesh status --node URL`: the fleet as one node knows it through its awareness plane.
 
 import type { Command } from 'commander';
 import { createHubClient, type NodeSummary } from '../client/index.js';
-import { formatAge } from '../kit/index.js';
+import { FieldmeshError, formatAge } from '../kit/index.js';
 import type { CliIo } from './io.js';
 
 /** Nagios-style: 0 every node online, 1 some stale or unknown, 2 some offline. */
@@ -12,13 +13,33 @@ export function statusExitCode(nodes: readonly NodeSummary[]): number {
   return 0;
 }
 
-/** The BACKLOG cell: outbox rows the node still has to send and the age of the oldest; `-` when none. */
-export function formatBacklog(n: Pick<NodeSummary, 'backlogRows' | 'backlogOldest'>, nowMs: number): string {
+const BYTE_UNITS = ['KB', 'MB', 'GB', 'TB'] as const;
+
+/** Bytes for people: `512 B`, `1.5 KB`, `38 KB`, `2.1 MB` (1 KB = 1,024 bytes; one decimal below 10). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const shown = value < 10 ? (Math.round(value * 10) / 10).toString() : Math.round(value).toLocaleString('en-US');
+  return `${shown} ${BYTE_UNITS[unit]}`;
+}
+
+/**
+ * The BACKLOG cell: outbox rows the node still has to send, what they will cost on the wire (the node's
+ * estimate) and the age of the oldest: `1,204 rows, 38 KB, oldest 3 min ago`; `-` when none.
+ */
+export function formatBacklog(n: Pick<NodeSummary, 'backlogRows' | 'backlogOldest' | 'backlogBytes'>, nowMs: number): string {
   const rows = n.backlogRows ?? 0;
   if (rows === 0) return '-';
+  const parts = [`${rows.toLocaleString('en-US')} ${rows === 1 ? 'row' : 'rows'}`];
+  if (n.backlogBytes != null && n.backlogBytes > 0) parts.push(formatBytes(n.backlogBytes));
   const oldest = n.backlogOldest == null ? Number.NaN : Date.parse(n.backlogOldest);
-  const count = `${rows.toLocaleString('en-US')} ${rows === 1 ? 'row' : 'rows'}`;
-  return Number.isNaN(oldest) ? count : `${count}, oldest ${formatAge(Math.max(0, nowMs - oldest))}`;
+  if (!Number.isNaN(oldest)) parts.push(`oldest ${formatAge(Math.max(0, nowMs - oldest))}`);
+  return parts.join(', ');
 }
 
 export function formatTable(rows: readonly (readonly string[])[]): string {
@@ -38,8 +59,13 @@ export function registerStatus(program: Command, io: CliIo): void {
     .command('status')
     .description('print the fleet as the hub sees it; exit 0 all online, 1 stale/unknown, 2 offline')
     .option('--hub <url>', 'hub base URL', process.env.FIELDMESH_HUB_URL ?? 'http://127.0.0.1:18800')
+    .option('--node <url>', "a node's HTTP URL: print the fleet as that node knows it (its awareness plane)")
     .option('--json', 'print the nodes as JSON')
-    .action(async (opts: { hub: string; json?: boolean }) => {
+    .action(async (opts: { hub: string; node?: string; json?: boolean }) => {
+      if (opts.node !== undefined) {
+        process.exitCode = await nodeStatus(opts.node, opts.json === true, io);
+        return;
+      }
       const nodes = await createHubClient(opts.hub).nodes();
       if (opts.json) {
         io.out(JSON.stringify({ nodes }, null, 2));
@@ -64,4 +90,49 @@ export function registerStatus(program: Command, io: CliIo): void {
       }
       process.exitCode = statusExitCode(nodes);
     });
+}
+
+interface FleetAnswerNode {
+  readonly site: string;
+  readonly zone: string;
+  readonly node: string;
+  readonly state: 'alive' | 'suspect' | 'dead' | 'left';
+  readonly lastHeardAgeMs: number;
+  readonly series: readonly { readonly name: string; readonly value: number | null; readonly unit: string }[];
+}
+
+/** Exit codes as for the hub: 0 every member alive (or left), 1 some suspect, 2 some dead. */
+export function fleetExitCode(nodes: readonly Pick<FleetAnswerNode, 'state'>[]): number {
+  if (nodes.some((n) => n.state === 'dead')) return 2;
+  if (nodes.some((n) => n.state === 'suspect')) return 1;
+  return 0;
+}
+
+async function nodeStatus(url: string, json: boolean, io: CliIo): Promise<number> {
+  const base = url.replace(/\/+$/, '');
+  let res: Response;
+  try {
+    res = await fetch(`${base}/api/v1/fleet`);
+  } catch (err) {
+    throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', `node at ${base} is unreachable: ${(err as Error).message}`);
+  }
+  const body = (await res.json()) as { status: string; error?: string; data?: { nodes: FleetAnswerNode[] } };
+  if (!res.ok || body.data === undefined)
+    throw new FieldmeshError(
+      res.status === 404 ? 'FM_NOT_FOUND' : 'FM_QUERY_INVALID',
+      `${base}/api/v1/fleet answered ${res.status}: ${body.error ?? ''}`,
+    );
+  const nodes = body.data.nodes;
+  if (json) {
+    io.out(JSON.stringify(body.data, null, 2));
+  } else {
+    const rows = [['SITE', 'ZONE', 'NODE', 'STATE', 'LAST HEARD', 'VALUES']];
+    for (const n of nodes) {
+      const values = n.series.map((s) => `${s.name}=${s.value ?? '-'}${s.unit ? ` ${s.unit}` : ''}`).join(', ');
+      rows.push([n.site, n.zone, n.node, n.state, formatAge(n.lastHeardAgeMs), values]);
+    }
+    io.out(formatTable(rows));
+    io.out(`${nodes.filter((n) => n.state === 'alive').length}/${nodes.length} members alive`);
+  }
+  return fleetExitCode(nodes);
 }

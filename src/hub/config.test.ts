@@ -12,6 +12,34 @@ test('hub config: an empty file gives the documented defaults', () => {
     http: { host: '127.0.0.1', port: 18_800 },
     storage: { path: './fieldmesh-data/hub.db', retention: 30 * 86_400_000 },
     fleet: { staleAfterHeartbeats: 2, rebirthMinInterval: 5_000, digestInterval: 2_000 },
+    awareness: { aggregate: true, tick: 2_000 },
+    backfill: { requestDropped: true, minInterval: 5_000, timeout: 300_000 },
+    auth: {
+      mode: 'auto',
+      sessionIdle: 12 * 3_600_000,
+      sessionMax: 7 * 86_400_000,
+      cookieSecure: 'auto',
+      metrics: 'loopback',
+      loginMaxFailures: 5,
+      loginMaxFailuresPerIp: 20,
+      loginWindow: 900_000,
+      auditRetention: 400 * 86_400_000,
+    },
+    alerts: {
+      enabled: true,
+      evaluationInterval: 15_000,
+      ruleFiles: [],
+      repeatInterval: 4 * 3_600_000,
+      groupBy: ['alertname'],
+      builtins: {
+        nodeDown: { enabled: true, for: 120_000, severity: 'critical' },
+        siteOffline: { enabled: true, for: 300_000, severity: 'critical' },
+        lowSoc: { enabled: true, metric: 'battery_soc', threshold: 20, for: 300_000, severity: 'warning' },
+        backlogAge: { enabled: true, maxAge: 3_600_000, severity: 'warning' },
+      },
+      webhooks: [],
+      mqtt: { enabled: true, maxAttempts: 10 },
+    },
     dataDir: './fieldmesh-data',
   });
 });
@@ -33,5 +61,20 @@ test('hub config: unknown keys and bad values are reported with file and path', 
       isFieldmeshError(e, 'FM_CONFIG_INVALID') &&
       /hub\.yaml: http: Unrecognized key: "prt"/.test(e.message) &&
       /storage\.retention/.test(e.message),
+  );
+});
+
+test('hub config: alerts keys are validated by path', () => {
+  assert.throws(
+    () =>
+      loadConfig(hubConfigSchema, {
+        file: 'hub.yaml',
+        text: 'alerts:\n  evaluationInterval: 0s\n  webhooks:\n    - url: ftp://x\n  builtins:\n    lowSoc: {threshold: low}\n',
+      }),
+    (e) =>
+      isFieldmeshError(e, 'FM_CONFIG_INVALID') &&
+      /hub\.yaml: alerts\.evaluationInterval: must be longer than 0/.test(e.message) &&
+      /hub\.yaml: alerts\.webhooks\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/.test(e.message) &&
+      /hub\.yaml: alerts\.builtins\.lowSoc\.threshold: /.test(e.message),
   );
 });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { durationMs } from '../kit/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
+import { authConfigSchema } from './auth/auth-config.js';
 
 export const hubConfigSchema = z.strictObject({
   mqtt: z
@@ -40,6 +41,87 @@ export const hubConfigSchema = z.strictObject({
       rebirthMinInterval: durationMs('5s'),
       /** How often the digest is considered; it is sent when something changed, and at least every 30 s. */
       digestInterval: durationMs('2s'),
+    })
+    .prefault({} as never),
+  /** Backfill requests to nodes: the durable plane's repair of what nodes dropped. [FM-DURABLE-6] */
+  backfill: z
+    .strictObject({
+      /** Ask a node for every range it reports dropped at its outbox's cap (once per range). */
+      requestDropped: z.boolean().default(true),
+      /** At most one request published per node within this interval (0: no limit). */
+      minInterval: durationMs('5s'),
+      /** A request not reported done this long after it was published goes out again. */
+      timeout: durationMs('5m'),
+    })
+    .prefault({} as never),
+  /** The awareness plane's MQTT path: the hub aggregates every node's frames into one digest per tick. [FM-AWARE-5] */
+  awareness: z
+    .strictObject({
+      aggregate: z.boolean().default(true),
+      /** One digest per tick at most (the nodes' publish tick). */
+      tick: durationMs('2s'),
+    })
+    .prefault({} as never),
+  /** The console's users and roles: when a login is needed, sessions, throttling (docs/console-auth.md). */
+  auth: authConfigSchema,
+  /** The alert engine: rule files, built-in alerts, notifications (docs/alerts.md). */
+  alerts: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Every rule is evaluated this often (a group's own `interval` is rounded up to a multiple of it). */
+      evaluationInterval: durationMs('15s').refine((ms) => ms > 0, 'must be longer than 0'),
+      /** Prometheus-style rule files (groups[].rules[]), relative to the working directory. */
+      ruleFiles: z.array(z.string().min(1)).default([]),
+      /** SQLite file of alerts, acknowledgements, silences and queued notifications; default alerts.db beside storage.path. */
+      statePath: z.string().optional(),
+      /** The hub's URL as notifications link to it (externalURL, generatorURL); default the URL the hub listens on. */
+      externalUrl: z.string().optional(),
+      /** A firing alert nobody acknowledged is notified again this often (0: never). */
+      repeatInterval: durationMs('4h'),
+      /** Labels that split notifications into groups (Alertmanager's group_by). */
+      groupBy: z.array(z.string()).default(['alertname']),
+      builtins: z
+        .strictObject({
+          nodeDown: z
+            .strictObject({ enabled: z.boolean().default(true), for: durationMs('2m'), severity: z.string().default('critical') })
+            .prefault({} as never),
+          siteOffline: z
+            .strictObject({ enabled: z.boolean().default(true), for: durationMs('5m'), severity: z.string().default('critical') })
+            .prefault({} as never),
+          lowSoc: z
+            .strictObject({
+              enabled: z.boolean().default(true),
+              metric: z
+                .string()
+                .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a metric name')
+                .default('battery_soc'),
+              /** Percent. */
+              threshold: z.number().default(20),
+              for: durationMs('5m'),
+              severity: z.string().default('warning'),
+            })
+            .prefault({} as never),
+          backlogAge: z
+            .strictObject({ enabled: z.boolean().default(true), maxAge: durationMs('1h'), severity: z.string().default('warning') })
+            .prefault({} as never),
+        })
+        .prefault({} as never),
+      /** Alertmanager-style webhook receivers. */
+      webhooks: z
+        .array(
+          z.strictObject({
+            url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+            /** The payload's `receiver`. */
+            receiver: z.string().min(1).default('fieldmesh'),
+            sendResolved: z.boolean().default(true),
+            timeout: durationMs('10s'),
+            maxAttempts: z.number().int().min(1).default(10),
+            headers: z.record(z.string(), z.string()).default({}),
+          }),
+        )
+        .default([]),
+      /** Notifications on <topicPrefix>/_hub/alerts (QoS 1). */
+      mqtt: z.strictObject({ enabled: z.boolean().default(true), maxAttempts: z.number().int().min(1).default(10) }).prefault({} as never),
     })
     .prefault({} as never),
   /** Where the hub keeps its boot counter (hub-state.json). */

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AckLane, FIELDMESH_VERSION, NODE_STATES, type NodeStateName, type RebirthReason } from '../protocol/index.js';
 import { REJECT_REASONS, type RebirthCause, type RejectReason } from './fleet/fleet-state.js';
+import { BACKFILL_ORIGINS } from './ledger/backfills.js';
 
 export interface HubMetrics {
   readonly registry: Registry;
@@ -17,6 +18,9 @@ export interface HubMetrics {
   readonly historySamplesStored: Counter;
   readonly eventsStored: Counter<'priority'>;
   readonly acksSent: Counter<'lane'>;
+  /** Backfill requests published (resends included) and reported done, by origin. [FM-DURABLE-6] */
+  readonly backfillsSent: Counter<'origin'>;
+  readonly backfillsCompleted: Counter<'origin'>;
   rejectFrame(reason: RejectReason): void;
   requestRebirth(cause: RebirthCause | RebirthReason): void;
 }
@@ -29,6 +33,8 @@ export interface BacklogGaugeRow {
   readonly site: string;
   readonly node: string;
   readonly pendingRows: number;
+  /** What the pending rows will cost on the wire, bytes (the node's estimate); 0 when not reported. */
+  readonly pendingBytes: number;
   /** Age of the oldest pending sample, seconds; 0 when nothing is pending. */
   readonly ageSeconds: number;
 }
@@ -36,6 +42,7 @@ export interface BacklogGaugeRow {
 export function createHubMetrics(
   countNodes: () => Record<NodeStateName, number>,
   backlogs: () => readonly BacklogGaugeRow[] = () => [],
+  outstandingBackfills: () => number = () => 0,
 ): HubMetrics {
   const registry = new Registry();
   const registers = [registry];
@@ -85,6 +92,30 @@ export function createHubMetrics(
     registers,
   });
   for (const lane of ['events', 'samples'] satisfies AckLane[]) acksSent.inc({ lane }, 0);
+  const backfillsSent = new Counter({
+    name: 'fieldmesh_hub_backfill_requests_sent_total',
+    help: 'Backfill requests published to nodes, by origin (dropped: a range a node reported dropped; operator: the API); resends count again.',
+    labelNames: ['origin'] as const,
+    registers,
+  });
+  const backfillsCompleted = new Counter({
+    name: 'fieldmesh_hub_backfill_requests_completed_total',
+    help: 'Backfill requests nodes reported done, by origin.',
+    labelNames: ['origin'] as const,
+    registers,
+  });
+  for (const origin of BACKFILL_ORIGINS) {
+    backfillsSent.inc({ origin }, 0);
+    backfillsCompleted.inc({ origin }, 0);
+  }
+  new Gauge({
+    name: 'fieldmesh_hub_backfill_requests_outstanding',
+    help: 'Backfill requests not yet reported done.',
+    registers,
+    collect() {
+      this.set(outstandingBackfills());
+    },
+  });
   new Gauge({
     name: 'fieldmesh_hub_node_backlog_rows',
     help: 'Outbox rows a node still has to send, as its last history frame reported.',
@@ -93,6 +124,16 @@ export function createHubMetrics(
     collect() {
       this.reset();
       for (const b of backlogs()) this.set({ site: b.site, node: b.node }, b.pendingRows);
+    },
+  });
+  new Gauge({
+    name: 'fieldmesh_hub_node_backlog_bytes',
+    help: 'What the outbox rows a node still has to send will cost on the wire, bytes (its estimate), as its last history frame reported.',
+    labelNames: ['site', 'node'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const b of backlogs()) this.set({ site: b.site, node: b.node }, b.pendingBytes);
     },
   });
   new Gauge({
@@ -134,6 +175,8 @@ export function createHubMetrics(
     historySamplesStored,
     eventsStored,
     acksSent,
+    backfillsSent,
+    backfillsCompleted,
     rejectFrame: (reason) => framesRejected.inc({ reason }),
     requestRebirth: (cause) => rebirthsRequested.inc({ reason: cause }),
   };

@@ -9,6 +9,7 @@ import { afterEach, test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../kit/index.js';
 import {
+  type BackfillFrame,
   decodeWireFrame,
   encodeDeath,
   encodeEvent,
@@ -271,7 +272,9 @@ test('hub: a history frame is stored without touching live state, then acknowled
     lastSeq: 103,
     pendingRows: 40,
     oldestPendingMs: old + 6_000,
+    pendingBytes: 1_280,
     dropped: [],
+    repaired: [],
     series: [
       {
         name: 'battery_soc',
@@ -301,10 +304,15 @@ test('hub: a history frame is stored without touching live state, then acknowled
   const res = await hub.app.inject(`/api/v1/query_range?${q}`);
   const values = (res.json() as { data: { result: Array<{ values: Array<[number, string]> }> } }).data.result[0]?.values.map((v) => v[1]);
   assert.deepEqual(values, ['40.1', '40.2', '40.3']);
-  const { backlogRows, backlogOldest, ...after } = (await nodeState(hub)) as Record<string, unknown>;
-  const { backlogRows: _rows, backlogOldest: _oldest, ...beforeLive } = before as Record<string, unknown>;
+  const { backlogRows, backlogOldest, backlogBytes, ...after } = (await nodeState(hub)) as Record<string, unknown>;
+  const { backlogRows: _rows, backlogOldest: _oldest, backlogBytes: _noBytes, ...beforeLive } = before as Record<string, unknown>;
   assert.deepEqual(after, beforeLive, 'history is not live state [FM-DURABLE-4]');
-  assert.deepEqual([backlogRows, backlogOldest], [40, new Date(old + 6_000).toISOString()], 'the backlog is the ledger, shown beside it');
+  assert.deepEqual(
+    [backlogRows, backlogOldest, backlogBytes],
+    [40, new Date(old + 6_000).toISOString(), 1_280],
+    'the backlog is the ledger, shown beside it',
+  );
+  assert.match((await hub.app.inject('/metrics')).body, /fieldmesh_hub_node_backlog_bytes\{site="s1",node="n1"\} 1280\n/);
 
   await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), history, { qos: 1 });
   await waitFor(() => acks().length === 2, { what: 'ack of the resend' });
@@ -407,7 +415,9 @@ test('hub: the completeness ledger reports backlog, dropped ranges and holes; it
       lastSeq: samples.length,
       pendingRows,
       oldestPendingMs,
+      pendingBytes: 0,
       dropped: [{ fromMs: yesterday + 12 * H, toMs: yesterday + 12.5 * H, rows: 30 }],
+      repaired: [],
       series: [{ name: 'battery_soc', labels: { device: 'bms' }, type: 'gauge', unit: 'percent', samples }],
     });
   const acks = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/ack');
@@ -424,6 +434,7 @@ test('hub: the completeness ledger reports backlog, dropped ranges and holes; it
   assert.deepEqual(body.backlog, {
     pendingRows: 60,
     oldestPending: new Date(yesterday + 10 * H).toISOString(),
+    pendingBytes: 0,
     reportedAt: new Date(clock.now()).toISOString(),
   });
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -456,4 +467,204 @@ test('hub: the completeness ledger reports backlog, dropped ranges and holes; it
   const restored = (await again.app.inject(`/api/v1/nodes/s1/n1/completeness?${window}`)).json();
   assert.equal(restored.complete, true, 'the ledger survives a restart');
   assert.equal((await again.app.inject('/api/v1/nodes/s1/n1')).json().backlogRows, 0);
+});
+
+test('hub: a reported drop is requested from the node once, one request per node per interval; a repair report clears it; a restart remembers what is outstanding', async () => {
+  const { hub, clock, node, enc, received, dataDir, broker } = await setup();
+  const H = 3_600_000;
+  const today = Math.floor(clock.now() / (24 * H)) * 24 * H;
+  const yesterday = today - 24 * H;
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  const A = { fromMs: yesterday + 1 * H, toMs: yesterday + 1.5 * H, rows: 30 };
+  const B = { fromMs: yesterday + 2 * H, toMs: yesterday + 2.5 * H, rows: 30 };
+  const inside = (t: number, r: { fromMs: number; toMs: number }) => t >= r.fromMs && t <= r.toMs;
+  const minutes = (from: number, to: number, keep: (t: number) => boolean) => {
+    const out: Array<readonly [number, number]> = [];
+    for (let t = from; t <= to; t += 60_000) if (keep(t)) out.push([t, 50]);
+    return out;
+  };
+  let seq = 0;
+  const history = (
+    samples: Array<readonly [number, number]>,
+    extra: { dropped?: (typeof A)[]; repaired?: Array<{ requestId: string; fromMs: number; toMs: number }> },
+  ) => {
+    seq++;
+    return encodeHistory({
+      epoch: 7,
+      zone: 'z1',
+      firstSeq: seq,
+      lastSeq: seq,
+      pendingRows: 0,
+      oldestPendingMs: null,
+      pendingBytes: 0,
+      dropped: extra.dropped ?? [],
+      repaired: extra.repaired ?? [],
+      series: samples.length === 0 ? [] : [{ name: 'battery_soc', labels: { device: 'bms' }, type: 'gauge', unit: 'percent', samples }],
+    });
+  };
+  const requests = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/backfill').map((m) => decode(m.payload) as BackfillFrame);
+  const acks = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/ack');
+  const report = async () => (await hub.app.inject('/api/v1/nodes/s1/n1/completeness')).json();
+
+  const day = history(
+    minutes(yesterday, today, (t) => !inside(t, A) && !inside(t, B)),
+    { dropped: [A, B] },
+  );
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), day, { qos: 1 });
+  const first = await waitFor(() => requests()[0], { what: 'a backfill request' });
+  assert.deepEqual([first.fromMs, first.toMs, first.selectors], [A.fromMs, A.toMs, []], 'the oldest range first');
+  await waitFor(() => hub.stats().backfillsSent === 1, { what: 'the request counted' });
+  assert.equal(requests().length, 1, 'one request per node per interval');
+  // The same report again (a resend after a lost ack) asks nothing more.
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'history'), day, { qos: 1 });
+  await waitFor(() => acks().length === 2, { what: 'the resend acknowledged' });
+  clock.advance(5_000);
+  const second = await waitFor(() => requests()[1], { what: 'the second request after the interval' });
+  assert.deepEqual([second.fromMs, second.toMs], [B.fromMs, B.toMs]);
+  clock.advance(5_000);
+  let body = await report();
+  assert.equal(requests().length, 2, 'each dropped range is asked for once');
+  assert.equal(body.complete, false);
+  assert.deepEqual(
+    body.repairs.map((r: { id: string; state: string; origin: string; attempts: number }) => [r.id, r.state, r.origin, r.attempts]),
+    [
+      [first.requestId, 'outstanding', 'dropped', 1],
+      [second.requestId, 'outstanding', 'dropped', 1],
+    ],
+  );
+  assert.equal(body.dropped.length, 2);
+
+  // The node resends A from its store and reports it done.
+  await node.publish(
+    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
+    history(
+      minutes(A.fromMs, A.toMs, () => true),
+      {},
+    ),
+    { qos: 1 },
+  );
+  await node.publish(
+    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
+    history([], { repaired: [{ requestId: first.requestId, fromMs: A.fromMs, toMs: A.toMs }] }),
+    { qos: 1 },
+  );
+  await waitFor(() => hub.stats().backfillsCompleted === 1, { what: 'A reported done' });
+  body = await report();
+  const iso = (ms: number) => new Date(ms).toISOString();
+  assert.deepEqual(body.dropped, [{ from: iso(B.fromMs), to: iso(B.toMs), rows: 30 }]);
+  assert.deepEqual(body.repaired, [{ from: iso(A.fromMs), to: iso(A.toMs), rows: 30, request: first.requestId }]);
+  assert.deepEqual(
+    body.repairs.map((r: { id: string }) => r.id),
+    [second.requestId],
+  );
+  assert.match((await hub.app.inject('/metrics')).body, /fieldmesh_hub_backfill_requests_completed_total\{origin="dropped"\} 1\n/);
+  assert.match((await hub.app.inject('/metrics')).body, /fieldmesh_hub_backfill_requests_outstanding 1\n/);
+
+  // A restarted hub still knows B is outstanding and asks again once the timeout has passed.
+  await hub.stop();
+  const again = createHub(hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } }), {
+    transport: createMemoryTransport(broker, { clientId: 'hub-2' }),
+    clock,
+    logger: silentLogger,
+  });
+  cleanups.push(() => again.stop());
+  await again.start({ listen: false });
+  await waitFor(async () => (await again.app.inject('/readyz')).statusCode === 200, { what: 'the new hub ready' });
+  clock.advance(5 * 60_000);
+  const third = await waitFor(() => requests()[2], { what: 'B asked again after the timeout' });
+  assert.equal(third.requestId, second.requestId, 'the same request, under the same id');
+  await node.publish(
+    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
+    history(
+      minutes(B.fromMs, B.toMs, () => true),
+      {},
+    ),
+    { qos: 1 },
+  );
+  await node.publish(
+    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
+    history([], { repaired: [{ requestId: second.requestId, fromMs: B.fromMs, toMs: B.toMs }] }),
+    { qos: 1 },
+  );
+  await waitFor(() => again.stats().backfillsCompleted === 1, { what: 'B reported done' });
+  const done = (await again.app.inject('/api/v1/nodes/s1/n1/completeness')).json();
+  assert.deepEqual([done.complete, done.ratio, done.missing, done.dropped, done.repairs], [true, 1, [], [], []]);
+  assert.equal(done.repaired.length, 2);
+});
+
+test('hub: POST /api/v1/nodes/:site/:node/backfill answers 202 with the request and publishes it; 400 names the field; 404 for an unknown node', async () => {
+  const { hub, clock, node, enc, received } = await setup();
+  const post = (path: string, payload: unknown) =>
+    hub.app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+  const unknown = await post('/api/v1/nodes/s1/n9/backfill', { from: 0, to: 1 });
+  assert.equal(unknown.statusCode, 404);
+  assert.equal(unknown.json().code, 'FM_NOT_FOUND');
+  await publish(
+    node,
+    'birth',
+    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
+  );
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+
+  const from = '2025-12-31T10:00:00Z';
+  const toMs = Date.parse('2025-12-31T11:00:00Z');
+  const res = await post('/api/v1/nodes/s1/n1/backfill', { from, to: toMs, series: ['battery_soc{device="bms"}'] });
+  assert.equal(res.statusCode, 202);
+  const view = res.json();
+  assert.deepEqual(
+    { ...view, id: typeof view.id },
+    {
+      id: 'string',
+      site: 's1',
+      node: 'n1',
+      from: '2025-12-31T10:00:00.000Z',
+      to: '2025-12-31T11:00:00.000Z',
+      series: ['battery_soc{device="bms"}'],
+      origin: 'operator',
+      state: 'outstanding',
+      requestedAt: new Date(clock.now()).toISOString(),
+      lastSentAt: null,
+      attempts: 0,
+      doneAt: null,
+    },
+  );
+  const sent = await waitFor(() => received.find((m) => m.topic === 'fieldmesh/s1/n1/cmd/backfill'), { what: 'the request published' });
+  assert.deepEqual(decode(sent.payload), {
+    type: 'backfill',
+    requestId: view.id,
+    fromMs: Date.parse(from),
+    toMs,
+    selectors: ['battery_soc{device="bms"}'],
+  });
+  const window = `start=${from}&end=2025-12-31T12:00:00Z`;
+  const listed = (await hub.app.inject(`/api/v1/nodes/s1/n1/completeness?${window}`)).json();
+  assert.deepEqual(
+    listed.repairs.map((r: { id: string; attempts: number }) => [r.id, r.attempts]),
+    [[view.id, 1]],
+  );
+  assert.equal((await post('/api/v1/nodes/s1/n1/backfill', { from: '1767225600000', to: '1767229200000' })).statusCode, 202, 'ms as text');
+
+  const bad: Array<[unknown, RegExp]> = [
+    [{ to: toMs }, /field "from" is missing/],
+    [{ from: 'yesterday', to: toMs }, /field "from": expected RFC 3339 or whole ms/],
+    [{ from, to: -5 }, /field "to": expected RFC 3339 or whole ms/],
+    [{ from, to: '2025-12-31T09:00:00Z' }, /field "to" must not be before "from"/],
+    [{ from, to: toMs, series: ['battery_soc{'] }, /field "series\[0\]": selector/],
+    [{ from, to: toMs, series: 'battery_soc' }, /field "series": expected an array/],
+    [[from, toMs], /the body must be a JSON object/],
+  ];
+  for (const [payload, message] of bad) {
+    const r = await post('/api/v1/nodes/s1/n1/backfill', payload);
+    assert.equal(r.statusCode, 400, JSON.stringify(payload));
+    assert.equal(r.json().code, 'FM_REQUEST_INVALID');
+    assert.match(r.json().message, message);
+  }
+  const empty = await hub.app.inject({ method: 'POST', url: '/api/v1/nodes/s1/n1/backfill' });
+  assert.equal(empty.statusCode, 400, 'no body at all');
+  assert.match((await hub.app.inject('/metrics')).body, /fieldmesh_hub_backfill_requests_sent_total\{origin="operator"\} [12]\n/);
 });

@@ -3,7 +3,17 @@
 
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { type Clock, describeError, FieldmeshError, type Logger, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import { Aggregator } from '../awareness/index.js';
+import {
+  type Clock,
+  createId,
+  describeError,
+  FieldmeshError,
+  type Logger,
+  silentLogger,
+  systemClock,
+  type TimerHandle,
+} from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
 import {
   assertTopicPrefix,
@@ -11,6 +21,7 @@ import {
   decodeWireFrame,
   type EventFrame,
   encodeAck,
+  encodeBackfill,
   encodeDigest,
   encodeHubState,
   encodeRebirth,
@@ -20,14 +31,18 @@ import {
   parseTopic,
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
+import type { AlertEngine } from './alerts/alert-engine.js';
+import { createAlertEngine } from './alerts/create-alert-engine.js';
 import type { HubApiDeps, Readiness } from './api/api-deps.js';
 import { createHubApp } from './api/app.js';
 import { toEventView } from './api/events/event-view.js';
 import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
+import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } from './auth/index.js';
 import type { HubConfig } from './config.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
 import { createHubMetrics, type HubMetrics } from './hub-metrics.js';
+import { type BackfillOrigin, type BackfillRecord, dueBackfills } from './ledger/backfills.js';
 import type { NodeBacklog } from './ledger/completeness.js';
 import { type CoverageSpan, seriesText } from './ledger/coverage.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
@@ -39,6 +54,8 @@ export const SWEEP_INTERVAL_MS = 1_000;
 export const RETENTION_INTERVAL_MS = 3_600_000;
 /** A digest goes out at least this often even when nothing changed, so late subscribers catch up. */
 export const DIGEST_MAX_SILENCE_MS = 30_000;
+/** How often outstanding backfill requests are checked for being due (new, or unanswered past the timeout). */
+export const BACKFILL_CHECK_INTERVAL_MS = 1_000;
 /** Recent sample ages kept for p50/p99 in stats(). */
 const SAMPLE_AGE_RING_SIZE = 10_000;
 
@@ -47,6 +64,8 @@ export interface HubOverrides {
   readonly storage?: HubStorage;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** Users, sessions, API tokens and audit log (default: SQLite tables in storage.path). */
+  readonly authStore?: AuthStore;
 }
 
 export interface HubStartOptions {
@@ -73,6 +92,9 @@ export interface HubStats {
   readonly acksSent: number;
   readonly rebirthsRequested: number;
   readonly digestsPublished: number;
+  /** Backfill requests published (resends included), and reported done. [FM-DURABLE-6] */
+  readonly backfillsSent: number;
+  readonly backfillsCompleted: number;
   /** Receive time minus frame time of recent frames carrying samples, ms (for p50/p99). */
   readonly sampleAgesMs: readonly number[];
 }
@@ -81,6 +103,10 @@ export interface Hub {
   readonly fleet: FleetState;
   readonly app: FastifyInstance;
   readonly metrics: HubMetrics;
+  /** The alert engine; undefined when `alerts.enabled` is false. */
+  readonly alerts: AlertEngine | undefined;
+  /** The console's users, roles, sessions and audit log. */
+  readonly auth: HubAuth;
   /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
@@ -108,6 +134,10 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   });
   /** Each node's outbox backlog as its last history frame reported it (restored from storage at start). */
   const backlogs = new Map<string, NodeBacklog & { site: string; node: string }>();
+  /** [FM-DURABLE-6] Backfill requests not yet reported done, by id (restored from storage at start). */
+  const outstanding = new Map<string, BackfillRecord>();
+  /** When a backfill request last went to each node, for the per-node rate limit. */
+  const lastBackfillSent = new Map<string, number>();
   const metrics = createHubMetrics(
     () => fleet.countByState(),
     () =>
@@ -115,11 +145,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         site: b.site,
         node: b.node,
         pendingRows: b.pendingRows,
+        pendingBytes: b.pendingBytes ?? 0,
         ageSeconds: b.oldestPendingMs === null ? 0 : Math.max(0, clock.now() - b.oldestPendingMs) / 1_000,
       })),
+    () => outstanding.size,
   );
   const storage = overrides.storage ?? createSqliteStorage({ path: config.storage.path, retentionMs: config.storage.retention });
   let transport: Transport | undefined = overrides.transport;
+  let aggregator: Aggregator | undefined;
   let epoch = 0;
   let started = false;
   let stopped = false;
@@ -132,6 +165,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     acksSent: 0,
     rebirthsRequested: 0,
     digestsPublished: 0,
+    backfillsSent: 0,
+    backfillsCompleted: 0,
   };
   const sampleAges: number[] = [];
   let sampleAgeNext = 0;
@@ -160,7 +195,37 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     return { ready: reasons.length === 0, reasons };
   }
 
-  const deps: HubApiDeps = { fleet, storage, clock, metrics, live, readiness, logger, backlog: backlogOf };
+  const authStore = overrides.authStore ?? createSqliteAuthStore({ path: config.storage.path });
+  const auth = createHubAuth({ config: config.auth, host: config.http.host, store: authStore, clock, logger, registry: metrics.registry });
+
+  let listenUrl = '';
+  // Throws FM_CONFIG_INVALID naming file and path when a rule file is wrong: before anything starts.
+  const alerts = config.alerts.enabled
+    ? createAlertEngine(config, {
+        fleet: { nodes: () => fleet.nodes(), backlog: backlogOf },
+        storage,
+        clock,
+        logger,
+        registry: metrics.registry,
+        topicPrefix: prefix,
+        transport: () => transport,
+        listenUrl: () => listenUrl,
+      })
+    : undefined;
+
+  const deps: HubApiDeps = {
+    fleet,
+    storage,
+    clock,
+    metrics,
+    live,
+    readiness,
+    logger,
+    backlog: backlogOf,
+    requestBackfill: ({ site, node, fromMs, toMs, selectors }) => requestBackfill(site, node, fromMs, toMs, selectors, 'operator'),
+    ...(alerts === undefined ? {} : { alerts }),
+    auth,
+  };
   const app = createHubApp(deps);
 
   function every(name: string, ms: number, fn: () => void): void {
@@ -179,6 +244,72 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       metrics.storageErrors.inc();
       logger.error({ err: describeError(err) }, `storage: ${what} failed`);
     });
+  }
+
+  /** Runs `work` in the write chain, in order with every other write, and hands its result (or error) back. */
+  function writeInOrder<T>(work: () => Promise<T>): Promise<T> {
+    const result = writes.then(work);
+    writes = result.catch(() => {});
+    return result;
+  }
+
+  /** [FM-DURABLE-6] Remembers a backfill request (so a restart does not forget it), then sends what is due. */
+  async function requestBackfill(
+    site: string,
+    node: string,
+    fromMs: number,
+    toMs: number,
+    selectors: readonly string[],
+    origin: BackfillOrigin,
+  ): Promise<BackfillRecord> {
+    const record: BackfillRecord = {
+      id: createId(),
+      site,
+      node,
+      fromMs,
+      toMs,
+      selectors,
+      origin,
+      createdAt: clock.now(),
+      sentAt: null,
+      attempts: 0,
+      doneAt: null,
+    };
+    await writeInOrder(() => storage.createBackfill(record));
+    outstanding.set(record.id, record);
+    logger.info({ site, node, requestId: record.id, fromMs, toMs, origin }, 'backfill requested');
+    sendBackfills();
+    return record;
+  }
+
+  /**
+   * [FM-DURABLE-6] Publishes the requests that are due: new ones, and those not reported done within
+   * `backfill.timeout` of their last publish; at most one per node per `backfill.minInterval`, never to
+   * a node known to be offline (it goes out once the node is back).
+   */
+  function sendBackfills(): void {
+    if (transport === undefined || !transport.connected || stopped) return;
+    const now = clock.now();
+    const pacing = { minIntervalMs: config.backfill.minInterval, timeoutMs: config.backfill.timeout };
+    const reachable = (site: string, node: string) => fleet.get(site, node)?.state !== 'offline';
+    for (const r of dueBackfills(outstanding.values(), now, pacing, lastBackfillSent, reachable)) {
+      const sent: BackfillRecord = { ...r, sentAt: now, attempts: r.attempts + 1 };
+      outstanding.set(r.id, sent);
+      lastBackfillSent.set(nodeKey(r.site, r.node), now);
+      const frame = encodeBackfill({ requestId: r.id, fromMs: r.fromMs, toMs: r.toMs, selectors: r.selectors });
+      transport
+        .publish(commandTopic(prefix, r.site, r.node, 'backfill'), frame, { qos: 1 })
+        .then(() => {
+          counters.backfillsSent++;
+          metrics.backfillsSent.inc({ origin: r.origin });
+          enqueueWrite('backfill request sent', () => storage.markBackfillSent(r.id, now));
+        })
+        .catch((err: unknown) => {
+          // Not out: due again at the next check.
+          if (outstanding.get(r.id) === sent) outstanding.set(r.id, r);
+          logger.debug({ site: r.site, node: r.node, requestId: r.id, err: describeError(err) }, 'backfill request not sent');
+        });
+    }
   }
 
   function recordSampleAge(ms: number): void {
@@ -230,7 +361,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       reject('unknown-topic', message.topic, 'not a fieldmesh node topic');
       return;
     }
-    if (topic.kind !== 'node') return;
+    // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
+    if (topic.kind !== 'node' || topic.channel === 'aware') return;
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
       reject(decoded.error.reason, message.topic, decoded.error.message);
@@ -282,7 +414,13 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       const series = { name: s.name, labels: { ...s.labels, site, node, zone }, unit: s.unit, type: s.type };
       return s.samples.map(([ts, value]) => ({ series, ts, value }));
     });
-    const backlog: NodeBacklog = { pendingRows: frame.pendingRows, oldestPendingMs: frame.oldestPendingMs, reportedAt: clock.now() };
+    const now = clock.now();
+    const backlog: NodeBacklog = {
+      pendingRows: frame.pendingRows,
+      oldestPendingMs: frame.oldestPendingMs,
+      pendingBytes: frame.pendingBytes,
+      reportedAt: now,
+    };
     backlogs.set(nodeKey(site, node), { site, node, ...backlog });
     const spans: CoverageSpan[] = frame.series.map((s) => ({ series: seriesText(s.name, s.labels), times: s.samples.map(([t]) => t) }));
     enqueueWrite('history batch', async () => {
@@ -296,8 +434,24 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     // Bookkeeping after the ack: a failure here is a storage error, never a withheld ack.
     enqueueWrite('completeness ledger', async () => {
       await storage.recordBacklog(site, node, backlog);
-      await storage.recordDropped(site, node, frame.dropped);
+      // Drops first: one reported in the same frame as a repair is newer than the request, so not covered.
+      const fresh = await storage.recordDropped(site, node, frame.dropped, now);
       await storage.recordCoverage(site, node, spans);
+      for (const report of frame.repaired) {
+        const done = await storage.completeBackfill(site, node, report, now);
+        if (done === undefined) {
+          logger.debug({ site, node, requestId: report.requestId }, 'repair report for no outstanding request (done already, or unknown)');
+          continue;
+        }
+        outstanding.delete(done.id);
+        counters.backfillsCompleted++;
+        metrics.backfillsCompleted.inc({ origin: done.origin });
+        logger.info({ site, node, requestId: done.id, fromMs: done.fromMs, toMs: done.toMs }, 'backfill reported done');
+      }
+      // [FM-DURABLE-6] Ask for every newly reported drop, once per range.
+      if (config.backfill.requestDropped) {
+        for (const d of fresh) void requestBackfill(site, node, d.fromMs, d.toMs, [], 'dropped').catch(() => {});
+      }
     });
   }
 
@@ -402,6 +556,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     fleet,
     app,
     metrics,
+    alerts,
+    auth,
 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
@@ -409,6 +565,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       epoch = nextBootEpoch(config.dataDir, 'hub-state.json', clock.now());
       for (const known of await storage.listNodes()) fleet.restore(known);
       for (const b of await storage.listBacklogs()) backlogs.set(nodeKey(b.site, b.node), b);
+      for (const r of await storage.listBackfills({ outstanding: true })) outstanding.set(r.id, r);
       if (transport === undefined) {
         transport = createMqttTransport({
           url: config.mqtt.url,
@@ -434,11 +591,21 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       transport.on('disconnected', onDisconnected);
       await transport.subscribe(fleetSubscription(prefix), 1);
       transport.start();
+      // [FM-AWARE-5] The MQTT awareness path: one digest per tick of every node's frames.
+      if (config.awareness.aggregate) {
+        aggregator = new Aggregator({ transport, prefix, clock, logger, tickMs: config.awareness.tick, zones: true });
+        aggregator.start();
+      }
       retention();
       every('sweep', SWEEP_INTERVAL_MS, sweep);
       every('digest', config.fleet.digestInterval, digest);
       every('retention', RETENTION_INTERVAL_MS, retention);
+      every('backfill', BACKFILL_CHECK_INTERVAL_MS, sendBackfills);
+      await auth.announce();
       const httpUrl = options.listen === false ? '' : await listen(options.fallbackToFreePort ?? true);
+      listenUrl = httpUrl;
+      // After the fleet registry is restored and the URL known: alerts link to it.
+      await alerts?.start();
       logger.info({ epoch, httpUrl, nodes: fleet.size }, 'hub started');
       return { httpUrl };
     },
@@ -449,6 +616,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       for (const t of timers.values()) clock.clearTimeout(t);
       timers.clear();
       persistNodes();
+      aggregator?.stop();
+      await alerts?.stop();
       if (transport !== undefined) {
         transport.off('message', onMessage);
         if (transport.connected) {
@@ -463,6 +632,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await app.close();
       await writes;
       await storage.close();
+      await authStore.close();
       logger.info({ epoch }, 'hub stopped');
     },
 

@@ -1,9 +1,11 @@
 // The hub: fleet state, critical-metric history, Prometheus-compatible HTTP API and live page.
 export type { HubApiDeps, Readiness } from './api/api-deps.js';
 export { createHubApp } from './api/app.js';
+export type { MeView } from './api/auth/index.js';
 export { LiveFeed } from './api/live/live-feed.js';
 export type { NodeValueView, NodeView } from './api/nodes/node-view.js';
 export type { SiteView } from './api/sites/sites-routes.js';
+export * from './auth/index.js';
 export { type HubConfig, hubConfigSchema } from './config.js';
 export {
   type FleetEvent,

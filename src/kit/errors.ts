@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   FM_LINE_PROTOCOL_INVALID: 'an InfluxDB line-protocol body has a malformed line',
   FM_SCRAPE_FAILED: 'a Prometheus scrape target could not be fetched or parsed',
   FM_QUERY_INVALID: 'a query parameter is missing or malformed',
+  FM_REQUEST_INVALID: 'an HTTP request body is not a JSON object, or a field of it is missing or malformed',
   FM_NOT_FOUND: 'the requested resource does not exist',
   FM_TRANSPORT_UNAVAILABLE: 'the MQTT broker could not be reached',
   FM_TRANSPORT_REFUSED: 'the MQTT broker refused a subscription',
@@ -26,6 +27,12 @@ export const ERROR_CODES = {
   FM_STORE_SAMPLE_INVALID: 'a sample given to the local store has a timestamp or value it cannot hold',
   FM_STORE_CHUNK_CORRUPT: 'a stored chunk of samples could not be decoded; it is skipped and counted',
   FM_STORE_CLOSED: 'the local store was used after it was closed',
+  FM_AUTH_REQUIRED: 'the hub asks for a login: the request carried no valid session cookie or API token',
+  FM_AUTH_FAILED: 'a login (or a password change) gave a wrong user name or password',
+  FM_AUTH_FORBIDDEN: 'the logged-in user or API token has a role too low for this request',
+  FM_AUTH_CSRF: 'a state-changing request authenticated by cookie lacked the x-csrf-token header of its session, or sent another',
+  FM_AUTH_RATE_LIMITED: 'too many failed logins for this user name or client address; wait for the window to pass',
+  FM_AUTH_CONFLICT: 'a user or API token of that name exists already, or the change would leave the hub without an admin',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,3 +8,4 @@ export * from './group-commit.js';
 export * from './ids.js';
 export * from './logger.js';
 export * from './quantiles.js';
+export * from './seeded-random.js';

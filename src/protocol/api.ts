@@ -33,6 +33,8 @@ export interface NodeView {
   readonly backlogRows?: number | null;
   /** RFC 3339 time of the oldest of those rows; null when nothing is pending or never reported. */
   readonly backlogOldest?: string | null;
+  /** What those rows will cost on the wire, bytes (the node's estimate); null when never reported. */
+  readonly backlogBytes?: number | null;
 }
 
 export interface SiteView {
@@ -62,6 +64,30 @@ export interface EventView {
   readonly receivedAt: string;
 }
 
+/**
+ * A backfill request: answered by POST /api/v1/nodes/:site/:node/backfill (202) and listed in the
+ * completeness report while outstanding. [FM-DURABLE-6]
+ */
+export interface BackfillView {
+  readonly id: string;
+  readonly site: string;
+  readonly node: string;
+  /** RFC 3339 range, both ends inclusive. */
+  readonly from: string;
+  readonly to: string;
+  /** Selectors; empty means the node's critical series. */
+  readonly series: readonly string[];
+  /** `dropped`: asked by the hub for a range the node reported dropped; `operator`: asked over the API. */
+  readonly origin: 'dropped' | 'operator';
+  readonly state: 'outstanding' | 'done';
+  /** RFC 3339 hub times: made, last published (null before the first time), reported done. */
+  readonly requestedAt: string;
+  readonly lastSentAt: string | null;
+  /** Times published. */
+  readonly attempts: number;
+  readonly doneAt: string | null;
+}
+
 /** GET /api/v1/nodes/:site/:node/completeness: what the hub holds of a node over a window. */
 export interface CompletenessView {
   readonly site: string;
@@ -75,10 +101,15 @@ export interface CompletenessView {
   readonly backlog: {
     readonly pendingRows: number | null;
     readonly oldestPending: string | null;
+    readonly pendingBytes: number | null;
     readonly reportedAt: string | null;
   };
   /** Holes in the hub's coverage, per series. */
   readonly missing: ReadonlyArray<{ readonly series: string; readonly from: string; readonly to: string }>;
-  /** Ranges the node reported dropped at its outbox's disk cap, overlapping the window. */
+  /** Ranges the node reported dropped at its outbox's disk cap, overlapping the window, not yet repaired. */
   readonly dropped: ReadonlyArray<{ readonly from: string; readonly to: string; readonly rows: number }>;
+  /** Dropped ranges overlapping the window that a finished backfill request repaired (`request` is its id). */
+  readonly repaired: ReadonlyArray<{ readonly from: string; readonly to: string; readonly rows: number; readonly request: string }>;
+  /** Backfill requests to the node overlapping the window, not yet reported done. */
+  readonly repairs: readonly BackfillView[];
 }

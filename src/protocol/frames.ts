@@ -1,5 +1,6 @@
 // Protocol v1 frames: types, encoding and decoding. Clauses cited as [FM-FRAME-n] are in docs/protocol.md.
 
+import { type BackfillFrame, readBackfill, writeBackfill } from './backfill.js';
 import { ByteReader, ByteWriter, FrameError } from './codec.js';
 import { type AckFrame, type HistoryFrame, readAck, readHistory, writeAck, writeHistory } from './history.js';
 
@@ -19,9 +20,16 @@ export const FrameType = {
   rebirth: 5,
   hubState: 6,
   digest: 7,
-  history: 8,
   ack: 9,
+  backfill: 10,
+  history: 11,
 } as const;
+/**
+ * [FM-FRAME-1] Type 8 was the history layout before FM-DURABLE-6 (no pending bytes, no repaired
+ * ranges). It is refused as `malformed`, never read as today's layout, so builds that disagree cannot
+ * misread each other.
+ */
+const RETIRED_HISTORY_TYPE = 8;
 export type FrameTypeName = keyof typeof FrameType;
 
 export type SeriesType = 'gauge' | 'counter' | 'state';
@@ -140,7 +148,17 @@ export interface DigestFrame {
   readonly entries: readonly DigestEntry[];
 }
 
-export type Frame = BirthFrame | DataFrame | EventFrame | DeathFrame | RebirthFrame | HubStateFrame | DigestFrame | HistoryFrame | AckFrame;
+export type Frame =
+  | BirthFrame
+  | DataFrame
+  | EventFrame
+  | DeathFrame
+  | RebirthFrame
+  | HubStateFrame
+  | DigestFrame
+  | HistoryFrame
+  | AckFrame
+  | BackfillFrame;
 
 export type DecodeResult = { readonly ok: true; readonly frame: Frame } | { readonly ok: false; readonly error: FrameError };
 
@@ -292,6 +310,13 @@ export function encodeAck(f: Omit<AckFrame, 'type'>): Uint8Array {
   return w.finish();
 }
 
+/** [FM-DURABLE-6] A backfill request; throws RangeError for an empty id or a backwards range. */
+export function encodeBackfill(f: Omit<BackfillFrame, 'type'>): Uint8Array {
+  const w = header(new ByteWriter(64), 'backfill');
+  writeBackfill(w, f);
+  return checkSize(w.finish());
+}
+
 export function encodeDigest(f: Omit<DigestFrame, 'type'>): Uint8Array {
   const w = header(new ByteWriter(64), 'digest');
   w.varint(f.epoch).varint(f.seq).varint(f.time).varint(f.entries.length);
@@ -439,6 +464,11 @@ export function decodeWireFrame(bytes: Uint8Array): { ok: true; frame: WireFrame
       case FrameType.ack:
         frame = readAck(r);
         break;
+      case FrameType.backfill:
+        frame = readBackfill(r);
+        break;
+      case RETIRED_HISTORY_TYPE:
+        throw new FrameError('malformed', 'history frame of the layout before FM-DURABLE-6 (type 8): the sender runs an older build', 0);
       case FrameType.digest:
         frame = decodeDigest(r);
         break;

@@ -1,7 +1,8 @@
 // History and ack frames of the durable plane: self-contained batches of samples from a node's
 // outbox, and the hub's acknowledgement of exactly the outbox range it committed.
-// [FM-DURABLE-1..5] in docs/protocol.md; design in docs/decisions/0001-durable-plane.md.
+// [FM-DURABLE-1..6] in docs/protocol.md; design in docs/decisions/0001-durable-plane.md.
 
+import { MAX_BACKFILL_ID_BYTES } from './backfill.js';
 import { type ByteReader, type ByteWriter, FrameError, zigzag } from './codec.js';
 import { inferDecimals, quantize, type SeriesType } from './frames.js';
 
@@ -12,6 +13,7 @@ const FLOAT_VALUES = 255;
 const MAX_HISTORY_SERIES = 65_535;
 const MAX_HISTORY_SAMPLES = 1_000_000;
 const MAX_DROPPED_RANGES = 1_024;
+const MAX_REPAIRED_RANGES = 1_024;
 
 export interface HistorySeries {
   readonly name: string;
@@ -30,6 +32,15 @@ export interface DroppedRange {
   readonly rows: number;
 }
 
+/** A backfill request the node finished: it read the range and the hub acknowledged every row it sent. [FM-DURABLE-6] */
+export interface RepairedRange {
+  /** The request's id, as the backfill frame carried it. */
+  readonly requestId: string;
+  /** The request's range, as the backfill frame carried it. */
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
 export interface HistoryFrame {
   readonly type: 'history';
   /** The node's boot counter when it sent the frame (informational: outbox seqs survive boots). */
@@ -42,7 +53,14 @@ export interface HistoryFrame {
   /** Outbox rows still pending after this frame, and the time of the oldest of them (null if none). */
   readonly pendingRows: number;
   readonly oldestPendingMs: number | null;
+  /**
+   * What the pending rows will cost on the wire, bytes: an estimate (the node multiplies pendingRows by
+   * the bytes per row of the history frames it sent last). [FM-DURABLE-2]
+   */
+  readonly pendingBytes: number;
   readonly dropped: readonly DroppedRange[];
+  /** Backfill requests finished since the last acknowledged report. [FM-DURABLE-6] */
+  readonly repaired: readonly RepairedRange[];
   readonly series: readonly HistorySeries[];
 }
 
@@ -80,9 +98,15 @@ export function writeHistory(w: ByteWriter, f: Omit<HistoryFrame, 'type'>): void
     .varint(f.firstSeq)
     .varint(f.lastSeq)
     .varint(f.pendingRows)
-    .varint(f.oldestPendingMs ?? 0);
+    .varint(f.oldestPendingMs ?? 0)
+    .varint(f.pendingBytes);
   w.varint(f.dropped.length);
   for (const d of f.dropped) w.varint(d.fromMs).varint(d.toMs).varint(d.rows);
+  w.varint(f.repaired.length);
+  for (const r of f.repaired) {
+    if (r.requestId === '' || r.toMs < r.fromMs) throw new RangeError(`repaired range ${r.requestId} ${r.fromMs}..${r.toMs}`);
+    w.string(r.requestId).varint(r.fromMs).varint(r.toMs);
+  }
   w.varint(f.series.length);
   for (const s of f.series) {
     if (s.samples.length === 0) throw new RangeError(`history series ${s.name} has no samples`);
@@ -126,12 +150,27 @@ export function readHistory(r: ByteReader): HistoryFrame {
   if (lastSeq < firstSeq) throw new FrameError('malformed', `seq range ${firstSeq}..${lastSeq} runs backwards`, firstAt);
   const pendingRows = r.varint('pending rows');
   const oldest = r.varint('oldest pending');
+  const pendingBytes = r.varint('pending bytes');
   const droppedAt = r.offset;
   const droppedCount = r.varint('dropped count');
   if (droppedCount > MAX_DROPPED_RANGES) throw new FrameError('malformed', `${droppedCount} dropped ranges`, droppedAt);
   const dropped: DroppedRange[] = [];
   for (let i = 0; i < droppedCount; i++)
     dropped.push({ fromMs: r.varint('dropped from'), toMs: r.varint('dropped to'), rows: r.varint('dropped rows') });
+  const repairedAt = r.offset;
+  const repairedCount = r.varint('repaired count');
+  if (repairedCount > MAX_REPAIRED_RANGES) throw new FrameError('malformed', `${repairedCount} repaired ranges`, repairedAt);
+  const repaired: RepairedRange[] = [];
+  for (let i = 0; i < repairedCount; i++) {
+    const idAt = r.offset;
+    const requestId = r.string('repaired request id', MAX_BACKFILL_ID_BYTES);
+    if (requestId === '') throw new FrameError('malformed', 'repaired request id is empty', idAt);
+    const fromAt = r.offset;
+    const fromMs = r.varint('repaired from');
+    const toMs = r.varint('repaired to');
+    if (toMs < fromMs) throw new FrameError('malformed', `repaired range ${fromMs}..${toMs} runs backwards`, fromAt);
+    repaired.push({ requestId, fromMs, toMs });
+  }
   const countAt = r.offset;
   const count = r.varint('series count');
   if (count > MAX_HISTORY_SERIES) throw new FrameError('malformed', `history announces ${count} series`, countAt);
@@ -179,7 +218,19 @@ export function readHistory(r: ByteReader): HistoryFrame {
     }
     series.push({ name, labels, type, unit, samples });
   }
-  return { type: 'history', epoch, zone, firstSeq, lastSeq, pendingRows, oldestPendingMs: oldest === 0 ? null : oldest, dropped, series };
+  return {
+    type: 'history',
+    epoch,
+    zone,
+    firstSeq,
+    lastSeq,
+    pendingRows,
+    oldestPendingMs: oldest === 0 ? null : oldest,
+    pendingBytes,
+    dropped,
+    repaired,
+    series,
+  };
 }
 
 export function writeAck(w: ByteWriter, f: Omit<AckFrame, 'type'>): void {

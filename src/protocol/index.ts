@@ -1,9 +1,19 @@
 // Protocol v1: wire frames, session coding and topic names shared by agent, hub, CLI and dashboard.
 
 export * from './api.js';
+export * from './awareness.js';
+export { type BackfillFrame, MAX_BACKFILL_ID_BYTES, MAX_BACKFILL_SELECTORS } from './backfill.js';
 export { FrameError, type FrameRejectReason } from './codec.js';
 export * from './frames.js';
-export { ACK_LANES, type AckFrame, type AckLane, type DroppedRange, type HistoryFrame, type HistorySeries } from './history.js';
+export {
+  ACK_LANES,
+  type AckFrame,
+  type AckLane,
+  type DroppedRange,
+  type HistoryFrame,
+  type HistorySeries,
+  type RepairedRange,
+} from './history.js';
 export * from './json.js';
 export * from './prometheus/index.js';
 export * from './selector.js';

@@ -52,8 +52,11 @@ export function frameToJson(frame: Frame | WireFrame, session?: SessionDecoder):
       return {
         ...frame,
         oldestPending: frame.oldestPendingMs === null ? null : iso(frame.oldestPendingMs),
+        repaired: frame.repaired.map((r) => ({ ...r, from: iso(r.fromMs), to: iso(r.toMs) })),
         series: frame.series.map((s) => ({ name: s.name, labels: s.labels, samples: s.samples.map(([t, v]) => [iso(t), jsonValue(v)]) })),
       };
+    case 'backfill':
+      return { ...frame, from: iso(frame.fromMs), to: iso(frame.toMs) };
     case 'death':
     case 'rebirth':
     case 'ack':

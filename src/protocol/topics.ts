@@ -4,10 +4,10 @@
 import { FieldmeshError, isValidId } from '../kit/index.js';
 
 export const DEFAULT_TOPIC_PREFIX = 'fieldmesh';
-export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history';
-export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history'];
-export type NodeCommand = 'rebirth' | 'ack';
-export type HubChannel = 'state' | 'digest';
+export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history' | 'aware';
+export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history', 'aware'];
+export type NodeCommand = 'rebirth' | 'ack' | 'backfill';
+export type HubChannel = 'state' | 'digest' | 'aware';
 /** The level that holds the hub's topics; ids start with a letter or digit, so it cannot clash. */
 export const HUB_LEVEL = '_hub';
 
@@ -47,7 +47,11 @@ export function parseTopic(prefix: string, topic: string): ParsedTopic | undefin
   const levels = topic.slice(prefix.length + 1).split('/');
   if (levels.length === 2 && levels[0] === HUB_LEVEL) {
     const channel = levels[1];
-    return channel === 'state' || channel === 'digest' ? { kind: 'hub', channel } : undefined;
+    return channel === 'state' || channel === 'digest' || channel === 'aware' ? { kind: 'hub', channel } : undefined;
+  }
+  // [FM-AWARE-5] A zone's awareness digest: <prefix>/_hub/aware/<zone>.
+  if (levels.length === 3 && levels[0] === HUB_LEVEL && levels[1] === 'aware' && isValidId(levels[2] ?? '')) {
+    return { kind: 'hub', channel: 'aware' };
   }
   const [site, node, third, fourth] = levels;
   if (site === undefined || node === undefined || third === undefined || !isValidId(site) || !isValidId(node)) return undefined;

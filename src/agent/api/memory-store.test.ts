@@ -63,3 +63,23 @@ test('memory store: series in a range, retention by age, stats, refusals and clo
   await store.close();
   await assert.rejects(store.labelNames(), (e) => isFieldmeshError(e, 'FM_STORE_CLOSED'));
 });
+
+test('memory store: rollups computed from the raw samples, steps folding buckets, coverage', async () => {
+  const store = createMemorySampleStore({ rollups: [{ resolutionMs: 60_000, retentionMs: 86_400_000 }] });
+  await store.append(Array.from({ length: 30 }, (_, i) => ({ name: 'soc', labels: {}, time: 10_000 * i, value: i / 10 })));
+  const matchers = [{ name: '__name__', op: '=' as const, value: 'soc' }];
+  assert.deepEqual((await store.queryRollup(matchers, 0, 300_000, 60_000, 'avg'))[0]?.points, [
+    [0, 1.5 / 6],
+    [60_000, 5.1 / 6],
+    [120_000, 8.7 / 6],
+    [180_000, 12.3 / 6],
+    [240_000, 15.9 / 6],
+  ]);
+  assert.deepEqual((await store.queryRollup(matchers, 100_000, 300_000, 60_000, 'max', 120_000))[0]?.points, [
+    [0, 1.1],
+    [120_000, 2.3],
+    [240_000, 2.9],
+  ]);
+  assert.deepEqual(await store.coverage(), { rawOldestMs: 0, rollups: [{ resolutionMs: 60_000, retentionMs: 86_400_000, oldestMs: 0 }] });
+  await assert.rejects(store.queryRollup(matchers, 0, 1, 300_000, 'avg'), (e) => isFieldmeshError(e, 'FM_QUERY_INVALID'));
+});

@@ -3,11 +3,14 @@
 
 import { FieldmeshError } from '../../kit/index.js';
 import { type LabelMatcher, matchesSelector } from '../../protocol/index.js';
-import type { SampleStore, StorePoints, StoreSample, StoreSeries, StoreStats } from '../store/store.js';
+import { coarsenRollup, computeRollup, rollupPoints } from '../store/rollup-buckets.js';
+import type { SampleStore, StorePoints, StoreRollup, StoreSample, StoreSeries, StoreStats } from '../store/store.js';
 
 export interface MemorySampleStoreOptions {
   /** Samples older than now minus this are deleted by applyRetention; default 30 days. */
   readonly retentionMs?: number;
+  /** Rollups it answers `queryRollup` for, computed from the raw samples on every call; default none. */
+  readonly rollups?: readonly StoreRollup[];
 }
 
 interface Entry {
@@ -25,6 +28,7 @@ function seriesKey(name: string, labels: Readonly<Record<string, string>>): stri
 /** Creates an empty in-memory store. `append` resolves at once: nothing here survives the process. */
 export function createMemorySampleStore(options: MemorySampleStoreOptions = {}): SampleStore {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const rollups = [...(options.rollups ?? [])].sort((a, b) => a.resolutionMs - b.resolutionMs);
   const byKey = new Map<string, Entry>();
   let nextId = 1;
   let closed = false;
@@ -76,6 +80,35 @@ export function createMemorySampleStore(options: MemorySampleStoreOptions = {}):
         if (points.length > 0) out.push({ series: entry.series, points });
       }
       return out;
+    },
+
+    async queryRollup(matchers, startMs, endMs, resolutionMs, fn, stepMs = resolutionMs) {
+      open();
+      if (!rollups.some((r) => r.resolutionMs === resolutionMs) || stepMs % resolutionMs !== 0) {
+        throw new FieldmeshError('FM_QUERY_INVALID', `no rollup of ${resolutionMs} ms with a step of ${stepMs} ms in the memory store`);
+      }
+      const from = startMs - (((startMs % stepMs) + stepMs) % stepMs);
+      const to = endMs - (((endMs % stepMs) + stepMs) % stepMs) + stepMs - 1;
+      const out: StorePoints[] = [];
+      for (const entry of matching(matchers)) {
+        const sorted = [...entry.points.entries()].filter(([t]) => t >= from && t <= to).sort(([a], [b]) => a - b);
+        const buckets = computeRollup(
+          sorted.map(([t]) => t),
+          sorted.map(([, v]) => v),
+          resolutionMs,
+        );
+        const points = rollupPoints(coarsenRollup(buckets, stepMs), fn, from, endMs);
+        if (points.length > 0) out.push({ series: entry.series, points });
+      }
+      return out;
+    },
+
+    async coverage() {
+      open();
+      let rawOldestMs: number | undefined;
+      for (const { points } of byKey.values())
+        for (const t of points.keys()) if (rawOldestMs === undefined || t < rawOldestMs) rawOldestMs = t;
+      return { rawOldestMs, rollups: rollups.map((r) => ({ ...r, oldestMs: rawOldestMs })) };
     },
 
     async series(matchers, startMs, endMs) {

@@ -1,13 +1,17 @@
-// The node's Prometheus HTTP API over its local store: query_range, query, series, labels, label
-// values and buildinfo, GET and form POST, in Prometheus' envelope, so the hub and Grafana can use a node.
+// The node's Prometheus HTTP API over its local store: query_range (from raw samples or a rollup),
+// query, series, labels, label values and buildinfo, GET and form POST, in Prometheus' envelope, so the
+// hub and Grafana can use a node.
 
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { FieldmeshError } from '../../kit/index.js';
+import { FieldmeshError, formatDurationMs } from '../../kit/index.js';
 import {
+  type AggregationQuery,
+  aggregateSeries,
   errorAnswer,
   evaluateInstantQuery,
   evaluateRangeQuery,
   FIELDMESH_VERSION,
+  formatSampleValue,
   type LabelMatcher,
   limitResults,
   type Params,
@@ -21,10 +25,12 @@ import {
   repeated,
   requestParams,
   type SeriesPoints,
+  seconds,
   single,
   timeParam,
 } from '../../protocol/index.js';
-import type { SampleStore, StorePoints, StoreSeries } from '../store/store.js';
+import { ROLLUP_FNS } from '../store/rollup-buckets.js';
+import type { RollupFn, SampleStore, StoreCoverage, StorePoints, StoreSeries } from '../store/store.js';
 
 /** The Prometheus release whose HTTP API the node mimics (Grafana reads it to pick its label APIs). */
 export const NODE_PROMETHEUS_COMPAT_VERSION = '2.53.0';
@@ -41,6 +47,76 @@ function toSeriesPoints(stored: readonly StorePoints[]): SeriesPoints[] {
 }
 
 type HttpRequest = { query: unknown; body: unknown };
+
+/** A rollup chosen to answer a range query, and why (for the `infos` line of the answer). */
+export interface RollupChoice {
+  readonly resolutionMs: number;
+  readonly fn: RollupFn;
+  readonly reason: 'asked' | 'step' | 'raw expired';
+}
+
+function invalidParam(name: string, message: string): FieldmeshError {
+  return new FieldmeshError('FM_QUERY_INVALID', `invalid parameter "${name}": ${message}`);
+}
+
+/** The coarsest of `rollups` with a resolution of at most `stepMs`, else the finest; undefined when empty. */
+function fittest<T extends { resolutionMs: number }>(rollups: readonly T[], stepMs: number): T | undefined {
+  const fitting = rollups.filter((r) => r.resolutionMs <= stepMs);
+  return fitting.length > 0 ? fitting[fitting.length - 1] : rollups[0];
+}
+
+/**
+ * Which rollup answers a range query, if any (docs/query.md, "Rollups"): the one `rollup=` names
+ * (`rollup=raw`: none); else, for a plain selector, the coarsest rollup with a resolution of at most
+ * `step`; else, when the range starts before the oldest raw sample and rollups hold older buckets,
+ * the coarsest of those at most `step`, or the finest of them. Rollups are listed finest first.
+ */
+export function chooseRollup(
+  params: Params,
+  query: AggregationQuery,
+  startMs: number,
+  stepMs: number,
+  coverage: StoreCoverage,
+): RollupChoice | undefined {
+  const rollupParam = single(params, 'rollup') ?? '';
+  const fnParam = single(params, 'fn') ?? '';
+  if (fnParam !== '' && !(ROLLUP_FNS as readonly string[]).includes(fnParam)) {
+    throw invalidParam('fn', `${JSON.stringify(fnParam)} is not one of ${ROLLUP_FNS.join(', ')}`);
+  }
+  if (fnParam !== '' && (rollupParam === '' || rollupParam === 'raw')) {
+    throw invalidParam('fn', 'applies to a rollup; name one with rollup= (e.g. rollup=5m&fn=max)');
+  }
+  if (rollupParam === 'raw') return undefined;
+  const kept = coverage.rollups.map((r) => formatDurationMs(r.resolutionMs)).join(', ');
+  if (rollupParam !== '') {
+    const resolutionMs = parseStepMs(rollupParam, 'rollup');
+    if (!coverage.rollups.some((r) => r.resolutionMs === resolutionMs)) {
+      throw invalidParam(
+        'rollup',
+        `this node keeps no ${formatDurationMs(resolutionMs)} rollup (${kept === '' ? 'it keeps none: see store.rollups in node.yaml' : `it keeps: ${kept}`}); rollup=raw reads raw samples`,
+      );
+    }
+    return { resolutionMs, fn: (fnParam || 'avg') as RollupFn, reason: 'asked' };
+  }
+  if (query.aggregation === undefined) {
+    const finer = coverage.rollups.filter((r) => r.resolutionMs <= stepMs);
+    const coarsest = finer[finer.length - 1];
+    if (coarsest !== undefined) return { resolutionMs: coarsest.resolutionMs, fn: 'avg', reason: 'step' };
+  }
+  const raw = coverage.rawOldestMs;
+  if (raw === undefined || startMs < raw) {
+    const older = coverage.rollups.filter((r) => r.oldestMs !== undefined && (raw === undefined || r.oldestMs < raw));
+    const pick = fittest(older, stepMs);
+    if (pick !== undefined) return { resolutionMs: pick.resolutionMs, fn: 'avg', reason: 'raw expired' };
+  }
+  return undefined;
+}
+
+const REASONS: Record<RollupChoice['reason'], string> = {
+  asked: 'as asked',
+  step: 'the step is at least its resolution',
+  'raw expired': 'the range starts before the oldest raw sample',
+};
 
 /**
  * Registers the routes in their own Fastify scope (form-body parser and Prometheus error envelope
@@ -72,11 +148,37 @@ export async function registerStoreRoutes(app: FastifyInstance, store: SampleSto
     if (step === undefined || step === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "step"');
     const stepMs = parseStepMs(step);
     rangeSteps(startMs, endMs, stepMs);
+    const choice = chooseRollup(params, query, startMs, stepMs, await store.coverage());
+    if (choice !== undefined) return rollupRange(query, choice, startMs, endMs, stepMs);
     const window = queryWindow(startMs, endMs);
     const stored = await store.query(query.selector.matchers, window.startMs, window.endMs);
     const result = evaluateRangeQuery(query, toSeriesPoints(stored), startMs, endMs, stepMs);
     return { status: 'success', data: { resultType: 'matrix', result } };
   };
+
+  /**
+   * A range answered from a rollup: steps widened to a whole number of buckets and aligned to them;
+   * each point is `fn` over the buckets of its step, at the step's start; then the aggregation, if any.
+   */
+  async function rollupRange(query: AggregationQuery, choice: RollupChoice, startMs: number, endMs: number, stepMs: number) {
+    const { resolutionMs, fn } = choice;
+    const rollupStepMs = Math.ceil(stepMs / resolutionMs) * resolutionMs;
+    rangeSteps(startMs - (((startMs % rollupStepMs) + rollupStepMs) % rollupStepMs), endMs, rollupStepMs);
+    const stored = await store.queryRollup(query.selector.matchers, startMs, endMs, resolutionMs, fn, rollupStepMs);
+    const series = stored.map(({ series, points }) => ({ metric: { __name__: series.name, ...series.labels }, values: points }));
+    const result = query.aggregation ? aggregateSeries(series, query.aggregation) : series;
+    const info =
+      `answered from the ${formatDurationMs(resolutionMs)} rollup (${REASONS[choice.reason]}): ${fn} of each ` +
+      `${formatDurationMs(rollupStepMs)} step's buckets, at the step's start`;
+    return {
+      status: 'success',
+      data: {
+        resultType: 'matrix',
+        result: result.map((s) => ({ metric: s.metric, values: s.values.map(([t, v]) => [seconds(t), formatSampleValue(v)] as const) })),
+      },
+      infos: [info],
+    };
+  }
 
   const instant = async (request: HttpRequest) => {
     const params = requestParams(request.query, request.body);

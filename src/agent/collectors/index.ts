@@ -10,6 +10,5 @@ export * from './mqtt.js';
 export * from './prometheus.js';
 export * from './registry.js';
 export * from './relabel.js';
-export * from './seeded-random.js';
 export * from './sim-battery.js';
 export * from './sim-fire-camera.js';

@@ -3,11 +3,10 @@
 // workloads/bess-workload.mjs, so the same (seed, index) yields the same values.
 
 import { z } from 'zod';
-import { durationMs } from '../../kit/index.js';
+import { durationMs, hash32, SeededRandom } from '../../kit/index.js';
 import type { Collector, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { type IntervalLoop, startIntervalLoop } from './interval-loop.js';
-import { hash32, SeededRandom } from './seeded-random.js';
 
 export const DEFAULT_SIM_SEED = 20241123;
 /** SOC under which the `low_soc` event fires (percent). */

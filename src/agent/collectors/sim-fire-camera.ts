@@ -3,11 +3,10 @@
 // temperature. Seeded: the same (seed, index) gives the same values.
 
 import { z } from 'zod';
-import { durationMs } from '../../kit/index.js';
+import { durationMs, hash32, SeededRandom } from '../../kit/index.js';
 import type { AgentEvent, Collector, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { type IntervalLoop, startIntervalLoop } from './interval-loop.js';
-import { hash32, SeededRandom } from './seeded-random.js';
 import { DEFAULT_SIM_SEED } from './sim-battery.js';
 
 export const simFireCameraCollectorSchema = z.strictObject({

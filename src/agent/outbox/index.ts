@@ -1,4 +1,5 @@
-// The durable outbox and its replicator.
+// The durable outbox, its replicator and the backfiller that answers the hub's repair requests.
 
+export * from './backfiller.js';
 export * from './replicator.js';
 export * from './sqlite-outbox.js';

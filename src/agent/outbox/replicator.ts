@@ -31,6 +31,11 @@ export interface ReplicatorOptions {
 }
 
 const EVENTS_PER_PUMP = 100;
+/**
+ * pendingBytes is pendingRows x the bytes per row of recent history frames, a mean weighted by rows over
+ * about this many frames' worth of rows (full frames dominate once a backlog drains).
+ */
+const BYTES_PER_ROW_WINDOW_FRAMES = 4;
 /** A frame unacknowledged this long is sent again, with everything after it (the hub may have missed it while away). */
 export const ACK_TIMEOUT_MS = 15_000;
 
@@ -51,6 +56,9 @@ export class Replicator {
   private sessionReady = false;
   private hubEpoch: number | undefined;
   private ackTimer: TimerHandle | undefined;
+  /** Encoded history bytes and rows of recent frames (decayed), for the pendingBytes estimate. */
+  private recentBytes = 0;
+  private recentRows = 0;
 
   constructor(private readonly o: ReplicatorOptions) {
     this.tokens = o.budgetBytesPerSecond;
@@ -79,6 +87,14 @@ export class Replicator {
   /** History frames and events sent and not yet acknowledged. */
   get framesInFlight(): number {
     return this.inFlight.size + this.eventsInFlight.size;
+  }
+
+  /**
+   * What `rows` pending sample rows will cost on the wire, bytes: an estimate from the history frames
+   * sent last (0 before the first). [FM-DURABLE-2]
+   */
+  estimateBytes(rows: number): number {
+    return this.recentRows === 0 ? 0 : Math.round((rows * this.recentBytes) / this.recentRows);
   }
 
   /** New rows are in the outbox: ship them if the link and the budget allow. */
@@ -199,7 +215,9 @@ export class Replicator {
         this.schedule(Math.ceil((-this.tokens / budgetBytesPerSecond) * 1000) + 1);
         return;
       }
-      const batch = outbox.historyBatch(this.sampleCursor, this.o.maxFrameRows);
+      // With every row sent acknowledged, a frame without rows carries the reports still owed. [FM-DURABLE-6]
+      const batch =
+        outbox.historyBatch(this.sampleCursor, this.o.maxFrameRows) ?? (this.inFlight.size === 0 ? outbox.reportBatch() : undefined);
       if (batch === undefined) return;
       const dueIn = this.lastHistoryAt + this.o.historyIntervalMs - this.o.clock.monotonic();
       if (batch.rows < this.o.maxFrameRows && dueIn > 0) {
@@ -208,19 +226,28 @@ export class Replicator {
       }
       this.lastHistoryAt = this.o.clock.monotonic();
       const backlog = outbox.backlog();
+      const pendingRows = Math.max(0, backlog.sampleRows - batch.rows);
       const frame = {
         epoch,
         zone: identity.zone,
         firstSeq: batch.firstSeq,
         lastSeq: batch.lastSeq,
-        pendingRows: Math.max(0, backlog.sampleRows - batch.rows),
+        pendingRows,
         oldestPendingMs: backlog.oldestPendingMs ?? null,
+        pendingBytes: this.estimateBytes(pendingRows),
         dropped: batch.dropped,
+        repaired: batch.repaired,
         series: batch.series,
       };
       let bytes: Uint8Array;
       try {
         bytes = encodeHistory(frame);
+        if (batch.rows > 0) {
+          const first = this.recentRows === 0;
+          this.learnBytesPerRow(bytes.length, batch.rows);
+          // The first frame measures itself: a backlog built while the hub was away is estimated at once.
+          if (first) bytes = encodeHistory({ ...frame, pendingBytes: this.estimateBytes(pendingRows) });
+        }
       } catch (err) {
         // The outbox admits only rows the wire can carry; should one slip through, stop this lane loudly
         // rather than crash the agent or drop data.
@@ -231,6 +258,17 @@ export class Replicator {
       this.inFlight.set(batch.lastSeq, this.o.clock.monotonic());
       if (budgetBytesPerSecond > 0) this.tokens -= bytes.length;
       this.send('samples', nodeTopic(prefix, identity.site, identity.node, 'history'), bytes);
+    }
+  }
+
+  private learnBytesPerRow(bytes: number, rows: number): void {
+    this.recentBytes += bytes;
+    this.recentRows += rows;
+    const window = BYTES_PER_ROW_WINDOW_FRAMES * this.o.maxFrameRows;
+    if (this.recentRows > window) {
+      const keep = window / this.recentRows;
+      this.recentBytes *= keep;
+      this.recentRows *= keep;
     }
   }
 

@@ -99,3 +99,64 @@ test('outbox: a damaged file is moved aside and a fresh outbox starts', async ()
   assert.equal(box.backlog().eventRows, 1);
   box.close();
 });
+
+test('outbox: a backfill request survives a restart with its cursor; it is reported once its rows are acknowledged, and again when asked', async () => {
+  const path = join(dir(), 'outbox.db');
+  const first = createSqliteOutbox({ path });
+  const request = { id: 'r1', fromMs: 1_000, toMs: 9_000, selectors: [] };
+  assert.equal(first.addBackfill(request, 50), 'added');
+  assert.equal(first.addBackfill(request, 51), 'pending', 'a repeat while reading is not read again');
+  const [task] = first.backfillTasks();
+  assert.ok(task);
+  assert.equal(first.enqueueBackfill(task, [sample('soc', 1_000, 1), sample('soc', 2_000, 2)], 5_000), true);
+  first.close();
+
+  const box = createSqliteOutbox({ path });
+  const [resumed] = box.backfillTasks();
+  assert.deepEqual(resumed, { ...request, cursorMs: 5_000 }, 'the cursor survives the restart');
+  assert.ok(resumed);
+  assert.equal(box.enqueueBackfill({ ...resumed, cursorMs: 1_000 }, [sample('soc', 1_500, 9)], 9_001), true);
+  assert.equal(box.backlog().sampleRows, 2, 'a piece of a task that moved on is dropped');
+  assert.equal(box.enqueueBackfill(resumed, [sample('soc', 6_000, 6)], 9_001), true);
+  assert.deepEqual(box.backfillTasks(), [], 'read to its end');
+  assert.equal(box.reportBatch(), undefined, 'not finished while its rows wait for the hub');
+  const batch = box.historyBatch(0, 100);
+  assert.deepEqual([batch?.rows, batch?.repaired], [3, []]);
+  box.ack('samples', 1, 3);
+  const report = box.reportBatch();
+  assert.deepEqual(report, {
+    firstSeq: 3,
+    lastSeq: 3,
+    rows: 0,
+    series: [],
+    dropped: [],
+    repaired: [{ requestId: 'r1', fromMs: 1_000, toMs: 9_000 }],
+  });
+  assert.equal(box.addBackfill(request, 60), 'pending', 'finished, its report not yet acknowledged');
+  box.ack('samples', 3, 3);
+  assert.equal(box.reportBatch(), undefined, 'an acknowledged report is not repeated');
+  assert.equal(box.addBackfill(request, 70), 'reported-again', 'asked again: the hub missed the report');
+  assert.deepEqual(box.reportBatch()?.repaired, [{ requestId: 'r1', fromMs: 1_000, toMs: 9_000 }]);
+  assert.equal(box.addBackfill({ ...request, toMs: 20_000 }, 80), 'added', 'the same id with another range is read afresh');
+  assert.deepEqual(box.backfillTasks(), [{ ...request, toMs: 20_000, cursorMs: 1_000 }]);
+  box.close();
+});
+
+test('outbox: a repair piece never takes the sample lane past its cap; live rows still may, and coalesce', async () => {
+  let dropped = 0;
+  const box = createSqliteOutbox({ path: join(dir(), 'outbox.db'), maxSampleRows: 10, onDropped: (n) => (dropped += n) });
+  for (let t = 1; t <= 8; t++) await box.appendSamples([sample('soc', 100_000 + t, t)]);
+  assert.equal(box.sampleRoom(), 2);
+  box.addBackfill({ id: 'r', fromMs: 0, toMs: 50_000, selectors: [] }, 1);
+  const [task] = box.backfillTasks();
+  assert.ok(task);
+  const piece = [sample('soc', 1_000, 1), sample('soc', 2_000, 2), sample('soc', 3_000, 3)];
+  assert.equal(box.enqueueBackfill(task, piece, 3_001), false, 'three rows do not fit in two');
+  assert.deepEqual([box.backlog().sampleRows, box.backfillTasks()[0]?.cursorMs, dropped], [8, 0, 0], 'nothing written, nothing dropped');
+  assert.equal(box.enqueueBackfill(task, piece.slice(0, 2), 2_001), true);
+  assert.deepEqual([box.backlog().sampleRows, box.sampleRoom(), dropped], [10, 0, 0]);
+  assert.equal(box.enqueueBackfill(box.backfillTasks()[0] ?? task, [sample('soc', 2_500, 2.5)], 2_501), false, 'a full lane waits');
+  await box.appendSamples([sample('soc', 100_009, 9)]);
+  assert.ok(dropped > 0, 'a live row past the cap coalesces, as before');
+  box.close();
+});

@@ -1,14 +1,17 @@
 // The durable outbox: samples of critical series and every event, kept on disk until the hub
-// acknowledges them. [FM-DURABLE-1] [FM-DURABLE-5]; design in docs/decisions/0001-durable-plane.md.
+// acknowledges them, and the hub's backfill requests with their progress. [FM-DURABLE-1] [FM-DURABLE-5]
+// [FM-DURABLE-6]; design in docs/decisions/0001-durable-plane.md.
 
 import { createGroupCommit, FieldmeshError, type Logger, silentLogger } from '../../kit/index.js';
 import { openDurableDatabase } from '../../platform/index.js';
-import type { AckLane, DroppedRange, EventPriority, HistorySeries, SeriesType } from '../../protocol/index.js';
+import type { AckLane, DroppedRange, EventPriority, HistorySeries, RepairedRange, SeriesType } from '../../protocol/index.js';
 
 /** Default cap of the sample lane: about 200 MB of rows, days of a node's critical series. */
 export const OUTBOX_MAX_SAMPLE_ROWS = 5_000_000;
 /** When the cap is passed, coalescing deletes down to this share of it, so it does not run per append. */
 const COALESCE_TO = 0.9;
+/** Finished backfill requests remembered after their report was acknowledged (to report again if asked). */
+const REPORTED_BACKFILLS_KEPT = 256;
 
 export interface OutboxSample {
   readonly name: string;
@@ -31,14 +34,40 @@ export interface PendingEvent extends OutboxEvent {
   readonly seq: number;
 }
 
-/** What one history frame will carry: rows (firstSeq..lastSeq] of the sample lane, by series. */
+/**
+ * What one history frame will carry: rows (firstSeq..lastSeq] of the sample lane, by series, and the
+ * reports still owed to the hub. A report-only batch carries no rows (`firstSeq = lastSeq`).
+ */
 export interface HistoryBatch {
   readonly firstSeq: number;
   readonly lastSeq: number;
   readonly rows: number;
   readonly series: HistorySeries[];
   readonly dropped: DroppedRange[];
+  readonly repaired: RepairedRange[];
 }
+
+/** A backfill request from the hub, as the frame carried it. [FM-DURABLE-6] */
+export interface BackfillRequest {
+  readonly id: string;
+  /** Both ends inclusive, ms since the Unix epoch. */
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Selectors as written; empty means the node's critical series. */
+  readonly selectors: readonly string[];
+}
+
+/** A backfill request still being read from the store: `cursorMs` is the next ms to read. */
+export interface BackfillTask extends BackfillRequest {
+  readonly cursorMs: number;
+}
+
+/**
+ * What became of a backfill request: `added` (new, or a known id with another range, read afresh),
+ * `pending` (already being read or waiting for its acks), `reported-again` (already finished: it is
+ * reported again, as the hub evidently missed the report).
+ */
+export type BackfillAdmission = 'added' | 'pending' | 'reported-again';
 
 export interface OutboxBacklog {
   readonly sampleRows: number;
@@ -66,6 +95,25 @@ export interface Outbox {
   /** Deletes exactly the acknowledged range of a lane; returns the rows deleted. */
   ack(lane: AckLane, firstSeq: number, lastSeq: number): number;
   backlog(): OutboxBacklog;
+  /** Sample rows the lane may still take before its cap. */
+  sampleRoom(): number;
+  /** Persists a backfill request (it survives restarts). [FM-DURABLE-6] */
+  addBackfill(request: BackfillRequest, receivedAt: number): BackfillAdmission;
+  /** Requests still being read from the store, in arrival order. */
+  backfillTasks(): BackfillTask[];
+  /**
+   * Queues samples read for a request as ordinary sample rows and moves its cursor to `nextCursorMs`, in
+   * one durable transaction. Refuses (false, nothing written) when the rows would take the lane past
+   * its cap: a repair waits, it never makes the outbox coalesce. A piece of a task that changed meanwhile
+   * (its cursor moved, or its id now names another range) is dropped (true, nothing written).
+   */
+  enqueueBackfill(task: BackfillTask, samples: readonly OutboxSample[], nextCursorMs: number): boolean;
+  /**
+   * A batch with no rows that carries the dropped and repaired ranges still owed to the hub, for when
+   * there are no rows to carry them; undefined when nothing is owed. Call only when every row sent so
+   * far is acknowledged: its range [lastSeq, lastSeq] names the last row ever queued.
+   */
+  reportBatch(): HistoryBatch | undefined;
   /** Where a damaged file was moved at open, if it was. */
   readonly quarantinedTo: string | undefined;
   close(): void;
@@ -83,6 +131,11 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority TEXT NOT NULL, ts INTEGER NOT NULL, payload BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS dropped (id INTEGER PRIMARY KEY AUTOINCREMENT, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, rows INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS samples_by_series ON samples (series_id, seq);
+    CREATE TABLE IF NOT EXISTS backfills (
+      id TEXT PRIMARY KEY, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, selectors TEXT NOT NULL,
+      cursor_ms INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0, received_at INTEGER NOT NULL,
+      reported INTEGER NOT NULL DEFAULT 0, arrival INTEGER NOT NULL DEFAULT 0
+    );
   `);
   const seriesIds = new Map<string, number>();
   const seriesById = new Map<number, { name: string; labels: Record<string, string>; type: SeriesType; unit: string }>();
@@ -155,6 +208,70 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
 
   /** Dropped ranges reported in frames not yet acknowledged, by the frame's lastSeq. */
   const droppedInFlight = new Map<number, number>();
+  /** Finished backfill requests reported in frames not yet acknowledged, by the frame's lastSeq. */
+  const repairedInFlight = new Map<number, string[]>();
+
+  type BackfillRow = {
+    id: string;
+    from_ms: number;
+    to_ms: number;
+    selectors: string;
+    cursor_ms: number;
+    last_seq: number;
+    reported: number;
+  };
+  const selectBackfill = db.prepare('SELECT * FROM backfills WHERE id = ?');
+  let backfillArrival = (db.prepare('SELECT COALESCE(MAX(arrival), 0) AS n FROM backfills').get() as { n: number }).n;
+
+  function droppedReports(): DroppedRange[] {
+    return (
+      db.prepare('SELECT from_ms, to_ms, rows FROM dropped ORDER BY id').all() as Array<{ from_ms: number; to_ms: number; rows: number }>
+    ).map((d) => ({ fromMs: d.from_ms, toMs: d.to_ms, rows: d.rows }));
+  }
+
+  /**
+   * [FM-DURABLE-6] Requests read to their end whose rows the hub has all acknowledged (no row up to the
+   * last one queued for them is left), not yet reported in an acknowledged frame.
+   */
+  function finishedBackfills(): Array<{ id: string; from_ms: number; to_ms: number }> {
+    return db
+      .prepare(
+        `SELECT id, from_ms, to_ms FROM backfills WHERE reported = 0 AND cursor_ms > to_ms
+           AND last_seq < COALESCE((SELECT MIN(seq) FROM samples), 9007199254740991) ORDER BY arrival LIMIT 1024`,
+      )
+      .all() as Array<{ id: string; from_ms: number; to_ms: number }>;
+  }
+
+  /** Registers the reports a frame ending at `lastSeq` carries, so its ack clears them. */
+  function reports(lastSeq: number): { dropped: DroppedRange[]; repaired: RepairedRange[] } {
+    const droppedRows = db.prepare('SELECT MAX(id) AS id FROM dropped').get() as { id: number | null };
+    if (droppedRows.id !== null) droppedInFlight.set(lastSeq, droppedRows.id);
+    const finished = finishedBackfills();
+    if (finished.length > 0)
+      repairedInFlight.set(
+        lastSeq,
+        finished.map((f) => f.id),
+      );
+    return {
+      dropped: droppedRows.id === null ? [] : droppedReports(),
+      repaired: finished.map((f) => ({ requestId: f.id, fromMs: f.from_ms, toMs: f.to_ms })),
+    };
+  }
+
+  const enqueueBackfillTx = db.transaction((task: BackfillTask, samples: readonly OutboxSample[], nextCursorMs: number): boolean => {
+    const { id } = task;
+    const now = selectBackfill.get(id) as BackfillRow | undefined;
+    if (now === undefined || now.cursor_ms !== task.cursorMs || now.from_ms !== task.fromMs || now.to_ms !== task.toMs) return true;
+    if (samples.length > 0 && sampleRows + samples.length > maxRows) return false;
+    let lastSeq = 0;
+    for (const s of samples) {
+      lastSeq = Number(insertSample.run(seriesId(s), s.time, Number.isNaN(s.value) ? null : s.value).lastInsertRowid);
+      sampleRows++;
+    }
+    if (lastSeq > 0) db.prepare('UPDATE backfills SET cursor_ms = ?, last_seq = ? WHERE id = ?').run(nextCursorMs, lastSeq, id);
+    else db.prepare('UPDATE backfills SET cursor_ms = ? WHERE id = ?').run(nextCursorMs, id);
+    return true;
+  });
 
   return {
     quarantinedTo,
@@ -217,21 +334,15 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
         const samples = [...times].sort((a, b) => a[0] - b[0]);
         series.push({ ...def, samples });
       }
-      const droppedRows = db.prepare('SELECT id, from_ms, to_ms, rows FROM dropped ORDER BY id').all() as Array<{
-        id: number;
-        from_ms: number;
-        to_ms: number;
-        rows: number;
-      }>;
       const lastSeq = (rows.at(-1) as { seq: number }).seq;
-      if (droppedRows.length > 0) droppedInFlight.set(lastSeq, (droppedRows.at(-1) as { id: number }).id);
-      return {
-        firstSeq: afterSeq + 1,
-        lastSeq,
-        rows: rows.length,
-        series,
-        dropped: droppedRows.map((d) => ({ fromMs: d.from_ms, toMs: d.to_ms, rows: d.rows })),
-      };
+      return { firstSeq: afterSeq + 1, lastSeq, rows: rows.length, series, ...reports(lastSeq) };
+    },
+    reportBatch() {
+      const owed = db.prepare('SELECT 1 FROM dropped LIMIT 1').get() !== undefined || finishedBackfills().length > 0;
+      if (!owed) return undefined;
+      const last = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'samples'").get() as { seq: number } | undefined;
+      const lastSeq = last?.seq ?? 0;
+      return { firstSeq: lastSeq, lastSeq, rows: 0, series: [], ...reports(lastSeq) };
     },
     ack(lane, firstSeq, lastSeq) {
       if (lane === 'events') return db.prepare('DELETE FROM events WHERE seq BETWEEN ? AND ?').run(firstSeq, lastSeq).changes;
@@ -242,6 +353,18 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
         db.prepare('DELETE FROM dropped WHERE id <= ?').run(droppedUpTo);
         droppedInFlight.delete(lastSeq);
       }
+      const repaired = repairedInFlight.get(lastSeq);
+      if (repaired !== undefined) {
+        const mark = db.prepare('UPDATE backfills SET reported = 1 WHERE id = ? AND cursor_ms > to_ms');
+        db.transaction(() => {
+          for (const id of repaired) mark.run(id);
+          db.prepare(
+            'DELETE FROM backfills WHERE reported = 1 AND id NOT IN (SELECT id FROM backfills WHERE reported = 1 ORDER BY arrival DESC LIMIT ?)',
+          ).run(REPORTED_BACKFILLS_KEPT);
+        })();
+      }
+      // Frames acknowledged out of order leave their entries behind; what they carried is reported again.
+      for (const key of repairedInFlight.keys()) if (key <= lastSeq) repairedInFlight.delete(key);
       return deleted;
     },
     backlog() {
@@ -249,6 +372,37 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       const oldest = (db.prepare('SELECT ts AS t FROM samples ORDER BY seq LIMIT 1').get() as { t: number } | undefined) ?? { t: null };
       const events = db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number };
       return { sampleRows, eventRows: events.n, oldestPendingMs: oldest.t ?? undefined };
+    },
+    sampleRoom() {
+      return Math.max(0, maxRows - sampleRows);
+    },
+    addBackfill(request, receivedAt) {
+      const selectors = JSON.stringify(request.selectors);
+      const known = selectBackfill.get(request.id) as BackfillRow | undefined;
+      if (known !== undefined && known.from_ms === request.fromMs && known.to_ms === request.toMs && known.selectors === selectors) {
+        if (known.cursor_ms <= known.to_ms || known.reported === 0) return 'pending';
+        db.prepare('UPDATE backfills SET reported = 0 WHERE id = ?').run(request.id);
+        return 'reported-again';
+      }
+      db.prepare(
+        `INSERT INTO backfills (id, from_ms, to_ms, selectors, cursor_ms, last_seq, received_at, reported, arrival)
+         VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?)
+         ON CONFLICT (id) DO UPDATE SET from_ms = excluded.from_ms, to_ms = excluded.to_ms, selectors = excluded.selectors,
+           cursor_ms = excluded.cursor_ms, last_seq = 0, received_at = excluded.received_at, reported = 0, arrival = excluded.arrival`,
+      ).run(request.id, request.fromMs, request.toMs, selectors, request.fromMs, receivedAt, ++backfillArrival);
+      return 'added';
+    },
+    backfillTasks() {
+      return (db.prepare('SELECT * FROM backfills WHERE cursor_ms <= to_ms ORDER BY arrival').all() as BackfillRow[]).map((r) => ({
+        id: r.id,
+        fromMs: r.from_ms,
+        toMs: r.to_ms,
+        selectors: JSON.parse(r.selectors) as string[],
+        cursorMs: r.cursor_ms,
+      }));
+    },
+    enqueueBackfill(task, samples, nextCursorMs) {
+      return enqueueBackfillTx(task, samples, nextCursorMs);
     },
     close() {
       db.close();

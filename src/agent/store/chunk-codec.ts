@@ -28,7 +28,8 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 // A decompressed chunk larger than this is not one we wrote (2 h at 1 kHz is ~7 MB of varints).
 const MAX_RAW_BYTES = 64 * 1024 * 1024;
 
-class ByteWriter {
+/** A growing byte buffer with LEB128 varints; shared with the rollup codec. */
+export class ByteWriter {
   buf = new Uint8Array(256);
   len = 0;
 
@@ -67,31 +68,47 @@ class ByteWriter {
   }
 }
 
-function corrupt(what: string, details: Record<string, unknown> = {}): never {
-  throw new FieldmeshError('FM_STORE_CHUNK_CORRUPT', `chunk is corrupt: ${what}`, { details });
+function corrupt(what: string, details: Record<string, unknown> = {}, kind = 'chunk'): never {
+  throw new FieldmeshError('FM_STORE_CHUNK_CORRUPT', `${kind} is corrupt: ${what}`, { details });
 }
 
-class ByteReader {
+/** Bounds-checked reads; anything out of bounds throws FM_STORE_CHUNK_CORRUPT naming `kind`. */
+export class ByteReader {
   pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
+  constructor(
+    private readonly buf: Uint8Array,
+    /** What is being read, for error messages ("chunk", "rollup"). */
+    readonly kind = 'chunk',
+  ) {}
+
+  /** Throws FM_STORE_CHUNK_CORRUPT: "<kind> is corrupt: <what>". */
+  corrupt(what: string, details: Record<string, unknown> = {}): never {
+    return corrupt(what, details, this.kind);
+  }
 
   get remaining(): number {
     return this.buf.length - this.pos;
   }
 
   byte(): number {
-    if (this.pos >= this.buf.length) corrupt('ends early', { at: this.pos });
+    if (this.pos >= this.buf.length) this.corrupt('ends early', { at: this.pos });
     return this.buf[this.pos++] as number;
   }
 
   take(n: number): Uint8Array {
-    if (this.pos + n > this.buf.length) corrupt('ends early', { at: this.pos });
+    if (this.pos + n > this.buf.length) this.corrupt('ends early', { at: this.pos });
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
 
   uvarint(): number {
+    // One byte is the common case (regular timestamps, small value deltas): no loop.
+    const b0 = this.buf[this.pos];
+    if (b0 !== undefined && b0 < 128) {
+      this.pos++;
+      return b0;
+    }
     let v = 0;
     let mult = 1;
     for (let i = 0; i < 8; i++) {
@@ -100,12 +117,13 @@ class ByteReader {
       if (b < 128) return v;
       mult *= 128;
     }
-    return corrupt('varint longer than 8 bytes', { at: this.pos });
+    return this.corrupt('varint longer than 8 bytes', { at: this.pos });
   }
 }
 
-const zigzag = (v: number): number => (v >= 0 ? v * 2 : -v * 2 - 1);
-const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+export const zigzag = (v: number): number => (v >= 0 ? v * 2 : -v * 2 - 1);
+// Bitwise below 2^31 (almost every delta), arithmetic above, where bitwise operators would wrap.
+export const unzigzag = (z: number): number => (z < 0x80000000 ? (z >>> 1) ^ -(z & 1) : z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 
 function uvarintLength(v: number): number {
   let n = 1;
@@ -117,7 +135,7 @@ function uvarintLength(v: number): number {
 }
 
 /** The smallest d in 0..9 with v === round(v·10^d)/10^d, or -1 when none (NaN, ±Inf, -0, 1/3, too large). */
-function decimalScale(v: number): number {
+export function decimalScale(v: number): number {
   if (!Number.isFinite(v) || Object.is(v, -0)) return -1;
   for (let d = 0; d <= MAX_SCALE; d++) {
     const p = POW10[d] as number;
@@ -225,6 +243,12 @@ export function encodeChunk(ts: readonly number[], values: readonly number[]): U
     if (i > 0) prevDelta = t - prev;
     prev = t;
   }
+  writeValueColumn(w, values);
+  return packBody(w.done());
+}
+
+/** The value coding of a chunk (header byte, then per mode), without a count: shared with rollups. */
+export function writeValueColumn(w: ByteWriter, values: readonly number[]): void {
   const scaled = scaledIntegers(values);
   if (scaled !== undefined) {
     writeDecimal(w, scaled.scale, scaled.ints);
@@ -239,31 +263,38 @@ export function encodeChunk(ts: readonly number[], values: readonly number[]): U
       w.bytes(raw);
     }
   }
-  const body = w.done();
+}
+
+/** Version and compression byte, then the body deflated when that is smaller. */
+export function packBody(body: Uint8Array, version = FORMAT_VERSION): Uint8Array {
   const packed = deflateRawSync(body, { level: 9, memLevel: 9 });
   const compressed = packed.length < body.length;
   const out = new Uint8Array(1 + (compressed ? packed.length : body.length));
-  out[0] = (FORMAT_VERSION << 4) | (compressed ? COMPRESSION_DEFLATE : COMPRESSION_NONE);
+  out[0] = (version << 4) | (compressed ? COMPRESSION_DEFLATE : COMPRESSION_NONE);
   out.set(compressed ? packed : body, 1);
   return out;
 }
 
+/** The body of a blob written by `packBody`, inflated; throws FM_STORE_CHUNK_CORRUPT naming `kind`. */
+export function unpackBody(data: Uint8Array, version = FORMAT_VERSION, kind = 'chunk'): Uint8Array {
+  if (data.length < 1) corrupt('empty', {}, kind);
+  const head = data[0] as number;
+  if (head >> 4 !== version) corrupt(`unknown format version ${head >> 4}`, {}, kind);
+  const compression = head & 15;
+  if (compression === COMPRESSION_NONE) return data.subarray(1);
+  if (compression === COMPRESSION_DEFLATE) {
+    try {
+      return inflateRawSync(data.subarray(1), { maxOutputLength: MAX_RAW_BYTES });
+    } catch (err) {
+      return corrupt(`deflate stream: ${(err as Error).message}`, {}, kind);
+    }
+  }
+  return corrupt(`unknown compression ${compression}`, {}, kind);
+}
+
 /** Decodes a chunk written by `encodeChunk`; anything else throws FieldmeshError FM_STORE_CHUNK_CORRUPT. */
 export function decodeChunk(data: Uint8Array): DecodedChunk {
-  if (data.length < 1) corrupt('empty');
-  const head = data[0] as number;
-  if (head >> 4 !== FORMAT_VERSION) corrupt(`unknown format version ${head >> 4}`);
-  let body: Uint8Array;
-  const compression = head & 15;
-  if (compression === COMPRESSION_NONE) body = data.subarray(1);
-  else if (compression === COMPRESSION_DEFLATE) {
-    try {
-      body = inflateRawSync(data.subarray(1), { maxOutputLength: MAX_RAW_BYTES });
-    } catch (err) {
-      return corrupt(`deflate stream: ${(err as Error).message}`);
-    }
-  } else return corrupt(`unknown compression ${compression}`);
-  const r = new ByteReader(body);
+  const r = new ByteReader(unpackBody(data));
   const n = r.uvarint();
   // Every sample costs at least one byte of timestamp, so a larger count is a lie.
   if (n > r.remaining) corrupt(`count ${n} exceeds the ${r.remaining} bytes that follow`);
@@ -280,12 +311,19 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
     ts[i] = t;
     prev = t;
   }
+  const values = readValueColumn(r, n);
+  if (r.remaining !== 0) corrupt(`${r.remaining} trailing bytes`);
+  return { ts, values };
+}
+
+/** Reads `n` values written by `writeValueColumn`. */
+export function readValueColumn(r: ByteReader, n: number): number[] {
   const values = new Array<number>(n);
   const vh = r.byte();
   const mode = vh & 15;
   const scale = vh >> 4;
   if (mode === VALUE_MODE.decimalDelta || mode === VALUE_MODE.decimalDeltaOfDelta) {
-    if (scale > MAX_SCALE) corrupt(`decimal scale ${scale}`);
+    if (scale > MAX_SCALE) r.corrupt(`decimal scale ${scale}`);
     const p = POW10[scale] as number;
     let m = 0;
     let d = 0;
@@ -296,7 +334,7 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
         d = mode === VALUE_MODE.decimalDelta || i === 1 ? z : d + z;
         m += d;
       }
-      if (Math.abs(m) > MAX_SCALED) corrupt('scaled value out of range');
+      if (Math.abs(m) > MAX_SCALED) r.corrupt('scaled value out of range');
       values[i] = m / p;
     }
   } else if (mode === VALUE_MODE.xor) {
@@ -305,7 +343,7 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
       const h = r.byte();
       const lead = h >> 4;
       const trail = h & 15;
-      if (lead > 8 || (lead < 8 && lead + trail >= 8) || (lead === 8 && trail !== 0)) corrupt(`xor header ${h}`);
+      if (lead > 8 || (lead < 8 && lead + trail >= 8) || (lead === 8 && trail !== 0)) r.corrupt(`xor header ${h}`);
       if (lead < 8) {
         const mid = r.take(8 - lead - trail);
         for (let j = 0; j < mid.length; j++) prevBytes[trail + j] = (prevBytes[trail + j] as number) ^ (mid[j] as number);
@@ -318,7 +356,6 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
       f64Bytes.set(r.take(8));
       values[i] = f64[0] as number;
     }
-  } else corrupt(`unknown value mode ${mode}`);
-  if (r.remaining !== 0) corrupt(`${r.remaining} trailing bytes`);
-  return { ts, values };
+  } else r.corrupt(`unknown value mode ${mode}`);
+  return values;
 }

@@ -1,4 +1,14 @@
 // The node's local time-series store: the SampleStore port and its SQLite implementation.
 export { type DecodedChunk, decodeChunk, encodeChunk, MAX_CHUNK_TS } from './chunk-codec.js';
 export { createSqliteStore, type SqliteStore, type SqliteStoreOptions, type StoreOpenReport } from './sqlite-store.js';
-export type { SampleStore, StorePoints, StoreSample, StoreSeries, StoreStats } from './store.js';
+export type {
+  RollupFn,
+  SampleStore,
+  StoreCoverage,
+  StorePoints,
+  StoreRollup,
+  StoreSample,
+  StoreSeries,
+  StoreStats,
+} from './store.js';
+export { DEFAULT_CHUNK_SPAN_MS } from './store.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { isFieldmeshError, type Logger, ManualClock } from '../../kit/index.js';
-import { createSqliteStore, type SqliteStoreOptions, type StoreSample } from './index.js';
+import { createSqliteStore, encodeChunk, type SqliteStoreOptions, type StoreSample } from './index.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -101,7 +101,7 @@ describe('SqliteStore', () => {
     assert.equal(count('chunks'), 0, 'the current window stays in the head');
     clock.advance(2 * HOUR);
     assert.equal(count('chunks'), 1);
-    assert.equal(count('head'), 0);
+    assert.equal(count('head_log'), 0, 'the head log rows of the moved samples are gone');
     db.close();
     await store.close();
     clock.advance(10 * HOUR);
@@ -265,5 +265,195 @@ describe('SqliteStore on damaged files', () => {
     assert.equal(store.quarantined, 0);
     assert.ok(lines.some((l) => /does not decode; skipped/.test(l)));
     await store.close();
+  });
+});
+
+describe('SqliteStore head log', () => {
+  const all = [{ name: '__name__', op: '=~', value: '.+' }] as const;
+  async function snapshot(store: ReturnType<typeof createSqliteStore>) {
+    const result = await store.query(all, 0, 2 ** 52);
+    return Object.fromEntries(result.map((p) => [`${p.series.name}${JSON.stringify(p.series.labels)}`, p.points]));
+  }
+
+  it('replays the head after a reopen without compaction: every sample back, the last write of a timestamp wins', async () => {
+    const { store, path, clock } = open();
+    const a = { node: 'a' };
+    await store.append([sample('v', a, T0, 1), sample('v', a, T0 + 5000, Number.NaN), sample('v', a, T0 + 10_000, -0)]);
+    // A rewrite, a late sample, the same timestamp twice in one append (the later one wins), another series.
+    await store.append([sample('v', a, T0 + 5000, 2), sample('v', a, T0 + 2500, 0.5), sample('w', a, T0, 7), sample('w', a, T0, 8)]);
+    await Promise.all([store.append([sample('v', { node: 'b' }, T0, 3)]), store.append([sample('v', a, T0 + 10_000, 4)])]);
+    const before = await snapshot(store);
+    assert.deepEqual(before['v{"node":"a"}'], [
+      [T0, 1],
+      [T0 + 2500, 0.5],
+      [T0 + 5000, 2],
+      [T0 + 10_000, 4],
+    ]);
+    assert.deepEqual(before['w{"node":"a"}'], [[T0, 8]]);
+    const { diskBytes: _, ...statsBefore } = await store.stats();
+    await store.close();
+
+    const reopened = createSqliteStore({ path, clock });
+    assert.deepEqual(await snapshot(reopened), before);
+    const { diskBytes: __, ...statsAfter } = await reopened.stats();
+    assert.deepEqual(statsAfter, statsBefore);
+    assert.equal(reopened.corruptHeadRows, 0);
+    await reopened.close();
+  });
+
+  it('keeps the last write of a timestamp across compactions that rewrite rows straddling the closed window', async () => {
+    const clock = new ManualClock(T0 + 10 * HOUR + 1000);
+    const { store, path } = open({ clock, chunkSpanMs: 2 * HOUR });
+    const open1 = T0 + 10 * HOUR + 500;
+    const closed1 = T0 + 9 * HOUR;
+    // Series x: the straddling row is older than the rewrite. Series y: the straddling row is newer.
+    await store.append([sample('x', {}, closed1, 1), sample('x', {}, open1, 1)]);
+    await store.append([sample('x', {}, open1, 2), sample('y', {}, open1, 2)]);
+    await store.append([sample('y', {}, closed1, 3), sample('y', {}, open1, 3)]);
+    const moved = await store.compact();
+    assert.equal(moved.movedSamples, 2);
+    const db = new Database(path, { readonly: true });
+    const rows = db.prepare('SELECT COUNT(*) FROM head_log').pluck().get();
+    db.close();
+    assert.equal(rows, 2, 'the row with no closed samples stays, the two straddling rows became one');
+    const expected = {
+      'x{}': [
+        [closed1, 1],
+        [open1, 2],
+      ],
+      'y{}': [
+        [closed1, 3],
+        [open1, 3],
+      ],
+    };
+    assert.deepEqual(await snapshot(store), expected);
+    await store.close();
+    // Compaction by hand only: the timer would run it as the clock advances.
+    const reopened = createSqliteStore({ path, clock, chunkSpanMs: 2 * HOUR, compactEveryMs: 100 * HOUR });
+    assert.deepEqual(await snapshot(reopened), expected);
+    assert.equal((await reopened.stats()).samples, 4);
+    // The next window closes: everything is in chunks and the head log is empty.
+    clock.advance(2 * HOUR);
+    assert.equal((await reopened.compact()).movedSamples, 2);
+    assert.deepEqual(await snapshot(reopened), expected);
+    await reopened.close();
+    const db2 = new Database(path, { readonly: true });
+    assert.equal(db2.prepare('SELECT COUNT(*) FROM head_log').pluck().get(), 0);
+    db2.close();
+  });
+
+  it('deletes head samples past the retention for good, also from rows that hold newer samples', async () => {
+    const clock = new ManualClock(T0 + 40 * 24 * HOUR);
+    const { store, path } = open({ clock });
+    const old = T0 + 5 * 24 * HOUR;
+    const recent = clock.now() - HOUR;
+    await store.append([sample('v', {}, old, 1), sample('v', {}, recent, 2)]);
+    assert.deepEqual(await store.applyRetention(clock.now()), { deletedSamples: 1 });
+    assert.deepEqual(await snapshot(store), { 'v{}': [[recent, 2]] });
+    await store.close();
+    const reopened = createSqliteStore({ path, clock, retentionMs: 3650 * 24 * HOUR });
+    assert.deepEqual(await snapshot(reopened), { 'v{}': [[recent, 2]] }, 'the old sample does not come back at replay');
+    await reopened.close();
+  });
+
+  it('finds a series by equal labels in a different object, and tells names apart under one labels object', async () => {
+    const { store } = open();
+    const l = { node: 'a', bank: '1' };
+    await store.append([sample('soc', l, T0, 1), sample('volts', l, T0, 2), sample('soc', { bank: '1', node: 'a' }, T0 + 1, 3)]);
+    assert.deepEqual(
+      (await store.query(all, T0, T0 + 1)).map((p) => [p.series.name, p.points.length]),
+      [
+        ['soc', 2],
+        ['volts', 1],
+      ],
+    );
+    await store.close();
+  });
+
+  it('migrates the per-sample head table of an older store into the head log, once', async () => {
+    const path = tempPath();
+    const db = new Database(path);
+    // The schema the store wrote before the head log, with a compacted chunk and a per-sample head.
+    db.exec(`
+      CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, type TEXT NOT NULL, unit TEXT NOT NULL, UNIQUE (name, labels));
+      CREATE TABLE head (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+      CREATE TABLE chunks (series_id INTEGER NOT NULL, start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, start_ts));
+      CREATE INDEX chunks_end ON chunks (end_ts);
+    `);
+    db.prepare('INSERT INTO series (id, name, labels, type, unit) VALUES (?, ?, ?, ?, ?)').run(1, 'v', '{"node":"a"}', 'gauge', 'V');
+    db.prepare('INSERT INTO series (id, name, labels, type, unit) VALUES (?, ?, ?, ?, ?)').run(2, 'v', '{"node":"b"}', 'gauge', 'V');
+    db.prepare('INSERT INTO chunks VALUES (1, ?, ?, 2, ?)').run(T0, T0 + 5000, Buffer.from(encodeChunk([T0, T0 + 5000], [10, 11])));
+    const insertHead = db.prepare('INSERT INTO head (series_id, ts, value) VALUES (?, ?, ?)');
+    const headRows: [number, number, number | null][] = [];
+    for (let i = 0; i < 1000; i++) headRows.push([1 + (i % 2), T0 + 9 * HOUR + i * 5000, i / 10]);
+    headRows.push([1, T0 + 5000, 99], [2, T0 + 9 * HOUR - 1, null], [2, T0 + 9 * HOUR - 2, -0]);
+    db.transaction(() => {
+      for (const row of headRows) insertHead.run(...row);
+    })();
+    db.close();
+
+    const lines: string[] = [];
+    const { store, clock } = open({ path, logger: recordingLogger(lines) });
+    const expected = await snapshot(store);
+    const a = expected['v{"node":"a"}'] ?? [];
+    const b = expected['v{"node":"b"}'] ?? [];
+    assert.equal(a.length + b.length, 1004, 'the chunk and the head, where one row rewrites a chunked timestamp');
+    assert.deepEqual(a.slice(0, 3), [
+      [T0, 10],
+      [T0 + 5000, 99],
+      [T0 + 9 * HOUR, 0],
+    ]);
+    assert.ok(Object.is(b[0]?.[1], -0) && Number.isNaN(b[1]?.[1]));
+    assert.equal((await store.stats()).samples, 1005, 'the rewritten timestamp is in the chunk and the head until compaction');
+    assert.ok(
+      lines.some((l) => l.includes(path) && /moved 1003 head samples/.test(l)),
+      lines.join('\n'),
+    );
+    await store.close();
+
+    const raw = new Database(path, { readonly: true });
+    assert.equal(raw.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'head'").pluck().get(), 0, 'the old table is gone');
+    raw.close();
+    const reopened = createSqliteStore({ path, clock });
+    assert.deepEqual(await snapshot(reopened), expected);
+    await reopened.compact();
+    assert.deepEqual(await snapshot(reopened), expected);
+    assert.equal((await reopened.stats()).samples, 1004);
+    await reopened.close();
+  });
+
+  it('skips, counts and logs a head log row that does not decode, keeps the others, and keeps working', async () => {
+    const clock = new ManualClock(T0 + HOUR);
+    const { store, path } = open({ clock });
+    for (let b = 0; b < 3; b++) await store.append(Array.from({ length: 100 }, (_, i) => sample('v', { b: String(b) }, T0 + i * 5000, i)));
+    await store.close();
+    const db = new Database(path);
+    const ids = db.prepare('SELECT id FROM head_log ORDER BY id').pluck().all() as number[];
+    assert.equal(ids.length, 3);
+    db.prepare('UPDATE head_log SET data = ? WHERE id = ?').run(Buffer.from('not a head log row, just garbage bytes'), ids[1]);
+    db.close();
+
+    const lines: string[] = [];
+    const reopened = createSqliteStore({ path, clock, logger: recordingLogger(lines), compactEveryMs: 100 * HOUR });
+    assert.equal(reopened.corruptHeadRows, 1);
+    assert.equal(reopened.quarantined, 0);
+    assert.ok(
+      lines.some((l) => l.includes(path) && l.includes(`head_log row ${ids[1]}`) && /skipped/.test(l)),
+      lines.join('\n'),
+    );
+    const result = await reopened.query([{ name: '__name__', op: '=', value: 'v' }], T0, T0 + HOUR);
+    assert.deepEqual(
+      result.map((p) => [p.series.labels.b, p.points.length]),
+      [
+        ['0', 100],
+        ['2', 100],
+      ],
+    );
+    await reopened.append([sample('v', { b: '1' }, T0, 5)]);
+    clock.advance(2 * HOUR);
+    assert.equal((await reopened.compact()).movedSamples, 201);
+    assert.equal(reopened.corruptHeadRows, 1, 'dropped with its window, not counted twice');
+    assert.equal((await reopened.stats()).samples, 201);
+    await reopened.close();
   });
 });

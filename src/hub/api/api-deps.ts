@@ -1,8 +1,11 @@
 // What the HTTP API needs from the hub; the composition root (hub.ts) provides it, tests build their own.
 
 import type { Clock, Logger } from '../../kit/index.js';
+import type { AlertEngine } from '../alerts/alert-engine.js';
+import type { HubAuth } from '../auth/index.js';
 import type { FleetState } from '../fleet/fleet-state.js';
 import type { HubMetrics } from '../hub-metrics.js';
+import type { BackfillRecord } from '../ledger/backfills.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
 import type { HubStorage } from '../storage/storage.js';
 import type { LiveFeed } from './live/live-feed.js';
@@ -23,4 +26,16 @@ export interface HubApiDeps {
   readonly logger: Logger;
   /** A node's last reported outbox backlog (absent: the node views show none). */
   readonly backlog?: (site: string, node: string) => NodeBacklog | undefined;
+  /** Makes an operator's backfill request, remembered and sent to the node (absent: the route answers 503). */
+  readonly requestBackfill?: (request: {
+    readonly site: string;
+    readonly node: string;
+    readonly fromMs: number;
+    readonly toMs: number;
+    readonly selectors: readonly string[];
+  }) => Promise<BackfillRecord>;
+  /** Users, roles, sessions and the audit log (absent: no login, every route open, as before). */
+  readonly auth?: HubAuth;
+  /** The alert engine (absent: /api/v1/alerts and /api/v1/rules answer empty, as Prometheus without rules). */
+  readonly alerts?: AlertEngine;
 }

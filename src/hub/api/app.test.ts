@@ -86,6 +86,7 @@ test('api nodes: lists nodes with state, ages and series count; values on reques
     series: 1,
     backlogRows: null,
     backlogOldest: null,
+    backlogBytes: null,
   });
   assert.equal(nodes[1].state, 'offline');
   const withValues = (await app.inject('/api/v1/nodes?values=1')).json().nodes[0].values;

@@ -3,7 +3,11 @@
 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseFormBody } from '../../protocol/prometheus/index.js';
+import { installAuth } from '../auth/index.js';
+import { registerAlertsRoutes } from './alerts/alerts-routes.js';
 import type { HubApiDeps } from './api-deps.js';
+import { registerAllAuthRoutes } from './auth/index.js';
+import { registerBackfillRoutes } from './backfill/backfill-routes.js';
 import { registerCompletenessRoutes } from './completeness/completeness-routes.js';
 import { installErrorHandler } from './error-handler.js';
 import { registerEventsRoutes } from './events/events-routes.js';
@@ -24,16 +28,21 @@ export function createHubApp(deps: HubApiDeps): FastifyInstance {
     done(null, parseFormBody(body as string));
   });
   installErrorHandler(app, deps.logger);
+  // Before any route: the hooks see every route registered after them, and enforce the role table.
+  if (deps.auth !== undefined) installAuth(app, deps.auth, deps.logger);
   // Open event streams would keep the server from closing.
   app.addHook('preClose', async () => deps.live.close());
   registerNodesRoutes(app, deps);
   registerCompletenessRoutes(app, deps);
+  registerBackfillRoutes(app, deps);
   registerEventsRoutes(app, deps);
   registerSitesRoutes(app, deps);
   registerSeriesRoutes(app, deps);
   registerQueryRoutes(app, deps);
-  registerStatusRoutes(app);
+  if (deps.alerts !== undefined) registerAlertsRoutes(app, deps, deps.alerts);
+  registerStatusRoutes(app, { alerts: deps.alerts !== undefined });
   registerHealthRoutes(app, deps);
   registerLiveRoutes(app, deps);
+  if (deps.auth !== undefined) registerAllAuthRoutes(app, deps.auth);
   return app;
 }

@@ -9,8 +9,10 @@ const half = { series: 'volts', intervalMs: 5_000, intervals: [[0, 12 * H]] as c
 
 test('completeness: complete when the backlog is past the end, nothing dropped, every series covered', () => {
   const ledger: NodeLedger = {
-    backlog: { pendingRows: 5, oldestPendingMs: 24 * H + 1, reportedAt: 25 * H },
+    backlog: { pendingRows: 5, oldestPendingMs: 24 * H + 1, pendingBytes: null, reportedAt: 25 * H },
     dropped: [],
+    repaired: [],
+    repairs: [],
     coverage: [full],
   };
   const r = completeness(ledger, 0, 24 * H);
@@ -18,14 +20,25 @@ test('completeness: complete when the backlog is past the end, nothing dropped, 
   assert.equal(r.ratio, 1);
   assert.deepEqual(r.missing, []);
   assert.equal(
-    completeness({ ...ledger, backlog: { pendingRows: 0, oldestPendingMs: null, reportedAt: 2 * H } }, 0, 24 * H).complete,
+    completeness({ ...ledger, backlog: { pendingRows: 0, oldestPendingMs: null, pendingBytes: null, reportedAt: 2 * H } }, 0, 24 * H)
+      .complete,
     true,
   );
 });
 
 test('completeness: each condition alone makes it incomplete', () => {
-  const ok: NodeLedger = { backlog: { pendingRows: 0, oldestPendingMs: null, reportedAt: 25 * H }, dropped: [], coverage: [full] };
-  const pending = completeness({ ...ok, backlog: { pendingRows: 9, oldestPendingMs: 23 * H, reportedAt: 25 * H } }, 0, 24 * H);
+  const ok: NodeLedger = {
+    backlog: { pendingRows: 0, oldestPendingMs: null, pendingBytes: null, reportedAt: 25 * H },
+    dropped: [],
+    repaired: [],
+    repairs: [],
+    coverage: [full],
+  };
+  const pending = completeness(
+    { ...ok, backlog: { pendingRows: 9, oldestPendingMs: 23 * H, pendingBytes: null, reportedAt: 25 * H } },
+    0,
+    24 * H,
+  );
   assert.equal(pending.complete, false);
   assert.equal(pending.ratio, 1, 'the hub holds the whole day so far; the node still has rows for it');
   const never = completeness({ ...ok, backlog: undefined }, 0, 24 * H);
@@ -49,4 +62,33 @@ test('completeness: each condition alone makes it incomplete', () => {
   assert.deepEqual(hole.missing, [{ series: 'volts', from: 12 * H, to: 24 * H }]);
   const nothing = completeness({ ...ok, coverage: [] }, 0, 24 * H);
   assert.deepEqual([nothing.complete, nothing.ratio], [false, 0], 'a node without series is not complete');
+});
+
+test('completeness: a repaired drop no longer counts as missing; repaired drops and outstanding requests in the window are listed', () => {
+  const request = {
+    id: 'r1',
+    site: 's',
+    node: 'n',
+    fromMs: 30 * H,
+    toMs: 31 * H,
+    selectors: [],
+    origin: 'operator' as const,
+    createdAt: 40 * H,
+    sentAt: null,
+    attempts: 0,
+    doneAt: null,
+  };
+  const ledger: NodeLedger = {
+    backlog: { pendingRows: 0, oldestPendingMs: null, pendingBytes: 0, reportedAt: 25 * H },
+    dropped: [],
+    repaired: [{ fromMs: 23 * H, toMs: 25 * H, rows: 10, requestId: 'r0' }],
+    repairs: [request],
+    coverage: [full],
+  };
+  const day = completeness(ledger, 0, 24 * H);
+  assert.equal(day.complete, true, 'the repaired drop does not count');
+  assert.deepEqual(day.repaired, ledger.repaired);
+  assert.deepEqual(day.repairs, [], 'the request lies outside the window');
+  const later = completeness(ledger, 24 * H, 48 * H);
+  assert.deepEqual(later.repairs, [request]);
 });

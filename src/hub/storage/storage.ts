@@ -2,7 +2,8 @@
 // the completeness ledger and the fleet registry, so all survive a hub restart. Implementations:
 // SqliteStorage (later PostgresStorage).
 
-import type { DroppedRange, EventPriority, LabelMatcher, NodeStateName, SeriesType } from '../../protocol/index.js';
+import type { DroppedRange, EventPriority, LabelMatcher, NodeStateName, RepairedRange, SeriesType } from '../../protocol/index.js';
+import type { BackfillRecord } from '../ledger/backfills.js';
 import type { NodeBacklog, NodeLedger } from '../ledger/completeness.js';
 import type { CoverageSpan } from '../ledger/coverage.js';
 
@@ -114,11 +115,30 @@ export interface HubStorage {
   /** Replaces a node's last reported backlog. */
   recordBacklog(site: string, node: string, backlog: NodeBacklog): Promise<void>;
   listBacklogs(): Promise<StoredBacklog[]>;
-  /** Adds dropped ranges a node reported (a resent report is absorbed). [FM-DURABLE-5] */
-  recordDropped(site: string, node: string, ranges: readonly DroppedRange[]): Promise<void>;
+  /**
+   * Adds dropped ranges a node reported at hub time `reportedAt` (a resent report is absorbed).
+   * Returns the ranges not known before. [FM-DURABLE-5]
+   */
+  recordDropped(site: string, node: string, ranges: readonly DroppedRange[], reportedAt: number): Promise<DroppedRange[]>;
+  /** Remembers a backfill request (outstanding until completed). [FM-DURABLE-6] */
+  createBackfill(request: BackfillRecord): Promise<void>;
+  /** Backfill requests, oldest first (then earliest range): only those not reported done when `outstanding` is true. */
+  listBackfills(filter?: { readonly outstanding?: boolean; readonly site?: string; readonly node?: string }): Promise<BackfillRecord[]>;
+  /** Notes that a request was published at `at`, once more. */
+  markBackfillSent(id: string, at: number): Promise<void>;
+  /**
+   * A node reported a request done: when it is the node's outstanding request of that id and range,
+   * marks it done at `at`, and, for a request of all critical series (no selectors), marks repaired
+   * every dropped range of the node it covers that was reported no later than the request was made.
+   * Returns the request as completed, or undefined when nothing matched (unknown, or done already).
+   */
+  completeBackfill(site: string, node: string, report: RepairedRange, at: number): Promise<BackfillRecord | undefined>;
   /** Merges the sample times of a batch into the node's per-series coverage (see ledger/coverage.ts). */
   recordCoverage(site: string, node: string, spans: readonly CoverageSpan[]): Promise<void>;
-  /** The node's ledger: backlog, dropped ranges, coverage per series (empty for an unknown node). */
+  /**
+   * The node's ledger: backlog, dropped ranges (unrepaired, and repaired with the request that repaired
+   * them), outstanding backfill requests, coverage per series (empty for an unknown node).
+   */
   nodeLedger(site: string, node: string): Promise<NodeLedger>;
   upsertNode(node: StoredNode): Promise<void>;
   listNodes(): Promise<StoredNode[]>;

@@ -48,10 +48,17 @@ export interface PrometheusSuccess<T> {
 /** The HTTP status of each error code a server of this API may answer with; anything else is 500. */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   FM_QUERY_INVALID: 400,
+  FM_REQUEST_INVALID: 400,
   FM_CONFIG_INVALID: 400,
   FM_PUSH_INVALID: 400,
   FM_LINE_PROTOCOL_INVALID: 400,
   FM_PUSH_UNAUTHORIZED: 401,
+  FM_AUTH_REQUIRED: 401,
+  FM_AUTH_FAILED: 401,
+  FM_AUTH_FORBIDDEN: 403,
+  FM_AUTH_CSRF: 403,
+  FM_AUTH_CONFLICT: 409,
+  FM_AUTH_RATE_LIMITED: 429,
   FM_NOT_FOUND: 404,
   FM_PUSH_TOO_LARGE: 413,
   FM_TRANSPORT_UNAVAILABLE: 503,

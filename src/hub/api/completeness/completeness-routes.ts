@@ -2,15 +2,16 @@
 // (default: yesterday in UTC), from the completeness ledger. [decision 0001 "Completeness"]
 //
 // The rule (ledger/completeness.ts): complete when the node's oldest pending sample is after `end`
-// (or nothing is pending), no dropped range overlaps the window, and every series of the node is
-// covered across the window. The hub does not yet ask the node to backfill the holes it lists: the
-// request on the wire is a later step; `missing` is what it would ask for.
+// (or nothing is pending), no unrepaired dropped range overlaps the window, and every series of the
+// node is covered across the window. Dropped ranges a backfill repaired, and backfill requests still
+// outstanding, are listed beside them. [FM-DURABLE-6]
 
 import type { FastifyInstance } from 'fastify';
 import { FieldmeshError } from '../../../kit/index.js';
 import { type CompletenessView, parseTimeMs } from '../../../protocol/index.js';
 import { completeness } from '../../ledger/completeness.js';
 import type { HubApiDeps } from '../api-deps.js';
+import { toBackfillView } from '../backfill/backfill-view.js';
 import { iso } from '../nodes/node-view.js';
 
 const DAY_MS = 86_400_000;
@@ -50,10 +51,13 @@ export function registerCompletenessRoutes(app: FastifyInstance, deps: HubApiDep
         backlog: {
           pendingRows: b?.pendingRows ?? null,
           oldestPending: b === undefined || b.pendingRows === 0 ? null : iso(b.oldestPendingMs),
+          pendingBytes: b?.pendingBytes ?? null,
           reportedAt: b === undefined ? null : iso(b.reportedAt),
         },
         missing: report.missing.map((m) => ({ series: m.series, from: isoOf(m.from), to: isoOf(m.to) })),
         dropped: report.dropped.map((d) => ({ from: isoOf(d.fromMs), to: isoOf(d.toMs), rows: d.rows })),
+        repaired: report.repaired.map((d) => ({ from: isoOf(d.fromMs), to: isoOf(d.toMs), rows: d.rows, request: d.requestId })),
+        repairs: report.repairs.map(toBackfillView),
       };
     },
   );

@@ -34,6 +34,7 @@ export function toNodeView(r: Readonly<NodeRecord>, now: number, withValues: boo
     series: r.values.size,
     backlogRows: backlog?.pendingRows ?? null,
     backlogOldest: backlog === undefined || backlog.pendingRows === 0 ? null : iso(backlog.oldestPendingMs),
+    backlogBytes: backlog?.pendingBytes ?? null,
   };
   if (!withValues) return view;
   const values = [...r.values.values()]

@@ -7,7 +7,8 @@ import { FIELDMESH_VERSION, PROTOCOL_VERSION } from '../../../protocol/index.js'
 /** The Prometheus release whose HTTP API this hub mimics. */
 export const PROMETHEUS_COMPAT_VERSION = '2.53.0';
 
-export function registerStatusRoutes(app: FastifyInstance): void {
+/** `alerts`: the alert engine serves /api/v1/alerts and /api/v1/rules itself. */
+export function registerStatusRoutes(app: FastifyInstance, options: { readonly alerts?: boolean } = {}): void {
   app.get('/api/v1/status/buildinfo', async () => ({
     status: 'success',
     data: {
@@ -22,7 +23,7 @@ export function registerStatusRoutes(app: FastifyInstance): void {
     },
   }));
   // Grafana asks for these; an empty answer is better than a 404 that makes it guess the flavour.
-  for (const path of ['/api/v1/rules', '/api/v1/alerts']) {
+  for (const path of options.alerts ? [] : ['/api/v1/rules', '/api/v1/alerts']) {
     app.get(path, async () => ({ status: 'success', data: path.endsWith('rules') ? { groups: [] } : { alerts: [] } }));
   }
   app.get('/api/v1/metadata', async () => ({ status: 'success', data: {} }));

@@ -210,17 +210,25 @@ test('sqlite storage: an event resent with the same node and id is stored once; 
 test('sqlite storage: the ledger (backlog, dropped ranges, coverage) survives a reopen; retention prunes it', async () => {
   const path = tempDb();
   const storage = createSqliteStorage({ path, retentionMs: 100_000 });
-  assert.deepEqual(await storage.nodeLedger('s1', 'n1'), { backlog: undefined, dropped: [], coverage: [] });
-  await storage.recordBacklog('s1', 'n1', { pendingRows: 40, oldestPendingMs: 10_000, reportedAt: 20_000 });
-  await storage.recordDropped('s1', 'n1', [{ fromMs: 1_000, toMs: 2_000, rows: 5 }]);
-  await storage.recordDropped('s1', 'n1', [{ fromMs: 1_000, toMs: 2_000, rows: 5 }]);
+  assert.deepEqual(await storage.nodeLedger('s1', 'n1'), { backlog: undefined, dropped: [], repaired: [], repairs: [], coverage: [] });
+  await storage.recordBacklog('s1', 'n1', { pendingRows: 40, oldestPendingMs: 10_000, pendingBytes: 1_280, reportedAt: 20_000 });
+  assert.deepEqual(await storage.recordDropped('s1', 'n1', [{ fromMs: 1_000, toMs: 2_000, rows: 5 }], 20_000), [
+    { fromMs: 1_000, toMs: 2_000, rows: 5 },
+  ]);
+  assert.deepEqual(
+    await storage.recordDropped('s1', 'n1', [{ fromMs: 1_000, toMs: 2_000, rows: 5 }], 21_000),
+    [],
+    'a resent report is not new',
+  );
   await storage.recordCoverage('s1', 'n1', [{ series: 'soc', times: [0, 1_000, 2_000] }]);
   await storage.recordCoverage('s1', 'n1', [{ series: 'soc', times: [3_000, 150_000] }]);
   await storage.close();
   const reopened = createSqliteStorage({ path, retentionMs: 100_000 });
   assert.deepEqual(await reopened.nodeLedger('s1', 'n1'), {
-    backlog: { pendingRows: 40, oldestPendingMs: 10_000, reportedAt: 20_000 },
+    backlog: { pendingRows: 40, oldestPendingMs: 10_000, pendingBytes: 1_280, reportedAt: 20_000 },
     dropped: [{ fromMs: 1_000, toMs: 2_000, rows: 5 }],
+    repaired: [],
+    repairs: [],
     coverage: [
       {
         series: 'soc',
@@ -233,11 +241,97 @@ test('sqlite storage: the ledger (backlog, dropped ranges, coverage) survives a 
     ],
   });
   assert.deepEqual(await reopened.listBacklogs(), [
-    { site: 's1', node: 'n1', pendingRows: 40, oldestPendingMs: 10_000, reportedAt: 20_000 },
+    { site: 's1', node: 'n1', pendingRows: 40, oldestPendingMs: 10_000, pendingBytes: 1_280, reportedAt: 20_000 },
   ]);
   await reopened.applyRetention(110_000);
   const pruned = await reopened.nodeLedger('s1', 'n1');
   assert.deepEqual(pruned.dropped, []);
   assert.deepEqual(pruned.coverage[0]?.intervals, [[150_000, 150_000]]);
   await reopened.close();
+});
+
+test('sqlite storage: backfill requests survive a reopen; a report completes only the matching outstanding request and repairs the drops it covers', async () => {
+  const path = tempDb();
+  const storage = createSqliteStorage({ path, retentionMs: 86_400_000 });
+  await storage.recordDropped('s1', 'n1', [{ fromMs: 1_000, toMs: 2_000, rows: 5 }], 100);
+  await storage.recordDropped('s1', 'n1', [{ fromMs: 3_000, toMs: 4_000, rows: 7 }], 100);
+  const base = { site: 's1', node: 'n1', selectors: [], origin: 'dropped' as const, sentAt: null, attempts: 0, doneAt: null };
+  await storage.createBackfill({ ...base, id: 'all', fromMs: 0, toMs: 10_000, createdAt: 200 });
+  await storage.createBackfill({ ...base, id: 'some', fromMs: 0, toMs: 10_000, createdAt: 200, selectors: ['soc'], origin: 'operator' });
+  await storage.markBackfillSent('all', 300);
+  await storage.close();
+  const db = createSqliteStorage({ path, retentionMs: 86_400_000 });
+  assert.deepEqual(
+    (await db.listBackfills({ outstanding: true })).map((r) => [r.id, r.sentAt, r.attempts]),
+    [
+      ['all', 300, 1],
+      ['some', null, 0],
+    ],
+  );
+  // A drop reported after the request was made may be newer than what the node read.
+  await db.recordDropped('s1', 'n1', [{ fromMs: 5_000, toMs: 6_000, rows: 2 }], 250);
+  assert.equal(await db.completeBackfill('s1', 'n2', { requestId: 'all', fromMs: 0, toMs: 10_000 }, 400), undefined, 'another node');
+  assert.equal(await db.completeBackfill('s1', 'n1', { requestId: 'all', fromMs: 0, toMs: 9_999 }, 400), undefined, 'another range');
+  assert.equal((await db.completeBackfill('s1', 'n1', { requestId: 'some', fromMs: 0, toMs: 10_000 }, 400))?.doneAt, 400);
+  let ledger = await db.nodeLedger('s1', 'n1');
+  assert.equal(ledger.dropped.length, 3, 'a request for some series repairs no drop');
+  assert.equal((await db.completeBackfill('s1', 'n1', { requestId: 'all', fromMs: 0, toMs: 10_000 }, 500))?.id, 'all');
+  assert.equal(await db.completeBackfill('s1', 'n1', { requestId: 'all', fromMs: 0, toMs: 10_000 }, 600), undefined, 'done already');
+  ledger = await db.nodeLedger('s1', 'n1');
+  assert.deepEqual(ledger.dropped, [{ fromMs: 5_000, toMs: 6_000, rows: 2 }]);
+  assert.deepEqual(ledger.repaired, [
+    { fromMs: 1_000, toMs: 2_000, rows: 5, requestId: 'all' },
+    { fromMs: 3_000, toMs: 4_000, rows: 7, requestId: 'all' },
+  ]);
+  assert.deepEqual(ledger.repairs, []);
+  assert.deepEqual(await db.listBackfills({ outstanding: true }), []);
+  assert.deepEqual(
+    (await db.listBackfills({ site: 's1', node: 'n1' })).map((r) => [r.id, r.doneAt]),
+    [
+      ['all', 500],
+      ['some', 400],
+    ],
+  );
+  await db.close();
+});
+
+test('sqlite storage: a file from before pending bytes and repairs gains the new columns on open', async () => {
+  const path = tempDb();
+  const { default: Database } = await import('better-sqlite3');
+  const { mkdirSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  mkdirSync(dirname(path), { recursive: true });
+  const old = new Database(path);
+  old.exec(`
+    CREATE TABLE backlogs (site TEXT NOT NULL, node TEXT NOT NULL, pending_rows INTEGER NOT NULL, oldest_pending_ms INTEGER,
+      reported_at INTEGER NOT NULL, PRIMARY KEY (site, node));
+    CREATE TABLE dropped_ranges (site TEXT NOT NULL, node TEXT NOT NULL, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL,
+      rows INTEGER NOT NULL, PRIMARY KEY (site, node, from_ms, to_ms));
+    INSERT INTO backlogs VALUES ('s1', 'n1', 3, 1000, 2000);
+    INSERT INTO dropped_ranges VALUES ('s1', 'n1', 10, 20, 4);
+  `);
+  old.close();
+  const db = createSqliteStorage({ path, retentionMs: 86_400_000 });
+  const ledger = await db.nodeLedger('s1', 'n1');
+  assert.deepEqual(ledger.backlog, { pendingRows: 3, oldestPendingMs: 1_000, pendingBytes: null, reportedAt: 2_000 });
+  await db.createBackfill({
+    id: 'r',
+    site: 's1',
+    node: 'n1',
+    fromMs: 0,
+    toMs: 100,
+    selectors: [],
+    origin: 'dropped',
+    createdAt: 5,
+    sentAt: null,
+    attempts: 0,
+    doneAt: null,
+  });
+  await db.completeBackfill('s1', 'n1', { requestId: 'r', fromMs: 0, toMs: 100 }, 9);
+  assert.deepEqual(
+    (await db.nodeLedger('s1', 'n1')).repaired,
+    [{ fromMs: 10, toMs: 20, rows: 4, requestId: 'r' }],
+    'an old drop counts as reported early',
+  );
+  await db.close();
 });

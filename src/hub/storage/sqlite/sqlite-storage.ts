@@ -3,7 +3,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { DroppedRange } from '../../../protocol/index.js';
 import { EVENT_PRIORITIES, type EventPriority, type LabelMatcher, matchesSelector } from '../../../protocol/index.js';
+import type { BackfillOrigin, BackfillRecord } from '../../ledger/backfills.js';
 import { addSpan, type Interval, pruneBefore, type SeriesCoverage } from '../../ledger/coverage.js';
 import {
   type EventInput,
@@ -74,6 +76,7 @@ CREATE TABLE IF NOT EXISTS backlogs (
   pending_rows INTEGER NOT NULL,
   oldest_pending_ms INTEGER,
   reported_at INTEGER NOT NULL,
+  pending_bytes INTEGER,
   PRIMARY KEY (site, node)
 );
 CREATE TABLE IF NOT EXISTS dropped_ranges (
@@ -82,8 +85,24 @@ CREATE TABLE IF NOT EXISTS dropped_ranges (
   from_ms INTEGER NOT NULL,
   to_ms INTEGER NOT NULL,
   rows INTEGER NOT NULL,
+  reported_at INTEGER,
+  repaired_by TEXT,
   PRIMARY KEY (site, node, from_ms, to_ms)
 );
+CREATE TABLE IF NOT EXISTS backfills (
+  id TEXT PRIMARY KEY,
+  site TEXT NOT NULL,
+  node TEXT NOT NULL,
+  from_ms INTEGER NOT NULL,
+  to_ms INTEGER NOT NULL,
+  selectors TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  done_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS backfills_by_node ON backfills (site, node, done_at);
 CREATE TABLE IF NOT EXISTS coverage (
   site TEXT NOT NULL,
   node TEXT NOT NULL,
@@ -93,6 +112,43 @@ CREATE TABLE IF NOT EXISTS coverage (
   PRIMARY KEY (site, node, series)
 );
 `;
+
+/** Columns added after a table first shipped: added to files created before them. */
+const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, type: string]> = [
+  ['backlogs', 'pending_bytes', 'INTEGER'],
+  ['dropped_ranges', 'reported_at', 'INTEGER'],
+  ['dropped_ranges', 'repaired_by', 'TEXT'],
+];
+
+interface BackfillRow {
+  id: string;
+  site: string;
+  node: string;
+  from_ms: number;
+  to_ms: number;
+  selectors: string;
+  origin: string;
+  created_at: number;
+  sent_at: number | null;
+  attempts: number;
+  done_at: number | null;
+}
+
+function toBackfill(r: BackfillRow): BackfillRecord {
+  return {
+    id: r.id,
+    site: r.site,
+    node: r.node,
+    fromMs: r.from_ms,
+    toMs: r.to_ms,
+    selectors: JSON.parse(r.selectors) as string[],
+    origin: r.origin as BackfillOrigin,
+    createdAt: r.created_at,
+    sentAt: r.sent_at,
+    attempts: r.attempts,
+    doneAt: r.done_at,
+  };
+}
 
 interface EventRow {
   site: string;
@@ -147,6 +203,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
   // issue). FULL would fsync on every MQTT message, which the hub's write rate does not need.
   db.pragma('synchronous = NORMAL');
   db.exec(SCHEMA);
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const columns = db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all();
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
 
   const insertSeries = db.prepare<[string, string, string, string, string, string]>(
     'INSERT INTO series (name, labels, site, node, unit, type) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name, labels) DO UPDATE SET unit = excluded.unit, type = excluded.type RETURNING id',
@@ -173,15 +233,19 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
     `INSERT OR IGNORE INTO events (site, node, id, seq, epoch, time, priority, kind, payload, received_at)
      VALUES (@site, @node, @id, @seq, @epoch, @time, @priority, @kind, @payload, @receivedAt)`,
   );
-  const upsertBacklog = db.prepare<[string, string, number, number | null, number]>(
-    `INSERT INTO backlogs (site, node, pending_rows, oldest_pending_ms, reported_at) VALUES (?, ?, ?, ?, ?)
+  const upsertBacklog = db.prepare<[string, string, number, number | null, number | null, number]>(
+    `INSERT INTO backlogs (site, node, pending_rows, oldest_pending_ms, pending_bytes, reported_at) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (site, node) DO UPDATE SET pending_rows = excluded.pending_rows,
-       oldest_pending_ms = excluded.oldest_pending_ms, reported_at = excluded.reported_at`,
+       oldest_pending_ms = excluded.oldest_pending_ms, pending_bytes = excluded.pending_bytes, reported_at = excluded.reported_at`,
   );
-  const insertDropped = db.prepare<[string, string, number, number, number]>(
-    `INSERT INTO dropped_ranges (site, node, from_ms, to_ms, rows) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (site, node, from_ms, to_ms) DO UPDATE SET rows = max(rows, excluded.rows)`,
+  const insertDropped = db.prepare<[string, string, number, number, number, number]>(
+    `INSERT INTO dropped_ranges (site, node, from_ms, to_ms, rows, reported_at) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (site, node, from_ms, to_ms) DO NOTHING`,
   );
+  const growDropped = db.prepare<[number, string, string, number, number]>(
+    'UPDATE dropped_ranges SET rows = max(rows, ?) WHERE site = ? AND node = ? AND from_ms = ? AND to_ms = ?',
+  );
+  const selectBackfill = db.prepare<[string], BackfillRow>('SELECT * FROM backfills WHERE id = ?');
   const upsertCoverage = db.prepare<[string, string, string, number, string]>(
     `INSERT INTO coverage (site, node, series, interval_ms, intervals) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (site, node, series) DO UPDATE SET interval_ms = excluded.interval_ms, intervals = excluded.intervals`,
@@ -306,6 +370,8 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
         for (const id of byId.keys()) deleted += deleteOld.run(id, cutoff).changes;
         db.prepare('DELETE FROM events WHERE time < ?').run(cutoff);
         db.prepare('DELETE FROM dropped_ranges WHERE to_ms < ?').run(cutoff);
+        // The node's store keeps its history for about as long: an older range cannot be sent any more.
+        db.prepare('DELETE FROM backfills WHERE to_ms < ?').run(cutoff);
       })();
       for (const [key, perNode] of coverageByNode) {
         const [site, node] = key.split('\u0000') as [string, string];
@@ -358,26 +424,83 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
         }));
     },
     async recordBacklog(site, node, b) {
-      upsertBacklog.run(site, node, b.pendingRows, b.oldestPendingMs, b.reportedAt);
+      upsertBacklog.run(site, node, b.pendingRows, b.oldestPendingMs, b.pendingBytes, b.reportedAt);
     },
     async listBacklogs() {
       return db
-        .prepare<[], { site: string; node: string; pending_rows: number; oldest_pending_ms: number | null; reported_at: number }>(
-          'SELECT * FROM backlogs ORDER BY site, node',
-        )
+        .prepare<
+          [],
+          {
+            site: string;
+            node: string;
+            pending_rows: number;
+            oldest_pending_ms: number | null;
+            pending_bytes: number | null;
+            reported_at: number;
+          }
+        >('SELECT * FROM backlogs ORDER BY site, node')
         .all()
         .map((r) => ({
           site: r.site,
           node: r.node,
           pendingRows: r.pending_rows,
           oldestPendingMs: r.oldest_pending_ms,
+          pendingBytes: r.pending_bytes,
           reportedAt: r.reported_at,
         }));
     },
-    async recordDropped(site, node, ranges) {
-      if (ranges.length === 0) return;
-      db.transaction(() => {
-        for (const d of ranges) insertDropped.run(site, node, d.fromMs, d.toMs, d.rows);
+    async recordDropped(site, node, ranges, reportedAt) {
+      if (ranges.length === 0) return [];
+      return db.transaction(() => {
+        const fresh: DroppedRange[] = [];
+        for (const d of ranges) {
+          if (insertDropped.run(site, node, d.fromMs, d.toMs, d.rows, reportedAt).changes > 0) fresh.push(d);
+          else growDropped.run(d.rows, site, node, d.fromMs, d.toMs);
+        }
+        return fresh;
+      })();
+    },
+    async createBackfill(r) {
+      db.prepare(
+        `INSERT INTO backfills (id, site, node, from_ms, to_ms, selectors, origin, created_at, sent_at, attempts, done_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(r.id, r.site, r.node, r.fromMs, r.toMs, JSON.stringify(r.selectors), r.origin, r.createdAt, r.sentAt, r.attempts, r.doneAt);
+    },
+    async listBackfills(filter = {}) {
+      const where: string[] = [];
+      const params: string[] = [];
+      if (filter.outstanding) where.push('done_at IS NULL');
+      if (filter.site !== undefined) {
+        where.push('site = ?');
+        params.push(filter.site);
+      }
+      if (filter.node !== undefined) {
+        where.push('node = ?');
+        params.push(filter.node);
+      }
+      const sql = `SELECT * FROM backfills ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, from_ms, id`;
+      return db
+        .prepare<string[], BackfillRow>(sql)
+        .all(...params)
+        .map(toBackfill);
+    },
+    async markBackfillSent(id, at) {
+      db.prepare('UPDATE backfills SET sent_at = ?, attempts = attempts + 1 WHERE id = ?').run(at, id);
+    },
+    async completeBackfill(site, node, report, at) {
+      return db.transaction(() => {
+        const row = selectBackfill.get(report.requestId);
+        if (row === undefined || row.site !== site || row.node !== node || row.done_at !== null) return undefined;
+        if (row.from_ms !== report.fromMs || row.to_ms !== report.toMs) return undefined;
+        db.prepare('UPDATE backfills SET done_at = ? WHERE id = ?').run(at, row.id);
+        // A drop reported after the request was made may be newer than what the node read: not covered.
+        if (row.selectors === '[]') {
+          db.prepare(
+            `UPDATE dropped_ranges SET repaired_by = ? WHERE site = ? AND node = ? AND repaired_by IS NULL
+               AND from_ms >= ? AND to_ms <= ? AND COALESCE(reported_at, 0) <= ?`,
+          ).run(row.id, site, node, row.from_ms, row.to_ms, row.created_at);
+        }
+        return toBackfill({ ...row, done_at: at });
       })();
     },
     async recordCoverage(site, node, spans) {
@@ -395,23 +518,42 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
     },
     async nodeLedger(site, node) {
       const b = db
-        .prepare<[string, string], { pending_rows: number; oldest_pending_ms: number | null; reported_at: number }>(
-          'SELECT pending_rows, oldest_pending_ms, reported_at FROM backlogs WHERE site = ? AND node = ?',
-        )
+        .prepare<
+          [string, string],
+          { pending_rows: number; oldest_pending_ms: number | null; pending_bytes: number | null; reported_at: number }
+        >('SELECT pending_rows, oldest_pending_ms, pending_bytes, reported_at FROM backlogs WHERE site = ? AND node = ?')
         .get(site, node);
-      const dropped = db
-        .prepare<[string, string], { from_ms: number; to_ms: number; rows: number }>(
-          'SELECT from_ms, to_ms, rows FROM dropped_ranges WHERE site = ? AND node = ? ORDER BY from_ms, to_ms',
+      const ranges = db
+        .prepare<[string, string], { from_ms: number; to_ms: number; rows: number; repaired_by: string | null }>(
+          'SELECT from_ms, to_ms, rows, repaired_by FROM dropped_ranges WHERE site = ? AND node = ? ORDER BY from_ms, to_ms',
+        )
+        .all(site, node);
+      const dropped = ranges.filter((r) => r.repaired_by === null).map((r) => ({ fromMs: r.from_ms, toMs: r.to_ms, rows: r.rows }));
+      const repaired = ranges.flatMap((r) =>
+        r.repaired_by === null ? [] : [{ fromMs: r.from_ms, toMs: r.to_ms, rows: r.rows, requestId: r.repaired_by }],
+      );
+      const repairs = db
+        .prepare<[string, string], BackfillRow>(
+          'SELECT * FROM backfills WHERE site = ? AND node = ? AND done_at IS NULL ORDER BY created_at, from_ms, id',
         )
         .all(site, node)
-        .map((r) => ({ fromMs: r.from_ms, toMs: r.to_ms, rows: r.rows }));
+        .map(toBackfill);
       const coverage = [...(coverageByNode.get(nodeKeyOf(site, node))?.values() ?? [])].sort((a, b) =>
         a.series < b.series ? -1 : a.series > b.series ? 1 : 0,
       );
       return {
         backlog:
-          b === undefined ? undefined : { pendingRows: b.pending_rows, oldestPendingMs: b.oldest_pending_ms, reportedAt: b.reported_at },
+          b === undefined
+            ? undefined
+            : {
+                pendingRows: b.pending_rows,
+                oldestPendingMs: b.oldest_pending_ms,
+                pendingBytes: b.pending_bytes,
+                reportedAt: b.reported_at,
+              },
         dropped,
+        repaired,
+        repairs,
         coverage,
       };
     },

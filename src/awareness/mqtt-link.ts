@@ -1,0 +1,84 @@
+// The awareness plane over a broker: a node publishes its frames on its own `aware` topic and reads
+// the aggregator's digest, one message per tick bundling what the fleet (or its zone) sent. Nodes
+// subscribe to one topic, not to N. [FM-AWARE-5]
+
+import { decodeBundle } from '../protocol/index.js';
+import type { FrameLink, LinkPeer, LinkStats, Transport, TransportMessage } from '../transport/index.js';
+import { awareTopic, digestTopic } from './topics.js';
+
+export interface MqttLinkOptions {
+  readonly transport: Transport;
+  readonly prefix: string;
+  readonly site: string;
+  readonly node: string;
+  /** This node's origin id (it may change after a collision): its own frames come back in the digest and are not delivered. */
+  readonly origin: () => number;
+  /** Read the digest of this zone only; the whole fleet's when undefined. */
+  readonly zone?: string;
+  /** Called with each malformed digest (the frames before the fault are still delivered). */
+  readonly onBadDigest?: (topic: string, message: string) => void;
+}
+
+const AGGREGATOR: LinkPeer = { address: 'aggregator' };
+
+/**
+ * The frames of a digest that are not this node's own (its own come back in it: the origin is bytes 1-2 of
+ * every awareness frame), and the decoding error when the digest is malformed past them.
+ */
+export function othersInDigest(digest: Uint8Array, self: number | undefined): { frames: Uint8Array[]; error?: string } {
+  const { frames, error } = decodeBundle(digest);
+  const others = frames.filter((f) => !(f.length >= 3 && (((f[1] as number) << 8) | (f[2] as number)) === self));
+  return error === undefined ? { frames: others } : { frames: others, error: error.message };
+}
+
+export function createMqttLink(o: MqttLinkOptions): FrameLink {
+  const own = awareTopic(o.prefix, o.site, o.node);
+  const digest = digestTopic(o.prefix, o.zone);
+  let receiver: ((frame: Uint8Array, from: LinkPeer) => void) | undefined;
+  let closed = false;
+  const stats = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, sendErrors: 0 };
+
+  const onMessage = (msg: TransportMessage): void => {
+    if (msg.topic !== digest || closed) return;
+    const { frames, error } = othersInDigest(msg.payload, o.origin());
+    if (error !== undefined) o.onBadDigest?.(msg.topic, error);
+    for (const frame of frames) {
+      stats.framesReceived++;
+      stats.bytesReceived += frame.length;
+      receiver?.(frame, AGGREGATOR);
+    }
+  };
+  const subscribe = (): void => {
+    void o.transport.subscribe(digest, 0).catch(() => {});
+  };
+  o.transport.on('message', onMessage);
+  // Subscriptions of a clean session are gone after a reconnection.
+  o.transport.on('connected', subscribe);
+  if (o.transport.connected) subscribe();
+
+  return {
+    description: `mqtt ${own} -> ${digest}`,
+    send(frame) {
+      if (closed || !o.transport.connected) {
+        stats.sendErrors++;
+        return;
+      }
+      stats.framesSent++;
+      stats.bytesSent += frame.length;
+      // QoS 0: a lost pulse is repaired by the next one; nothing here waits for a PUBACK.
+      o.transport.publish(own, frame, { qos: 0 }).catch(() => {
+        stats.sendErrors++;
+      });
+    },
+    onFrame(r) {
+      receiver = r;
+    },
+    stats: () => ({ ...stats }) satisfies LinkStats,
+    async close() {
+      if (closed) return;
+      closed = true;
+      o.transport.off('message', onMessage);
+      o.transport.off('connected', subscribe);
+    },
+  };
+}

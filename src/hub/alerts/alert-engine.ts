@@ -1,0 +1,486 @@
+// The alert engine: evaluates every rule each `evaluationInterval`, moves each alert instance through
+// pending -> firing -> resolved with the rule's `for`, keeps acknowledgements and silences, persists
+// all of it in the alert store, and hands notifications to the notifiers without waiting for them.
+// Semantics follow Prometheus' rule manager (a pending alert whose condition clears is dropped; a
+// resolved one is kept 15 min) and Alertmanager (silences, grouping, repeat interval).
+
+import { Registry } from 'prom-client';
+import { type Clock, createId, describeError, FieldmeshError, type Logger, silentLogger, type TimerHandle } from '../../kit/index.js';
+import {
+  ALERT_STATES,
+  type AlertEvent,
+  type AlertRecord,
+  type AlertRule,
+  type AlertState,
+  type EvaluationContext,
+  type Silence,
+  type TemplateData,
+} from './alert.js';
+import { type AlertMetrics, createAlertMetrics } from './alert-metrics.js';
+import type { AlertStore, PendingNotification } from './alert-store.js';
+import { fingerprint } from './fingerprint.js';
+import type { Notifier } from './notifiers/notifier.js';
+import { SILENCE_RETENTION_MS, type SilenceInput, silences as silenceMatches, silenceState } from './silences.js';
+import { buildWebhookPayload, groupLabelsOf } from './webhook-payload.js';
+
+/** Resolved alerts stay listed (and in the store) this long: Prometheus' resolvedRetention. */
+export const RESOLVED_RETENTION_MS = 15 * 60_000;
+
+export interface AlertEngineOptions {
+  readonly rules: readonly AlertRule[];
+  readonly store: AlertStore;
+  readonly notifiers?: readonly Notifier[];
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  /** The hub's metrics registry; the engine registers its own metrics there. */
+  readonly registry?: Registry;
+  readonly evaluationIntervalMs: number;
+  /** A firing alert nobody acknowledged is notified again this often; 0: never. */
+  readonly repeatIntervalMs: number;
+  /** Labels that split notifications into groups (Alertmanager's group_by). */
+  readonly groupBy: readonly string[];
+  /** The hub's URL as receivers should link to it (externalURL); read when a payload is built. */
+  readonly externalUrl: () => string;
+  readonly onEvent?: (event: AlertEvent) => void;
+}
+
+/** An instance as the API shows it: the record plus the silences that mute it now. */
+export interface AlertSnapshot {
+  readonly alert: Readonly<AlertRecord>;
+  readonly rule: Readonly<AlertRule> | undefined;
+  /** Ids of the active silences that match it. */
+  readonly silencedBy: readonly string[];
+}
+
+export interface RuleHealth {
+  readonly rule: Readonly<AlertRule>;
+  /** Hub time of the last evaluation, ms; null before the first. */
+  readonly lastEvaluation: number | null;
+  readonly evaluationMs: number;
+  /** The last evaluation's error, or null when it went well. */
+  readonly lastError: string | null;
+}
+
+function keyOf(ruleId: string, fp: string): string {
+  return `${ruleId}\u0000${fp}`;
+}
+
+export class AlertEngine {
+  private readonly alerts = new Map<string, AlertRecord>();
+  private readonly silenceById = new Map<string, Silence>();
+  private readonly health = new Map<string, { lastEvaluation: number | null; evaluationMs: number; lastError: string | null }>();
+  private readonly groupLastEval = new Map<string, number>();
+  private readonly rulesById = new Map<string, AlertRule>();
+  private readonly notifierByName = new Map<string, Notifier>();
+  private readonly logger: Logger;
+  private readonly metrics: AlertMetrics;
+  private timer: TimerHandle | undefined;
+  private evaluation: Promise<void> | undefined;
+  private writes: Promise<unknown> = Promise.resolve();
+  private watchingSince = 0;
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly options: AlertEngineOptions) {
+    this.logger = (options.logger ?? silentLogger).child({ component: 'alerts' });
+    for (const r of options.rules) this.rulesById.set(r.id, r);
+    for (const n of options.notifiers ?? []) this.notifierByName.set(n.name, n);
+    this.metrics = createAlertMetrics(options.registry ?? new Registry(), () => this.countByState());
+  }
+
+  /** Restores alerts, silences and queued notifications, starts the notifiers and the evaluation timer. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('alert engine already started');
+    this.started = true;
+    this.watchingSince = this.options.clock.now();
+    for (const a of await this.options.store.loadAlerts()) this.alerts.set(keyOf(a.ruleId, a.fingerprint), a);
+    for (const s of await this.options.store.loadSilences()) this.silenceById.set(s.id, s);
+    const ctx = { clock: this.options.clock, logger: this.logger, store: this.options.store, metrics: this.metrics };
+    for (const n of this.notifierByName.values()) n.start(ctx);
+    for (const queued of await this.options.store.listNotifications()) {
+      const notifier = this.notifierByName.get(queued.notifier);
+      if (notifier === undefined) await this.options.store.deleteNotification(queued.id);
+      else notifier.enqueue(queued);
+    }
+    this.logger.info(
+      { rules: this.rulesById.size, alerts: this.alerts.size, silences: this.silenceById.size, notifiers: [...this.notifierByName.keys()] },
+      'alert engine started',
+    );
+    this.schedule();
+  }
+
+  /** Stops evaluating, waits for the evaluation in progress and the writes, stops the notifiers, closes the store. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    await this.evaluation?.catch(() => {});
+    for (const n of this.notifierByName.values()) await n.stop();
+    await this.writes.catch(() => {});
+    await this.options.store.close();
+  }
+
+  get rules(): readonly AlertRule[] {
+    return this.options.rules;
+  }
+
+  get evaluationIntervalMs(): number {
+    return this.options.evaluationIntervalMs;
+  }
+
+  /** Resolves once every notifier has delivered (or given up) what it was handed. */
+  async idle(): Promise<void> {
+    await this.evaluation?.catch(() => {});
+    await this.writes.catch(() => {});
+    for (const n of this.notifierByName.values()) await n.idle();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.options.clock.setTimeout(() => {
+      this.schedule();
+      // An evaluation still running (slow storage) makes this tick skip.
+      if (this.evaluation === undefined) void this.evaluate();
+    }, this.options.evaluationIntervalMs);
+  }
+
+  /** One evaluation of every rule that is due; the timer calls it, tests may too. */
+  evaluate(): Promise<void> {
+    if (this.evaluation !== undefined) return this.evaluation;
+    this.evaluation = this.runEvaluation()
+      .catch((err: unknown) => this.logger.error({ err: describeError(err) }, 'alert evaluation failed'))
+      .finally(() => {
+        this.evaluation = undefined;
+      });
+    return this.evaluation;
+  }
+
+  private async runEvaluation(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.options.clock.now();
+    const context: EvaluationContext = { watchingSince: this.watchingSince };
+    const changed = new Set<AlertRecord>();
+    const removed: Array<{ ruleId: string; fingerprint: string }> = [];
+    const events: AlertEvent[] = [];
+    const evaluated = new Set<string>();
+    const failed = new Set<string>();
+    for (const rule of this.options.rules) {
+      const intervalMs = rule.intervalMs;
+      const groupKey = `${rule.file}\u0000${rule.group}`;
+      const last = this.groupLastEval.get(groupKey);
+      if (intervalMs !== undefined && last !== undefined && last !== now && now - last < intervalMs) continue;
+      this.groupLastEval.set(groupKey, now);
+      evaluated.add(rule.id);
+      const began = this.options.clock.monotonic();
+      try {
+        const samples = await rule.source.evaluate(now, context);
+        if (this.stopped) return;
+        this.apply(rule, samples, now, changed, removed, events);
+        this.health.set(rule.id, { lastEvaluation: now, evaluationMs: this.options.clock.monotonic() - began, lastError: null });
+      } catch (err) {
+        failed.add(rule.id);
+        this.metrics.ruleEvaluationFailures.inc({ rule: rule.id });
+        this.health.set(rule.id, {
+          lastEvaluation: now,
+          evaluationMs: this.options.clock.monotonic() - began,
+          lastError: describeError(err),
+        });
+        this.logger.warn({ rule: rule.id, err: describeError(err) }, 'alert rule evaluation failed; its alerts keep their state');
+      }
+    }
+    for (const [key, a] of this.alerts) {
+      // A rule no longer configured: its alerts end as if the condition cleared.
+      if (!this.rulesById.has(a.ruleId)) this.clear(key, a, now, changed, removed, events);
+      else if (a.state === 'resolved' && a.resolvedAt !== null && now - a.resolvedAt >= RESOLVED_RETENTION_MS) {
+        this.alerts.delete(key);
+        changed.delete(a);
+        removed.push({ ruleId: a.ruleId, fingerprint: a.fingerprint });
+      }
+    }
+    const expired = [...this.silenceById.values()].filter((s) => now - s.endsAt >= SILENCE_RETENTION_MS).map((s) => s.id);
+    for (const id of expired) this.silenceById.delete(id);
+    const notifications = this.notifications(now, changed);
+    await this.write(async () => {
+      if (expired.length > 0) await this.options.store.deleteSilences(expired);
+      const queued = await this.options.store.commit({ save: [...changed], remove: removed, notifications });
+      this.handOver(queued);
+    });
+    for (const e of events) this.emit(e);
+  }
+
+  /** Applies one rule's result: new instances pend, pending ones fire after `for`, missing ones clear. */
+  private apply(
+    rule: AlertRule,
+    samples: readonly { labels: Readonly<Record<string, string>>; value: number; activeSince?: number }[],
+    now: number,
+    changed: Set<AlertRecord>,
+    removed: Array<{ ruleId: string; fingerprint: string }>,
+    events: AlertEvent[],
+  ): void {
+    const seen = new Set<string>();
+    const externalUrl = this.options.externalUrl();
+    for (const s of samples) {
+      const data: TemplateData = { labels: s.labels, value: s.value, externalUrl };
+      const labels: Record<string, string> = { ...s.labels };
+      for (const [k, t] of rule.labels) labels[k] = t.render(data);
+      labels.alertname = rule.name;
+      const fp = fingerprint(labels);
+      const key = keyOf(rule.id, fp);
+      if (seen.has(key)) {
+        this.logger.warn({ rule: rule.id, labels }, 'two results of one rule have the same labels; the first is kept');
+        continue;
+      }
+      seen.add(key);
+      const annotations: Record<string, string> = {};
+      for (const [k, t] of rule.annotations) annotations[k] = t.render(data);
+      let a = this.alerts.get(key);
+      let created = false;
+      if (a !== undefined && a.state !== 'resolved') {
+        a.value = s.value;
+        a.annotations = annotations;
+        a.lastSeenAt = now;
+        if (a.state === 'pending' && s.activeSince !== undefined) a.activeAt = s.activeSince;
+      } else {
+        a = {
+          fingerprint: fp,
+          ruleId: rule.id,
+          labels,
+          annotations,
+          state: 'pending',
+          value: s.value,
+          activeAt: s.activeSince ?? now,
+          firedAt: null,
+          resolvedAt: null,
+          lastSeenAt: now,
+          ack: null,
+          notified: 'none',
+          notifiedAt: null,
+          generatorUrl: `${externalUrl}/api/v1/alerts/${fp}`,
+        };
+        this.alerts.set(key, a);
+        created = true;
+      }
+      changed.add(a);
+      if (a.state === 'pending' && now - a.activeAt >= rule.forMs) {
+        a.state = 'firing';
+        a.firedAt = now;
+        events.push({ type: 'alertRaised', alert: a });
+        this.logger.info({ rule: rule.id, fingerprint: fp, labels }, `alert ${rule.name} firing`);
+      } else if (created) {
+        events.push({ type: 'alertPending', alert: a });
+      }
+    }
+    for (const [key, a] of this.alerts) {
+      if (a.ruleId === rule.id && !seen.has(key) && a.state !== 'resolved') this.clear(key, a, now, changed, removed, events);
+    }
+  }
+
+  private clear(
+    key: string,
+    a: AlertRecord,
+    now: number,
+    changed: Set<AlertRecord>,
+    removed: Array<{ ruleId: string; fingerprint: string }>,
+    events: AlertEvent[],
+  ): void {
+    if (a.state === 'pending') {
+      this.alerts.delete(key);
+      changed.delete(a);
+      removed.push({ ruleId: a.ruleId, fingerprint: a.fingerprint });
+    } else if (a.state === 'firing') {
+      a.state = 'resolved';
+      a.resolvedAt = now;
+      changed.add(a);
+      events.push({ type: 'alertResolved', alert: a });
+      this.logger.info({ rule: a.ruleId, fingerprint: a.fingerprint, labels: a.labels }, `alert ${a.labels.alertname} resolved`);
+    } else if (!this.rulesById.has(a.ruleId)) {
+      // A resolved alert of a removed rule: nothing more will happen to it.
+      if (a.notified !== 'firing') {
+        this.alerts.delete(key);
+        changed.delete(a);
+        removed.push({ ruleId: a.ruleId, fingerprint: a.fingerprint });
+      }
+    }
+  }
+
+  /**
+   * Which instances to notify now, grouped by `groupBy`: a firing one not notified yet (or due again
+   * after repeatInterval when nobody acknowledged it), a resolved one whose firing was notified. A
+   * group's payload carries every unsilenced firing alert of the group and the newly resolved ones.
+   */
+  private notifications(now: number, changed: Set<AlertRecord>): Array<{ notifier: string; payload: string; createdAt: number }> {
+    if (this.notifierByName.size === 0) return [];
+    const repeat = this.options.repeatIntervalMs;
+    const groups = new Map<string, { labels: Record<string, string>; due: boolean; alerts: AlertRecord[] }>();
+    for (const a of this.alerts.values()) {
+      if (this.silencedBy(a.labels, now).length > 0) continue;
+      let due = false;
+      if (a.state === 'firing') {
+        due = a.notified !== 'firing' || (repeat > 0 && a.ack === null && a.notifiedAt !== null && now - a.notifiedAt >= repeat);
+      } else if (a.state === 'resolved') {
+        if (a.notified !== 'firing') continue;
+        due = true;
+      } else continue;
+      const labels = groupLabelsOf(a.labels, this.options.groupBy);
+      const gk = JSON.stringify(labels);
+      let g = groups.get(gk);
+      if (g === undefined) {
+        g = { labels, due: false, alerts: [] };
+        groups.set(gk, g);
+      }
+      g.due ||= due;
+      g.alerts.push(a);
+    }
+    const out: Array<{ notifier: string; payload: string; createdAt: number }> = [];
+    const externalUrl = this.options.externalUrl();
+    for (const g of groups.values()) {
+      if (!g.due) continue;
+      g.alerts.sort((x, y) => (x.fingerprint < y.fingerprint ? -1 : x.fingerprint > y.fingerprint ? 1 : 0));
+      for (const n of this.notifierByName.values()) {
+        const alerts = n.sendResolved ? g.alerts : g.alerts.filter((a) => a.state === 'firing');
+        if (alerts.length === 0) continue;
+        out.push({
+          notifier: n.name,
+          payload: JSON.stringify(buildWebhookPayload(alerts, g.labels, n.receiver, externalUrl)),
+          createdAt: now,
+        });
+      }
+      for (const a of g.alerts) {
+        a.notified = a.state === 'firing' ? 'firing' : 'resolved';
+        a.notifiedAt = now;
+        changed.add(a);
+      }
+    }
+    return out;
+  }
+
+  private handOver(queued: readonly PendingNotification[]): void {
+    for (const q of queued) this.notifierByName.get(q.notifier)?.enqueue(q);
+  }
+
+  /** Runs store work in order with every other write; failures are logged, never thrown at the caller's timer. */
+  private write<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.writes.then(work);
+    this.writes = result.catch((err: unknown) => this.logger.error({ err: describeError(err) }, 'alert store write failed'));
+    return result;
+  }
+
+  private emit(event: AlertEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch (err) {
+      this.logger.warn({ err: describeError(err), event: event.type }, 'alert event listener failed');
+    }
+  }
+
+  private countByState(): Record<AlertState, number> {
+    const counts = Object.fromEntries(ALERT_STATES.map((s) => [s, 0])) as Record<AlertState, number>;
+    for (const a of this.alerts.values()) counts[a.state]++;
+    return counts;
+  }
+
+  /** Ids of the active silences whose matchers all match `labels`. */
+  silencedBy(labels: Readonly<Record<string, string>>, now = this.options.clock.now()): string[] {
+    const ids: string[] = [];
+    for (const s of this.silenceById.values()) if (silenceMatches(s, labels, now)) ids.push(s.id);
+    return ids.sort();
+  }
+
+  /** Instances, firing first, then pending, then resolved; within a state, newest first. */
+  list(states: readonly AlertState[] = ['pending', 'firing']): AlertSnapshot[] {
+    const order: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2 };
+    const now = this.options.clock.now();
+    return [...this.alerts.values()]
+      .filter((a) => states.includes(a.state))
+      .sort((a, b) => order[a.state] - order[b.state] || b.activeAt - a.activeAt || (a.fingerprint < b.fingerprint ? -1 : 1))
+      .map((a) => this.snapshot(a, now));
+  }
+
+  /** Every instance with this fingerprint (one, unless two rules yield the same labels). */
+  find(fp: string): AlertSnapshot[] {
+    const now = this.options.clock.now();
+    return [...this.alerts.values()].filter((a) => a.fingerprint === fp).map((a) => this.snapshot(a, now));
+  }
+
+  private snapshot(a: AlertRecord, now: number): AlertSnapshot {
+    return { alert: a, rule: this.rulesById.get(a.ruleId), silencedBy: this.silencedBy(a.labels, now) };
+  }
+
+  /**
+   * Acknowledges every instance with this fingerprint: someone is on it, so it is not notified again
+   * after repeatInterval. The ack lasts until the alert resolves. Throws FM_NOT_FOUND for an unknown fingerprint.
+   */
+  async acknowledge(fp: string, by: string, comment: string): Promise<AlertSnapshot[]> {
+    const found = [...this.alerts.values()].filter((a) => a.fingerprint === fp);
+    if (found.length === 0) throw new FieldmeshError('FM_NOT_FOUND', `no alert with fingerprint ${fp}`);
+    const at = this.options.clock.now();
+    for (const a of found) a.ack = { by, at, comment };
+    await this.write(() => this.options.store.commit({ save: found, remove: [], notifications: [] }));
+    for (const a of found) this.emit({ type: 'alertAcknowledged', alert: a });
+    this.logger.info({ fingerprint: fp, by }, 'alert acknowledged');
+    return this.find(fp);
+  }
+
+  /** Withdraws the acknowledgement; throws FM_NOT_FOUND for an unknown fingerprint. */
+  async unacknowledge(fp: string): Promise<AlertSnapshot[]> {
+    const found = [...this.alerts.values()].filter((a) => a.fingerprint === fp);
+    if (found.length === 0) throw new FieldmeshError('FM_NOT_FOUND', `no alert with fingerprint ${fp}`);
+    for (const a of found) a.ack = null;
+    await this.write(() => this.options.store.commit({ save: found, remove: [], notifications: [] }));
+    return this.find(fp);
+  }
+
+  listSilences(): Silence[] {
+    return [...this.silenceById.values()].sort((a, b) => b.startsAt - a.startsAt || (a.id < b.id ? -1 : 1));
+  }
+
+  getSilence(id: string): Silence | undefined {
+    return this.silenceById.get(id);
+  }
+
+  /**
+   * Creates a silence, or replaces the one named by `input.id` (as Alertmanager, the replacement keeps
+   * the id). Throws FM_NOT_FOUND for an unknown id.
+   */
+  async createSilence(input: SilenceInput): Promise<Silence> {
+    const now = this.options.clock.now();
+    if (input.id !== undefined && !this.silenceById.has(input.id))
+      throw new FieldmeshError('FM_NOT_FOUND', `no silence with id ${input.id}`);
+    const silence: Silence = {
+      id: input.id ?? createId(),
+      matchers: input.matchers,
+      startsAt: input.startsAt,
+      endsAt: input.endsAt,
+      createdBy: input.createdBy,
+      comment: input.comment,
+      updatedAt: now,
+    };
+    await this.write(() => this.options.store.saveSilence(silence));
+    this.silenceById.set(silence.id, silence);
+    this.emit({ type: 'silenceCreated', silence });
+    this.logger.info({ silence: silence.id, createdBy: silence.createdBy, endsAt: silence.endsAt }, 'silence created');
+    return silence;
+  }
+
+  /** Ends a silence now (it stays listed as expired); undefined for an unknown id. */
+  async expireSilence(id: string): Promise<Silence | undefined> {
+    const s = this.silenceById.get(id);
+    if (s === undefined) return undefined;
+    const now = this.options.clock.now();
+    if (silenceState(s, now) === 'expired') return s;
+    const expired: Silence = { ...s, endsAt: now, updatedAt: now };
+    await this.write(() => this.options.store.saveSilence(expired));
+    this.silenceById.set(id, expired);
+    this.emit({ type: 'silenceExpired', silence: expired });
+    this.logger.info({ silence: id }, 'silence expired');
+    return expired;
+  }
+
+  /** Each rule with the result of its last evaluation. */
+  ruleHealth(): RuleHealth[] {
+    return this.options.rules.map((rule) => ({
+      rule,
+      ...(this.health.get(rule.id) ?? { lastEvaluation: null, evaluationMs: 0, lastError: null }),
+    }));
+  }
+}

@@ -1,0 +1,168 @@
+// The built-in alerts from the seeds, each one a rule like those of rule files, tunable or disabled in
+// hub.yaml (`alerts.builtins`): NodeDown (a node offline for 2 min), SiteOffline (every node of a site
+// silent for 5 min: one alert per site, resolved as soon as any node is back), LowSOC (battery_soc
+// below 20 % for 5 min), BacklogAge (a node's oldest unsent outbox row older than 1 h).
+
+import type { AlertRule, AlertSample, EvaluationContext, Template } from './alert.js';
+import type { SeriesSource } from './alert-expr.js';
+import type { AlertNode, FleetView } from './fleet-series.js';
+import { createExpressionRule, uniqueId } from './rule-file.js';
+import { compileTemplate } from './template.js';
+
+/** The group built-in rules are listed under. */
+export const BUILTIN_GROUP = 'fieldmesh-builtin';
+
+export interface BuiltinsConfig {
+  readonly nodeDown: { readonly enabled: boolean; readonly for: number; readonly severity: string };
+  readonly siteOffline: { readonly enabled: boolean; readonly for: number; readonly severity: string };
+  readonly lowSoc: {
+    readonly enabled: boolean;
+    readonly metric: string;
+    readonly threshold: number;
+    readonly for: number;
+    readonly severity: string;
+  };
+  readonly backlogAge: { readonly enabled: boolean; readonly maxAge: number; readonly severity: string };
+}
+
+function templates(entries: Record<string, string>): Array<readonly [string, Template]> {
+  return Object.entries(entries).map(([k, v]) => [k, compileTemplate(v)] as const);
+}
+
+function fleetRule(
+  id: string,
+  name: string,
+  forMs: number,
+  severity: string,
+  annotations: Record<string, string>,
+  expr: string,
+  evaluate: (nowMs: number, context: EvaluationContext) => AlertSample[],
+): AlertRule {
+  return {
+    id,
+    group: BUILTIN_GROUP,
+    file: 'builtin',
+    name,
+    forMs,
+    intervalMs: undefined,
+    labels: templates({ severity }),
+    annotations: templates(annotations),
+    source: { expr, builtin: true, evaluate: async (nowMs, context) => evaluate(nowMs, context) },
+  };
+}
+
+function nodeLabels(n: AlertNode): Record<string, string> {
+  return { site: n.site, zone: n.zone, node: n.node };
+}
+
+/** The enabled built-ins, with ids "builtin/<Name>". */
+export function createBuiltinRules(config: BuiltinsConfig, fleet: FleetView, source: SeriesSource, taken: Set<string>): AlertRule[] {
+  const rules: AlertRule[] = [];
+  if (config.nodeDown.enabled) {
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/NodeDown', taken),
+        'NodeDown',
+        config.nodeDown.for,
+        config.nodeDown.severity,
+        {
+          summary: 'Node {{ $labels.site }}/{{ $labels.node }} is offline',
+          description:
+            'The hub has had no session with node {{ $labels.node }} (site {{ $labels.site }}, zone {{ $labels.zone }}) for {{ $value | humanizeDuration }}: its link died or it said goodbye.',
+        },
+        'fleet: node state is offline',
+        (nowMs, { watchingSince }) =>
+          fleet
+            .nodes()
+            .filter((n) => n.state === 'offline')
+            .map((n) => ({
+              labels: nodeLabels(n),
+              value: Math.max(0, nowMs - n.lastChanged) / 1_000,
+              activeSince: Math.max(n.lastChanged, watchingSince),
+            })),
+      ),
+    );
+  }
+  if (config.siteOffline.enabled) {
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/SiteOffline', taken),
+        'SiteOffline',
+        config.siteOffline.for,
+        config.siteOffline.severity,
+        {
+          summary: 'Site {{ $labels.site }} is offline',
+          description: 'No node of site {{ $labels.site }} has been heard for {{ $value | humanizeDuration }}.',
+        },
+        'fleet: no node of the site is online',
+        (nowMs, { watchingSince }) => {
+          const sites = new Map<string, AlertNode[]>();
+          for (const n of fleet.nodes()) sites.set(n.site, [...(sites.get(n.site) ?? []), n]);
+          const out: AlertSample[] = [];
+          for (const [site, nodes] of sites) {
+            if (nodes.some((n) => n.state === 'online')) continue;
+            // The site went silent when its last node was last heard.
+            const silentSince = Math.max(...nodes.map((n) => n.lastHeard ?? n.lastChanged));
+            out.push({
+              labels: { site },
+              value: Math.max(0, nowMs - silentSince) / 1_000,
+              activeSince: Math.max(silentSince, watchingSince),
+            });
+          }
+          return out;
+        },
+      ),
+    );
+  }
+  if (config.lowSoc.enabled) {
+    const { metric, threshold } = config.lowSoc;
+    rules.push(
+      createExpressionRule(
+        {
+          group: BUILTIN_GROUP,
+          file: 'builtin',
+          name: 'LowSOC',
+          expr: `${metric} < ${threshold}`,
+          forMs: config.lowSoc.for,
+          intervalMs: undefined,
+          labels: templates({ severity: config.lowSoc.severity }),
+          annotations: templates({
+            summary: 'Battery low at {{ $labels.site }}/{{ $labels.node }}',
+            description: `State of charge is {{ printf "%.1f" $value }} %, below ${threshold} %.`,
+          }),
+        },
+        uniqueId('builtin/LowSOC', taken),
+        source,
+        true,
+      ),
+    );
+  }
+  if (config.backlogAge.enabled) {
+    const maxAgeMs = config.backlogAge.maxAge;
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/BacklogAge', taken),
+        'BacklogAge',
+        0,
+        config.backlogAge.severity,
+        {
+          summary: 'Node {{ $labels.site }}/{{ $labels.node }} has not delivered its data for a long time',
+          description:
+            'The oldest row of its outbox backlog is {{ $value | humanizeDuration }} old; the hub is missing that data until it arrives.',
+        },
+        `fleet: oldest outbox backlog row older than ${maxAgeMs / 1_000} s`,
+        (nowMs) => {
+          const out: AlertSample[] = [];
+          for (const n of fleet.nodes()) {
+            const b = fleet.backlog(n.site, n.node);
+            if (b === undefined || b.pendingRows === 0 || b.oldestPendingMs === null) continue;
+            const ageMs = nowMs - b.oldestPendingMs;
+            if (ageMs > maxAgeMs) out.push({ labels: nodeLabels(n), value: ageMs / 1_000, activeSince: b.oldestPendingMs + maxAgeMs });
+          }
+          return out;
+        },
+      ),
+    );
+  }
+  return rules;
+}

@@ -1,0 +1,165 @@
+// Rule files: Prometheus' shape is accepted as written, and every problem is reported at once with
+// the file, the path of the field and its line.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FieldmeshError } from '../../kit/index.js';
+import { loadRuleFiles, parseRuleFile } from './rule-file.js';
+
+function problems(text: string): string[] {
+  try {
+    parseRuleFile(text, 'rules.yaml');
+  } catch (err) {
+    assert.ok(err instanceof FieldmeshError);
+    assert.equal(err.code, 'FM_CONFIG_INVALID');
+    return err.message.split('\n');
+  }
+  assert.fail('expected the rule file to be refused');
+}
+
+test('rule file: Prometheus rules load with for, labels, annotations and group interval', () => {
+  const rules = parseRuleFile(
+    `
+groups:
+  - name: node
+    interval: 1m
+    rules:
+      - alert: NodeDown
+        expr: fieldmesh_node_up == 0
+        for: 2m
+        labels: {severity: page}
+        annotations:
+          summary: "{{ $labels.node }} is down"
+      - alert: NodeDown
+        expr: fieldmesh_node_last_heard_age_seconds > 600
+        for: 1h30m
+  - name: empty
+    rules: []
+`,
+    'rules.yaml',
+  );
+  assert.equal(rules.length, 2);
+  assert.equal(rules[0]?.forMs, 120_000);
+  assert.equal(rules[0]?.intervalMs, 60_000);
+  assert.equal(rules[1]?.forMs, 5_400_000);
+  assert.deepEqual(
+    rules[0]?.labels.map(([k, t]) => [k, t.text]),
+    [['severity', 'page']],
+  );
+  assert.equal(rules[0]?.annotations[0]?.[1].render({ labels: { node: 'n7' }, value: 0, externalUrl: '' }), 'n7 is down');
+  assert.deepEqual(parseRuleFile('', 'empty.yaml'), []);
+  assert.deepEqual(parseRuleFile('groups: []', 'empty.yaml'), []);
+});
+
+test('rule file: each problem names the file, the path and the line', () => {
+  const got = problems(`groups:
+  - name: power
+    rules:
+      - alert: LowSOC
+        expr: battery_soc < 20
+      - alert: Broken
+        expr: rate(battery_soc[5m]) > 1
+      - alert: BadFor
+        expr: battery_soc < 10
+        for: five minutes
+      - record: job:up:sum
+        expr: sum(up)
+      - alert: ""
+        expr: up
+        labels:
+          alertname: X
+          "bad-name": y
+        annotations:
+          summary: "{{ if $value }}hi{{ end }}"
+        keep_firing_for: 5m
+        severity: page
+  - name: power
+    rules: {}
+`);
+  assert.deepEqual(got, [
+    'rules.yaml: groups[0].rules[1].expr: "rate(battery_soc[5m]) > 1": PromQL functions and aggregations such as rate() in "rate(battery_soc[5m])" are not supported; alert expressions are a series selector or one aggregation of it (sum|avg|min|max|count [by|without (labels)] (selector)), optionally compared with a number by ==, !=, >, <, >= or <=, e.g. battery_soc < 20 or avg by (site) (dc_voltage) > 5 (line 7)',
+    'rules.yaml: groups[0].rules[2].for: expected a duration like "5m" or "1h30m", got "five minutes" (line 10)',
+    'rules.yaml: groups[0].rules[3].record: recording rules are not supported by this hub; only alerting rules ("alert") (line 11)',
+    'rules.yaml: groups[0].rules[4].keep_firing_for: "keep_firing_for" is not supported by this hub (line 20)',
+    'rules.yaml: groups[0].rules[4].severity: unknown key; an alerting rule has alert, expr, for, labels, annotations (line 21)',
+    'rules.yaml: groups[0].rules[4].alert: expected the alert name (a non-empty string) (line 13)',
+    'rules.yaml: groups[0].rules[4].labels.alertname: "alertname" is set from the rule\'s "alert" (line 16)',
+    'rules.yaml: groups[0].rules[4].labels.bad-name: "bad-name" is not a valid label name (line 17)',
+    'rules.yaml: groups[0].rules[4].annotations.summary: {{ if $value }}: "if" actions are not supported; supported: {{ $labels.name }}, {{ $value }}, {{ .Labels.name }}, {{ .Value }}, {{ $externalURL }}, {{ index $labels "name" }}, pipes to humanize, humanizeDuration, humanizePercentage, printf "<format>", toUpper, toLower (line 19)',
+    'rules.yaml: groups[1].name: group "power" is defined twice in this file (line 22)',
+    'rules.yaml: groups[1].rules: expected a list of rules (line 23)',
+  ]);
+});
+
+test('rule file: expressions the hub cannot evaluate are refused by name', () => {
+  const one = (expr: string) => problems(`groups: [{name: g, rules: [{alert: A, expr: ${JSON.stringify(expr)}}]}]`)[0] ?? '';
+  assert.match(one('battery_soc > bool 20'), /expr: .*the bool modifier is not supported/);
+  assert.match(one('a > b'), /comparisons between two series are not supported/);
+  assert.match(one('a > 1 < 3'), /only one comparison is supported/);
+  assert.match(one('1 > 2'), /a comparison of two numbers is not an alert/);
+  assert.match(one('battery_soc{site="s1" < 20'), /groups\[0\]\.rules\[0\]\.expr: .*selector/);
+  assert.match(one('sum by (site) (a) * 2'), /operators and further expressions/);
+});
+
+test('rule file: the root and groups must have the documented shape', () => {
+  assert.deepEqual(problems('- a\n- b\n'), ['rules.yaml: (root): expected a mapping with "groups" (line 1)']);
+  assert.deepEqual(problems('groups: {}\nrules: []\n'), [
+    'rules.yaml: rules: unknown key; a rule file holds "groups" (line 2)',
+    'rules.yaml: groups: expected a list of groups (line 1)',
+  ]);
+  assert.deepEqual(problems('groups:\n  - rules: []\n    interval: soon\n    limit: 10\n'), [
+    'rules.yaml: groups[0].limit: "limit" is not supported by this hub (line 4)',
+    'rules.yaml: groups[0].name: expected a non-empty group name (line 2)',
+    'rules.yaml: groups[0].interval: expected a duration like "30s" or "1m", got "soon" (line 3)',
+  ]);
+});
+
+test('rule file: YAML syntax errors and missing files are FM_CONFIG_UNREADABLE with the position', () => {
+  assert.throws(
+    () => parseRuleFile('groups:\n  - name: [unclosed\n', 'rules.yaml'),
+    (err: unknown) => err instanceof FieldmeshError && err.code === 'FM_CONFIG_UNREADABLE' && /^rules\.yaml:\d+:\d+: /.test(err.message),
+  );
+  assert.throws(
+    () => loadRuleFiles(['/nonexistent/rules.yaml'], async () => []),
+    (err: unknown) =>
+      err instanceof FieldmeshError &&
+      err.code === 'FM_CONFIG_UNREADABLE' &&
+      err.message === '/nonexistent/rules.yaml: no such file (alerts.ruleFiles)',
+  );
+});
+
+test('rule file: several files load together; problems of every file are listed; ids stay unique', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-rules-'));
+  try {
+    const a = join(dir, 'a.yaml');
+    const b = join(dir, 'b.yaml');
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(a, 'groups: [{name: g, rules: [{alert: X, expr: up == 0}, {alert: X, expr: up == 2}]}]');
+    writeFileSync(b, 'groups: [{name: g, rules: [{alert: X, expr: up == 1}]}]');
+    writeFileSync(bad, 'groups: [{name: g, rules: [{alert: Y}]}]');
+    assert.deepEqual(
+      loadRuleFiles([a, b], async () => []).map((r) => r.id),
+      ['g/X', 'g/X#2', 'g/X#3'],
+    );
+    const line = `${bad}: groups[0].rules[0].expr: expected an expression (a non-empty string) (line 1)`;
+    assert.throws(
+      () => loadRuleFiles([bad, a, bad], async () => []),
+      (err: unknown) => err instanceof FieldmeshError && err.code === 'FM_CONFIG_INVALID' && err.message === `${line}\n${line}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rule file: the example in docs/alerts.md loads', () => {
+  const doc = readFileSync(new URL('../../../docs/alerts.md', import.meta.url), 'utf8');
+  const block = /<!-- rule-file-example[^>]*-->\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(block, 'docs/alerts.md has the marked rule-file example');
+  const rules = parseRuleFile(block, 'docs/alerts.md');
+  assert.deepEqual(
+    rules.map((r) => `${r.group}/${r.name}`),
+    ['power/BusVoltageHigh', 'power/InverterHot', 'fleet/NodeSilent'],
+  );
+});

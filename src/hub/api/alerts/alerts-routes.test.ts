@@ -1,0 +1,273 @@
+// The alert API through fastify inject on a whole hub (in-memory broker, manual clock): a node's will
+// makes NodeDown fire, the API lists, acknowledges and silences it with clear 400s and 404s, the
+// notification goes out on <prefix>/_hub/alerts, and everything is still there after a hub restart.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { waitFor } from '../../../../test/kit/wait.js';
+import { ManualClock } from '../../../kit/index.js';
+import { encodeDeath, nodeTopic, type SeriesDef, SessionEncoder } from '../../../protocol/index.js';
+import { createMemoryTransport, MemoryBroker, type TransportMessage } from '../../../transport/index.js';
+import { hubConfigSchema } from '../../config.js';
+import { createHub, type Hub } from '../../hub.js';
+
+const SERIES: SeriesDef[] = [
+  {
+    alias: 1,
+    name: 'battery_soc',
+    labels: {},
+    type: 'gauge',
+    unit: 'percent',
+    decimals: 1,
+    deadband: { kind: 'none' },
+    maxSilenceMs: 30_000,
+    value: 55.5,
+  },
+];
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function startHub(dataDir: string, clock: ManualClock, broker: MemoryBroker): Promise<Hub> {
+  const config = hubConfigSchema.parse({
+    dataDir,
+    storage: { path: join(dataDir, 'hub.db') },
+    alerts: { builtins: { siteOffline: { enabled: false } } },
+  });
+  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
+  cleanups.push(() => hub.stop());
+  await hub.start({ listen: false });
+  return hub;
+}
+
+async function setup() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-alert-api-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0));
+  const broker = new MemoryBroker();
+  const hub = await startHub(dataDir, clock, broker);
+  const watcher = createMemoryTransport(broker, { clientId: 'watcher' });
+  const published: TransportMessage[] = [];
+  watcher.on('message', (m) => published.push(m));
+  watcher.start();
+  await watcher.subscribe('fieldmesh/_hub/alerts', 1);
+  cleanups.push(() => watcher.close());
+
+  // A node is born, then its link dies: the broker publishes its will.
+  const epoch = 3;
+  const node = createMemoryTransport(broker, {
+    clientId: 'node-s1-n1',
+    will: { topic: nodeTopic('fieldmesh', 's1', 'n1', 'death'), payload: encodeDeath({ epoch, reason: 'lost' }), qos: 1, retain: false },
+  });
+  const connected = new Promise<void>((resolve) => node.on('connected', () => resolve()));
+  node.start();
+  await connected;
+  const enc = new SessionEncoder(epoch);
+  const birth = enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES });
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'birth'), birth, { qos: 1 });
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
+  await node.close({ graceful: false });
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 15_000) {
+      clock.advance(15_000);
+      await hub.alerts?.idle();
+    }
+  };
+  return { hub, clock, broker, dataDir, published, run };
+}
+
+const get = async (hub: Hub, url: string) => hub.app.inject(url);
+const post = async (hub: Hub, url: string, payload?: unknown) => hub.app.inject({ method: 'POST', url, payload: payload as object });
+
+test('alerts API: NodeDown fires 2 min after a will and is listed Prometheus-style with state, ack and silencing', async () => {
+  const { hub, run, published } = await setup();
+  const before = await get(hub, '/api/v1/alerts');
+  assert.deepEqual(before.json(), { status: 'success', data: { alerts: [] } });
+  await run(15_000);
+  assert.equal((await get(hub, '/api/v1/alerts')).json().data.alerts[0].state, 'pending');
+  await run(2 * 60_000);
+  const res = await get(hub, '/api/v1/alerts');
+  assert.equal(res.statusCode, 200);
+  const [alert] = res.json().data.alerts;
+  assert.deepEqual(Object.keys(alert).sort(), [
+    'ack',
+    'activeAt',
+    'annotations',
+    'fingerprint',
+    'firedAt',
+    'generatorURL',
+    'labels',
+    'resolvedAt',
+    'rule',
+    'silenced',
+    'silencedBy',
+    'state',
+    'value',
+  ]);
+  assert.equal(alert.state, 'firing');
+  assert.deepEqual(alert.labels, { alertname: 'NodeDown', node: 'n1', severity: 'critical', site: 's1', zone: 'z1' });
+  assert.equal(alert.rule, 'builtin/NodeDown');
+  assert.equal(alert.ack, null);
+  assert.equal(alert.silenced, false);
+  assert.match(alert.value, /^\d+(\.\d+)?$/);
+
+  // The notification on the MQTT topic, QoS 1, in Alertmanager's shape.
+  const message = await waitFor(() => published.find((m) => m.topic === 'fieldmesh/_hub/alerts'), { what: 'an alert on MQTT' });
+  const payload = JSON.parse(new TextDecoder().decode(message.payload));
+  assert.equal(payload.version, '4');
+  assert.equal(payload.status, 'firing');
+  assert.equal(payload.alerts[0].fingerprint, alert.fingerprint);
+
+  const one = await get(hub, `/api/v1/alerts/${alert.fingerprint}`);
+  assert.equal(one.json().data.alerts[0].fingerprint, alert.fingerprint);
+  assert.equal((await get(hub, '/api/v1/alerts/0123456789abcdef')).statusCode, 404);
+  assert.equal((await get(hub, '/api/v1/alerts/not-a-fingerprint')).statusCode, 404);
+
+  assert.deepEqual((await get(hub, '/api/v1/alerts?state=resolved')).json().data.alerts, []);
+  assert.equal((await get(hub, '/api/v1/alerts?state=firing,pending')).json().data.alerts.length, 1);
+  const bad = await get(hub, '/api/v1/alerts?state=burning');
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json().code, 'FM_QUERY_INVALID');
+  assert.match(bad.json().message, /parameter "state" must be pending, firing, resolved or all/);
+
+  const rules = (await get(hub, '/api/v1/rules')).json().data.groups;
+  assert.deepEqual(
+    rules.map((g: { name: string }) => g.name),
+    ['fieldmesh-builtin'],
+  );
+  const nodeDown = rules[0].rules.find((r: { name: string }) => r.name === 'NodeDown');
+  assert.equal(nodeDown.state, 'firing');
+  assert.equal(nodeDown.duration, 120);
+  assert.equal(nodeDown.health, 'ok');
+  assert.equal(nodeDown.alerts.length, 1);
+});
+
+test('alerts API: acknowledge names who and when; bad bodies are 400 naming the field; unknown fingerprints 404', async () => {
+  const { hub, run, clock } = await setup();
+  await run(2 * 60_000 + 15_000);
+  const fp = (await get(hub, '/api/v1/alerts')).json().data.alerts[0].fingerprint;
+  for (const [body, message] of [
+    [undefined, /field "by": expected who acknowledges/],
+    [{ by: '' }, /field "by"/],
+    [{ by: 'ana', comment: 5 }, /field "comment": expected a string/],
+    [{ by: 'ana', when: 'now' }, /field "when" is unknown/],
+    [[1, 2], /the body must be a JSON object/],
+  ] as const) {
+    const res = await post(hub, `/api/v1/alerts/${fp}/ack`, body);
+    assert.equal(res.statusCode, 400, JSON.stringify(body));
+    assert.equal(res.json().code, 'FM_REQUEST_INVALID');
+    assert.match(res.json().message, message);
+  }
+  const missing = await post(hub, '/api/v1/alerts/0123456789abcdef/ack', { by: 'ana' });
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.json().code, 'FM_NOT_FOUND');
+
+  const ok = await post(hub, `/api/v1/alerts/${fp}/ack`, { by: 'ana', comment: 'driving there' });
+  assert.equal(ok.statusCode, 200);
+  assert.deepEqual(ok.json().data.alerts[0].ack, { by: 'ana', at: new Date(clock.now()).toISOString(), comment: 'driving there' });
+  assert.deepEqual((await get(hub, '/api/v1/alerts')).json().data.alerts[0].ack.by, 'ana');
+  const undone = await hub.app.inject({ method: 'DELETE', url: `/api/v1/alerts/${fp}/ack` });
+  assert.equal(undone.json().data.alerts[0].ack, null);
+});
+
+test('alerts API: silences are created, listed, updated and expired; bad ones are 400 naming the field', async () => {
+  const { hub, run, clock } = await setup();
+  const now = clock.now();
+  const later = new Date(now + 3_600_000).toISOString();
+  const matchers = [{ name: 'site', value: 's1', isRegex: false }];
+  for (const [body, message] of [
+    [{}, /field "matchers": expected a non-empty array/],
+    [
+      { matchers: [{ name: 'site', value: '(', isRegex: true }], endsAt: later, createdBy: 'a', comment: 'c' },
+      /field "matchers\[0\]\.value": invalid regular expression/,
+    ],
+    [
+      { matchers: [{ name: '1x', value: 'a' }], endsAt: later, createdBy: 'a', comment: 'c' },
+      /field "matchers\[0\]\.name": expected a label name/,
+    ],
+    [
+      { matchers: [{ name: 'site', value: '.*', isRegex: true }], endsAt: later, createdBy: 'a', comment: 'c' },
+      /at least one matcher must not match an empty label value/,
+    ],
+    [{ matchers, createdBy: 'a', comment: 'c' }, /field "endsAt" is missing/],
+    [{ matchers, endsAt: 'tomorrow', createdBy: 'a', comment: 'c' }, /field "endsAt": expected an RFC 3339 time/],
+    [
+      { matchers, endsAt: new Date(now - 1000).toISOString(), startsAt: new Date(now - 5000).toISOString(), createdBy: 'a', comment: 'c' },
+      /field "endsAt" must be in the future/,
+    ],
+    [{ matchers, duration: 'ages', createdBy: 'a', comment: 'c' }, /field "duration": expected a duration/],
+    [{ matchers, endsAt: later, createdBy: 'a' }, /field "comment"/],
+    [{ matchers, endsAt: later, comment: 'c' }, /field "createdBy"/],
+    [{ matchers, endsAt: later, createdBy: 'a', comment: 'c', colour: 'red' }, /field "colour" is unknown/],
+  ] as const) {
+    const res = await post(hub, '/api/v1/silences', body);
+    assert.equal(res.statusCode, 400, JSON.stringify(body));
+    assert.equal(res.json().code, 'FM_REQUEST_INVALID');
+    assert.match(res.json().message, message);
+  }
+
+  const created = await post(hub, '/api/v1/silences', { matchers, duration: '2h', createdBy: 'ana', comment: 'site visit' });
+  assert.equal(created.statusCode, 200);
+  const id = created.json().silenceID;
+  assert.deepEqual(created.json().silence, {
+    id,
+    status: { state: 'active' },
+    updatedAt: new Date(now).toISOString(),
+    matchers: [{ name: 'site', value: 's1', isRegex: false, isEqual: true }],
+    startsAt: new Date(now).toISOString(),
+    endsAt: new Date(now + 7_200_000).toISOString(),
+    createdBy: 'ana',
+    comment: 'site visit',
+  });
+  assert.deepEqual(
+    (await get(hub, '/api/v1/silences')).json().silences.map((s: { id: string }) => s.id),
+    [id],
+  );
+  assert.equal((await get(hub, `/api/v1/silences/${id}`)).json().silence.id, id);
+  assert.equal((await get(hub, '/api/v1/silences/nope')).statusCode, 404);
+
+  await run(2 * 60_000 + 15_000);
+  const [alert] = (await get(hub, '/api/v1/alerts')).json().data.alerts;
+  assert.equal(alert.state, 'firing');
+  assert.equal(alert.silenced, true);
+  assert.deepEqual(alert.silencedBy, [id]);
+
+  const updated = await post(hub, '/api/v1/silences', { id, matchers, duration: '3h', createdBy: 'ana', comment: 'longer visit' });
+  assert.equal(updated.json().silenceID, id);
+  assert.equal((await get(hub, `/api/v1/silences/${id}`)).json().silence.comment, 'longer visit');
+  const unknown = await post(hub, '/api/v1/silences', { id: 'nope', matchers, duration: '1h', createdBy: 'a', comment: 'c' });
+  assert.equal(unknown.statusCode, 404);
+
+  const expired = await hub.app.inject({ method: 'DELETE', url: `/api/v1/silences/${id}` });
+  assert.equal(expired.statusCode, 200);
+  assert.equal(expired.json().silence.status.state, 'expired');
+  assert.equal((await get(hub, '/api/v1/alerts')).json().data.alerts[0].silenced, false);
+  assert.equal((await hub.app.inject({ method: 'DELETE', url: '/api/v1/silences/nope' })).statusCode, 404);
+});
+
+test('alerts API: alerts, acknowledgements and silences are still there after the hub restarts', async () => {
+  const { hub, run, clock, broker, dataDir } = await setup();
+  await run(2 * 60_000 + 15_000);
+  const fp = (await get(hub, '/api/v1/alerts')).json().data.alerts[0].fingerprint;
+  await post(hub, `/api/v1/alerts/${fp}/ack`, { by: 'ana' });
+  const id = (
+    await post(hub, '/api/v1/silences', { matchers: [{ name: 'node', value: 'n9' }], duration: '1h', createdBy: 'bo', comment: 'x' })
+  ).json().silenceID;
+  await hub.stop();
+
+  const again = await startHub(dataDir, clock, broker);
+  const [alert] = (await get(again, '/api/v1/alerts')).json().data.alerts;
+  assert.equal(alert.fingerprint, fp);
+  assert.equal(alert.state, 'firing');
+  assert.equal(alert.ack.by, 'ana');
+  assert.deepEqual(
+    (await get(again, '/api/v1/silences')).json().silences.map((s: { id: string }) => s.id),
+    [id],
+  );
+});
