@@ -100,10 +100,6 @@ function pusher(nodeUrl: () => string) {
 }
 
 /**
- * Every acknowledged sample is there: step i of the range holds exactly i (a gap would repeat i-1).
- * The hub and the node serve the same Prometheus API; the hub labels series with their node.
- */
-/**
  * Whether every acknowledged sample is there: step i of the range holds exactly i (a gap would repeat
  * i-1). The hub and the node serve the same Prometheus API; the hub labels series with their node.
  */
@@ -122,7 +118,7 @@ async function holdsAll(what: 'hub' | 'node', url: string, acked: number): Promi
 
 async function assertAllAt(what: 'hub' | 'node', url: string, acked: number): Promise<void> {
   await waitFor(() => holdsAll(what, url, acked), {
-    timeoutMs: 90_000,
+    timeoutMs: 150_000,
     intervalMs: 500,
     what: `all ${acked} acknowledged samples at the ${what}`,
   });
@@ -155,8 +151,9 @@ test('durability: kill -9 of the node during sustained pushes loses nothing that
 
 test('durability: a broker outage, then a hub outage, while the node keeps collecting: zero loss at the hub', async () => {
   const nodePort = await freePort();
-  // A narrow link for history (4 kB/s) so the backlog takes a while to drain after the outages.
-  const f = await fleet(nodePort, '{historyInterval: 500ms, budgetBytesPerSecond: 4000}');
+  // A narrow link for history (2.5 kB/s: some 20 s to drain the two outages' 12,000 samples) so the
+  // backlog is surely still draining when the live value is back, however loaded the machine is.
+  const f = await fleet(nodePort, '{historyInterval: 500ms, budgetBytesPerSecond: 2500}');
   let hub = f.hub;
   try {
     const { node, nodeUrl } = await startNode(f.nodeYaml);
@@ -177,19 +174,17 @@ test('durability: a broker outage, then a hub outage, while the node keeps colle
     ({ hub } = await startHub(f.hubYaml));
 
     // [FM-DURABLE-5] Live values come back before the backlog has drained: the new hub holds the
-    // node's current value while history from the outages is still on its way.
+    // node's current value while history from the outages is still on its way. The history itself is
+    // the witness (the backlog figure the hub shows may still be the one it stored before it stopped).
     const client = createHubClient(f.hubUrl);
-    const live = await waitFor(
+    await waitFor(
       async () => {
         const n = await client.node('qoe', 'probe-1').catch(() => undefined);
         return n?.values?.some((v) => v.name === 'probe_seq') ? n : undefined;
       },
       { timeoutMs: 15_000, intervalMs: 100, what: 'a live value at the restarted hub' },
     );
-    assert.ok(
-      (live.backlogRows ?? Number.POSITIVE_INFINITY) > 0,
-      `backlog still draining when live values were back (${live.backlogRows})`,
-    );
+    assert.equal(await holdsAll('hub', f.hubUrl, beforeHub), false, 'history of the outages still on its way when the live value was back');
 
     push.state.stop = true;
     await push.done;
