@@ -87,6 +87,15 @@ export class LiveFeed {
     this.broadcast(this.frame('event', event));
   }
 
+  /**
+   * Sends one message of the given event type to every client at once: `alert` (an AlertView on every
+   * state change), `site` (a site's health when it changes), `action` (a bulk action's progress).
+   */
+  publishMessage(type: 'alert' | 'site' | 'action' | 'overview', data: unknown): void {
+    if (this.clients.size === 0) return;
+    this.broadcast(this.frame(type, data));
+  }
+
   /** Ends every stream and clears timers (before the HTTP server closes). */
   close(): void {
     for (const c of [...this.clients]) {
