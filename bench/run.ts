@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness ...]
+// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { loadScenario, runSim } from '../src/sim/index.js';
 import { startMosquitto } from '../test/kit/mosquitto.js';
 import { benchAgentMemory } from './agent-memory.js';
 import { benchBackfill } from './backfill.js';
+import { benchConsoleSize } from './console-size.js';
 import { benchHubLatency } from './hub-latency.js';
 import { benchStore } from './store.js';
 import { benchWire } from './wire.js';
@@ -49,6 +50,7 @@ if (want('awareness')) {
   save('awareness', runs);
 }
 if (want('backfill')) save('backfill', await benchBackfill(50, 3_600, 150_000));
+if (want('console')) save('consoleSize', await benchConsoleSize());
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const file = new URL(`./results/bench-${Date.now()}.json`, import.meta.url);

@@ -73,6 +73,12 @@ export function createAgentMetrics(identity: { site: string; node: string }) {
       labelNames: ['lane'],
       registers,
     }),
+    remoteQueries: new Counter({
+      name: 'fieldmesh_agent_remote_queries_total',
+      help: 'Queries from the hub over MQTT (cmd/query), by kind and result: ok, error, busy, too-large, expired (dropped from the queue past the hub timeout).',
+      labelNames: ['kind', 'result'],
+      registers,
+    }),
     backfillRequests: new Counter({
       name: 'fieldmesh_backfill_requests_total',
       help: 'Backfill requests received from the hub, by result: added, pending (already in hand), reported-again (already finished), refused (undecodable or a bad selector).',

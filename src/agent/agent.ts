@@ -10,13 +10,16 @@ import { parseSelector } from '../protocol/index.js';
 import { createMqttTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
 import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
+import { createStoreQueries } from './api/store-queries.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { createCollector } from './collectors/registry.js';
 import type { AgentConfig } from './config.js';
+import { configVersionOf } from './config-version.js';
 import { CriticalSet } from './critical-set.js';
 import { createAgentHttp, listenWithFallback } from './http-server.js';
 import { Backfiller, createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
+import { QueryResponder } from './query-responder.js';
 import { createSqliteStore, type StoreSample } from './store/index.js';
 
 export interface AgentOverrides {
@@ -54,6 +57,10 @@ export interface AgentStats {
 export interface Agent {
   readonly identity: NodeIdentity;
   readonly epoch: number;
+  /** When this boot started, ms since the Unix epoch; births carry it. [FM-FRAME-5] */
+  readonly bootTime: number;
+  /** A short stable hash of the effective configuration; births carry it. [FM-FRAME-5] */
+  readonly configVersion: string;
   readonly metrics: AgentMetrics;
   readonly transport: Transport;
   /** The awareness plane, once started with `awareness.transport` other than none. */
@@ -89,6 +96,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const logger = (overrides.logger ?? silentLogger).child({ site: identity.site, node: identity.node });
   const stateDir = join(config.dataDir, identity.site, identity.node);
   const epoch = overrides.epoch ?? nextBootEpoch(stateDir, 'agent-state.json');
+  const bootTime = clock.now();
+  const configVersion = configVersionOf(config);
   const metrics = createAgentMetrics(identity);
   const critical = new CriticalSet(config.critical);
   const will = Publisher.will(identity, config.topicPrefix, epoch);
@@ -112,6 +121,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     identity,
     prefix: config.topicPrefix,
     epoch,
+    bootTime,
+    configVersion,
     qos: config.mqtt.qos,
     tickMs: config.publish.tick,
     heartbeatMs: config.publish.heartbeat,
@@ -176,6 +187,19 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     onRequest: (result) => metrics.backfillRequests.inc({ result }),
     onEnqueued: (rows) => metrics.backfillRows.inc(rows),
   });
+  // [FM-QUERY-1..5] The hub's queries of the local store, answered over the broker.
+  const responder = new QueryResponder({
+    identity,
+    prefix: config.topicPrefix,
+    epoch,
+    bootTime,
+    configVersion,
+    transport,
+    queries: createStoreQueries(store, { now: () => clock.now() }),
+    clock,
+    logger,
+    metrics,
+  });
   const collectors = overrides.collectors ?? config.collectors.map((c, i) => createCollector(c, i));
   // [FM-AWARE-1..6] The awareness plane: its own sending state of the critical set, its own link.
   let awareness: AwarenessPlane | undefined;
@@ -200,6 +224,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     const plane: AwarenessPlane = new AwarenessPlane({
       identity,
       epoch,
+      bootTime,
+      configVersion,
       ...(origin !== undefined ? { origin } : {}),
       link:
         awarenessLink ??
@@ -290,6 +316,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   return {
     identity,
     epoch,
+    bootTime,
+    configVersion,
     metrics,
     transport,
     get awareness() {
@@ -322,6 +350,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         );
       }
       publisher.start();
+      responder.start();
       replicator.start();
       backfiller.start();
       transport.start();
@@ -341,6 +370,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       takeover?.stop();
       await awarenessLink?.close();
       if (graceful) await publisher.stop();
+      responder.stop();
       replicator.stop();
       await backfiller.stop();
       await transport.close({ graceful });

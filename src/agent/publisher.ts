@@ -22,6 +22,9 @@ export interface PublisherOptions {
   readonly identity: NodeIdentity;
   readonly prefix: string;
   readonly epoch: number;
+  /** When this boot started (ms since the Unix epoch) and the config hash: session facts every birth carries. [FM-FRAME-5] */
+  readonly bootTime: number;
+  readonly configVersion: string;
   readonly qos: QoS;
   readonly tickMs: number;
   readonly heartbeatMs: number;
@@ -159,6 +162,8 @@ export class Publisher {
       tickMs: this.o.tickMs,
       heartbeatMs: this.o.heartbeatMs,
       series: this.o.critical.birthSeries(now),
+      bootTime: this.o.bootTime,
+      configVersion: this.o.configVersion,
     });
     this.o.metrics.births.inc({ cause });
     this.sendFrame('birth', 'birth', bytes);

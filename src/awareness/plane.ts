@@ -45,6 +45,9 @@ export interface AwarenessPlaneOptions {
   readonly identity: AwarenessIdentity;
   /** The node's boot counter. */
   readonly epoch: number;
+  /** When this boot started (ms since the Unix epoch) and the config hash, as the node's births carry them. [FM-FRAME-5] */
+  readonly bootTime?: number;
+  readonly configVersion?: string;
   /** A configured 16-bit origin id; derived from "site/node" when absent. */
   readonly origin?: number;
   readonly link: FrameLink;
@@ -327,6 +330,8 @@ export class AwarenessPlane {
           tickMs: this.o.tickMs,
           heartbeatMs: this.o.heartbeatMs ?? this.o.tickMs,
           series,
+          bootTime: this.o.bootTime ?? Math.round(now),
+          configVersion: this.o.configVersion ?? '',
         },
       }),
     );

@@ -1,7 +1,22 @@
 // A typed client for the hub's HTTP API (/api/v1), for the CLI, scripts and the dashboard.
 
 import { type ErrorCode, FieldmeshError } from '../kit/index.js';
-import type { CompletenessView, EventPriority, EventView, NodeValueView, NodeView, SiteView } from '../protocol/index.js';
+import type {
+  ActionName,
+  ActionParams,
+  ActionPreview,
+  ActionSelector,
+  ActionView,
+  CompletenessView,
+  ConsoleView,
+  EventPriority,
+  EventView,
+  NodeValueView,
+  NodeView,
+  OverviewView,
+  SiteDetailView,
+  SiteView,
+} from '../protocol/index.js';
 
 /** A node as the hub's API returns it. */
 export type NodeSummary = NodeView;
@@ -17,11 +32,25 @@ export interface HubClient {
   nodes(options?: { values?: boolean }): Promise<NodeSummary[]>;
   node(site: string, node: string): Promise<NodeSummary>;
   sites(): Promise<SiteSummary[]>;
+  /** One site with its nodes (with values) and its pending and firing alerts; FM_NOT_FOUND when unknown. */
+  site(site: string): Promise<SiteDetailView>;
+  /** Sites by health, nodes by state, alert counts and the worst sites. */
+  overview(): Promise<OverviewView>;
+  /** The console's title, site-plan map and site coordinates. */
+  consoleSetup(): Promise<ConsoleView>;
   queryRange(query: string, startS: number, endS: number, stepS: number): Promise<MatrixSeries[]>;
   /** The hub's event log, newest first; times are RFC 3339 or Unix seconds. */
   events(filter?: EventsFilter): Promise<EventView[]>;
   /** What the hub holds of a node over [start, end) (default: yesterday in UTC). */
   completeness(site: string, node: string, window?: { start?: string; end?: string }): Promise<CompletenessView>;
+  /** What a bulk action would do, node by node (needs an operator); run it with `runAction(preview.previewId)`. */
+  previewAction(action: ActionName, selector: ActionSelector, params?: ActionParams): Promise<ActionPreview>;
+  /** Runs exactly the previewed targets; answers at once with the running action (follow it with `action(id)`). */
+  runAction(previewId: string): Promise<ActionView>;
+  /** One bulk action with its targets' progress and results. */
+  action(id: string): Promise<ActionView>;
+  /** Recent bulk actions, newest first. */
+  actions(): Promise<ActionView[]>;
 }
 
 export interface EventsFilter {
@@ -46,10 +75,16 @@ function queryString(params: Readonly<Record<string, string | number | undefined
 export function createHubClient(baseUrl: string, fetchImpl: typeof fetch = fetch): HubClient {
   const base = baseUrl.replace(/\/+$/, '');
 
-  async function get<T>(path: string): Promise<T> {
+  /** `post` makes it a JSON POST of that value. */
+  async function get<T>(path: string, post?: unknown): Promise<T> {
     let res: Response;
     try {
-      res = await fetchImpl(`${base}${path}`, { headers: { accept: 'application/json' } });
+      res = await fetchImpl(
+        `${base}${path}`,
+        post === undefined
+          ? { headers: { accept: 'application/json' } }
+          : { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(post) },
+      );
     } catch (err) {
       throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', `hub at ${base} is unreachable: ${(err as Error).message}`, { cause: err });
     }
@@ -72,6 +107,15 @@ export function createHubClient(baseUrl: string, fetchImpl: typeof fetch = fetch
     async sites() {
       return (await get<{ sites: SiteSummary[] }>('/api/v1/sites')).sites;
     },
+    async site(site) {
+      return get<SiteDetailView>(`/api/v1/sites/${encodeURIComponent(site)}`);
+    },
+    async overview() {
+      return get<OverviewView>('/api/v1/overview');
+    },
+    async consoleSetup() {
+      return get<ConsoleView>('/api/v1/console');
+    },
     async queryRange(query, startS, endS, stepS) {
       const q = new URLSearchParams({ query, start: String(startS), end: String(endS), step: String(stepS) });
       const body = await get<{ data: { result: MatrixSeries[] } }>(`/api/v1/query_range?${q}`);
@@ -84,6 +128,18 @@ export function createHubClient(baseUrl: string, fetchImpl: typeof fetch = fetch
       return get<CompletenessView>(
         `/api/v1/nodes/${encodeURIComponent(site)}/${encodeURIComponent(node)}/completeness${queryString({ ...window })}`,
       );
+    },
+    async previewAction(action, selector, params) {
+      return get<ActionPreview>('/api/v1/actions/preview', { action, selector, ...(params === undefined ? {} : { params }) });
+    },
+    async runAction(previewId) {
+      return get<ActionView>('/api/v1/actions', { previewId });
+    },
+    async action(id) {
+      return get<ActionView>(`/api/v1/actions/${encodeURIComponent(id)}`);
+    },
+    async actions() {
+      return (await get<{ actions: ActionView[] }>('/api/v1/actions')).actions;
     },
   };
 }

@@ -40,6 +40,8 @@ test('hub config: an empty file gives the documented defaults', () => {
       webhooks: [],
       mqtt: { enabled: true, maxAttempts: 10 },
     },
+    sites: [],
+    console: { title: 'fieldmesh', map: {}, health: { backlogWarn: 600_000, backlogError: 3_600_000, freshness: 300_000 } },
     dataDir: './fieldmesh-data',
   });
 });
@@ -76,5 +78,67 @@ test('hub config: alerts keys are validated by path', () => {
       /hub\.yaml: alerts\.evaluationInterval: must be longer than 0/.test(e.message) &&
       /hub\.yaml: alerts\.webhooks\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/.test(e.message) &&
       /hub\.yaml: alerts\.builtins\.lowSoc\.threshold: /.test(e.message),
+  );
+});
+
+test('hub config: sites and console take names, coordinates, zones, a map and health thresholds', () => {
+  const c = loadConfig(hubConfigSchema, {
+    text: [
+      'sites:',
+      '  - {id: bess-a, name: Battery A, lat: 47.37, lon: 8.54, address: Hafenstrasse 1, zones: {rack-1: Rack 1}}',
+      '  - {id: bess-b}',
+      'console:',
+      '  title: Acme fleet',
+      '  map: {image: plan.svg, bounds: {north: 47.4, south: 47.3, east: 8.6, west: 8.5}}',
+      '  health: {backlogWarn: 2m, backlogError: 20m, freshness: 90s}',
+    ].join('\n'),
+  });
+  assert.deepEqual(c.sites, [
+    { id: 'bess-a', name: 'Battery A', lat: 47.37, lon: 8.54, address: 'Hafenstrasse 1', zones: { 'rack-1': 'Rack 1' } },
+    { id: 'bess-b', zones: {} },
+  ]);
+  assert.deepEqual(c.console, {
+    title: 'Acme fleet',
+    map: { image: 'plan.svg', bounds: { north: 47.4, south: 47.3, east: 8.6, west: 8.5 } },
+    health: { backlogWarn: 120_000, backlogError: 1_200_000, freshness: 90_000 },
+  });
+});
+
+test('hub config: bad site coordinates, ids, duplicates and console values are reported by path', () => {
+  assert.throws(
+    () =>
+      loadConfig(hubConfigSchema, {
+        file: 'hub.yaml',
+        text: [
+          'sites:',
+          '  - {id: a, lat: 91, lon: 8}',
+          '  - {id: b, lat: 47, lon: -181}',
+          '  - {id: Bad Id}',
+          '  - {id: a}',
+          '  - {id: c, lat: 47}',
+          'console:',
+          '  map: {image: plan.gif, bounds: {north: 1, south: 2, east: 3, west: 4}}',
+          '  health: {backlogWarn: 1h, backlogError: 10m}',
+          '  colour: red',
+        ].join('\n'),
+      }),
+    (e) => {
+      assert.ok(isFieldmeshError(e, 'FM_CONFIG_INVALID'));
+      const m = e.message;
+      assert.match(m, /hub\.yaml: sites\[0\]\.lat: expected a latitude in degrees, from -90 to 90/);
+      assert.match(m, /hub\.yaml: sites\[1\]\.lon: expected a longitude in degrees, from -180 to 180/);
+      assert.match(m, /hub\.yaml: sites\[2\]\.id: expected a site id/);
+      assert.match(m, /hub\.yaml: sites\[4\]\.lon: give both lat and lon, or neither/);
+      assert.match(m, /hub\.yaml: console\.map\.image: expected a \.png, \.jpg, \.jpeg or \.svg file/);
+      assert.match(m, /hub\.yaml: console\.map\.bounds\.north: north must be greater than south/);
+      assert.match(m, /hub\.yaml: console\.map\.bounds\.east: east must be greater than west/);
+      assert.match(m, /hub\.yaml: console\.health\.backlogError: must not be shorter than backlogWarn/);
+      assert.match(m, /hub\.yaml: console: Unrecognized key: "colour"/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => loadConfig(hubConfigSchema, { file: 'hub.yaml', text: 'sites:\n  - {id: a}\n  - {id: a}\n' }),
+    (e) => isFieldmeshError(e, 'FM_CONFIG_INVALID') && /hub\.yaml: sites\[1\]\.id: site "a" is listed twice/.test(e.message),
   );
 });

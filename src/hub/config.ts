@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { durationMs } from '../kit/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
 import { authConfigSchema } from './auth/auth-config.js';
+import { consoleConfigSchema, sitesConfigSchema } from './health/console-config.js';
 
 export const hubConfigSchema = z.strictObject({
   mqtt: z
@@ -124,6 +125,10 @@ export const hubConfigSchema = z.strictObject({
       mqtt: z.strictObject({ enabled: z.boolean().default(true), maxAttempts: z.number().int().min(1).default(10) }).prefault({} as never),
     })
     .prefault({} as never),
+  /** Sites' names, coordinates, addresses and zone names, for the console (docs/console.md). */
+  sites: sitesConfigSchema,
+  /** The operator console: title, site-plan map, site health thresholds (docs/console.md). */
+  console: consoleConfigSchema,
   /** Where the hub keeps its boot counter (hub-state.json). */
   dataDir: z.string().default('./fieldmesh-data'),
 });

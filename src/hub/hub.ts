@@ -31,20 +31,25 @@ import {
   parseTopic,
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
+import { ActionEngine, BirthWatch, createHubActionPorts } from './actions/index.js';
 import type { AlertEngine } from './alerts/alert-engine.js';
 import { createAlertEngine } from './alerts/create-alert-engine.js';
+import { toAlertView } from './api/alerts/alert-view.js';
 import type { HubApiDeps, Readiness } from './api/api-deps.js';
 import { createHubApp } from './api/app.js';
 import { toEventView } from './api/events/event-view.js';
+import { AlertChanges } from './api/live/alert-changes.js';
 import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
 import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } from './auth/index.js';
 import type { HubConfig } from './config.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
+import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
 import { createHubMetrics, type HubMetrics } from './hub-metrics.js';
 import { type BackfillOrigin, type BackfillRecord, dueBackfills } from './ledger/backfills.js';
 import type { NodeBacklog } from './ledger/completeness.js';
 import { type CoverageSpan, seriesText } from './ledger/coverage.js';
+import { createNodeCommands, type NodeCommands } from './node-commands.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { HubStorage, SampleInput } from './storage/storage.js';
 
@@ -107,6 +112,8 @@ export interface Hub {
   readonly alerts: AlertEngine | undefined;
   /** The console's users, roles, sessions and audit log. */
   readonly auth: HubAuth;
+  /** Queries and pings of a node's own store, through the broker. [FM-QUERY-1..5] */
+  readonly nodeCommands: NodeCommands;
   /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
@@ -185,6 +192,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       const r = fleet.get(site, node);
       return r === undefined ? undefined : toNodeView(r, clock.now(), true, backlogOf(site, node));
     },
+    sites: () => siteMonitor.sites(),
+    alerts: () => (alerts?.list() ?? []).map(toAlertView),
   });
 
   function readiness(): Readiness {
@@ -210,8 +219,61 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         topicPrefix: prefix,
         transport: () => transport,
         listenUrl: () => listenUrl,
+        onEvent: () => queueConsoleRefresh(),
       })
     : undefined;
+
+  // The console's sites and their health (docs/console.md), and what the live feed tells of them and of alerts.
+  const siteMonitor = new SiteMonitor({
+    clock,
+    fleet,
+    backlog: backlogOf,
+    ...(alerts === undefined ? {} : { alerts: () => alerts.list() }),
+    sites: config.sites,
+    console: config.console,
+  });
+  const alertChanges = new AlertChanges();
+  let consoleRefreshQueued = false;
+
+  /** Publishes `alert`, `site` and `overview` messages for what changed since the last refresh. */
+  function refreshConsole(): void {
+    if (alerts !== undefined) {
+      for (const a of alertChanges.take(alerts.list(['pending', 'firing', 'resolved']).map(toAlertView))) live.publishMessage('alert', a);
+    }
+    const changed = siteMonitor.changes();
+    for (const site of changed.sites) live.publishMessage('site', site);
+    if (changed.overview !== undefined) live.publishMessage('overview', changed.overview);
+  }
+
+  /** One refresh after a burst of fleet or alert events (a hub restart brings hundreds of births at once). */
+  function queueConsoleRefresh(): void {
+    if (consoleRefreshQueued) return;
+    consoleRefreshQueued = true;
+    queueMicrotask(() => {
+      consoleRefreshQueued = false;
+      if (!stopped) refreshConsole();
+    });
+  }
+
+  // Bulk actions (docs/console.md "Bulk actions"): rebirth waits for the node's next birth.
+  const births = new BirthWatch();
+  const actions = new ActionEngine({
+    clock,
+    logger,
+    ports: createHubActionPorts({
+      fleet,
+      alerts,
+      births,
+      sendRebirth: (site, node) => sendOperatorRebirth(site, node),
+      // Built below; only called once a run starts.
+      ping: (site, node, timeoutMs) => nodeCommands.ping(site, node, timeoutMs),
+      now: () => clock.now(),
+    }),
+    onProgress: (view) => live.publishMessage('action', view),
+  });
+
+  // [FM-QUERY-1..5] Queries and pings of a node's own store, through the broker; replies come in onMessage.
+  const nodeCommands = createNodeCommands({ prefix, transport: () => transport, fleet, clock, logger });
 
   const deps: HubApiDeps = {
     fleet,
@@ -223,8 +285,11 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger,
     backlog: backlogOf,
     requestBackfill: ({ site, node, fromMs, toMs, selectors }) => requestBackfill(site, node, fromMs, toMs, selectors, 'operator'),
+    nodeCommands,
     ...(alerts === undefined ? {} : { alerts }),
     auth,
+    actions,
+    sites: siteMonitor,
   };
   const app = createHubApp(deps);
 
@@ -330,10 +395,26 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   }
 
   function publishEvents(events: readonly FleetEvent[]): void {
+    let stateChanged = false;
     for (const e of events) {
-      if (e.type !== 'valuesChanged') dirtyNodes.add(nodeKey(e.site, e.node));
+      if (e.type !== 'valuesChanged') {
+        dirtyNodes.add(nodeKey(e.site, e.node));
+        stateChanged = true;
+      }
       live.publish(e);
+      if (e.type === 'nodeWentOffline') nodeCommands.nodeWentOffline(e.site, e.node);
     }
+    if (stateChanged) queueConsoleRefresh();
+  }
+
+  /** An operator's rebirth request (bulk action); rejects when it cannot go out. */
+  async function sendOperatorRebirth(site: string, node: string): Promise<void> {
+    if (transport === undefined || !transport.connected || stopped)
+      throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', 'the hub is not connected to the broker: rebirth request not sent');
+    await transport.publish(commandTopic(prefix, site, node, 'rebirth'), encodeRebirth({ reason: 'operator' }), { qos: 1 });
+    counters.rebirthsRequested++;
+    metrics.requestRebirth('operator');
+    logger.info({ site, node, cause: 'operator' }, 'requesting rebirth');
   }
 
   function requestRebirth(outcome: FrameOutcome): void {
@@ -365,11 +446,21 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (topic.kind !== 'node' || topic.channel === 'aware') return;
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
+      // A bad reply fails a request an operator waits for: worth more than a debug line.
+      if (topic.channel === 'reply')
+        logger.warn({ topic: message.topic, code: decoded.error.code }, `reply frame rejected: ${decoded.error.message}`);
       reject(decoded.error.reason, message.topic, decoded.error.message);
       return;
     }
     counters.framesReceived++;
     metrics.framesReceived.inc({ type: decoded.frame.type });
+    if (topic.channel === 'reply') {
+      // [FM-QUERY-2] Answers to the hub's queries, matched by request id; never news about the node's state.
+      if (decoded.frame.type !== 'reply') reject('malformed', message.topic, `a ${decoded.frame.type} frame on a reply topic`);
+      else if (!nodeCommands.handleReply(topic.site, topic.node, decoded.frame))
+        reject('malformed', message.topic, 'unreadable reply body');
+      return;
+    }
     if (decoded.frame.type === 'history' && topic.channel === 'history') {
       storeHistory(topic.site, topic.node, decoded.frame);
       return;
@@ -381,6 +472,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${decoded.frame.type} frame`);
     if (!outcome.ignored) dirtyNodes.add(nodeKey(topic.site, topic.node));
     requestRebirth(outcome);
+    if (decoded.frame.type === 'birth' && outcome.applied) births.birthArrived(topic.site, topic.node);
     if (outcome.sampleAgeMs !== undefined) recordSampleAge(outcome.sampleAgeMs);
     if (outcome.samples.length > 0) {
       const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
@@ -558,6 +650,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     metrics,
     alerts,
     auth,
+    nodeCommands,
 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
@@ -601,6 +694,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       every('digest', config.fleet.digestInterval, digest);
       every('retention', RETENTION_INTERVAL_MS, retention);
       every('backfill', BACKFILL_CHECK_INTERVAL_MS, sendBackfills);
+      // Age-based health (backlog age, freshness) and silences that start or end on their own.
+      every('console', SITE_HEALTH_INTERVAL_MS, refreshConsole);
       await auth.announce();
       const httpUrl = options.listen === false ? '' : await listen(options.fallbackToFreePort ?? true);
       listenUrl = httpUrl;
@@ -615,8 +710,10 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       stopped = true;
       for (const t of timers.values()) clock.clearTimeout(t);
       timers.clear();
+      nodeCommands.close();
       persistNodes();
       aggregator?.stop();
+      await actions.close();
       await alerts?.stop();
       if (transport !== undefined) {
         transport.off('message', onMessage);

@@ -33,6 +33,13 @@ export const ERROR_CODES = {
   FM_AUTH_CSRF: 'a state-changing request authenticated by cookie lacked the x-csrf-token header of its session, or sent another',
   FM_AUTH_RATE_LIMITED: 'too many failed logins for this user name or client address; wait for the window to pass',
   FM_AUTH_CONFLICT: 'a user or API token of that name exists already, or the change would leave the hub without an admin',
+  FM_NODE_OFFLINE: 'the hub holds the node offline (its death or will arrived), so a query or ping to it is refused at once',
+  FM_NODE_TIMEOUT: 'the node did not answer a query or ping through the broker within the timeout',
+  FM_NODE_QUERY_FAILED: "the node answered a query with an error, or with a reply the hub could not read; the message is the node's",
+  FM_NODE_BUSY: 'the node is answering as many queries as it takes at once and its queue is full; try again shortly',
+  FM_NODE_REPLY_TOO_LARGE: 'the answer to a query is larger than a reply frame carries; narrow the range or raise step',
+  FM_ACTION_CONFLICT: 'a bulk action preview was run already; make a new preview to act again',
+  FM_ACTION_UNAVAILABLE: 'a bulk action needs a part of the hub that is off (alerts disabled) or stopping',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -81,6 +81,8 @@ const announce: AnnounceFrame = {
     agentVersion: '0.1.0',
     tickMs: 2000,
     heartbeatMs: 10_000,
+    bootTime: 1_767_225_000_000,
+    configVersion: '3f2a9c41d0e7',
     series: [
       {
         alias: 0,
@@ -141,9 +143,10 @@ test('awareness: every truncation of a valid frame is rejected', () => {
 
 test('awareness: a bad birth inside an announce is reported at its byte in the outer frame', () => {
   const bytes = encodeAnnounce(announce);
-  const tagAt = bytes.length - 3; // the birth's last series: ... maxSilence varint(2 bytes), value tag, value
+  const end = bytes.length - 6 - 13; // after the series: the boot time (6-byte varint) and the config version
+  const tagAt = end - 3; // the birth's last series: ... maxSilence varint(2 bytes), value tag, value
   const broken = Uint8Array.from(bytes);
-  broken[bytes.length - 2] = 9; // the value tag of the last series' birth value
+  broken[end - 2] = 9; // the value tag of the last series' birth value
   const result = decodeAwarenessFrame(broken);
   assert.equal(result.ok, false);
   assert.ok(!result.ok && result.error.offset >= tagAt && result.error.offset < bytes.length, !result.ok ? result.error.message : '');

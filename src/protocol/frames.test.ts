@@ -55,6 +55,8 @@ const birthArb: fc.Arbitrary<BirthFrame> = fc
       tickMs: fc.integer({ min: 1, max: 60_000 }),
       heartbeatMs: fc.integer({ min: 1, max: 600_000 }),
       series: fc.constant(series),
+      bootTime: fc.integer({ min: 0, max: 2 ** 45 }),
+      configVersion: fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9a-f]{12}$/)),
     }),
   );
 
@@ -171,4 +173,33 @@ test('frames: quantize is exact or refuses, and inferDecimals finds the shortest
       assert.ok(q !== undefined && q / 10 ** decimals === v);
     }),
   );
+});
+
+test('frames: a birth carries its session start and config version; one from an older build (without them) is refused as truncated', () => {
+  const birth = {
+    epoch: 4,
+    seq: 0,
+    time: 1_760_000_060_000,
+    zone: 'z1',
+    agentVersion: '0.1.0',
+    tickMs: 1_000,
+    heartbeatMs: 5_000,
+    series: [],
+    bootTime: 1_760_000_000_000,
+    configVersion: '0123456789ab',
+  };
+  const bytes = encodeBirth(birth);
+  const decoded = decodeWireFrame(bytes);
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.frame, { type: 'birth', ...birth });
+  // The older layout ends after the series: boot time (6 bytes here) and the config version (13) missing.
+  const older = bytes.subarray(0, bytes.length - 6 - 13);
+  const refused = decodeWireFrame(older);
+  assert.equal(!refused.ok && refused.error.reason, 'truncated');
+  assert.match(!refused.ok ? refused.error.message : '', /older build/);
+  assert.equal(!refused.ok && refused.error.offset, older.length);
+  // Callers without session facts: the boot time is the birth's time, the config version empty.
+  const bare = decodeWireFrame(encodeBirth({ ...birth, bootTime: undefined, configVersion: undefined }));
+  assert.ok(bare.ok && bare.frame.type === 'birth');
+  assert.deepEqual(bare.ok && bare.frame.type === 'birth' && [bare.frame.bootTime, bare.frame.configVersion], [birth.time, '']);
 });

@@ -3,6 +3,7 @@
 import { type BackfillFrame, readBackfill, writeBackfill } from './backfill.js';
 import { ByteReader, ByteWriter, FrameError } from './codec.js';
 import { type AckFrame, type HistoryFrame, readAck, readHistory, writeAck, writeHistory } from './history.js';
+import { type QueryFrame, type ReplyFrame, readQuery, readReply, writeQuery, writeReply } from './node-query.js';
 
 export const PROTOCOL_VERSION = 1;
 /** [FM-FRAME-2] Largest frame a receiver accepts; a birth of about 2,000 series fits. */
@@ -23,7 +24,13 @@ export const FrameType = {
   ack: 9,
   backfill: 10,
   history: 11,
+  // [FM-FRAME-1] Types from 16 on go out as nibble 0 followed by the type as a varint (12 to 15 are the
+  // awareness frames', so the nibble is full).
+  query: 16,
+  reply: 17,
 } as const;
+/** [FM-FRAME-1] The header nibble saying "the type follows as a varint". */
+const EXTENDED_TYPE = 0;
 /**
  * [FM-FRAME-1] Type 8 was the history layout before FM-DURABLE-6 (no pending bytes, no repaired
  * ranges). It is refused as `malformed`, never read as today's layout, so builds that disagree cannot
@@ -73,7 +80,17 @@ export interface BirthFrame {
   /** The longest the node stays silent: it sends an (empty) data frame at least this often. */
   readonly heartbeatMs: number;
   readonly series: readonly SeriesDef[];
+  /** When the node's session (this boot) started, node clock, ms since the Unix epoch. [FM-FRAME-5] */
+  readonly bootTime: number;
+  /** A short stable hash of the node's effective configuration ("" when the node names none). [FM-FRAME-5] */
+  readonly configVersion: string;
 }
+
+/**
+ * What an encoder of births takes: the session facts may be left out by callers that have none
+ * (tests, simulators): `bootTime` is then the birth's `time` and `configVersion` empty.
+ */
+export type BirthInput = Omit<BirthFrame, 'type' | 'bootTime' | 'configVersion'> & Partial<Pick<BirthFrame, 'bootTime' | 'configVersion'>>;
 
 /** One value change inside a data frame. */
 export interface DataEntry {
@@ -158,7 +175,9 @@ export type Frame =
   | DigestFrame
   | HistoryFrame
   | AckFrame
-  | BackfillFrame;
+  | BackfillFrame
+  | QueryFrame
+  | ReplyFrame;
 
 export type DecodeResult = { readonly ok: true; readonly frame: Frame } | { readonly ok: false; readonly error: FrameError };
 
@@ -235,7 +254,8 @@ export interface RawDataFrame {
 // ---------- encoding ----------
 
 function header(w: ByteWriter, type: FrameTypeName): ByteWriter {
-  return w.u8((PROTOCOL_VERSION << 4) | FrameType[type]);
+  const n = FrameType[type];
+  return n < 16 ? w.u8((PROTOCOL_VERSION << 4) | n) : w.u8((PROTOCOL_VERSION << 4) | EXTENDED_TYPE).varint(n);
 }
 
 function checkSize(bytes: Uint8Array): Uint8Array {
@@ -243,7 +263,7 @@ function checkSize(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
-export function encodeBirth(f: Omit<BirthFrame, 'type'>): Uint8Array {
+export function encodeBirth(f: BirthInput): Uint8Array {
   const w = header(new ByteWriter(256), 'birth');
   w.varint(f.epoch).varint(f.seq).varint(f.time).string(f.zone).string(f.agentVersion);
   w.varint(f.tickMs).varint(f.heartbeatMs).varint(f.series.length);
@@ -258,6 +278,7 @@ export function encodeBirth(f: Omit<BirthFrame, 'type'>): Uint8Array {
     w.varint(s.maxSilenceMs);
     writeAbsolute(w, s.value, s.decimals);
   }
+  w.varint(f.bootTime ?? f.time).string(f.configVersion ?? '');
   return checkSize(w.finish());
 }
 
@@ -317,6 +338,20 @@ export function encodeBackfill(f: Omit<BackfillFrame, 'type'>): Uint8Array {
   return checkSize(w.finish());
 }
 
+/** [FM-QUERY-1] A query request; throws RangeError for an empty id or too many parameters. */
+export function encodeQuery(f: Omit<QueryFrame, 'type'>): Uint8Array {
+  const w = header(new ByteWriter(128), 'query');
+  writeQuery(w, f);
+  return checkSize(w.finish());
+}
+
+/** [FM-QUERY-2] A reply; throws RangeError for an empty id or a body above MAX_REPLY_BODY_BYTES. */
+export function encodeReply(f: Omit<ReplyFrame, 'type'>): Uint8Array {
+  const w = header(new ByteWriter(64 + f.body.length), 'reply');
+  writeReply(w, f);
+  return checkSize(w.finish());
+}
+
 export function encodeDigest(f: Omit<DigestFrame, 'type'>): Uint8Array {
   const w = header(new ByteWriter(64), 'digest');
   w.varint(f.epoch).varint(f.seq).varint(f.time).varint(f.entries.length);
@@ -372,7 +407,12 @@ function decodeBirth(r: ByteReader): BirthFrame {
     const value = readAbsolute(r, decimals);
     series.push({ alias, name, labels, type, unit, decimals, deadband, maxSilenceMs, value });
   }
-  return { type: 'birth', epoch, seq, time, zone, agentVersion, tickMs, heartbeatMs, series };
+  // A birth of a build before these fields ends here: refused with a reason, never misread.
+  if (r.remaining === 0)
+    throw new FrameError('truncated', 'birth without boot time and config version (the sender runs an older build)', r.offset);
+  const bootTime = r.varint('boot time');
+  const configVersion = r.string('config version', 64);
+  return { type: 'birth', epoch, seq, time, zone, agentVersion, tickMs, heartbeatMs, series, bootTime, configVersion };
 }
 
 function decodeRawData(r: ByteReader): RawDataFrame {
@@ -439,7 +479,11 @@ export function decodeWireFrame(bytes: Uint8Array): { ok: true; frame: WireFrame
     if (version !== PROTOCOL_VERSION)
       throw new FrameError('version', `protocol version ${version}, this build speaks ${PROTOCOL_VERSION}`, 0);
     let frame: WireFrame;
-    switch (first & 0x0f) {
+    const nibble = first & 0x0f;
+    const typeAt = r.offset;
+    const type = nibble === EXTENDED_TYPE ? r.varint('frame type') : nibble;
+    if (nibble === EXTENDED_TYPE && type < 16) throw new FrameError('malformed', `extended frame type ${type} below 16`, typeAt);
+    switch (type) {
       case FrameType.birth:
         frame = decodeBirth(r);
         break;
@@ -467,13 +511,19 @@ export function decodeWireFrame(bytes: Uint8Array): { ok: true; frame: WireFrame
       case FrameType.backfill:
         frame = readBackfill(r);
         break;
+      case FrameType.query:
+        frame = readQuery(r);
+        break;
+      case FrameType.reply:
+        frame = readReply(r);
+        break;
       case RETIRED_HISTORY_TYPE:
         throw new FrameError('malformed', 'history frame of the layout before FM-DURABLE-6 (type 8): the sender runs an older build', 0);
       case FrameType.digest:
         frame = decodeDigest(r);
         break;
       default:
-        throw new FrameError('malformed', `unknown frame type ${first & 0x0f}`, 0);
+        throw new FrameError('malformed', `unknown frame type ${type}`, 0);
     }
     expectEnd(r);
     return { ok: true, frame };

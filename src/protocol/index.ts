@@ -15,6 +15,18 @@ export {
   type RepairedRange,
 } from './history.js';
 export * from './json.js';
+export {
+  MAX_QUERY_ID_BYTES,
+  MAX_QUERY_PARAMS,
+  MAX_REPLY_BODY_BYTES,
+  NODE_QUERY_KINDS,
+  type NodeQueryKind,
+  type QueryFrame,
+  type QueryParam,
+  REPLY_STATUSES,
+  type ReplyFrame,
+  type ReplyStatus,
+} from './node-query.js';
 export * from './prometheus/index.js';
 export * from './selector.js';
 export * from './session.js';

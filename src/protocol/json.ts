@@ -39,7 +39,7 @@ function renderSeries(s: SeriesDef): Record<string, unknown> {
 export function frameToJson(frame: Frame | WireFrame, session?: SessionDecoder): Record<string, unknown> {
   switch (frame.type) {
     case 'birth':
-      return { ...frame, time: iso(frame.time), series: frame.series.map(renderSeries) };
+      return { ...frame, time: iso(frame.time), bootTime: iso(frame.bootTime), series: frame.series.map(renderSeries) };
     case 'data':
       if ('timeDelta' in frame) return renderRawData(frame);
       return renderData(frame, session);
@@ -57,6 +57,11 @@ export function frameToJson(frame: Frame | WireFrame, session?: SessionDecoder):
       };
     case 'backfill':
       return { ...frame, from: iso(frame.fromMs), to: iso(frame.toMs) };
+    case 'query':
+      return { ...frame, params: frame.params.map(([name, value]) => ({ name, value })) };
+    case 'reply':
+      // The body is compressed JSON; inflating it needs Node (zlib): show its size only.
+      return { type: 'reply', requestId: frame.requestId, status: frame.status, bodyBytes: frame.body.length };
     case 'death':
     case 'rebirth':
     case 'ack':

@@ -4,6 +4,7 @@
 import { varintSize, zigzag } from './codec.js';
 import {
   type BirthFrame,
+  type BirthInput,
   type DataEntry,
   type DataFrame,
   dequantize,
@@ -35,7 +36,7 @@ export class SessionEncoder {
   }
 
   /** [FM-SESSION-2] A birth resets every delta base to the value it announces. */
-  birth(f: Omit<BirthFrame, 'type' | 'epoch' | 'seq'>): Uint8Array {
+  birth(f: Omit<BirthInput, 'epoch' | 'seq'>): Uint8Array {
     this.decimals = new Map(f.series.map((s) => [s.alias, s.decimals]));
     this.lastQ = new Map(f.series.map((s) => [s.alias, s.value === null ? undefined : quantize(s.value, s.decimals)]));
     this.lastTime = f.time;

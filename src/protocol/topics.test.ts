@@ -13,6 +13,8 @@ test('topics: node, command and hub topics parse back under a multi-level prefix
     command: 'rebirth',
   });
   assert.deepEqual(parseTopic(p, hubTopic(p, 'digest')), { kind: 'hub', channel: 'digest' });
+  assert.equal(hubTopic(p, 'alerts'), `${p}/_hub/alerts`);
+  assert.deepEqual(parseTopic(p, hubTopic(p, 'alerts')), { kind: 'hub', channel: 'alerts' });
 });
 
 test('topics: foreign, upper-case and unknown-channel topics are not ours', () => {

@@ -4,10 +4,11 @@
 import { FieldmeshError, isValidId } from '../kit/index.js';
 
 export const DEFAULT_TOPIC_PREFIX = 'fieldmesh';
-export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history' | 'aware';
-export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history', 'aware'];
-export type NodeCommand = 'rebirth' | 'ack' | 'backfill';
-export type HubChannel = 'state' | 'digest' | 'aware';
+export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history' | 'aware' | 'reply';
+export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history', 'aware', 'reply'];
+export type NodeCommand = 'rebirth' | 'ack' | 'backfill' | 'query';
+/** [FM-TOPIC-4] `alerts`: the alert engine's notifications (Alertmanager's webhook JSON, QoS 1). */
+export type HubChannel = 'state' | 'digest' | 'aware' | 'alerts';
 /** The level that holds the hub's topics; ids start with a letter or digit, so it cannot clash. */
 export const HUB_LEVEL = '_hub';
 
@@ -47,7 +48,8 @@ export function parseTopic(prefix: string, topic: string): ParsedTopic | undefin
   const levels = topic.slice(prefix.length + 1).split('/');
   if (levels.length === 2 && levels[0] === HUB_LEVEL) {
     const channel = levels[1];
-    return channel === 'state' || channel === 'digest' || channel === 'aware' ? { kind: 'hub', channel } : undefined;
+    const known = channel === 'state' || channel === 'digest' || channel === 'aware' || channel === 'alerts';
+    return known ? { kind: 'hub', channel } : undefined;
   }
   // [FM-AWARE-5] A zone's awareness digest: <prefix>/_hub/aware/<zone>.
   if (levels.length === 3 && levels[0] === HUB_LEVEL && levels[1] === 'aware' && isValidId(levels[2] ?? '')) {

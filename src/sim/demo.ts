@@ -9,7 +9,7 @@ import { brokerConfigSchema, createBroker } from '../broker/index.js';
 import { createHubClient } from '../client/index.js';
 import { createHub, hubConfigSchema } from '../hub/index.js';
 import { type Logger, quantile, silentLogger } from '../kit/index.js';
-import { demoNodeConfig, planDemoFleet } from './demo-fleet.js';
+import { demoNodeConfig, planDemoFleet, planDemoSites } from './demo-fleet.js';
 
 /** Status rates average over this window: nodes report by exception, so one second says little. */
 const STATUS_WINDOW_MS = 5_000;
@@ -78,6 +78,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       http: { port: o.hubPort },
       storage: { path: join(dataDir, 'hub.db') },
       dataDir,
+      // Names and coordinates, so the console's map shows the demo's sites as pins.
+      sites: planDemoSites(o.sites, o.seed),
+      console: { title: 'fieldmesh demo' },
     }),
     { logger },
   );

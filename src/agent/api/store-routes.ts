@@ -1,232 +1,33 @@
 // The node's Prometheus HTTP API over its local store: query_range (from raw samples or a rollup),
 // query, series, labels, label values and buildinfo, GET and form POST, in Prometheus' envelope, so the
-// hub and Grafana can use a node.
+// hub and Grafana can use a node. The semantics live in store-queries.ts, shared with remote queries.
 
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { FieldmeshError, formatDurationMs } from '../../kit/index.js';
-import {
-  type AggregationQuery,
-  aggregateSeries,
-  errorAnswer,
-  evaluateInstantQuery,
-  evaluateRangeQuery,
-  FIELDMESH_VERSION,
-  formatSampleValue,
-  type LabelMatcher,
-  limitResults,
-  type Params,
-  PROTOCOL_VERSION,
-  parseAggregationQuery,
-  parseFormBody,
-  parseSelector,
-  parseStepMs,
-  queryWindow,
-  rangeSteps,
-  repeated,
-  requestParams,
-  type SeriesPoints,
-  seconds,
-  single,
-  timeParam,
-} from '../../protocol/index.js';
-import { ROLLUP_FNS } from '../store/rollup-buckets.js';
-import type { RollupFn, SampleStore, StoreCoverage, StorePoints, StoreSeries } from '../store/store.js';
+import { errorAnswer, FIELDMESH_VERSION, PROTOCOL_VERSION, parseFormBody, requestParams } from '../../protocol/index.js';
+import type { SampleStore } from '../store/store.js';
+import { createStoreQueries, type StoreQueriesOptions } from './store-queries.js';
+
+export { chooseRollup, type RollupChoice } from './store-queries.js';
 
 /** The Prometheus release whose HTTP API the node mimics (Grafana reads it to pick its label APIs). */
 export const NODE_PROMETHEUS_COMPAT_VERSION = '2.53.0';
 
-export interface StoreRoutesOptions {
-  /** The clock for instant queries without `time` and label queries without `end`; default Date.now. */
-  readonly now?: () => number;
-}
-
-const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-function toSeriesPoints(stored: readonly StorePoints[]): SeriesPoints[] {
-  return stored.map(({ series, points }) => ({ metric: { __name__: series.name, ...series.labels }, points }));
-}
+export type StoreRoutesOptions = StoreQueriesOptions;
 
 type HttpRequest = { query: unknown; body: unknown };
-
-/** A rollup chosen to answer a range query, and why (for the `infos` line of the answer). */
-export interface RollupChoice {
-  readonly resolutionMs: number;
-  readonly fn: RollupFn;
-  readonly reason: 'asked' | 'step' | 'raw expired';
-}
-
-function invalidParam(name: string, message: string): FieldmeshError {
-  return new FieldmeshError('FM_QUERY_INVALID', `invalid parameter "${name}": ${message}`);
-}
-
-/** The coarsest of `rollups` with a resolution of at most `stepMs`, else the finest; undefined when empty. */
-function fittest<T extends { resolutionMs: number }>(rollups: readonly T[], stepMs: number): T | undefined {
-  const fitting = rollups.filter((r) => r.resolutionMs <= stepMs);
-  return fitting.length > 0 ? fitting[fitting.length - 1] : rollups[0];
-}
-
-/**
- * Which rollup answers a range query, if any (docs/query.md, "Rollups"): the one `rollup=` names
- * (`rollup=raw`: none); else, for a plain selector, the coarsest rollup with a resolution of at most
- * `step`; else, when the range starts before the oldest raw sample and rollups hold older buckets,
- * the coarsest of those at most `step`, or the finest of them. Rollups are listed finest first.
- */
-export function chooseRollup(
-  params: Params,
-  query: AggregationQuery,
-  startMs: number,
-  stepMs: number,
-  coverage: StoreCoverage,
-): RollupChoice | undefined {
-  const rollupParam = single(params, 'rollup') ?? '';
-  const fnParam = single(params, 'fn') ?? '';
-  if (fnParam !== '' && !(ROLLUP_FNS as readonly string[]).includes(fnParam)) {
-    throw invalidParam('fn', `${JSON.stringify(fnParam)} is not one of ${ROLLUP_FNS.join(', ')}`);
-  }
-  if (fnParam !== '' && (rollupParam === '' || rollupParam === 'raw')) {
-    throw invalidParam('fn', 'applies to a rollup; name one with rollup= (e.g. rollup=5m&fn=max)');
-  }
-  if (rollupParam === 'raw') return undefined;
-  const kept = coverage.rollups.map((r) => formatDurationMs(r.resolutionMs)).join(', ');
-  if (rollupParam !== '') {
-    const resolutionMs = parseStepMs(rollupParam, 'rollup');
-    if (!coverage.rollups.some((r) => r.resolutionMs === resolutionMs)) {
-      throw invalidParam(
-        'rollup',
-        `this node keeps no ${formatDurationMs(resolutionMs)} rollup (${kept === '' ? 'it keeps none: see store.rollups in node.yaml' : `it keeps: ${kept}`}); rollup=raw reads raw samples`,
-      );
-    }
-    return { resolutionMs, fn: (fnParam || 'avg') as RollupFn, reason: 'asked' };
-  }
-  if (query.aggregation === undefined) {
-    const finer = coverage.rollups.filter((r) => r.resolutionMs <= stepMs);
-    const coarsest = finer[finer.length - 1];
-    if (coarsest !== undefined) return { resolutionMs: coarsest.resolutionMs, fn: 'avg', reason: 'step' };
-  }
-  const raw = coverage.rawOldestMs;
-  if (raw === undefined || startMs < raw) {
-    const older = coverage.rollups.filter((r) => r.oldestMs !== undefined && (raw === undefined || r.oldestMs < raw));
-    const pick = fittest(older, stepMs);
-    if (pick !== undefined) return { resolutionMs: pick.resolutionMs, fn: 'avg', reason: 'raw expired' };
-  }
-  return undefined;
-}
-
-const REASONS: Record<RollupChoice['reason'], string> = {
-  asked: 'as asked',
-  step: 'the step is at least its resolution',
-  'raw expired': 'the range starts before the oldest raw sample',
-};
 
 /**
  * Registers the routes in their own Fastify scope (form-body parser and Prometheus error envelope
  * stay inside it). Await it before the app listens.
  */
 export async function registerStoreRoutes(app: FastifyInstance, store: SampleStore, options: StoreRoutesOptions = {}): Promise<void> {
-  const now = options.now ?? Date.now;
-
-  /** Series matching any match[] selector (all series without one, unless required), optionally in a range. */
-  async function selectSeries(params: Params, required: boolean): Promise<StoreSeries[] | undefined> {
-    const selectors = repeated(params, 'match[]').map((m) => parseSelector(m).matchers);
-    if (selectors.length === 0 && required) throw new FieldmeshError('FM_QUERY_INVALID', 'no match[] parameter provided');
-    const hasRange = single(params, 'start') !== undefined || single(params, 'end') !== undefined;
-    if (selectors.length === 0 && !hasRange) return undefined;
-    const startMs = hasRange ? timeParam(params, 'start', 0) : undefined;
-    const endMs = hasRange ? timeParam(params, 'end', now()) : undefined;
-    const lists: (readonly LabelMatcher[])[] = selectors.length > 0 ? selectors : [[]];
-    const byId = new Map<number, StoreSeries>();
-    for (const matchers of lists) for (const s of await store.series(matchers, startMs, endMs)) byId.set(s.id, s);
-    return [...byId.values()];
-  }
-
-  const queryRange = async (request: HttpRequest) => {
-    const params = requestParams(request.query, request.body);
-    const query = parseAggregationQuery(single(params, 'query'));
-    const startMs = timeParam(params, 'start');
-    const endMs = timeParam(params, 'end');
-    const step = single(params, 'step');
-    if (step === undefined || step === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "step"');
-    const stepMs = parseStepMs(step);
-    rangeSteps(startMs, endMs, stepMs);
-    const choice = chooseRollup(params, query, startMs, stepMs, await store.coverage());
-    if (choice !== undefined) return rollupRange(query, choice, startMs, endMs, stepMs);
-    const window = queryWindow(startMs, endMs);
-    const stored = await store.query(query.selector.matchers, window.startMs, window.endMs);
-    const result = evaluateRangeQuery(query, toSeriesPoints(stored), startMs, endMs, stepMs);
-    return { status: 'success', data: { resultType: 'matrix', result } };
-  };
-
-  /**
-   * A range answered from a rollup: steps widened to a whole number of buckets and aligned to them;
-   * each point is `fn` over the buckets of its step, at the step's start; then the aggregation, if any.
-   */
-  async function rollupRange(query: AggregationQuery, choice: RollupChoice, startMs: number, endMs: number, stepMs: number) {
-    const { resolutionMs, fn } = choice;
-    const rollupStepMs = Math.ceil(stepMs / resolutionMs) * resolutionMs;
-    rangeSteps(startMs - (((startMs % rollupStepMs) + rollupStepMs) % rollupStepMs), endMs, rollupStepMs);
-    const stored = await store.queryRollup(query.selector.matchers, startMs, endMs, resolutionMs, fn, rollupStepMs);
-    const series = stored.map(({ series, points }) => ({ metric: { __name__: series.name, ...series.labels }, values: points }));
-    const result = query.aggregation ? aggregateSeries(series, query.aggregation) : series;
-    const info =
-      `answered from the ${formatDurationMs(resolutionMs)} rollup (${REASONS[choice.reason]}): ${fn} of each ` +
-      `${formatDurationMs(rollupStepMs)} step's buckets, at the step's start`;
-    return {
-      status: 'success',
-      data: {
-        resultType: 'matrix',
-        result: result.map((s) => ({ metric: s.metric, values: s.values.map(([t, v]) => [seconds(t), formatSampleValue(v)] as const) })),
-      },
-      infos: [info],
-    };
-  }
-
-  const instant = async (request: HttpRequest) => {
-    const params = requestParams(request.query, request.body);
-    const query = parseAggregationQuery(single(params, 'query'));
-    const timeMs = timeParam(params, 'time', now());
-    const window = queryWindow(timeMs, timeMs);
-    const stored = await store.query(query.selector.matchers, window.startMs, window.endMs);
-    const result = evaluateInstantQuery(query, toSeriesPoints(stored), timeMs);
-    return { status: 'success', data: { resultType: 'vector', result } };
-  };
-
-  const series = async (request: HttpRequest) => {
-    const params = requestParams(request.query, request.body);
-    const found = (await selectSeries(params, true)) ?? [];
-    return {
-      status: 'success',
-      data: limitResults(
-        found.map((s) => ({ __name__: s.name, ...s.labels })),
-        params,
-      ),
-    };
-  };
-
-  const labels = async (request: HttpRequest) => {
-    const params = requestParams(request.query, request.body);
-    const found = await selectSeries(params, false);
-    if (found === undefined) return { status: 'success', data: limitResults(await store.labelNames(), params) };
-    const names = new Set<string>();
-    for (const s of found) {
-      names.add('__name__');
-      for (const k of Object.keys(s.labels)) names.add(k);
-    }
-    return { status: 'success', data: limitResults([...names].sort(), params) };
-  };
-
-  const labelValues = async (request: HttpRequest & { params: { name: string } }) => {
-    const params = requestParams(request.query, undefined);
-    const { name } = request.params;
-    if (!LABEL_NAME_RE.test(name)) throw new FieldmeshError('FM_QUERY_INVALID', `invalid label name: ${JSON.stringify(name)}`);
-    const found = await selectSeries(params, false);
-    if (found === undefined) return { status: 'success', data: limitResults(await store.labelValues(name), params) };
-    const values = new Set<string>();
-    for (const s of found) {
-      const v = name === '__name__' ? s.name : s.labels[name];
-      if (v !== undefined && v !== '') values.add(v);
-    }
-    return { status: 'success', data: limitResults([...values].sort(), params) };
-  };
+  const q = createStoreQueries(store, options);
+  const queryRange = (request: HttpRequest) => q.queryRange(requestParams(request.query, request.body));
+  const instant = (request: HttpRequest) => q.instant(requestParams(request.query, request.body));
+  const series = (request: HttpRequest) => q.series(requestParams(request.query, request.body));
+  const labels = (request: HttpRequest) => q.labels(requestParams(request.query, request.body));
+  const labelValues = (request: HttpRequest & { params: { name: string } }) =>
+    q.labelValues(request.params.name, requestParams(request.query, undefined));
 
   const routes: FastifyPluginAsync = async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {

@@ -287,6 +287,7 @@ export class AlertEngine {
       this.alerts.delete(key);
       changed.delete(a);
       removed.push({ ruleId: a.ruleId, fingerprint: a.fingerprint });
+      events.push({ type: 'alertDropped', alert: a });
     } else if (a.state === 'firing') {
       a.state = 'resolved';
       a.resolvedAt = now;
@@ -427,6 +428,7 @@ export class AlertEngine {
     if (found.length === 0) throw new FieldmeshError('FM_NOT_FOUND', `no alert with fingerprint ${fp}`);
     for (const a of found) a.ack = null;
     await this.write(() => this.options.store.commit({ save: found, remove: [], notifications: [] }));
+    for (const a of found) this.emit({ type: 'alertUnacknowledged', alert: a });
     return this.find(fp);
   }
 

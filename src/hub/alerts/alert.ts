@@ -129,6 +129,9 @@ export type AlertEvent =
   | { readonly type: 'alertPending'; readonly alert: Readonly<AlertRecord> }
   | { readonly type: 'alertRaised'; readonly alert: Readonly<AlertRecord> }
   | { readonly type: 'alertResolved'; readonly alert: Readonly<AlertRecord> }
+  /** A pending alert whose condition cleared before its `for`: no longer listed. */
+  | { readonly type: 'alertDropped'; readonly alert: Readonly<AlertRecord> }
   | { readonly type: 'alertAcknowledged'; readonly alert: Readonly<AlertRecord> }
+  | { readonly type: 'alertUnacknowledged'; readonly alert: Readonly<AlertRecord> }
   | { readonly type: 'silenceCreated'; readonly silence: Readonly<Silence> }
   | { readonly type: 'silenceExpired'; readonly silence: Readonly<Silence> };

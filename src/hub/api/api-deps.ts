@@ -1,12 +1,15 @@
 // What the HTTP API needs from the hub; the composition root (hub.ts) provides it, tests build their own.
 
 import type { Clock, Logger } from '../../kit/index.js';
+import type { ActionEngine } from '../actions/action-engine.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
 import type { HubAuth } from '../auth/index.js';
 import type { FleetState } from '../fleet/fleet-state.js';
+import type { SiteMonitor } from '../health/site-monitor.js';
 import type { HubMetrics } from '../hub-metrics.js';
 import type { BackfillRecord } from '../ledger/backfills.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
+import type { NodeCommands } from '../node-commands.js';
 import type { HubStorage } from '../storage/storage.js';
 import type { LiveFeed } from './live/live-feed.js';
 
@@ -34,8 +37,14 @@ export interface HubApiDeps {
     readonly toMs: number;
     readonly selectors: readonly string[];
   }) => Promise<BackfillRecord>;
+  /** Queries and pings of a node's own store through the broker (absent: the node query routes answer 503). */
+  readonly nodeCommands?: NodeCommands;
   /** Users, roles, sessions and the audit log (absent: no login, every route open, as before). */
   readonly auth?: HubAuth;
   /** The alert engine (absent: /api/v1/alerts and /api/v1/rules answer empty, as Prometheus without rules). */
   readonly alerts?: AlertEngine;
+  /** Bulk actions with preview (absent: /api/v1/actions is not served). */
+  readonly actions?: ActionEngine;
+  /** Sites with their health, overview and console setup (absent: built from the fleet, without hub.yaml's site facts). */
+  readonly sites?: SiteMonitor;
 }

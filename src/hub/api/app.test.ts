@@ -50,6 +50,8 @@ function setup(ready: Readiness = { ready: true, reasons: [] }) {
           tickMs: 1_000,
           heartbeatMs: 5_000,
           series: [SOC],
+          bootTime: clock.now() - 60_000,
+          configVersion: '0a1b2c3d4e5f',
         }),
       ),
     );
@@ -79,6 +81,9 @@ test('api nodes: lists nodes with state, ages and series count; values on reques
     state: 'online',
     epoch: 1,
     agentVersion: '0.1.0',
+    bootTime: new Date(T0 - 60_000).toISOString(),
+    uptimeMs: 72_000,
+    configVersion: '0a1b2c3d4e5f',
     lastHeard: new Date(T0).toISOString(),
     lastHeardAgeMs: 12_000,
     since: new Date(T0).toISOString(),
@@ -89,6 +94,7 @@ test('api nodes: lists nodes with state, ages and series count; values on reques
     backlogBytes: null,
   });
   assert.equal(nodes[1].state, 'offline');
+  assert.equal(nodes[1].uptimeMs, null, 'an offline node has no uptime');
   const withValues = (await app.inject('/api/v1/nodes?values=1')).json().nodes[0].values;
   assert.deepEqual(withValues, [
     { name: 'battery_soc', labels: { device: 'bms' }, value: 55.5, unit: 'percent', time: new Date(T0).toISOString(), ageMs: 12_000 },
@@ -109,10 +115,13 @@ test('api sites: counts by state, node list and the worst state per site', async
   born('s2', 'c');
   fleet.applyFrame({ site: 's1', node: 'b', channel: 'death' }, wire(encodeDeath({ epoch: 1, reason: 'lost' })));
   const { sites } = (await app.inject('/api/v1/sites')).json();
-  assert.deepEqual(sites, [
-    { site: 's1', worst: 'offline', counts: { unknown: 0, online: 1, stale: 0, offline: 1 }, nodes: ['a', 'b'] },
-    { site: 's2', worst: 'online', counts: { unknown: 0, online: 1, stale: 0, offline: 0 }, nodes: ['c'] },
-  ]);
+  assert.deepEqual(
+    sites.map((s: Record<string, unknown>) => ({ site: s.site, worst: s.worst, counts: s.counts, nodes: s.nodes, health: s.health })),
+    [
+      { site: 's1', worst: 'offline', counts: { unknown: 0, online: 1, stale: 0, offline: 1 }, nodes: ['a', 'b'], health: 'error' },
+      { site: 's2', worst: 'online', counts: { unknown: 0, online: 1, stale: 0, offline: 0 }, nodes: ['c'], health: 'green' },
+    ],
+  );
 });
 
 test('api query_range: each step takes the last sample at or before it within 5 minutes', async () => {

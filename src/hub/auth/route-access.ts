@@ -44,7 +44,15 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { route: 'GET /api/v1/nodes', access: 'viewer' },
   { route: 'GET /api/v1/nodes/:site/:node', access: 'viewer' },
   { route: 'GET /api/v1/nodes/:site/:node/completeness', access: 'viewer' },
+  // A node's own store, read through the hub over MQTT: reads, so a POSTed query needs no CSRF token.
+  { route: 'GET /api/v1/nodes/:site/:node/query_range', access: 'viewer' },
+  { route: 'POST /api/v1/nodes/:site/:node/query_range', access: 'viewer', mutating: false },
+  { route: 'GET /api/v1/nodes/:site/:node/series', access: 'viewer' },
   { route: 'GET /api/v1/sites', access: 'viewer' },
+  { route: 'GET /api/v1/sites/:site', access: 'viewer' },
+  { route: 'GET /api/v1/overview', access: 'viewer' },
+  { route: 'GET /api/v1/console', access: 'viewer' },
+  { route: 'GET /api/v1/console/map-image', access: 'viewer' },
   { route: 'GET /api/v1/events', access: 'viewer' },
   { route: 'GET /api/v1/fleet', access: 'viewer' },
   // The Prometheus API: Grafana POSTs its queries as forms; they read, so no CSRF token, no audit.
@@ -66,13 +74,19 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { route: 'GET /api/v1/alerts/*', access: 'viewer' },
   { route: 'GET /api/v1/silences', access: 'viewer' },
   { route: 'GET /api/v1/silences/*', access: 'viewer' },
+  { route: 'GET /api/v1/actions', access: 'viewer' },
+  { route: 'GET /api/v1/actions/:id', access: 'viewer' },
 
   // Operators act on the fleet: backfills, acknowledging and silencing alerts, bulk actions.
   { route: 'POST /api/v1/nodes/:site/:node/backfill', access: 'operator' },
+  { route: 'POST /api/v1/nodes/:site/:node/ping', access: 'operator' },
   { route: 'WRITE /api/v1/alerts', access: 'operator' },
   { route: 'WRITE /api/v1/alerts/*', access: 'operator' },
   { route: 'WRITE /api/v1/silences', access: 'operator' },
   { route: 'WRITE /api/v1/silences/*', access: 'operator' },
+  // A preview reads: no CSRF token, no audit entry. The run is audited.
+  { route: 'POST /api/v1/actions/preview', access: 'operator', mutating: false },
+  { route: 'POST /api/v1/actions', access: 'operator' },
 
   // Admins manage who gets in and read what everyone did.
   { route: 'GET /api/v1/auth/users', access: 'admin' },

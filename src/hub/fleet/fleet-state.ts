@@ -84,6 +84,15 @@ export interface NodeRecord {
   /** Time of the current birth (node clock). */
   birthTime: number | undefined;
   agentVersion: string | undefined;
+  /** When the node's current session started (node clock), from its birth; unknown before one. [FM-FRAME-5] */
+  bootTime: number | undefined;
+  /**
+   * The same instant on the hub's clock: receipt of the birth minus the uptime the birth states (its time
+   * minus its boot time, both node clock), so uptime needs no synchronised clocks.
+   */
+  bootTimeHub: number | undefined;
+  /** The node's config hash from its birth ("" when it names none). [FM-FRAME-5] */
+  configVersion: string | undefined;
   tickMs: number | undefined;
   heartbeatMs: number | undefined;
   /** Hub receive time of the last frame from the node, ms since the Unix epoch. */
@@ -255,7 +264,9 @@ export class FleetState {
       case 'event':
         return this.applyEvent(record, frame, receivedAt);
       case 'history':
+      case 'reply':
         // History is the durable plane: the hub stores it and acknowledges it; it never touches live state.
+        // Replies answer the hub's queries (hub/node-commands.ts): an answer is not news about the node either.
         return { ...this.base(record), applied: false, samples: [], events: [] };
     }
   }
@@ -294,6 +305,9 @@ export class FleetState {
       epoch: undefined,
       birthTime: undefined,
       agentVersion: undefined,
+      bootTime: undefined,
+      bootTimeHub: undefined,
+      configVersion: undefined,
       tickMs: undefined,
       heartbeatMs: undefined,
       lastHeard: undefined,
@@ -317,6 +331,9 @@ export class FleetState {
     r.birthTime = b.time;
     r.zone = b.zone;
     r.agentVersion = b.agentVersion;
+    r.bootTime = b.bootTime;
+    r.bootTimeHub = receivedAt - Math.max(0, b.time - b.bootTime);
+    r.configVersion = b.configVersion;
     r.tickMs = b.tickMs;
     r.heartbeatMs = b.heartbeatMs;
     r.lastHeard = receivedAt;

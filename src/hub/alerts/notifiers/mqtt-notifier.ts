@@ -2,7 +2,7 @@
 // retained) through the hub's transport, for dashboards and bridges on the broker. While the link is
 // down the payload waits and is retried with backoff.
 
-import { HUB_LEVEL } from '../../../protocol/index.js';
+import { hubTopic } from '../../../protocol/index.js';
 import type { Transport } from '../../../transport/index.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryFailure, type Notifier, type NotifierContext } from './notifier.js';
@@ -11,7 +11,7 @@ export const MQTT_NOTIFIER_NAME = 'mqtt';
 
 /** The topic alert notifications are published on. */
 export function alertsTopic(prefix: string): string {
-  return `${prefix}/${HUB_LEVEL}/alerts`;
+  return hubTopic(prefix, 'alerts');
 }
 
 export interface MqttNotifierOptions {

@@ -2,32 +2,12 @@
 // annotations, state, activeAt, value) plus fieldmesh's fingerprint, times, acknowledgement and
 // silencing; silences as Alertmanager's API v2 returns them; rules as Prometheus' /api/v1/rules.
 
-import { formatSampleValue } from '../../../protocol/index.js';
+import { type AlertView, formatSampleValue } from '../../../protocol/index.js';
 import type { AlertSnapshot, RuleHealth } from '../../alerts/alert-engine.js';
-import type { AlertState, Silence, SilenceMatcher, SilenceState } from '../../alerts/index.js';
+import type { Silence, SilenceMatcher, SilenceState } from '../../alerts/index.js';
 import { formatPromDuration, silenceState } from '../../alerts/index.js';
 
-export interface AlertView {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
-  readonly state: AlertState;
-  /** RFC 3339: when the condition started holding. */
-  readonly activeAt: string;
-  /** The expression's value at the last evaluation that saw it, as Prometheus writes sample values. */
-  readonly value: string;
-  readonly fingerprint: string;
-  /** The rule's id ("<group>/<alert>", "builtin/NodeDown"). */
-  readonly rule: string;
-  /** RFC 3339: when it started firing; null while pending. */
-  readonly firedAt: string | null;
-  /** RFC 3339: when it resolved; null while active. */
-  readonly resolvedAt: string | null;
-  readonly ack: { readonly by: string; readonly at: string; readonly comment: string } | null;
-  /** True while an active silence matches it: it notifies nobody. */
-  readonly silenced: boolean;
-  readonly silencedBy: readonly string[];
-  readonly generatorURL: string;
-}
+export type { AlertView } from '../../../protocol/index.js';
 
 export interface SilenceView {
   readonly id: string;

@@ -1,10 +1,10 @@
 // The live feed behind GET /api/v1/live: fans fleet events out to Server-Sent-Events clients, with a
-// snapshot on connect, node events on every state change, value changes at most once per second per
-// node, an `event` message for every newly stored event, and a ping comment every 15 s so proxies keep
-// the stream open.
+// snapshot on connect (nodes, sites, alerts), node events on every state change, value changes at most
+// once per second per node, an `event` message for every newly stored event, `alert`, `site` and
+// `overview` messages from the hub, and a ping comment every 15 s so proxies keep the stream open.
 
 import type { Clock, TimerHandle } from '../../../kit/index.js';
-import type { EventView } from '../../../protocol/index.js';
+import type { AlertView, EventView, LiveSnapshot, SiteView } from '../../../protocol/index.js';
 import type { FleetEvent } from '../../fleet/fleet-state.js';
 import type { NodeView } from '../nodes/node-view.js';
 
@@ -24,6 +24,10 @@ export interface LiveFeedOptions {
   readonly snapshot: () => NodeView[];
   /** One node, with values; undefined when unknown. */
   readonly nodeView: (site: string, node: string) => NodeView | undefined;
+  /** Every site with its health, for the snapshot (absent: none). */
+  readonly sites?: () => SiteView[];
+  /** Pending and firing alerts, for the snapshot (absent: none). */
+  readonly alerts?: () => AlertView[];
   readonly pingIntervalMs?: number;
   readonly valueThrottleMs?: number;
 }
@@ -52,7 +56,12 @@ export class LiveFeed {
    */
   add(client: LiveClient): () => void {
     this.clients.add(client);
-    client.write(`retry: 2000\n\n${this.frame('snapshot', { nodes: this.options.snapshot() })}`);
+    const snapshot: LiveSnapshot = {
+      nodes: this.options.snapshot(),
+      sites: this.options.sites?.() ?? [],
+      alerts: this.options.alerts?.() ?? [],
+    };
+    client.write(`retry: 2000\n\n${this.frame('snapshot', snapshot)}`);
     if (this.pingTimer === undefined) this.schedulePing();
     return () => this.remove(client);
   }

@@ -1,8 +1,7 @@
-// GET /api/v1/live (Server-Sent Events over the raw response) and GET / (the minimal live page).
+// GET /api/v1/live: Server-Sent Events over the raw response (the console at / listens to it).
 
 import type { FastifyInstance } from 'fastify';
 import type { HubApiDeps } from '../api-deps.js';
-import { LIVE_PAGE_HTML } from './live-page.js';
 
 export function registerLiveRoutes(app: FastifyInstance, deps: HubApiDeps): void {
   app.get('/api/v1/live', (request, reply) => {
@@ -27,6 +26,4 @@ export function registerLiveRoutes(app: FastifyInstance, deps: HubApiDeps): void
     request.raw.on('close', remove);
     res.on('close', remove);
   });
-
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(LIVE_PAGE_HTML));
 }

@@ -1,35 +1,50 @@
-// GET /api/v1/sites: nodes grouped by site, counts by state and the worst state of each site.
+// GET /api/v1/sites (every site with its health, counts by state, coordinates, zones) and
+// GET /api/v1/sites/:site (one site with its nodes and active alerts).
 
 import type { FastifyInstance } from 'fastify';
-import type { NodeStateName } from '../../../protocol/index.js';
+import { FieldmeshError } from '../../../kit/index.js';
+import type { SiteDetailView } from '../../../protocol/index.js';
+import { SiteMonitor } from '../../health/site-monitor.js';
+import { toAlertView } from '../alerts/alert-view.js';
 import type { HubApiDeps } from '../api-deps.js';
+import { toNodeView } from '../nodes/node-view.js';
 
-/** Worse states sort later: a site is as bad as its worst node. */
-const SEVERITY: Record<NodeStateName, number> = { online: 0, unknown: 1, stale: 2, offline: 3 };
+export type { SiteDetailView, SiteView } from '../../../protocol/index.js';
 
-export type { SiteView } from '../../../protocol/index.js';
+const fallbackMonitors = new WeakMap<HubApiDeps, SiteMonitor>();
 
-/** A site being counted up; the API answers it as a SiteView. */
-interface SiteTally {
-  readonly site: string;
-  worst: NodeStateName;
-  readonly counts: Record<NodeStateName, number>;
-  readonly nodes: string[];
+/** The hub's site monitor, or (tests, apps built without one) one over the fleet, shared by every route of `deps`. */
+export function siteMonitorOf(deps: HubApiDeps): SiteMonitor {
+  if (deps.sites !== undefined) return deps.sites;
+  let monitor = fallbackMonitors.get(deps);
+  if (monitor === undefined) {
+    const engine = deps.alerts;
+    monitor = new SiteMonitor({
+      clock: deps.clock,
+      fleet: deps.fleet,
+      ...(deps.backlog === undefined ? {} : { backlog: deps.backlog }),
+      ...(engine === undefined ? {} : { alerts: () => engine.list() }),
+    });
+    fallbackMonitors.set(deps, monitor);
+  }
+  return monitor;
 }
 
 export function registerSitesRoutes(app: FastifyInstance, deps: HubApiDeps): void {
-  app.get('/api/v1/sites', async () => {
-    const sites = new Map<string, SiteTally>();
-    for (const r of deps.fleet.nodes()) {
-      let s = sites.get(r.site);
-      if (s === undefined) {
-        s = { site: r.site, worst: 'online', counts: { unknown: 0, online: 0, stale: 0, offline: 0 }, nodes: [] };
-        sites.set(r.site, s);
-      }
-      s.counts[r.state]++;
-      s.nodes.push(r.node);
-      if (SEVERITY[r.state] > SEVERITY[s.worst]) s.worst = r.state;
-    }
-    return { sites: [...sites.values()] };
+  const monitor = siteMonitorOf(deps);
+
+  app.get('/api/v1/sites', async () => ({ sites: monitor.sites() }));
+
+  app.get<{ Params: { site: string } }>('/api/v1/sites/:site', async (request): Promise<SiteDetailView> => {
+    const { site } = request.params;
+    const view = monitor.site(site);
+    if (view === undefined) throw new FieldmeshError('FM_NOT_FOUND', `site ${site} is not known to this hub`);
+    const now = deps.clock.now();
+    const nodeViews = deps.fleet
+      .nodes()
+      .filter((r) => r.site === site)
+      .map((r) => toNodeView(r, now, true, deps.backlog?.(r.site, r.node)));
+    const alerts = (deps.alerts?.list() ?? []).filter((a) => a.alert.labels.site === site).map(toAlertView);
+    return { ...view, nodeViews, alerts };
   });
 }

@@ -1,0 +1,217 @@
+// The live feed's console messages on a whole hub (in-memory broker, manual clock, the SSE stream over a
+// socket on port 0): the snapshot carries sites and alerts; a node's death sends its site's new health;
+// NodeDown going pending, firing and acknowledged sends `alert` messages; time alone (freshness) sends a
+// site message through the hub's timer.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { waitFor } from '../../../../test/kit/wait.js';
+import { ManualClock } from '../../../kit/index.js';
+import {
+  type AlertView,
+  encodeDeath,
+  type LiveAlertMessage,
+  type LiveSnapshot,
+  nodeTopic,
+  type OverviewView,
+  type SeriesDef,
+  SessionEncoder,
+  type SiteView,
+} from '../../../protocol/index.js';
+import { createMemoryTransport, MemoryBroker } from '../../../transport/index.js';
+import { hubConfigSchema } from '../../config.js';
+import { createHub } from '../../hub.js';
+
+const SERIES: SeriesDef[] = [
+  {
+    alias: 1,
+    name: 'battery_soc',
+    labels: {},
+    type: 'gauge',
+    unit: 'percent',
+    decimals: 1,
+    deadband: { kind: 'none' },
+    maxSilenceMs: 30_000,
+    value: 55.5,
+  },
+];
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Message {
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/** Reads an SSE stream into parsed messages as they arrive. */
+async function subscribe(url: string): Promise<Message[]> {
+  const controller = new AbortController();
+  const res = await fetch(url, { signal: controller.signal });
+  assert.equal(res.status, 200);
+  const messages: Message[] = [];
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const pump = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.+)$/m.exec(block)?.[1];
+        const data = /^data: (.+)$/m.exec(block)?.[1];
+        if (event !== undefined && data !== undefined) messages.push({ event, data: JSON.parse(data) });
+      }
+    }
+  })().catch(() => {});
+  cleanups.push(async () => {
+    controller.abort();
+    await pump;
+  });
+  return messages;
+}
+
+async function setup() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-live-console-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0));
+  const broker = new MemoryBroker();
+  const config = hubConfigSchema.parse({
+    dataDir,
+    storage: { path: join(dataDir, 'hub.db') },
+    http: { port: 0 },
+    alerts: { builtins: { siteOffline: { enabled: false } } },
+    sites: [{ id: 's1', name: 'Site one', lat: 47.4, lon: 8.5 }],
+  });
+  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
+  cleanups.push(() => hub.stop());
+  const { httpUrl } = await hub.start();
+  return { hub, clock, broker, httpUrl };
+}
+
+async function birth(broker: MemoryBroker, clock: ManualClock) {
+  const epoch = 3;
+  const node = createMemoryTransport(broker, {
+    clientId: 'node-s1-n1',
+    will: { topic: nodeTopic('fieldmesh', 's1', 'n1', 'death'), payload: encodeDeath({ epoch, reason: 'lost' }), qos: 1, retain: false },
+  });
+  const connected = new Promise<void>((resolve) => node.on('connected', () => resolve()));
+  node.start();
+  await connected;
+  const enc = new SessionEncoder(epoch);
+  const frame = enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES });
+  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'birth'), frame, { qos: 1 });
+  return node;
+}
+
+const of = <T>(messages: readonly Message[], event: string) => messages.filter((m) => m.event === event).map((m) => m.data as T);
+
+test('live console: the snapshot carries nodes, sites and alerts; a death sends the site error and the overview', async () => {
+  const { hub, clock, broker, httpUrl } = await setup();
+  const messages = await subscribe(`${httpUrl}/api/v1/live`);
+  const snapshot = await waitFor(() => of<LiveSnapshot>(messages, 'snapshot')[0], { what: 'snapshot' });
+  assert.deepEqual(snapshot.nodes, []);
+  assert.deepEqual(snapshot.alerts, []);
+  assert.deepEqual(
+    snapshot.sites.map((s) => [s.site, s.name, s.lat, s.lon, s.health]),
+    [['s1', 'Site one', 47.4, 8.5, 'warn']],
+  );
+
+  const node = await birth(broker, clock);
+  const green = await waitFor(() => of<SiteView>(messages, 'site').find((s) => s.health === 'green'), { what: 's1 green' });
+  assert.deepEqual(green.nodes, ['n1']);
+  await waitFor(() => of<OverviewView>(messages, 'overview').some((o) => o.sites.green === 1), { what: 'overview: one green site' });
+
+  await node.close({ graceful: false });
+  const error = await waitFor(() => of<SiteView>(messages, 'site').find((s) => s.health === 'error'), { what: 's1 error' });
+  assert.deepEqual(
+    error.reasons.map((r) => [r.code, r.node]),
+    [['node-offline', 'n1']],
+  );
+  assert.equal(error.since, new Date(clock.now()).toISOString());
+  const overview = await waitFor(() => of<OverviewView>(messages, 'overview').find((o) => o.sites.error === 1), { what: 'overview error' });
+  assert.deepEqual(overview.nodes, { online: 0, stale: 0, offline: 1, unknown: 0, total: 1 });
+  assert.equal(hub.fleet.get('s1', 'n1')?.state, 'offline');
+});
+
+test('live console: NodeDown pending, firing and acknowledged each send an alert message; the site counts the alert', async () => {
+  const { hub, clock, broker, httpUrl } = await setup();
+  const node = await birth(broker, clock);
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
+  await node.close({ graceful: false });
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+  const messages = await subscribe(`${httpUrl}/api/v1/live`);
+  await waitFor(() => of(messages, 'snapshot').length === 1, { what: 'snapshot' });
+
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 15_000) {
+      clock.advance(15_000);
+      await hub.alerts?.idle();
+    }
+  };
+  await run(15_000);
+  const pending = await waitFor(() => of<AlertView>(messages, 'alert').find((a) => a.state === 'pending'), { what: 'pending alert' });
+  assert.equal(pending.labels.alertname, 'NodeDown');
+  await run(2 * 60_000);
+  const firing = await waitFor(() => of<AlertView>(messages, 'alert').find((a) => a.state === 'firing'), { what: 'firing alert' });
+  assert.equal(firing.fingerprint, pending.fingerprint);
+  const site = await waitFor(() => of<SiteView>(messages, 'site').find((s) => s.openAlerts === 1), { what: 'site with the alert' });
+  assert.ok(site.reasons.some((r) => r.code === 'alert-critical' && r.alert === firing.fingerprint));
+
+  const res = await hub.app.inject({ method: 'POST', url: `/api/v1/alerts/${firing.fingerprint}/ack`, payload: { by: 'ana' } });
+  assert.equal(res.statusCode, 200);
+  const acked = await waitFor(() => of<AlertView>(messages, 'alert').find((a) => a.ack !== null), { what: 'acknowledged alert' });
+  assert.equal(acked.ack?.by, 'ana');
+  await waitFor(() => of<SiteView>(messages, 'site').some((s) => s.reasons.some((r) => r.acknowledged === true)), {
+    what: 'site reason marked acknowledged',
+  });
+
+  const detail = (await hub.app.inject('/api/v1/sites/s1')).json();
+  assert.deepEqual(
+    detail.alerts.map((a: AlertView) => [a.labels.alertname, a.state]),
+    [['NodeDown', 'firing']],
+  );
+  assert.equal(detail.nodeViews[0].state, 'offline');
+  const overview = (await hub.app.inject('/api/v1/overview')).json();
+  assert.deepEqual(overview.alerts, { firing: 1, pending: 0, acknowledged: 1, silenced: 0 });
+});
+
+test('live console: time alone makes a site not fresh, told by the hub timer; a pending alert that clears is sent removed', async () => {
+  const { hub, clock, broker, httpUrl } = await setup();
+  const node = await birth(broker, clock);
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
+  await node.close({ graceful: false });
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+  const messages = await subscribe(`${httpUrl}/api/v1/live`);
+  await waitFor(() => of(messages, 'snapshot').length === 1, { what: 'snapshot' });
+  clock.advance(15_000);
+  await hub.alerts?.idle();
+  await waitFor(() => of<AlertView>(messages, 'alert').some((a) => a.state === 'pending'), { what: 'pending alert' });
+
+  // Back online before NodeDown's 2 min: the pending alert is dropped at the next evaluation.
+  const again = await birth(broker, clock);
+  cleanups.push(() => again.close());
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online again' });
+  clock.advance(15_000);
+  await hub.alerts?.idle();
+  await waitFor(() => of<LiveAlertMessage>(messages, 'alert').some((a) => a.removed === true), { what: 'removed alert' });
+
+  // Nothing heard for more than 5 min (the memory node sends no heartbeats; the fleet sweep would call it stale first).
+  const before = of<SiteView>(messages, 'site').length;
+  clock.advance(5 * 60_000 + 5_000);
+  const notFresh = await waitFor(
+    () =>
+      of<SiteView>(messages, 'site')
+        .slice(before)
+        .find((s) => s.reasons.some((r) => r.code === 'data-stale')),
+    { what: 'site not fresh' },
+  );
+  assert.notEqual(notFresh.health, 'green');
+});

@@ -1,0 +1,130 @@
+// A small real fleet for the console's browser tests: a real Mosquitto, a hub process with login on
+// (an operator and a viewer) and short alert windows, and two sites of two node processes each that a
+// test can kill and start again.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIELDMESH_BIN, type FieldmeshProcess, runFieldmesh } from './fieldmesh-process.js';
+import { type MosquittoInstance, startMosquitto } from './mosquitto.js';
+import { freePort } from './ports.js';
+
+export const USERS = {
+  operator: { name: 'olga', password: 'operator-password-1' },
+  viewer: { name: 'vic', password: 'viewer-password-1' },
+} as const;
+
+export interface ConsoleNode {
+  readonly site: string;
+  readonly node: string;
+  readonly yaml: string;
+  process: FieldmeshProcess | undefined;
+}
+
+export interface ConsoleFleet {
+  readonly hubUrl: string;
+  readonly nodes: readonly ConsoleNode[];
+  /** Starts a node's process and waits for its banner. */
+  start(n: ConsoleNode): Promise<void>;
+  /** SIGKILL: the broker sends its will, the hub marks it offline at once. */
+  kill(n: ConsoleNode): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const SITES = {
+  'north-farm': { name: 'North farm', lat: 52.1, lon: 5.2 },
+  'south-farm': { name: 'South farm', lat: 51.4, lon: 5.6 },
+} as const;
+
+async function runUntilExit(args: string[], stdin?: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(process.execPath, [FIELDMESH_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`fieldmesh ${args.join(' ')} exited ${code}: ${err}`))));
+    p.stdin.end(stdin ?? '');
+  });
+}
+
+/** `siteOfflineFor`: the SiteOffline window, shortened for the test. */
+export async function startConsoleFleet(options: { siteOfflineFor?: string } = {}): Promise<ConsoleFleet> {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-console-'));
+  const mosquitto: MosquittoInstance = await startMosquitto();
+  const hubYaml = join(dir, 'hub.yaml');
+  const sites = Object.entries(SITES)
+    .map(([id, s]) => `  - {id: ${id}, name: "${s.name}", lat: ${s.lat}, lon: ${s.lon}}`)
+    .join('\n');
+  writeFileSync(
+    hubYaml,
+    [
+      `mqtt: {url: "${mosquitto.url}"}`,
+      `http: {port: ${await freePort()}}`,
+      `storage: {path: ${join(dir, 'hub.db')}}`,
+      `dataDir: ${dir}`,
+      'auth: {mode: "on"}',
+      'alerts:',
+      '  evaluationInterval: 1s',
+      '  builtins:',
+      '    nodeDown: {for: 2s}',
+      `    siteOffline: {for: ${options.siteOfflineFor ?? '4s'}}`,
+      'sites:',
+      sites,
+      '',
+    ].join('\n'),
+  );
+  for (const [role, u] of Object.entries(USERS)) {
+    await runUntilExit(
+      ['hub', 'user', 'add', '--config', hubYaml, '--name', u.name, '--role', role, '--password-stdin'],
+      `${u.password}\n`,
+    );
+  }
+  const hub = runFieldmesh(['hub', '--config', hubYaml]);
+  const [, hubUrl] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
+
+  const nodes: ConsoleNode[] = [];
+  let index = 0;
+  for (const site of Object.keys(SITES)) {
+    for (const node of ['bess-01', 'bess-02']) {
+      const yaml = join(dir, `${site}-${node}.yaml`);
+      writeFileSync(
+        yaml,
+        [
+          `node: {id: ${node}, site: ${site}, zone: bank-a}`,
+          `mqtt: {url: "${mosquitto.url}"}`,
+          `dataDir: ${join(dir, `${site}-${node}`)}`,
+          'http: {port: 0}',
+          'publish: {tick: 500ms, heartbeat: 1s}',
+          'critical: [{match: battery_soc}, {match: dc_voltage, deadband: 0.05}]',
+          `collectors: [{type: sim_battery, index: ${index++}, interval: 500ms}]`,
+          '',
+        ].join('\n'),
+      );
+      nodes.push({ site, node, yaml, process: undefined });
+    }
+  }
+  const fleet: ConsoleFleet = {
+    hubUrl: hubUrl as string,
+    nodes,
+    async start(n) {
+      n.process = runFieldmesh(['node', '--config', n.yaml]);
+      await n.process.waitForOutput(/fieldmesh node \S+ \(boot \d+\)/);
+    },
+    async kill(n) {
+      n.process?.kill('SIGKILL');
+      await n.process?.exited();
+      n.process = undefined;
+    },
+    async stop() {
+      for (const n of nodes) n.process?.kill('SIGKILL');
+      await Promise.all(nodes.map((n) => n.process?.exited()));
+      hub.kill('SIGTERM');
+      await hub.exited();
+      await mosquitto.stop();
+    },
+  };
+  await Promise.all(nodes.map((n) => fleet.start(n)));
+  return fleet;
+}
