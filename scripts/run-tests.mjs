@@ -43,6 +43,7 @@ ensureDebianPackage('chromium', 'chromium');
 // Type check everything (tests and benches included), lint, then build what the end-to-end tests run.
 for (const [what, args] of [
   ['type check', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['type check of the console', ['tsc', '-p', 'src/dashboard/tsconfig.json']],
   ['lint', ['biome', 'check', 'src', 'test', 'scripts', 'bench']],
   ['build', ['npm', 'run', '--silent', 'build']],
 ]) {

@@ -12,7 +12,7 @@ import { brokerConfigSchema, createBroker, type StartedBroker } from '../broker/
 import { isFieldmeshError } from '../kit/index.js';
 import { type SeriesDef, SessionEncoder } from '../protocol/index.js';
 import { registerPub } from './pub.js';
-import { registerSub } from './sub.js';
+import { createJsonRenderer, registerSub } from './sub.js';
 
 interface Run {
   out: string[];
@@ -199,5 +199,14 @@ describe('cli pub and sub', () => {
       ),
     );
     assert.equal(output.trim(), 'interop/from-fieldmesh from fieldmesh pub');
+  });
+});
+
+test('sub --json shows alert notifications on <prefix>/_hub/alerts as their JSON text, not as a wire-frame error', () => {
+  const render = createJsonRenderer('fieldmesh');
+  const payload = new TextEncoder().encode('{"version":"4","status":"firing"}');
+  assert.deepEqual(render({ topic: 'fieldmesh/_hub/alerts', payload, retain: false }), {
+    topic: 'fieldmesh/_hub/alerts',
+    payload: '{"version":"4","status":"firing"}',
   });
 });

@@ -48,7 +48,8 @@ export function createJsonRenderer(prefix: string): (message: TransportMessage) 
   const sessions = new Map<string, SessionDecoder>();
   return ({ topic, payload }) => {
     const parsed = parseTopic(prefix, topic);
-    if (parsed === undefined) return { topic, payload: renderPayload(payload) };
+    // Alert notifications are JSON (Alertmanager's webhook payload), not a wire frame.
+    if (parsed === undefined || (parsed.kind === 'hub' && parsed.channel === 'alerts')) return { topic, payload: renderPayload(payload) };
     const where =
       parsed.kind === 'hub'
         ? { channel: parsed.channel }

@@ -235,7 +235,7 @@ test('hub: the live stream sends a snapshot, then node events; stop ends open st
       buffer += text.decode(value, { stream: true });
     }
   };
-  await readUntil(/event: snapshot\ndata: \{"nodes":\[\]\}\n\n/);
+  await readUntil(/event: snapshot\ndata: \{"nodes":\[\],"sites":\[\],"alerts":\[\]\}\n\n/);
   const node = createMemoryTransport(broker, { clientId: 'n1' });
   node.start();
   await new Promise<void>((resolve) => node.on('connected', () => resolve()));

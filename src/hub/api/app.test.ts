@@ -262,7 +262,8 @@ test('api health: healthz always 200, readyz 503 with reasons, metrics in Promet
   assert.equal(missing.json().code, 'FM_NOT_FOUND');
   const page = await app.inject('/');
   assert.match(page.headers['content-type'] as string, /text\/html/);
-  assert.match(page.body, /EventSource\('api\/v1\/live'\)/);
+  // The console's page: its script comes from the hashed assets the build wrote.
+  assert.match(page.body, /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/);
 });
 
 test('api node view: non-finite values render as Prometheus strings', () => {
