@@ -5,6 +5,14 @@ import type { Command } from 'commander';
 import { createPrometheusClient, type MatrixResponse } from '../client/index.js';
 import { FieldmeshError, isFieldmeshError } from '../kit/index.js';
 import { parseStepMs, parseTimeMs } from '../protocol/index.js';
+import {
+  explainHubAuthError,
+  type HubTokenFlags,
+  refuseTokenForNode,
+  resolveHubToken,
+  tokenFileOption,
+  tokenOption,
+} from './hub-credentials.js';
 import type { CliIo } from './io.js';
 import { formatTable } from './status.js';
 
@@ -62,7 +70,7 @@ export function formatMatrix(response: MatrixResponse): string {
   return blocks.join('\n\n');
 }
 
-interface QueryOptions {
+interface QueryOptions extends HubTokenFlags {
   node?: string;
   hub?: string;
   start: string;
@@ -82,9 +90,13 @@ export function registerQuery(program: Command, io: CliIo): void {
     .option('--end <time>', 'now, -5m, RFC 3339 or unix seconds', 'now')
     .option('--step <duration>', 'resolution: 15s, 1m or seconds', '15s')
     .option('--json', 'print the Prometheus response as it came')
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .action(async (selector: string, opts: QueryOptions) => {
       if ((opts.node === undefined) === (opts.hub === undefined)) throw usage('give exactly one of --node URL or --hub URL');
       const target = opts.node !== undefined ? 'node' : 'hub';
+      if (opts.node !== undefined) refuseTokenForNode(opts);
+      const token = opts.hub === undefined ? undefined : resolveHubToken(opts, process.env);
       const nowMs = Date.now();
       const startMs = parseCliTimeMs(opts.start, nowMs, 'start');
       const endMs = parseCliTimeMs(opts.end, nowMs, 'end');
@@ -95,14 +107,14 @@ export function registerQuery(program: Command, io: CliIo): void {
         throw usage(`--step "${opts.step}": expected a positive duration like 15s or 1m, or seconds`);
       }
       if (endMs < startMs) throw usage('--end is before --start');
-      const client = createPrometheusClient((opts.node ?? opts.hub) as string);
+      const client = createPrometheusClient((opts.node ?? opts.hub) as string, token === undefined ? {} : { token: token.token });
       let response: MatrixResponse;
       try {
         response = await client.queryRange(selector, startMs / 1_000, endMs / 1_000, stepMs / 1_000);
       } catch (err) {
         // A query the server refuses is the user's to fix: report it as usage.
         if (isFieldmeshError(err, 'FM_QUERY_INVALID')) throw usage(`the ${target} refused the query: ${err.message}`);
-        throw err;
+        throw opts.hub === undefined ? err : explainHubAuthError(err, opts.hub, token);
       }
       io.out(opts.json ? JSON.stringify(response) : formatMatrix(response));
     });

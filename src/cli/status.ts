@@ -4,6 +4,14 @@
 import type { Command } from 'commander';
 import { createHubClient, type NodeSummary } from '../client/index.js';
 import { FieldmeshError, formatAge } from '../kit/index.js';
+import {
+  explainHubAuthError,
+  type HubTokenFlags,
+  refuseTokenForNode,
+  resolveHubToken,
+  tokenFileOption,
+  tokenOption,
+} from './hub-credentials.js';
 import type { CliIo } from './io.js';
 
 /** Nagios-style: 0 every node online, 1 some stale or unknown, 2 some offline. */
@@ -61,12 +69,21 @@ export function registerStatus(program: Command, io: CliIo): void {
     .option('--hub <url>', 'hub base URL', process.env.FIELDMESH_HUB_URL ?? 'http://127.0.0.1:18800')
     .option('--node <url>', "a node's HTTP URL: print the fleet as that node knows it (its awareness plane)")
     .option('--json', 'print the nodes as JSON')
-    .action(async (opts: { hub: string; node?: string; json?: boolean }) => {
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
+    .action(async (opts: HubTokenFlags & { hub: string; node?: string; json?: boolean }) => {
       if (opts.node !== undefined) {
+        refuseTokenForNode(opts);
         process.exitCode = await nodeStatus(opts.node, opts.json === true, io);
         return;
       }
-      const nodes = await createHubClient(opts.hub).nodes();
+      const token = resolveHubToken(opts, process.env);
+      let nodes: NodeSummary[];
+      try {
+        nodes = await createHubClient(opts.hub, token === undefined ? {} : { token: token.token }).nodes();
+      } catch (err) {
+        throw explainHubAuthError(err, opts.hub, token);
+      }
       if (opts.json) {
         io.out(JSON.stringify({ nodes }, null, 2));
       } else {

@@ -17,6 +17,7 @@ import type {
   SiteDetailView,
   SiteView,
 } from '../protocol/index.js';
+import { authErrorCode, type ClientOptions, clientHeaders } from './client-options.js';
 
 /** A node as the hub's API returns it. */
 export type NodeSummary = NodeView;
@@ -71,9 +72,13 @@ function queryString(params: Readonly<Record<string, string | number | undefined
   return text === '' ? '' : `?${text}`;
 }
 
-/** `fetchImpl` lets tests and the browser pass their own fetch. */
-export function createHubClient(baseUrl: string, fetchImpl: typeof fetch = fetch): HubClient {
+/**
+ * Errors carry the hub's code and `details.status`; a 401 or 403 without a code (a proxy in front
+ * answered) is FM_AUTH_REQUIRED or FM_AUTH_FORBIDDEN.
+ */
+export function createHubClient(baseUrl: string, options: ClientOptions = {}): HubClient {
   const base = baseUrl.replace(/\/+$/, '');
+  const fetchImpl = options.fetch ?? fetch;
 
   /** `post` makes it a JSON POST of that value. */
   async function get<T>(path: string, post?: unknown): Promise<T> {
@@ -82,15 +87,19 @@ export function createHubClient(baseUrl: string, fetchImpl: typeof fetch = fetch
       res = await fetchImpl(
         `${base}${path}`,
         post === undefined
-          ? { headers: { accept: 'application/json' } }
-          : { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(post) },
+          ? { headers: clientHeaders(options) }
+          : { method: 'POST', headers: clientHeaders(options, { 'content-type': 'application/json' }), body: JSON.stringify(post) },
       );
     } catch (err) {
       throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', `hub at ${base} is unreachable: ${(err as Error).message}`, { cause: err });
     }
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (!res.ok) {
-      const code = (typeof body.code === 'string' ? body.code : res.status === 404 ? 'FM_NOT_FOUND' : 'FM_QUERY_INVALID') as ErrorCode;
+      const code = (
+        typeof body.code === 'string'
+          ? body.code
+          : (authErrorCode(res.status) ?? (res.status === 404 ? 'FM_NOT_FOUND' : 'FM_QUERY_INVALID'))
+      ) as ErrorCode;
       const message = typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
       throw new FieldmeshError(code, `${path}: ${message}`, { details: { status: res.status } });
     }

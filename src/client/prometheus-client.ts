@@ -3,6 +3,7 @@
 
 import { ERROR_CODES, type ErrorCode, FieldmeshError } from '../kit/index.js';
 import type { PrometheusMatrixSeries, PrometheusSuccess, PrometheusVectorSample } from '../protocol/index.js';
+import { authErrorCode, type ClientOptions, clientHeaders } from './client-options.js';
 
 export type MatrixResponse = PrometheusSuccess<{ readonly resultType: 'matrix'; readonly result: readonly PrometheusMatrixSeries[] }>;
 export type VectorResponse = PrometheusSuccess<{ readonly resultType: 'vector'; readonly result: readonly PrometheusVectorSample[] }>;
@@ -31,17 +32,20 @@ function isErrorCode(code: unknown): code is ErrorCode {
 /**
  * `baseUrl` is the server's root (http://node:9100), as Grafana's data source URL. Unreachable
  * servers throw FM_TRANSPORT_UNAVAILABLE; answers in the error envelope throw their code
- * (FM_QUERY_INVALID for bad_data). `fetchImpl` lets tests and the browser pass their own fetch.
+ * (FM_QUERY_INVALID for bad_data; a 401 or 403 without one is FM_AUTH_REQUIRED or FM_AUTH_FORBIDDEN).
+ * `options.token` is sent as `Authorization: Bearer <token>` (the hub's API tokens); `options.fetch`
+ * lets tests and the browser pass their own fetch.
  */
-export function createPrometheusClient(baseUrl: string, fetchImpl: typeof fetch = fetch): PrometheusClient {
+export function createPrometheusClient(baseUrl: string, options: ClientOptions = {}): PrometheusClient {
   const base = baseUrl.replace(/\/+$/, '');
+  const fetchImpl = options.fetch ?? fetch;
 
   async function get<T>(path: string, params: URLSearchParams = new URLSearchParams()): Promise<T> {
     const qs = params.toString();
     const url = `${base}${path}${qs === '' ? '' : `?${qs}`}`;
     let res: Response;
     try {
-      res = await fetchImpl(url, { headers: { accept: 'application/json' } });
+      res = await fetchImpl(url, { headers: clientHeaders(options) });
     } catch (err) {
       throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', `${base} is unreachable: ${(err as Error).message}`, { cause: err });
     }
@@ -49,11 +53,8 @@ export function createPrometheusClient(baseUrl: string, fetchImpl: typeof fetch 
     if (!res.ok || body?.status !== 'success') {
       const code: ErrorCode = isErrorCode(body?.code)
         ? body.code
-        : res.status === 404
-          ? 'FM_NOT_FOUND'
-          : res.status >= 500
-            ? 'FM_TRANSPORT_UNAVAILABLE'
-            : 'FM_QUERY_INVALID';
+        : (authErrorCode(res.status) ??
+          (res.status === 404 ? 'FM_NOT_FOUND' : res.status >= 500 ? 'FM_TRANSPORT_UNAVAILABLE' : 'FM_QUERY_INVALID'));
       const message = typeof body?.error === 'string' ? body.error : `HTTP ${res.status} from ${base}${path}`;
       throw new FieldmeshError(code, message, { details: { status: res.status, errorType: body?.errorType } });
     }

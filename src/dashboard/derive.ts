@@ -38,6 +38,15 @@ export function alertSite(a: AlertInfo): string | undefined {
   return a.labels.site;
 }
 
+/**
+ * The names (alertname) of the alerts that inhibit this one, from the alerts the console holds; a
+ * fingerprint it does not hold (yet) shows as itself. Empty when it is not inhibited.
+ */
+export function inhibitorNames(a: AlertInfo, alerts: ReadonlyMap<string, AlertInfo>): string[] {
+  const names = a.inhibitedBy.map((fp) => alerts.get(fp)?.labels.alertname ?? fp);
+  return [...new Set(names)];
+}
+
 export function severityOf(a: AlertInfo): string {
   return a.labels.severity ?? 'none';
 }
@@ -61,7 +70,7 @@ export function compareAlerts(a: AlertInfo, b: AlertInfo): number {
 function deriveHealth(counts: Record<NodeStateName, number>, alerts: readonly AlertInfo[]): { health: Health; reasons: HealthReason[] } {
   const reasons: HealthReason[] = [];
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
-  const firing = alerts.filter((a) => a.state === 'firing' && !a.silenced);
+  const firing = alerts.filter((a) => a.state === 'firing' && !a.silenced && !a.inhibited);
   const critical = firing.filter((a) => severityOf(a) === 'critical');
   const warning = firing.filter((a) => severityOf(a) !== 'critical' && severityOf(a) !== 'info' && severityOf(a) !== 'none');
   const r = (code: HealthReason['code'], level: 'warn' | 'error', text: string) => reasons.push({ code, level, text, since: null });
@@ -147,10 +156,13 @@ export function fleetFigures(store: Store, rows: readonly SiteRow[]): OverviewIn
   }
   const sites = { green: 0, warn: 0, error: 0, total: rows.length };
   for (const r of rows) sites[r.health]++;
-  const alerts = { firing: 0, pending: 0, acknowledged: 0, silenced: 0 };
-  // As the hub's overview counts them: firing and pending unmuted, the acknowledged among the firing, the muted apart.
+  const alerts = { firing: 0, pending: 0, acknowledged: 0, silenced: 0, inhibited: 0 };
+  // As the hub's overview counts them: firing and pending unmuted, the acknowledged among the firing, the
+  // silenced and (not silenced) the inhibited apart.
   for (const a of store.alerts.values()) {
+    if (a.state === 'resolved') continue;
     if (a.silenced) alerts.silenced++;
+    else if (a.inhibited) alerts.inhibited++;
     else if (a.state === 'firing') {
       alerts.firing++;
       if (a.ack !== null) alerts.acknowledged++;

@@ -31,6 +31,9 @@ test('hub config: an empty file gives the documented defaults', () => {
       ruleFiles: [],
       repeatInterval: 4 * 3_600_000,
       groupBy: ['alertname'],
+      inhibitRules: [
+        { sourceMatchers: ['alertname="SiteOffline"'], targetMatchers: ['alertname=~"NodeDown|BacklogAge"'], equal: ['site'] },
+      ],
       builtins: {
         nodeDown: { enabled: true, for: 120_000, severity: 'critical' },
         siteOffline: { enabled: true, for: 300_000, severity: 'critical' },
@@ -78,6 +81,55 @@ test('hub config: alerts keys are validated by path', () => {
       /hub\.yaml: alerts\.evaluationInterval: must be longer than 0/.test(e.message) &&
       /hub\.yaml: alerts\.webhooks\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/.test(e.message) &&
       /hub\.yaml: alerts\.builtins\.lowSoc\.threshold: /.test(e.message),
+  );
+});
+
+test('hub config: alerts.inhibitRules takes Alertmanager matchers; [] turns the default off; errors name the matcher', () => {
+  const c = loadConfig(hubConfigSchema, {
+    text: [
+      'alerts:',
+      '  inhibitRules:',
+      '    - sourceMatchers: [\'severity="critical"\']',
+      '      targetMatchers: [\'severity=~"warning|info"\', \'alertname!="Watchdog"\']',
+      '      equal: [site, node]',
+    ].join('\n'),
+  });
+  assert.deepEqual(c.alerts.inhibitRules, [
+    {
+      sourceMatchers: ['severity="critical"'],
+      targetMatchers: ['severity=~"warning|info"', 'alertname!="Watchdog"'],
+      equal: ['site', 'node'],
+    },
+  ]);
+  assert.deepEqual(loadConfig(hubConfigSchema, { text: 'alerts:\n  inhibitRules: []\n' }).alerts.inhibitRules, []);
+  assert.throws(
+    () =>
+      loadConfig(hubConfigSchema, {
+        file: 'hub.yaml',
+        text: [
+          'alerts:',
+          '  inhibitRules:',
+          '    - sourceMatchers: [\'alertname="SiteOffline"\', alertname=NodeDown]',
+          '      targetMatchers: []',
+          '      equal: [bad-label]',
+          '    - sourceMatchers: [\'alertname=~"("\']',
+          '      targetMatchers: [\'alertname="NodeDown"\']',
+          '      colour: red',
+        ].join('\n'),
+      }),
+    (e) => {
+      assert.ok(isFieldmeshError(e, 'FM_CONFIG_INVALID'));
+      const m = e.message;
+      assert.match(
+        m,
+        /hub\.yaml: alerts\.inhibitRules\[0\]\.sourceMatchers\[1\]: matcher "alertname=NodeDown" at character 11: expected a quoted label value/,
+      );
+      assert.match(m, /hub\.yaml: alerts\.inhibitRules\[0\]\.targetMatchers: expected at least one matcher/);
+      assert.match(m, /hub\.yaml: alerts\.inhibitRules\[0\]\.equal\[0\]: expected a label name/);
+      assert.match(m, /hub\.yaml: alerts\.inhibitRules\[1\]\.sourceMatchers\[0\]: matcher .* invalid regular expression/);
+      assert.match(m, /hub\.yaml: alerts\.inhibitRules\[1\]: Unrecognized key: "colour"/);
+      return true;
+    },
   );
 });
 

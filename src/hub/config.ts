@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { durationMs } from '../kit/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
+import { inhibitRulesSchema } from './alerts/inhibition.js';
 import { authConfigSchema } from './auth/auth-config.js';
 import { consoleConfigSchema, sitesConfigSchema } from './health/console-config.js';
 
@@ -81,6 +82,8 @@ export const hubConfigSchema = z.strictObject({
       repeatInterval: durationMs('4h'),
       /** Labels that split notifications into groups (Alertmanager's group_by). */
       groupBy: z.array(z.string()).default(['alertname']),
+      /** Alertmanager-style inhibit rules: a firing source alert mutes matching targets with equal labels; [] turns the default off. */
+      inhibitRules: inhibitRulesSchema,
       builtins: z
         .strictObject({
           nodeDown: z

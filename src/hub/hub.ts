@@ -219,6 +219,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         topicPrefix: prefix,
         transport: () => transport,
         listenUrl: () => listenUrl,
+        // Every event refreshes the console; alertInhibitionChanged too: a source that starts or stops
+        // firing changes its targets' views (inhibited) without changing their state.
         onEvent: () => queueConsoleRefresh(),
       })
     : undefined;

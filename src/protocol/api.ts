@@ -70,7 +70,7 @@ export interface SiteView {
   /** RFC 3339: the newest last heard of the site's nodes; null when none was ever heard. */
   readonly lastHeard: string | null;
   readonly lastHeardAgeMs: number | null;
-  /** Firing alerts of the site (label `site`) that no silence mutes; acknowledged ones included. */
+  /** Firing alerts of the site (label `site`) that no silence mutes and no alert inhibits; acknowledged ones included. */
   readonly openAlerts: number;
   /** RFC 3339 time of the oldest sample any node of the site still has to send; null when none. */
   readonly backlogOldest: string | null;
@@ -284,6 +284,13 @@ export interface AlertView {
   /** True while an active silence matches it: it notifies nobody. */
   readonly silenced: boolean;
   readonly silencedBy: readonly string[];
+  /**
+   * True while a firing alert inhibits it under hub.yaml `alerts.inhibitRules` (Alertmanager's
+   * inhibit_rules): it notifies nobody. Never true for a resolved alert.
+   */
+  readonly inhibited: boolean;
+  /** Fingerprints of the firing alerts that inhibit it, sorted. */
+  readonly inhibitedBy: readonly string[];
   readonly generatorURL: string;
 }
 
@@ -315,10 +322,18 @@ export interface OverviewView {
     readonly total: number;
   };
   /**
-   * `firing` and `pending`: not silenced (acknowledged included); `acknowledged`: firing, not silenced,
-   * acknowledged; `silenced`: pending or firing and muted by a silence.
+   * `firing` and `pending`: neither silenced nor inhibited (acknowledged included); `acknowledged`:
+   * firing, not muted, acknowledged; `silenced`: pending or firing and muted by a silence; `inhibited`:
+   * pending or firing, not silenced, and inhibited by a firing alert. Each alert counts in one of
+   * firing, pending, silenced, inhibited.
    */
-  readonly alerts: { readonly firing: number; readonly pending: number; readonly acknowledged: number; readonly silenced: number };
+  readonly alerts: {
+    readonly firing: number;
+    readonly pending: number;
+    readonly acknowledged: number;
+    readonly silenced: number;
+    readonly inhibited: number;
+  };
   /** Sites that are not green, error before warn, longest in that health first; at most 5. */
   readonly worstSites: readonly SiteView[];
 }

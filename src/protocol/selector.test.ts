@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { isFieldmeshError } from '../kit/index.js';
-import { matchesSelector, parseSelector } from './selector.js';
+import { matchesLabelMatchers, matchesSelector, parseLabelMatcher, parseSelector } from './selector.js';
 import { FIELDMESH_VERSION } from './version.js';
 
 test('selector: name and label matchers of all four kinds', () => {
@@ -35,6 +35,31 @@ test('selector: errors name the character where parsing stopped', () => {
     assert.throws(
       () => parseSelector(text),
       (err: unknown) => isFieldmeshError(err, 'FM_QUERY_INVALID') && re.test((err as Error).message),
+      text,
+    );
+  }
+});
+
+test('selector: a lone label matcher parses as Alertmanager writes it, and may match the empty value', () => {
+  assert.deepEqual(parseLabelMatcher('alertname="NodeDown"'), { name: 'alertname', op: '=', value: 'NodeDown' });
+  assert.deepEqual(parseLabelMatcher(' severity =~ "warning|info" '), { name: 'severity', op: '=~', value: 'warning|info' });
+  const notCritical = parseLabelMatcher('severity!="critical"');
+  assert.ok(matchesLabelMatchers([notCritical], {}), 'a missing label reads as ""');
+  assert.ok(!matchesLabelMatchers([notCritical], { severity: 'critical' }));
+  const re = parseLabelMatcher('alertname=~"NodeDown|BacklogAge"');
+  assert.ok(matchesLabelMatchers([re], { alertname: 'BacklogAge' }));
+  assert.ok(!matchesLabelMatchers([re], { alertname: 'NodeDownX' }), 'regular expressions are anchored');
+  assert.ok(matchesLabelMatchers([parseLabelMatcher("zone!~'z[23]'")], { zone: 'z1' }));
+  const cases: Array<[string, RegExp]> = [
+    ['alertname=NodeDown', /^matcher "alertname=NodeDown" at character 11: expected a quoted label value/],
+    ['alertname="a", site="b"', /character 14: unexpected text after the matcher/],
+    ['alertname=~"("', /invalid regular expression/],
+    ['', /expected a label name/],
+  ];
+  for (const [text, expected] of cases) {
+    assert.throws(
+      () => parseLabelMatcher(text),
+      (err: unknown) => isFieldmeshError(err, 'FM_QUERY_INVALID') && expected.test((err as Error).message),
       text,
     );
   }

@@ -44,32 +44,9 @@ export function parseSelector(text: string): SeriesSelector {
     i++;
     skip();
     while (text[i] !== '}') {
-      const label = LABEL_RE.exec(text.slice(i));
-      if (!label) fail(text, i, 'expected a label name');
-      i += label[0].length;
-      skip();
-      const op = (['=~', '!~', '!=', '='] as const).find((o) => text.startsWith(o, i));
-      if (op === undefined) fail(text, i, 'expected one of =, !=, =~, !~');
-      i += op.length;
-      skip();
-      const quote = text[i];
-      if (quote !== '"' && quote !== "'") fail(text, i, 'expected a quoted label value');
-      i++;
-      let value = '';
-      while (i < text.length && text[i] !== quote) {
-        if (text[i] === '\\' && i + 1 < text.length) {
-          const next = text[i + 1] as string;
-          value += next === 'n' ? '\n' : next;
-          i += 2;
-        } else {
-          value += text[i];
-          i++;
-        }
-      }
-      if (i >= text.length) fail(text, i, 'unterminated label value');
-      i++;
-      matchers.push({ name: label[0], op, value });
-      if (op === '=~' || op === '!~') compile(value, text, i);
+      const read = readMatcher(text, i);
+      matchers.push(read.matcher);
+      i = read.end;
       skip();
       if (text[i] === ',') {
         i++;
@@ -85,6 +62,60 @@ export function parseSelector(text: string): SeriesSelector {
     fail(text, 0, 'a selector must have at least one matcher that does not match the empty string');
   }
   return { matchers, text };
+}
+
+/** Reads `label op "value"` at `i` (no leading space); `end` is just after the closing quote. */
+function readMatcher(text: string, start: number): { matcher: LabelMatcher; end: number } {
+  let i = start;
+  const skip = () => {
+    while (i < text.length && /\s/.test(text[i] as string)) i++;
+  };
+  const label = LABEL_RE.exec(text.slice(i));
+  if (!label) fail(text, i, 'expected a label name');
+  i += label[0].length;
+  skip();
+  const op = (['=~', '!~', '!=', '='] as const).find((o) => text.startsWith(o, i));
+  if (op === undefined) fail(text, i, 'expected one of =, !=, =~, !~');
+  i += op.length;
+  skip();
+  const quote = text[i];
+  if (quote !== '"' && quote !== "'") fail(text, i, 'expected a quoted label value');
+  i++;
+  let value = '';
+  while (i < text.length && text[i] !== quote) {
+    if (text[i] === '\\' && i + 1 < text.length) {
+      const next = text[i + 1] as string;
+      value += next === 'n' ? '\n' : next;
+      i += 2;
+    } else {
+      value += text[i];
+      i++;
+    }
+  }
+  if (i >= text.length) fail(text, i, 'unterminated label value');
+  i++;
+  if (op === '=~' || op === '!~') compile(value, text, i);
+  return { matcher: { name: label[0], op, value }, end: i };
+}
+
+/**
+ * Parses one label matcher as Alertmanager's configuration writes them: `alertname="NodeDown"`,
+ * `severity=~"warning|info"`, `site!="lab"`, `zone!~"z[23]"` (a regular expression is anchored).
+ * Unlike a selector, a lone matcher may match the empty value. Throws FieldmeshError FM_QUERY_INVALID.
+ */
+export function parseLabelMatcher(text: string): LabelMatcher {
+  let i = 0;
+  while (i < text.length && /\s/.test(text[i] as string)) i++;
+  try {
+    const { matcher, end } = readMatcher(text, i);
+    if (text.slice(end).trim() !== '') fail(text, end, 'unexpected text after the matcher');
+    return matcher;
+  } catch (err) {
+    // fail() speaks of selectors; this is one matcher.
+    if (err instanceof FieldmeshError && err.message.startsWith('selector '))
+      throw new FieldmeshError('FM_QUERY_INVALID', `matcher${err.message.slice('selector'.length)}`, { details: { matcher: text } });
+    throw err;
+  }
 }
 
 function escapeRe(s: string): string {
@@ -112,6 +143,11 @@ const TESTS: Record<MatchOp, (actual: string, value: string) => boolean> = {
   '=~': (actual, value) => compile(value).test(actual),
   '!~': (actual, value) => !compile(value).test(actual),
 };
+
+/** True when `labels` satisfy every matcher (an empty list matches anything); a missing label reads as "". */
+export function matchesLabelMatchers(matchers: readonly LabelMatcher[], labels: Readonly<Record<string, string>>): boolean {
+  return matchers.every((m) => TESTS[m.op](labels[m.name] ?? '', m.value));
+}
 
 /** True when a series (its name and labels) satisfies every matcher; a missing label reads as "". */
 export function matchesSelector(selector: SeriesSelector, name: string, labels: Readonly<Record<string, string>>): boolean {

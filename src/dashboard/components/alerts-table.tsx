@@ -1,9 +1,10 @@
-// A table of alerts: severity, name, where, state, how long, who acknowledged; ack and silence buttons
-// for operators. Used by the overview, the site page and the alerts page.
+// A table of alerts: severity, name, where, state, how long, who acknowledged, what mutes it (silenced,
+// inhibited by another alert); ack and silence buttons for operators. Used by the overview, the site page and the alerts page.
 
 import { useState } from 'preact/hooks';
-import { compareAlerts, severityOf } from '../derive.js';
+import { compareAlerts, inhibitorNames, severityOf } from '../derive.js';
 import { nodeHref, siteHref } from '../router.js';
+import { store } from '../store.js';
 import type { AlertInfo } from '../types.js';
 import { type AlertDialog, AlertDialogs } from './alert-dialogs.js';
 import { Since } from './ui.js';
@@ -23,6 +24,15 @@ export function AlertStateBadge({ alert }: { alert: AlertInfo }) {
     <span class={`astate ${alert.state}`}>
       {alert.state}
       {alert.silenced && <span class="tag">silenced</span>}
+      {alert.inhibited && (
+        <span
+          class="tag"
+          data-testid="inhibited"
+          title={`inhibited by ${alert.inhibitedBy.join(', ')}: notifies nobody while that alert fires`}
+        >
+          inhibited by {inhibitorNames(alert, store.alerts).join(', ')}
+        </span>
+      )}
       {alert.ack !== null && (
         <span class="tag" title={`acknowledged by ${alert.ack.by}${alert.ack.comment ? `: ${alert.ack.comment}` : ''}`}>
           ack {alert.ack.by}
@@ -64,7 +74,7 @@ export function AlertsTable(props: { alerts: readonly AlertInfo[]; canAct: boole
                 data-alert={name}
                 data-state={a.state}
                 data-fingerprint={a.fingerprint}
-                class={a.silenced ? 'quiet' : undefined}
+                class={a.silenced || a.inhibited ? 'quiet' : undefined}
               >
                 <td>
                   <SeverityBadge severity={severityOf(a)} />

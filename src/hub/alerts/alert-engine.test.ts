@@ -11,7 +11,7 @@ import { hubConfigSchema } from '../config.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
 import type { HubStorage } from '../storage/storage.js';
-import type { AlertEvent, AlertState } from './alert.js';
+import type { AlertEvent, AlertRecord, AlertState } from './alert.js';
 import type { AlertEngine } from './alert-engine.js';
 import type { AlertStore, PendingNotification } from './alert-store.js';
 import { createAlertEngine } from './create-alert-engine.js';
@@ -550,4 +550,177 @@ test('alerts: a rule whose evaluation fails keeps its alerts as they were and re
   const health = s.engine.ruleHealth().find((h) => h.rule.id === 'builtin/LowSOC');
   assert.equal(health?.lastError, 'disk on fire');
   assert.equal(s.sent.length, 1);
+});
+
+const noFleetBuiltins = { lowSoc: { enabled: false }, backlogAge: { enabled: false } };
+const fpOf = (s: Setup, alertname: string, nodeName?: string) =>
+  s.engine.list(['pending', 'firing', 'resolved']).find((a) => a.alert.labels.alertname === alertname && a.alert.labels.node === nodeName)
+    ?.alert.fingerprint ?? '';
+const inhibitedNodes = (s: Setup) =>
+  s.engine
+    .list()
+    .filter((a) => a.inhibitedBy.length > 0)
+    .map((a) => `${a.alert.labels.alertname}:${a.alert.labels.site}/${a.alert.labels.node}`)
+    .sort();
+
+test('inhibition: a firing SiteOffline inhibits the NodeDown alerts of its site only; none is notified until it resolves', async () => {
+  const fleet: Fleet = {
+    nodes: [
+      node('A', 'a1', 'offline', START),
+      node('A', 'a2', 'offline', START),
+      node('B', 'b1', 'offline', START),
+      node('B', 'b2', 'online', START),
+    ],
+    backlogs: new Map(),
+  };
+  const s = await setup({ fleet, alerts: { builtins: { ...noFleetBuiltins, siteOffline: { for: '1m' } } } });
+  await s.run(EVAL_MS);
+  assert.deepEqual(inhibitedNodes(s), [], 'a pending SiteOffline inhibits nothing');
+  await s.run(60_000);
+  assert.deepEqual(names(s).sort(), ['NodeDown:pending:A/a1', 'NodeDown:pending:A/a2', 'NodeDown:pending:B/b1', 'SiteOffline:firing:A/']);
+  const siteA = fpOf(s, 'SiteOffline');
+  // Pending targets show as inhibited already; the change is an event of its own, for the live console.
+  assert.deepEqual(inhibitedNodes(s), ['NodeDown:A/a1', 'NodeDown:A/a2']);
+  const changes = s.events.filter((e) => e.type === 'alertInhibitionChanged');
+  assert.deepEqual(changes.map((e) => (e.type === 'alertInhibitionChanged' ? [e.alert.labels.node, e.inhibitedBy] : [])).sort(), [
+    ['a1', [siteA]],
+    ['a2', [siteA]],
+  ]);
+
+  await s.run(2 * 60_000);
+  assert.deepEqual(names(s).sort(), ['NodeDown:firing:A/a1', 'NodeDown:firing:A/a2', 'NodeDown:firing:B/b1', 'SiteOffline:firing:A/']);
+  const [a1] = s.engine.find(fpOf(s, 'NodeDown', 'a1'));
+  assert.deepEqual(a1?.inhibitedBy, [siteA]);
+  assert.deepEqual(s.engine.inhibitedBy(a1?.alert as AlertRecord), [siteA]);
+  assert.deepEqual(s.engine.find(fpOf(s, 'NodeDown', 'b1'))[0]?.inhibitedBy, [], 'site B has no SiteOffline');
+  assert.deepEqual(s.engine.find(siteA)[0]?.inhibitedBy, []);
+
+  const inhibitedFps = new Set([fpOf(s, 'NodeDown', 'a1'), fpOf(s, 'NodeDown', 'a2')]);
+  await s.run(30 * 60_000);
+  assert.ok(s.sent.length >= 2);
+  for (const p of s.sent) {
+    assert.deepEqual(
+      p.alerts.filter((a) => inhibitedFps.has(a.fingerprint)),
+      [],
+      `no payload carries an inhibited alert (${p.groupKey})`,
+    );
+  }
+  assert.deepEqual(
+    s.sent.filter((p) => p.groupLabels.alertname === 'NodeDown').map((p) => p.alerts.map((a) => a.labels.node)),
+    [['b1']],
+  );
+
+  // a1 comes back: SiteOffline resolves, a1's NodeDown resolves (never notified: no resolution sent), a2
+  // still fires and is no longer inhibited: notified now.
+  const before = s.sent.length;
+  s.events.length = 0;
+  setState(fleet, 'A', 'a1', 'online', s.clock.now());
+  await s.run(EVAL_MS);
+  assert.deepEqual(inhibitedNodes(s), []);
+  const after = s.sent.slice(before);
+  assert.deepEqual(
+    after
+      .map((p) => [p.groupLabels.alertname, p.status, p.alerts.map((a) => `${a.labels.site}/${a.labels.node ?? ''}:${a.status}`).sort()])
+      .sort(),
+    [
+      ['NodeDown', 'firing', ['A/a2:firing', 'B/b1:firing']],
+      ['SiteOffline', 'resolved', ['A/:resolved']],
+    ],
+  );
+  assert.deepEqual(
+    s.events
+      .filter((e) => e.type === 'alertInhibitionChanged')
+      .map((e) => (e.type === 'alertInhibitionChanged' ? [e.alert.labels.node, e.inhibitedBy] : []))
+      .sort(),
+    [
+      ['a1', []],
+      ['a2', []],
+    ],
+    'the targets are reported when their source stops firing',
+  );
+});
+
+test('inhibition: a target notified before its source fired still has its resolution notified; its repeats are held back', async () => {
+  const fleet: Fleet = { nodes: [node('A', 'a1', 'offline', START), node('A', 'a2', 'offline', START)], backlogs: new Map() };
+  // The defaults: NodeDown after 2 min, SiteOffline after 5 min.
+  const s = await setup({ fleet, alerts: { builtins: noFleetBuiltins, repeatInterval: '10m' } });
+  await s.run(2 * 60_000 + EVAL_MS);
+  assert.deepEqual(names(s).sort(), ['NodeDown:firing:A/a1', 'NodeDown:firing:A/a2', 'SiteOffline:pending:A/']);
+  assert.deepEqual(inhibitedNodes(s), [], 'a pending source inhibits nothing');
+  assert.deepEqual(
+    s.sent.map((p) => p.alerts.map((a) => a.labels.node).sort()),
+    [['a1', 'a2']],
+    'notified while SiteOffline pends',
+  );
+
+  await s.run(3 * 60_000);
+  assert.deepEqual(names(s).sort(), ['NodeDown:firing:A/a1', 'NodeDown:firing:A/a2', 'SiteOffline:firing:A/']);
+  assert.deepEqual(inhibitedNodes(s), ['NodeDown:A/a1', 'NodeDown:A/a2']);
+  // Past repeatInterval: SiteOffline repeats, the inhibited NodeDowns do not.
+  await s.run(12 * 60_000);
+  assert.deepEqual(
+    s.sent.slice(1).map((p) => p.groupLabels.alertname),
+    ['SiteOffline', 'SiteOffline'],
+  );
+
+  // a1 is no longer offline (stale), the site still has no node online: SiteOffline keeps firing, a1's
+  // NodeDown resolves, and the receivers that were told it fired are told it ended.
+  const before = s.sent.length;
+  setState(fleet, 'A', 'a1', 'stale', s.clock.now());
+  await s.run(EVAL_MS);
+  assert.deepEqual(names(s).sort(), ['NodeDown:firing:A/a2', 'SiteOffline:firing:A/']);
+  const after = s.sent.slice(before);
+  assert.equal(after.length, 1);
+  assert.equal(after[0]?.status, 'resolved');
+  assert.deepEqual(
+    after[0]?.alerts.map((a) => [a.labels.node, a.status]),
+    [['a1', 'resolved']],
+    'the resolution goes out; a2, still inhibited, is not in the payload',
+  );
+});
+
+test('inhibition: an alert matching both sides never inhibits itself nor others like it; equal compares the labels', async () => {
+  const fleet: Fleet = {
+    nodes: [node('A', 'a1', 'offline', START), node('A', 'a2', 'offline', START), node('B', 'b1', 'offline', START)],
+    backlogs: new Map(),
+  };
+  fleet.backlogs.set('A/a1', { pendingRows: 5, oldestPendingMs: START - 2 * 3_600_000, pendingBytes: 100, reportedAt: START });
+  fleet.backlogs.set('B/b1', { pendingRows: 5, oldestPendingMs: START - 2 * 3_600_000, pendingBytes: 100, reportedAt: START });
+  const s = await setup({
+    fleet,
+    alerts: {
+      builtins: { lowSoc: { enabled: false }, siteOffline: { enabled: false }, nodeDown: { for: '0s' } },
+      inhibitRules: [{ sourceMatchers: ['severity="critical"'], targetMatchers: ['severity=~"critical|warning"'], equal: ['site'] }],
+    },
+  });
+  await s.run(EVAL_MS);
+  assert.deepEqual(names(s).sort(), [
+    'BacklogAge:firing:A/a1',
+    'BacklogAge:firing:B/b1',
+    'NodeDown:firing:A/a1',
+    'NodeDown:firing:A/a2',
+    'NodeDown:firing:B/b1',
+  ]);
+  // Every NodeDown is critical (source) and matches the target side: none inhibits itself or another NodeDown.
+  assert.deepEqual(inhibitedNodes(s), ['BacklogAge:A/a1', 'BacklogAge:B/b1']);
+  const backlogA = s.engine.find(fpOf(s, 'BacklogAge', 'a1'))[0];
+  assert.deepEqual(
+    backlogA?.inhibitedBy,
+    [fpOf(s, 'NodeDown', 'a1'), fpOf(s, 'NodeDown', 'a2')].sort(),
+    'only the sources of its own site',
+  );
+  assert.deepEqual(s.engine.find(fpOf(s, 'BacklogAge', 'b1'))[0]?.inhibitedBy, [fpOf(s, 'NodeDown', 'b1')]);
+  assert.deepEqual(
+    s.sent.map((p) => p.groupLabels.alertname),
+    ['NodeDown'],
+  );
+});
+
+test('inhibition: inhibitRules: [] turns the default rule off', async () => {
+  const fleet: Fleet = { nodes: [node('A', 'a1', 'offline', START)], backlogs: new Map() };
+  const s = await setup({ fleet, alerts: { builtins: { ...noFleetBuiltins, siteOffline: { for: '0s' } }, inhibitRules: [] } });
+  await s.run(2 * 60_000 + EVAL_MS);
+  assert.deepEqual(names(s).sort(), ['NodeDown:firing:A/a1', 'SiteOffline:firing:A/']);
+  assert.deepEqual(inhibitedNodes(s), []);
+  assert.deepEqual(s.sent.map((p) => p.groupLabels.alertname).sort(), ['NodeDown', 'SiteOffline']);
 });

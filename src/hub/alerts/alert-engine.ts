@@ -19,6 +19,7 @@ import {
 import { type AlertMetrics, createAlertMetrics } from './alert-metrics.js';
 import type { AlertStore, PendingNotification } from './alert-store.js';
 import { fingerprint } from './fingerprint.js';
+import { computeInhibitions, type InhibitRule } from './inhibition.js';
 import type { Notifier } from './notifiers/notifier.js';
 import { SILENCE_RETENTION_MS, type SilenceInput, silences as silenceMatches, silenceState } from './silences.js';
 import { buildWebhookPayload, groupLabelsOf } from './webhook-payload.js';
@@ -39,6 +40,8 @@ export interface AlertEngineOptions {
   readonly repeatIntervalMs: number;
   /** Labels that split notifications into groups (Alertmanager's group_by). */
   readonly groupBy: readonly string[];
+  /** Alertmanager's inhibit_rules: firing source alerts mute matching targets (docs/alerts.md "Inhibition"). */
+  readonly inhibitRules?: readonly InhibitRule[];
   /** The hub's URL as receivers should link to it (externalURL); read when a payload is built. */
   readonly externalUrl: () => string;
   readonly onEvent?: (event: AlertEvent) => void;
@@ -50,6 +53,8 @@ export interface AlertSnapshot {
   readonly rule: Readonly<AlertRule> | undefined;
   /** Ids of the active silences that match it. */
   readonly silencedBy: readonly string[];
+  /** Fingerprints of the firing alerts that inhibit it (sorted); empty when none, and always for a resolved alert. */
+  readonly inhibitedBy: readonly string[];
 }
 
 export interface RuleHealth {
@@ -68,6 +73,8 @@ function keyOf(ruleId: string, fp: string): string {
 export class AlertEngine {
   private readonly alerts = new Map<string, AlertRecord>();
   private readonly silenceById = new Map<string, Silence>();
+  /** Who inhibits each alert, as of the last evaluation (inhibition changes only when alerts change state). */
+  private inhibitions = new Map<Readonly<AlertRecord>, string[]>();
   private readonly health = new Map<string, { lastEvaluation: number | null; evaluationMs: number; lastError: string | null }>();
   private readonly groupLastEval = new Map<string, number>();
   private readonly rulesById = new Map<string, AlertRule>();
@@ -95,6 +102,7 @@ export class AlertEngine {
     this.watchingSince = this.options.clock.now();
     for (const a of await this.options.store.loadAlerts()) this.alerts.set(keyOf(a.ruleId, a.fingerprint), a);
     for (const s of await this.options.store.loadSilences()) this.silenceById.set(s.id, s);
+    this.inhibitions = computeInhibitions(this.options.inhibitRules ?? [], this.alerts.values());
     const ctx = { clock: this.options.clock, logger: this.logger, store: this.options.store, metrics: this.metrics };
     for (const n of this.notifierByName.values()) n.start(ctx);
     for (const queued of await this.options.store.listNotifications()) {
@@ -199,6 +207,7 @@ export class AlertEngine {
     }
     const expired = [...this.silenceById.values()].filter((s) => now - s.endsAt >= SILENCE_RETENTION_MS).map((s) => s.id);
     for (const id of expired) this.silenceById.delete(id);
+    this.updateInhibitions(events);
     const notifications = this.notifications(now, changed);
     await this.write(async () => {
       if (expired.length > 0) await this.options.store.deleteSilences(expired);
@@ -206,6 +215,23 @@ export class AlertEngine {
       this.handOver(queued);
     });
     for (const e of events) this.emit(e);
+  }
+
+  /**
+   * Recomputes who inhibits whom after the evaluation's state changes, and tells listeners of every
+   * listed alert whose inhibitors changed (a source that started or stopped firing changes its
+   * targets' views without changing their state).
+   */
+  private updateInhibitions(events: AlertEvent[]): void {
+    const before = this.inhibitions;
+    this.inhibitions = computeInhibitions(this.options.inhibitRules ?? [], this.alerts.values());
+    for (const a of this.alerts.values()) {
+      const was = before.get(a) ?? [];
+      const now = this.inhibitions.get(a) ?? [];
+      if (was.length !== now.length || was.some((fp, i) => fp !== now[i])) {
+        events.push({ type: 'alertInhibitionChanged', alert: a, inhibitedBy: [...now] });
+      }
+    }
   }
 
   /** Applies one rule's result: new instances pend, pending ones fire after `for`, missing ones clear. */
@@ -307,14 +333,15 @@ export class AlertEngine {
   /**
    * Which instances to notify now, grouped by `groupBy`: a firing one not notified yet (or due again
    * after repeatInterval when nobody acknowledged it), a resolved one whose firing was notified. A
-   * group's payload carries every unsilenced firing alert of the group and the newly resolved ones.
+   * group's payload carries every unsilenced, uninhibited firing alert of the group and the newly
+   * resolved ones (a resolved alert is never inhibited, so a receiver told of a firing hears of its end).
    */
   private notifications(now: number, changed: Set<AlertRecord>): Array<{ notifier: string; payload: string; createdAt: number }> {
     if (this.notifierByName.size === 0) return [];
     const repeat = this.options.repeatIntervalMs;
     const groups = new Map<string, { labels: Record<string, string>; due: boolean; alerts: AlertRecord[] }>();
     for (const a of this.alerts.values()) {
-      if (this.silencedBy(a.labels, now).length > 0) continue;
+      if (this.silencedBy(a.labels, now).length > 0 || this.inhibitedBy(a).length > 0) continue;
       let due = false;
       if (a.state === 'firing') {
         due = a.notified !== 'firing' || (repeat > 0 && a.ack === null && a.notifiedAt !== null && now - a.notifiedAt >= repeat);
@@ -387,6 +414,14 @@ export class AlertEngine {
     return ids.sort();
   }
 
+  /**
+   * Fingerprints of the firing alerts that inhibit this one under `inhibitRules`, as of the last
+   * evaluation (sorted); empty when none inhibits it, and always for a resolved alert.
+   */
+  inhibitedBy(alert: Readonly<AlertRecord>): string[] {
+    return [...(this.inhibitions.get(alert) ?? [])];
+  }
+
   /** Instances, firing first, then pending, then resolved; within a state, newest first. */
   list(states: readonly AlertState[] = ['pending', 'firing']): AlertSnapshot[] {
     const order: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2 };
@@ -404,7 +439,7 @@ export class AlertEngine {
   }
 
   private snapshot(a: AlertRecord, now: number): AlertSnapshot {
-    return { alert: a, rule: this.rulesById.get(a.ruleId), silencedBy: this.silencedBy(a.labels, now) };
+    return { alert: a, rule: this.rulesById.get(a.ruleId), silencedBy: this.silencedBy(a.labels, now), inhibitedBy: this.inhibitedBy(a) };
   }
 
   /**

@@ -133,5 +133,10 @@ export type AlertEvent =
   | { readonly type: 'alertDropped'; readonly alert: Readonly<AlertRecord> }
   | { readonly type: 'alertAcknowledged'; readonly alert: Readonly<AlertRecord> }
   | { readonly type: 'alertUnacknowledged'; readonly alert: Readonly<AlertRecord> }
+  /**
+   * The firing alerts that inhibit this one changed (a source started or stopped firing, or the alert
+   * appeared already inhibited): its view changes though its state may not. `inhibitedBy` is the new list.
+   */
+  | { readonly type: 'alertInhibitionChanged'; readonly alert: Readonly<AlertRecord>; readonly inhibitedBy: readonly string[] }
   | { readonly type: 'silenceCreated'; readonly silence: Readonly<Silence> }
   | { readonly type: 'silenceExpired'; readonly silence: Readonly<Silence> };

@@ -12,6 +12,7 @@ import { AlertEngine } from './alert-engine.js';
 import type { AlertStore } from './alert-store.js';
 import { createBuiltinRules } from './builtins.js';
 import { createAlertSeriesSource, type FleetView } from './fleet-series.js';
+import { compileInhibitRules } from './inhibition.js';
 import type { Notifier } from './notifiers/notifier.js';
 import { createNotifiers } from './notifiers/registry.js';
 import { loadRuleFiles } from './rule-file.js';
@@ -59,6 +60,7 @@ export function createAlertEngine(config: Pick<HubConfig, 'alerts' | 'storage'>,
     evaluationIntervalMs: alerts.evaluationInterval,
     repeatIntervalMs: alerts.repeatInterval,
     groupBy: alerts.groupBy,
+    inhibitRules: compileInhibitRules(alerts.inhibitRules),
     externalUrl,
     ...(deps.onEvent === undefined ? {} : { onEvent: deps.onEvent }),
   });

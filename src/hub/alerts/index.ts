@@ -14,6 +14,14 @@ export { BUILTIN_GROUP, type BuiltinsConfig, createBuiltinRules } from './builti
 export { type AlertEngineDeps, alertStatePath, createAlertEngine } from './create-alert-engine.js';
 export { fingerprint } from './fingerprint.js';
 export { type AlertNode, createAlertSeriesSource, FLEET_SERIES, type FleetView } from './fleet-series.js';
+export {
+  compileInhibitRules,
+  computeInhibitions,
+  DEFAULT_INHIBIT_RULES,
+  type InhibitRule,
+  type InhibitRuleConfig,
+  inhibitRulesSchema,
+} from './inhibition.js';
 export { alertsTopic } from './notifiers/mqtt-notifier.js';
 export { formatPromDuration, parsePromDurationMs } from './prom-duration.js';
 export { loadRuleFiles, parseRuleFile } from './rule-file.js';

@@ -1,5 +1,5 @@
 // Site health: each rule, its boundary (exactly at a limit is still fine), how acknowledged, silenced,
-// pending and info alerts count, and the order of the reasons.
+// inhibited, pending and info alerts count, and the order of the reasons.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../kit/index.js';
@@ -30,6 +30,7 @@ function alert(over: Partial<AlertHealthInput> = {}): AlertHealthInput {
     node: 'n2',
     acknowledgedBy: null,
     silenced: false,
+    inhibited: false,
     ...over,
   };
 }
@@ -148,6 +149,27 @@ test('site health: an acknowledged alert still counts, marked acknowledged; a si
   assert.equal(acked.reasons[0]?.acknowledged, true);
   assert.equal(acked.reasons[0]?.text, 'NodeDown: Node s1/n2 is offline (acknowledged by ana)');
   assert.deepEqual(assess(clock, { nodes, alerts: [alert({ silenced: true })] }), { health: 'green', reasons: [] });
+});
+
+test('site health: a site gone dark lists SiteOffline and its offline nodes, not the NodeDown alerts SiteOffline inhibits', () => {
+  const clock = new ManualClock(T0 + 10 * MIN);
+  const offline = { state: 'offline' as const, since: T0, lastHeard: T0 };
+  const siteOffline = alert({ fingerprint: 'a000000000000001', name: 'SiteOffline', summary: 'Site s1 is offline', node: undefined });
+  const nodeDown = (n: string, inhibited: boolean) =>
+    alert({ fingerprint: `b00000000000000${n.slice(1)}`, summary: `Node s1/${n} is offline`, node: n, inhibited });
+  const a = assess(clock, {
+    nodes: [node('n1', offline), node('n2', offline)],
+    alerts: [siteOffline, nodeDown('n1', true), nodeDown('n2', true)],
+  });
+  assert.equal(a.health, 'error', 'the site stays in error');
+  assert.deepEqual(codes(a), ['error:alert-critical', 'error:node-offline:n1', 'error:node-offline:n2', 'warn:data-stale']);
+  assert.equal(a.reasons[0]?.alert, 'a000000000000001');
+  // Not inhibited (no SiteOffline rule firing yet): each NodeDown is a reason of its own.
+  const b = assess(clock, { nodes: [node('n1', offline), node('n2', offline)], alerts: [nodeDown('n1', false), nodeDown('n2', false)] });
+  assert.equal(b.reasons.filter((r) => r.code === 'alert-critical').length, 2);
+  // An inhibited warning alone leaves a site green, as a silenced one does.
+  const nodes = [node('n1', { lastHeard: clock.now() })];
+  assert.deepEqual(assess(clock, { nodes, alerts: [alert({ severity: 'warning', inhibited: true })] }), { health: 'green', reasons: [] });
 });
 
 test('site health: errors come before warnings, the longest-standing first', () => {

@@ -45,6 +45,11 @@ export interface AlertHealthInput {
   /** Who acknowledged it; null when nobody. */
   readonly acknowledgedBy: string | null;
   readonly silenced: boolean;
+  /**
+   * Inhibited by a firing alert (alerts.inhibitRules): counts like silenced, so a site that is offline
+   * lists SiteOffline and its offline nodes, not a NodeDown per node besides.
+   */
+  readonly inhibited: boolean;
 }
 
 export interface SiteHealthInput {
@@ -99,7 +104,7 @@ export function severityLevel(severity: string | undefined): 'warn' | 'error' | 
  *   unsent sample older than `backlogErrorMs`;
  * - warn: a node stale or unknown; a firing, unsilenced alert of another severity (not info); a
  *   backlog older than `backlogWarnMs`; no node heard for more than `freshnessMs`; no node known;
- * - green otherwise. Acknowledged alerts count (marked so); silenced and pending ones do not.
+ * - green otherwise. Acknowledged alerts count (marked so); silenced, inhibited and pending ones do not.
  * Every age limit is "more than": exactly at the limit is still fine.
  */
 export function assessSiteHealth(input: SiteHealthInput, thresholds: HealthThresholds, now: number): SiteAssessment {
@@ -142,7 +147,7 @@ export function assessSiteHealth(input: SiteHealthInput, thresholds: HealthThres
     }
   }
   for (const a of input.alerts) {
-    if (a.state !== 'firing' || a.silenced) continue;
+    if (a.state !== 'firing' || a.silenced || a.inhibited) continue;
     const level = severityLevel(a.severity);
     if (level === undefined) continue;
     const what = a.summary ?? `${a.name}${a.node === undefined ? '' : ` on ${a.node}`}`;

@@ -114,10 +114,11 @@ export class SiteMonitor {
       nodes[r.state]++;
       nodes.total++;
     }
-    const alerts = { firing: 0, pending: 0, acknowledged: 0, silenced: 0 };
+    const alerts = { firing: 0, pending: 0, acknowledged: 0, silenced: 0, inhibited: 0 };
     for (const a of this.options.alerts?.() ?? []) {
       if (a.alert.state === 'resolved') continue;
       if (a.silencedBy.length > 0) alerts.silenced++;
+      else if (a.inhibitedBy.length > 0) alerts.inhibited++;
       else if (a.alert.state === 'pending') alerts.pending++;
       else {
         alerts.firing++;
@@ -198,6 +199,7 @@ export class SiteMonitor {
       node: s.alert.labels.node,
       acknowledgedBy: s.alert.ack?.by ?? null,
       silenced: s.silencedBy.length > 0,
+      inhibited: s.inhibitedBy.length > 0,
     }));
     const assessment = assessSiteHealth({ nodes: nodeInputs, alerts: alertInputs }, this.thresholds, now);
     const since = this.trackSince(id, assessment, records, now);
@@ -219,7 +221,7 @@ export class SiteMonitor {
       since: iso(since),
       lastHeard: iso(lastHeard),
       lastHeardAgeMs: lastHeard === undefined ? null : Math.max(0, now - lastHeard),
-      openAlerts: alerts.filter((a) => a.alert.state === 'firing' && a.silencedBy.length === 0).length,
+      openAlerts: alerts.filter((a) => a.alert.state === 'firing' && a.silencedBy.length === 0 && a.inhibitedBy.length === 0).length,
       backlogOldest: iso(backlogOldest),
       zones: zoneIds.map((z) => ({ id: z, name: config?.zones[z] ?? z, nodes: zoneNodes.get(z) ?? [] })),
     };

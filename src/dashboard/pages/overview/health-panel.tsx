@@ -131,6 +131,7 @@ export function HealthPanel({ f, rows }: { f: OverviewInfo; rows: readonly SiteR
             <Figure id="health-alerts-pending" cls="warn" icon="…" n={f.alerts.pending} label="pending" href="#/alerts" />
             <Figure id="health-alerts-acknowledged" cls="muted" icon="✓" n={f.alerts.acknowledged} label="acked" />
             <Figure id="health-alerts-silenced" cls="muted" icon="⊘" n={f.alerts.silenced} label="silenced" />
+            <Figure id="health-alerts-inhibited" cls="muted" icon="↧" n={f.alerts.inhibited} label="inhibited" />
           </div>
         </div>
       </div>

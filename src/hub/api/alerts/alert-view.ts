@@ -1,6 +1,6 @@
 // The JSON shapes of the alert API: alerts as Prometheus' /api/v1/alerts lists them (labels,
-// annotations, state, activeAt, value) plus fieldmesh's fingerprint, times, acknowledgement and
-// silencing; silences as Alertmanager's API v2 returns them; rules as Prometheus' /api/v1/rules.
+// annotations, state, activeAt, value) plus fieldmesh's fingerprint, times, acknowledgement,
+// silencing and inhibition; silences as Alertmanager's API v2 returns them; rules as Prometheus' /api/v1/rules.
 
 import { type AlertView, formatSampleValue } from '../../../protocol/index.js';
 import type { AlertSnapshot, RuleHealth } from '../../alerts/alert-engine.js';
@@ -39,6 +39,8 @@ export function toAlertView(s: AlertSnapshot): AlertView {
     ack: a.ack === null ? null : { by: a.ack.by, at: iso(a.ack.at), comment: a.ack.comment },
     silenced: s.silencedBy.length > 0,
     silencedBy: s.silencedBy,
+    inhibited: s.inhibitedBy.length > 0,
+    inhibitedBy: s.inhibitedBy,
     generatorURL: a.generatorUrl,
   };
 }

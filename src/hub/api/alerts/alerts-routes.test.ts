@@ -102,6 +102,8 @@ test('alerts API: NodeDown fires 2 min after a will and is listed Prometheus-sty
     'fingerprint',
     'firedAt',
     'generatorURL',
+    'inhibited',
+    'inhibitedBy',
     'labels',
     'resolvedAt',
     'rule',
@@ -115,6 +117,8 @@ test('alerts API: NodeDown fires 2 min after a will and is listed Prometheus-sty
   assert.equal(alert.rule, 'builtin/NodeDown');
   assert.equal(alert.ack, null);
   assert.equal(alert.silenced, false);
+  assert.equal(alert.inhibited, false);
+  assert.deepEqual(alert.inhibitedBy, []);
   assert.match(alert.value, /^\d+(\.\d+)?$/);
 
   // The notification on the MQTT topic, QoS 1, in Alertmanager's shape.

@@ -1,12 +1,12 @@
-// Which alerts changed since the last look, for the live feed's `alert` messages: state, acknowledgement
-// and silencing (a silence that starts or ends on its own counts too); an alert the engine no longer
+// Which alerts changed since the last look, for the live feed's `alert` messages: state, acknowledgement,
+// silencing and inhibition (a silence that starts or ends on its own counts too); an alert the engine no longer
 // lists goes out once more with `removed: true`.
 
 import type { AlertView, LiveAlertMessage } from '../../../protocol/index.js';
 
 /** What an `alert` message is sent for; the value and annotations move at every evaluation and do not count. */
 function changeKey(a: AlertView): string {
-  return JSON.stringify([a.state, a.firedAt, a.resolvedAt, a.ack, a.silencedBy]);
+  return JSON.stringify([a.state, a.firedAt, a.resolvedAt, a.ack, a.silencedBy, a.inhibitedBy]);
 }
 
 export class AlertChanges {

@@ -78,7 +78,7 @@ async function subscribe(url: string): Promise<Message[]> {
   return messages;
 }
 
-async function setup() {
+async function setup(alerts: Record<string, unknown> = { builtins: { siteOffline: { enabled: false } } }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-live-console-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const clock = new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0));
@@ -87,7 +87,7 @@ async function setup() {
     dataDir,
     storage: { path: join(dataDir, 'hub.db') },
     http: { port: 0 },
-    alerts: { builtins: { siteOffline: { enabled: false } } },
+    alerts,
     sites: [{ id: 's1', name: 'Site one', lat: 47.4, lon: 8.5 }],
   });
   const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
@@ -180,7 +180,59 @@ test('live console: NodeDown pending, firing and acknowledged each send an alert
   );
   assert.equal(detail.nodeViews[0].state, 'offline');
   const overview = (await hub.app.inject('/api/v1/overview')).json();
-  assert.deepEqual(overview.alerts, { firing: 1, pending: 0, acknowledged: 1, silenced: 0 });
+  assert.deepEqual(overview.alerts, { firing: 1, pending: 0, acknowledged: 1, silenced: 0, inhibited: 0 });
+});
+
+test('live console: SiteOffline starting to fire sends its NodeDown again, inhibited; the site and overview stop counting it', async () => {
+  const { hub, clock, broker, httpUrl } = await setup({});
+  const node = await birth(broker, clock);
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
+  await node.close({ graceful: false });
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+  const messages = await subscribe(`${httpUrl}/api/v1/live`);
+  await waitFor(() => of(messages, 'snapshot').length === 1, { what: 'snapshot' });
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 15_000) {
+      clock.advance(15_000);
+      await hub.alerts?.idle();
+    }
+  };
+  await run(2 * 60_000 + 15_000);
+  const nodeDown = await waitFor(
+    () => of<AlertView>(messages, 'alert').find((a) => a.labels.alertname === 'NodeDown' && a.state === 'firing'),
+    {
+      what: 'NodeDown firing',
+    },
+  );
+  assert.equal(nodeDown.inhibited, false, 'SiteOffline is still pending');
+  await run(3 * 60_000);
+  const siteOffline = await waitFor(
+    () => of<AlertView>(messages, 'alert').find((a) => a.labels.alertname === 'SiteOffline' && a.state === 'firing'),
+    { what: 'SiteOffline firing' },
+  );
+  const inhibited = await waitFor(
+    () => of<AlertView>(messages, 'alert').find((a) => a.fingerprint === nodeDown.fingerprint && a.inhibited),
+    {
+      what: 'NodeDown sent again, inhibited',
+    },
+  );
+  assert.equal(inhibited.state, 'firing');
+  assert.deepEqual(inhibited.inhibitedBy, [siteOffline.fingerprint]);
+  const overview = await waitFor(() => of<OverviewView>(messages, 'overview').find((o) => o.alerts.inhibited === 1), {
+    what: 'overview counting the inhibited alert',
+  });
+  assert.deepEqual(overview.alerts, { firing: 1, pending: 0, acknowledged: 0, silenced: 0, inhibited: 1 });
+  const site = await waitFor(() => of<SiteView>(messages, 'site').find((s) => s.reasons.some((r) => r.alert === siteOffline.fingerprint)), {
+    what: 'site listing SiteOffline',
+  });
+  assert.equal(site.health, 'error');
+  assert.equal(site.openAlerts, 1);
+  assert.deepEqual(
+    site.reasons.filter((r) => r.alert !== undefined).map((r) => r.alert),
+    [siteOffline.fingerprint],
+    'the inhibited NodeDown is not a reason of its own',
+  );
+  assert.ok(site.reasons.some((r) => r.code === 'node-offline' && r.node === 'n1'));
 });
 
 test('live console: time alone makes a site not fresh, told by the hub timer; a pending alert that clears is sent removed', async () => {

@@ -170,7 +170,7 @@ test('api overview: sites by health, nodes by state, worst sites error first', a
   assert.equal(o.title, 'Acme fleet');
   assert.deepEqual(o.sites, { green: 1, warn: 1, error: 1, total: 3 });
   assert.deepEqual(o.nodes, { online: 2, stale: 0, offline: 1, unknown: 0, total: 3 });
-  assert.deepEqual(o.alerts, { firing: 0, pending: 0, acknowledged: 0, silenced: 0 });
+  assert.deepEqual(o.alerts, { firing: 0, pending: 0, acknowledged: 0, silenced: 0, inhibited: 0 });
   assert.deepEqual(
     o.worstSites.map((s: SiteView) => [s.site, s.health]),
     [
