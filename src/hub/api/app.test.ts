@@ -2,6 +2,7 @@
 // semantics, errors as 400 bad_data / 404, health, readiness and metrics.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { ManualClock, silentLogger } from '../../kit/index.js';
 import { decodeWireFrame, encodeDeath, type SeriesDef, SessionEncoder, type WireFrame } from '../../protocol/index.js';
 import { FleetState } from '../fleet/fleet-state.js';
@@ -296,4 +297,31 @@ test('api errors: an unexpected failure is a 500 FM_HUB_INTERNAL without interna
   });
   assert.equal(json.statusCode, 400);
   assert.equal(json.json().code, 'FM_QUERY_INVALID');
+});
+
+test('api compression: answers of 1 KB or more go out as asked (br, gzip), smaller ones and the console files as they are', async () => {
+  const { app } = setup();
+  const plain = await app.inject('/metrics');
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.ok(plain.body.length >= 1024, `metrics are ${plain.body.length} bytes`);
+  const br = await app.inject({ url: '/metrics', headers: { 'accept-encoding': 'br, gzip' } });
+  assert.equal(br.headers['content-encoding'], 'br');
+  assert.match(brotliDecompressSync(br.rawPayload).toString(), /fieldmesh_hub_nodes\{state="online"\} 0/);
+  assert.ok(br.rawPayload.length < plain.body.length / 3, `${br.rawPayload.length} compressed bytes for ${plain.body.length}`);
+  const gz = await app.inject({ url: '/metrics', headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  assert.match(gunzipSync(gz.rawPayload).toString(), /fieldmesh_hub_nodes\{state="online"\} 0/);
+  const small = await app.inject({ url: '/healthz', headers: { 'accept-encoding': 'br, gzip' } });
+  assert.equal(small.headers['content-encoding'], undefined);
+  assert.deepEqual(small.json(), { status: 'ok' });
+  // The console's page and assets: compressed once, at build time (or not at all), never twice.
+  const page = await app.inject({ url: '/', headers: { 'accept-encoding': 'gzip' } });
+  const script = /src="(\/assets\/index-[\w-]+\.js)"/.exec(
+    page.rawPayload[0] === 0x1f ? gunzipSync(page.rawPayload).toString() : page.body,
+  )?.[1];
+  assert.ok(script, 'the page names its script');
+  const asset = await app.inject({ url: script, headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(asset.statusCode, 200);
+  assert.equal(asset.headers['content-encoding'], 'gzip');
+  assert.match(gunzipSync(asset.rawPayload).toString(), /\S/);
 });
