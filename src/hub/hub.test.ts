@@ -1,78 +1,31 @@
 // The hub end to end over the in-memory broker: births and data reach the API and history, a gap
 // gets a rebirth request, a will makes the node offline, a malformed payload is counted and harmless.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
-import { ManualClock, silentLogger } from '../kit/index.js';
-import {
-  type BackfillFrame,
-  decodeWireFrame,
-  encodeDeath,
-  encodeEvent,
-  encodeHistory,
-  hubTopic,
-  nodeTopic,
-  type SeriesDef,
-  SessionEncoder,
-  type WireFrame,
-} from '../protocol/index.js';
-import { createMemoryTransport, MemoryBroker, type Transport, type TransportMessage } from '../transport/index.js';
+import { silentLogger } from '../kit/index.js';
+import { type BackfillFrame, encodeEvent, encodeHistory, hubTopic, nodeTopic, SessionEncoder } from '../protocol/index.js';
+import { createMemoryTransport, MemoryBroker, type Transport } from '../transport/index.js';
 import { hubConfigSchema } from './config.js';
 import { createHub, type Hub } from './hub.js';
+import { batterySoc, birthOf, wire as decode, hubTestKit } from './hub-test-kit.js';
 
-const SERIES: SeriesDef[] = [
-  {
-    alias: 1,
-    name: 'battery_soc',
-    labels: { device: 'bms' },
-    type: 'gauge',
-    unit: 'percent',
-    decimals: 1,
-    deadband: { kind: 'none' },
-    maxSilenceMs: 30_000,
-    value: 55.5,
-  },
-];
+const SERIES = [batterySoc({ device: 'bms' })];
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function decode(bytes: Uint8Array): WireFrame {
-  const r = decodeWireFrame(bytes);
-  if (!r.ok) throw r.error;
-  return r.frame;
-}
+const { defer, tempDir, startHub, connectClient } = hubTestKit();
 
 async function setup() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-hub-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const clock = new ManualClock();
-  const broker = new MemoryBroker();
-  const config = hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } });
-  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
-  cleanups.push(() => hub.stop());
-  await hub.start({ listen: false });
+  const { hub, broker, clock, dataDir } = await startHub({ prefix: 'fieldmesh-hub-' });
   await waitFor(async () => (await hub.app.inject('/readyz')).statusCode === 200, { what: 'hub ready' });
 
   const epoch = 7;
-  const node = createMemoryTransport(broker, {
-    clientId: 'node-s1-n1',
-    will: { topic: nodeTopic('fieldmesh', 's1', 'n1', 'death'), payload: encodeDeath({ epoch, reason: 'lost' }), qos: 1, retain: false },
+  const { transport: node, received } = await connectClient(broker, 'node-s1-n1', {
+    will: { site: 's1', node: 'n1', epoch },
+    subscribe: ['fieldmesh/s1/n1/cmd/#', 'fieldmesh/_hub/#'],
   });
-  const received: TransportMessage[] = [];
-  node.on('message', (m) => received.push(m));
-  const connected = new Promise<void>((resolve) => node.on('connected', () => resolve()));
-  node.start();
-  await connected;
-  await node.subscribe('fieldmesh/s1/n1/cmd/#', 1);
-  await node.subscribe('fieldmesh/_hub/#', 1);
-  cleanups.push(() => node.close());
   const enc = new SessionEncoder(epoch);
   return { hub, broker, clock, node, enc, received, dataDir };
 }
@@ -86,6 +39,12 @@ async function nodeState(hub: Hub): Promise<{ state: string; values?: Array<{ va
   return res.statusCode === 200 ? res.json() : undefined;
 }
 
+/** Sends the node's birth and waits until the API shows it online. */
+async function bornOnline(hub: Hub, node: Transport, enc: SessionEncoder, time: number): Promise<void> {
+  await publish(node, 'birth', birthOf(enc, time, SERIES));
+  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+}
+
 test('hub: a birth and data become visible in /api/v1/nodes and query_range; a retained hubState announces the hub', async () => {
   const { hub, clock, node, enc, received, dataDir } = await setup();
   const retained = await waitFor(() => received.find((m) => m.topic === hubTopic('fieldmesh', 'state')), { what: 'hubState' });
@@ -94,11 +53,7 @@ test('hub: a birth and data become visible in /api/v1/nodes and query_range; a r
   assert.equal(state.type === 'hubState' && state.epoch, JSON.parse(readFileSync(join(dataDir, 'hub-state.json'), 'utf8')).boot);
 
   const t0 = clock.now();
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: t0, zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
+  await publish(node, 'birth', birthOf(enc, t0, SERIES));
   await publish(node, 'data', enc.data(t0 + 1_000, [{ alias: 1, value: 56.5 }]));
   const seen = await waitFor(
     async () => {
@@ -127,11 +82,7 @@ test('hub: a birth and data become visible in /api/v1/nodes and query_range; a r
 
 test('hub: a gap publishes one rebirth request on the node command topic', async () => {
   const { hub, clock, node, enc, received } = await setup();
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
+  await publish(node, 'birth', birthOf(enc, clock.now(), SERIES));
   enc.data(clock.now(), [{ alias: 1, value: 60 }]); // never sent
   await publish(node, 'data', enc.data(clock.now(), [{ alias: 1, value: 61 }]));
   await publish(node, 'data', enc.data(clock.now(), [{ alias: 1, value: 62 }]));
@@ -147,12 +98,7 @@ test('hub: a gap publishes one rebirth request on the node command topic', async
 
 test('hub: the node will makes it offline', async () => {
   const { hub, broker, clock, node, enc } = await setup();
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
-  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  await bornOnline(hub, node, enc, clock.now());
   broker.drop('node-s1-n1');
   await waitFor(async () => (await nodeState(hub))?.state === 'offline', { what: 'offline after the will' });
 });
@@ -161,11 +107,7 @@ test('hub: a malformed payload on a node topic is counted and the next good fram
   const { hub, clock, node, enc } = await setup();
   await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'data'), new Uint8Array([0x13, 0xff]), { qos: 1 });
   await node.publish('fieldmesh/s1/n1/bogus', new Uint8Array([1]), { qos: 1 });
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
+  await publish(node, 'birth', birthOf(enc, clock.now(), SERIES));
   await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online after a bad frame' });
   const metrics = (await hub.app.inject('/metrics')).body;
   assert.match(metrics, /fieldmesh_frames_rejected_total\{reason="truncated"\} 1/);
@@ -176,12 +118,7 @@ test('hub: a malformed payload on a node topic is counted and the next good fram
 
 test('hub: silence makes a node stale, the registry survives a restart as unknown, stop publishes hubState offline', async () => {
   const { hub, broker, clock, node, enc, dataDir } = await setup();
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
-  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  await bornOnline(hub, node, enc, clock.now());
   clock.advance(11_000);
   assert.equal((await nodeState(hub))?.state, 'stale');
   await hub.stop();
@@ -189,12 +126,7 @@ test('hub: silence makes a node stale, the registry survives a restart as unknow
   const frame = decode(retained?.payload ?? new Uint8Array());
   assert.equal(frame.type === 'hubState' && frame.online, false);
 
-  const again = createHub(hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } }), {
-    transport: createMemoryTransport(broker, { clientId: 'hub' }),
-    clock,
-  });
-  cleanups.push(() => again.stop());
-  await again.start({ listen: false });
+  const { hub: again } = await startHub({ dataDir, broker, clock });
   const restored = await nodeState(again);
   assert.equal(restored?.state, 'unknown');
   assert.equal((await again.app.inject('/api/v1/nodes')).json().nodes[0].lastHeardAgeMs, 11_000);
@@ -202,12 +134,11 @@ test('hub: silence makes a node stale, the registry survives a restart as unknow
 });
 
 test('hub: the live stream sends a snapshot, then node events; stop ends open streams; a taken port falls back', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-hub-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = tempDir('fieldmesh-hub-');
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const takenPort = (blocker.address() as AddressInfo).port;
-  cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  defer(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
   const broker = new MemoryBroker();
   const warnings: string[] = [];
   const logger = { ...silentLogger, warn: (_o: object, msg?: string) => warnings.push(msg ?? ''), child: () => logger };
@@ -215,7 +146,7 @@ test('hub: the live stream sends a snapshot, then node events; stop ends open st
     transport: createMemoryTransport(broker, { clientId: 'hub' }),
     logger,
   });
-  cleanups.push(() => hub.stop());
+  defer(() => hub.stop());
   const { httpUrl } = await hub.start();
   assert.notEqual(new URL(httpUrl).port, String(takenPort));
   assert.ok(
@@ -239,12 +170,8 @@ test('hub: the live stream sends a snapshot, then node events; stop ends open st
   const node = createMemoryTransport(broker, { clientId: 'n1' });
   node.start();
   await new Promise<void>((resolve) => node.on('connected', () => resolve()));
-  cleanups.push(() => node.close());
-  await publish(
-    node,
-    'birth',
-    new SessionEncoder(1).birth({ time: Date.now(), zone: 'z1', agentVersion: 't', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
+  defer(() => node.close());
+  await publish(node, 'birth', birthOf(new SessionEncoder(1), Date.now(), SERIES, { agentVersion: 't' }));
   await readUntil(/event: node\ndata: \{"site":"s1","zone":"z1","node":"n1","state":"online"/);
   const ended = reader.read().then(async function drain(r): Promise<boolean> {
     return r.done ? true : drain(await reader.read());
@@ -256,12 +183,7 @@ test('hub: the live stream sends a snapshot, then node events; stop ends open st
 test('hub: a history frame is stored without touching live state, then acknowledged by range; a resend is absorbed', async () => {
   const { hub, clock, node, enc, received } = await setup();
   const t0 = clock.now();
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: t0, zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
-  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  await bornOnline(hub, node, enc, t0);
   const before = await nodeState(hub);
 
   const old = t0 - 3_600_000;
@@ -323,12 +245,7 @@ test('hub: a history frame is stored without touching live state, then acknowled
 test('hub: an event is stored, then acknowledged by its outbox seq; a resend is absorbed; /api/v1/events and the live feed show it', async () => {
   const { hub, clock, node, enc, received } = await setup();
   const t0 = clock.now();
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: t0, zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
-  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  await bornOnline(hub, node, enc, t0);
   const fire = encodeEvent({
     epoch: 7,
     seq: 42,
@@ -393,12 +310,7 @@ test('hub: the completeness ledger reports backlog, dropped ranges and holes; it
   const H = 3_600_000;
   const today = Math.floor(clock.now() / (24 * H)) * 24 * H;
   const yesterday = today - 24 * H;
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
-  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  await bornOnline(hub, node, enc, clock.now());
   // Yesterday at one sample a minute, except 10:00 to 11:00; 12:00 to 12:30 was dropped at the node's disk cap.
   const samples: Array<readonly [number, number]> = [];
   for (let t = yesterday; t < today; t += 60_000) {
@@ -457,13 +369,7 @@ test('hub: the completeness ledger reports backlog, dropped ranges and holes; it
   assert.match(metrics, new RegExp(`fieldmesh_hub_history_samples_stored_total ${2 * samples.length}\\n`));
 
   await hub.stop();
-  const again = createHub(hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } }), {
-    transport: createMemoryTransport(broker, { clientId: 'hub-2' }),
-    clock,
-    logger: silentLogger,
-  });
-  cleanups.push(() => again.stop());
-  await again.start({ listen: false });
+  const { hub: again } = await startHub({ dataDir, broker, clock, clientId: 'hub-2', logger: silentLogger });
   const restored = (await again.app.inject(`/api/v1/nodes/s1/n1/completeness?${window}`)).json();
   assert.equal(restored.complete, true, 'the ledger survives a restart');
   assert.equal((await again.app.inject('/api/v1/nodes/s1/n1')).json().backlogRows, 0);
@@ -474,12 +380,7 @@ test('hub: a reported drop is requested from the node once, one request per node
   const H = 3_600_000;
   const today = Math.floor(clock.now() / (24 * H)) * 24 * H;
   const yesterday = today - 24 * H;
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
-  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  await bornOnline(hub, node, enc, clock.now());
   const A = { fromMs: yesterday + 1 * H, toMs: yesterday + 1.5 * H, rows: 30 };
   const B = { fromMs: yesterday + 2 * H, toMs: yesterday + 2.5 * H, rows: 30 };
   const inside = (t: number, r: { fromMs: number; toMs: number }) => t >= r.fromMs && t <= r.toMs;
@@ -506,6 +407,22 @@ test('hub: a reported drop is requested from the node once, one request per node
       repaired: extra.repaired ?? [],
       series: samples.length === 0 ? [] : [{ name: 'battery_soc', labels: { device: 'bms' }, type: 'gauge', unit: 'percent', samples }],
     });
+  };
+  /** The node resends a range from its store, then reports the request for it done. */
+  const resend = async (range: typeof A, requestId: string) => {
+    await node.publish(
+      nodeTopic('fieldmesh', 's1', 'n1', 'history'),
+      history(
+        minutes(range.fromMs, range.toMs, () => true),
+        {},
+      ),
+      { qos: 1 },
+    );
+    await node.publish(
+      nodeTopic('fieldmesh', 's1', 'n1', 'history'),
+      history([], { repaired: [{ requestId, fromMs: range.fromMs, toMs: range.toMs }] }),
+      { qos: 1 },
+    );
   };
   const requests = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/backfill').map((m) => decode(m.payload) as BackfillFrame);
   const acks = () => received.filter((m) => m.topic === 'fieldmesh/s1/n1/cmd/ack');
@@ -540,19 +457,7 @@ test('hub: a reported drop is requested from the node once, one request per node
   assert.equal(body.dropped.length, 2);
 
   // The node resends A from its store and reports it done.
-  await node.publish(
-    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
-    history(
-      minutes(A.fromMs, A.toMs, () => true),
-      {},
-    ),
-    { qos: 1 },
-  );
-  await node.publish(
-    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
-    history([], { repaired: [{ requestId: first.requestId, fromMs: A.fromMs, toMs: A.toMs }] }),
-    { qos: 1 },
-  );
+  await resend(A, first.requestId);
   await waitFor(() => hub.stats().backfillsCompleted === 1, { what: 'A reported done' });
   body = await report();
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -567,30 +472,12 @@ test('hub: a reported drop is requested from the node once, one request per node
 
   // A restarted hub still knows B is outstanding and asks again once the timeout has passed.
   await hub.stop();
-  const again = createHub(hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') } }), {
-    transport: createMemoryTransport(broker, { clientId: 'hub-2' }),
-    clock,
-    logger: silentLogger,
-  });
-  cleanups.push(() => again.stop());
-  await again.start({ listen: false });
+  const { hub: again } = await startHub({ dataDir, broker, clock, clientId: 'hub-2', logger: silentLogger });
   await waitFor(async () => (await again.app.inject('/readyz')).statusCode === 200, { what: 'the new hub ready' });
   clock.advance(5 * 60_000);
   const third = await waitFor(() => requests()[2], { what: 'B asked again after the timeout' });
   assert.equal(third.requestId, second.requestId, 'the same request, under the same id');
-  await node.publish(
-    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
-    history(
-      minutes(B.fromMs, B.toMs, () => true),
-      {},
-    ),
-    { qos: 1 },
-  );
-  await node.publish(
-    nodeTopic('fieldmesh', 's1', 'n1', 'history'),
-    history([], { repaired: [{ requestId: second.requestId, fromMs: B.fromMs, toMs: B.toMs }] }),
-    { qos: 1 },
-  );
+  await resend(B, second.requestId);
   await waitFor(() => again.stats().backfillsCompleted === 1, { what: 'B reported done' });
   const done = (await again.app.inject('/api/v1/nodes/s1/n1/completeness')).json();
   assert.deepEqual([done.complete, done.ratio, done.missing, done.dropped, done.repairs], [true, 1, [], [], []]);
@@ -604,12 +491,7 @@ test('hub: POST /api/v1/nodes/:site/:node/backfill answers 202 with the request 
   const unknown = await post('/api/v1/nodes/s1/n9/backfill', { from: 0, to: 1 });
   assert.equal(unknown.statusCode, 404);
   assert.equal(unknown.json().code, 'FM_NOT_FOUND');
-  await publish(
-    node,
-    'birth',
-    enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-  );
-  await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online' });
+  await bornOnline(hub, node, enc, clock.now());
 
   const from = '2025-12-31T10:00:00Z';
   const toMs = Date.parse('2025-12-31T11:00:00Z');

@@ -50,6 +50,20 @@ const frameArb = fc.record({
   series: fc.array(seriesArb, { maxLength: 5 }),
 });
 
+/** Seq 1 to 1 of epoch 1, nothing pending, dropped or repaired, no series: the frame the tests vary. */
+const EMPTY_HISTORY: Parameters<typeof encodeHistory>[0] = {
+  epoch: 1,
+  zone: 'z1',
+  firstSeq: 1,
+  lastSeq: 1,
+  pendingRows: 0,
+  oldestPendingMs: null,
+  pendingBytes: 0,
+  dropped: [],
+  repaired: [],
+  series: [],
+};
+
 const plain = (x: unknown): unknown =>
   JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)));
 
@@ -80,15 +94,8 @@ test('history: a day of 2 s battery readings costs about two bytes a sample', ()
     (_, i) => [1_760_000_000_000 + i * 2_000, 52 + Math.round(Math.sin(i / 500) * 100) / 100] as const,
   );
   const bytes = encodeHistory({
-    epoch: 1,
-    zone: 'z1',
-    firstSeq: 1,
+    ...EMPTY_HISTORY,
     lastSeq: 43_200,
-    pendingRows: 0,
-    oldestPendingMs: null,
-    pendingBytes: 0,
-    dropped: [],
-    repaired: [],
     series: [{ name: 'dc_voltage', labels: {}, type: 'gauge', unit: 'volts', samples }],
   });
   assert.ok(bytes.length / samples.length < 2.1, `${(bytes.length / samples.length).toFixed(2)} B/sample`);
@@ -127,15 +134,7 @@ test('history: truncations are rejected, and ranges must not run backwards', () 
   assert.equal(!r.ok && r.error.reason, 'malformed');
   assert.throws(() =>
     encodeHistory({
-      epoch: 1,
-      zone: 'z1',
-      firstSeq: 1,
-      lastSeq: 1,
-      pendingRows: 0,
-      oldestPendingMs: null,
-      pendingBytes: 0,
-      dropped: [],
-      repaired: [],
+      ...EMPTY_HISTORY,
       series: [
         {
           name: 'x',
@@ -153,18 +152,7 @@ test('history: truncations are rejected, and ranges must not run backwards', () 
 });
 
 test('history: a frame of the layout before FM-DURABLE-6 (type 8) is refused, never misread', () => {
-  const bytes = encodeHistory({
-    epoch: 1,
-    zone: 'z1',
-    firstSeq: 1,
-    lastSeq: 1,
-    pendingRows: 0,
-    oldestPendingMs: null,
-    pendingBytes: 0,
-    dropped: [],
-    repaired: [],
-    series: [],
-  });
+  const bytes = encodeHistory(EMPTY_HISTORY);
   assert.equal(bytes[0], 0x1b, 'version 1, type 11');
   bytes[0] = 0x18;
   const r = decodeWireFrame(bytes);
@@ -173,17 +161,7 @@ test('history: a frame of the layout before FM-DURABLE-6 (type 8) is refused, ne
 });
 
 test('history: a repaired range must name a request and run forwards', () => {
-  const base = {
-    epoch: 1,
-    zone: 'z1',
-    firstSeq: 1,
-    lastSeq: 1,
-    pendingRows: 0,
-    oldestPendingMs: null,
-    pendingBytes: 0,
-    dropped: [],
-    series: [],
-  };
+  const base = EMPTY_HISTORY;
   assert.throws(() => encodeHistory({ ...base, repaired: [{ requestId: '', fromMs: 1, toMs: 2 }] }), RangeError);
   assert.throws(() => encodeHistory({ ...base, repaired: [{ requestId: 'r', fromMs: 2, toMs: 1 }] }), RangeError);
   const good = encodeHistory({ ...base, repaired: [{ requestId: 'r', fromMs: 1, toMs: 1 }] });

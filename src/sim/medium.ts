@@ -1,7 +1,7 @@
 // Emulated media for the simulator: one shared radio channel and a network of point-to-point links,
 // each handing every node a FrameLink and delivering frames through the injected clock's timers.
 
-import type { Clock, TimerHandle } from '../kit/index.js';
+import { type Clock, hash32, SeededRandom, type TimerHandle } from '../kit/index.js';
 import type { FrameLink, LinkPeer, LinkStats } from '../transport/index.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -70,16 +70,6 @@ export interface SimRandom {
   int(n: number): number;
 }
 
-/** Mixes two 32-bit integers (the hash of workloads/bess-workload.mjs). */
-export function hash32(a: number, b: number): number {
-  let h = (a ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ (b + 0x7f4a7c15), 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** FNV-1a of a string, so a stream keyed by a node name does not depend on registration order. */
 export function hashName(name: string): number {
   let h = 0x811c9dc5;
@@ -89,15 +79,8 @@ export function hashName(name: string): number {
 
 /** A mulberry32 stream for (seed, stream): same inputs, same numbers, on every platform. */
 export function createSimRandom(seed: number, stream = 0): SimRandom {
-  let s = hash32(seed >>> 0, stream >>> 0);
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n) => Math.floor(next() * n) };
+  const random = new SeededRandom(hash32(seed >>> 0, stream >>> 0));
+  return { next: () => random.next(), int: (n) => Math.floor(random.next() * n) };
 }
 
 /** A seeded Fisher-Yates shuffle (returns a new array). */

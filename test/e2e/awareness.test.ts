@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
+import { test } from 'node:test';
+import { type FieldmeshProcess, fieldmeshKilledAfter } from '../kit/fieldmesh-process.js';
 import { startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
 import { waitFor } from '../kit/wait.js';
@@ -20,16 +20,7 @@ interface FleetAnswer {
   };
 }
 
-const running: FieldmeshProcess[] = [];
-after(() => {
-  for (const p of running) p.kill('SIGKILL');
-});
-
-function start(args: string[]): FieldmeshProcess {
-  const p = runFieldmesh(args);
-  running.push(p);
-  return p;
-}
+const start = fieldmeshKilledAfter();
 
 const IDS = ['bess-01', 'bess-02', 'bess-03'];
 

@@ -5,23 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { createHubClient } from '../../src/client/index.js';
-import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
+import { type FieldmeshProcess, fieldmeshKilledAfter } from '../kit/fieldmesh-process.js';
 import { startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
 import { waitFor } from '../kit/wait.js';
 
-const running: FieldmeshProcess[] = [];
-after(() => {
-  for (const p of running) p.kill('SIGKILL');
-});
-
-function start(args: string[]): FieldmeshProcess {
-  const p = runFieldmesh(args);
-  running.push(p);
-  return p;
-}
+const start = fieldmeshKilledAfter();
 
 function writeYaml(dir: string, name: string, text: string): string {
   const path = join(dir, name);

@@ -2,6 +2,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const FIELDMESH_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -82,5 +83,21 @@ export function runFieldmesh(args: readonly string[], env: Record<string, string
     kill(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     },
+  };
+}
+
+/**
+ * Registers an `after` that SIGKILLs every process it started, and returns the starter. Call once at
+ * the top of a test file.
+ */
+export function fieldmeshKilledAfter(): (args: readonly string[]) => FieldmeshProcess {
+  const running: FieldmeshProcess[] = [];
+  after(() => {
+    for (const p of running) p.kill('SIGKILL');
+  });
+  return (args) => {
+    const p = runFieldmesh(args);
+    running.push(p);
+    return p;
   };
 }

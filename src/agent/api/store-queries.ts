@@ -15,6 +15,7 @@ import {
   parseSelector,
   parseStepMs,
   queryWindow,
+  rangeParams,
   rangeSteps,
   repeated,
   type SeriesPoints,
@@ -134,12 +135,7 @@ export function createStoreQueries(store: SampleStore, options: StoreQueriesOpti
 
   const queryRange = async (params: Params) => {
     const query = parseAggregationQuery(single(params, 'query'));
-    const startMs = timeParam(params, 'start');
-    const endMs = timeParam(params, 'end');
-    const step = single(params, 'step');
-    if (step === undefined || step === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "step"');
-    const stepMs = parseStepMs(step);
-    rangeSteps(startMs, endMs, stepMs);
+    const { startMs, endMs, stepMs } = rangeParams(params);
     const choice = chooseRollup(params, query, startMs, stepMs, await store.coverage());
     if (choice !== undefined) return rollupRange(query, choice, startMs, endMs, stepMs);
     const window = queryWindow(startMs, endMs);

@@ -3,15 +3,14 @@
 // size cap deleting raw chunks first.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { statSync } from 'node:fs';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { isFieldmeshError, type Logger, ManualClock } from '../../kit/index.js';
+import { isFieldmeshError, ManualClock } from '../../kit/index.js';
 import type { LabelMatcher } from '../../protocol/index.js';
 import { createSqliteStore, type RollupFn, type SqliteStoreOptions, type StoreRollup, type StoreSample } from './index.js';
+import { recordingLogger, tempStorePaths } from './store-test-kit.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -24,33 +23,7 @@ const ROLLUPS: StoreRollup[] = [
   { resolutionMs: 5 * MIN, retentionMs: 400 * DAY },
 ];
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fm-rollup-'));
-  dirs.push(dir);
-  return join(dir, 'store.db');
-}
-
-function recordingLogger(lines: string[]): Logger {
-  const logger: Logger = {
-    debug() {},
-    info(_o, msg) {
-      if (msg) lines.push(msg);
-    },
-    warn(_o, msg) {
-      if (msg) lines.push(msg);
-    },
-    error(_o, msg) {
-      if (msg) lines.push(msg);
-    },
-    child: () => logger,
-  };
-  return logger;
-}
+const tempPath = tempStorePaths('fm-rollup-');
 
 function open(options: Partial<SqliteStoreOptions> = {}) {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock(T0 + 10 * HOUR);

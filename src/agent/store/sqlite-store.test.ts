@@ -2,43 +2,17 @@
 // retention, size cap and quarantine of unreadable files.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, readdirSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { isFieldmeshError, type Logger, ManualClock } from '../../kit/index.js';
+import { isFieldmeshError, ManualClock } from '../../kit/index.js';
 import { createSqliteStore, encodeChunk, type SqliteStoreOptions, type StoreSample } from './index.js';
+import { recordingLogger, tempStorePaths } from './store-test-kit.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fm-store-'));
-  dirs.push(dir);
-  return join(dir, 'store.db');
-}
-
-function recordingLogger(lines: string[]): Logger {
-  const logger: Logger = {
-    debug() {},
-    info(_o, msg) {
-      if (msg) lines.push(msg);
-    },
-    warn(_o, msg) {
-      if (msg) lines.push(msg);
-    },
-    error(_o, msg) {
-      if (msg) lines.push(msg);
-    },
-    child: () => logger,
-  };
-  return logger;
-}
+const tempPath = tempStorePaths('fm-store-');
 
 function open(options: Partial<SqliteStoreOptions> & { clock?: ManualClock } = {}) {
   const clock = options.clock ?? new ManualClock(T0 + 10 * HOUR);

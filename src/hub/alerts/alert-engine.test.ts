@@ -2,12 +2,12 @@
 // SiteOffline grouped per site and resolved on reconnect, LowSOC, BacklogAge), silences with expiry,
 // acknowledgements, repeat notifications, and state that survives a restart of the engine.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { ManualClock } from '../../kit/index.js';
 import { hubConfigSchema } from '../config.js';
+import { hubTestKit } from '../hub-test-kit.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
 import type { HubStorage } from '../storage/storage.js';
@@ -23,10 +23,7 @@ import type { WebhookPayload } from './webhook-payload.js';
 const EVAL_MS = 15_000;
 const START = Date.UTC(2026, 10, 24, 9, 0, 0);
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { defer, tempDir } = hubTestKit();
 
 /** A notifier that records every payload and reports it delivered at once. */
 function recordingNotifier(received: WebhookPayload[], options: { deliver?: boolean } = {}): Notifier {
@@ -74,8 +71,7 @@ interface SetupOptions {
 }
 
 async function setup(options: SetupOptions = {}): Promise<Setup> {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-alerts-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('fieldmesh-alerts-');
   const ruleFiles: string[] = [];
   if (options.rules !== undefined) {
     const file = join(dir, 'rules.yaml');
@@ -88,7 +84,7 @@ async function setup(options: SetupOptions = {}): Promise<Setup> {
   });
   const clock = options.clock ?? new ManualClock(START);
   const storage = options.storage ?? createSqliteStorage({ path: ':memory:', retentionMs: 86_400_000 });
-  if (options.storage === undefined) cleanups.push(() => storage.close());
+  if (options.storage === undefined) defer(() => storage.close());
   const fleet = options.fleet ?? { nodes: [], backlogs: new Map() };
   const sent: WebhookPayload[] = [];
   const events: AlertEvent[] = [];
@@ -105,7 +101,7 @@ async function setup(options: SetupOptions = {}): Promise<Setup> {
     notifiers: [(options.notifier ?? recordingNotifier)(sent)],
     onEvent: (e) => events.push(e),
   });
-  cleanups.push(() => engine.stop());
+  defer(() => engine.stop());
   await engine.start();
   return {
     clock,
@@ -448,8 +444,7 @@ test('alerts: an acknowledged alert records who and when, and is not notified ag
 });
 
 test('alerts: firing alerts, acknowledgements and silences survive a restart, without a second page', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-alert-state-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('fieldmesh-alert-state-');
   const statePath = join(dir, 'alerts.db');
   const clock = new ManualClock(START);
   const fleet: Fleet = { nodes: [node('s1', 'n1', 'offline', START), node('s2', 'n2', 'online', START)], backlogs: new Map() };
@@ -482,12 +477,11 @@ test('alerts: firing alerts, acknowledgements and silences survive a restart, wi
 });
 
 test('alerts: a pending alert keeps its activeAt across a restart, so "for" is not started again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-alert-state-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('fieldmesh-alert-state-');
   const statePath = join(dir, 'alerts.db');
   const clock = new ManualClock(START);
   const storage = createSqliteStorage({ path: ':memory:', retentionMs: 86_400_000 });
-  cleanups.push(() => storage.close());
+  defer(() => storage.close());
   const first = await setup({ clock, storage, statePath, alerts: onlyBuiltin('lowSoc') });
   const feed = async () => {
     await soc(storage, 's1', 'n1', 5, clock.now());
@@ -502,8 +496,7 @@ test('alerts: a pending alert keeps its activeAt across a restart, so "for" is n
 });
 
 test('alerts: notifications queued but not delivered are delivered after a restart', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-alert-state-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('fieldmesh-alert-state-');
   const statePath = join(dir, 'alerts.db');
   const clock = new ManualClock(START);
   const fleet: Fleet = { nodes: [node('s1', 'n1', 'offline', START)], backlogs: new Map() };
@@ -527,7 +520,7 @@ test('alerts: notifications queued but not delivered are delivered after a resta
 test('alerts: a rule whose evaluation fails keeps its alerts as they were and reports the error', async () => {
   let broken = false;
   const storage = createSqliteStorage({ path: ':memory:', retentionMs: 86_400_000 });
-  cleanups.push(() => storage.close());
+  defer(() => storage.close());
   const flaky: HubStorage = {
     ...storage,
     isOpen: true,

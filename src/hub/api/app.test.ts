@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { ManualClock, silentLogger } from '../../kit/index.js';
-import { decodeWireFrame, encodeDeath, type SeriesDef, SessionEncoder, type WireFrame } from '../../protocol/index.js';
+import { encodeDeath, SessionEncoder } from '../../protocol/index.js';
 import { FleetState } from '../fleet/fleet-state.js';
 import { createHubMetrics } from '../hub-metrics.js';
+import { batterySoc, wire } from '../hub-test-kit.js';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
 import type { SeriesIdentity } from '../storage/storage.js';
 import type { Readiness } from './api-deps.js';
@@ -15,23 +16,7 @@ import { LiveFeed } from './live/live-feed.js';
 import { toNodeView } from './nodes/node-view.js';
 
 const T0 = Date.UTC(2026, 0, 1);
-const SOC: SeriesDef = {
-  alias: 1,
-  name: 'battery_soc',
-  labels: { device: 'bms' },
-  type: 'gauge',
-  unit: 'percent',
-  decimals: 1,
-  deadband: { kind: 'none' },
-  maxSilenceMs: 30_000,
-  value: 55.5,
-};
-
-function wire(bytes: Uint8Array): WireFrame {
-  const r = decodeWireFrame(bytes);
-  if (!r.ok) throw r.error;
-  return r.frame;
-}
+const SOC = batterySoc({ device: 'bms' });
 
 function setup(ready: Readiness = { ready: true, reasons: [] }) {
   const clock = new ManualClock(T0);

@@ -1,31 +1,16 @@
 // The console's auth over HTTP (inject, no socket) on a whole hub: demo mode, login cookies, logout,
 // expiry with a manual clock, 401 versus 403, CSRF, the login throttle, API tokens and the audit log.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';
-import { ManualClock } from '../../kit/index.js';
 import { nodeTopic, SessionEncoder } from '../../protocol/index.js';
-import { createMemoryTransport, MemoryBroker } from '../../transport/index.js';
-import { hubConfigSchema } from '../config.js';
-import { createHub } from '../hub.js';
+import { createMemoryTransport } from '../../transport/index.js';
+import { hubTestKit } from '../hub-test-kit.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const kit = hubTestKit();
 
 async function startHub(auth: Record<string, unknown> = {}, host = '127.0.0.1') {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-auth-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const clock = new ManualClock();
-  const broker = new MemoryBroker();
-  const config = hubConfigSchema.parse({ dataDir, http: { host }, storage: { path: join(dataDir, 'hub.db') }, auth });
-  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
-  cleanups.push(() => hub.stop());
-  await hub.start({ listen: false });
+  const { hub, clock, broker } = await kit.startHub({ prefix: 'fieldmesh-auth-', config: { http: { host }, auth } });
   return { hub, clock, broker, app: hub.app };
 }
 

@@ -2,6 +2,7 @@
 // or before the step within the lookback window; a staleness marker (null) ends a series until the next real sample.
 
 import { FieldmeshError } from '../../kit/index.js';
+import { type Params, parseStepMs, single, timeParam } from './params.js';
 
 /** Prometheus' default lookback delta (--query.lookback-delta). */
 export const LOOKBACK_MS = 5 * 60_000;
@@ -41,4 +42,19 @@ export function evaluateRange(
     out.push([t, last[1]]);
   }
   return out;
+}
+
+/**
+ * The start, end and step of a range query (query_range's parameters), checked the way Prometheus
+ * checks them: FM_QUERY_INVALID names the missing or bad parameter, or the range that is empty or has
+ * more than MAX_POINTS_PER_SERIES steps.
+ */
+export function rangeParams(params: Params): { readonly startMs: number; readonly endMs: number; readonly stepMs: number } {
+  const startMs = timeParam(params, 'start');
+  const endMs = timeParam(params, 'end');
+  const step = single(params, 'step');
+  if (step === undefined || step === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "step"');
+  const stepMs = parseStepMs(step);
+  rangeSteps(startMs, endMs, stepMs);
+  return { startMs, endMs, stepMs };
 }

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { waitFor } from '../../../../test/kit/wait.js';
 import { ManualClock } from '../../../kit/index.js';
 import { hubConfigSchema } from '../../config.js';
+import { hubTestKit } from '../../hub-test-kit.js';
 import type { AlertEngine } from '../alert-engine.js';
 import { createAlertEngine } from '../create-alert-engine.js';
 import { fingerprint } from '../fingerprint.js';
@@ -84,10 +85,7 @@ interface Received {
   readonly body: unknown;
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { defer } = hubTestKit();
 
 /** A receiver on a free port; `answer` gives the status for the n-th request (0-based), or 'hang'. */
 async function receiver(answer: (n: number) => number | 'hang' = () => 200): Promise<{ url: string; received: Received[] }> {
@@ -106,7 +104,7 @@ async function receiver(answer: (n: number) => number | 'hang' = () => 200): Pro
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
+  defer(
     () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -138,7 +136,7 @@ async function engineWithWebhook(url: string, nodes: AlertNode[], webhook: Recor
     transport: () => undefined,
     listenUrl: () => '',
   });
-  cleanups.push(() => engine.stop());
+  defer(() => engine.stop());
   await engine.start();
   const run = async (ms: number) => {
     for (let t = 0; t < ms; t += EVAL_MS) {

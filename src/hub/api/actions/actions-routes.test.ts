@@ -2,54 +2,24 @@
 // clock, nodes played by the test): roles, 400/404/409, a rebirth run that the nodes answer, the audit
 // entry that names the action, and the live feed's `action` messages.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { waitFor } from '../../../../test/kit/wait.js';
 import { ManualClock } from '../../../kit/index.js';
-import {
-  type ActionPreview,
-  type ActionView,
-  decodeWireFrame,
-  nodeTopic,
-  type SeriesDef,
-  SessionEncoder,
-} from '../../../protocol/index.js';
-import { createMemoryTransport, MemoryBroker } from '../../../transport/index.js';
-import { hubConfigSchema } from '../../config.js';
-import { createHub, type Hub } from '../../hub.js';
+import { type ActionPreview, type ActionView, decodeWireFrame, nodeTopic, SessionEncoder } from '../../../protocol/index.js';
+import type { MemoryBroker } from '../../../transport/index.js';
+import type { Hub } from '../../hub.js';
+import { batterySoc, birthOf, hubTestKit } from '../../hub-test-kit.js';
 
-const SERIES: SeriesDef[] = [
-  {
-    alias: 1,
-    name: 'battery_soc',
-    labels: {},
-    type: 'gauge',
-    unit: 'percent',
-    decimals: 1,
-    deadband: { kind: 'none' },
-    maxSilenceMs: 30_000,
-    value: 55.5,
-  },
-];
+const SERIES = [batterySoc()];
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { defer, startHub, connectClient } = hubTestKit();
 
 /** A node played by the test: born at once, and born again whenever the hub asks for a rebirth. */
 async function playNode(broker: MemoryBroker, clock: ManualClock, site: string, node: string) {
-  const transport = createMemoryTransport(broker, { clientId: `node-${site}-${node}` });
   const enc = new SessionEncoder(1);
   const rebirthRequests: string[] = [];
-  const birth = () =>
-    transport.publish(
-      nodeTopic('fieldmesh', site, node, 'birth'),
-      enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES }),
-      { qos: 1 },
-    );
+  const { transport } = await connectClient(broker, `node-${site}-${node}`, { subscribe: [`fieldmesh/${site}/${node}/cmd/#`] });
+  const birth = () => transport.publish(nodeTopic('fieldmesh', site, node, 'birth'), birthOf(enc, clock.now(), SERIES), { qos: 1 });
   transport.on('message', (m) => {
     const decoded = decodeWireFrame(m.payload);
     if (decoded.ok && decoded.frame.type === 'rebirth') {
@@ -57,24 +27,16 @@ async function playNode(broker: MemoryBroker, clock: ManualClock, site: string, 
       void birth();
     }
   });
-  const connected = new Promise<void>((resolve) => transport.on('connected', () => resolve()));
-  transport.start();
-  await connected;
-  await transport.subscribe(`fieldmesh/${site}/${node}/cmd/#`, 1);
-  cleanups.push(() => transport.close());
   await birth();
   return { rebirthRequests };
 }
 
 async function setup() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-actions-api-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const clock = new ManualClock(Date.UTC(2026, 10, 24, 9));
-  const broker = new MemoryBroker();
-  const config = hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') }, auth: { mode: 'on' } });
-  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
-  cleanups.push(() => hub.stop());
-  await hub.start({ listen: false });
+  const { hub, clock, broker } = await startHub({
+    prefix: 'fieldmesh-actions-api-',
+    clock: new ManualClock(Date.UTC(2026, 10, 24, 9)),
+    config: { auth: { mode: 'on' } },
+  });
   const operator = { authorization: `Bearer ${(await hub.auth.createToken('ops', 'operator', null)).token}` };
   const viewer = { authorization: `Bearer ${(await hub.auth.createToken('wall', 'viewer', null)).token}` };
   const nodes = {
@@ -94,7 +56,7 @@ test('actions API: an operator previews and runs a rebirth of two nodes; they re
   const { hub, operator, viewer, nodes } = await setup();
   const live = await hub.app.inject({ method: 'GET', url: '/api/v1/live', headers: viewer, payloadAsStream: true });
   const stream = live.stream();
-  cleanups.push(() => {
+  defer(() => {
     stream.destroy();
   });
   let sse = '';

@@ -2,85 +2,35 @@
 // makes NodeDown fire, the API lists, acknowledges and silences it with clear 400s and 404s, the
 // notification goes out on <prefix>/_hub/alerts, and everything is still there after a hub restart.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { waitFor } from '../../../../test/kit/wait.js';
 import { ManualClock } from '../../../kit/index.js';
-import { encodeDeath, nodeTopic, type SeriesDef, SessionEncoder } from '../../../protocol/index.js';
-import { createMemoryTransport, MemoryBroker, type TransportMessage } from '../../../transport/index.js';
-import { hubConfigSchema } from '../../config.js';
-import { createHub, type Hub } from '../../hub.js';
+import type { MemoryBroker } from '../../../transport/index.js';
+import type { Hub } from '../../hub.js';
+import { hubTestKit, runAlerts } from '../../hub-test-kit.js';
 
-const SERIES: SeriesDef[] = [
-  {
-    alias: 1,
-    name: 'battery_soc',
-    labels: {},
-    type: 'gauge',
-    unit: 'percent',
-    decimals: 1,
-    deadband: { kind: 'none' },
-    maxSilenceMs: 30_000,
-    value: 55.5,
-  },
-];
+const { startHub, connectClient, lostNode } = hubTestKit();
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function startHub(dataDir: string, clock: ManualClock, broker: MemoryBroker): Promise<Hub> {
-  const config = hubConfigSchema.parse({
-    dataDir,
-    storage: { path: join(dataDir, 'hub.db') },
-    alerts: { builtins: { siteOffline: { enabled: false } } },
-  });
-  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
-  cleanups.push(() => hub.stop());
-  await hub.start({ listen: false });
-  return hub;
-}
+const ALERTS = { builtins: { siteOffline: { enabled: false } } };
 
 async function setup() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-alert-api-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const clock = new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0));
-  const broker = new MemoryBroker();
-  const hub = await startHub(dataDir, clock, broker);
-  const watcher = createMemoryTransport(broker, { clientId: 'watcher' });
-  const published: TransportMessage[] = [];
-  watcher.on('message', (m) => published.push(m));
-  watcher.start();
-  await watcher.subscribe('fieldmesh/_hub/alerts', 1);
-  cleanups.push(() => watcher.close());
+  const { hub, clock, broker, dataDir } = await startHub({
+    prefix: 'fieldmesh-alert-api-',
+    clock: new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0)),
+    config: { alerts: ALERTS },
+  });
+  const { received: published } = await connectClient(broker, 'watcher', { subscribe: ['fieldmesh/_hub/alerts'] });
 
   // A node is born, then its link dies: the broker publishes its will.
-  const epoch = 3;
-  const node = createMemoryTransport(broker, {
-    clientId: 'node-s1-n1',
-    will: { topic: nodeTopic('fieldmesh', 's1', 'n1', 'death'), payload: encodeDeath({ epoch, reason: 'lost' }), qos: 1, retain: false },
-  });
-  const connected = new Promise<void>((resolve) => node.on('connected', () => resolve()));
-  node.start();
-  await connected;
-  const enc = new SessionEncoder(epoch);
-  const birth = enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES });
-  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'birth'), birth, { qos: 1 });
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
-  await node.close({ graceful: false });
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+  await lostNode(hub, broker, clock);
 
-  const run = async (ms: number) => {
-    for (let t = 0; t < ms; t += 15_000) {
-      clock.advance(15_000);
-      await hub.alerts?.idle();
-    }
-  };
+  const run = (ms: number) => runAlerts(hub, clock, ms);
   return { hub, clock, broker, dataDir, published, run };
 }
+
+/** The same hub started again on the data of the first. */
+const restartHub = async (dataDir: string, clock: ManualClock, broker: MemoryBroker) =>
+  (await startHub({ dataDir, clock, broker, config: { alerts: ALERTS } })).hub;
 
 const get = async (hub: Hub, url: string) => hub.app.inject(url);
 const post = async (hub: Hub, url: string, payload?: unknown) => hub.app.inject({ method: 'POST', url, payload: payload as object });
@@ -265,7 +215,7 @@ test('alerts API: alerts, acknowledgements and silences are still there after th
   ).json().silenceID;
   await hub.stop();
 
-  const again = await startHub(dataDir, clock, broker);
+  const again = await restartHub(dataDir, clock, broker);
   const [alert] = (await get(again, '/api/v1/alerts')).json().data.alerts;
   assert.equal(alert.fingerprint, fp);
   assert.equal(alert.state, 'firing');

@@ -3,45 +3,13 @@
 // NodeDown going pending, firing and acknowledged sends `alert` messages; time alone (freshness) sends a
 // site message through the hub's timer.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { waitFor } from '../../../../test/kit/wait.js';
 import { ManualClock } from '../../../kit/index.js';
-import {
-  type AlertView,
-  encodeDeath,
-  type LiveAlertMessage,
-  type LiveSnapshot,
-  nodeTopic,
-  type OverviewView,
-  type SeriesDef,
-  SessionEncoder,
-  type SiteView,
-} from '../../../protocol/index.js';
-import { createMemoryTransport, MemoryBroker } from '../../../transport/index.js';
-import { hubConfigSchema } from '../../config.js';
-import { createHub } from '../../hub.js';
+import type { AlertView, LiveAlertMessage, LiveSnapshot, OverviewView, SiteView } from '../../../protocol/index.js';
+import { hubTestKit, runAlerts } from '../../hub-test-kit.js';
 
-const SERIES: SeriesDef[] = [
-  {
-    alias: 1,
-    name: 'battery_soc',
-    labels: {},
-    type: 'gauge',
-    unit: 'percent',
-    decimals: 1,
-    deadband: { kind: 'none' },
-    maxSilenceMs: 30_000,
-    value: 55.5,
-  },
-];
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { defer, startHub, bornNode, lostNode } = hubTestKit();
 
 interface Message {
   readonly event: string;
@@ -71,7 +39,7 @@ async function subscribe(url: string): Promise<Message[]> {
       }
     }
   })().catch(() => {});
-  cleanups.push(async () => {
+  defer(async () => {
     controller.abort();
     await pump;
   });
@@ -79,36 +47,13 @@ async function subscribe(url: string): Promise<Message[]> {
 }
 
 async function setup(alerts: Record<string, unknown> = { builtins: { siteOffline: { enabled: false } } }) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-live-console-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const clock = new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0));
-  const broker = new MemoryBroker();
-  const config = hubConfigSchema.parse({
-    dataDir,
-    storage: { path: join(dataDir, 'hub.db') },
-    http: { port: 0 },
-    alerts,
-    sites: [{ id: 's1', name: 'Site one', lat: 47.4, lon: 8.5 }],
+  const { hub, clock, broker, httpUrl } = await startHub({
+    prefix: 'fieldmesh-live-console-',
+    clock: new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0)),
+    config: { http: { port: 0 }, alerts, sites: [{ id: 's1', name: 'Site one', lat: 47.4, lon: 8.5 }] },
+    listen: true,
   });
-  const hub = createHub(config, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
-  cleanups.push(() => hub.stop());
-  const { httpUrl } = await hub.start();
   return { hub, clock, broker, httpUrl };
-}
-
-async function birth(broker: MemoryBroker, clock: ManualClock) {
-  const epoch = 3;
-  const node = createMemoryTransport(broker, {
-    clientId: 'node-s1-n1',
-    will: { topic: nodeTopic('fieldmesh', 's1', 'n1', 'death'), payload: encodeDeath({ epoch, reason: 'lost' }), qos: 1, retain: false },
-  });
-  const connected = new Promise<void>((resolve) => node.on('connected', () => resolve()));
-  node.start();
-  await connected;
-  const enc = new SessionEncoder(epoch);
-  const frame = enc.birth({ time: clock.now(), zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series: SERIES });
-  await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'birth'), frame, { qos: 1 });
-  return node;
 }
 
 const of = <T>(messages: readonly Message[], event: string) => messages.filter((m) => m.event === event).map((m) => m.data as T);
@@ -124,7 +69,7 @@ test('live console: the snapshot carries nodes, sites and alerts; a death sends 
     [['s1', 'Site one', 47.4, 8.5, 'warn']],
   );
 
-  const node = await birth(broker, clock);
+  const node = await bornNode(broker, clock);
   const green = await waitFor(() => of<SiteView>(messages, 'site').find((s) => s.health === 'green'), { what: 's1 green' });
   assert.deepEqual(green.nodes, ['n1']);
   await waitFor(() => of<OverviewView>(messages, 'overview').some((o) => o.sites.green === 1), { what: 'overview: one green site' });
@@ -143,19 +88,11 @@ test('live console: the snapshot carries nodes, sites and alerts; a death sends 
 
 test('live console: NodeDown pending, firing and acknowledged each send an alert message; the site counts the alert', async () => {
   const { hub, clock, broker, httpUrl } = await setup();
-  const node = await birth(broker, clock);
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
-  await node.close({ graceful: false });
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+  await lostNode(hub, broker, clock);
   const messages = await subscribe(`${httpUrl}/api/v1/live`);
   await waitFor(() => of(messages, 'snapshot').length === 1, { what: 'snapshot' });
 
-  const run = async (ms: number) => {
-    for (let t = 0; t < ms; t += 15_000) {
-      clock.advance(15_000);
-      await hub.alerts?.idle();
-    }
-  };
+  const run = (ms: number) => runAlerts(hub, clock, ms);
   await run(15_000);
   const pending = await waitFor(() => of<AlertView>(messages, 'alert').find((a) => a.state === 'pending'), { what: 'pending alert' });
   assert.equal(pending.labels.alertname, 'NodeDown');
@@ -185,18 +122,10 @@ test('live console: NodeDown pending, firing and acknowledged each send an alert
 
 test('live console: SiteOffline starting to fire sends its NodeDown again, inhibited; the site and overview stop counting it', async () => {
   const { hub, clock, broker, httpUrl } = await setup({});
-  const node = await birth(broker, clock);
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
-  await node.close({ graceful: false });
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+  await lostNode(hub, broker, clock);
   const messages = await subscribe(`${httpUrl}/api/v1/live`);
   await waitFor(() => of(messages, 'snapshot').length === 1, { what: 'snapshot' });
-  const run = async (ms: number) => {
-    for (let t = 0; t < ms; t += 15_000) {
-      clock.advance(15_000);
-      await hub.alerts?.idle();
-    }
-  };
+  const run = (ms: number) => runAlerts(hub, clock, ms);
   await run(2 * 60_000 + 15_000);
   const nodeDown = await waitFor(
     () => of<AlertView>(messages, 'alert').find((a) => a.labels.alertname === 'NodeDown' && a.state === 'firing'),
@@ -237,10 +166,7 @@ test('live console: SiteOffline starting to fire sends its NodeDown again, inhib
 
 test('live console: time alone makes a site not fresh, told by the hub timer; a pending alert that clears is sent removed', async () => {
   const { hub, clock, broker, httpUrl } = await setup();
-  const node = await birth(broker, clock);
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
-  await node.close({ graceful: false });
-  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'offline', { what: 'n1 offline' });
+  await lostNode(hub, broker, clock);
   const messages = await subscribe(`${httpUrl}/api/v1/live`);
   await waitFor(() => of(messages, 'snapshot').length === 1, { what: 'snapshot' });
   clock.advance(15_000);
@@ -248,8 +174,7 @@ test('live console: time alone makes a site not fresh, told by the hub timer; a 
   await waitFor(() => of<AlertView>(messages, 'alert').some((a) => a.state === 'pending'), { what: 'pending alert' });
 
   // Back online before NodeDown's 2 min: the pending alert is dropped at the next evaluation.
-  const again = await birth(broker, clock);
-  cleanups.push(() => again.close());
+  await bornNode(broker, clock);
   await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online again' });
   clock.advance(15_000);
   await hub.alerts?.idle();

@@ -9,11 +9,10 @@ import {
   parseAggregationQuery,
   parseSelector,
   parseStepMs,
-  rangeSteps,
+  rangeParams,
   repeated,
   requestParams,
   single,
-  timeParam,
 } from '../../../protocol/index.js';
 import { NODE_COMMAND_MAX_TIMEOUT_MS, type NodeCommands } from '../../node-commands.js';
 import type { HubApiDeps } from '../api-deps.js';
@@ -53,12 +52,7 @@ export function registerNodeQueryRoutes(app: FastifyInstance, deps: HubApiDeps):
     const query = single(params, 'query') ?? '';
     // Checked here too, so a bad query costs no round trip; the node evaluates it with the same code.
     parseAggregationQuery(query);
-    const startMs = timeParam(params, 'start');
-    const endMs = timeParam(params, 'end');
-    const step = single(params, 'step');
-    if (step === undefined || step === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "step"');
-    const stepMs = parseStepMs(step);
-    rangeSteps(startMs, endMs, stepMs);
+    const { startMs, endMs, stepMs } = rangeParams(params);
     const rollup = single(params, 'rollup');
     const fn = single(params, 'fn');
     const answer = await commandsOf(deps).query(

@@ -1,14 +1,12 @@
 // GET|POST /api/v1/query_range and /api/v1/query: series selectors evaluated with Prometheus semantics.
 
 import type { FastifyInstance } from 'fastify';
-import { FieldmeshError } from '../../../kit/index.js';
 import {
   evaluateRange,
   formatSampleValue,
   LOOKBACK_MS,
   parseQuerySelector,
-  parseStepMs,
-  rangeSteps,
+  rangeParams,
   requestParams,
   seconds,
   single,
@@ -20,12 +18,7 @@ export function registerQueryRoutes(app: FastifyInstance, deps: HubApiDeps): voi
   const queryRange = async (request: { query: unknown; body: unknown }) => {
     const params = requestParams(request.query, request.body);
     const selector = parseQuerySelector(single(params, 'query'));
-    const startMs = timeParam(params, 'start');
-    const endMs = timeParam(params, 'end');
-    const step = single(params, 'step');
-    if (step === undefined || step === '') throw new FieldmeshError('FM_QUERY_INVALID', 'missing parameter "step"');
-    const stepMs = parseStepMs(step);
-    rangeSteps(startMs, endMs, stepMs);
+    const { startMs, endMs, stepMs } = rangeParams(params);
     const stored = await deps.storage.querySeries(selector.matchers, startMs - LOOKBACK_MS, endMs);
     const result = [];
     for (const { series, points } of stored) {

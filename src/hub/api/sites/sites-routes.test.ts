@@ -7,37 +7,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadConfig, ManualClock, silentLogger } from '../../../kit/index.js';
-import { decodeWireFrame, encodeDeath, type SeriesDef, SessionEncoder, type SiteView, type WireFrame } from '../../../protocol/index.js';
+import { encodeDeath, SessionEncoder, type SiteView } from '../../../protocol/index.js';
 import { hubConfigSchema } from '../../config.js';
 import { FleetState } from '../../fleet/fleet-state.js';
 import { SiteMonitor } from '../../health/site-monitor.js';
 import { createHubMetrics } from '../../hub-metrics.js';
+import { batterySoc, birthOf, wire } from '../../hub-test-kit.js';
 import type { NodeBacklog } from '../../ledger/completeness.js';
 import { createSqliteStorage } from '../../storage/sqlite/sqlite-storage.js';
 import { createHubApp } from '../app.js';
 import { LiveFeed } from '../live/live-feed.js';
 
 const T0 = Date.UTC(2026, 10, 24, 9, 0, 0);
-const SOC: SeriesDef = {
-  alias: 1,
-  name: 'battery_soc',
-  labels: {},
-  type: 'gauge',
-  unit: 'percent',
-  decimals: 1,
-  deadband: { kind: 'none' },
-  maxSilenceMs: 30_000,
-  value: 55.5,
-};
+const SOC = batterySoc();
 
 const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-sites-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function wire(bytes: Uint8Array): WireFrame {
-  const r = decodeWireFrame(bytes);
-  if (!r.ok) throw r.error;
-  return r.frame;
-}
 
 function setup(yaml: string) {
   const config = loadConfig(hubConfigSchema, { text: yaml });
@@ -60,9 +45,7 @@ function setup(yaml: string) {
   const born = (site: string, node: string, zone = 'z1') =>
     fleet.applyFrame(
       { site, node, channel: 'birth' },
-      wire(
-        new SessionEncoder(1).birth({ time: clock.now(), zone, agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 60_000, series: [SOC] }),
-      ),
+      wire(birthOf(new SessionEncoder(1), clock.now(), [SOC], { zone, heartbeatMs: 60_000 })),
     );
   const died = (site: string, node: string) =>
     fleet.applyFrame({ site, node, channel: 'death' }, wire(encodeDeath({ epoch: 1, reason: 'lost' })));
