@@ -69,6 +69,18 @@ test('console: an operator logs in and sees the whole fleet on the overview, wit
     await page.locator('[data-testid="node-facts"]').waitFor();
     await page.locator('[data-testid="chart"][data-series] canvas').first().waitFor({ timeout: 15_000 });
     assert.match(await page.locator('[data-testid="node-facts"]').innerText(), /0\.1\.0|version/);
+    await page.locator('[data-testid="chart"][data-series="battery_soc"][data-source="hub"][data-status="ok"]').waitFor();
+
+    // A series the hub does not keep (not critical): listed and charted from the node's own store,
+    // through the hub and the broker.
+    await page.locator('[data-testid="load-node-series"]').click();
+    const picker = page.locator('[data-testid="node-series"]');
+    await picker.waitFor({ timeout: 15_000 });
+    const names = await picker.locator('option').allInnerTexts();
+    const other = names.find((n) => n.startsWith('dc_current'));
+    assert.ok(other, `dc_current among the node's own series: ${names.join(', ')}`);
+    await picker.selectOption({ label: other });
+    await page.locator('[data-testid="chart"][data-series="dc_current"][data-source="node"][data-status="ok"]').waitFor({ timeout: 15_000 });
     await page.screenshot({ path: `${SHOTS}console-node.png`, fullPage: true });
   } finally {
     await context.close();

@@ -188,7 +188,7 @@ export function NodeChart(props: {
   }, [site, node, series.name, JSON.stringify(series.labels), range, source]);
 
   return (
-    <figure class="chart" data-testid="chart" data-series={series.name}>
+    <figure class="chart" data-testid="chart" data-series={series.name} data-source={source} data-status={status.kind}>
       <figcaption>
         <strong>{series.name}</strong>
         {Object.keys(series.labels).length > 0 && (
