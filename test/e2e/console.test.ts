@@ -80,7 +80,9 @@ test('console: an operator logs in and sees the whole fleet on the overview, wit
     const other = names.find((n) => n.startsWith('dc_current'));
     assert.ok(other, `dc_current among the node's own series: ${names.join(', ')}`);
     await picker.selectOption({ label: other });
-    await page.locator('[data-testid="chart"][data-series="dc_current"][data-source="node"][data-status="ok"]').waitFor({ timeout: 15_000 });
+    await page
+      .locator('[data-testid="chart"][data-series="dc_current"][data-source="node"][data-status="ok"]')
+      .waitFor({ timeout: 15_000 });
     await page.screenshot({ path: `${SHOTS}console-node.png`, fullPage: true });
   } finally {
     await context.close();
