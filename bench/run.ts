@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console ...]
+// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console|live ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { benchAgentMemory } from './agent-memory.js';
 import { benchBackfill } from './backfill.js';
 import { benchConsoleSize } from './console-size.js';
 import { benchHubLatency } from './hub-latency.js';
+import { benchLiveFeed } from './live-feed.js';
 import { benchStore } from './store.js';
 import { benchWire } from './wire.js';
 
@@ -51,6 +52,7 @@ if (want('awareness')) {
 }
 if (want('backfill')) save('backfill', await benchBackfill(50, 3_600, 150_000));
 if (want('console')) save('consoleSize', await benchConsoleSize());
+if (want('live')) save('liveFeed', [await benchLiveFeed(10, 20), await benchLiveFeed(50, 20)]);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const file = new URL(`./results/bench-${Date.now()}.json`, import.meta.url);
