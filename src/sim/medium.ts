@@ -210,6 +210,26 @@ export interface SimMedium<S> {
   close(): void;
 }
 
+/** The open link of `node`, or a new one that forgets itself when closed. */
+function openLink(
+  links: Map<string, SimLink>,
+  node: string,
+  name: string,
+  transmit: (link: SimLink, from: string, frame: Uint8Array) => void,
+): SimLink {
+  const open = links.get(node);
+  if (open !== undefined) return open;
+  const link = new SimLink(
+    name,
+    (l, frame) => transmit(l, node, frame),
+    (l) => {
+      if (links.get(node) === l) links.delete(node);
+    },
+  );
+  links.set(node, link);
+  return link;
+}
+
 const EPSILON_MS = 1e-6;
 
 /** A min-heap of deliveries behind one clock timer, so a backlog costs the clock one pending timer. */
@@ -316,6 +336,17 @@ class Reachability {
 
   isUp(node: string): boolean {
     return !this.downNodes.has(node);
+  }
+
+  /** The SimMedium methods that only touch reachability, bound to this one. */
+  controls(): Pick<SimMedium<unknown>, 'partition' | 'heal' | 'down' | 'up' | 'isUp'> {
+    return {
+      partition: (a, b) => this.partition(a, b),
+      heal: () => this.heal(),
+      down: (node) => this.down(node),
+      up: (node) => this.up(node),
+      isUp: (node) => this.isUp(node),
+    };
   }
 
   blocked(from: string, to: string): boolean {
@@ -622,25 +653,11 @@ export function createSharedRadio(options: SharedRadioOptions): SharedRadio {
     kind: 'radio',
     model,
     link(node) {
-      const open = links.get(node);
-      if (open !== undefined) return open;
       nodes.add(node);
       trafficOf(node);
-      const link = new SimLink(
-        neighbours === undefined ? 'sim radio' : 'sim radio (multi-hop)',
-        (l, frame) => transmit(l, node, frame),
-        (l) => {
-          if (links.get(node) === l) links.delete(node);
-        },
-      );
-      links.set(node, link);
-      return link;
+      return openLink(links, node, neighbours === undefined ? 'sim radio' : 'sim radio (multi-hop)', transmit);
     },
-    partition: (a, b) => reach.partition(a, b),
-    heal: () => reach.heal(),
-    down: (node) => reach.down(node),
-    up: (node) => reach.up(node),
-    isUp: (node) => reach.isUp(node),
+    ...reach.controls(),
     setLoss(loss, pair) {
       checkProbability(loss, 'loss');
       if (pair === undefined) defaultLoss = loss;
@@ -913,24 +930,10 @@ export function createPointToPointNetwork(options: PointToPointOptions): PointTo
   return {
     kind: 'p2p',
     link(node) {
-      const open = links.get(node);
-      if (open !== undefined) return open;
       trafficOf(node);
-      const link = new SimLink(
-        'sim point-to-point',
-        (l, frame) => transmit(l, node, frame),
-        (l) => {
-          if (links.get(node) === l) links.delete(node);
-        },
-      );
-      links.set(node, link);
-      return link;
+      return openLink(links, node, 'sim point-to-point', transmit);
     },
-    partition: (a, b) => reach.partition(a, b),
-    heal: () => reach.heal(),
-    down: (node) => reach.down(node),
-    up: (node) => reach.up(node),
-    isUp: (node) => reach.isUp(node),
+    ...reach.controls(),
     stats() {
       const elapsedSeconds = (clock.monotonic() - startMs) / 1_000;
       const drops = emptyDrops();
