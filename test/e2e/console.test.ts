@@ -89,7 +89,7 @@ test('console: an operator logs in and sees the whole fleet on the overview, wit
   }
 });
 
-test('console: killed nodes turn offline with their age; SiteOffline fires after its window and resolves on reconnect', async () => {
+test('console: killed nodes turn offline with their age; SiteOffline fires after its window, mutes its nodes' NodeDown, and resolves on reconnect', async () => {
   const { context, page } = await logIn(USERS.operator);
   try {
     await page.goto(`${fleet.hubUrl}/#/sites/south-farm`);
@@ -118,6 +118,11 @@ test('console: killed nodes turn offline with their age; SiteOffline fires after
     const siteOffline = page.locator('[data-testid="alerts-table"] tr[data-alert="SiteOffline"]');
     await siteOffline.and(page.locator('[data-state="firing"]')).waitFor({ timeout: 20_000 });
     assert.match(await siteOffline.innerText(), /south-farm/);
+    // Its nodes' NodeDown alerts are inhibited by it: shown muted, saying by what.
+    const nodeDown = page.locator('[data-testid="alerts-table"] tr[data-alert="NodeDown"]');
+    await nodeDown.nth(1).locator('[data-testid="inhibited"]').waitFor({ timeout: 10_000 });
+    assert.equal(await nodeDown.count(), 2);
+    for (const text of await nodeDown.allInnerTexts()) assert.match(text, /inhibited by SiteOffline/);
     await page.locator('[data-testid="map-pin"][data-site="south-farm"][data-health="error"]').waitFor();
     assert.equal(await count(page, 'health-sites-error'), 1);
     await page.screenshot({ path: `${SHOTS}console-site-offline-alert.png` });
