@@ -89,7 +89,7 @@ test('console: an operator logs in and sees the whole fleet on the overview, wit
   }
 });
 
-test('console: killed nodes turn offline with their age; SiteOffline fires after its window, mutes its nodes' NodeDown, and resolves on reconnect', async () => {
+test('console: killed nodes turn offline with their age; SiteOffline fires after its window, mutes the NodeDown of its nodes, and resolves on reconnect', async () => {
   const { context, page } = await logIn(USERS.operator);
   try {
     await page.goto(`${fleet.hubUrl}/#/sites/south-farm`);
