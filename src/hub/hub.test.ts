@@ -121,6 +121,8 @@ test('hub: silence makes a node stale, the registry survives a restart as unknow
   await bornOnline(hub, node, enc, clock.now());
   clock.advance(11_000);
   assert.equal((await nodeState(hub))?.state, 'stale');
+  const facts = (await hub.app.inject('/api/v1/nodes/s1/n1')).json();
+  assert.notEqual(facts.bootTime, null);
   await hub.stop();
   const [retained] = broker.retainedFor(hubTopic('fieldmesh', 'state'));
   const frame = decode(retained?.payload ?? new Uint8Array());
@@ -130,6 +132,10 @@ test('hub: silence makes a node stale, the registry survives a restart as unknow
   const restored = await nodeState(again);
   assert.equal(restored?.state, 'unknown');
   assert.equal((await again.app.inject('/api/v1/nodes')).json().nodes[0].lastHeardAgeMs, 11_000);
+  // The node's facts from its last birth survive too: the node page shows them before it is born again.
+  const factsAgain = (await again.app.inject('/api/v1/nodes/s1/n1')).json();
+  assert.equal(factsAgain.bootTime, facts.bootTime);
+  assert.equal(factsAgain.configVersion, facts.configVersion);
   assert.equal(again.stats().epoch, hub.stats().epoch + 1);
 });
 

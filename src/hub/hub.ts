@@ -757,5 +757,8 @@ function storedNode(r: Readonly<NodeRecord>) {
     heartbeatMs: r.heartbeatMs,
     lastHeard: r.lastHeard,
     lastChanged: r.lastChanged,
+    bootTime: r.bootTime,
+    bootTimeHub: r.bootTimeHub,
+    configVersion: r.configVersion,
   };
 }

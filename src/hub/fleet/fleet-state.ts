@@ -235,6 +235,9 @@ export class FleetState {
     record.heartbeatMs = known.heartbeatMs;
     record.lastHeard = known.lastHeard;
     record.lastChanged = known.lastChanged;
+    record.bootTime = known.bootTime;
+    record.bootTimeHub = known.bootTimeHub;
+    record.configVersion = known.configVersion;
   }
 
   /** Applies one decoded frame received on a node topic at hub time `receivedAt`. Never throws. */

@@ -51,6 +51,12 @@ export interface StoredNode {
   readonly lastHeard?: number | undefined;
   /** Hub time of the last state change. */
   readonly lastChanged: number;
+  /** The node's session start by its own clock (its birth's bootTime), ms since the Unix epoch. */
+  readonly bootTime?: number | undefined;
+  /** The same instant by the hub's clock, from which uptime is counted. */
+  readonly bootTimeHub?: number | undefined;
+  /** The short hash of the node's effective config its birth carried. */
+  readonly configVersion?: string | undefined;
 }
 
 /** An event as a node sent it in an event frame. [FM-DURABLE-1] */

@@ -128,6 +128,9 @@ test('sqlite storage: series and the node registry survive a reopen of the file'
     heartbeatMs: 10_000,
     lastHeard: 456,
     lastChanged: 400,
+    bootTime: 90,
+    bootTimeHub: 95,
+    configVersion: '1664a0f26f8c',
   });
   await first.upsertNode({ site: 's0', node: 'n9', zone: '', state: 'offline', lastChanged: 1 });
   await first.close();
@@ -145,6 +148,9 @@ test('sqlite storage: series and the node registry survive a reopen of the file'
       heartbeatMs: undefined,
       lastHeard: undefined,
       lastChanged: 1,
+      bootTime: undefined,
+      bootTimeHub: undefined,
+      configVersion: undefined,
     },
     {
       site: 's1',
@@ -157,6 +163,9 @@ test('sqlite storage: series and the node registry survive a reopen of the file'
       heartbeatMs: 10_000,
       lastHeard: 456,
       lastChanged: 400,
+      bootTime: 90,
+      bootTimeHub: 95,
+      configVersion: '1664a0f26f8c',
     },
   ]);
   await second.close();

@@ -118,6 +118,9 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, type
   ['backlogs', 'pending_bytes', 'INTEGER'],
   ['dropped_ranges', 'reported_at', 'INTEGER'],
   ['dropped_ranges', 'repaired_by', 'TEXT'],
+  ['nodes', 'boot_time', 'INTEGER'],
+  ['nodes', 'boot_time_hub', 'INTEGER'],
+  ['nodes', 'config_version', 'TEXT'],
 ];
 
 interface BackfillRow {
@@ -182,6 +185,9 @@ interface NodeRow {
   heartbeat_ms: number | null;
   last_heard: number | null;
   last_changed: number;
+  boot_time: number | null;
+  boot_time_hub: number | null;
+  config_version: string | null;
 }
 
 function opt<T>(v: T | null): T | undefined {
@@ -222,11 +228,14 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
   );
   const deleteOld = db.prepare<[number, number]>('DELETE FROM samples WHERE series_id = ? AND ts < ?');
   const upsertNodeStmt = db.prepare(
-    `INSERT INTO nodes (site, node, zone, state, epoch, agent_version, tick_ms, heartbeat_ms, last_heard, last_changed)
-     VALUES (@site, @node, @zone, @state, @epoch, @agentVersion, @tickMs, @heartbeatMs, @lastHeard, @lastChanged)
+    `INSERT INTO nodes (site, node, zone, state, epoch, agent_version, tick_ms, heartbeat_ms, last_heard, last_changed,
+       boot_time, boot_time_hub, config_version)
+     VALUES (@site, @node, @zone, @state, @epoch, @agentVersion, @tickMs, @heartbeatMs, @lastHeard, @lastChanged,
+       @bootTime, @bootTimeHub, @configVersion)
      ON CONFLICT (site, node) DO UPDATE SET zone = excluded.zone, state = excluded.state, epoch = excluded.epoch,
        agent_version = excluded.agent_version, tick_ms = excluded.tick_ms, heartbeat_ms = excluded.heartbeat_ms,
-       last_heard = excluded.last_heard, last_changed = excluded.last_changed`,
+       last_heard = excluded.last_heard, last_changed = excluded.last_changed, boot_time = excluded.boot_time,
+       boot_time_hub = excluded.boot_time_hub, config_version = excluded.config_version`,
   );
 
   const insertEvent = db.prepare(
@@ -569,6 +578,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
         heartbeatMs: n.heartbeatMs ?? null,
         lastHeard: n.lastHeard ?? null,
         lastChanged: n.lastChanged,
+        bootTime: n.bootTime ?? null,
+        bootTimeHub: n.bootTimeHub ?? null,
+        configVersion: n.configVersion ?? null,
       });
     },
     async listNodes() {
@@ -586,6 +598,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
           heartbeatMs: opt(r.heartbeat_ms),
           lastHeard: opt(r.last_heard),
           lastChanged: r.last_changed,
+          bootTime: opt(r.boot_time),
+          bootTimeHub: opt(r.boot_time_hub),
+          configVersion: opt(r.config_version),
         }));
     },
     async close() {
