@@ -147,7 +147,7 @@ export function siteRows(store: Store): SiteRow[] {
   return rows;
 }
 
-/** Fleet figures: the hub's overview when it has one (kept current by the feed), else counted here. */
+/** Fleet figures, counted from what the feed keeps current (the hub's GET /api/v1/overview counts the same way). */
 export function fleetFigures(store: Store, rows: readonly SiteRow[]): OverviewInfo {
   const nodes = { online: 0, stale: 0, offline: 0, unknown: 0, total: 0 };
   for (const n of store.nodes.values()) {
@@ -168,8 +168,7 @@ export function fleetFigures(store: Store, rows: readonly SiteRow[]): OverviewIn
       if (a.ack !== null) alerts.acknowledged++;
     } else if (a.state === 'pending') alerts.pending++;
   }
-  // Counted here from what the feed keeps current: fresher than an overview fetched a while ago.
-  return { generatedAt: new Date(hubNow()).toISOString(), title: store.overview?.title ?? store.console?.title, sites, nodes, alerts };
+  return { generatedAt: new Date(hubNow()).toISOString(), title: store.console?.title, sites, nodes, alerts };
 }
 
 export function worseHealth(a: Health, b: Health): Health {

@@ -3,18 +3,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, setCsrfToken } from './api.js';
-import type {
-  ActionInfo,
-  AlertInfo,
-  ConsoleInfo,
-  EventView,
-  LiveAlertMessage,
-  LiveSnapshot,
-  MeInfo,
-  NodeInfo,
-  OverviewInfo,
-  SiteInfo,
-} from './types.js';
+import type { ActionInfo, AlertInfo, ConsoleInfo, EventView, LiveAlertMessage, LiveSnapshot, MeInfo, NodeInfo, SiteInfo } from './types.js';
 
 export type ConnState = 'connecting' | 'live' | 'reconnecting';
 
@@ -24,7 +13,6 @@ export interface Store {
   nodes: Map<string, NodeInfo>;
   sites: Map<string, SiteInfo>;
   alerts: Map<string, AlertInfo>;
-  overview: OverviewInfo | null;
   console: ConsoleInfo | null;
   actions: Map<string, ActionInfo>;
   events: EventView[];
@@ -35,8 +23,6 @@ export interface Store {
   skewMs: number;
   /** Bumped when the console creates or expires a silence: silence lists reload. */
   silencesVersion: number;
-  /** Which optional routes this hub has (false once it answered 404). */
-  has: { overview: boolean; console: boolean };
 }
 
 export const store: Store = {
@@ -45,7 +31,6 @@ export const store: Store = {
   nodes: new Map(),
   sites: new Map(),
   alerts: new Map(),
-  overview: null,
   console: null,
   actions: new Map(),
   events: [],
@@ -53,7 +38,6 @@ export const store: Store = {
   lastMessageAt: null,
   skewMs: 0,
   silencesVersion: 0,
-  has: { overview: true, console: true },
 };
 
 const MAX_EVENTS = 100;
@@ -186,16 +170,6 @@ export async function loadMe(): Promise<void> {
   changed();
 }
 
-async function optional<T>(flag: keyof Store['has'], url: string): Promise<T | undefined> {
-  if (!store.has[flag]) return undefined;
-  try {
-    return await api.get<T>(url);
-  } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 405)) store.has[flag] = false;
-    return undefined;
-  }
-}
-
 export async function refreshSites(): Promise<void> {
   try {
     const r = await api.get<{ sites: SiteInfo[] }>('/api/v1/sites');
@@ -220,20 +194,12 @@ export async function refreshAlerts(): Promise<void> {
   }
 }
 
-export async function refreshOverview(): Promise<void> {
-  const o = await optional<OverviewInfo>('overview', '/api/v1/overview');
-  if (o !== undefined) {
-    store.overview = o;
-    if (typeof o.generatedAt === 'string') noteSkew(Date.parse(o.generatedAt));
-    changed();
-  }
-}
-
 export async function loadConsoleInfo(): Promise<void> {
-  const c = await optional<ConsoleInfo>('console', '/api/v1/console');
-  if (c !== undefined) {
-    store.console = c;
+  try {
+    store.console = await api.get<ConsoleInfo>('/api/v1/console');
     changed();
+  } catch {
+    // The map then shows the sites without the operator's title and site plan.
   }
 }
 
@@ -268,19 +234,12 @@ function seen(): void {
 function handlers(): Record<string, (data: unknown) => void> {
   return {
     snapshot: (d) => {
-      const s = d as Partial<LiveSnapshot> & { overview?: OverviewInfo; actions?: ActionInfo[] };
-      if (Array.isArray(s.nodes)) applyNodes(s.nodes, true);
-      if (Array.isArray(s.sites)) {
-        store.sites.clear();
-        for (const site of s.sites) putSite(site);
-      }
-      if (Array.isArray(s.alerts)) applyAlerts(s.alerts, true);
-      if (s.overview !== undefined) store.overview = s.overview;
-      if (Array.isArray(s.actions)) for (const a of s.actions) store.actions.set(a.id, a);
-      // A (re)connect may have missed changes: fetch what the snapshot does not carry.
-      if (!Array.isArray(s.sites)) void refreshSites();
-      if (!Array.isArray(s.alerts)) void refreshAlerts();
-      if (s.overview === undefined) void refreshOverview();
+      // Every (re)connect starts with the whole state: nothing missed while away needs a fetch.
+      const s = d as LiveSnapshot;
+      applyNodes(s.nodes, true);
+      store.sites.clear();
+      for (const site of s.sites) putSite(site);
+      applyAlerts(s.alerts, true);
     },
     node: (d) => {
       const n = d as NodeInfo;
@@ -294,9 +253,6 @@ function handlers(): Record<string, (data: unknown) => void> {
     },
     alert: (d) => putAlert(d as LiveAlertMessage),
     site: (d) => putSite(d as SiteInfo),
-    overview: (d) => {
-      store.overview = d as OverviewInfo;
-    },
     action: (d) => {
       const a = d as ActionInfo;
       if (typeof a?.id === 'string') store.actions.set(a.id, a);
@@ -313,7 +269,7 @@ export function connectLive(): void {
   };
   source.onerror = () => {
     // EventSource reconnects by itself (the hub asks for 2 s); a 401 closes it for good.
-    store.conn = source?.readyState === EventSource.CLOSED ? 'reconnecting' : 'reconnecting';
+    store.conn = 'reconnecting';
     if (source?.readyState === EventSource.CLOSED) {
       source = undefined;
       setTimeout(() => {
@@ -340,6 +296,5 @@ export function startPolling(): void {
     if (document.visibilityState !== 'visible') return;
     void refreshSites();
     void refreshAlerts();
-    void refreshOverview();
   }, POLL_INTERVAL_MS);
 }

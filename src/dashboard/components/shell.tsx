@@ -65,7 +65,7 @@ const NAV: ReadonlyArray<{ page: Route['page']; href: string; label: string; adm
 
 export function Shell({ route, children }: { route: Route; children: ComponentChildren }) {
   const s = useStore();
-  const title = s.overview?.title ?? s.console?.title ?? 'fieldmesh';
+  const title = s.console?.title ?? 'fieldmesh';
   const firing = [...s.alerts.values()].filter((a) => a.state === 'firing' && !a.silenced && !a.inhibited).length;
   const current = route.page === 'site' || route.page === 'node' ? 'overview' : route.page;
   return (

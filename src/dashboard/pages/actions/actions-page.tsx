@@ -129,13 +129,15 @@ export function ActionsPage({ query }: { query: URLSearchParams }) {
   useEffect(() => setPreview(null), [action, sites.join(), zones.join(), nodes.join(), states.join(), match, comment, duration]);
 
   const current = running !== null ? s.actions.get(running) : undefined;
+  // The feed's `action` messages carry the progress; while it is down, ask now and then instead.
+  const feedLive = s.conn === 'live';
   useEffect(() => {
-    if (running === null || current?.state === 'done') return;
+    if (running === null || current?.state === 'done' || feedLive) return;
     const t = setInterval(() => {
       api.get<ActionInfo>(`/api/v1/actions/${seg(running)}`).then(putAction, () => {});
     }, ACTION_POLL_MS);
     return () => clearInterval(t);
-  }, [running, current?.state]);
+  }, [running, current?.state, feedLive]);
 
   if (!hasRole(s.me, 'operator'))
     return (
