@@ -2,11 +2,10 @@
 // (an operator and a viewer) and short alert windows, and two sites of two node processes each that a
 // test can kill and start again.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIELDMESH_BIN, type FieldmeshProcess, runFieldmesh } from './fieldmesh-process.js';
+import { type FieldmeshProcess, runFieldmesh } from './fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from './mosquitto.js';
 import { freePort } from './ports.js';
 
@@ -37,16 +36,10 @@ export const SITES = {
   'south-farm': { name: 'South farm', lat: 51.4, lon: 5.6 },
 } as const;
 
-async function runUntilExit(args: string[], stdin?: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn(process.execPath, [FIELDMESH_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`fieldmesh ${args.join(' ')} exited ${code}: ${err}`))));
-    p.stdin.end(stdin ?? '');
-  });
+async function runUntilExit(args: string[], stdin: string): Promise<void> {
+  const p = runFieldmesh(args, {}, stdin);
+  const code = await p.exited();
+  if (code !== 0) throw new Error(`fieldmesh ${args.join(' ')} exited ${code}: ${p.stderr()}`);
 }
 
 /** `siteOfflineFor`: the SiteOffline window, shortened for the test. */

@@ -20,12 +20,14 @@ export interface FieldmeshProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function runFieldmesh(args: readonly string[], env: Record<string, string> = {}): FieldmeshProcess {
+/** `stdin`: written to the process's standard input, which is then closed (none by default). */
+export function runFieldmesh(args: readonly string[], env: Record<string, string> = {}, stdin?: string): FieldmeshProcess {
   if (!existsSync(FIELDMESH_BIN)) throw new Error(`${FIELDMESH_BIN} is missing: run "npm run build" first (npm test does)`);
   const proc = spawn(process.execPath, [FIELDMESH_BIN, ...args], {
     env: { ...process.env, FIELDMESH_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (stdin !== undefined) proc.stdin?.end(stdin);
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
