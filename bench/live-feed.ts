@@ -5,6 +5,7 @@
 import { type IncomingMessage, request } from 'node:http';
 import { createHubClient } from '../src/client/index.js';
 import { startDemo } from '../src/sim/index.js';
+import { waitFor } from '../test/kit/wait.js';
 
 export interface LiveFeedFigures {
   readonly nodes: number;
@@ -29,10 +30,11 @@ export async function benchLiveFeed(nodes: number, seconds: number): Promise<Liv
   try {
     // Let every node come online first: the steady state is what a console watches for hours.
     const client = createHubClient(demo.consoleUrl);
-    const deadline = Date.now() + 30_000;
-    while ((await client.nodes()).filter((n) => n.state === 'online').length < nodes && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitFor(async () => (await client.nodes()).filter((n) => n.state === 'online').length === nodes, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: `${nodes} demo nodes online`,
+    });
     const url = `${demo.consoleUrl.replace(/\/$/, '')}/api/v1/live`;
     const [plain, gzip] = await Promise.all([subscribe(url, 'identity'), subscribe(url, 'gzip')]);
     const counted = { plain: 0, gzip: 0, messages: 0 };
