@@ -69,7 +69,11 @@ async function fleet(nodePort: number, outbox = '{historyInterval: 500ms}'): Pro
   return { dir, mosquitto, hubYaml, nodeYaml, hubUrl, hub };
 }
 
-const BASE_MS = Date.UTC(2026, 10, 1);
+/**
+ * Samples are stamped from a day ago, one second apart, whole seconds so that range steps land on them:
+ * inside any retention, never in the future however many the test pushes (at most 50,000 s, 14 h).
+ */
+const BASE_MS = Math.floor(Date.now() / 1000) * 1000 - 24 * 3_600_000;
 
 /** Pushes samples probe_seq = i at BASE + i s, one batch at a time; `acked` counts those answered 2xx. */
 function pusher(nodeUrl: () => string) {

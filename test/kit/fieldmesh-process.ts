@@ -1,9 +1,10 @@
 // Runs the built `fieldmesh` binary (dist/cli/main.js) as a child process for end-to-end tests.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { signalGroup, spawnReaped } from './reaper.js';
 
 export const FIELDMESH_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -23,7 +24,7 @@ export interface FieldmeshProcess {
 /** `stdin`: written to the process's standard input, which is then closed (none by default). */
 export function runFieldmesh(args: readonly string[], env: Record<string, string> = {}, stdin?: string): FieldmeshProcess {
   if (!existsSync(FIELDMESH_BIN)) throw new Error(`${FIELDMESH_BIN} is missing: run "npm run build" first (npm test does)`);
-  const proc = spawn(process.execPath, [FIELDMESH_BIN, ...args], {
+  const proc = spawnReaped(process.execPath, [FIELDMESH_BIN, ...args], {
     env: { ...process.env, FIELDMESH_LOG_LEVEL: 'warn', ...env },
     stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
@@ -83,7 +84,7 @@ export function runFieldmesh(args: readonly string[], env: Record<string, string
     },
     exited: () => exit,
     kill(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      signalGroup(proc, signal);
     },
   };
 }

@@ -1,11 +1,12 @@
 // Starts a real Mosquitto for tests: its own temp config on a free 127.0.0.1 port, ready when it
 // logs "running", stopped by its own PID only.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
+import { signalGroup, spawnReaped } from './reaper.js';
 
 export interface MosquittoUser {
   readonly username: string;
@@ -97,7 +98,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   let output = '';
 
   async function launch(): Promise<void> {
-    const proc = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawnReaped(binary, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     const timeoutMs = options.readyTimeoutMs ?? 10_000;
     const from = output.length;
@@ -117,7 +118,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
         reject(new Error(`mosquitto exited with code ${code} before it was ready:\n${output}`));
       };
       const timer = setTimeout(() => {
-        proc.kill('SIGKILL');
+        signalGroup(proc, 'SIGKILL');
         reject(new Error(`mosquitto was not ready within ${timeoutMs} ms:\n${output}`));
       }, timeoutMs);
       proc.stderr?.on('data', onData);
@@ -135,12 +136,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      const kill = setTimeout(() => signalGroup(proc, 'SIGKILL'), 5000);
       proc.once('exit', () => {
         clearTimeout(kill);
         resolve();
       });
-      proc.kill('SIGTERM');
+      signalGroup(proc, 'SIGTERM');
     });
   }
 
