@@ -29,6 +29,7 @@ import {
   type HistoryFrame,
   hubTopic,
   parseTopic,
+  withTargetLabels,
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
 import { ActionEngine, BirthWatch, createHubActionPorts } from './actions/index.js';
@@ -479,7 +480,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (outcome.samples.length > 0) {
       const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
       const batch: SampleInput[] = outcome.samples.map((s) => ({
-        series: { name: s.def.name, labels: { ...s.def.labels, ...base }, unit: s.def.unit, type: s.def.type },
+        series: { name: s.def.name, labels: withTargetLabels(s.def.labels, base), unit: s.def.unit, type: s.def.type },
         ts: s.time,
         value: s.value,
       }));
@@ -505,7 +506,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   function storeHistory(site: string, node: string, frame: HistoryFrame): void {
     const zone = frame.zone;
     const batch: SampleInput[] = frame.series.flatMap((s) => {
-      const series = { name: s.name, labels: { ...s.labels, site, node, zone }, unit: s.unit, type: s.type };
+      const series = { name: s.name, labels: withTargetLabels(s.labels, { site, node, zone }), unit: s.unit, type: s.type };
       return s.samples.map(([ts, value]) => ({ series, ts, value }));
     });
     const now = clock.now();

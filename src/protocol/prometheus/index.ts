@@ -7,3 +7,4 @@ export * from './evaluate-query.js';
 export * from './params.js';
 export * from './query-selector.js';
 export * from './range-query.js';
+export * from './target-labels.js';

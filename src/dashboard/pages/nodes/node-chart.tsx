@@ -4,6 +4,7 @@
 import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
+import { withTargetLabels } from '../../../protocol/prometheus/target-labels.js';
 import { ApiError, api, seg } from '../../api.js';
 import { formatNumber, formatUnit } from '../../format.js';
 import { onNodeMessage } from '../../store.js';
@@ -75,6 +76,7 @@ const LINE_VARS = ['--chart-1', '--chart-2', '--chart-3', '--chart-4'];
 export function NodeChart(props: {
   site: string;
   node: string;
+  zone: string;
   series: SeriesRef;
   range: RangeId;
   source: Source;
@@ -84,7 +86,7 @@ export function NodeChart(props: {
   const plot = useRef<uPlot | null>(null);
   const data = useRef<uPlot.AlignedData | null>(null);
   const [status, setStatus] = useState<{ kind: 'loading' | 'ok' | 'empty' | 'error'; text?: string }>({ kind: 'loading' });
-  const { site, node, series, range, source } = props;
+  const { site, node, zone, series, range, source } = props;
   const unit = formatUnit(series.unit);
 
   useEffect(() => {
@@ -93,7 +95,10 @@ export function NodeChart(props: {
     const end = Math.ceil(Date.now() / 1000);
     const start = end - seconds;
     const step = Math.max(1, Math.ceil(seconds / TARGET_POINTS));
-    const labels = source === 'hub' ? { ...series.labels, site, node } : series.labels;
+    // The hub labels a series with site, node and zone, its own labels of those names moved to exported_*;
+    // zone stays open, so the chart of a node that moved zones shows both.
+    const { zone: _zone, ...atHub } = withTargetLabels(series.labels, { site, node, zone });
+    const labels = source === 'hub' ? atHub : series.labels;
     const q = `query=${encodeURIComponent(selector(series.name, labels))}&start=${start}&end=${end}&step=${step}`;
     const url = source === 'hub' ? `/api/v1/query_range?${q}` : `/api/v1/nodes/${seg(site)}/${seg(node)}/query_range?${q}`;
     setStatus({ kind: 'loading' });

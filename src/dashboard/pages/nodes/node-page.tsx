@@ -2,6 +2,7 @@
 // charts per critical series with a range picker, any other series from the node's own store, and Ping.
 
 import { useEffect, useState } from 'preact/hooks';
+import { withoutTargetLabels } from '../../../protocol/prometheus/target-labels.js';
 import { api, describeError, seg } from '../../api.js';
 import { AlertsTable } from '../../components/alerts-table.js';
 import { Age, Empty, ErrorLine, StateBadge, useNow } from '../../components/ui.js';
@@ -78,8 +79,7 @@ function NodeSeriesPicker(props: { site: string; node: string; critical: readonl
         (r.data ?? [])
           .map((m) => {
             const { __name__: name = '?', ...labels } = m;
-            for (const k of ['site', 'node', 'zone']) delete labels[k];
-            return { name, labels, unit: '' };
+            return { name, labels: withoutTargetLabels(labels, ['site', 'node', 'zone']), unit: '' };
           })
           .filter((s) => !crit.has(`${s.name}${labelText(s.labels)}`))
           .sort((a, b) => a.name.localeCompare(b.name)),
@@ -273,6 +273,7 @@ export function NodePage({ site, node }: { site: string; node: string }) {
               <NodeChart
                 site={site}
                 node={node}
+                zone={n.zone}
                 series={x}
                 range={range}
                 source={i >= critical.length ? 'node' : sourceOf(x)}

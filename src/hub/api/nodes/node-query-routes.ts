@@ -13,6 +13,7 @@ import {
   repeated,
   requestParams,
   single,
+  withTargetLabels,
 } from '../../../protocol/index.js';
 import { NODE_COMMAND_MAX_TIMEOUT_MS, type NodeCommands } from '../../node-commands.js';
 import type { HubApiDeps } from '../api-deps.js';
@@ -40,7 +41,10 @@ function timeoutOf(params: Params, fallbackMs: number): number {
   return ms;
 }
 
-/** The labels the hub gives every series of a node (as its own query_range shows them); they win over the node's. */
+/**
+ * The labels the hub gives every series of a node (as its own query_range shows them); a series' own
+ * label of the same name moves to `exported_<name>`, as the hub stores it.
+ */
 function hubLabels(deps: HubApiDeps, site: string, node: string): Record<string, string> {
   return { site, node, zone: deps.fleet.get(site, node)?.zone ?? '' };
 }
@@ -62,7 +66,10 @@ export function registerNodeQueryRoutes(app: FastifyInstance, deps: HubApiDeps):
       timeoutOf(params, NODE_QUERY_TIMEOUT_MS),
     );
     const labels = hubLabels(deps, site, node);
-    return { ...answer, data: { ...answer.data, result: answer.data.result.map((s) => ({ ...s, metric: { ...s.metric, ...labels } })) } };
+    return {
+      ...answer,
+      data: { ...answer.data, result: answer.data.result.map((s) => ({ ...s, metric: withTargetLabels(s.metric, labels) })) },
+    };
   };
   app.get<{ Params: { site: string; node: string } }>('/api/v1/nodes/:site/:node/query_range', queryRange);
   app.post<{ Params: { site: string; node: string } }>('/api/v1/nodes/:site/:node/query_range', queryRange);
@@ -77,7 +84,7 @@ export function registerNodeQueryRoutes(app: FastifyInstance, deps: HubApiDeps):
     return {
       status: 'success',
       data: limitResults(
-        found.map((s) => ({ ...s, ...labels })),
+        found.map((s) => withTargetLabels(s, labels)),
         params,
       ),
     };
