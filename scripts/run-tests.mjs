@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The test command: makes sure the real peers the tests need are installed (Debian's mosquitto),
-// type checks, lints, builds the package (end-to-end tests drive the built binary), then runs every
-// *.test.ts through node:test with tsx. Usage: node scripts/run-tests.mjs [file-or-folder ...]
+// The test command: makes sure the real peers the tests need are installed (Debian's mosquitto,
+// mosquitto-clients and chromium), type checks, lints, builds the package (end-to-end tests drive the
+// built binary), then runs every *.test.ts through node:test with tsx. Usage: node scripts/run-tests.mjs [file-or-folder ...]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,6 +37,8 @@ function collect(path, out) {
 }
 
 ensureDebianPackage('mosquitto', 'mosquitto');
+// `fieldmesh pub` and `sub` are tested byte for byte against mosquitto_pub and mosquitto_sub.
+ensureDebianPackage('mosquitto_sub', 'mosquitto-clients');
 // The live page is tested in Debian's Chromium through playwright-core; no browser is downloaded.
 ensureDebianPackage('chromium', 'chromium');
 

@@ -3,13 +3,22 @@
 import { type ErrorCode, FieldmeshError, isFieldmeshError } from '../kit/index.js';
 
 export interface CliIo {
+  /** A line of text to standard output (a newline is added unless it ends with one). */
   out(text: string): void;
   err(text: string): void;
+  /** Bytes to standard output exactly as given, nothing added (sub's raw payloads); standard output when absent. */
+  bytes?(chunk: Uint8Array): void;
+}
+
+/** Writes bytes to the process's standard output as they are. */
+export function writeStdout(chunk: Uint8Array): void {
+  process.stdout.write(chunk);
 }
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  bytes: writeStdout,
 };
 
 /** Exit codes: 2 for bad usage or configuration (as config validators do), 1 for anything else. */

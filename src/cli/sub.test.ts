@@ -1,22 +1,27 @@
 // Tests of `fieldmesh pub` and `fieldmesh sub` against the embedded broker on a free port, with
-// --json frame decoding and interop with Debian's mosquitto_pub / mosquitto_sub.
+// --json frame decoding and interop with Debian's mosquitto_pub / mosquitto_sub; against a real
+// Mosquitto, sub's raw output is mosquitto_sub's byte for byte, and a frame saved from it goes back with pub -f.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { accessSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { type MosquittoInstance, mosquittoTool, startMosquitto } from '../../test/kit/mosquitto.js';
 import { brokerConfigSchema, createBroker, type StartedBroker } from '../broker/index.js';
 import { isFieldmeshError } from '../kit/index.js';
-import { type SeriesDef, SessionEncoder } from '../protocol/index.js';
+import { decodeWireFrame, type SeriesDef, SessionEncoder } from '../protocol/index.js';
 import { registerPub } from './pub.js';
 import { createJsonRenderer, registerSub } from './sub.js';
 
 interface Run {
   out: string[];
   err: string[];
+  /** Everything written as raw bytes (sub without --json). */
+  bytes(): Buffer;
   done: Promise<void>;
 }
 
@@ -24,22 +29,28 @@ interface Run {
 function run(args: string[]): Run {
   const out: string[] = [];
   const err: string[] = [];
-  const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
+  const chunks: Uint8Array[] = [];
+  const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), bytes: (b: Uint8Array) => chunks.push(b) };
   const program = new Command('fieldmesh').exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
   registerPub(program, io);
   registerSub(program, io);
   for (const c of program.commands) c.exitOverride();
   const done = program.parseAsync(args, { from: 'user' }).then(() => undefined);
-  return { out, err, done };
+  return { out, err, bytes: () => Buffer.concat(chunks), done };
 }
 
-function exists(path: string): boolean {
-  try {
-    accessSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** A Mosquitto client tool; npm test installs Debian's mosquitto-clients when it is missing. */
+function tool(name: 'mosquitto_pub' | 'mosquitto_sub'): string {
+  const path = mosquittoTool(name);
+  if (path === undefined) throw new Error(`${name} is missing: install Debian's mosquitto-clients (npm test does)`);
+  return path;
+}
+
+/** Runs a Mosquitto client tool to its end (-C/-W bound it) and returns its standard output as bytes. */
+function runTool(name: 'mosquitto_pub' | 'mosquitto_sub', args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    execFile(tool(name), args, { encoding: 'buffer', timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
 }
 
 function series(alias: number, name: string, value: number): SeriesDef {
@@ -83,7 +94,22 @@ describe('cli pub and sub', () => {
       await Promise.race([sub.done, new Promise((r) => setTimeout(r, 20))]);
     }
     await sub.done;
-    assert.deepEqual(sub.out, ['live/a hello']);
+    assert.equal(sub.bytes().toString('utf8'), 'live/a hello\n');
+  });
+
+  test('sub prints a payload byte for byte, bytes of 0x80 and above included, with a newline after it unless -N', async () => {
+    const payload = Uint8Array.from([0x00, 0x80, 0xc3, 0x28, 0xff, 0x0a, 0xfe, 0x41]);
+    writeFileSync(join(dir, 'raw.bin'), payload);
+    await run(['pub', '-p', port, '-q', '1', '-r', '-t', 'raw/bytes', '-f', join(dir, 'raw.bin')]).done;
+    // Three at once in one process: each needs a client id of its own.
+    const plain = run(['sub', '-p', port, '-i', 'raw-plain', '-t', 'raw/bytes', '-C', '1']);
+    const bare = run(['sub', '-p', port, '-i', 'raw-bare', '-t', 'raw/bytes', '-C', '1', '-N']);
+    const verbose = run(['sub', '-p', port, '-i', 'raw-verbose', '-t', 'raw/bytes', '-C', '1', '-v', '-N']);
+    await Promise.all([plain.done, bare.done, verbose.done]);
+    assert.deepEqual(plain.bytes(), Buffer.concat([payload, Buffer.from('\n')]));
+    assert.deepEqual(bare.bytes(), Buffer.from(payload));
+    assert.deepEqual(verbose.bytes(), Buffer.concat([Buffer.from('raw/bytes '), payload]));
+    assert.deepEqual(plain.out, [], 'raw payloads never go through the text channel');
   });
 
   test('sub --json decodes a birth and a data frame with series names and values', async () => {
@@ -170,35 +196,114 @@ describe('cli pub and sub', () => {
     await run(['pub', '-L', `mqtt://127.0.0.1:${port}/url/topic`, '-r', '-q', '1', '-m', 'via url']).done;
     const sub = run(['sub', '-L', `mqtt://127.0.0.1:${port}/url/topic`, '-C', '1']);
     await sub.done;
-    assert.deepEqual(sub.out, ['via url']);
+    assert.equal(sub.bytes().toString('utf8'), 'via url\n');
   });
 
-  const mosquittoPub = '/usr/bin/mosquitto_pub';
-  const mosquittoSub = '/usr/bin/mosquitto_sub';
-
-  test('sub receives what mosquitto_pub publishes to the embedded broker', {
-    skip: !exists(mosquittoPub) && 'mosquitto_pub not installed',
-  }, async () => {
-    await new Promise<void>((resolve, reject) =>
-      execFile(
-        mosquittoPub,
-        ['-h', '127.0.0.1', '-p', port, '-q', '1', '-r', '-t', 'interop/from-mosquitto', '-m', 'from mosquitto_pub'],
-        (err) => (err ? reject(err) : resolve()),
-      ),
-    );
+  test('sub receives what mosquitto_pub publishes to the embedded broker', async () => {
+    await runTool('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-q',
+      '1',
+      '-r',
+      '-t',
+      'interop/from-mosquitto',
+      '-m',
+      'from mosquitto_pub',
+    ]);
     const sub = run(['sub', '-p', port, '-t', 'interop/#', '-v', '-C', '1']);
     await sub.done;
-    assert.deepEqual(sub.out, ['interop/from-mosquitto from mosquitto_pub']);
+    assert.equal(sub.bytes().toString('utf8'), 'interop/from-mosquitto from mosquitto_pub\n');
   });
 
-  test('mosquitto_sub receives what pub publishes', { skip: !exists(mosquittoSub) && 'mosquitto_sub not installed' }, async () => {
+  test('mosquitto_sub receives what pub publishes', async () => {
     await run(['pub', '-p', port, '-q', '1', '-r', '-t', 'interop/from-fieldmesh', '-m', 'from fieldmesh pub']).done;
-    const output = await new Promise<string>((resolve, reject) =>
-      execFile(mosquittoSub, ['-h', '127.0.0.1', '-p', port, '-t', 'interop/from-fieldmesh', '-v', '-C', '1', '-W', '10'], (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      ),
+    const output = await runTool('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      'interop/from-fieldmesh',
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '10',
+    ]);
+    assert.equal(output.toString('utf8'), 'interop/from-fieldmesh from fieldmesh pub\n');
+  });
+});
+
+describe('cli sub against a real Mosquitto', () => {
+  let mosquitto: MosquittoInstance;
+  let port: string;
+  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-cli-mosquitto-'));
+  const enc = new SessionEncoder(5);
+  // A birth frame: varints and float64 values put many bytes of 0x80 and above on the wire.
+  const frame = enc.birth({
+    time: Date.now(),
+    zone: 'z1',
+    agentVersion: 'test',
+    tickMs: 1000,
+    heartbeatMs: 10_000,
+    series: [series(1, 'battery_voltage', 51.23), series(200, 'battery_current', -3.51)],
+  });
+
+  before(async () => {
+    mosquitto = await startMosquitto();
+    port = String(mosquitto.port);
+    writeFileSync(join(dir, 'frame.bin'), frame);
+    // Published by mosquitto_pub itself, retained, so every subscriber below gets the same message.
+    await runTool('mosquitto_pub', ['-p', port, '-q', '1', '-r', '-t', 'fieldmesh/s1/n1/birth', '-f', join(dir, 'frame.bin')]);
+  });
+  after(async () => {
+    await mosquitto?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('sub writes the bytes mosquitto_sub writes, with and without -v and -N', async () => {
+    assert.ok(
+      frame.some((b) => b >= 0x80),
+      'the frame has bytes of 0x80 and above',
     );
-    assert.equal(output.trim(), 'interop/from-fieldmesh from fieldmesh pub');
+    for (const flags of [[], ['-N'], ['-v'], ['-v', '-N']]) {
+      const theirs = await runTool('mosquitto_sub', ['-p', port, '-t', 'fieldmesh/s1/n1/birth', '-C', '1', '-W', '10', ...flags]);
+      const ours = run(['sub', '-p', port, '-t', 'fieldmesh/s1/n1/birth', '-C', '1', '-W', '10', ...flags]);
+      await ours.done;
+      assert.deepEqual(ours.bytes(), theirs, `sub ${flags.join(' ')}`);
+    }
+  });
+
+  test('a frame saved with `fieldmesh sub -N -C 1 > frame.bin` goes back with `pub -f frame.bin` and decodes the same', async (t) => {
+    const saved = join(dir, 'saved.bin');
+    const fd = openSync(saved, 'w');
+    // The command as a user runs it, standard output redirected to a file.
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', main, 'sub', '-p', port, '-t', 'fieldmesh/s1/n1/birth', '-N', '-C', '1', '-W', '30'],
+      { stdio: ['ignore', fd, 'pipe'] },
+    );
+    closeSync(fd);
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(readFileSync(saved), Buffer.from(frame), 'the saved file is the frame');
+
+    await run(['pub', '-p', port, '-q', '1', '-r', '-t', 'fieldmesh/s1/n2/birth', '-f', saved]).done;
+    const resent = await runTool('mosquitto_sub', ['-p', port, '-t', 'fieldmesh/s1/n2/birth', '-N', '-C', '1', '-W', '10']);
+    assert.deepEqual(resent, Buffer.from(frame));
+    assert.deepEqual(decodeWireFrame(resent), decodeWireFrame(frame));
+    assert.equal(decodeWireFrame(resent).ok, true);
   });
 });
 

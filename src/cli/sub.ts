@@ -1,16 +1,18 @@
-// `fieldmesh sub`: prints messages like mosquitto_sub, or with --json decodes fieldmesh frames
-// (one session per node, so data frames show series names and values) one JSON object per line.
+// `fieldmesh sub`: prints messages like mosquitto_sub (payloads as raw bytes, a newline after each
+// unless -N), or with --json decodes fieldmesh frames (one session per node, so data frames show
+// series names and values) one JSON object per line.
 
 import type { Command } from 'commander';
 import { FieldmeshError } from '../kit/index.js';
 import { decodeWireFrame, type FrameError, frameToJson, parseTopic, SessionDecoder } from '../protocol/index.js';
 import type { TransportMessage } from '../transport/index.js';
-import type { CliIo } from './io.js';
+import { type CliIo, writeStdout } from './io.js';
 import { addConnectionFlags, type ConnectionFlags, connectForCli, resolveConnection } from './pub.js';
 
 interface SubFlags extends ConnectionFlags {
   topic: string[];
   verbose?: boolean;
+  eol: boolean;
   count?: string;
   timeout?: string;
   json?: boolean;
@@ -37,6 +39,18 @@ function renderPayload(payload: Uint8Array): string | { base64: string } {
   } catch {
     return { base64: Buffer.from(payload).toString('base64') };
   }
+}
+
+const NEWLINE = Uint8Array.of(0x0a);
+
+/**
+ * A message as mosquitto_sub prints it: the payload's bytes as received (`topic payload` with -v), then
+ * a newline unless -N, so `sub -N -C 1 > frame.bin` saves a frame that `pub -f frame.bin` sends again.
+ */
+export function rawMessage(message: TransportMessage, verbose: boolean, eol: boolean): Uint8Array {
+  const parts: Uint8Array[] = verbose ? [Buffer.from(`${message.topic} `, 'utf8'), message.payload] : [message.payload];
+  if (eol) parts.push(NEWLINE);
+  return Buffer.concat(parts);
 }
 
 function frameErrorJson(err: FrameError): { code: string; reason: string; offset: number; message: string } {
@@ -83,6 +97,7 @@ export function registerSub(program: Command, io: CliIo): void {
   addConnectionFlags(cmd)
     .option('-t, --topic <filter>', 'topic filter to subscribe to (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('-v, --verbose', 'print "topic payload" instead of the payload only')
+    .option('-N, --no-eol', 'do not add a newline after each payload (raw output; as mosquitto_sub -N)')
     .option('-C, --count <n>', 'exit after receiving n messages')
     .option('-W, --timeout <seconds>', 'exit after this many seconds (exit code 0)')
     .option('--json', 'print one JSON object per message, decoding fieldmesh frames')
@@ -94,6 +109,7 @@ export function registerSub(program: Command, io: CliIo): void {
       const count = positiveInt(flags.count, '-C');
       const timeoutS = positiveInt(flags.timeout, '-W');
       const render = flags.json ? createJsonRenderer(flags.prefix) : undefined;
+      const writeBytes = io.bytes ?? writeStdout;
       let received = 0;
       let finish: () => void = () => {};
       const done = new Promise<void>((resolve) => {
@@ -103,10 +119,7 @@ export function registerSub(program: Command, io: CliIo): void {
         if (count !== undefined && received >= count) return;
         received++;
         if (render) io.out(JSON.stringify(render(m)));
-        else {
-          const text = Buffer.from(m.payload).toString('utf8');
-          io.out(flags.verbose ? `${m.topic} ${text}` : text);
-        }
+        else writeBytes(rawMessage(m, flags.verbose === true, flags.eol));
         if (count !== undefined && received >= count) finish();
       };
       const { transport } = await connectForCli(flags, `fieldmesh-sub-${process.pid}`);
