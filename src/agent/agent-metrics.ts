@@ -32,6 +32,12 @@ export function createAgentMetrics(identity: { site: string; node: string }) {
       labelNames: ['collector', 'reason'],
       registers,
     }),
+    samplesRejected: new Counter({
+      name: 'fieldmesh_samples_rejected_total',
+      help: 'Samples refused before the store, by collector and reason: too-old (older than the store retention), too-new (more than 2 days ahead of the node clock).',
+      labelNames: ['collector', 'reason'],
+      registers,
+    }),
     framesSent: new Counter({
       name: 'fieldmesh_agent_frames_sent_total',
       help: 'Frames handed to the broker, by type.',

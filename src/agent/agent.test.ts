@@ -34,7 +34,8 @@ function manualCollector(): Collector & { push(samples: Array<Omit<Sample, 'time
     },
     async stop() {},
     async push(samples: Array<Omit<Sample, 'time'>>) {
-      await c.ctx?.record(samples.map((s) => ({ ...s, time: 0 })));
+      const time = c.ctx?.clock.now() ?? 0;
+      await c.ctx?.record(samples.map((s) => ({ ...s, time })));
     },
   };
   return c;

@@ -13,6 +13,7 @@ import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
 import { createStoreQueries } from './api/store-queries.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { createCollector } from './collectors/registry.js';
+import { admitSamples, countRefusals, RefusedSampleLog, sampleWindow } from './collectors/sample-window.js';
 import type { AgentConfig } from './config.js';
 import { configVersionOf } from './config-version.js';
 import { CriticalSet } from './critical-set.js';
@@ -288,14 +289,22 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
 
   function contextFor(collector: Collector): CollectorContext {
     const counter = metrics.samplesCollected.labels({ collector: collector.name });
+    const collectorLogger = logger.child({ collector: collector.name });
+    const refusedLog = new RefusedSampleLog(collectorLogger, clock);
     return {
       identity,
       clock,
-      logger: logger.child({ collector: collector.name }),
+      logger: collectorLogger,
       http,
       async record(input: readonly Sample[]) {
-        // Whole milliseconds: sub-millisecond times from pushes are rounded, as the store and the wire keep ms.
-        const samples = input.map((s) => (Number.isInteger(s.time) ? s : { ...s, time: Math.round(s.time) }));
+        // Only what the store keeps, in whole ms: the refused never reach the critical set, the outbox or the store.
+        const { kept: samples, outcome } = admitSamples(input, sampleWindow(clock.now(), config.store.retention));
+        if (outcome.refused.length > 0) {
+          for (const [reason, n] of Object.entries(countRefusals(outcome))) {
+            if (n > 0) metrics.samplesRejected.inc({ collector: collector.name, reason }, n);
+          }
+          refusedLog.note(input, outcome);
+        }
         // [FM-DURABLE-1] Critical samples go to the outbox; the caller is answered once it is on disk.
         const durable = samples
           .filter((s) => critical.observe(s) && config.outbox.replicateSamples)
@@ -305,6 +314,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         samplesCollected += samples.length;
         counter.inc(samples.length);
         if (durable.length > 0) replicator.notify();
+        return outcome;
       },
       emit: emitEvent,
       reject(reason: RejectReason) {

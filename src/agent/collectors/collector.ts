@@ -27,8 +27,39 @@ export interface AgentEvent {
   readonly payload: unknown;
 }
 
-/** Why a collector refused input; counted in fieldmesh_collector_rejected_total{collector,reason}. */
-export type RejectReason = 'unauthorized' | 'too-large' | 'invalid' | 'scrape-failed' | 'decode-failed';
+/**
+ * Why a collector refused input; counted in fieldmesh_collector_rejected_total{collector,reason}.
+ * `unsupported-encoding`: a Content-Encoding other than identity or gzip; `out-of-bounds`: a push
+ * answered with a partial write because some of its samples fell outside the store's window.
+ */
+export type RejectReason =
+  | 'unauthorized'
+  | 'too-large'
+  | 'invalid'
+  | 'unsupported-encoding'
+  | 'out-of-bounds'
+  | 'scrape-failed'
+  | 'decode-failed';
+
+/**
+ * Why `record` refused a sample (counted in fieldmesh_samples_rejected_total{collector,reason}):
+ * older than the store's retention, or further ahead of the node's clock than SAMPLE_FUTURE_LIMIT_MS.
+ */
+export type SampleRefusal = 'too-old' | 'too-new';
+
+/** The times the store keeps at one moment, ms since the epoch, both ends included. */
+export interface SampleWindow {
+  readonly oldestMs: number;
+  readonly newestMs: number;
+}
+
+/** What `record` did with a batch: it stored every sample it did not refuse. */
+export interface RecordOutcome {
+  /** The refused samples by their index in the batch, ascending. */
+  readonly refused: ReadonlyArray<{ readonly index: number; readonly reason: SampleRefusal }>;
+  /** The window the batch was held to. */
+  readonly window: SampleWindow;
+}
 
 export interface NodeIdentity {
   readonly site: string;
@@ -46,8 +77,12 @@ export interface CollectorContext {
    * the agent runs without HTTP (in-process demo nodes).
    */
   readonly http: FastifyInstance | undefined;
-  /** Records samples. Resolves once they are accepted; push endpoints answer only after that. */
-  record(samples: readonly Sample[]): Promise<void>;
+  /**
+   * Records samples. Resolves once the kept ones are durable; push endpoints answer only after that.
+   * Samples outside the store's window are refused (counted and logged by the agent, never stored
+   * nor forwarded); the outcome names them, so that a push can tell its client.
+   */
+  record(samples: readonly Sample[]): Promise<RecordOutcome>;
   /** Records an event. Resolves once accepted. */
   emit(event: AgentEvent): Promise<void>;
   /** Counts refused input by reason. */

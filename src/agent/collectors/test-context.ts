@@ -1,8 +1,12 @@
-// A fake CollectorContext for collector tests: keeps samples, events, rejections and log lines in arrays.
+// A fake CollectorContext for collector tests: keeps samples, events, rejections and log lines in
+// arrays, and holds samples to the store's window as the agent does.
 
 import type { FastifyInstance } from 'fastify';
 import { type Clock, type Logger, systemClock } from '../../kit/index.js';
-import type { AgentEvent, CollectorContext, RejectReason, Sample } from './collector.js';
+import type { AgentEvent, CollectorContext, RejectReason, Sample, SampleRefusal } from './collector.js';
+import { admitSamples, sampleWindow } from './sample-window.js';
+
+const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 
 export interface LogLine {
   readonly level: 'debug' | 'info' | 'warn' | 'error';
@@ -14,6 +18,8 @@ export interface TestCollectorContext extends CollectorContext {
   readonly samples: Sample[];
   readonly events: AgentEvent[];
   readonly rejections: RejectReason[];
+  /** Samples `record` refused (outside the window), with the reason. */
+  readonly refusedSamples: Array<{ readonly sample: Sample; readonly reason: SampleRefusal }>;
   readonly logs: LogLine[];
   /** Resolves once `predicate` holds after some record/emit/reject/log; rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
@@ -24,12 +30,15 @@ export interface TestContextOptions {
   readonly http?: FastifyInstance;
   /** Makes `record` fail, to test how push endpoints answer when the store refuses. */
   readonly failRecord?: Error;
+  /** The store retention `record` holds samples to, ms. Default 30 days, as the agent's. */
+  readonly retentionMs?: number;
 }
 
 export function createTestContext(options: TestContextOptions = {}): TestCollectorContext {
   const samples: Sample[] = [];
   const events: AgentEvent[] = [];
   const rejections: RejectReason[] = [];
+  const refusedSamples: TestCollectorContext['refusedSamples'] = [];
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
   const changed = () => {
@@ -46,19 +55,24 @@ export function createTestContext(options: TestContextOptions = {}): TestCollect
     logs.push({ level, obj, msg });
     changed();
   }
+  const clock = options.clock ?? systemClock;
   return {
     identity: { site: 'test-site', zone: 'default', node: 'test-node' },
-    clock: options.clock ?? systemClock,
+    clock,
     logger,
     http: options.http,
     samples,
     events,
     rejections,
+    refusedSamples,
     logs,
     async record(batch) {
       if (options.failRecord !== undefined) throw options.failRecord;
-      samples.push(...batch);
+      const { kept, outcome } = admitSamples(batch, sampleWindow(clock.now(), options.retentionMs ?? DEFAULT_RETENTION_MS));
+      samples.push(...kept);
+      for (const r of outcome.refused) refusedSamples.push({ sample: batch[r.index] as Sample, reason: r.reason });
       changed();
+      return outcome;
     },
     async emit(event) {
       events.push(event);
