@@ -12,6 +12,9 @@ export const ERROR_CODES = {
   FM_PUSH_UNAUTHORIZED: 'an HTTP push had no valid bearer token',
   FM_PUSH_TOO_LARGE: 'an HTTP push body is larger than the configured limit',
   FM_PUSH_INVALID: 'an HTTP push body could not be parsed',
+  FM_PUSH_ENCODING_UNSUPPORTED: 'an HTTP push body has a Content-Encoding other than gzip (or none); answered 415',
+  FM_PUSH_OUT_OF_BOUNDS:
+    "an HTTP push held samples older than the node's retention or more than 2 days ahead of its clock; those were refused, the others recorded",
   FM_LINE_PROTOCOL_INVALID: 'an InfluxDB line-protocol body has a malformed line',
   FM_SCRAPE_FAILED: 'a Prometheus scrape target could not be fetched or parsed',
   FM_QUERY_INVALID: 'a query parameter is missing or malformed',
