@@ -93,19 +93,28 @@ test('prometheus collector: a failed scrape records up=0, counts scrape-failed, 
   assert.deepEqual(ups.slice(0, 2), [0, 0]);
   assert.equal(ctx.logs.filter((l) => l.level === 'warn').length, ctx.rejections.length);
   assert.match(ctx.logs[0]?.msg ?? '', /scrape of .* failed/);
-  assert.match(JSON.stringify(ctx.logs[0]?.obj), /HTTP 500/);
+  assert.deepEqual(ctx.logs[0]?.obj, {
+    url: `${base}/metrics`,
+    code: 'FM_SCRAPE_FAILED',
+    err: 'FM_SCRAPE_FAILED: HTTP 500 Internal Server Error',
+  });
   // job/instance come from the collector; no exposition samples on failure
   assert.equal(ctx.samples.find((s) => s.name === 'up')?.labels.job, 'prometheus-3');
 });
 
-test('prometheus collector: an unreachable target and a timeout both count as failed scrapes', async () => {
+test('prometheus collector: an unreachable target, a timeout and a bad exposition count as failed scrapes, logged as FM_SCRAPE_FAILED', async () => {
   const slow = Fastify();
   slow.get('/metrics', () => new Promise(() => {}));
+  slow.get('/bad', async (_req, reply) => reply.type('text/plain; version=0.0.4').send('victron_dc_voltage{system_id="a" 52\n'));
   const slowUrl = await slow.listen({ host: '127.0.0.1', port: 0 });
   const dead = Fastify();
   const deadUrl = await dead.listen({ host: '127.0.0.1', port: 0 });
   await dead.close();
-  for (const url of [`${deadUrl}/metrics`, `${slowUrl}/metrics`]) {
+  for (const [url, why] of [
+    [`${deadUrl}/metrics`, /^FM_SCRAPE_FAILED: fetch failed: connect ECONNREFUSED/],
+    [`${slowUrl}/metrics`, /^FM_SCRAPE_FAILED: timed out after 100 ms$/],
+    [`${slowUrl}/bad`, /^FM_SCRAPE_FAILED: exposition: /],
+  ] as const) {
     const collector = createPrometheusCollector(
       prometheusCollectorSchema.parse({ type: 'prometheus', url, interval: '1h', timeout: '100ms' }),
       0,
@@ -116,6 +125,9 @@ test('prometheus collector: an unreachable target and a timeout both count as fa
     await collector.stop();
     assert.deepEqual(ctx.rejections, ['scrape-failed']);
     assert.equal(ctx.samples.find((s) => s.name === 'up')?.value, 0);
+    const warning = ctx.logs.find((l) => l.level === 'warn')?.obj as { code?: string; err?: string } | undefined;
+    assert.equal(warning?.code, 'FM_SCRAPE_FAILED', url);
+    assert.match(warning?.err ?? '', why);
   }
   await slow.close();
 });

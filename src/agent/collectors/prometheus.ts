@@ -2,7 +2,7 @@
 // applies metric_relabel_configs, adds job/instance, and records up and scrape_duration_seconds.
 
 import { z } from 'zod';
-import { describeError, durationMs, type TimerHandle } from '../../kit/index.js';
+import { describeError, durationMs, FieldmeshError, isFieldmeshError, type TimerHandle } from '../../kit/index.js';
 import type { Collector, CollectorContext, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { parseExposition } from './exposition.js';
@@ -23,6 +23,17 @@ export const prometheusCollectorSchema = z.strictObject({
 
 export type PrometheusCollectorConfig = z.output<typeof prometheusCollectorSchema>;
 
+/**
+ * Why a scrape failed, as FM_SCRAPE_FAILED: an HTTP status, a bad exposition, a timeout, or the
+ * connection error under fetch's own "fetch failed".
+ */
+function scrapeFailure(url: string, err: unknown): FieldmeshError {
+  if (isFieldmeshError(err, 'FM_SCRAPE_FAILED')) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return new FieldmeshError('FM_SCRAPE_FAILED', `${message}${cause}`, { cause: err, details: { url } });
+}
+
 /** host:port of a scrape URL, with the scheme's default port filled in as Prometheus does. */
 export function instanceOf(url: string): string {
   const u = new URL(url);
@@ -41,11 +52,18 @@ export function createPrometheusCollector(config: PrometheusCollectorConfig, ind
   let stopped = false;
 
   async function fetchText(c: CollectorContext, abort: AbortController): Promise<string> {
-    const t = c.clock.setTimeout(() => abort.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    const t = c.clock.setTimeout(
+      () => abort.abort(new FieldmeshError('FM_SCRAPE_FAILED', `timed out after ${timeoutMs} ms`, { details: { url: config.url } })),
+      timeoutMs,
+    );
     try {
       const res = await fetch(config.url, { headers: { accept: SCRAPE_ACCEPT }, signal: abort.signal });
       const text = await res.text();
-      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      if (!res.ok) {
+        throw new FieldmeshError('FM_SCRAPE_FAILED', `HTTP ${res.status} ${res.statusText}`, {
+          details: { url: config.url, status: res.status },
+        });
+      }
       return text;
     } finally {
       c.clock.clearTimeout(t);
@@ -54,7 +72,7 @@ export function createPrometheusCollector(config: PrometheusCollectorConfig, ind
 
   function toSamples(text: string, scrapeTime: number): { samples: Sample[]; scraped: number } {
     const parsed = parseExposition(text);
-    if (!parsed.ok) throw new Error(`exposition: ${parsed.message}`);
+    if (!parsed.ok) throw new FieldmeshError('FM_SCRAPE_FAILED', `exposition: ${parsed.message}`, { details: { url: config.url } });
     const samples: Sample[] = [];
     for (const s of parsed.samples) {
       // Target labels first, so relabel rules can see job and instance as in Prometheus.
@@ -73,13 +91,13 @@ export function createPrometheusCollector(config: PrometheusCollectorConfig, ind
     const abort = new AbortController();
     let up = 1;
     let result: { samples: Sample[]; scraped: number } = { samples: [], scraped: 0 };
-    let failure: unknown;
+    let failure: FieldmeshError | undefined;
     const done = (async () => {
       try {
         result = toSamples(await fetchText(c, abort), scrapeTime);
       } catch (err) {
         up = 0;
-        failure = abort.signal.aborted && abort.signal.reason !== undefined ? abort.signal.reason : err;
+        failure = scrapeFailure(config.url, abort.signal.aborted && abort.signal.reason !== undefined ? abort.signal.reason : err);
       }
     })();
     inflight = { abort, done };
@@ -88,7 +106,7 @@ export function createPrometheusCollector(config: PrometheusCollectorConfig, ind
     if (stopped) return;
     if (failure !== undefined) {
       c.reject('scrape-failed');
-      c.logger.warn({ url: config.url, err: describeError(failure) }, `scrape of ${config.url} failed`);
+      c.logger.warn({ url: config.url, code: failure.code, err: describeError(failure) }, `scrape of ${config.url} failed`);
     }
     const seconds = (c.clock.monotonic() - started) / 1000;
     const meta = (metric: string, value: number, unit?: string): Sample => ({
