@@ -1,5 +1,6 @@
 // The deterministic PRNG of the simulators (mulberry32 stream seeded by a splitmix-style hash), the
-// same algorithm as workloads/bess-workload.mjs so (seed, index) gives the same values everywhere.
+// same algorithm as the standard battery workload the benchmarks compare against (docs/benchmarks.md),
+// so (seed, index) gives the same values everywhere.
 
 /** Mixes two 32-bit integers into one seed. */
 export function hash32(a: number, b: number): number {

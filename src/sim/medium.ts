@@ -5,9 +5,9 @@ import { type Clock, hash32, SeededRandom, type TimerHandle } from '../kit/index
 import type { FrameLink, LinkPeer, LinkStats } from '../transport/index.js';
 
 // ---------------------------------------------------------------------------------------------
-// Airtime model of a 1 MHz 802.11ah (S1G) channel at MCS0. Same model as the baselines'
-// airtime-model.mjs (/work/shared/research/anchors-performance.md, sections 2e and 4): optimistic,
-// no collisions, hidden nodes, retries, beacons or rate fallback.
+// Airtime model of a 1 MHz 802.11ah (S1G) channel at MCS0, with the S1G PHY and MAC timings of IEEE
+// 802.11ah-2016 below, the model the benchmark baselines are measured with (docs/awareness.md,
+// "Measured"): optimistic, no collisions, hidden nodes, retries, beacons or rate fallback.
 
 /** S1G slot time. */
 export const S1G_SLOT_US = 52;
@@ -29,7 +29,7 @@ export const RADIO_UNICAST_ACK_US = S1G_SIFS_US + S1G_1MHZ_NDP_ACK_US;
 export const MCS0_1MHZ_BITS_PER_SECOND = 300_000;
 /** IPv4 (20) + UDP (8). */
 export const IPV4_UDP_HEADER_BYTES = 28;
-/** 802.11 QoS data MAC header (26) + LLC/SNAP (8) + FCS (4), as in airtime-model.mjs. */
+/** 802.11 QoS data MAC header (26) + LLC/SNAP (8) + FCS (4). */
 export const MAC_LLC_FCS_BYTES = 38;
 /** Header bytes on air per UDP datagram: 66. */
 export const RADIO_HEADER_BYTES = IPV4_UDP_HEADER_BYTES + MAC_LLC_FCS_BYTES;
