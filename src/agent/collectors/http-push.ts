@@ -1,15 +1,18 @@
 // The `http_push` collector: `POST /events` (seed 001's ingest API) with a bearer token; JSON objects
 // become samples (their `metrics`) and events (any object with a `kind`). Answers only after both are
-// recorded. Body shape: docs/collectors.md#http_push.
+// recorded; a malformed body is refused whole, samples outside the store's window one element at a
+// time. Body shape: docs/collectors.md#http_push.
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeError } from '../../kit/index.js';
 import { EVENT_PRIORITIES, type EventPriority } from '../../protocol/index.js';
-import type { AgentEvent, Collector, CollectorContext, Sample } from './collector.js';
+import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
+import type { AgentEvent, Collector, CollectorContext, RecordOutcome, RejectReason, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { resolveToken, tokenFromAuthorization, tokensEqual } from './push-auth.js';
-import { acceptRawBodies, bodyBuffer, sendPushError } from './push-body.js';
+import { acceptRawBodies, decodeUtf8, type PushRefusal, partialWriteBody, readBody, refuse } from './push-body.js';
+import { findJsonProblem } from './strict-json.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -39,11 +42,24 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Turns a parsed body into samples and events, or throws PushShapeError naming the path at fault. */
-export function decodePush(body: unknown, now: number, defaultPriority: EventPriority): { samples: Sample[]; events: AgentEvent[] } {
+/** A time the store can hold: ms in [0, 2^52]. */
+function isStorableTime(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= 0 && ms <= MAX_CHUNK_TS;
+}
+
+/**
+ * Turns a parsed body into samples and events, or throws PushShapeError naming the path at fault.
+ * `sampleElements[i]` is the index of the element `samples[i]` came from (0 for a single object).
+ */
+export function decodePush(
+  body: unknown,
+  now: number,
+  defaultPriority: EventPriority,
+): { samples: Sample[]; sampleElements: number[]; events: AgentEvent[]; elements: number } {
   const isArray = Array.isArray(body);
   const items: unknown[] = isArray ? body : [body];
   const samples: Sample[] = [];
+  const sampleElements: number[] = [];
   const events: AgentEvent[] = [];
   items.forEach((item, i) => {
     const at = (rest: string) => (isArray ? `[${i}]${rest === '' ? '' : `.${rest}`}` : rest === '' ? '(root)' : rest);
@@ -54,10 +70,15 @@ export function decodePush(body: unknown, now: number, defaultPriority: EventPri
     const obj = item as Record<string, unknown>;
     let time = now;
     if (obj.time !== undefined) {
-      if (typeof obj.time === 'number' && Number.isFinite(obj.time)) time = obj.time;
-      else if (typeof obj.time === 'string' && /^\d{4}-\d\d-\d\dT/.test(obj.time) && !Number.isNaN(Date.parse(obj.time))) {
-        time = Date.parse(obj.time);
-      } else fail('time', 'expected milliseconds since the epoch or an RFC 3339 time');
+      if (typeof obj.time === 'number') time = obj.time;
+      else if (typeof obj.time === 'string' && /^\d{4}-\d\d-\d\dT/.test(obj.time)) time = Date.parse(obj.time);
+      else time = Number.NaN;
+      if (!isStorableTime(time)) {
+        fail(
+          'time',
+          `expected milliseconds since the epoch or an RFC 3339 time, from 1970 to the year 144683 (got ${JSON.stringify(obj.time)})`,
+        );
+      }
     }
     let priority = defaultPriority;
     if (obj.priority !== undefined) {
@@ -78,7 +99,9 @@ export function decodePush(body: unknown, now: number, defaultPriority: EventPri
       for (const [k, v] of Object.entries(obj.metrics as Record<string, unknown>)) {
         if (!METRIC_NAME.test(k)) fail(`metrics.${k}`, 'expected a metric name of letters, digits, _ and :');
         if (typeof v !== 'number') fail(`metrics.${k}`, 'expected a number');
+        if (!Number.isFinite(v)) fail(`metrics.${k}`, 'expected a finite number');
         samples.push({ name: k, labels, value: v as number, time, type: 'gauge' });
+        sampleElements.push(i);
       }
     }
     if (obj.kind !== undefined) {
@@ -89,7 +112,35 @@ export function decodePush(body: unknown, now: number, defaultPriority: EventPri
       fail('', 'expected a "kind" (an event) or "metrics" (samples)');
     }
   });
-  return { samples, events };
+  return { samples, sampleElements, events, elements: items.length };
+}
+
+/** The body decoded, checked and parsed into samples and events, or why it is refused. */
+function parsePushBody(
+  bytes: Buffer,
+  now: number,
+  defaultPriority: EventPriority,
+): { ok: true; decoded: ReturnType<typeof decodePush> } | { ok: false; refusal: PushRefusal } {
+  const invalid = (message: string, extra: Record<string, unknown> = {}) => ({
+    ok: false as const,
+    refusal: { status: 400, reason: 'invalid' as const, body: { code: 'FM_PUSH_INVALID' as const, message, ...extra } },
+  });
+  const text = decodeUtf8(bytes);
+  if (!text.ok) return invalid(`invalid UTF-8 at byte ${text.error.offset}`, { offset: text.error.offset });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.text);
+  } catch (err) {
+    return invalid(`invalid JSON: ${(err as Error).message}`);
+  }
+  const problem = findJsonProblem(text.text);
+  if (problem !== undefined) return invalid(`${problem.path}: ${problem.message}`, { path: problem.path });
+  try {
+    return { ok: true, decoded: decodePush(parsed, now, defaultPriority) };
+  } catch (err) {
+    if (!(err instanceof PushShapeError)) throw err;
+    return invalid(err.message);
+  }
 }
 
 export function createHttpPushCollector(config: HttpPushCollectorConfig, index: number): Collector {
@@ -97,43 +148,37 @@ export function createHttpPushCollector(config: HttpPushCollectorConfig, index: 
   const token = resolveToken(config, name);
 
   function routes(ctx: CollectorContext) {
+    const reject = (reason: RejectReason) => ctx.reject(reason);
     return async (app: FastifyInstance) => {
-      acceptRawBodies(app, config.max_body_bytes, 'FM_PUSH_INVALID', (r) => ctx.reject(r));
+      acceptRawBodies(app, config.max_body_bytes, 'FM_PUSH_INVALID', reject);
       app.addHook('onRequest', async (req, reply) => {
         if (token === undefined) return;
         const given = tokenFromAuthorization(req.headers.authorization);
         if (given !== undefined && tokensEqual(given, token)) return;
-        ctx.reject('unauthorized');
-        return sendPushError(reply, 401, {
-          code: 'FM_PUSH_UNAUTHORIZED',
-          message: given === undefined ? 'missing "Authorization: Bearer <token>"' : 'wrong bearer token',
-        });
+        const message = given === undefined ? 'missing "Authorization: Bearer <token>"' : 'wrong bearer token';
+        return refuse(reply, { status: 401, reason: 'unauthorized', body: { code: 'FM_PUSH_UNAUTHORIZED', message } }, reject);
       });
       app.post(config.path, { bodyLimit: config.max_body_bytes }, async (req, reply) => {
-        let parsed: unknown;
+        const read = await readBody(req, config.max_body_bytes, 'FM_PUSH_INVALID');
+        if (!read.ok) return refuse(reply, read.refusal, reject);
+        const parsed = parsePushBody(read.body, ctx.clock.now(), config.default_priority);
+        if (!parsed.ok) return refuse(reply, parsed.refusal, reject);
+        const { samples, sampleElements, events, elements } = parsed.decoded;
+        let outcome: RecordOutcome | undefined;
         try {
-          parsed = JSON.parse(bodyBuffer(req.body).toString('utf8'));
-        } catch (err) {
-          ctx.reject('invalid');
-          return sendPushError(reply, 400, { code: 'FM_PUSH_INVALID', message: `invalid JSON: ${(err as Error).message}` });
-        }
-        let decoded: ReturnType<typeof decodePush>;
-        try {
-          decoded = decodePush(parsed, ctx.clock.now(), config.default_priority);
-        } catch (err) {
-          if (!(err instanceof PushShapeError)) throw err;
-          ctx.reject('invalid');
-          return sendPushError(reply, 400, { code: 'FM_PUSH_INVALID', message: err.message });
-        }
-        try {
-          if (decoded.samples.length > 0) await ctx.record(decoded.samples);
-          for (const e of decoded.events) await ctx.emit(e);
+          if (samples.length > 0) outcome = await ctx.record(samples);
+          for (const e of events) await ctx.emit(e);
         } catch (err) {
           // Not accepted: the producer keeps the data and retries (seed 001's probes buffer locally).
           ctx.logger.error({ err: describeError(err) }, 'push could not be recorded');
           return reply.code(503).send({ message: `not recorded, retry later: ${describeError(err)}` });
         }
-        return reply.code(200).send({ accepted: { samples: decoded.samples.length, events: decoded.events.length } });
+        if (outcome !== undefined && outcome.refused.length > 0) {
+          const units = { noun: 'element', ofSample: sampleElements, total: elements };
+          const body = partialWriteBody(samples, outcome, units, { events: events.length });
+          return refuse(reply, { status: 400, reason: 'out-of-bounds', body }, reject);
+        }
+        return reply.code(200).send({ accepted: { samples: samples.length, events: events.length } });
       });
     };
   }

@@ -86,12 +86,8 @@ test('influx: a bad line rejects the whole request with its line and column; not
   const { http, ctx } = await setup();
   const res = await http.inject({ method: 'POST', url: '/write?db=x', payload: 'm v=1\nm v=2\nm,host=a value=abc\nm v=4' });
   assert.equal(res.statusCode, 400);
-  assert.deepEqual(res.json(), {
-    code: 'FM_LINE_PROTOCOL_INVALID',
-    message: 'line 3, column 16: invalid field value "abc" (expected a number, 12i, 12u, a boolean or a "string")',
-    line: 3,
-    column: 16,
-  });
+  const message = 'line 3, column 16: invalid field value "abc" (expected a number, 12i, 12u, a boolean or a "string")';
+  assert.deepEqual(res.json(), { code: 'FM_LINE_PROTOCOL_INVALID', message, error: message, line: 3, column: 16 });
   assert.equal(ctx.samples.length, 0);
   assert.deepEqual(ctx.rejections, ['invalid']);
   const badPrecision = await http.inject({ method: 'POST', url: '/write?db=x&precision=fortnight', payload: 'm v=1' });

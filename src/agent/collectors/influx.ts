@@ -1,20 +1,26 @@
 // The `influx` collector: InfluxDB v1 and v2 write endpoints, so Telegraf and Influx clients work
-// unchanged. Points map to samples the way VictoriaMetrics maps them. A request is all or nothing:
-// one bad line rejects the whole body (docs/collectors.md#influx).
+// unchanged. Points map to samples the way VictoriaMetrics maps them. A malformed body is refused
+// whole; of a well-formed one, lines outside the store's time window are refused and the rest
+// recorded, answered as InfluxDB answers a partial write (docs/collectors.md#influx).
 
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { describeError } from '../../kit/index.js';
 import type { Collector, CollectorContext, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http-push.js';
-import { type Point, type Precision, parseLineProtocol, parsePrecision, timestampToMs } from './line-protocol.js';
+import { type LineProtocolError, type Point, type Precision, parseLineProtocol, parsePrecision, timestampToMs } from './line-protocol.js';
 import { resolveToken, tokenFromAuthorization, tokensEqual } from './push-auth.js';
-import { acceptRawBodies, bodyBuffer, sendPushError } from './push-body.js';
-
-const gunzipAsync = promisify(gunzip);
+import {
+  acceptRawBodies,
+  bodyBuffer,
+  decodeUtf8,
+  type PushRefusal,
+  partialWriteBody,
+  readBody,
+  refuse,
+  sendPushError,
+} from './push-body.js';
 
 /** What /ping and /health report, so clients that check the server version are satisfied. */
 export const INFLUX_COMPAT_VERSION = '1.8.10';
@@ -50,28 +56,56 @@ function labelName(key: string): string {
   return /^[0-9]/.test(clean) ? `_${clean}` : clean;
 }
 
-/** Maps points to samples: numbers as they are, booleans as 1/0, strings skipped (counted). */
+/**
+ * Maps points to samples: numbers as they are, booleans as 1/0, strings skipped (counted).
+ * `sampleLines[i]` is the line of `samples[i]`. Two tags (or two fields) of a point whose names
+ * clean up to the same label (or series) would overwrite each other: that is an error of the line.
+ */
 export function pointsToSamples(
   points: readonly Point[],
+  lines: readonly number[],
   precision: Precision,
   now: number,
-): { samples: Sample[]; skippedStrings: number } {
+): { ok: true; samples: Sample[]; sampleLines: number[]; skippedStrings: number } | { ok: false; error: LineProtocolError } {
   const samples: Sample[] = [];
+  const sampleLines: number[] = [];
   let skippedStrings = 0;
-  for (const p of points) {
+  for (const [i, p] of points.entries()) {
+    const line = lines[i] as number;
+    const fail = (message: string) => ({ ok: false as const, error: { line, column: 1, message } });
     const time = p.timestamp === undefined ? now : timestampToMs(p.timestamp, precision);
     const labels: Record<string, string> = {};
-    for (const [k, v] of Object.entries(p.tags)) labels[labelName(k)] = v;
+    const tagOf: Record<string, string> = {};
+    for (const [k, v] of Object.entries(p.tags)) {
+      const label = labelName(k);
+      if (label.startsWith('__')) return fail(`tag key ${JSON.stringify(k)} is reserved (label names starting with __ are Prometheus's)`);
+      const other = tagOf[label];
+      if (other !== undefined) return fail(`tag keys ${JSON.stringify(other)} and ${JSON.stringify(k)} both become label ${label}`);
+      tagOf[label] = k;
+      labels[label] = v;
+    }
+    const fieldOf: Record<string, string> = {};
     for (const [field, v] of Object.entries(p.fields)) {
       if (v.type === 'string') {
         skippedStrings++;
         continue;
       }
+      const name = metricName(p.measurement, field);
+      const other = fieldOf[name];
+      if (other !== undefined) return fail(`fields ${JSON.stringify(other)} and ${JSON.stringify(field)} both become series ${name}`);
+      fieldOf[name] = field;
       const value = v.type === 'boolean' ? (v.value ? 1 : 0) : v.value;
-      samples.push({ name: metricName(p.measurement, field), labels, value, time });
+      samples.push({ name, labels, value, time });
+      sampleLines.push(line);
     }
   }
-  return { samples, skippedStrings };
+  return { ok: true, samples, sampleLines, skippedStrings };
+}
+
+function lineProtocolRefusal({ line, column, message }: LineProtocolError): PushRefusal {
+  const text = `line ${line}, column ${column}: ${message}`;
+  // `error` as well as `message`: InfluxDB v1 clients (Telegraf's outputs.influxdb) read `error`.
+  return { status: 400, reason: 'invalid', body: { code: 'FM_LINE_PROTOCOL_INVALID', message: text, error: text, line, column } };
 }
 
 export interface InfluxCollector extends Collector {
@@ -95,60 +129,45 @@ export function createInfluxCollector(config: InfluxCollectorConfig, index: numb
       const decoded = Buffer.from(header.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');
       given = decoded.slice(decoded.indexOf(':') + 1);
     }
-    given ??= q.p ?? q.token;
+    // Only InfluxDB v1's documented `p`; no `?token=`: a secret in a URL ends up in access logs and proxies.
+    given ??= q.p;
     return { ok: given !== undefined && tokensEqual(given, token), given: given !== undefined };
   }
 
   async function write(ctx: CollectorContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const reject = (reason: Parameters<CollectorContext['reject']>[0]) => ctx.reject(reason);
     const q = req.query as Query;
     const precision = parsePrecision(q.precision);
     if (precision === undefined) {
-      ctx.reject('invalid');
-      return sendPushError(reply, 400, {
-        code: 'FM_QUERY_INVALID',
-        message: `precision: unknown ${JSON.stringify(q.precision)} (use ns, us, ms, s, m or h)`,
-      });
+      const message = `precision: unknown ${JSON.stringify(q.precision)} (use ns, us, ms, s, m or h)`;
+      return refuse(reply, { status: 400, reason: 'invalid', body: { code: 'FM_QUERY_INVALID', message, error: message } }, reject);
     }
-    let body = bodyBuffer(req.body);
-    if (/\bgzip\b/i.test(String(req.headers['content-encoding'] ?? ''))) {
-      try {
-        body = await gunzipAsync(body, { maxOutputLength: config.max_body_bytes });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-          ctx.reject('too-large');
-          return sendPushError(reply, 413, {
-            code: 'FM_PUSH_TOO_LARGE',
-            message: `decompressed body is larger than ${config.max_body_bytes} bytes`,
-          });
-        }
-        ctx.reject('invalid');
-        return sendPushError(reply, 400, {
-          code: 'FM_LINE_PROTOCOL_INVALID',
-          message: `gzip body could not be decompressed: ${describeError(err)}`,
-        });
-      }
+    const read = await readBody(req, config.max_body_bytes, 'FM_LINE_PROTOCOL_INVALID');
+    if (!read.ok) return refuse(reply, read.refusal, reject);
+    const text = decodeUtf8(read.body);
+    if (!text.ok) {
+      const { line, column, offset } = text.error;
+      return refuse(reply, lineProtocolRefusal({ line, column, message: `invalid UTF-8 at byte ${offset}` }), reject);
     }
-    const parsed = parseLineProtocol(body.toString('utf8'));
-    if (!parsed.ok) {
-      const { line, column, message } = parsed.error;
-      ctx.reject('invalid');
-      return sendPushError(reply, 400, {
-        code: 'FM_LINE_PROTOCOL_INVALID',
-        message: `line ${line}, column ${column}: ${message}`,
-        line,
-        column,
-      });
-    }
-    const { samples, skippedStrings } = pointsToSamples(parsed.points, precision, ctx.clock.now());
+    const parsed = parseLineProtocol(text.text, { precision });
+    if (!parsed.ok) return refuse(reply, lineProtocolRefusal(parsed.error), reject);
+    const mapped = pointsToSamples(parsed.points, parsed.lines, precision, ctx.clock.now());
+    if (!mapped.ok) return refuse(reply, lineProtocolRefusal(mapped.error), reject);
+    const { samples, sampleLines, skippedStrings } = mapped;
     if (skippedStrings > 0) {
       skippedStringFields += skippedStrings;
       ctx.logger.debug({ skippedStrings }, 'string fields skipped');
     }
+    let outcome: Awaited<ReturnType<CollectorContext['record']>> | undefined;
     try {
-      if (samples.length > 0) await ctx.record(samples);
+      if (samples.length > 0) outcome = await ctx.record(samples);
     } catch (err) {
       ctx.logger.error({ err: describeError(err) }, 'write could not be recorded');
       return reply.code(503).send({ message: `not recorded, retry later: ${describeError(err)}` });
+    }
+    if (outcome !== undefined && outcome.refused.length > 0) {
+      const units = { noun: 'line', ofSample: sampleLines, total: parsed.points.length };
+      return refuse(reply, { status: 400, reason: 'out-of-bounds', body: partialWriteBody(samples, outcome, units) }, reject);
     }
     return reply.code(204).send();
   }
@@ -173,11 +192,12 @@ export function createInfluxCollector(config: InfluxCollectorConfig, index: numb
         if (path === '/ping' || path === '/health') return;
         const auth = authorised(req);
         if (auth.ok) return;
-        ctx.reject('unauthorized');
-        return sendPushError(reply, 401, {
-          code: 'FM_PUSH_UNAUTHORIZED',
-          message: auth.given ? 'wrong token' : 'missing token ("Authorization: Token <t>", Bearer, or ?p=<t>)',
-        });
+        const message = auth.given ? 'wrong token' : 'missing token ("Authorization: Token <t>", Bearer, Basic, or ?u=<user>&p=<t>)';
+        return refuse(
+          reply,
+          { status: 401, reason: 'unauthorized', body: { code: 'FM_PUSH_UNAUTHORIZED', message, error: message } },
+          (r) => ctx.reject(r),
+        );
       });
       const writeOptions = { bodyLimit: config.max_body_bytes };
       app.post('/write', writeOptions, (req, reply) => write(ctx, req, reply));

@@ -2,6 +2,8 @@
 // no maintained library parses it. The parser never throws; it returns the first error with its
 // 1-based line and column.
 
+import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
+
 /** Timestamp precisions of the v1 (`n`, `u`, `ms`, `s`, `m`, `h`) and v2 (`ns`, `us`, `ms`, `s`) write APIs. */
 export type Precision = 'ns' | 'us' | 'ms' | 's' | 'm' | 'h';
 
@@ -45,8 +47,16 @@ export interface LineProtocolError {
 }
 
 export type LineProtocolResult =
-  | { readonly ok: true; readonly points: Point[] }
-  | { readonly ok: false; readonly error: LineProtocolError };
+  /** `lines[i]` is the 1-based line of `points[i]`. */
+  { readonly ok: true; readonly points: Point[]; readonly lines: number[] } | { readonly ok: false; readonly error: LineProtocolError };
+
+export interface LineProtocolOptions {
+  /**
+   * The precision timestamps are in. When given, a timestamp must fall in [1970, 2^52 ms] (what a
+   * store of ms holds); outside it is an error that names the likely precision mix-up.
+   */
+  readonly precision?: Precision;
+}
 
 const TRUE = new Set(['t', 'T', 'true', 'True', 'TRUE']);
 const FALSE = new Set(['f', 'F', 'false', 'False', 'FALSE']);
@@ -104,7 +114,14 @@ function parseFieldValue(raw: string, column: number): FieldValue {
   throw new ParseError(column, `invalid field value ${JSON.stringify(raw)} (expected a number, 12i, 12u, a boolean or a "string")`);
 }
 
-function parseLine(line: string): Point {
+/** A parsed line, with where its fields' values and its timestamp start (1-based columns). */
+interface ParsedLine {
+  readonly point: Point;
+  readonly fieldColumns: Readonly<Record<string, number>>;
+  readonly timestampColumn: number;
+}
+
+function parseLine(line: string): ParsedLine {
   let i = 0;
   while (line[i] === ' ' || line[i] === '\t') i++;
   const m = readToken(line, i, ', ', ', \\');
@@ -119,18 +136,22 @@ function parseLine(line: string): Point {
     if (line[k.end] !== '=') throw new ParseError(k.end + 1, `missing '=' after tag key ${JSON.stringify(k.text)}`);
     const v = readToken(line, k.end + 1, ', ', ',= \\');
     if (v.text === '') throw new ParseError(k.end + 2, `missing value of tag ${JSON.stringify(k.text)}`);
+    if (Object.hasOwn(tags, k.text)) throw new ParseError(keyStart + 1, `tag key ${JSON.stringify(k.text)} appears twice`);
     tags[k.text] = v.text;
     i = v.end;
   }
   if (line[i] !== ' ') throw new ParseError(i + 1, 'missing fields (expected a space after the measurement and tags)');
   while (line[i] === ' ') i++;
   const fields: Record<string, FieldValue> = {};
+  const fieldColumns: Record<string, number> = {};
   for (;;) {
     const keyStart = i;
     const k = readToken(line, keyStart, ',= ', ',= \\');
     if (k.text === '') throw new ParseError(keyStart + 1, 'missing field key');
     if (line[k.end] !== '=') throw new ParseError(k.end + 1, `missing '=' after field key ${JSON.stringify(k.text)}`);
+    if (Object.hasOwn(fields, k.text)) throw new ParseError(keyStart + 1, `field key ${JSON.stringify(k.text)} appears twice`);
     i = k.end + 1;
+    fieldColumns[k.text] = i + 1;
     if (line[i] === '"') {
       let s = '';
       let j = i + 1;
@@ -164,18 +185,54 @@ function parseLine(line: string): Point {
   }
   while (line[i] === ' ' || line[i] === '\t') i++;
   let timestamp: bigint | undefined;
+  const timestampColumn = i + 1;
   if (i < line.length) {
     const rest = line.slice(i).trimEnd();
     if (!/^-?\d{1,19}$/.test(rest)) throw new ParseError(i + 1, `invalid timestamp ${JSON.stringify(rest)} (expected an integer)`);
     timestamp = BigInt(rest);
     if (timestamp < INT64_MIN || timestamp > INT64_MAX) throw new ParseError(i + 1, `timestamp ${rest} is out of the int64 range`);
   }
-  return { measurement, tags, fields, timestamp };
+  return { point: { measurement, tags, fields, timestamp }, fieldColumns, timestampColumn };
 }
 
-/** Parses a body of lines (LF or CRLF; blank lines and `#` comments skipped). */
-export function parseLineProtocol(text: string): LineProtocolResult {
+const UNIT_MS: Readonly<Record<Precision, number>> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
+
+/** Throws when a timestamp in `precision` is outside [0, MAX_CHUNK_TS] ms, suggesting the precision it looks like. */
+function checkTimestampRange(timestamp: bigint, precision: Precision, column: number): void {
+  const ms = timestampToMs(timestamp, precision);
+  if (ms >= 0 && ms <= MAX_CHUNK_TS) return;
+  if (timestamp < 0n) {
+    throw new ParseError(column, `timestamp ${timestamp} (precision ${precision}) is before 1970, which fieldmesh does not store`);
+  }
+  // The precision that puts the number nearest to the present (the 2020s), as a hint.
+  const likely = (Object.keys(UNIT_MS) as Precision[]).find((p) => {
+    const t = Number(timestamp) * UNIT_MS[p];
+    return t > 1e12 && t < 1e13;
+  });
+  const hint = likely === undefined ? '' : `; it reads as a time now in precision ${likely}: is precision=${precision} the one sent?`;
+  throw new ParseError(
+    column,
+    `timestamp ${timestamp} (precision ${precision}) is after the year 144683, beyond what fieldmesh stores${hint}`,
+  );
+}
+
+const TYPE_NAMES: Readonly<Record<FieldValue['type'], string>> = {
+  float: 'a float',
+  integer: 'an integer',
+  unsigned: 'an unsigned integer',
+  string: 'a string',
+  boolean: 'a boolean',
+};
+
+/**
+ * Parses a body of lines (LF or CRLF; blank lines and `#` comments skipped). Besides the grammar it
+ * refuses what InfluxDB refuses: a tag or field key twice in one line, and one field of a measurement
+ * with two types in one batch ("field type conflict").
+ */
+export function parseLineProtocol(text: string, options: LineProtocolOptions = {}): LineProtocolResult {
   const points: Point[] = [];
+  const pointLines: number[] = [];
+  const fieldTypes = new Map<string, { type: FieldValue['type']; line: number }>();
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     let line = lines[n] as string;
@@ -183,13 +240,31 @@ export function parseLineProtocol(text: string): LineProtocolResult {
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     try {
-      points.push(parseLine(line));
+      const parsed = parseLine(line);
+      const { point } = parsed;
+      if (options.precision !== undefined && point.timestamp !== undefined) {
+        checkTimestampRange(point.timestamp, options.precision, parsed.timestampColumn);
+      }
+      for (const [key, value] of Object.entries(point.fields)) {
+        const id = `${point.measurement}\u0000${key}`;
+        const seen = fieldTypes.get(id);
+        if (seen === undefined) fieldTypes.set(id, { type: value.type, line: n + 1 });
+        else if (seen.type !== value.type) {
+          throw new ParseError(
+            parsed.fieldColumns[key] as number,
+            `field type conflict: field ${JSON.stringify(key)} of measurement ${JSON.stringify(point.measurement)} is ` +
+              `${TYPE_NAMES[value.type]} here and ${TYPE_NAMES[seen.type]} on line ${seen.line}`,
+          );
+        }
+      }
+      points.push(point);
+      pointLines.push(n + 1);
     } catch (err) {
       if (err instanceof ParseError) return { ok: false, error: { line: n + 1, column: err.column, message: err.message } };
       return { ok: false, error: { line: n + 1, column: 1, message: String(err) } };
     }
   }
-  return { ok: true, points };
+  return { ok: true, points, lines: pointLines };
 }
 
 /** A timestamp in the given precision as milliseconds since the epoch. */

@@ -3,7 +3,7 @@
 // pass, or that lies implausibly far ahead of the node's clock (docs/collectors.md#what-is-refused).
 
 import type { Clock, Logger } from '../../kit/index.js';
-import { MAX_CHUNK_TS } from '../store/index.js';
+import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
 import type { RecordOutcome, Sample, SampleRefusal, SampleWindow } from './collector.js';
 
 /**
