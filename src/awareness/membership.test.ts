@@ -18,7 +18,7 @@ function beating(until: number, options: Partial<MembershipOptions> = {}, from =
   return { m, changes };
 }
 
-/** Calls tick every `step` ms over [from, to]; returns the first change of `kind` for `origin`. */
+/** Calls tick every `step` ms over [from, to] (after `each`); returns the first change of `kind` for `origin`. */
 function runUntil(
   m: Membership,
   from: number,
@@ -26,8 +26,10 @@ function runUntil(
   kind: MembershipChange['kind'],
   origin = X,
   step = 50,
+  each?: (t: number) => void,
 ): MembershipChange | undefined {
   for (let t = from; t <= to; t += step) {
+    each?.(t);
     const hit = m.tick(t).find((c) => c.kind === kind && c.origin === origin);
     if (hit) return hit;
   }
@@ -153,6 +155,8 @@ test('membership: a list of 4 names may be cut short: it neither withdraws nor v
 test('membership: beyond 4 suspects, the pulses name them in turn', () => {
   const m = new Membership({ self: A, intervalMs: T });
   for (let o = 10; o < 16; o++) m.heard(o, 0, T);
+  // Origin 9 keeps beating: six silent members of seven are theirs to explain, not this node's ears.
+  for (let t = 0; t <= 14_000; t += T) m.heard(9, t, T);
   const seen = new Set<number>();
   for (let i = 0; i < 3; i++) {
     const list = m.suspects(10_000 + i * T);
@@ -185,13 +189,15 @@ test('membership: others name this node: suspectedBy counts them while their pul
 test('membership: after its own stall the node gives no verdict for a grace period and counts silence from the stall end', () => {
   const { m, changes } = beating(60_000);
   m.heard(3, 58_000, T);
-  // This node froze from 58.1 s to 70 s: X's and 3's frames of that time were lost by its socket.
-  m.selfLag(11_900, 70_000);
+  // This node froze from 58.1 s to 70 s: X's and 3's frames of that time were lost by its socket. 3 beats again
+  // after it (X alone stays silent: its business, not this node's ears).
+  assert.equal(m.selfLag(11_900, 70_000), true);
+  const beat3 = (t: number) => (t - 70_100) % T === 0 && m.heard(3, t, T);
   assert.ok(m.inGrace(70_000));
   assert.deepEqual(m.tick(70_000), [], 'no verdict in the grace period');
   assert.deepEqual(m.suspects(70_000), [], 'nothing to confirm for others either');
-  assert.equal(runUntil(m, 70_000, 74_400, 'suspected'), undefined, 'silence counts from 70 s');
-  const suspected = runUntil(m, 74_450, 75_000, 'suspected');
+  assert.equal(runUntil(m, 70_000, 74_400, 'suspected', X, 50, beat3), undefined, 'silence counts from 70 s');
+  const suspected = runUntil(m, 74_450, 75_000, 'suspected', X, 50, beat3);
   assert.ok(suspected, 'suspected some 2.3 to 2.5 intervals after the stall ended');
   assert.deepEqual(
     changes.filter((c) => c.kind === 'failed'),

@@ -3,10 +3,11 @@
 // Pure logic: time comes in as arguments, nothing runs unless called.
 
 /**
- * alive: heard recently enough. suspect: silent longer than its rhythm explains. dead: silent long and confirmed
+ * alive: heard recently enough. suspect: silent longer than its rhythm explains. unreachable: silent while this node
+ * hears nobody at all (it is isolated), so the silence says nothing of the member. dead: silent long and confirmed
  * by other observers, or silent very long. left: said goodbye with a leave frame. This node itself is never judged.
  */
-export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+export type MemberState = 'alive' | 'suspect' | 'unreachable' | 'dead' | 'left';
 
 /** A state change, in the order it happened; `kind` is the event's past-tense name. */
 export type MembershipChange =
@@ -30,7 +31,28 @@ export type MembershipChange =
       /** Other observers whose pulses suspected the origin when the verdict fell. */
       readonly confirmations: number;
     }
-  | { readonly kind: 'left'; readonly origin: number; readonly atMs: number };
+  | { readonly kind: 'left'; readonly origin: number; readonly atMs: number }
+  | {
+      readonly kind: 'isolated';
+      /** This node itself: the change is about its own ears. */
+      readonly origin: number;
+      readonly atMs: number;
+      /** Since the last frame this node heard from any member (or since its own stall ended, if later). */
+      readonly silentMs: number;
+      /** The members it held alive or suspect, now unreachable. */
+      readonly unreachable: readonly number[];
+    }
+  | {
+      readonly kind: 'reconnected';
+      /** This node itself. */
+      readonly origin: number;
+      readonly atMs: number;
+      readonly isolatedForMs: number;
+      /** The origin whose frame ended the isolation. */
+      readonly heard: number;
+    }
+  /** An unreachable member heard again. */
+  | { readonly kind: 'reached'; readonly origin: number; readonly atMs: number; readonly unreachableForMs: number };
 
 export type MembershipChangeKind = MembershipChange['kind'];
 
@@ -49,6 +71,10 @@ export interface MemberView {
   readonly since: number;
   /** Other observers whose current pulses suspect the origin. */
   readonly confirmations: number;
+  /** The origin's latest pulse says that it hears nobody (it is isolated): its judgement counts for nothing. */
+  readonly isolated: boolean;
+  /** Suspicions this node heard the origin raise (a name new in its pulses), since it was first heard. */
+  readonly suspicionsRaised: number;
 }
 
 export interface MembershipOptions {
@@ -85,6 +111,10 @@ export interface MembershipOptions {
   readonly selfLagIntervals?: number;
   /** After such a stall, no suspect nor dead verdict for this many own intervals. Default 2. */
   readonly graceIntervals?: number;
+  /** Members expected to beat (alive, or unreachable) that must all fall silent for this node to call itself isolated. Default `ISOLATION_MIN_MEMBERS`. */
+  readonly isolationMinMembers?: number;
+  /** Silence, in intervals of each member, from which a silence of all of them holds new suspicions back. Default `QUIET_INTERVALS`. */
+  readonly quietIntervals?: number;
 }
 
 export const DEFAULT_INTERVAL_MS = 2_000;
@@ -134,6 +164,18 @@ export const VOUCH_MAX_INTERVALS = 6;
 export const MAX_SUSPECTS_PER_PULSE = 4;
 export const SELF_LAG_INTERVALS = 1;
 export const GRACE_INTERVALS = 2;
+/**
+ * One silent member is that member's business; all of them silent at once is far likelier this node's own receive
+ * path (its radio, its socket, a cut cable) than every member dying in the same few seconds. With a single member the
+ * two cannot be told apart, so isolation needs two.
+ */
+export const ISOLATION_MIN_MEMBERS = 2;
+/**
+ * Every member missing a beat and a half at the same time is the first sign of a general silence: no new suspicion
+ * is raised then (it would be about this node's ears), until a frame arrives or every member reaches the suspicion
+ * cap, which makes the node isolated. Below the cap, "not named" still means "heard within 2.5 intervals".
+ */
+export const QUIET_INTERVALS = 1.5;
 /** Latency allowed between an observer's judgement and its pulse's arrival here (relays on a slow radio). */
 const VOUCH_LATENCY_MS = 200;
 /** After a leave, frames without a new epoch are stragglers of the old session for this long. */
@@ -160,6 +202,8 @@ interface Member {
   vouchedMs: number;
   /** The same, by an observer that named it and then stopped: it heard the origin again. */
   withdrawnMs: number;
+  /** Suspicions this node heard the origin raise in its pulses. */
+  suspicionsRaised: number;
 }
 
 /** What one observer's pulses say: when the last came, and each origin it names with when it began and last did. */
@@ -168,9 +212,16 @@ interface Report {
   readonly suspects: Map<number, { readonly sinceMs: number; lastMs: number }>;
   /** When this node itself was last named by the observer. */
   selfMs: number;
+  /** The pulse named its own sender: it hears nobody, and its list judges nobody (neither names nor vouches). */
+  readonly isolated: boolean;
 }
 
 const NO_CHANGES: readonly MembershipChange[] = Object.freeze([]);
+
+/** Judged from its silence: alive, suspect, or unreachable (alive when this node last could tell). */
+function isLive(state: MemberState): boolean {
+  return state === 'alive' || state === 'suspect' || state === 'unreachable';
+}
 
 /**
  * Failure detection for one node, SWIM-like in its suspicion and confirmation and Lifeguard-like in its
@@ -186,6 +237,10 @@ const NO_CHANGES: readonly MembershipChange[] = Object.freeze([]);
  *   is due, so a node back from a stall just before is vouched for by the observers that heard it.
  * - After its own stall (`selfLag`) the node gives no verdict for a grace period and counts silence from the end
  *   of the stall.
+ * - Isolation: when every member it expects to hear (at least `isolationMinMembers`) has been silent for
+ *   `quietIntervals`, it raises no new suspicion; when they all reach `suspectAfterIntervals`, it calls itself
+ *   isolated: they become unreachable (not suspect, never dead), its pulses name only itself (the signal "I hear
+ *   nobody", which others do not count as a judgement), until any frame arrives. Silence then counts from that frame.
  */
 export class Membership {
   readonly self: number;
@@ -206,7 +261,10 @@ export class Membership {
   private readonly members = new Map<number, Member>();
   private readonly reports = new Map<number, Report>();
   private readonly listeners = new Set<(change: MembershipChange) => void>();
+  private readonly isolationMinMembers: number;
+  private readonly quietIntervals: number;
   private graceUntilMs = Number.NEGATIVE_INFINITY;
+  private isolatedAtMs: number | undefined;
   private suspectsCursor = 0;
 
   constructor(options: MembershipOptions) {
@@ -226,6 +284,8 @@ export class Membership {
       maxSuspectsPerPulse = MAX_SUSPECTS_PER_PULSE,
       selfLagIntervals = SELF_LAG_INTERVALS,
       graceIntervals = GRACE_INTERVALS,
+      isolationMinMembers = ISOLATION_MIN_MEMBERS,
+      quietIntervals = QUIET_INTERVALS,
     } = options;
     if (!Number.isInteger(self) || self < 0 || self > 0xffff) throw new RangeError(`membership: self ${self} is not a 16-bit origin id`);
     const positive = {
@@ -236,6 +296,7 @@ export class Membership {
       deadAfterIntervals,
       confirmationExpiryIntervals,
       selfLagIntervals,
+      quietIntervals,
     };
     for (const [name, value] of Object.entries(positive)) {
       if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`membership: ${name} ${value} must be a positive number`);
@@ -251,6 +312,10 @@ export class Membership {
     if (!(vouchMaxIntervals >= 0)) throw new RangeError(`membership: vouchMaxIntervals ${vouchMaxIntervals} must be >= 0`);
     if (!(maxSuspectsPerPulse >= 1)) throw new RangeError(`membership: maxSuspectsPerPulse ${maxSuspectsPerPulse} must be >= 1`);
     if (!(graceIntervals >= 0)) throw new RangeError(`membership: graceIntervals ${graceIntervals} must be >= 0`);
+    if (!Number.isInteger(isolationMinMembers) || isolationMinMembers < 2)
+      throw new RangeError(`membership: isolationMinMembers ${isolationMinMembers} must be an integer of at least 2`);
+    if (!(quietIntervals <= suspectAfterIntervals))
+      throw new RangeError(`membership: quietIntervals ${quietIntervals} must not exceed suspectAfterIntervals ${suspectAfterIntervals}`);
     this.self = self;
     this.intervalMs = intervalMs;
     this.phiThreshold = phiThreshold;
@@ -266,6 +331,8 @@ export class Membership {
     this.maxSuspects = maxSuspectsPerPulse;
     this.selfLagMs = selfLagIntervals * intervalMs;
     this.graceMs = graceIntervals * intervalMs;
+    this.isolationMinMembers = isolationMinMembers;
+    this.quietIntervals = quietIntervals;
   }
 
   /** Calls `listener` with every change as it happens (the same changes the methods return). Returns the unsubscribe. */
@@ -285,18 +352,23 @@ export class Membership {
     if (origin === this.self) return NO_CHANGES;
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs))
       throw new RangeError(`membership: interval ${intervalMs} of origin ${origin} must be positive`);
+    // Any frame at all ends an isolation: this node hears again.
+    const changes = this.reconnect(origin, nowMs);
     const m = this.members.get(origin);
     if (m === undefined) {
       this.members.set(origin, this.createMember(origin, nowMs, intervalMs, epoch));
-      return this.emit([{ kind: 'joined', origin, atMs: nowMs, epoch, rejoined: false }]);
+      changes.push({ kind: 'joined', origin, atMs: nowMs, epoch, rejoined: false });
+      return this.emit(changes);
     }
     const otherEpoch = epoch !== undefined && m.epoch !== undefined && epoch !== m.epoch;
     // Relays may deliver a frame sent before the leave after it; only a new epoch is a new life that soon.
-    if (m.state === 'left' && !otherEpoch && nowMs - m.since < LEFT_QUIET_INTERVALS * m.intervalMs) return NO_CHANGES;
+    if (m.state === 'left' && !otherEpoch && nowMs - m.since < LEFT_QUIET_INTERVALS * m.intervalMs) return this.emit(changes);
     if (m.state === 'dead' || m.state === 'left' || otherEpoch) {
       const next = this.createMember(origin, nowMs, intervalMs, epoch ?? m.epoch);
+      next.suspicionsRaised = m.suspicionsRaised;
       this.members.set(origin, next);
-      return this.emit([{ kind: 'joined', origin, atMs: nowMs, epoch: next.epoch, rejoined: true }]);
+      changes.push({ kind: 'joined', origin, atMs: nowMs, epoch: next.epoch, rejoined: true });
+      return this.emit(changes);
     }
     if (epoch !== undefined) m.epoch = epoch;
     if (Math.abs(intervalMs - m.intervalMs) > m.intervalMs / 4) this.reseed(m, intervalMs);
@@ -309,52 +381,66 @@ export class Membership {
     }
     m.lastHeardMs = Math.max(m.lastHeardMs, nowMs);
     m.baselineMs = Math.max(m.baselineMs, nowMs);
-    if (m.state !== 'suspect') return NO_CHANGES;
+    if (m.state === 'suspect') changes.push({ kind: 'refuted', origin, atMs: nowMs, suspectedForMs: nowMs - m.suspectedAtMs });
+    else if (m.state === 'unreachable') changes.push({ kind: 'reached', origin, atMs: nowMs, unreachableForMs: nowMs - m.since });
+    else return this.emit(changes);
     m.state = 'alive';
     m.since = nowMs;
-    return this.emit([{ kind: 'refuted', origin, atMs: nowMs, suspectedForMs: nowMs - m.suspectedAtMs }]);
+    return this.emit(changes);
   }
 
   /** `origin` said goodbye: left at once, never a failure. */
   leave(origin: number, nowMs: number): readonly MembershipChange[] {
     if (origin === this.self) return NO_CHANGES;
+    const changes = this.reconnect(origin, nowMs);
     const m = this.members.get(origin);
-    if (m === undefined || m.state === 'left') return NO_CHANGES;
-    m.state = 'left';
-    m.since = nowMs;
-    this.reports.delete(origin);
-    return this.emit([{ kind: 'left', origin, atMs: nowMs }]);
+    if (m !== undefined && m.state !== 'left') {
+      m.state = 'left';
+      m.since = nowMs;
+      this.reports.delete(origin);
+      changes.push({ kind: 'left', origin, atMs: nowMs });
+    }
+    return changes.length === 0 ? NO_CHANGES : this.emit(changes);
   }
 
   /**
    * The suspects list of a pulse from `observer`. Call it for every pulse, an empty list included: a pulse that
    * does not name an origin withdraws the observer's suspicion of it, and says the observer heard it within
    * `suspectAfterIntervals` (every observer suspects by then), which is evidence this node may have missed. A list
-   * of `maxSuspectsPerPulse` names may have been cut short: what it leaves out counts for nothing.
+   * of `maxSuspectsPerPulse` names may have been cut short: what it leaves out counts for nothing. A list that
+   * names the observer itself says it hears nobody: it withdraws its suspicions and vouches for nobody, and the
+   * observer is no reporter until its pulses judge again.
    */
   suspicions(observer: number, suspects: readonly number[], nowMs: number): void {
     if (observer === this.self) return;
-    const complete = suspects.length < this.maxSuspects;
     const previous = this.reports.get(observer);
+    const atMs = Math.max(nowMs, previous?.atMs ?? nowMs);
+    if (suspects.includes(observer)) {
+      this.reports.set(observer, { atMs, suspects: new Map(), selfMs: Number.NEGATIVE_INFINITY, isolated: true });
+      return;
+    }
+    const complete = suspects.length < this.maxSuspects;
     const expiryMs = this.expiryMs(observer);
-    const report: Report = { atMs: Math.max(nowMs, previous?.atMs ?? nowMs), suspects: new Map(), selfMs: Number.NEGATIVE_INFINITY };
+    const report: Report = { atMs, suspects: new Map(), selfMs: Number.NEGATIVE_INFINITY, isolated: false };
     if (previous !== undefined && nowMs - previous.atMs <= expiryMs) {
       if (!complete) {
         report.selfMs = previous.selfMs;
         for (const [origin, s] of previous.suspects) if (nowMs - s.lastMs <= expiryMs) report.suspects.set(origin, s);
       }
     }
+    const source = this.members.get(observer);
     for (const origin of suspects) {
-      if (origin === this.self) report.selfMs = nowMs;
-      if (origin === this.self || origin === observer) continue;
       const before = previous?.suspects.get(origin);
       const continuing = before !== undefined && nowMs - before.lastMs <= expiryMs;
+      if (!continuing && source !== undefined) source.suspicionsRaised++;
+      if (origin === this.self) report.selfMs = nowMs;
+      if (origin === this.self) continue;
       report.suspects.set(origin, { sinceMs: continuing ? before.sinceMs : nowMs, lastMs: nowMs });
     }
     this.reports.set(observer, report);
     if (!complete) return;
     for (const m of this.members.values()) {
-      if (m.origin === observer || report.suspects.has(m.origin) || (m.state !== 'alive' && m.state !== 'suspect')) continue;
+      if (m.origin === observer || report.suspects.has(m.origin) || !isLive(m.state)) continue;
       const aliveMs = nowMs - this.suspectAfterIntervals * m.intervalMs - VOUCH_LATENCY_MS;
       const before = previous?.suspects.get(m.origin);
       // A withdrawal after a short suspicion means the observer heard the origin again. One after a long one is
@@ -370,16 +456,17 @@ export class Membership {
    * This node's own event loop was blocked for `lagMs` (a timer fired that late), ending about `nowMs`. Past
    * `selfLagIntervals`, the node distrusts itself as Lifeguard does: no suspect nor dead verdict for a grace period,
    * and the silence of others counts from the end of the stall (what they sent meanwhile is still queued, or was
-   * lost by this node, not by them).
+   * lost by this node, not by them). Returns whether the lag counted as a stall.
    */
-  selfLag(lagMs: number, nowMs: number): void {
-    if (!(lagMs >= this.selfLagMs)) return;
+  selfLag(lagMs: number, nowMs: number): boolean {
+    if (!(lagMs >= this.selfLagMs)) return false;
     this.graceUntilMs = Math.max(this.graceUntilMs, nowMs + this.graceMs);
     for (const m of this.members.values()) {
-      if (m.state !== 'alive' && m.state !== 'suspect') continue;
+      if (!isLive(m.state)) continue;
       m.baselineMs = Math.max(m.baselineMs, nowMs);
       m.sampleFromMs = undefined;
     }
+    return true;
   }
 
   /** True while this node distrusts its own judgement after a stall. */
@@ -387,17 +474,26 @@ export class Membership {
     return nowMs < this.graceUntilMs;
   }
 
+  /** Since when this node hears nobody (it is isolated), or undefined. */
+  get isolatedSinceMs(): number | undefined {
+    return this.isolatedAtMs;
+  }
+
   /**
-   * Evaluates every origin at `nowMs`; returns (and emits) the suspect and dead verdicts. Call it every eighth to
-   * quarter of an interval: a verdict falls at the first call after it is due.
+   * Evaluates every origin at `nowMs`; returns (and emits) the suspect and dead verdicts, and isolation. Call it
+   * every eighth to quarter of an interval: a verdict falls at the first call after it is due.
    */
   tick(nowMs: number): readonly MembershipChange[] {
-    if (nowMs < this.graceUntilMs) return NO_CHANGES;
+    if (nowMs < this.graceUntilMs || this.isolatedAtMs !== undefined) return NO_CHANGES;
+    const silence = this.generalSilence(nowMs);
+    if (silence === 'isolated') return this.emit([this.isolate(nowMs)]);
     const changes: MembershipChange[] = [];
     for (const m of this.members.values()) {
-      if (m.state !== 'alive' && m.state !== 'suspect') continue;
+      if (!isLive(m.state)) continue;
       const silentMs = nowMs - m.baselineMs;
-      if (m.state === 'alive') {
+      if (m.state !== 'suspect') {
+        // Everyone silent at once: a new suspicion would be about this node's own ears.
+        if (silence === 'quiet') continue;
         const phi = this.phiOf(m, silentMs);
         if (phi < this.phiThreshold && silentMs < this.suspectAfterIntervals * m.intervalMs) continue;
         m.state = 'suspect';
@@ -421,11 +517,12 @@ export class Membership {
    * The origins to name in this node's next pulse, evaluated at `nowMs` first (so "not named" means "heard within
    * `suspectAfterIntervals`"): those it suspects, then those it declared dead in the last `maxSuspicionIntervals`
    * (observers still deciding get its confirmation). At most `maxSuspectsPerPulse`, taken in turn beyond that.
-   * Empty during its own grace: its judgement is not worth sending.
+   * Empty during its own grace: its judgement is not worth sending. Isolated, only itself: "I hear nobody".
    */
   suspects(nowMs: number): number[] {
     this.tick(nowMs);
     if (nowMs < this.graceUntilMs) return [];
+    if (this.isolatedAtMs !== undefined) return [this.self];
     const suspect: number[] = [];
     const dead: number[] = [];
     for (const m of this.members.values()) {
@@ -455,6 +552,7 @@ export class Membership {
     const out: MemberView[] = [];
     for (const m of this.members.values()) {
       const live = m.state === 'alive' || m.state === 'suspect';
+      const report = this.reports.get(m.origin);
       out.push({
         origin: m.origin,
         state: m.state,
@@ -465,9 +563,59 @@ export class Membership {
         phi: live ? this.phiOf(m, nowMs - m.baselineMs) : 0,
         since: m.since,
         confirmations: live ? this.confirmationsOf(m, nowMs).confirmations : 0,
+        isolated: report?.isolated === true && nowMs - report.atMs <= this.expiryMs(m.origin),
+        suspicionsRaised: m.suspicionsRaised,
       });
     }
     return out.sort((a, b) => a.origin - b.origin);
+  }
+
+  // ---------- isolation ----------
+
+  /**
+   * Whether every member this node holds live has gone silent: `none`; `quiet` (each for `quietIntervals` of its own,
+   * at least `isolationMinMembers` of them expected to beat); `isolated` (each for `suspectAfterIntervals` as well).
+   */
+  private generalSilence(nowMs: number): 'none' | 'quiet' | 'isolated' {
+    let expected = 0;
+    let capped = true;
+    for (const m of this.members.values()) {
+      if (!isLive(m.state)) continue;
+      const silentMs = nowMs - m.baselineMs;
+      if (silentMs < this.quietIntervals * m.intervalMs) return 'none';
+      if (m.state !== 'suspect') expected++;
+      if (silentMs < this.suspectAfterIntervals * m.intervalMs) capped = false;
+    }
+    if (expected < this.isolationMinMembers) return 'none';
+    return capped ? 'isolated' : 'quiet';
+  }
+
+  /** This node hears nobody: every live member becomes unreachable, and nobody is judged until a frame arrives. */
+  private isolate(nowMs: number): MembershipChange {
+    const unreachable: number[] = [];
+    let lastMs = Number.NEGATIVE_INFINITY;
+    for (const m of this.members.values()) {
+      if (!isLive(m.state)) continue;
+      lastMs = Math.max(lastMs, m.baselineMs);
+      m.state = 'unreachable';
+      m.since = nowMs;
+      m.sampleFromMs = undefined;
+      unreachable.push(m.origin);
+    }
+    this.isolatedAtMs = nowMs;
+    return { kind: 'isolated', origin: this.self, atMs: nowMs, silentMs: nowMs - lastMs, unreachable: unreachable.sort((a, b) => a - b) };
+  }
+
+  /**
+   * A frame from `origin` while isolated: this node hears again. The members still unreachable are judged from now
+   * on, their silence counted from this frame (what they sent before was lost by this node, not by them).
+   */
+  private reconnect(origin: number, nowMs: number): MembershipChange[] {
+    if (this.isolatedAtMs === undefined) return [];
+    const isolatedForMs = nowMs - this.isolatedAtMs;
+    this.isolatedAtMs = undefined;
+    for (const m of this.members.values()) if (m.state === 'unreachable') m.baselineMs = Math.max(m.baselineMs, nowMs);
+    return [{ kind: 'reconnected', origin: this.self, atMs: nowMs, isolatedForMs, heard: origin }];
   }
 
   // ---------- detector ----------
@@ -490,6 +638,7 @@ export class Membership {
       suspectedAtMs: nowMs,
       vouchedMs: Number.NEGATIVE_INFINITY,
       withdrawnMs: Number.NEGATIVE_INFINITY,
+      suspicionsRaised: 0,
     };
     this.reseed(m, intervalMs);
     return m;
@@ -556,7 +705,7 @@ export class Membership {
     let latestNamedMs = Number.NEGATIVE_INFINITY;
     for (const [observer, report] of this.reports) {
       const expiryMs = this.expiryMs(observer);
-      if (observer === m.origin || nowMs - report.atMs > expiryMs) continue;
+      if (observer === m.origin || report.isolated || nowMs - report.atMs > expiryMs) continue;
       const state = this.members.get(observer)?.state;
       if (state === 'dead' || state === 'left') continue;
       reporters++;
@@ -600,6 +749,7 @@ export class Membership {
   }
 
   private emit(changes: MembershipChange[]): readonly MembershipChange[] {
+    if (changes.length === 0) return NO_CHANGES;
     for (const change of changes) for (const listener of this.listeners) listener(change);
     return changes;
   }

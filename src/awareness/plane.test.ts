@@ -1,8 +1,9 @@
 // The awareness plane of a few nodes on a lossless in-memory segment with a manual clock: values and
-// heartbeats, a late joiner read after a want, a leave that is no failure, an origin id collision.
+// heartbeats, a late joiner read after a want, a leave that is no failure, an origin id collision, a node
+// frozen and resumed (whichever of its timers or its socket runs first), the node itself in its own view.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock, silentLogger } from '../kit/index.js';
+import { type Clock, ManualClock, silentLogger, type TimerHandle } from '../kit/index.js';
 import { decodeAwarenessFrame, type SeriesDef } from '../protocol/index.js';
 import type { FrameLink, LinkPeer } from '../transport/index.js';
 import type { MembershipChange } from './membership.js';
@@ -10,7 +11,7 @@ import { AwarenessPlane, type CriticalCursor } from './plane.js';
 
 /** Every frame sent reaches every other member 1 ms later; frames are recorded for the test. */
 class Segment {
-  readonly sent: { from: string; frame: Uint8Array }[] = [];
+  readonly sent: { from: string; frame: Uint8Array; atMs: number }[] = [];
   private readonly members = new Map<string, (frame: Uint8Array, from: LinkPeer) => void>();
   constructor(private readonly clock: ManualClock) {}
   link(name: string): FrameLink {
@@ -20,7 +21,7 @@ class Segment {
       send: (frame) => {
         stats.framesSent++;
         stats.bytesSent += frame.length;
-        this.sent.push({ from: name, frame });
+        this.sent.push({ from: name, frame, atMs: this.clock.now() });
         for (const [other, receive] of this.members) {
           if (other !== name) this.clock.setTimeout(() => this.members.get(other) === receive && receive(frame, { address: name }), 1);
         }
@@ -62,13 +63,20 @@ class OneSeries implements CriticalCursor {
   }
 }
 
-function node(segment: Segment, clock: ManualClock, name: string, changes: MembershipChange[] = [], origin?: number) {
+function node(
+  segment: Segment,
+  clock: Clock,
+  name: string,
+  changes: MembershipChange[] = [],
+  origin?: number,
+  wrapLink: (link: FrameLink) => FrameLink = (link) => link,
+) {
   const critical = new OneSeries();
   const plane = new AwarenessPlane({
     identity: { site: 'farm', node: name, zone: 'z' },
     epoch: 1,
     ...(origin !== undefined ? { origin } : {}),
-    link: segment.link(name),
+    link: wrapLink(segment.link(name)),
     critical,
     clock,
     logger: silentLogger,
@@ -84,13 +92,19 @@ const valueAt = (plane: AwarenessPlane, node: string) =>
     .nodes.find((n) => n.node === node)
     ?.series.find((s) => s.name === 'battery_soc')?.value;
 
-test('plane: values travel in pulses, one frame per tick, a heartbeat when nothing moved', () => {
+/** Nodes a and b on a segment, started. */
+function twoNodes() {
   const clock = new ManualClock(1_000_000);
   const segment = new Segment(clock);
   const a = node(segment, clock, 'a');
   const b = node(segment, clock, 'b');
   a.plane.start();
   b.plane.start();
+  return { clock, segment, a, b };
+}
+
+test('plane: values travel in pulses, one frame per tick, a heartbeat when nothing moved', () => {
+  const { clock, segment, a, b } = twoNodes();
   clock.advance(100);
   assert.equal(valueAt(b.plane, 'a'), 50);
   a.critical.value = 51.5;
@@ -158,4 +172,112 @@ test('plane: two nodes with the same origin id: the one whose name sorts later t
   clock.advance(10_000);
   assert.equal(valueAt(z.plane, 'a'), 61.2, 'z hears a again under its new id');
   assert.equal(valueAt(a.plane, 'z'), 12.5);
+});
+
+/**
+ * One node's clock and socket, frozen as a SIGSTOPped process is: its timers and the frames that reach it wait,
+ * then run at once when it resumes, in the order the test asks (the event loop may run either timer first).
+ */
+class FreezableClock implements Clock {
+  private frozen = false;
+  private held: { kind: 'judge' | 'send' | 'frame' | 'other'; fn: () => void }[] = [];
+  constructor(
+    private readonly base: ManualClock,
+    private readonly tickMs: number,
+  ) {}
+  now(): number {
+    return this.base.now();
+  }
+  monotonic(): number {
+    return this.base.monotonic();
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    // The plane judges every quarter tick and sends once per tick; other timers (wants, answers) are shorter.
+    const kind = ms === this.tickMs / 4 ? 'judge' : ms > this.tickMs / 4 ? 'send' : 'other';
+    return this.base.setTimeout(() => (this.frozen ? this.held.push({ kind, fn }) : fn()), ms);
+  }
+  clearTimeout(handle: TimerHandle): void {
+    this.base.clearTimeout(handle);
+  }
+  link(link: FrameLink): FrameLink {
+    return {
+      ...link,
+      onFrame: (receive) =>
+        link.onFrame((frame, from) =>
+          this.frozen ? this.held.push({ kind: 'frame', fn: () => receive(frame, from) }) : receive(frame, from),
+        ),
+    };
+  }
+  freeze(): void {
+    this.frozen = true;
+  }
+  /** Resumes: the held callbacks of kind `first` run first, then the others in the order they fell due. */
+  thaw(first: 'judge' | 'send' | 'frame'): void {
+    this.frozen = false;
+    const held = this.held;
+    this.held = [];
+    for (const h of [...held.filter((h) => h.kind === first), ...held.filter((h) => h.kind !== first)]) h.fn();
+  }
+}
+
+for (const first of ['judge', 'send', 'frame'] as const) {
+  test(`plane: a node frozen for 6 s suspects nobody when it resumes, whichever runs first (${first})`, () => {
+    const clock = new ManualClock(1_000_000);
+    const segment = new Segment(clock);
+    const frozenClock = new FreezableClock(clock, 2_000);
+    const changes: MembershipChange[] = [];
+    const a = node(segment, clock, 'a');
+    const b = node(segment, clock, 'b');
+    const c = node(segment, frozenClock, 'c', changes, undefined, (link) => frozenClock.link(link));
+    for (const n of [a, b, c]) n.plane.start();
+    clock.advance(20_000);
+    assert.deepEqual(
+      changes.map((ch) => ch.kind),
+      ['joined', 'joined'],
+    );
+    // Past the suspicion timeout (2.5 ticks, 5 s) and not at a tick boundary.
+    clock.advance(333);
+    frozenClock.freeze();
+    clock.advance(6_000);
+    const resumedAt = clock.now();
+    frozenClock.thaw(first);
+    assert.equal(c.plane.stats().stalls, 1, 'the stall was noticed');
+    assert.ok(c.plane.membership.inGrace(clock.now()), 'in its grace period right after');
+    clock.advance(30_000);
+    assert.deepEqual(
+      changes.filter((ch) => ch.kind !== 'joined'),
+      [],
+      'no suspicion, no verdict, no isolation by the resumed node',
+    );
+    assert.equal(c.plane.stats().changes.suspected, 0);
+    const suspectsSent = segment.sent
+      .filter((s) => s.from === 'c' && s.atMs >= resumedAt)
+      .map((s) => decodeAwarenessFrame(s.frame))
+      .flatMap((d) => (d.ok && d.frame.type === 'pulse' ? d.frame.suspects : []));
+    assert.deepEqual(suspectsSent, [], 'its pulses named nobody');
+    for (const other of [a, b]) {
+      const view = other.plane.snapshot().nodes.find((n) => n.node === 'c');
+      assert.equal(view?.suspicionsRaised, 0, 'the others heard no suspicion from it');
+      assert.equal(view?.state, 'alive');
+    }
+  });
+}
+
+test('plane: the fleet view lists the node itself, marked, with the values it last sent', () => {
+  const { clock, a, b } = twoNodes();
+  a.critical.value = 61.5;
+  clock.advance(4_100);
+  const { nodes, self, isolated } = a.plane.snapshot();
+  assert.equal(isolated, false);
+  assert.deepEqual(
+    nodes.map((n) => [n.node, n.self, n.state]),
+    [
+      ['a', true, 'alive'],
+      ['b', false, 'alive'],
+    ],
+  );
+  const own = nodes.find((n) => n.self);
+  assert.equal(own?.origin, self);
+  assert.equal(own?.series.find((s) => s.name === 'battery_soc')?.value, 61.5);
+  assert.equal(valueAt(b.plane, 'a'), 61.5, 'what the others hold too');
 });

@@ -22,7 +22,7 @@ import {
 } from '../protocol/index.js';
 import type { FrameLink, LinkPeer } from '../transport/index.js';
 import { type FleetSnapshot, FleetView } from './fleet-view.js';
-import { Membership, type MembershipChange } from './membership.js';
+import { type MemberState, Membership, type MembershipChange, type MembershipChangeKind } from './membership.js';
 import { Relay } from './relay.js';
 
 /** The critical set as the plane sees it: a sending state of its own (agent/critical-set.ts). */
@@ -75,11 +75,23 @@ export interface AwarenessStats {
   readonly origin: number;
   readonly framesSent: Readonly<Record<AwarenessFrame['type'], number>>;
   readonly bytesSent: number;
+  /** Frames read (first copies; duplicates and rejected frames are counted apart), and their bytes. */
   readonly framesReceived: number;
+  readonly bytesReceived: number;
   readonly framesRejected: Readonly<Record<string, number>>;
   readonly duplicates: number;
   readonly relayed: number;
   readonly collisions: number;
+  /** Membership changes since start, by kind: joined, suspected, refuted, failed (dead verdicts), left, isolated, ... */
+  readonly changes: Readonly<Record<MembershipChangeKind, number>>;
+  /** Stalls of this node's own event loop longer than a tick (it judged nobody for two ticks after each). */
+  readonly stalls: number;
+  /** Members by state, as this node sees them now (itself left out). */
+  readonly members: Readonly<Record<MemberState, number>>;
+  /** This node hears nobody. */
+  readonly isolated: boolean;
+  /** Other observers whose current pulses suspect this node. */
+  readonly suspectedBy: number;
 }
 
 export class AwarenessPlane {
@@ -91,6 +103,8 @@ export class AwarenessPlane {
   private seq = 0;
   private timer: TimerHandle | undefined;
   private judgeTimer: TimerHandle | undefined;
+  /** When the judging timer is due: it runs every quarter tick, so a clock reading far past it is a stall. */
+  private judgeDueAt = Number.POSITIVE_INFINITY;
   private nextTickAt = 0;
   private lastSentAt = Number.NEGATIVE_INFINITY;
   private lastAnnounceAt = Number.NEGATIVE_INFINITY;
@@ -113,10 +127,16 @@ export class AwarenessPlane {
     framesSent: { pulse: 0, announce: 0, want: 0, leave: 0 },
     bytesSent: 0,
     framesReceived: 0,
+    bytesReceived: 0,
     framesRejected: {} as Record<string, number>,
     duplicates: 0,
     relayed: 0,
     collisions: 0,
+    changes: { joined: 0, suspected: 0, refuted: 0, failed: 0, left: 0, isolated: 0, reconnected: 0, reached: 0 } as Record<
+      MembershipChangeKind,
+      number
+    >,
+    stalls: 0,
   };
 
   constructor(private readonly o: AwarenessPlaneOptions) {
@@ -139,7 +159,8 @@ export class AwarenessPlane {
   private resetView(): void {
     this.members = new Membership({ self: this.origin, intervalMs: this.o.tickMs });
     this.members.onChange((change) => this.report(change));
-    this.fleetView = new FleetView({ self: this.origin, membership: this.members });
+    const { site, node, zone } = this.o.identity;
+    this.fleetView = new FleetView({ self: { origin: this.origin, site, node, zone, epoch: this.o.epoch }, membership: this.members });
     this.relay = new Relay({ self: this.origin, clock: this.o.clock });
   }
 
@@ -151,6 +172,7 @@ export class AwarenessPlane {
     if (!this.stopped) return;
     this.stopped = false;
     this.nextTickAt = this.o.clock.now();
+    this.judgeDueAt = this.nextTickAt;
     this.tick();
     this.judge();
   }
@@ -158,10 +180,33 @@ export class AwarenessPlane {
   /** The membership verdicts are revisited four times per tick, between the node's own frames. */
   private judge(): void {
     if (this.stopped) return;
-    const now = this.o.clock.now();
+    const now = this.now();
     this.membership.tick(now);
     for (const origin of this.unreadable) this.want(origin, now);
+    this.judgeDueAt = now + this.o.tickMs / 4;
     this.judgeTimer = this.o.clock.setTimeout(() => this.judge(), this.o.tickMs / 4);
+  }
+
+  /**
+   * The time, read the one way every path of the plane reads it. A reading more than a tick past the judging
+   * timer's due time means this node's event loop was stalled (SIGSTOP, swap, a long GC): whichever runs first
+   * after it, the judging timer, the sending one, a frame read from the socket or a view asked for, tells the
+   * membership before anything is judged from the silence, so the stall is never taken for the others'.
+   * (Lifeguard's lesson: a slow node distrusts its own verdicts.) A clock stepped forward counts as a stall too.
+   */
+  private now(): number {
+    const now = this.o.clock.now();
+    if (this.stopped) return now;
+    const lagMs = now - this.judgeDueAt;
+    if (lagMs > this.o.tickMs && this.members.selfLag(lagMs, now)) {
+      this.counts.stalls++;
+      this.judgeDueAt = now;
+      this.o.logger.warn(
+        { lagMs: Math.round(lagMs) },
+        `awareness: this node was stalled for ${(lagMs / 1000).toFixed(1)} s; it judges nobody for the next two ticks`,
+      );
+    }
+    return now;
   }
 
   /** Stops ticking; a graceful stop tells the others with a leave frame, so it is not a failure. */
@@ -176,19 +221,28 @@ export class AwarenessPlane {
   }
 
   snapshot(): FleetSnapshot {
-    return this.fleet.snapshot(this.o.clock.now());
+    return this.fleet.snapshot(this.now());
   }
 
   stats(): AwarenessStats {
+    const now = this.now();
+    const members: Record<MemberState, number> = { alive: 0, suspect: 0, unreachable: 0, dead: 0, left: 0 };
+    for (const m of this.members.view(now)) members[m.state]++;
     return {
       origin: this.origin,
       framesSent: { ...this.counts.framesSent },
       bytesSent: this.counts.bytesSent,
       framesReceived: this.counts.framesReceived,
+      bytesReceived: this.counts.bytesReceived,
       framesRejected: { ...this.counts.framesRejected },
       duplicates: this.counts.duplicates,
       relayed: this.counts.relayed,
       collisions: this.counts.collisions,
+      changes: { ...this.counts.changes },
+      stalls: this.counts.stalls,
+      members,
+      isolated: this.members.isolatedSinceMs !== undefined,
+      suspectedBy: this.members.suspectedBy(now),
     };
   }
 
@@ -213,10 +267,7 @@ export class AwarenessPlane {
 
   private tick(): void {
     if (this.stopped) return;
-    const now = this.o.clock.now();
-    // Lifeguard's lesson: a node whose own timers ran late distrusts what it concludes from silence.
-    const lag = now - this.nextTickAt;
-    if (lag > this.o.tickMs) this.membership.selfLag(lag, now);
+    const now = this.now();
     const { critical } = this.o;
     const announceEvery = this.o.announceEveryMs ?? 300_000;
     if (critical.birthNeeded || this.announceWanted || now - this.lastAnnounceAt >= announceEvery) {
@@ -233,15 +284,15 @@ export class AwarenessPlane {
       if (repeat > 0) for (const e of due) this.repeats.set(e.alias, [e.value, repeat]);
       const suspects = this.suspectsForPulse(now);
       if (entries.length > 0 || suspects.length > 0 || now - this.lastSentAt >= (this.o.heartbeatMs ?? this.o.tickMs)) {
-        const decimals = new Map(this.fleetDecimals());
-        this.send(
-          'pulse',
-          encodePulse({
-            ...this.header(),
-            entries: entries.map((e) => ({ alias: e.alias, value: pulseValueOf(e.value, decimals.get(e.alias) ?? 0) })),
-            suspects,
-          }),
-        );
+        const decimals = this.decimalsByAlias;
+        const pulse = {
+          type: 'pulse' as const,
+          ...this.header(),
+          entries: entries.map((e) => ({ alias: e.alias, value: pulseValueOf(e.value, decimals.get(e.alias) ?? 0) })),
+          suspects,
+        };
+        this.send('pulse', encodePulse(pulse));
+        this.fleet.recordOwnPulse(pulse, now);
         this.lastSentAt = now;
       }
     }
@@ -297,7 +348,7 @@ export class AwarenessPlane {
     this.answerTimer = this.o.clock.setTimeout(
       () => {
         this.answerTimer = undefined;
-        if (!this.stopped) this.sendAnnounce(this.o.clock.now());
+        if (!this.stopped) this.sendAnnounce(this.now());
       },
       20 + this.jitter(this.o.tickMs / 10),
     );
@@ -305,36 +356,32 @@ export class AwarenessPlane {
 
   private decimalsByAlias = new Map<number, number>();
 
-  private fleetDecimals(): Map<number, number> {
-    return this.decimalsByAlias;
-  }
-
   private sendAnnounce(now: number): void {
     const series = this.o.critical.birthSeries(now);
     this.decimalsByAlias = new Map(series.map((s) => [s.alias, s.decimals]));
     const { site, node, zone } = this.o.identity;
     const h = this.header();
-    this.send(
-      'announce',
-      encodeAnnounce({
-        ...h,
-        site,
-        node,
-        birth: {
-          type: 'birth',
-          epoch: this.o.epoch,
-          seq: h.seq,
-          time: Math.round(now),
-          zone,
-          agentVersion: FIELDMESH_VERSION,
-          tickMs: this.o.tickMs,
-          heartbeatMs: this.o.heartbeatMs ?? this.o.tickMs,
-          series,
-          bootTime: this.o.bootTime ?? Math.round(now),
-          configVersion: this.o.configVersion ?? '',
-        },
-      }),
-    );
+    const announce = {
+      type: 'announce' as const,
+      ...h,
+      site,
+      node,
+      birth: {
+        type: 'birth' as const,
+        epoch: this.o.epoch,
+        seq: h.seq,
+        time: Math.round(now),
+        zone,
+        agentVersion: FIELDMESH_VERSION,
+        tickMs: this.o.tickMs,
+        heartbeatMs: this.o.heartbeatMs ?? this.o.tickMs,
+        series,
+        bootTime: this.o.bootTime ?? Math.round(now),
+        configVersion: this.o.configVersion ?? '',
+      },
+    };
+    this.send('announce', encodeAnnounce(announce));
+    this.fleet.recordOwnAnnounce(announce, now);
     this.bootAnnounces = Math.max(0, this.bootAnnounces - 1);
     this.announceWanted = this.bootAnnounces > 0;
     this.repeats.clear();
@@ -349,19 +396,39 @@ export class AwarenessPlane {
   }
 
   private report(change: MembershipChange): void {
-    // A member back after a verdict may have moved while away: ask for its announce, which carries every value.
-    if (change.kind === 'joined' && change.rejoined && !this.stopped) {
+    this.counts.changes[change.kind]++;
+    // A member back after a verdict, or heard again after this node's isolation, may have moved meanwhile: ask for
+    // its announce, which carries every value.
+    if (((change.kind === 'joined' && change.rejoined) || change.kind === 'reached') && !this.stopped) {
       this.unreadable.add(change.origin);
       this.want(change.origin, change.atMs);
     }
-    const name = this.fleetView?.nameOf(change.origin) ?? `origin ${change.origin}`;
-    this.o.logger.info({ ...change, name }, `${name} ${change.kind}`);
+    const name = (origin: number) => this.fleetView?.nameOf(origin) ?? `origin ${origin}`;
+    switch (change.kind) {
+      case 'isolated':
+        this.o.logger.warn(
+          { ...change, unreachable: change.unreachable.map(name) },
+          `awareness: this node hears nobody: all ${change.unreachable.length} members silent for ${(change.silentMs / 1000).toFixed(1)} s; isolated (its own receive path is the likelier fault); they are unreachable, not dead`,
+        );
+        break;
+      case 'reconnected':
+        this.o.logger.warn(
+          { ...change, heardName: name(change.heard) },
+          `awareness: heard ${name(change.heard)} after ${(change.isolatedForMs / 1000).toFixed(1)} s isolated; no longer isolated`,
+        );
+        break;
+      case 'reached':
+        this.o.logger.debug({ ...change, name: name(change.origin) }, `${name(change.origin)} reached again`);
+        break;
+      default:
+        this.o.logger.info({ ...change, name: name(change.origin) }, `${name(change.origin)} ${change.kind}`);
+    }
     this.o.onEvent?.(change);
   }
 
   private onFrame(bytes: Uint8Array, from: LinkPeer): void {
     if (this.stopped) return;
-    const now = this.o.clock.now();
+    const now = this.now();
     const decoded = decodeAwarenessFrame(bytes);
     if (!decoded.ok) {
       const reason = decoded.error.reason;
@@ -380,6 +447,7 @@ export class AwarenessPlane {
       return;
     }
     this.counts.framesReceived++;
+    this.counts.bytesReceived += bytes.length;
     if (this.o.zoneOnly) {
       const zone = frame.type === 'announce' ? frame.birth.zone : this.fleet.zoneOf(frame.origin);
       if (zone !== undefined && zone !== this.o.identity.zone) return;
