@@ -35,7 +35,7 @@ if (want('hub')) save('hubLatency', [await benchHubLatency(10, 20), await benchH
 if (want('memory')) save('agentMemory', await benchAgentMemory(1_000));
 if (want('store')) save('store', await benchStore(200));
 if (want('awareness')) {
-  // Issue 4's figures: fieldmesh UDP and MQTT digest beside seed 004's design through a real Mosquitto, one run each.
+  // Issue 4's figures: fieldmesh UDP and MQTT digest beside the JSON-star baseline through a real Mosquitto, one run each.
   const runs = [];
   for (const [scenario, nodes] of [
     ['steady', 10],

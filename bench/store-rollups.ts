@@ -1,4 +1,4 @@
-// What a rollup costs on disk: the one-day seed-004 workload of bench/store.ts stored twice, without and
+// What a rollup costs on disk: the one-day standard battery workload of bench/store.ts stored twice, without and
 // with rollups, and the difference per raw sample (file, and rollup blobs alone), plus the day's ingest time.
 // Standalone: npx tsx bench/store-rollups.ts [nodes] [resolution ms ...]   (default 200 nodes, 300000 = 5 min)
 
@@ -47,7 +47,7 @@ export async function benchRollupBytes(nodes = 200, resolutionsMs: readonly numb
     db.close();
     const round = (n: number, d = 4) => Math.round(n * 10 ** d) / 10 ** d;
     return {
-      workload: `seed-004 BESS, ${nodes} nodes x 5 metrics at 5 s, one simulated day`,
+      workload: `standard BESS workload, ${nodes} nodes x 5 metrics at 5 s, one simulated day`,
       samples: plain.samples,
       fileBytesWithout: plain.fileBytes,
       fileBytesWith: withRollups.fileBytes,

@@ -1,5 +1,5 @@
-// The local store's figures of issue 3: bytes per sample on disk for a simulated day of the seed-004
-// workload, sustained durable ingest on one core, and one-series-one-day query latency.
+// The local store's figures of issue 3: bytes per sample on disk for a simulated day of the standard
+// battery workload, sustained durable ingest on one core, and one-series-one-day query latency.
 // Standalone: npx tsx bench/store.ts [nodes]   (nodes x 5 metrics = series; default 200 = 1,000 series)
 
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -143,7 +143,7 @@ export async function benchStore(nodes = 200): Promise<StoreBenchResult> {
     const victoriaMetrics = await benchVictoriaMetrics(nodes);
     const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
     return {
-      workload: `seed-004 BESS, ${nodes} nodes x 5 metrics at 5 s, one simulated day${nodes < 200 ? ' (fewer nodes than the 1,000-series goal; the ratio is per sample)' : ''}`,
+      workload: `standard BESS workload, ${nodes} nodes x 5 metrics at 5 s, one simulated day${nodes < 200 ? ' (fewer nodes than the 1,000-series goal; the ratio is per sample)' : ''}`,
       series: day.series,
       samples: day.samples,
       bytesPerSample: round(day.fileBytes / day.samples),

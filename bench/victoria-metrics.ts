@@ -1,5 +1,5 @@
 // VictoriaMetrics beside the local store (issue 3): bytes per sample on disk for the same simulated day
-// of the seed-004 workload that bench/store.ts writes to fieldmesh's store, measured in the same run.
+// of the standard battery workload that bench/store.ts writes to fieldmesh's store, measured in the same run.
 // Standalone: npx tsx bench/victoria-metrics.ts [nodes]   (nodes x 5 metrics = series; default 200)
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -318,7 +318,7 @@ export async function benchVictoriaMetrics(nodes = 200): Promise<VictoriaMetrics
     const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
     return {
       version,
-      workload: `seed-004 BESS, ${nodes} nodes x 5 metrics at 5 s, one simulated day (the data of bench/store.ts)`,
+      workload: `standard BESS workload, ${nodes} nodes x 5 metrics at 5 s, one simulated day (the data of bench/store.ts)`,
       series: day.series,
       samples: day.samples,
       samplesCounted,

@@ -1,5 +1,5 @@
-// Bytes per node-tick of the five critical metrics on the wire: seed 004's JSON-per-metric messages
-// against fieldmesh frames, same workload, same broker, same run. Time is compressed: ticks are
+// Bytes per node-tick of the five critical metrics on the wire: the JSON-star baseline's messages (one JSON
+// message per metric over an MQTT star, as deployments run today) against fieldmesh frames, same workload, same broker, same run. Time is compressed: ticks are
 // driven as fast as the broker acknowledges them.
 
 import { mkdtempSync } from 'node:fs';
@@ -28,7 +28,7 @@ export interface WireResult {
   readonly tickSeconds: number;
   readonly broker: string;
   readonly variants: readonly WireVariant[];
-  /** seed wire bytes / fieldmesh wire bytes, per fieldmesh variant. */
+  /** baseline wire bytes / fieldmesh wire bytes, per fieldmesh variant. */
   readonly ratios: Record<string, { payload: number; wire: number }>;
 }
 
@@ -44,16 +44,16 @@ const stderrWarnings: Logger = {
 };
 
 function connect(url: string, clientId: string): Promise<Transport> {
-  // Seed 004's clients speak MQTT 3.1.1, as mosquitto_pub and paho do by default.
+  // The baseline's clients speak MQTT 3.1.1, as mosquitto_pub and paho do by default.
   const t = createMqttTransport({ url, clientId, protocolVersion: 4 });
   t.start();
   return waitFor(() => (t.connected ? t : undefined), { what: `${clientId} connected`, timeoutMs: 10_000 });
 }
 
-async function seedDesign(url: string, nodes: number, ticks: number): Promise<WireVariant> {
+async function jsonStarBaseline(url: string, nodes: number, ticks: number): Promise<WireVariant> {
   const w = await loadWorkload();
   const sims = Array.from({ length: nodes }, (_, i) => new w.NodeSim(w.DEFAULT_SEED, i));
-  const clients = await Promise.all(sims.map((s) => connect(url, `seed-${s.name}`)));
+  const clients = await Promise.all(sims.map((s) => connect(url, `json-star-${s.name}`)));
   const before = clients.map((c) => c.stats().bytesOut);
   let payloadBytes = 0;
   let messages = 0;
@@ -78,7 +78,7 @@ async function seedDesign(url: string, nodes: number, ticks: number): Promise<Wi
   await Promise.all(clients.map((c) => c.close()));
   const nodeTicks = nodes * ticks;
   return {
-    design: 'seed-004 JSON per metric, QoS 1',
+    design: 'json-star baseline: JSON per metric, QoS 1',
     messagesPerNodeTick: messages / nodeTicks,
     payloadBytesPerNodeTick: payloadBytes / nodeTicks,
     wireBytesPerNodeTick: wire / nodeTicks,
@@ -189,7 +189,7 @@ async function acknowledged(agents: readonly Agent[], clock: ManualClock): Promi
 const METRICS_RE = '{__name__=~"battery_soc|dc_voltage|dc_current|ac_in_l1_power|ac_out_l1_power"}';
 
 export async function benchWire(url: string, brokerName: string, nodes: number, ticks: number): Promise<WireResult> {
-  const seed = await seedDesign(url, nodes, ticks);
+  const baseline = await jsonStarBaseline(url, nodes, ticks);
   const exactOptions = [{ match: METRICS_RE, maxSilence: '30s' }];
   const exact311 = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh, every change (lossless), MQTT 3.1.1', exactOptions, 4);
   const exact = await fieldmeshDesign(url, nodes, ticks, 'fieldmesh, every change (lossless), MQTT 5 topic aliases', exactOptions, 'auto');
@@ -216,15 +216,15 @@ export async function benchWire(url: string, brokerName: string, nodes: number, 
     true,
   );
   const ratio = (v: WireVariant) => ({
-    payload: Math.round((seed.payloadBytesPerNodeTick / v.payloadBytesPerNodeTick) * 10) / 10,
-    wire: Math.round((seed.wireBytesPerNodeTick / v.wireBytesPerNodeTick) * 10) / 10,
+    payload: Math.round((baseline.payloadBytesPerNodeTick / v.payloadBytesPerNodeTick) * 10) / 10,
+    wire: Math.round((baseline.wireBytesPerNodeTick / v.wireBytesPerNodeTick) * 10) / 10,
   });
   return {
     nodes,
     ticks,
     tickSeconds: TICK_MS / 1000,
     broker: brokerName,
-    variants: [seed, exact311, exact, deadband, durable],
+    variants: [baseline, exact311, exact, deadband, durable],
     ratios: {
       [exact311.design]: ratio(exact311),
       [exact.design]: ratio(exact),

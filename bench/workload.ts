@@ -14,6 +14,7 @@ export interface Workload {
   readonly METRICS: readonly string[];
   readonly DEFAULT_SEED: number;
   readonly NodeSim: new (seed: number, index: number, opts?: { intervalS?: number }) => NodeSimLike;
+  /** The JSON-star baseline's message for one metric (the workload module's own name for it). */
   seedPayload(sim: NodeSimLike, value: number, tsNs: number): string;
 }
 

@@ -22,7 +22,7 @@ test('cli sim: a scenario file writes report.json, report.md and the plots, and 
   );
   const c = capture();
   assert.equal(
-    await main(['sim', '--scenario', file, '--out', join(dir, 'out'), '--no-seed-design', '--no-progress'], c.io),
+    await main(['sim', '--scenario', file, '--out', join(dir, 'out'), '--no-baseline', '--no-progress'], c.io),
     0,
     c.err.join('\n'),
   );

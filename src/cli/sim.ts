@@ -14,7 +14,7 @@ interface SimOptions {
   loss?: string;
   seed?: string;
   out: string;
-  seedDesign: boolean;
+  baseline: boolean;
   progress: boolean;
   json?: boolean;
 }
@@ -48,14 +48,19 @@ function overrides(o: SimOptions): Record<string, number> {
 export function registerSim(program: Command, io: CliIo): void {
   program
     .command('sim')
-    .description(`simulate the awareness plane over emulated links and report beside seed 004's design (${BUILTIN_SCENARIOS.join(', ')})`)
+    .description(
+      `simulate the awareness plane over emulated links and report beside the JSON-star baseline (${BUILTIN_SCENARIOS.join(', ')})`,
+    )
     .option('--scenario <name|file>', `a built-in scenario (${BUILTIN_SCENARIOS.join(', ')}) or a scenario YAML file`, 'steady')
     .option('--nodes <n>', "override the scenario's node count")
     .option('--duration <d>', "override the scenario's duration (e.g. 60s)")
     .option('--loss <p>', 'override the random frame loss per receiver (0..1)')
     .option('--seed <n>', 'override the random seed')
     .option('--out <dir>', 'where report.json, report.md and the plots go', 'sim-report')
-    .option('--no-seed-design', "skip seed 004's design (JSON per metric through a real Mosquitto)")
+    .option(
+      '--no-baseline',
+      'skip the JSON-star baseline: JSON per metric over an MQTT star, as deployments run today, through a real Mosquitto',
+    )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print report.json on stdout')
     .action(async (o: SimOptions) => {
@@ -63,7 +68,7 @@ export function registerSim(program: Command, io: CliIo): void {
       const outDir = resolve(o.out);
       const { results, written } = await runSim(scenario, {
         outDir,
-        seedDesign: o.seedDesign,
+        baseline: o.baseline,
         progress: o.progress && !o.json,
         logger: createCliLogger(process.env.FIELDMESH_LOG_LEVEL ?? 'warn'),
       });

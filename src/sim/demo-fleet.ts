@@ -67,7 +67,7 @@ export function planDemoSites(sites: number, seed: number): DemoSitePlan[] {
   });
 }
 
-/** Critical selectors per site kind: deadbands sized to each sensor's noise (seed 004's metrics). */
+/** Critical selectors per site kind: deadbands sized to each sensor's noise (the standard battery workload's metrics). */
 const CRITICAL = {
   battery: [
     { match: 'battery_soc', deadband: 0, maxSilence: '30s' },

@@ -1,10 +1,10 @@
 // Simulation: the demo fleet, and `fieldmesh sim` (emulated media, scenarios, the awareness plane
-// under faults, reports beside seed 004's design).
+// under faults, reports beside the JSON-star baseline).
 export * from './awareness-sim.js';
 export * from './demo.js';
 export * from './demo-fleet.js';
+export { runJsonStar } from './json-star.js';
 export { createPointToPointNetwork, createSharedRadio, frameAirtimeUs, MCS0_1MHZ_CHANNEL } from './medium.js';
 export * from './report.js';
 export * from './run-sim.js';
 export { BUILTIN_SCENARIOS, loadScenario, parseScenario, type Scenario } from './scenario.js';
-export { runSeedStar } from './seed-star.js';

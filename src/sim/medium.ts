@@ -46,7 +46,7 @@ export interface AirtimeModel {
   readonly unicastAckUs: number;
 }
 
-/** One 1 MHz 802.11ah channel at MCS0, the channel of seed 004 and of the goals. */
+/** One 1 MHz 802.11ah channel at MCS0, the channel of the JSON-star baseline's deployments and of the goals. */
 export const MCS0_1MHZ_CHANNEL: AirtimeModel = Object.freeze({
   bitsPerSecond: MCS0_1MHZ_BITS_PER_SECOND,
   perFrameOverheadUs: RADIO_FRAME_OVERHEAD_US,

@@ -1,4 +1,4 @@
-// A private Mosquitto for the simulator's seed-004 column: found on the machine, started on a free
+// A private Mosquitto for the simulator's baseline column: found on the machine, started on a free
 // loopback port with its own temp config, ready when it logs "running", stopped by its own PID only.
 
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -33,7 +33,7 @@ const GOOD: DesignMeasures = {
   coldStartFullViewMs: 4_200,
 };
 
-/** Seed 004's star at 50 nodes: misses most goals, and measures no detection or cold start. */
+/** The JSON-star baseline at 50 nodes: misses most goals, and measures no detection or cold start. */
 const STAR: DesignMeasures = {
   onAirBps: 7_900_000,
   airtimeShare: 73.01,
@@ -82,7 +82,7 @@ const RESULTS: SimResults = {
       },
     },
     {
-      name: 'seed-004 star | <json>',
+      name: 'json-star baseline | <json>',
       measures: STAR,
       series: { onAirBytesPerS: series(31, () => 987_500), completeness: series(31, () => 1), ageP99Ms: series(31, () => 231) },
       notes: ['bytes from the model of research section 2e'],
@@ -101,7 +101,7 @@ function tableRow(md: string, label: string): string[] {
 
 test('report: the table marks each goal met or not met per design, limits included, unmeasured as a dash', () => {
   const md = renderReportMarkdown(RESULTS);
-  assert.match(md, /^\| measure \| fieldmesh udp \| seed-004 star \\\| &lt;json&gt; \| goal \|$/m);
+  assert.match(md, /^\| measure \| fieldmesh udp \| json-star baseline \\\| &lt;json&gt; \| goal \|$/m);
   assert.deepEqual(tableRow(md, 'On air, whole fleet (incl. IP/UDP/MAC headers)'), [
     'On air, whole fleet (incl. IP/UDP/MAC headers)',
     '20.0 kbps ✓ met',
@@ -119,7 +119,7 @@ test('report: the table marks each goal met or not met per design, limits includ
   assert.deepEqual(tableRow(md, 'False failure verdicts').slice(1), ['0 ✓ met', '2 ✗ not met', '0']);
   assert.deepEqual(tableRow(md, 'Cold start to full view').slice(1), ['4.20 s ✓ met', '—', '≤ 10 s']);
   assert.match(md, /- fieldmesh udp: 8 of 8 judged/);
-  assert.match(md, /- seed-004 star \| &lt;json&gt;: 0 of 6 judged \(2 not measured\)/);
+  assert.match(md, /- json-star baseline \| &lt;json&gt;: 0 of 6 judged \(2 not measured\)/);
   assert.match(md, /^50 nodes &lt;on one channel&gt; & 10 % loss$/m);
   assert.match(md, /1,266 us/);
 });
@@ -190,7 +190,7 @@ test('report: the SVG plots are well-formed XML with axes, one line and one lege
     assert.match(plot.svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.ok((elements.get('polyline') ?? 0) >= 2, `${plot.file}: a line per design`);
     assert.ok((elements.get('text') ?? 0) > 10, `${plot.file}: tick labels`);
-    assert.ok(plot.svg.includes('seed-004 star | &lt;json&gt;'), `${plot.file}: legend escaped`);
+    assert.ok(plot.svg.includes('json-star baseline | &lt;json&gt;'), `${plot.file}: legend escaped`);
   }
   // 2.4 kB/s beside 988 kB/s: the byte plot switches to a log scale so both lines are readable.
   assert.match(plots[0]?.svg ?? '', /log scale/);
@@ -230,7 +230,7 @@ test('report: writeReport puts report.json, report.md and the SVG plots into the
   const json = JSON.parse(readFileSync(written.json, 'utf8')) as { designs: unknown[]; verdicts: Record<string, Record<string, string>> };
   assert.equal(json.designs.length, 2);
   assert.equal(json.verdicts['fieldmesh udp']?.completeness, 'met');
-  assert.equal(json.verdicts['seed-004 star | <json>']?.coldStartFullViewMs, 'n/a');
+  assert.equal(json.verdicts['json-star baseline | <json>']?.coldStartFullViewMs, 'n/a');
   const md = readFileSync(written.markdown, 'utf8');
   for (const file of written.plots) {
     const name = file.slice(dir.length + 1);

@@ -50,7 +50,7 @@ export interface DesignSeries {
 }
 
 export interface DesignResult {
-  /** The column's title: "fieldmesh udp", "fieldmesh mqtt-digest", "seed-004 star". */
+  /** The column's title: "fieldmesh udp", "fieldmesh mqtt-digest", "json-star baseline (Mosquitto)". */
   readonly name: string;
   readonly measures: DesignMeasures;
   readonly series: DesignSeries;

@@ -3,17 +3,17 @@
 
 import type { Logger } from '../kit/index.js';
 import { runAwarenessSim } from './awareness-sim.js';
+import { runJsonStar } from './json-star.js';
 import { MCS0_1MHZ_CHANNEL } from './medium.js';
 import { createProgress } from './progress.js';
 import { type DesignResult, type SimResults, type WrittenReport, writeReport } from './report.js';
 import type { Scenario } from './scenario.js';
-import { runSeedStar } from './seed-star.js';
 
 export interface RunSimOptions {
   /** Where the report goes; created when missing. */
   readonly outDir: string;
-  /** Also run seed 004's design through a real Mosquitto (when installed). Default true. */
-  readonly seedDesign?: boolean;
+  /** Also run the JSON-star baseline through a real Mosquitto (when installed). Default true. */
+  readonly baseline?: boolean;
   /** Show a progress bar on stderr. Default true. */
   readonly progress?: boolean;
   readonly logger?: Logger;
@@ -31,10 +31,10 @@ export async function runSim(s: Scenario, o: RunSimOptions): Promise<{ results: 
     progress?.done();
     designs.push(outcome.design);
   }
-  if (o.seedDesign !== false) {
-    const progress = o.progress === false ? undefined : createProgress({ totalMs: 1000, label: `${s.name} (seed-004 star)` });
+  if (o.baseline !== false) {
+    const progress = o.progress === false ? undefined : createProgress({ totalMs: 1000, label: `${s.name} (json-star baseline)` });
     designs.push(
-      await runSeedStar({
+      await runJsonStar({
         nodes: s.nodes,
         durationS: s.durationS,
         tickMs: s.tickMs,

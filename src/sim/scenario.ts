@@ -18,14 +18,14 @@ import {
   shuffled,
 } from './medium.js';
 
-/** The seed of workloads/bess-workload.mjs, so figures compare with the baselines. */
+/** The seed of the standard battery workload (docs/benchmarks.md), so figures compare with the baselines. */
 export const DEFAULT_SCENARIO_SEED = 20241123;
-/** Seed 004's critical metrics, the standard workload's five. */
+/** The standard workload's five critical metrics, as the JSON-star baseline publishes them. */
 export const BESS_CRITICAL_METRICS = ['battery_soc', 'dc_voltage', 'dc_current', 'ac_in_l1_power', 'ac_out_l1_power'] as const;
 export const BUILTIN_SCENARIOS = ['steady', 'partition', 'churn', 'cold-start'] as const;
 export type BuiltinScenario = (typeof BUILTIN_SCENARIOS)[number];
 
-/** Node names of a simulated fleet, as in workloads/bess-workload.mjs: node001, node002, ... */
+/** Node names of a simulated fleet, as in the standard battery workload: node001, node002, ... */
 export function scenarioNodeName(index: number): string {
   return `node${String(index + 1).padStart(3, '0')}`;
 }

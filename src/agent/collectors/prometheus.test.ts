@@ -32,7 +32,7 @@ app.get('/metrics', async (req, reply) => {
 const base = await app.listen({ host: '127.0.0.1', port: 0 });
 after(() => app.close());
 
-test('prometheus collector: seed 004 keep rule records exactly the five critical victron series plus up', async () => {
+test('prometheus collector: a keep rule on the critical Victron series records exactly the five critical victron series plus up', async () => {
   const config = prometheusCollectorSchema.parse({
     type: 'prometheus',
     name: 'victron',

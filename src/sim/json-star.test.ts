@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatterySim } from '../agent/collectors/index.js';
 import type { Logger } from '../kit/index.js';
+import { runJsonStar } from './json-star.js';
 import { frameAirtimeUs, MCS0_1MHZ_CHANNEL } from './medium.js';
 import { MOSQUITTO_MISSING_NOTE } from './mosquitto.js';
-import { runSeedStar } from './seed-star.js';
 
 const NODES = 5;
 const TICKS = 3;
@@ -22,8 +22,8 @@ function publishBytes(topic: string, payloadBytes: number): number {
   return 1 + lengthBytes + remaining;
 }
 
-/** Every message of the run as the seed writes it, computed here without the runner's helpers. */
-function seedMessages(): { topic: string; json: string }[] {
+/** Every message of the run as the baseline writes it, computed here without the runner's helpers. */
+function baselineMessages(): { topic: string; json: string }[] {
   const out: { topic: string; json: string }[] = [];
   const sims = Array.from({ length: NODES }, (_, i) => new BatterySim(SEED, i, TICK_MS / 1_000));
   for (let k = 0; k < TICKS; k++) {
@@ -55,10 +55,10 @@ function capturePids(): { logger: Logger; pids: number[] } {
   return { logger, pids };
 }
 
-test('seed star: 5 nodes through a real Mosquitto deliver every message with exactly the analytic frames, bytes and airtime', async () => {
+test('json-star baseline: 5 nodes through a real Mosquitto deliver every message with exactly the analytic frames, bytes and airtime', async () => {
   const { logger, pids } = capturePids();
   const progress: number[] = [];
-  const result = await runSeedStar({
+  const result = await runJsonStar({
     nodes: NODES,
     durationS: 60,
     tickMs: TICK_MS,
@@ -69,11 +69,11 @@ test('seed star: 5 nodes through a real Mosquitto deliver every message with exa
     onProgress: (f) => progress.push(f),
   });
   const m = result.measures;
-  assert.equal(result.name, 'seed-004 star (Mosquitto)');
+  assert.equal(result.name, 'json-star baseline (Mosquitto)');
   assert.equal(m.completeness, 1, result.notes?.join('\n'));
   assert.equal(m.duplicates, 0);
 
-  const messages = seedMessages();
+  const messages = baselineMessages();
   const nodeTicks = NODES * TICKS;
   const seconds = (TICKS * TICK_MS) / 1_000;
   assert.equal(m.payloadBytesPerNodeTick, messages.reduce((sum, x) => sum + Buffer.byteLength(x.json), 0) / nodeTicks);
@@ -115,8 +115,8 @@ test('seed star: 5 nodes through a real Mosquitto deliver every message with exa
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `mosquitto ${pid} is gone`);
 });
 
-test('seed star: without Mosquitto the column is all null and says how to install it', async () => {
-  const result = await runSeedStar({
+test('json-star baseline: without Mosquitto the column is all null and says how to install it', async () => {
+  const result = await runJsonStar({
     nodes: 5,
     durationS: 6,
     tickMs: TICK_MS,

@@ -1,5 +1,6 @@
-// The seed-004 column of `fieldmesh sim`: seed 004's star design run through a real Mosquitto on the
-// scenario's workload, its MQTT traffic turned into frames and airtime on the scenario's radio model.
+// The baseline column of `fieldmesh sim`: the JSON-per-metric MQTT star that deployments run today,
+// through a real Mosquitto on the scenario's workload, its MQTT traffic turned into frames and airtime
+// on the scenario's radio model.
 
 import { type BatteryReading, BatterySim } from '../agent/index.js';
 import { type Logger, silentLogger } from '../kit/index.js';
@@ -8,9 +9,9 @@ import { type AirtimeModel, frameAirtimeUs, IPV4_UDP_HEADER_BYTES } from './medi
 import { findMosquitto, MOSQUITTO_MISSING_NOTE, type SimMosquitto, startSimMosquitto } from './mosquitto.js';
 import type { DesignMeasures, DesignResult, TimeSeries } from './report.js';
 
-export const SEED_STAR_NAME = 'seed-004 star (Mosquitto)';
-/** Seed 004's five critical metrics, in its order; one JSON message each per node-tick. */
-export const SEED_METRICS: readonly (keyof BatteryReading)[] = [
+export const JSON_STAR_NAME = 'json-star baseline (Mosquitto)';
+/** The baseline's five critical metrics, in its order; one JSON message each per node-tick. */
+export const JSON_STAR_METRICS: readonly (keyof BatteryReading)[] = [
   'battery_soc',
   'dc_voltage',
   'dc_current',
@@ -20,17 +21,17 @@ export const SEED_METRICS: readonly (keyof BatteryReading)[] = [
 /** IPv4 (20) + TCP (20) without options. Linux adds 12 B of timestamps; the baselines counted them (52 B). */
 export const IPV4_TCP_HEADER_BYTES = 40;
 /** Ticks driven through the broker unless the caller asks for more: keeps a 50-node CI run to seconds. */
-export const SEED_STAR_MAX_TICKS = 30;
+export const JSON_STAR_MAX_TICKS = 30;
 /** Bound on one tick's deliveries; on loopback a 50-node tick takes well under a second. */
 const DEFAULT_TICK_TIMEOUT_MS = 15_000;
 /** Bound on connecting and subscribing every client. */
 const CONNECT_TIMEOUT_MS = 15_000;
-/** paho's default, the client library of seed 004. */
-const SEED_KEEPALIVE_S = 60;
+/** paho's default, the client library of the baseline's deployments. */
+const JSON_STAR_KEEPALIVE_S = 60;
 /** Timestamps of tick 0 (ns): a fixed instant, so the JSON and its length are the same on every run. */
 const EPOCH_NS = Date.UTC(2026, 0, 1) * 1e6;
 
-export interface SeedStarOptions {
+export interface JsonStarOptions {
   readonly nodes: number;
   readonly durationS: number;
   readonly tickMs: number;
@@ -46,17 +47,17 @@ export interface SeedStarOptions {
   readonly logger?: Logger;
 }
 
-/** The seed's node names, as in workloads/bess-workload.mjs: node001, node002, ... */
-export function seedNodeName(index: number): string {
+/** The baseline's node names, as in the standard battery workload: node001, node002, ... */
+export function jsonStarNodeName(index: number): string {
   return `node${String(index + 1).padStart(3, '0')}`;
 }
 
-/** Seed 004's message for one metric: `{"value":..,"labels":{node,system_id,device},"timestamp":<ns>}`. */
-export function seedPayload(labels: SeedLabels, value: number, timestampNs: number): string {
+/** The baseline's message for one metric: `{"value":..,"labels":{node,system_id,device},"timestamp":<ns>}`. */
+export function jsonStarPayload(labels: JsonStarLabels, value: number, timestampNs: number): string {
   return JSON.stringify({ value, labels, timestamp: timestampNs });
 }
 
-export interface SeedLabels {
+export interface JsonStarLabels {
   readonly node: string;
   readonly system_id: string;
   readonly device: 'battery';
@@ -79,7 +80,7 @@ const NULL_MEASURES: DesignMeasures = Object.freeze({
 });
 
 function notRun(note: string): DesignResult {
-  return { name: SEED_STAR_NAME, measures: NULL_MEASURES, series: {}, notes: [note] };
+  return { name: JSON_STAR_NAME, measures: NULL_MEASURES, series: {}, notes: [note] };
 }
 
 /** Traffic of one tick, summed over every client. */
@@ -108,8 +109,8 @@ function sumStats(clients: readonly Transport[]): TickTraffic {
 }
 
 function connectClient(url: string, clientId: string, filters: readonly string[], logger: Logger): Promise<Transport> {
-  // Seed 004's paho clients speak MQTT 3.1.1: no topic aliases, full topic in every PUBLISH.
-  const t = createMqttTransport({ url, clientId, protocolVersion: 4, keepaliveS: SEED_KEEPALIVE_S, logger });
+  // The baseline's paho clients speak MQTT 3.1.1: no topic aliases, full topic in every PUBLISH.
+  const t = createMqttTransport({ url, clientId, protocolVersion: 4, keepaliveS: JSON_STAR_KEEPALIVE_S, logger });
   // Subscriptions registered before start go out in one SUBSCRIBE on connect; 'connected' follows its SUBACK.
   for (const f of filters) void t.subscribe(f, 1);
   return new Promise((resolve, reject) => {
@@ -146,22 +147,22 @@ function formatBps(bps: number): string {
 }
 
 /**
- * Runs seed 004's star through a real Mosquitto: every node publishes its five metrics as five JSON
+ * Runs the JSON-star baseline through a real Mosquitto: every node publishes its five metrics as five JSON
  * messages at QoS 1 to `bess/<node>/<metric>` each tick and subscribes to `bess/+/<metric>` for each.
  * Time is compressed: a tick ends when every subscriber holds all of its messages, so each tick's
  * traffic is exact. Returns all-null measures with a note when Mosquitto is not installed.
  */
-export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
-  const logger = (o.logger ?? silentLogger).child({ component: 'seed-star' });
+export async function runJsonStar(o: JsonStarOptions): Promise<DesignResult> {
+  const logger = (o.logger ?? silentLogger).child({ component: 'json-star' });
   const binary = o.mosquittoPath ?? findMosquitto();
   if (binary === undefined) return notRun(MOSQUITTO_MISSING_NOTE);
   const n = o.nodes;
   const tickS = o.tickMs / 1_000;
   const scenarioTicks = Math.floor((o.durationS * 1_000) / o.tickMs);
-  const ticks = Math.min(scenarioTicks, o.maxTicks ?? SEED_STAR_MAX_TICKS);
+  const ticks = Math.min(scenarioTicks, o.maxTicks ?? JSON_STAR_MAX_TICKS);
   if (n < 1 || ticks < 1) return notRun(`not run: ${n} nodes and ${ticks} ticks leave nothing to measure`);
   const tickTimeoutMs = o.tickTimeoutMs ?? DEFAULT_TICK_TIMEOUT_MS;
-  const metricCount = SEED_METRICS.length;
+  const metricCount = JSON_STAR_METRICS.length;
 
   let broker: SimMosquitto;
   try {
@@ -173,12 +174,12 @@ export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
   }
   const clients: Transport[] = [];
   try {
-    const names = Array.from({ length: n }, (_, i) => seedNodeName(i));
+    const names = Array.from({ length: n }, (_, i) => jsonStarNodeName(i));
     const nodeIndex = new Map(names.map((name, i) => [name, i]));
-    const metricIndex = new Map(SEED_METRICS.map((m, i) => [m as string, i]));
+    const metricIndex = new Map(JSON_STAR_METRICS.map((m, i) => [m as string, i]));
     // The product's copy of the workload's physics: same (seed, index) -> same values, tick for tick.
     const sims = names.map((_, i) => new BatterySim(o.seed, i, tickS));
-    const labels: SeedLabels[] = sims.map((sim, i) => ({ node: names[i] as string, system_id: sim.systemId, device: 'battery' }));
+    const labels: JsonStarLabels[] = sims.map((sim, i) => ({ node: names[i] as string, system_id: sim.systemId, device: 'battery' }));
 
     // received[((s * ticks + k) * n + origin) * 5 + metric]: copies subscriber s got of that message.
     const received = new Uint8Array(n * ticks * n * metricCount);
@@ -189,8 +190,8 @@ export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
     let waiting: { tick: number; resolve: () => void } | undefined;
     const tickNs = o.tickMs * 1e6;
 
-    const filters = SEED_METRICS.map((m) => `bess/+/${m}`);
-    const connected = await Promise.allSettled(names.map((name) => connectClient(broker.url, `seed-${name}`, filters, logger)));
+    const filters = JSON_STAR_METRICS.map((m) => `bess/+/${m}`);
+    const connected = await Promise.allSettled(names.map((name) => connectClient(broker.url, `json-star-${name}`, filters, logger)));
     for (const c of connected) if (c.status === 'fulfilled') clients.push(c.value);
     const failed = connected.find((c) => c.status === 'rejected');
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
@@ -245,8 +246,8 @@ export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
       const publishes: Promise<void>[] = [];
       for (let i = 0; i < n; i++) {
         const reading = (sims[i] as BatterySim).step();
-        for (const metric of SEED_METRICS) {
-          const payload = enc.encode(seedPayload(labels[i] as SeedLabels, reading[metric], timestampNs));
+        for (const metric of JSON_STAR_METRICS) {
+          const payload = enc.encode(jsonStarPayload(labels[i] as JsonStarLabels, reading[metric], timestampNs));
           jsonBytes += payload.length;
           publishes.push(
             (clients[i] as Transport).publish(`bess/${names[i]}/${metric}`, payload, { qos: 1 }).catch(() => {
@@ -285,7 +286,7 @@ export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
       o.onProgress?.((k + 1) / ticks);
       if (!complete) {
         stoppedEarly = `stopped after tick ${k + 1} of ${ticks}: not every subscriber held every message of it within ${tickTimeoutMs} ms`;
-        logger.warn({ tick: k, delivered: deliveredInTick[k], expected: perTick }, 'seed-004 tick incomplete; stopping');
+        logger.warn({ tick: k, delivered: deliveredInTick[k], expected: perTick }, 'json-star baseline tick incomplete; stopping');
         break;
       }
     }
@@ -305,7 +306,7 @@ export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
     };
 
     const notes = [
-      `Seed 004's design through a real Mosquitto ${broker.version} on loopback: ${n} MQTT 3.1.1 clients, each publishing ` +
+      `The JSON-star baseline through a real Mosquitto ${broker.version} on loopback: ${n} MQTT 3.1.1 clients, each publishing ` +
         `its ${metricCount} metrics as ${metricCount} JSON messages at QoS 1 to bess/<node>/<metric> every tick and subscribed to ` +
         `bess/+/<metric> for each (so it also receives its own).`,
       `Compressed time: ${ticksRun} of the scenario's ${scenarioTicks} ticks driven through the broker, each ending when every ` +
@@ -318,7 +319,7 @@ export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
         `${tcpModel.headerBytes - IPV4_TCP_HEADER_BYTES} B MAC/LLC/FCS per frame.`,
       `MQTT bytes on the wire (the baselines' "payload on air"): ${formatBps((wireBytes * 8) / seconds)} for the fleet, ` +
         `${formatBps((wireUp * 8) / seconds / n)} up and ${formatBps((wireDown * 8) / seconds / n)} down per node.`,
-      `No failure detector of its own (the broker's keepalive only sees the broker's clients; seed 004 adds Serf beside it): ` +
+      `No failure detector of its own (the broker's keepalive only sees the broker's clients; deployments add a gossip agent, Serf, beside it): ` +
         'failure detection, false verdicts and cold start are not measured. The age of values is not measured either: ' +
         'in compressed time on loopback it says nothing about the radio.',
     ];
@@ -334,7 +335,7 @@ export async function runSeedStar(o: SeedStarOptions): Promise<DesignResult> {
     if (stoppedEarly !== undefined) notes.push(stoppedEarly);
 
     const onAirBytesPerS: TimeSeries = series;
-    return { name: SEED_STAR_NAME, measures, series: { onAirBytesPerS, completeness: completenessSeries }, notes };
+    return { name: JSON_STAR_NAME, measures, series: { onAirBytesPerS, completeness: completenessSeries }, notes };
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
     await broker.stop();
