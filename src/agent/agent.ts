@@ -3,14 +3,22 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Aggregator, AggregatorTakeover, AwarenessPlane, createMqttLink, type MembershipChange } from '../awareness/index.js';
+import {
+  Aggregator,
+  AggregatorTakeover,
+  AwarenessPlane,
+  createMqttLink,
+  type MembershipChange,
+  type MembershipChangeKind,
+} from '../awareness/index.js';
 import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
 import { parseSelector } from '../protocol/index.js';
-import { createMqttTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
+import { createMqttTransport, createNoBrokerTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
 import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
 import { createStoreQueries } from './api/store-queries.js';
+import { registerAwarenessMetrics } from './awareness-metrics.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { createCollector } from './collectors/registry.js';
 import { admitSamples, countRefusals, RefusedSampleLog, sampleWindow } from './collectors/sample-window.js';
@@ -76,6 +84,15 @@ export interface Agent {
   stats(): AgentStats;
 }
 
+/** The membership changes that go to the hub as events, and their kinds there. */
+const EVENT_OF_CHANGE: Partial<Record<MembershipChangeKind, string>> = {
+  joined: 'member_joined',
+  failed: 'member_failed',
+  left: 'member_left',
+  isolated: 'awareness_isolated',
+  reconnected: 'awareness_reconnected',
+};
+
 function toStoreSample(s: Sample): StoreSample {
   return {
     name: s.name,
@@ -102,8 +119,12 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const metrics = createAgentMetrics(identity);
   const critical = new CriticalSet(config.critical);
   const will = Publisher.will(identity, config.topicPrefix, epoch);
+  // Without a broker (a mesh-only node) nothing connects; the outbox keeps its rows for one configured later.
+  const brokerless = overrides.createTransport === undefined && !config.mqtt.enabled;
+  if (brokerless) metrics.registry.removeSingleMetric('fieldmesh_agent_broker_connected');
   const transport =
     overrides.createTransport?.(will) ??
+    (brokerless ? createNoBrokerTransport() : undefined) ??
     createMqttTransport({
       url: config.mqtt.url,
       clientId: config.mqtt.clientId ?? `fieldmesh-${identity.site}-${identity.node}`,
@@ -250,6 +271,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       onEvent: emit,
     });
     awareness = plane;
+    registerAwarenessMetrics(metrics.registry, () => plane.stats());
     if (a.transport === 'mqtt') {
       const aggregator = new Aggregator({ transport, prefix: config.topicPrefix, clock, logger, tickMs: config.publish.tick, zones: true });
       takeover = new AggregatorTakeover({
@@ -275,7 +297,10 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   let samplesCollected = 0;
   let eventsCollected = 0;
   const http = config.http.enabled
-    ? createAgentHttp(metrics, { started: () => started, brokerConnected: () => transport.connected })
+    ? createAgentHttp(metrics, {
+        started: () => started,
+        broker: () => (brokerless ? 'none' : transport.connected ? 'connected' : 'disconnected'),
+      })
     : undefined;
 
   /** [FM-DURABLE-1] Events go to the outbox; the caller is answered once it is on disk. */
@@ -336,13 +361,18 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     async start() {
       for (const c of collectors) await c.start(contextFor(c));
       let httpUrl: string | undefined;
-      // Joins, deaths and leaves the plane sees go to the hub as events, through the outbox.
+      // Joins, deaths and leaves the plane sees, and this node's own isolation, go to the hub as events, through
+      // the outbox.
       await startAwareness((change) => {
-        if (change.kind !== 'joined' && change.kind !== 'failed' && change.kind !== 'left') return;
-        const name = awareness?.fleet.nameOf(change.origin) ?? `origin ${change.origin}`;
+        const kind = EVENT_OF_CHANGE[change.kind];
+        if (kind === undefined) return;
+        const name =
+          change.kind === 'isolated' || change.kind === 'reconnected'
+            ? `${identity.site}/${identity.node}`
+            : (awareness?.fleet.nameOf(change.origin) ?? `origin ${change.origin}`);
         void emitEvent({
-          kind: `member_${change.kind}`,
-          priority: change.kind === 'failed' ? 'high' : 'normal',
+          kind,
+          priority: change.kind === 'failed' || change.kind === 'isolated' ? 'high' : 'normal',
           time: change.atMs,
           payload: { ...change, name },
         }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'membership event not recorded'));
@@ -366,6 +396,15 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       transport.start();
       started = true;
       logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
+      if (brokerless) {
+        logger.info(
+          { broker: 'none' },
+          `no broker configured (mqtt.enabled: false): the local store, collectors, query API${config.awareness.transport === 'udp' ? ' and UDP awareness' : ''} run; ` +
+            'no live frames reach a hub and the hub cannot query this node; critical samples and events stay in the outbox on disk ' +
+            `(at most ${config.outbox.maxSampleRows} sample rows, then the oldest coalesce to the latest per series) until a broker is configured; ` +
+            '/readyz does not wait for one',
+        );
+      }
       return { httpUrl };
     },
     async stop(options = {}) {

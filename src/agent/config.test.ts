@@ -92,3 +92,24 @@ test('agent config: a rollup finer than 1m, not dividing 2h, listed twice or kep
     },
   );
 });
+
+test('agent config: a node may run without a broker (mqtt.enabled: false), but then not awareness over mqtt', () => {
+  const meshOnly = loadConfig(agentConfigSchema, {
+    text: 'node: {id: n1, site: s}\nmqtt: {enabled: false}\nawareness: {transport: udp}\n',
+    file: 'node.yaml',
+  });
+  assert.equal(meshOnly.mqtt.enabled, false);
+  assert.equal(loadConfig(agentConfigSchema, { text: 'node: {id: n1, site: s}\n' }).mqtt.enabled, true, 'a broker by default');
+  const env = { FIELDMESH_MQTT__ENABLED: 'false', FIELDMESH_NODE__ID: 'n1', FIELDMESH_NODE__SITE: 's' };
+  assert.equal(loadConfig(agentConfigSchema, { env }).mqtt.enabled, false, 'from the environment too');
+  assert.throws(
+    () =>
+      loadConfig(agentConfigSchema, {
+        text: 'node: {id: n1, site: s}\nmqtt: {enabled: false}\nawareness: {transport: mqtt}\n',
+        file: 'node.yaml',
+      }),
+    (err: unknown) =>
+      isFieldmeshError(err, 'FM_CONFIG_INVALID') &&
+      /node\.yaml: awareness\.transport: mqtt goes through a broker/.test((err as Error).message),
+  );
+});

@@ -94,7 +94,7 @@ export const criticalSelectorSchema = z.strictObject({
   decimals: z.number().int().min(0).max(9).optional(),
 });
 
-export const agentConfigSchema = z.strictObject({
+const agentConfigObject = z.strictObject({
   node: z.strictObject({
     id: id('node.id'),
     site: id('node.site'),
@@ -102,6 +102,11 @@ export const agentConfigSchema = z.strictObject({
   }),
   mqtt: z
     .strictObject({
+      /**
+       * false: no broker at all (a mesh-only node): no live frames nor durable-plane frames leave it, the outbox keeps
+       * its rows for a broker configured later, and `awareness.transport` cannot be mqtt.
+       */
+      enabled: z.boolean().default(true),
       url: z
         .string()
         .regex(/^(mqtts?|wss?):\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL')
@@ -200,6 +205,16 @@ export const agentConfigSchema = z.strictObject({
   /** Which series leave the node; the first selector that matches a series decides its deadband. */
   critical: z.array(criticalSelectorSchema).default([]),
   collectors: z.array(collectorConfigSchema).default([]),
+});
+
+export const agentConfigSchema = agentConfigObject.superRefine((config, ctx) => {
+  if (!config.mqtt.enabled && config.awareness.transport === 'mqtt') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['awareness', 'transport'],
+      message: 'mqtt goes through a broker, and mqtt.enabled is false: use udp (or none)',
+    });
+  }
 });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;

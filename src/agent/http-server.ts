@@ -6,7 +6,8 @@ import type { AgentMetrics } from './agent-metrics.js';
 
 export interface AgentHttpStatus {
   started(): boolean;
-  brokerConnected(): boolean;
+  /** The MQTT session: none when the node is configured without a broker. */
+  broker(): 'connected' | 'disconnected' | 'none';
 }
 
 export function createAgentHttp(metrics: AgentMetrics, status: AgentHttpStatus): FastifyInstance {
@@ -16,9 +17,10 @@ export function createAgentHttp(metrics: AgentMetrics, status: AgentHttpStatus):
     return metrics.registry.metrics();
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  // Ready means collecting: a node without its broker still accepts pushes and keeps them.
+  // Ready means collecting: a node without its broker (down, or none configured) still accepts pushes and keeps them.
   app.get('/readyz', async (_req, reply) => {
-    const body = { ready: status.started(), brokerConnected: status.brokerConnected() };
+    const broker = status.broker();
+    const body = { ready: status.started(), broker, ...(broker === 'none' ? {} : { brokerConnected: broker === 'connected' }) };
     return reply.code(body.ready ? 200 : 503).send(body);
   });
   return app;

@@ -26,7 +26,7 @@ export function registerNode(program: Command, io: CliIo): void {
       const agent = createAgent(config, { logger });
       const { httpUrl } = await agent.start();
       io.out(
-        `fieldmesh node ${config.node.site}/${config.node.id} (boot ${agent.epoch}) -> ${config.mqtt.url}${httpUrl ? `; HTTP ${httpUrl}` : ''}`,
+        `fieldmesh node ${config.node.site}/${config.node.id} (boot ${agent.epoch}) -> ${config.mqtt.enabled ? config.mqtt.url : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}`,
       );
       await stopOnSignals(() => agent.stop());
     });
