@@ -4,7 +4,12 @@ import { test } from 'node:test';
 import type { CriticalSelectorConfig } from './config.js';
 import { CriticalSet, exceedsDeadband, toDeadband } from './critical-set.js';
 
-const sample = (name: string, value: number, labels: Record<string, string> = { device: 'battery' }) => ({ name, labels, value, time: 0 });
+const sample = (name: string, value: number, labels: Record<string, string> = { device: 'battery' }, time = 0) => ({
+  name,
+  labels,
+  value,
+  time,
+});
 const rule = (match: string, extra: Partial<CriticalSelectorConfig> = {}): CriticalSelectorConfig => ({
   match,
   deadband: 0,
@@ -48,11 +53,25 @@ test('critical: a tick sends what moved beyond the deadband, respecting min inte
   set.birthSeries(0);
   set.observe(sample('dc_voltage', 52.04));
   assert.deepEqual(set.due(2_000), [], 'inside the deadband');
-  set.observe(sample('dc_voltage', 52.2));
+  set.observe(sample('dc_voltage', 52.2, undefined, 1_900));
   assert.deepEqual(set.due(2_000), [], 'moved, but the minimum interval has not passed');
-  assert.deepEqual(set.due(4_000), [{ alias: 1, value: 52.2 }]);
+  assert.deepEqual(set.due(4_000), [{ alias: 1, value: 52.2, time: 1_900 }], 'the value goes with the time it was sampled');
   assert.deepEqual(set.due(6_000), [], 'already sent');
-  assert.deepEqual(set.due(14_000), [{ alias: 1, value: 52.2 }], 'max silence re-sends the unchanged value');
+  set.observe(sample('dc_voltage', 52.2, undefined, 13_500));
+  assert.deepEqual(set.due(14_000), [{ alias: 1, value: 52.2, time: 13_500 }], 'max silence re-sends the unchanged value, sampled again');
+});
+
+test('critical: a late sample never replaces a newer latest value, and one at the same time does', () => {
+  const set = new CriticalSet([rule('dc_voltage')]);
+  set.observe(sample('dc_voltage', 52.0, undefined, 5_000));
+  set.observe(sample('dc_voltage', 48.0, undefined, 4_000));
+  assert.deepEqual(
+    set.birthSeries(6_000).map((d) => [d.value, d.time]),
+    [[52.0, 5_000]],
+    'a back-filled sample leaves the latest alone',
+  );
+  set.observe(sample('dc_voltage', 53.0, undefined, 5_000));
+  assert.deepEqual(set.due(7_000), [{ alias: 1, value: 53.0, time: 5_000 }], 'the same time again: the later write holds, as in the store');
 });
 
 test('critical: the first matching selector decides the rule', () => {

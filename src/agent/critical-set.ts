@@ -23,6 +23,8 @@ interface CriticalSeries {
   readonly decimals: number;
   readonly rule: Rule;
   value: WireValue;
+  /** When `value` was sampled: the sample's own time. */
+  time: number;
 }
 
 /** What one plane's receivers hold of each series: the value last sent and when. */
@@ -69,7 +71,7 @@ export class DueCursor {
       const silentFor = now - sent.at;
       const moved = exceedsDeadband(s.rule.deadband, sent.value, s.value) && silentFor >= s.rule.minIntervalMs;
       if (moved || silentFor >= s.rule.maxSilenceMs) {
-        out.push({ alias: s.alias, value: s.value });
+        out.push({ alias: s.alias, value: s.value, time: s.time });
         sent.value = s.value;
         sent.at = now;
       }
@@ -164,15 +166,23 @@ export class CriticalSet {
       deadband: s.rule.deadband,
       maxSilenceMs: s.rule.maxSilenceMs,
       value: s.value,
+      time: s.time,
     }));
   }
 
-  /** Takes the latest value of a sample's series; true when the series is critical. */
+  /**
+   * Takes a sample's value as its series' latest unless the series holds a newer one (a late or
+   * back-filled sample never replaces it); true when the series is critical. The value travels with
+   * its own time, so every receiver holds it at the time it was sampled. [FM-FRAME-7]
+   */
   observe(sample: Sample): boolean {
     const key = seriesKey(sample.name, sample.labels);
     const known = this.critical.get(key);
     if (known !== undefined) {
-      known.value = sample.value;
+      if (sample.time >= known.time) {
+        known.value = sample.value;
+        known.time = sample.time;
+      }
       return true;
     }
     if (this.local.has(key)) return false;
@@ -190,6 +200,7 @@ export class CriticalSet {
       decimals: rule.decimals ?? Math.max(inferDecimals(sample.value), 0),
       rule,
       value: sample.value,
+      time: sample.time,
     });
     return true;
   }

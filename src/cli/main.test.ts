@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
 import { createHubClient } from '../client/index.js';
 import { createHub, hubConfigSchema } from '../hub/index.js';
-import { encodeDeath, encodeHistory, type NodeView, nodeTopic, SessionEncoder } from '../protocol/index.js';
+import { encodeDeath, encodeHistory, type NodeView, nodeTopic, type SeriesDef, SessionEncoder } from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../transport/index.js';
 import { main } from './main.js';
 import { formatBacklog, formatBytes } from './status.js';
@@ -40,6 +40,18 @@ test('cli: an invalid hub.yaml prints every problem and exits 2', async () => {
   assert.match(text, /hub\.yaml: \(root\): .*bogus/);
 });
 
+const SOC_DEF: SeriesDef = {
+  alias: 1,
+  name: 'battery_soc',
+  labels: { device: 'bms' },
+  type: 'gauge',
+  unit: 'percent',
+  decimals: 1,
+  deadband: { kind: 'none' },
+  maxSilenceMs: 300_000,
+  value: 81.3,
+};
+
 test('cli: status prints the fleet as a table and exits 2 when a node is offline', async () => {
   const broker = new MemoryBroker();
   const dir = mkdtempSync(join(tmpdir(), 'fm-cli-status-'));
@@ -55,9 +67,11 @@ test('cli: status prints the fleet as a table and exits 2 when a node is offline
     ['cam-02', 1],
   ] as const) {
     const enc = new SessionEncoder(epoch);
+    // cam-01's one value was sampled 125 s before its birth went out: its age counts from then.
+    const series = id === 'cam-01' ? [{ ...SOC_DEF, time: Date.now() - 125_000 }] : [];
     await node.publish(
       nodeTopic('fieldmesh', 'ridge-watch-1', id, 'birth'),
-      enc.birth({ time: Date.now(), zone: 'north', agentVersion: '0.1.0', tickMs: 1000, heartbeatMs: 10_000, series: [] }),
+      enc.birth({ time: Date.now(), zone: 'north', agentVersion: '0.1.0', tickMs: 1000, heartbeatMs: 10_000, series }),
       { qos: 1 },
     );
   }
@@ -91,9 +105,15 @@ test('cli: status prints the fleet as a table and exits 2 when a node is offline
   assert.equal(await main(['status', '--hub', httpUrl], ok.io), 0);
   const table = ok.out.join('\n');
   assert.match(table, /^SITE\s+ZONE\s+NODE\s+STATE\s+LAST HEARD\s+SERIES\s+BACKLOG\s+VERSION/);
-  assert.match(table, /ridge-watch-1\s+north\s+cam-01\s+online\s+(just now|\d+ s ago)\s+0\s+-\s+0\.1\.0/);
+  assert.match(table, /ridge-watch-1\s+north\s+cam-01\s+online\s+(just now|\d+ s ago)\s+1\s+-\s+0\.1\.0/);
   assert.match(table, /ridge-watch-1\s+north\s+cam-02\s+online\s+(just now|\d+ s ago)\s+0\s+1,204 rows, 38 KB, oldest 2 h ago\s+0\.1\.0/);
   assert.match(table, /2\/2 nodes online/);
+  const withValues = capture();
+  assert.equal(await main(['status', '--hub', httpUrl, '--values'], withValues.io), 0);
+  assert.match(
+    withValues.out.join('\n'),
+    /SITE\s+NODE\s+SERIES\s+VALUE\s+AGE\n.*ridge-watch-1\s+cam-01\s+battery_soc\{device="bms"\}\s+81\.3 percent\s+2 min ago/,
+  );
   // The typed client reads the durable plane's endpoints too.
   const client = createHubClient(httpUrl);
   assert.deepEqual(await client.events({ site: 'ridge-watch-1', priority: 'high' }), []);

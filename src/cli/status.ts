@@ -69,9 +69,10 @@ export function registerStatus(program: Command, io: CliIo): void {
     .option('--hub <url>', 'hub base URL', process.env.FIELDMESH_HUB_URL ?? 'http://127.0.0.1:18800')
     .option('--node <url>', "a node's HTTP URL: print the fleet as that node knows it (its awareness plane)")
     .option('--json', 'print the nodes as JSON')
+    .option('--values', "also print every node's latest critical values, each with its age since it was sampled")
     .addOption(tokenOption())
     .addOption(tokenFileOption())
-    .action(async (opts: HubTokenFlags & { hub: string; node?: string; json?: boolean }) => {
+    .action(async (opts: HubTokenFlags & { hub: string; node?: string; json?: boolean; values?: boolean }) => {
       if (opts.node !== undefined) {
         refuseTokenForNode(opts);
         process.exitCode = await nodeStatus(opts.node, opts.json === true, io);
@@ -80,7 +81,8 @@ export function registerStatus(program: Command, io: CliIo): void {
       const token = resolveHubToken(opts, process.env);
       let nodes: NodeSummary[];
       try {
-        nodes = await createHubClient(opts.hub, token === undefined ? {} : { token: token.token }).nodes();
+        const client = createHubClient(opts.hub, token === undefined ? {} : { token: token.token });
+        nodes = await client.nodes({ values: opts.values === true });
       } catch (err) {
         throw explainHubAuthError(err, opts.hub, token);
       }
@@ -104,9 +106,30 @@ export function registerStatus(program: Command, io: CliIo): void {
         io.out(formatTable(rows));
         const online = nodes.filter((n) => n.state === 'online').length;
         io.out(`${online}/${nodes.length} nodes online`);
+        if (opts.values) io.out(`\n${formatTable(valueRows(nodes))}`);
       }
       process.exitCode = statusExitCode(nodes);
     });
+}
+
+/** One row per latest value: its age is the hub's time minus the time the node sampled it. */
+export function valueRows(nodes: readonly NodeSummary[]): string[][] {
+  const rows = [['SITE', 'NODE', 'SERIES', 'VALUE', 'AGE']];
+  for (const n of nodes) {
+    for (const v of n.values ?? []) {
+      const labels = Object.entries(v.labels)
+        .map(([k, l]) => `${k}="${l}"`)
+        .join(',');
+      rows.push([
+        n.site,
+        n.node,
+        labels === '' ? v.name : `${v.name}{${labels}}`,
+        `${v.value ?? '-'}${v.unit ? ` ${v.unit}` : ''}`,
+        formatAge(v.ageMs),
+      ]);
+    }
+  }
+  return rows;
 }
 
 interface FleetAnswerNode {

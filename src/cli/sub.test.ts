@@ -148,7 +148,10 @@ describe('cli pub and sub', () => {
     assert.equal(d.channel, 'data');
     assert.equal(d.frame.type, 'data');
     assert.equal(d.frame.seq, 1);
-    assert.deepEqual(d.frame.values, [{ alias: 1, name: 'battery_voltage', labels: { pack: 'a' }, value: 51.25 }]);
+    // [FM-FRAME-7] Each value with the time it was sampled (here: when the frame went out).
+    assert.deepEqual(d.frame.values, [
+      { alias: 1, name: 'battery_voltage', labels: { pack: 'a' }, value: 51.25, time: new Date(t0 + 1000).toISOString() },
+    ]);
   });
 
   test('sub --json shows foreign payloads as text or base64 and undecodable frames as errors', async () => {

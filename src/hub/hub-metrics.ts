@@ -68,7 +68,7 @@ export function createHubMetrics(
   });
   const sampleAge = new Histogram({
     name: 'fieldmesh_hub_sample_age_seconds',
-    help: 'Hub receive time minus frame time of frames carrying samples (includes clock skew between node and hub).',
+    help: 'Hub receive time minus sample time (when the node sampled the value) of every live sample: collection, tick and network delay, plus clock skew between node and hub.',
     buckets: SAMPLE_AGE_BUCKETS_S,
     registers,
   });

@@ -476,7 +476,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (!outcome.ignored) dirtyNodes.add(nodeKey(topic.site, topic.node));
     requestRebirth(outcome);
     if (decoded.frame.type === 'birth' && outcome.applied) births.birthArrived(topic.site, topic.node);
-    if (outcome.sampleAgeMs !== undefined) recordSampleAge(outcome.sampleAgeMs);
+    for (const age of outcome.sampleAgesMs ?? []) recordSampleAge(age);
     if (outcome.samples.length > 0) {
       const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
       const batch: SampleInput[] = outcome.samples.map((s) => ({

@@ -9,8 +9,9 @@ export interface NodeValueView {
   /** A number, null for "no value", or "NaN" / "+Inf" / "-Inf" as Prometheus writes them. */
   readonly value: number | string | null;
   readonly unit: string;
-  /** RFC 3339 time of the frame that carried the value. */
+  /** RFC 3339 time at which the node sampled the value (the scrape, or the sample's own timestamp). [FM-FRAME-7] */
   readonly time: string;
+  /** Hub time minus `time`: how old the value is, collection and transit included (and any clock skew). */
   readonly ageMs: number;
 }
 

@@ -94,6 +94,7 @@ const announce: AnnounceFrame = {
         deadband: { kind: 'absolute', value: 0.5 },
         maxSilenceMs: 10_000,
         value: 55.3,
+        time: 1_767_225_600_000,
       },
     ],
   },
@@ -143,7 +144,8 @@ test('awareness: every truncation of a valid frame is rejected', () => {
 
 test('awareness: a bad birth inside an announce is reported at its byte in the outer frame', () => {
   const bytes = encodeAnnounce(announce);
-  const end = bytes.length - 6 - 13; // after the series: the boot time (6-byte varint) and the config version
+  // After the series: the boot time (6-byte varint), the config version, the sample age (1 byte: 0).
+  const end = bytes.length - 6 - 13 - 1;
   const tagAt = end - 3; // the birth's last series: ... maxSilence varint(2 bytes), value tag, value
   const broken = Uint8Array.from(bytes);
   broken[end - 2] = 9; // the value tag of the last series' birth value

@@ -39,6 +39,7 @@ const seriesArb = (alias: number): fc.Arbitrary<SeriesDef> =>
     ),
     maxSilenceMs: fc.integer({ min: 0, max: 3_600_000 }),
     value: valueArb,
+    time: fc.integer({ min: 0, max: 2 ** 45 }),
   }) as fc.Arbitrary<SeriesDef>;
 
 const birthArb: fc.Arbitrary<BirthFrame> = fc

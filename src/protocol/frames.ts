@@ -61,8 +61,13 @@ export interface SeriesDef {
   readonly deadband: Deadband;
   /** The longest the node stays silent about this series; a receiver may treat older values as stale. */
   readonly maxSilenceMs: number;
-  /** The value at birth time. */
+  /** The latest value as of the birth. */
   readonly value: WireValue;
+  /**
+   * When `value` was sampled (wall-clock ms; the scrape or the sample's own timestamp), so a receiver
+   * stores it at that time and ages it from there. [FM-FRAME-5] Absent only where no sample exists yet.
+   */
+  readonly time?: number;
 }
 
 export interface BirthFrame {
@@ -96,14 +101,22 @@ export type BirthInput = Omit<BirthFrame, 'type' | 'bootTime' | 'configVersion'>
 export interface DataEntry {
   readonly alias: number;
   readonly value: WireValue;
+  /** When the value was sampled (wall-clock ms); an encoder takes the frame's time when absent. [FM-FRAME-7] */
+  readonly time?: number;
+}
+
+/** A data entry as a receiver resolves it: always with the time its value was sampled. */
+export interface SampledEntry extends DataEntry {
+  readonly time: number;
 }
 
 export interface DataFrame {
   readonly type: 'data';
   readonly epoch: number;
   readonly seq: number;
+  /** The newest sample time of the entries; the send time of a heartbeat. [FM-FRAME-6] */
   readonly time: number;
-  readonly entries: readonly DataEntry[];
+  readonly entries: readonly SampledEntry[];
 }
 
 export type EventPriority = 'low' | 'normal' | 'high' | 'critical';
@@ -227,12 +240,15 @@ function readAbsolute(r: ByteReader, decimals: number): WireValue {
 // ---------- data entries ----------
 // [FM-FRAME-7] Each entry starts with varint (alias * 4 + kind). kind 0: zigzag delta of the quantised
 // value against the previous value of the alias in this session; 1: absolute quantised value;
-// 2: float64; 3: null.
+// 2: float64; 3: null. Alias 0 is no series: header 0 is a time mark (a varint: the entries after it
+// were sampled that many ms before the frame's time), headers 1 to 3 are malformed.
 
 export const ENTRY_DELTA = 0;
 export const ENTRY_INT = 1;
 export const ENTRY_F64 = 2;
 export const ENTRY_NULL = 3;
+/** [FM-FRAME-7] The entry header that marks the sample time of the entries after it. */
+const TIME_MARK = 0;
 
 /** A data entry as coded on the wire, before the session resolves deltas. */
 export interface RawEntry {
@@ -240,6 +256,8 @@ export interface RawEntry {
   readonly kind: 0 | 1 | 2 | 3;
   /** Delta or absolute quantised integer for kinds 0 and 1, the float for 2, 0 for 3. */
   readonly n: number;
+  /** How long before the frame's time the value was sampled, ms (0: at the frame's time). [FM-FRAME-7] */
+  readonly ageMs: number;
 }
 
 export interface RawDataFrame {
@@ -279,6 +297,8 @@ export function encodeBirth(f: BirthInput): Uint8Array {
     writeAbsolute(w, s.value, s.decimals);
   }
   w.varint(f.bootTime ?? f.time).string(f.configVersion ?? '');
+  // [FM-FRAME-5] When each value was sampled, as ms before the birth's time (negative: after it).
+  for (const s of f.series) w.svarint(f.time - (s.time ?? f.time));
   return checkSize(w.finish());
 }
 
@@ -286,7 +306,14 @@ export function encodeBirth(f: BirthInput): Uint8Array {
 export function encodeRawData(f: Omit<RawDataFrame, 'type'>): Uint8Array {
   const w = header(new ByteWriter(32), 'data');
   w.varint(f.epoch).varint(f.seq).svarint(f.timeDelta);
+  let ageMs = 0;
   for (const e of f.entries) {
+    if (e.alias < 1) throw new RangeError(`alias ${e.alias}: aliases start at 1`);
+    if (e.ageMs !== ageMs) {
+      if (!Number.isSafeInteger(e.ageMs) || e.ageMs < 0) throw new RangeError(`sample age ${e.ageMs} ms: not a whole number of ms from 0`);
+      w.varint(TIME_MARK).varint(e.ageMs);
+      ageMs = e.ageMs;
+    }
     w.varint(e.alias * 4 + e.kind);
     if (e.kind === ENTRY_DELTA || e.kind === ENTRY_INT) w.svarint(e.n);
     else if (e.kind === ENTRY_F64) w.f64(e.n);
@@ -412,7 +439,10 @@ function decodeBirth(r: ByteReader): BirthFrame {
     throw new FrameError('truncated', 'birth without boot time and config version (the sender runs an older build)', r.offset);
   const bootTime = r.varint('boot time');
   const configVersion = r.string('config version', 64);
-  return { type: 'birth', epoch, seq, time, zone, agentVersion, tickMs, heartbeatMs, series, bootTime, configVersion };
+  if (r.remaining === 0 && series.length > 0)
+    throw new FrameError('truncated', 'birth without sample times (the sender runs an older build)', r.offset);
+  const timed = series.map((s) => ({ ...s, time: time - r.svarint('sample age') }));
+  return { type: 'birth', epoch, seq, time, zone, agentVersion, tickMs, heartbeatMs, series: timed, bootTime, configVersion };
 }
 
 function decodeRawData(r: ByteReader): RawDataFrame {
@@ -420,14 +450,21 @@ function decodeRawData(r: ByteReader): RawDataFrame {
   const seq = r.varint('seq');
   const timeDelta = r.svarint('time delta');
   const entries: RawEntry[] = [];
+  let ageMs = 0;
   while (r.remaining > 0) {
+    const headAt = r.offset;
     const head = r.varint('entry header');
+    if (head === TIME_MARK) {
+      ageMs = r.varint('sample age');
+      continue;
+    }
     const alias = Math.floor(head / 4);
+    if (alias === 0) throw new FrameError('malformed', `entry header ${head}: alias 0 is reserved`, headAt);
     const kind = (head % 4) as RawEntry['kind'];
     let n = 0;
     if (kind === ENTRY_DELTA || kind === ENTRY_INT) n = r.svarint('entry value');
     else if (kind === ENTRY_F64) n = r.f64('entry value');
-    entries.push({ alias, kind, n });
+    entries.push({ alias, kind, n, ageMs });
   }
   return { type: 'data', epoch, seq, timeDelta, entries };
 }

@@ -29,7 +29,7 @@ function renderPayload(payload: Uint8Array): unknown {
 }
 
 function renderSeries(s: SeriesDef): Record<string, unknown> {
-  return { ...s, value: jsonValue(s.value) };
+  return { ...s, value: jsonValue(s.value), ...(s.time === undefined ? {} : { time: iso(s.time) }) };
 }
 
 /**
@@ -75,7 +75,7 @@ function renderRawData(f: RawDataFrame): Record<string, unknown> {
     epoch: f.epoch,
     seq: f.seq,
     timeDeltaMs: f.timeDelta,
-    entries: f.entries.map((e) => ({ alias: e.alias, kind: ENTRY_KINDS[e.kind], n: jsonValue(e.n) })),
+    entries: f.entries.map((e) => ({ alias: e.alias, kind: ENTRY_KINDS[e.kind], n: jsonValue(e.n), ageMs: e.ageMs })),
   };
 }
 
@@ -87,7 +87,7 @@ function renderData(f: DataFrame, session?: SessionDecoder): Record<string, unkn
     time: iso(f.time),
     values: f.entries.map((e) => {
       const def = session?.series(e.alias);
-      return { alias: e.alias, name: def?.name, labels: def?.labels, value: jsonValue(e.value) };
+      return { alias: e.alias, name: def?.name, labels: def?.labels, value: jsonValue(e.value), time: iso(e.time) };
     }),
   };
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeWireFrame, type RawDataFrame, type SeriesDef } from './frames.js';
+import { type BirthFrame, decodeWireFrame, type RawDataFrame, type SeriesDef } from './frames.js';
 import { SessionDecoder, SessionEncoder } from './session.js';
 
 function def(alias: number, name: string, decimals: number, value: number | null): SeriesDef {
@@ -72,6 +72,77 @@ test('session: any sequence of value changes decodes to the same values and time
   );
 });
 
+test('session: every value arrives with the time it was sampled, whatever the times in one frame', () => {
+  const entryArb = fc.tuple(fc.integer({ min: -100_000, max: 100_000 }), fc.option(fc.integer({ min: -2_000, max: 30_000 })));
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 60_000 }), fc.array(entryArb, { maxLength: 3 })), { maxLength: 20 }),
+      (ticks) => {
+        const enc = new SessionEncoder(4);
+        const dec = new SessionDecoder();
+        dec.applyBirth(decode(birthOf(enc)) as BirthFrame);
+        let sendTime = 1_000;
+        for (const [dt, values] of ticks) {
+          sendTime += dt;
+          // Distinct aliases, each sampled some ms before the frame went out (or, pushed ahead, after).
+          const entries = values.map(([n, age], i) => ({
+            alias: i + 1,
+            value: n / 100,
+            ...(age === null ? {} : { time: sendTime - age }),
+          }));
+          const out = dec.applyData(decode(enc.data(sendTime, entries)) as RawDataFrame);
+          assert.equal(out.kind, 'applied');
+          if (out.kind !== 'applied') return;
+          const got = [...out.frame.entries].map((e) => [e.alias, e.value, e.time]).sort((a, b) => Number(a[0]) - Number(b[0]));
+          assert.deepEqual(
+            got,
+            entries.map((e) => [e.alias, e.value === 0 ? 0 : e.value, e.time ?? sendTime]),
+          );
+          const newest = Math.max(...entries.map((e) => e.time ?? sendTime));
+          assert.equal(out.frame.time, entries.length === 0 ? sendTime : newest, 'the frame time is its newest sample time');
+          for (const e of out.frame.entries) assert.equal(dec.values().get(e.alias)?.time, e.time);
+        }
+      },
+    ),
+  );
+});
+
+test('session: entries of one collection pay nothing for their time; each older collection pays a time mark', () => {
+  const enc = new SessionEncoder(1);
+  decode(birthOf(enc));
+  const untimed = enc.data(3_000, [
+    { alias: 1, value: 55.3 },
+    { alias: 2, value: 52.35 },
+  ]);
+  const enc2 = new SessionEncoder(1);
+  decode(birthOf(enc2));
+  const sameTime = enc2.data(3_000, [
+    { alias: 1, value: 55.3, time: 2_750 },
+    { alias: 2, value: 52.35, time: 2_750 },
+  ]);
+  assert.equal(sameTime.length, untimed.length, 'one sample time: the frame time, no mark');
+  const enc3 = new SessionEncoder(1);
+  decode(birthOf(enc3));
+  const twoTimes = enc3.data(3_000, [
+    { alias: 1, value: 55.3, time: 2_750 },
+    { alias: 2, value: 52.35, time: 2_650 },
+  ]);
+  assert.equal(twoTimes.length, untimed.length + 2, 'a second collection 100 ms older: a 2-byte mark');
+});
+
+test('session: alias 0 is reserved in data frames: header 0 is a time mark, 1 to 3 are malformed', () => {
+  for (const head of [1, 2, 3]) {
+    // version 1, type 3 (data), epoch 1, seq 1, time delta 0, then the reserved header and a value.
+    const r = decodeWireFrame(Uint8Array.from([0x13, 1, 1, 0, head, 2]));
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.error.message : '', /alias 0 is reserved/);
+    assert.equal(!r.ok ? r.error.offset : -1, 4, 'at the byte of the header');
+  }
+  const marked = decodeWireFrame(Uint8Array.from([0x13, 1, 1, 0, 0, 100, 1 * 4 + 1, 2]));
+  assert.ok(marked.ok);
+  assert.deepEqual((marked.frame as RawDataFrame).entries, [{ alias: 1, kind: 1, n: 1, ageMs: 100 }]);
+});
+
 test('session: a five-metric tick of small changes costs under 16 bytes', () => {
   const enc = new SessionEncoder(1);
   birthOf(enc);
@@ -108,7 +179,10 @@ test('session: duplicates are stale, other epochs and unknown aliases are refuse
   assert.equal(dec.applyData(first).kind, 'applied');
   assert.deepEqual(dec.applyData(first), { kind: 'stale', seq: 1 });
   assert.deepEqual(dec.applyData({ ...first, epoch: 4, seq: 2 }), { kind: 'wrong-epoch', epoch: 4 });
-  assert.deepEqual(dec.applyData({ ...first, seq: 2, entries: [{ alias: 9, kind: 1, n: 1 }] }), { kind: 'unknown-alias', alias: 9 });
+  assert.deepEqual(dec.applyData({ ...first, seq: 2, entries: [{ alias: 9, kind: 1, n: 1, ageMs: 0 }] }), {
+    kind: 'unknown-alias',
+    alias: 9,
+  });
 });
 
 test('session: a delta against a null value is refused as bad-delta', () => {
@@ -116,6 +190,6 @@ test('session: a delta against a null value is refused as bad-delta', () => {
   const dec = new SessionDecoder();
   dec.applyBirth(decode(birthOf(enc)) as never);
   dec.applyData(decode(enc.data(2_000, [{ alias: 3, value: null }])) as RawDataFrame);
-  const out = dec.applyData({ type: 'data', epoch: 1, seq: 2, timeDelta: 0, entries: [{ alias: 3, kind: 0, n: 1 }] });
+  const out = dec.applyData({ type: 'data', epoch: 1, seq: 2, timeDelta: 0, entries: [{ alias: 3, kind: 0, n: 1, ageMs: 0 }] });
   assert.deepEqual(out, { kind: 'bad-delta', alias: 3 });
 });

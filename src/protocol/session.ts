@@ -17,6 +17,7 @@ import {
   quantize,
   type RawDataFrame,
   type RawEntry,
+  type SampledEntry,
   type SeriesDef,
   type WireValue,
 } from './frames.js';
@@ -43,35 +44,42 @@ export class SessionEncoder {
     return encodeBirth({ ...f, epoch: this.epoch, seq: this.seq++ });
   }
 
-  /** Encodes changed values; every alias must have been announced by the last birth. */
-  data(time: number, entries: readonly DataEntry[]): Uint8Array {
+  /**
+   * Encodes changed values sent at `sendTime`; every alias must have been announced by the last birth.
+   * [FM-FRAME-6] The frame's time is the newest sample time of its entries (an entry without one was
+   * sampled at `sendTime`), the send time for a heartbeat; [FM-FRAME-7] older entries follow time marks,
+   * newest first, so a frame of one collection pays nothing for its sample time.
+   */
+  data(sendTime: number, entries: readonly DataEntry[]): Uint8Array {
+    const timed = entries.map((e) => ({ ...e, time: e.time ?? sendTime })).sort((a, b) => b.time - a.time);
+    const time = timed[0]?.time ?? sendTime;
     const raw: RawEntry[] = [];
-    for (const e of entries) {
+    for (const e of timed) {
       const decimals = this.decimals.get(e.alias);
       if (decimals === undefined) throw new RangeError(`alias ${e.alias} was not announced in the birth`);
-      raw.push(this.code(e.alias, e.value, decimals));
+      raw.push(this.code(e.alias, e.value, decimals, time - e.time));
     }
     const timeDelta = time - this.lastTime;
     this.lastTime = time;
     return encodeRawData({ epoch: this.epoch, seq: this.seq++, timeDelta, entries: raw });
   }
 
-  private code(alias: number, value: WireValue, decimals: number): RawEntry {
+  private code(alias: number, value: WireValue, decimals: number, ageMs: number): RawEntry {
     if (value === null) {
       this.lastQ.set(alias, undefined);
-      return { alias, kind: ENTRY_NULL, n: 0 };
+      return { alias, kind: ENTRY_NULL, n: 0, ageMs };
     }
     const q = quantize(value, decimals);
     const prev = this.lastQ.get(alias);
     this.lastQ.set(alias, q);
-    if (q === undefined) return { alias, kind: ENTRY_F64, n: value };
+    if (q === undefined) return { alias, kind: ENTRY_F64, n: value, ageMs };
     if (prev !== undefined) {
       const delta = q - prev;
       if (Number.isSafeInteger(zigzag(delta)) && varintSize(zigzag(delta)) <= varintSize(zigzag(q))) {
-        return { alias, kind: ENTRY_DELTA, n: delta };
+        return { alias, kind: ENTRY_DELTA, n: delta, ageMs };
       }
     }
-    return { alias, kind: ENTRY_INT, n: q };
+    return { alias, kind: ENTRY_INT, n: q, ageMs };
   }
 }
 
@@ -94,6 +102,8 @@ interface AliasState {
   readonly def: SeriesDef;
   q: number | undefined;
   value: WireValue;
+  /** When `value` was sampled, sender's clock. */
+  time: number;
 }
 
 /** Receiver side: holds one node's alias table and current values, resolves deltas, detects gaps. */
@@ -121,9 +131,9 @@ export class SessionDecoder {
     return this.aliases.get(alias)?.def;
   }
 
-  /** Latest value of every series, by alias. */
-  values(): Map<number, { def: SeriesDef; value: WireValue }> {
-    return new Map([...this.aliases].map(([a, s]) => [a, { def: s.def, value: s.value }]));
+  /** Latest value of every series and when it was sampled, by alias. */
+  values(): Map<number, { def: SeriesDef; value: WireValue; time: number }> {
+    return new Map([...this.aliases].map(([a, s]) => [a, { def: s.def, value: s.value, time: s.time }]));
   }
 
   applyBirth(b: BirthFrame): void {
@@ -133,7 +143,8 @@ export class SessionDecoder {
     this.broken = false;
     this.aliases.clear();
     for (const s of b.series) {
-      this.aliases.set(s.alias, { def: s, q: s.value === null ? undefined : quantize(s.value, s.decimals), value: s.value });
+      const q = s.value === null ? undefined : quantize(s.value, s.decimals);
+      this.aliases.set(s.alias, { def: s, q, value: s.value, time: s.time ?? b.time });
     }
   }
 
@@ -147,8 +158,9 @@ export class SessionDecoder {
       return { kind: 'gap', expected: this.expectedSeq, got: f.seq };
     }
     // Resolve against a scratch copy first, so a bad entry leaves the session as it was.
-    const updates = new Map<number, { q: number | undefined; value: WireValue }>();
-    const entries: DataEntry[] = [];
+    const time = this.lastTime + f.timeDelta;
+    const updates = new Map<number, { q: number | undefined; value: WireValue; time: number }>();
+    const entries: SampledEntry[] = [];
     for (const e of f.entries) {
       const state = this.aliases.get(e.alias);
       if (state === undefined) {
@@ -180,16 +192,17 @@ export class SessionDecoder {
           value = null;
           break;
       }
-      updates.set(e.alias, { q, value });
-      entries.push({ alias: e.alias, value });
+      updates.set(e.alias, { q, value, time: time - e.ageMs });
+      entries.push({ alias: e.alias, value, time: time - e.ageMs });
     }
     for (const [alias, u] of updates) {
       const state = this.aliases.get(alias) as AliasState;
       state.q = u.q;
       state.value = u.value;
+      state.time = u.time;
     }
     this.expectedSeq = f.seq + 1;
-    this.lastTime += f.timeDelta;
-    return { kind: 'applied', frame: { type: 'data', epoch: f.epoch, seq: f.seq, time: this.lastTime, entries } };
+    this.lastTime = time;
+    return { kind: 'applied', frame: { type: 'data', epoch: f.epoch, seq: f.seq, time, entries } };
   }
 }

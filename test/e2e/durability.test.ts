@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createHubClient, createPrometheusClient } from '../../src/client/index.js';
-import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
+import { type FieldmeshProcess, runFieldmesh, writeHubConfig } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
 import { waitFor } from '../kit/wait.js';
@@ -45,11 +45,7 @@ async function startNode(nodeYaml: string): Promise<{ node: FieldmeshProcess; no
 async function fleet(nodePort: number, outbox = '{historyInterval: 500ms}'): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-durability-'));
   const mosquitto = await startMosquitto();
-  const hubYaml = join(dir, 'hub.yaml');
-  writeFileSync(
-    hubYaml,
-    `mqtt: {url: "${mosquitto.url}"}\nhttp: {port: ${await freePort()}}\nstorage: {path: ${join(dir, 'hub.db')}}\ndataDir: ${dir}\n`,
-  );
+  const hubYaml = await writeHubConfig(dir, mosquitto.url);
   const nodeYaml = join(dir, 'node.yaml');
   writeFileSync(
     nodeYaml,

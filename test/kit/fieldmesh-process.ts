@@ -1,9 +1,11 @@
 // Runs the built `fieldmesh` binary (dist/cli/main.js) as a child process for end-to-end tests.
 
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
 import { signalGroup, spawnReaped } from './reaper.js';
 
 export const FIELDMESH_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -103,4 +105,14 @@ export function fieldmeshKilledAfter(): (args: readonly string[]) => FieldmeshPr
     running.push(p);
     return p;
   };
+}
+
+/** Writes `hub.yaml` into `dir` for a hub on `mqttUrl` (storage and data in `dir`, HTTP on a free port); returns its path. */
+export async function writeHubConfig(dir: string, mqttUrl: string): Promise<string> {
+  const path = join(dir, 'hub.yaml');
+  writeFileSync(
+    path,
+    `mqtt: {url: "${mqttUrl}"}\nhttp: {port: ${await freePort()}}\nstorage: {path: ${join(dir, 'hub.db')}}\ndataDir: ${dir}\n`,
+  );
+  return path;
 }

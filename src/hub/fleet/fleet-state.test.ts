@@ -88,7 +88,7 @@ test('fleet state: data of the current session updates values, last heard and sa
     out.samples.map((s) => [s.def.name, s.value, s.time]),
     [['battery_soc', 56, frameTime]],
   );
-  assert.equal(out.sampleAgeMs, 250);
+  assert.deepEqual(out.sampleAgesMs, [250]);
   assert.equal(fleet.get('s1', 'n1')?.values.get(1)?.value, 56);
   assert.equal(fleet.get('s1', 'n1')?.lastHeard, clock.now());
   assert.equal(fleet.lastHeardAgeMs(fleet.get('s1', 'n1')!), 0);
@@ -97,6 +97,32 @@ test('fleet state: data of the current session updates values, last heard and sa
   const empty = data(enc, []);
   assert.equal(empty.applied, true);
   assert.deepEqual(empty.events, []);
+});
+
+test('fleet state: each value is held and stored at the time it was sampled, not the time the frame went out', () => {
+  const { fleet, birth, clock } = setup();
+  const enc = new SessionEncoder(1);
+  birth(enc);
+  const sentAt = clock.now() + 1_000;
+  clock.advance(1_500);
+  const entries = [
+    { alias: 1, value: 57, time: sentAt - 700 },
+    { alias: 2, value: 3.5, time: sentAt - 40 },
+  ];
+  const out = fleet.applyFrame({ site: 's1', node: 'n1', channel: 'data' }, wire(enc.data(sentAt, entries)));
+  assert.deepEqual(
+    out.samples.map((s) => [s.value, s.time]).sort((a, b) => Number(a[1]) - Number(b[1])),
+    [
+      [57, sentAt - 700],
+      [3.5, sentAt - 40],
+    ],
+  );
+  // Received 1,500 ms after the birth: 500 ms after the frame went out, 540 and 1,200 ms after sampling.
+  assert.deepEqual(
+    [...(out.sampleAgesMs ?? [])].sort((a, b) => a - b),
+    [540, 1_200],
+  );
+  assert.equal(fleet.get('s1', 'n1')?.values.get(1)?.time, sentAt - 700, 'the latest value carries its sample time');
 });
 
 test('fleet state: a gap asks for a rebirth once per interval and the next birth heals the session', () => {

@@ -143,8 +143,8 @@ export interface FrameOutcome {
   readonly samples: readonly FleetSample[];
   readonly rebirth?: RebirthRequest;
   readonly events: readonly FleetEvent[];
-  /** Receive time minus frame time for frames that carry samples. */
-  readonly sampleAgeMs?: number;
+  /** Receive time minus sample time, one per sample the frame carried. [FM-FRAME-7] */
+  readonly sampleAgesMs?: readonly number[];
   /** The event of an event frame, for whoever keeps events. */
   readonly event?: EventFrame;
 }
@@ -343,8 +343,10 @@ export class FleetState {
     r.values.clear();
     const samples: FleetSample[] = [];
     for (const def of b.series) {
-      r.values.set(def.alias, { def, value: def.value, time: b.time });
-      samples.push({ def, time: b.time, value: def.value });
+      // [FM-FRAME-5] Each value at the time it was sampled, never at the birth's.
+      const time = def.time ?? b.time;
+      r.values.set(def.alias, { def, value: def.value, time });
+      samples.push({ def, time, value: def.value });
     }
     r.counters.samples += samples.length;
     this.changed = true;
@@ -352,7 +354,7 @@ export class FleetState {
     const went = this.transition(r, 'online', receivedAt);
     if (went) events.push(went);
     events.push({ type: 'valuesChanged', site: r.site, node: r.node, at: receivedAt, count: samples.length });
-    return { ...this.base(r), applied: true, samples, events, sampleAgeMs: receivedAt - b.time };
+    return { ...this.base(r), applied: true, samples, events, sampleAgesMs: samples.map((s) => receivedAt - s.time) };
   }
 
   private applyData(r: NodeRecord, f: RawDataFrame, receivedAt: number): FrameOutcome {
@@ -366,12 +368,13 @@ export class FleetState {
         for (const e of result.frame.entries) {
           const def = r.decoder.series(e.alias);
           if (def === undefined) continue;
-          r.values.set(e.alias, { def, value: e.value, time: result.frame.time });
-          samples.push({ def, time: result.frame.time, value: e.value });
+          // [FM-FRAME-7] At the time the value was sampled: a live copy never lands on another sample's time.
+          r.values.set(e.alias, { def, value: e.value, time: e.time });
+          samples.push({ def, time: e.time, value: e.value });
         }
         r.counters.samples += samples.length;
         if (samples.length > 0) events.push({ type: 'valuesChanged', site: r.site, node: r.node, at: receivedAt, count: samples.length });
-        return { ...this.base(r), applied: true, samples, events, sampleAgeMs: receivedAt - result.frame.time };
+        return { ...this.base(r), applied: true, samples, events, sampleAgesMs: samples.map((s) => receivedAt - s.time) };
       }
       case 'stale':
         return this.ignore(r, 'duplicate');
