@@ -23,10 +23,19 @@ export interface FieldmeshProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** `stdin`: written to the process's standard input, which is then closed (none by default). */
-export function runFieldmesh(args: readonly string[], env: Record<string, string> = {}, stdin?: string): FieldmeshProcess {
+/**
+ * `stdin`: written to the process's standard input, which is then closed (none by default). `wrapper`: a command
+ * that execs the rest, such as `['ip', 'netns', 'exec', 'ns1']` (the process keeps the wrapper's pid).
+ */
+export function runFieldmesh(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+  wrapper: readonly string[] = [],
+): FieldmeshProcess {
   if (!existsSync(FIELDMESH_BIN)) throw new Error(`${FIELDMESH_BIN} is missing: run "npm run build" first (npm test does)`);
-  const proc = spawnReaped(process.execPath, [FIELDMESH_BIN, ...args], {
+  const [command, ...prefix] = [...wrapper, process.execPath];
+  const proc = spawnReaped(command as string, [...prefix, FIELDMESH_BIN, ...args], {
     env: { ...process.env, FIELDMESH_LOG_LEVEL: 'warn', ...env },
     stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
