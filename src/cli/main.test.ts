@@ -1,4 +1,5 @@
 // The CLI's edges: exit codes and one-line errors, and `status` against a real hub.
+// calendar: the dates are parser input and a completeness range given in the request; nothing ages them.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,6 @@
 // `fieldmesh query` in-process against a node's query API on a free port over the memory store:
 // human blocks, --json, aggregation, relative times, and exit codes 2 for usage and 1 for unreachable.
+// calendar: T0 is parser input for relative times; the queried data is stamped relative to Date.now().
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

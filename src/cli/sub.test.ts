@@ -1,6 +1,7 @@
 // Tests of `fieldmesh pub` and `fieldmesh sub` against the embedded broker on a free port, with
 // --json frame decoding and interop with Debian's mosquitto_pub / mosquitto_sub; against a real
 // Mosquitto, sub's raw output is mosquitto_sub's byte for byte, and a frame saved from it goes back with pub -f.
+// calendar: frames are encoded and decoded for display; no clock compares their times.
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';

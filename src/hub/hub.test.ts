@@ -1,5 +1,6 @@
 // The hub end to end over the in-memory broker: births and data reach the API and history, a gap
 // gets a rebirth request, a will makes the node offline, a malformed payload is counted and harmless.
+// calendar: the hub runs on the kit's manual clock; the backfill ranges are request input.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';

@@ -1,5 +1,6 @@
 // History, ack and backfill frames: lossless round trips of sample batches and requests, refusal of bad
 // bytes and ranges, and of the history layout before FM-DURABLE-6.
+// calendar: the dates are rendered data; no clock reads them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';

@@ -1,3 +1,4 @@
+// calendar: message encoding; no clock reads the times.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatterySim } from '../agent/collectors/index.js';

@@ -1,3 +1,4 @@
+// calendar: a rendered report; no clock reads its dates.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

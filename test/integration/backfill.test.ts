@@ -2,6 +2,7 @@
 // its cap while the hub was away reports what it dropped; the hub asks for those ranges, the node sends
 // them again from its local store, and the hub ends up holding exactly what the node collected, with
 // the window reported complete. [FM-DURABLE-5] [FM-DURABLE-6]
+// calendar: node and hub run on one manual clock.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,7 @@
 // The node's query_range over a real SqliteStore with rollups: a rollup answers when the range reaches
 // before the oldest raw sample or the step covers a bucket (plain selectors), rollup= and fn= pick one,
 // and a rollup the node does not keep is a 400 naming the parameter.
+// calendar: the store and its retention read a manual clock; the routes a given now.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // The node's Prometheus API via inject(): range and instant queries with aggregation, series, labels,
 // form POSTs like Grafana's, and 400 bad_data naming what is unsupported.
+// calendar: a memory store without retention, queried by routes given a fixed now.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';

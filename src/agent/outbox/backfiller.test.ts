@@ -1,5 +1,6 @@
 // The backfiller reads a requested range from the store in bounded pieces, behind live rows and within
 // the outbox's cap, for the critical series (or the selectors given), and refuses what it cannot parse.
+// calendar: the backfiller and its outbox run on a manual clock over a store stub.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

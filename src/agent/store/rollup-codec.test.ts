@@ -1,4 +1,5 @@
 // The rollup codec round-trips any buckets exactly and rejects bad bytes with a typed error.
+// calendar: a codec round trip; no clock reads the times.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

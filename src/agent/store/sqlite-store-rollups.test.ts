@@ -1,6 +1,7 @@
 // SqliteStore rollups: bucket values equal a brute-force computation over the raw samples, late samples
 // recompute their window, rollups outlive raw retention and answer after it, their own retention, the
 // size cap deleting raw chunks first.
+// calendar: every store runs on a manual clock, retention and compaction included.
 
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';

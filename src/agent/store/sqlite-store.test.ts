@@ -1,5 +1,6 @@
 // SqliteStore: durable appends with group commit, queries across head and chunks, compaction,
 // retention, size cap and quarantine of unreadable files.
+// calendar: every store runs on a manual clock, retention and compaction included.
 
 import assert from 'node:assert/strict';
 import { openSync, readdirSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';

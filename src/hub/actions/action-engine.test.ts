@@ -1,6 +1,7 @@
 // The bulk action engine with fake ports and a manual clock: previews say per node what will happen
 // or why not, a run acts on exactly the previewed targets whatever the fleet did since, at most N at
 // once, with per-target timeouts, and reports progress throttled with the final view always sent.
+// calendar: the engine runs on a manual clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FieldmeshError, isFieldmeshError, ManualClock } from '../../kit/index.js';

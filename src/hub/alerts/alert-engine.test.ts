@@ -1,6 +1,7 @@
 // The alert engine on a manual clock: for/pending/firing/resolved, the built-ins (NodeDown,
 // SiteOffline grouped per site and resolved on reconnect, LowSOC, BacklogAge), silences with expiry,
 // acknowledgements, repeat notifications, and state that survives a restart of the engine.
+// calendar: the engine runs on a manual clock.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,6 @@
 // Alert expressions: parsed by the hub's query language plus one comparison, evaluated with the
 // Prometheus semantics the query API uses (lookback, staleness, aggregation).
+// calendar: expressions are evaluated at a given instant over given points.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SeriesPoints } from '../../protocol/prometheus/index.js';

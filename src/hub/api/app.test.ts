@@ -1,5 +1,6 @@
 // HTTP API via inject(): nodes and sites, Prometheus-style series/labels/query_range with step
 // semantics, errors as 400 bad_data / 404, health, readiness and metrics.
+// calendar: the app runs on a manual clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';

@@ -1,5 +1,6 @@
 // The console's auth over HTTP (inject, no socket) on a whole hub: demo mode, login cookies, logout,
 // expiry with a manual clock, 401 versus 403, CSRF, the login throttle, API tokens and the audit log.
+// calendar: the hub runs on the kit's manual clock; the backfill range is request input.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';

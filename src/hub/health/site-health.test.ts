@@ -1,5 +1,6 @@
 // Site health: each rule, its boundary (exactly at a limit is still fine), how acknowledged, silenced,
 // inhibited, pending and info alerts count, and the order of the reasons.
+// calendar: site health is computed at a given instant.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../kit/index.js';

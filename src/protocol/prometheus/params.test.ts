@@ -1,4 +1,5 @@
 // Prometheus API parameters: times, steps, match[] as one or many, form bodies, limits, values.
+// calendar: parser input; no clock reads it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isFieldmeshError } from '../../kit/index.js';

@@ -1,6 +1,7 @@
 // The webhook notifier against a real HTTP server on a free port: the payload has exactly the shape
 // Alertmanager documents for webhook receivers (written out below from its docs), a 5xx is retried with
 // backoff, a 4xx is given up and counted, and a receiver that hangs never holds up evaluation.
+// calendar: the notifier runs on a manual clock; 0001-01-01 is Alertmanager's zero time.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

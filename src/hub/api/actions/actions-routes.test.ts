@@ -1,6 +1,7 @@
 // The bulk action API through fastify inject on a whole hub with login on (in-memory broker, manual
 // clock, nodes played by the test): roles, 400/404/409, a rebirth run that the nodes answer, the audit
 // entry that names the action, and the live feed's `action` messages.
+// calendar: the routes run on a manual clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../../../../test/kit/wait.js';

@@ -1,5 +1,6 @@
 // The alert as the API and the live feed show it: silencing and inhibition, and the live feed's
 // `alert` message when only the inhibition changes.
+// calendar: views are rendered at a given instant.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AlertRecord } from '../../alerts/alert.js';

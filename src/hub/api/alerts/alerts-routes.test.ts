@@ -1,6 +1,7 @@
 // The alert API through fastify inject on a whole hub (in-memory broker, manual clock): a node's will
 // makes NodeDown fire, the API lists, acknowledges and silences it with clear 400s and 404s, the
 // notification goes out on <prefix>/_hub/alerts, and everything is still there after a hub restart.
+// calendar: the routes run on a manual clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../../../../test/kit/wait.js';

@@ -2,6 +2,7 @@
 // socket on port 0): the snapshot carries sites and alerts; a node's death sends its site's new health;
 // NodeDown going pending, firing and acknowledged sends `alert` messages; time alone (freshness) sends a
 // site message through the hub's timer.
+// calendar: the hub runs on a manual clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../../../../test/kit/wait.js';

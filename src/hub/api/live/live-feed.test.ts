@@ -1,4 +1,5 @@
 // Live feed: snapshot on connect, state changes at once, values at most once per second per node, pings.
+// calendar: the feed runs on a manual clock; the ISO times are rendered data.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../../kit/index.js';

@@ -1,6 +1,7 @@
 // Sites, overview and console routes via inject(): hub.yaml's site facts joined with the fleet, health
 // with reasons and since, one site's detail, the overview's counts, the map setup and image; and the
 // site monitor telling only what changed.
+// calendar: the routes run on a manual clock.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
