@@ -5,13 +5,12 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { describeError } from '../../kit/index.js';
 import { EVENT_PRIORITIES, type EventPriority } from '../../protocol/index.js';
 import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
 import type { AgentEvent, Collector, CollectorContext, RecordOutcome, RejectReason, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { resolveToken, tokenFromAuthorization, tokensEqual } from './push-auth.js';
-import { acceptRawBodies, decodeUtf8, type PushRefusal, partialWriteBody, readBody, refuse } from './push-body.js';
+import { acceptRawBodies, decodeUtf8, type PushRefusal, partialWriteBody, readBody, refuse, sendRecordFailure } from './push-body.js';
 import { findJsonProblem } from './strict-json.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -169,9 +168,7 @@ export function createHttpPushCollector(config: HttpPushCollectorConfig, index: 
           if (samples.length > 0) outcome = await ctx.record(samples);
           for (const e of events) await ctx.emit(e);
         } catch (err) {
-          // Not accepted: the producer keeps the data and retries (seed 001's probes buffer locally).
-          ctx.logger.error({ err: describeError(err) }, 'push could not be recorded');
-          return reply.code(503).send({ message: `not recorded, retry later: ${describeError(err)}` });
+          return sendRecordFailure(reply, err, 'FM_PUSH_INVALID', reject, ctx.logger);
         }
         if (outcome !== undefined && outcome.refused.length > 0) {
           const units = { noun: 'element', ofSample: sampleElements, total: elements };

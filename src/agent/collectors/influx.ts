@@ -5,7 +5,6 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { describeError } from '../../kit/index.js';
 import type { Collector, CollectorContext, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http-push.js';
@@ -20,6 +19,7 @@ import {
   readBody,
   refuse,
   sendPushError,
+  sendRecordFailure,
 } from './push-body.js';
 
 /** What /ping and /health report, so clients that check the server version are satisfied. */
@@ -103,9 +103,11 @@ export function pointsToSamples(
 }
 
 function lineProtocolRefusal({ line, column, message }: LineProtocolError): PushRefusal {
-  const text = `line ${line}, column ${column}: ${message}`;
-  // `error` as well as `message`: InfluxDB v1 clients (Telegraf's outputs.influxdb) read `error`.
-  return { status: 400, reason: 'invalid', body: { code: 'FM_LINE_PROTOCOL_INVALID', message: text, error: text, line, column } };
+  return {
+    status: 400,
+    reason: 'invalid',
+    body: { code: 'FM_LINE_PROTOCOL_INVALID', message: `line ${line}, column ${column}: ${message}`, line, column },
+  };
 }
 
 export interface InfluxCollector extends Collector {
@@ -140,7 +142,7 @@ export function createInfluxCollector(config: InfluxCollectorConfig, index: numb
     const precision = parsePrecision(q.precision);
     if (precision === undefined) {
       const message = `precision: unknown ${JSON.stringify(q.precision)} (use ns, us, ms, s, m or h)`;
-      return refuse(reply, { status: 400, reason: 'invalid', body: { code: 'FM_QUERY_INVALID', message, error: message } }, reject);
+      return refuse(reply, { status: 400, reason: 'invalid', body: { code: 'FM_QUERY_INVALID', message } }, reject);
     }
     const read = await readBody(req, config.max_body_bytes, 'FM_LINE_PROTOCOL_INVALID');
     if (!read.ok) return refuse(reply, read.refusal, reject);
@@ -162,8 +164,7 @@ export function createInfluxCollector(config: InfluxCollectorConfig, index: numb
     try {
       if (samples.length > 0) outcome = await ctx.record(samples);
     } catch (err) {
-      ctx.logger.error({ err: describeError(err) }, 'write could not be recorded');
-      return reply.code(503).send({ message: `not recorded, retry later: ${describeError(err)}` });
+      return sendRecordFailure(reply, err, 'FM_LINE_PROTOCOL_INVALID', reject, ctx.logger);
     }
     if (outcome !== undefined && outcome.refused.length > 0) {
       const units = { noun: 'line', ofSample: sampleLines, total: parsed.points.length };
@@ -181,22 +182,26 @@ export function createInfluxCollector(config: InfluxCollectorConfig, index: numb
       return reply.send({ results: [{ statement_id: 0, series: [{ name: 'databases', columns: ['name'], values: [] }] }] });
     }
     const message = 'fieldmesh accepts writes only; /query answers CREATE DATABASE and SHOW DATABASES';
-    return sendPushError(reply, 400, { code: 'FM_QUERY_INVALID', message, error: message });
+    return sendPushError(reply, 400, { code: 'FM_QUERY_INVALID', message });
   }
 
   function routes(ctx: CollectorContext) {
     return async (app: FastifyInstance) => {
       acceptRawBodies(app, config.max_body_bytes, 'FM_LINE_PROTOCOL_INVALID', (r) => ctx.reject(r));
+      // Every error also as `error`, which InfluxDB v1 clients (Telegraf's outputs.influxdb) read.
+      app.addHook('preSerialization', async (_req, _reply, payload: unknown) => {
+        const body = payload as { code?: unknown; message?: unknown; error?: unknown } | null;
+        if (typeof body?.code !== 'string' || typeof body.message !== 'string' || body.error !== undefined) return payload;
+        return { ...body, error: body.message };
+      });
       app.addHook('onRequest', async (req, reply) => {
         const path = req.url.slice(config.prefix.length).split('?')[0];
         if (path === '/ping' || path === '/health') return;
         const auth = authorised(req);
         if (auth.ok) return;
         const message = auth.given ? 'wrong token' : 'missing token ("Authorization: Token <t>", Bearer, Basic, or ?u=<user>&p=<t>)';
-        return refuse(
-          reply,
-          { status: 401, reason: 'unauthorized', body: { code: 'FM_PUSH_UNAUTHORIZED', message, error: message } },
-          (r) => ctx.reject(r),
+        return refuse(reply, { status: 401, reason: 'unauthorized', body: { code: 'FM_PUSH_UNAUTHORIZED', message } }, (r) =>
+          ctx.reject(r),
         );
       });
       const writeOptions = { bodyLimit: config.max_body_bytes };

@@ -6,7 +6,7 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { describeError, type ErrorCode } from '../../kit/index.js';
+import { describeError, type ErrorCode, isFieldmeshError, type Logger } from '../../kit/index.js';
 import type { RecordOutcome, RejectReason, Sample, SampleRefusal } from './collector.js';
 import { countRefusals, seriesText, timeText } from './sample-window.js';
 
@@ -40,6 +40,25 @@ export function sendPushError(reply: FastifyReply, status: number, body: PushErr
 export function refuse(reply: FastifyReply, refusal: PushRefusal, reject: (reason: RejectReason) => void): FastifyReply {
   reject(refusal.reason);
   return sendPushError(reply, refusal.status, refusal.body);
+}
+
+/**
+ * The answer when recording failed. A sample the store cannot hold is the client's fault and
+ * permanent: 400, which clients do not retry. Anything else is the node's: 503, retry later (a
+ * producer that buffers, as seed 001's probes do, keeps the data).
+ */
+export function sendRecordFailure(
+  reply: FastifyReply,
+  err: unknown,
+  invalidCode: ErrorCode,
+  reject: (reason: RejectReason) => void,
+  logger: Logger,
+): FastifyReply {
+  if (isFieldmeshError(err, 'FM_STORE_SAMPLE_INVALID')) {
+    return refuse(reply, { status: 400, reason: 'invalid', body: { code: invalidCode, message: err.message } }, reject);
+  }
+  logger.error({ err: describeError(err) }, 'push could not be recorded');
+  return reply.code(503).send({ message: `not recorded, retry later: ${describeError(err)}` });
 }
 
 /**
@@ -250,15 +269,17 @@ export function partialWriteBody(
     [`${units.noun}s`]: ranges(refusedUnits.filter((u) => reasonOf.get(u) === reason)),
     samples: counts[reason],
   });
-  const listed = ranges(refusedUnits)
-    .slice(0, MAX_LISTED)
-    .map(([first, last]) => {
-      const example = exampleOf.get(first) as Sample;
-      const what = reasonOf.get(first) === 'too-old' ? 'older than the retention' : 'too far ahead';
-      const where = first === last ? `${units.noun} ${first}` : `${units.noun}s ${first}-${last}`;
-      return `${where} (${what}: ${seriesText(example)} at ${timeText(example.time)})`;
-    });
-  const more = ranges(refusedUnits).length - listed.length;
+  // Runs of consecutive units refused for one reason, in body order.
+  const runs = (['too-old', 'too-new'] as const)
+    .flatMap((reason) => ranges(refusedUnits.filter((u) => reasonOf.get(u) === reason)))
+    .sort((a, b) => a[0] - b[0]);
+  const listed = runs.slice(0, MAX_LISTED).map(([first, last]) => {
+    const example = exampleOf.get(first) as Sample;
+    const what = reasonOf.get(first) === 'too-old' ? 'older than the retention' : 'too far ahead';
+    const where = first === last ? `${units.noun} ${first}` : `${units.noun}s ${first}-${last}`;
+    return `${where} (${what}: ${seriesText(example)} at ${timeText(example.time)})`;
+  });
+  const more = runs.length - listed.length;
   const dropped = outcome.refused.length;
   const { oldestMs, newestMs } = outcome.window;
   const message =
@@ -268,8 +289,6 @@ export function partialWriteBody(
   return {
     code: 'FM_PUSH_OUT_OF_BOUNDS',
     message,
-    // InfluxDB v1 clients (Telegraf's outputs.influxdb) read `error`.
-    error: message,
     kept: { [`${units.noun}s`]: units.total - refusedUnits.length, samples: samples.length - dropped, ...alsoKept },
     refused: {
       [`${units.noun}s`]: refusedUnits.length,

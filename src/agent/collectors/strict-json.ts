@@ -18,6 +18,7 @@ function pathOf(stack: readonly Frame[]): string {
   let path = '';
   for (const f of stack) {
     if (f.kind === 'array') path += `[${f.index}]`;
+    else if (f.name !== undefined && !/^[A-Za-z_][A-Za-z0-9_:]*$/.test(f.name)) path += `[${JSON.stringify(f.name)}]`;
     else if (f.name !== undefined) path += path === '' ? f.name : `.${f.name}`;
   }
   return path === '' ? '(root)' : path;
