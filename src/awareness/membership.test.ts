@@ -447,3 +447,49 @@ test('membership fleet: a 5 s stall at any point of the tick convicts no one, ev
     assert.deepEqual(run.failed, [], `stall at ${atMs}: no verdict by the others nor by the stalled node`);
   }
 });
+
+test('membership: when every member falls silent at once (its own ears), no suspicion comes before the isolation, whatever their phases', () => {
+  const m = new Membership({ self: A, intervalMs: T });
+  const changes: MembershipChange[] = [];
+  m.onChange((c) => changes.push(c));
+  // Three members a whole interval apart in phase (the widest spread), regular for a minute; then silence from 60 s.
+  const phases = [0, 990, 1_980];
+  for (let t = 0; t < 60_000; t += T) for (const [i, phase] of phases.entries()) m.heard(10 + i, t + phase - T, T);
+  const isolated = runUntil(m, 58_000, 80_000, 'isolated', A);
+  assert.ok(isolated && isolated.kind === 'isolated');
+  assert.deepEqual(
+    changes.filter((c) => c.kind !== 'joined').map((c) => c.kind),
+    ['isolated'],
+    'no suspicion raised on the way',
+  );
+  assert.ok(isolated.atMs - (58_000 - T + 1_980) >= 2.5 * T, 'once the last member heard is 2.5 intervals silent');
+  assert.deepEqual(isolated.unreachable, [10, 11, 12]);
+  assert.deepEqual(m.suspects(isolated.atMs), [A], 'its pulses name only itself: "I hear nobody"');
+  assert.deepEqual(
+    m.view(isolated.atMs + 60_000).map((v) => v.state),
+    ['unreachable', 'unreachable', 'unreachable'],
+    'a minute later: still unreachable, never dead',
+  );
+  const back = m.heard(11, isolated.atMs + 60_000, T);
+  assert.deepEqual(
+    back.map((c) => c.kind),
+    ['reconnected', 'reached'],
+  );
+  assert.deepEqual(
+    runUntil(m, isolated.atMs + 60_000, isolated.atMs + 60_000 + 4_900, 'suspected', 10),
+    undefined,
+    'the members not heard yet are judged from the reconnection on',
+  );
+});
+
+test('membership: a pulse that names its own sender (it hears nobody) neither confirms nor vouches, and the sender is no reporter', () => {
+  const { m } = beating(20_000);
+  for (const o of [3, 4]) m.heard(o, 19_000, T);
+  m.suspicions(3, [X], 19_000);
+  assert.equal(m.view(19_000).find((v) => v.origin === X)?.confirmations, 1);
+  m.suspicions(3, [3], 19_500);
+  const x = m.view(19_500).find((v) => v.origin === X);
+  assert.equal(x?.confirmations, 0, 'its earlier suspicion is gone with its judgement');
+  assert.equal(m.view(19_500).find((v) => v.origin === 3)?.isolated, true);
+  assert.equal(m.view(19_500 + 2.5 * T + 1).find((v) => v.origin === 3)?.isolated, false, 'lapses with its pulses');
+});

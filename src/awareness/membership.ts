@@ -171,11 +171,15 @@ export const GRACE_INTERVALS = 2;
  */
 export const ISOLATION_MIN_MEMBERS = 2;
 /**
- * Every member missing a beat and a half at the same time is the first sign of a general silence: no new suspicion
- * is raised then (it would be about this node's ears), until a frame arrives or every member reaches the suspicion
- * cap, which makes the node isolated. Below the cap, "not named" still means "heard within 2.5 intervals".
+ * Every member silent for a whole interval at the same time is the first sign of a general silence: no new
+ * suspicion is raised then (it would be about this node's own ears), until a frame arrives or every member reaches
+ * the suspicion cap, which makes the node isolated. Why one interval: when the receive path goes, the members' last
+ * frames lie within one interval of each other (each beats once per interval), and the first of them to reach phi 8
+ * (about 2.3 intervals on a regular rhythm) does so when the last is 1.3 intervals silent; one interval leaves room
+ * for jitter. On a live segment all members are that silent at once only when each lost a frame (p^n). Below the
+ * cap, "not named" still means "heard within 2.5 intervals".
  */
-export const QUIET_INTERVALS = 1.5;
+export const QUIET_INTERVALS = 1;
 /** Latency allowed between an observer's judgement and its pulse's arrival here (relays on a slow radio). */
 const VOUCH_LATENCY_MS = 200;
 /** After a leave, frames without a new epoch are stragglers of the old session for this long. */
