@@ -1,7 +1,8 @@
 // End to end through the built binary: node processes share their critical values over the awareness
 // plane, on UDP multicast (loopback, no broker needed for awareness) and through a real Mosquitto's
-// digest with the hub aggregating; every node's GET /api/v1/fleet holds the others; a node killed
-// with SIGKILL is declared dead by the survivors; `fieldmesh status --node` prints a node's view.
+// digest with the hub aggregating; every node's GET /api/v1/fleet holds the others and itself; a node killed
+// with SIGKILL is declared dead by the survivors; a node stopped (SIGSTOP) past the suspicion timeout and
+// resumed suspects nobody; `fieldmesh status --node` prints a node's view.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,22 +10,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { type FieldmeshProcess, fieldmeshKilledAfter } from '../kit/fieldmesh-process.js';
 import { startMosquitto } from '../kit/mosquitto.js';
+import { nodeFleet as fleetOf, memberAt, nodeMetric } from '../kit/node-api.js';
 import { freePort } from '../kit/ports.js';
 import { waitFor } from '../kit/wait.js';
-
-interface FleetAnswer {
-  status: string;
-  data: {
-    self: number;
-    nodes: { node: string; state: string; lastHeardAgeMs: number; series: { name: string; value: number | null }[] }[];
-  };
-}
 
 const start = fieldmeshKilledAfter();
 
 const IDS = ['bess-01', 'bess-02', 'bess-03'];
 
-async function startNodes(dir: string, brokerUrl: string, awareness: string): Promise<{ procs: FieldmeshProcess[]; urls: string[] }> {
+/** `mqtt`: the node.yaml block (`{url: ...}`, or `{enabled: false}` for no broker). */
+async function startNodes(dir: string, mqtt: string, awareness: string): Promise<{ procs: FieldmeshProcess[]; urls: string[] }> {
   const procs: FieldmeshProcess[] = [];
   for (const [i, id] of IDS.entries()) {
     const path = join(dir, `${id}.yaml`);
@@ -32,7 +27,7 @@ async function startNodes(dir: string, brokerUrl: string, awareness: string): Pr
       path,
       [
         `node: {id: ${id}, site: ranch, zone: north}`,
-        `mqtt: {url: "${brokerUrl}"}`,
+        `mqtt: ${mqtt}`,
         `dataDir: ${dir}`,
         'http: {port: 0}',
         'publish: {tick: 500ms, heartbeat: 2s}',
@@ -51,19 +46,15 @@ async function startNodes(dir: string, brokerUrl: string, awareness: string): Pr
   return { procs, urls };
 }
 
-async function fleetOf(url: string): Promise<FleetAnswer> {
-  const res = await fetch(`${url}/api/v1/fleet`);
-  assert.equal(res.status, 200);
-  return (await res.json()) as FleetAnswer;
-}
-
-/** Every node holds the two others, alive, with both critical values. */
+/** Every node holds itself and the two others, alive, with both critical values. */
 async function fullView(urls: readonly string[]): Promise<void> {
   await waitFor(
     async () => {
       for (const [i, url] of urls.entries()) {
         const { data } = await fleetOf(url);
         const others = data.nodes.filter((n) => n.node !== IDS[i]);
+        const self = data.nodes.filter((n) => n.self);
+        if (self.length !== 1 || self[0]?.node !== IDS[i] || self[0]?.origin !== data.self) return false;
         if (
           others.length !== 2 ||
           others.some((n) => n.state !== 'alive' || n.series.length !== 2 || n.series.some((s) => s.value === null))
@@ -98,14 +89,9 @@ async function killAndDetect(procs: FieldmeshProcess[], urls: readonly string[])
 
 test('e2e awareness: three nodes on UDP multicast hold each other, and a SIGKILL is detected by the survivors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fm-e2e-aware-udp-'));
-  const port = await freePort();
-  // No broker at all: the durable plane retries in the background; awareness needs none.
+  // A broker that is not there: the durable plane retries in the background; awareness needs none.
   const deadBroker = `mqtt://127.0.0.1:${await freePort()}`;
-  const { procs, urls } = await startNodes(
-    dir,
-    deadBroker,
-    `{transport: udp, udp: {port: ${port}, interface: 127.0.0.1, group: 239.255.70.${(port % 200) + 20}}}`,
-  );
+  const { procs, urls } = await startNodes(dir, `{url: "${deadBroker}"}`, await loopbackUdp());
   await fullView(urls);
   const status = start(['status', '--node', urls[0] as string]);
   assert.equal(await status.exited(), 0, status.stderr());
@@ -114,6 +100,52 @@ test('e2e awareness: three nodes on UDP multicast hold each other, and a SIGKILL
   await killAndDetect(procs, urls);
   for (const p of procs.slice(0, 2)) p.kill('SIGTERM');
   for (const p of procs.slice(0, 2)) assert.equal(await p.exited(), 0, p.stderr());
+});
+
+/** UDP multicast on loopback, on a free port and a group of its own. */
+async function loopbackUdp(): Promise<string> {
+  const port = await freePort();
+  return `{transport: udp, udp: {port: ${port}, interface: 127.0.0.1, group: 239.255.70.${(port % 200) + 20}}}`;
+}
+
+test('e2e awareness: a node stopped (SIGSTOP) past the suspicion timeout and resumed (SIGCONT) suspects nobody', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-e2e-aware-stall-'));
+  const { procs, urls } = await startNodes(dir, '{enabled: false}', await loopbackUdp());
+  await fullView(urls);
+  const [a, b, c] = urls as [string, string, string];
+  const stalled = procs[2] as FieldmeshProcess;
+  const counter = (name: string) => nodeMetric(c, name);
+  const before = {
+    suspicions: await counter('fieldmesh_awareness_suspicions_total'),
+    raisedAtA: (await memberAt(a, 'bess-03'))?.suspicionsRaised,
+    raisedAtB: (await memberAt(b, 'bess-03'))?.suspicionsRaised,
+  };
+  assert.equal(await counter('fieldmesh_awareness_stalls_total'), 0);
+
+  stalled.kill('SIGSTOP');
+  try {
+    // The others convict it: its silence (3.75 ticks with a confirmation) is well past the 2.5-tick suspicion
+    // timeout, so on resuming it finds every member silent that long by its own clock.
+    for (const url of [a, b]) {
+      await waitFor(async () => (await memberAt(url, 'bess-03'))?.state === 'dead', { timeoutMs: 10_000, what: `bess-03 dead at ${url}` });
+    }
+  } finally {
+    stalled.kill('SIGCONT');
+  }
+  await waitFor(async () => (await counter('fieldmesh_awareness_stalls_total')) === 1, { timeoutMs: 5_000, what: 'the stall noticed' });
+  await fullView(urls);
+  // Its grace of two ticks and more: the resumed node's own pulses count the time.
+  const pulses = async () => (await nodeMetric(c, 'fieldmesh_awareness_frames_sent_total', 'type="pulse"')) as number;
+  const pulsesAfter = await pulses();
+  await waitFor(async () => (await pulses()) >= pulsesAfter + 6, { timeoutMs: 10_000, what: 'six more ticks of the resumed node' });
+
+  assert.equal(await counter('fieldmesh_awareness_suspicions_total'), before.suspicions, 'the resumed node suspected nobody');
+  assert.equal(await counter('fieldmesh_awareness_verdicts_total'), 0);
+  assert.equal(await counter('fieldmesh_awareness_isolations_total'), 0, 'nor took the stall for its own ears going deaf');
+  assert.equal((await memberAt(a, 'bess-03'))?.suspicionsRaised, before.raisedAtA, 'bess-01 heard no suspicion from it');
+  assert.equal((await memberAt(b, 'bess-03'))?.suspicionsRaised, before.raisedAtB, 'bess-02 heard no suspicion from it');
+  for (const p of procs) p.kill('SIGTERM');
+  for (const p of procs) assert.equal(await p.exited(), 0, p.stderr());
 });
 
 test('e2e awareness: the MQTT digest path through a real Mosquitto, the hub aggregating', async () => {
@@ -127,7 +159,7 @@ test('e2e awareness: the MQTT digest path through a real Mosquitto, the hub aggr
     );
     const hub = start(['hub', '--config', hubYaml]);
     await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
-    const { procs, urls } = await startNodes(dir, mosquitto.url, '{transport: mqtt, aggregator: never}');
+    const { procs, urls } = await startNodes(dir, `{url: "${mosquitto.url}"}`, '{transport: mqtt, aggregator: never}');
     await fullView(urls);
     await killAndDetect(procs, urls);
     for (const p of [hub, ...procs.slice(0, 2)]) p.kill('SIGTERM');
