@@ -195,31 +195,33 @@ async function setup() {
   const ctx = createTestContext({ http, clock: new ManualClock(NOW_MS) });
   await createInfluxCollector(influxCollectorSchema.parse({ type: 'influx', token: TOKEN, max_body_bytes: MAX_BODY }), 0).start(ctx);
   await createHttpPushCollector(httpPushCollectorSchema.parse({ type: 'http_push', token: TOKEN, max_body_bytes: MAX_BODY }), 0).start(ctx);
-  return { http, ctx };
-}
-
-function urlsOf(to: 'line' | 'json', query: string | undefined): string[] {
-  const q = query === undefined ? '' : `&${query}`;
-  return to === 'json' ? [`/events?x=1${q}`] : [`/write?db=telegraf${q}`, `/api/v2/write?org=o&bucket=b${q}`];
+  /** Sends one case to each endpoint of its kind; yields the URL and the answer. */
+  async function* sendEverywhere(c: GoodInput | BadInput) {
+    const q = c.query === undefined ? '' : `&${c.query}`;
+    const urls = c.to === 'json' ? [`/events?x=1${q}`] : [`/write?db=telegraf${q}`, `/api/v2/write?org=o&bucket=b${q}`];
+    for (const url of urls) {
+      const auth = 'noAuth' in c && c.noAuth ? {} : { authorization: `Bearer ${TOKEN}` };
+      yield {
+        url,
+        res: await http.inject({ method: 'POST', url, payload: c.body, headers: { ...auth, 'content-type': 'text/plain', ...c.headers } }),
+      };
+    }
+  }
+  return { ctx, sendEverywhere };
 }
 
 test('push bad input: every case of the corpus gets its 4xx, code and message naming the line or element; its reason is counted; nothing is recorded', async () => {
-  const { http, ctx } = await setup();
+  const { ctx, sendEverywhere } = await setup();
   for (const c of [...LINE_CASES, ...JSON_CASES]) {
-    for (const url of urlsOf(c.to, c.query)) {
-      const before = ctx.rejections.length;
-      const res = await http.inject({
-        method: 'POST',
-        url,
-        payload: c.body,
-        headers: { ...(c.noAuth ? {} : { authorization: `Bearer ${TOKEN}` }), 'content-type': 'text/plain', ...c.headers },
-      });
+    let before = ctx.rejections.length;
+    for await (const { url, res } of sendEverywhere(c)) {
       const where = `${c.what} (${url})`;
       assert.equal(res.statusCode, c.status, `${where}: ${res.body}`);
       const body = res.json();
       assert.equal(body.code, c.code, where);
       assert.match(body.message, c.says, where);
       assert.deepEqual(ctx.rejections.slice(before), [c.reason], where);
+      before = ctx.rejections.length;
       if (c.to === 'line') assert.equal(body.error, body.message, `${where}: InfluxDB clients read "error"`);
     }
   }
@@ -228,18 +230,13 @@ test('push bad input: every case of the corpus gets its 4xx, code and message na
 });
 
 test('push bad input: good inputs close to the bad ones are accepted', async () => {
-  const { http, ctx } = await setup();
+  const { ctx, sendEverywhere } = await setup();
   for (const c of GOOD) {
-    for (const url of urlsOf(c.to, c.query)) {
-      const before = ctx.samples.length;
-      const res = await http.inject({
-        method: 'POST',
-        url,
-        payload: c.body,
-        headers: { authorization: `Bearer ${TOKEN}`, ...c.headers },
-      });
+    let before = ctx.samples.length;
+    for await (const { url, res } of sendEverywhere(c)) {
       assert.ok(res.statusCode === 204 || res.statusCode === 200, `${c.what} (${url}): ${res.statusCode} ${res.body}`);
       assert.equal(ctx.samples.length - before, c.samples, c.what);
+      before = ctx.samples.length;
     }
   }
   assert.deepEqual(ctx.rejections, []);
