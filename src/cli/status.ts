@@ -136,16 +136,39 @@ interface FleetAnswerNode {
   readonly site: string;
   readonly zone: string;
   readonly node: string;
-  readonly state: 'alive' | 'suspect' | 'dead' | 'left';
+  /** The node that answers. */
+  readonly self?: boolean;
+  readonly state: 'alive' | 'suspect' | 'unreachable' | 'dead' | 'left' | 'isolated';
+  /** The member's pulses say it hears nobody. */
+  readonly isolated?: boolean;
   readonly lastHeardAgeMs: number;
   readonly series: readonly { readonly name: string; readonly value: number | null; readonly unit: string }[];
 }
 
-/** Exit codes as for the hub: 0 every member alive (or left), 1 some suspect, 2 some dead. */
+/**
+ * Exit codes as for the hub: 0 every member alive (or left); 1 some suspect, or unreachable (not judged: the node
+ * hears nobody); 2 some dead, or the node that answers is isolated.
+ */
 export function fleetExitCode(nodes: readonly Pick<FleetAnswerNode, 'state'>[]): number {
-  if (nodes.some((n) => n.state === 'dead')) return 2;
-  if (nodes.some((n) => n.state === 'suspect')) return 1;
+  if (nodes.some((n) => n.state === 'dead' || n.state === 'isolated')) return 2;
+  if (nodes.some((n) => n.state === 'suspect' || n.state === 'unreachable')) return 1;
   return 0;
+}
+
+/** The table of `fieldmesh status --node`, and its summary lines. */
+export function formatFleet(nodes: readonly FleetAnswerNode[]): string[] {
+  const rows = [['SITE', 'ZONE', 'NODE', 'STATE', 'LAST HEARD', 'VALUES']];
+  for (const n of nodes) {
+    const values = n.series.map((s) => `${s.name}=${s.value ?? '-'}${s.unit ? ` ${s.unit}` : ''}`).join(', ');
+    const state = n.isolated && !n.self ? `${n.state}, hears nobody` : n.state;
+    const heard = n.self ? `sent ${formatAge(n.lastHeardAgeMs)}` : formatAge(n.lastHeardAgeMs);
+    rows.push([n.site, n.zone, n.self ? `${n.node} (self)` : n.node, state, heard, values]);
+  }
+  const lines = [formatTable(rows), `${nodes.filter((n) => n.state === 'alive').length}/${nodes.length} members alive`];
+  if (nodes.some((n) => n.self && n.state === 'isolated')) {
+    lines.push('this node hears nobody (isolated): the others are unreachable from here, not known dead');
+  }
+  return lines;
 }
 
 async function nodeStatus(url: string, json: boolean, io: CliIo): Promise<number> {
@@ -163,16 +186,7 @@ async function nodeStatus(url: string, json: boolean, io: CliIo): Promise<number
       `${base}/api/v1/fleet answered ${res.status}: ${body.error ?? ''}`,
     );
   const nodes = body.data.nodes;
-  if (json) {
-    io.out(JSON.stringify(body.data, null, 2));
-  } else {
-    const rows = [['SITE', 'ZONE', 'NODE', 'STATE', 'LAST HEARD', 'VALUES']];
-    for (const n of nodes) {
-      const values = n.series.map((s) => `${s.name}=${s.value ?? '-'}${s.unit ? ` ${s.unit}` : ''}`).join(', ');
-      rows.push([n.site, n.zone, n.node, n.state, formatAge(n.lastHeardAgeMs), values]);
-    }
-    io.out(formatTable(rows));
-    io.out(`${nodes.filter((n) => n.state === 'alive').length}/${nodes.length} members alive`);
-  }
+  if (json) io.out(JSON.stringify(body.data, null, 2));
+  else for (const line of formatFleet(nodes)) io.out(line);
   return fleetExitCode(nodes);
 }

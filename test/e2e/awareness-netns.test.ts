@@ -82,6 +82,12 @@ test('e2e awareness in network namespaces: a node whose receive path is cut says
   assert.equal(await nodeMetric(victimUrl, 'fieldmesh_awareness_members', 'state="unreachable"'), NODES - 1);
   assert.equal(await nodeMetric(victimUrl, 'fieldmesh_awareness_verdicts_total'), 0);
   assert.equal(victim.stderr().match(/this node hears nobody/g)?.length, 1, `one log line on entering:\n${victim.stderr()}`);
+  const status = runFieldmesh(['status', '--node', victimUrl]);
+  running.push(status);
+  assert.equal(await status.exited(), 2, 'status --node exits 2 for an isolated node');
+  assert.match(status.stdout(), /bess-1 \(self\)\s+isolated/);
+  assert.match(status.stdout(), /bess-2\s+unreachable/);
+  assert.match(status.stdout(), /this node hears nobody/);
   for (const [i, url] of otherUrls.entries()) {
     const seen = await memberAt(url, victimName);
     assert.equal(seen?.state, 'alive', `${names[i + 1]} still hears the victim`);

@@ -95,7 +95,9 @@ test('e2e awareness: three nodes on UDP multicast hold each other, and a SIGKILL
   await fullView(urls);
   const status = start(['status', '--node', urls[0] as string]);
   assert.equal(await status.exited(), 0, status.stderr());
+  assert.match(status.stdout(), /bess-01 \(self\)\s+alive\s+sent/);
   assert.match(status.stdout(), /bess-02\s+alive/);
+  assert.match(status.stdout(), /3\/3 members alive/);
   assert.match(status.stdout(), /battery_soc/);
   await killAndDetect(procs, urls);
   for (const p of procs.slice(0, 2)) p.kill('SIGTERM');
