@@ -1,4 +1,5 @@
 // Tests of the Prometheus text exposition parser.
+// calendar: parser input; no clock reads it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseExposition } from './exposition.js';

@@ -1,4 +1,5 @@
 // Tests of the http_push collector through fastify inject (no socket).
+// calendar: the collector and the test context (which holds samples to the store window) read a manual clock; the dates are relative to it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,5 @@
 // Tests of the influx collector's v1/v2 endpoints through fastify inject (no socket).
+// calendar: the collector and the test context (which holds samples to the store window) read a manual clock; the dates are relative to it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';

@@ -3,6 +3,7 @@
 // the answer it must get (a 4xx with a stable code naming the line or element), the counter reason
 // it must bump, and nothing recorded. Add a row to extend it. Good inputs close to the bad ones
 // must still pass.
+// calendar: the collectors and the test context (which holds samples to the store window) read a manual clock; the dates are relative to it or are parser input.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
