@@ -152,7 +152,12 @@ test('ingest window: over random times around both bounds, every acknowledged sa
   const oldest = now - RETENTION_MS;
   const newest = now + SAMPLE_FUTURE_LIMIT_MS;
   const near = (at: number) => fc.integer({ min: at - 2_000, max: at + 2_000 });
-  const time = fc.oneof(near(oldest), near(newest), fc.integer({ min: now - 2 * RETENTION_MS, max: now + 4 * SAMPLE_FUTURE_LIMIT_MS }));
+  const time = fc.oneof(
+    fc.constantFrom(oldest - 1, oldest, newest, newest + 1),
+    near(oldest),
+    near(newest),
+    fc.integer({ min: now - 2 * RETENTION_MS, max: now + 4 * SAMPLE_FUTURE_LIMIT_MS }),
+  );
   const batch = fc.record({
     path: fc.constantFrom('/write?precision=ms', '/api/v2/write?bucket=b&precision=ms', '/events'),
     times: fc.array(time, { minLength: 1, maxLength: 6 }),
@@ -207,6 +212,12 @@ test('ingest window: over random times around both bounds, every acknowledged sa
     { numRuns: 60 },
   );
   assert.ok(expected['too-old'] > 0 && expected['too-new'] > 0 && acknowledged.size > 0, 'the runs hit both bounds and the window');
+  for (const edge of [oldest, newest]) {
+    assert.ok(
+      [...acknowledged].some((p) => p.includes(`@${edge}=`)),
+      `a sample exactly at ${edge - now} ms from now was acknowledged`,
+    );
+  }
 
   // As the node's /metrics says them, summed over collectors.
   const exposition = await (await fetch(`${httpUrl}/metrics`)).text();
