@@ -298,7 +298,8 @@ export function encodeBirth(f: BirthInput): Uint8Array {
   }
   w.varint(f.bootTime ?? f.time).string(f.configVersion ?? '');
   // [FM-FRAME-5] When each value was sampled, as ms before the birth's time (negative: after it).
-  for (const s of f.series) w.svarint(f.time - (s.time ?? f.time));
+  // [FM-FRAME-4] Whole milliseconds on the wire (a simulator's clock may be fractional).
+  for (const s of f.series) w.svarint(Math.round(f.time - (s.time ?? f.time)));
   return checkSize(w.finish());
 }
 

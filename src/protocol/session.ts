@@ -51,8 +51,9 @@ export class SessionEncoder {
    * newest first, so a frame of one collection pays nothing for its sample time.
    */
   data(sendTime: number, entries: readonly DataEntry[]): Uint8Array {
-    const timed = entries.map((e) => ({ ...e, time: e.time ?? sendTime })).sort((a, b) => b.time - a.time);
-    const time = timed[0]?.time ?? sendTime;
+    // [FM-FRAME-4] Whole milliseconds on the wire, as the store keeps them.
+    const timed = entries.map((e) => ({ ...e, time: Math.round(e.time ?? sendTime) })).sort((a, b) => b.time - a.time);
+    const time = timed[0]?.time ?? Math.round(sendTime);
     const raw: RawEntry[] = [];
     for (const e of timed) {
       const decimals = this.decimals.get(e.alias);
