@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser } from '../kit/browser.js';
-import { type ConsoleFleet, startConsoleFleet, USERS } from '../kit/console-fleet.js';
+import { type ConsoleFleet, PUSH_TOKEN, startConsoleFleet, USERS } from '../kit/console-fleet.js';
 
 const SHOTS = new URL('../../artifacts/screenshots/', import.meta.url).pathname;
 const VIEWPORT = { width: 1400, height: 900 };
@@ -70,6 +70,20 @@ test('console: an operator logs in and sees the whole fleet on the overview, wit
     await page.locator('[data-testid="chart"][data-series] canvas').first().waitFor({ timeout: 15_000 });
     assert.match(await page.locator('[data-testid="node-facts"]').innerText(), /0\.1\.0|version/);
     await page.locator('[data-testid="chart"][data-series="battery_soc"][data-source="hub"][data-status="ok"]').waitFor();
+
+    // A critical value pushed with a time 3 minutes back: its age counts from that time, not from when the
+    // hub heard the node (which is now).
+    const bess01 = fleet.nodes.find((n) => n.site === 'north-farm' && n.node === 'bess-01');
+    const [, nodeUrl] = (await bess01?.process?.waitForOutput(/HTTP (http:\/\/\S+)/)) ?? [];
+    const pushed = await fetch(`${nodeUrl}/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${PUSH_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ time: Date.now() - 180_000, metrics: { panel_temp: 41.5 } }),
+    });
+    assert.equal(pushed.status, 200, await pushed.text());
+    const row = page.locator('[data-testid="values-table"] tr[data-series="panel_temp"]');
+    await row.waitFor({ timeout: 15_000 });
+    assert.match(await row.locator('td.age').innerText(), /^3 min ago$/);
 
     // A series the hub does not keep (not critical): listed and charted from the node's own store,
     // through the hub and the broker.

@@ -31,6 +31,9 @@ export interface ConsoleFleet {
   stop(): Promise<void>;
 }
 
+/** The bearer token of every console node's `http_push` collector. */
+export const PUSH_TOKEN = 'console-push-token';
+
 export const SITES = {
   'north-farm': { name: 'North farm', lat: 52.1, lon: 5.2 },
   'south-farm': { name: 'South farm', lat: 51.4, lon: 5.6 },
@@ -90,8 +93,9 @@ export async function startConsoleFleet(options: { siteOfflineFor?: string } = {
           `dataDir: ${join(dir, `${site}-${node}`)}`,
           'http: {port: 0}',
           'publish: {tick: 500ms, heartbeat: 1s}',
-          'critical: [{match: battery_soc}, {match: dc_voltage, deadband: 0.05}]',
-          `collectors: [{type: sim_battery, index: ${index++}, interval: 500ms}]`,
+          'critical: [{match: battery_soc}, {match: dc_voltage, deadband: 0.05}, {match: panel_temp}]',
+          // Each node also takes pushes (PUSH_TOKEN), for values stamped at a time of the test's choosing.
+          `collectors: [{type: sim_battery, index: ${index++}, interval: 500ms}, {type: http_push, token: ${PUSH_TOKEN}}]`,
           '',
         ].join('\n'),
       );

@@ -2,10 +2,11 @@
 // applies metric_relabel_configs, adds job/instance, and records up and scrape_duration_seconds.
 
 import { z } from 'zod';
-import { describeError, durationMs, FieldmeshError, isFieldmeshError, type TimerHandle } from '../../kit/index.js';
+import { describeError, durationMs, FieldmeshError, isFieldmeshError } from '../../kit/index.js';
 import type { Collector, CollectorContext, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { parseExposition } from './exposition.js';
+import { type IntervalLoop, startIntervalLoop } from './interval-loop.js';
 import { compileRelabelConfigs, METRIC_NAME_LABEL, relabel, relabelConfigSchema } from './relabel.js';
 
 /** The Accept header of Prometheus for the text format. */
@@ -46,8 +47,7 @@ export function createPrometheusCollector(config: PrometheusCollectorConfig, ind
   const rules = compileRelabelConfigs(config.metric_relabel_configs);
   const target = { job: name, instance: instanceOf(config.url) };
   const timeoutMs = config.timeout ?? config.interval;
-  let ctx: CollectorContext | undefined;
-  let timer: TimerHandle | undefined;
+  let loop: IntervalLoop | undefined;
   let inflight: { abort: AbortController; done: Promise<void> } | undefined;
   let stopped = false;
 
@@ -126,33 +126,19 @@ export function createPrometheusCollector(config: PrometheusCollectorConfig, ind
     ]);
   }
 
-  function schedule(c: CollectorContext, delayMs: number): void {
-    if (stopped) return;
-    timer = c.clock.setTimeout(() => {
-      timer = undefined;
-      const began = c.clock.monotonic();
-      scrape(c)
-        .catch((err: unknown) => c.logger.error({ err: describeError(err) }, 'recording a scrape failed'))
-        .finally(() => schedule(c, Math.max(0, config.interval - (c.clock.monotonic() - began))));
-    }, delayMs);
-  }
-
   return {
     kind: 'prometheus',
     name,
     async start(context) {
-      ctx = context;
       stopped = false;
-      schedule(context, 0);
+      // Start to start, as Prometheus scrapes: the next scrape's timer is armed before this one runs.
+      loop = startIntervalLoop(context.clock, context.logger, config.interval, () => scrape(context));
     },
     async stop() {
       stopped = true;
-      if (timer !== undefined) ctx?.clock.clearTimeout(timer);
-      timer = undefined;
-      if (inflight !== undefined) {
-        inflight.abort.abort(new Error('collector stopped'));
-        await inflight.done;
-      }
+      inflight?.abort.abort(new Error('collector stopped'));
+      await loop?.stop();
+      loop = undefined;
     },
   };
 }
