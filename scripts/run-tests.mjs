@@ -41,6 +41,8 @@ ensureDebianPackage('mosquitto', 'mosquitto');
 ensureDebianPackage('mosquitto_sub', 'mosquitto-clients');
 // The live page is tested in Debian's Chromium through playwright-core; no browser is downloaded.
 ensureDebianPackage('chromium', 'chromium');
+// The awareness plane is tested across real network namespaces (ip netns, a bridge, veth pairs).
+ensureDebianPackage('ip', 'iproute2');
 
 // Type check everything (tests and benches included), lint, then build what the end-to-end tests run.
 for (const [what, args] of [
