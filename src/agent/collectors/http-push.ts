@@ -9,6 +9,7 @@ import { EVENT_PRIORITIES, type EventPriority } from '../../protocol/index.js';
 import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
 import type { AgentEvent, Collector, CollectorContext, RecordOutcome, RejectReason, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
+import { DETECTION_KIND, DetectionShapeError, detectionEvent, detectionOf } from './detections.js';
 import { resolveToken, tokenFromAuthorization, tokensEqual } from './push-auth.js';
 import { acceptRawBodies, decodeUtf8, type PushRefusal, partialWriteBody, readBody, refuse, sendRecordFailure } from './push-body.js';
 import { findJsonProblem } from './strict-json.js';
@@ -54,6 +55,7 @@ export function decodePush(
   body: unknown,
   now: number,
   defaultPriority: EventPriority,
+  node = '',
 ): { samples: Sample[]; sampleElements: number[]; events: AgentEvent[]; elements: number } {
   const isArray = Array.isArray(body);
   const items: unknown[] = isArray ? body : [body];
@@ -106,6 +108,16 @@ export function decodePush(
     if (obj.kind !== undefined) {
       if (typeof obj.kind !== 'string' || obj.kind === '') fail('kind', 'expected a non-empty string');
       if (obj.id !== undefined && typeof obj.id !== 'string') fail('id', 'expected a string');
+      if (obj.kind === DETECTION_KIND) {
+        // [FM-ZONE-DETECT] A detection for the zones: its shape checked here, so a bad one is a 400.
+        try {
+          events.push(detectionEvent(detectionOf({ ...obj, time }, node, time)));
+        } catch (err) {
+          if (err instanceof DetectionShapeError) fail(err.path === '(root)' ? '' : err.path, err.message.slice(err.path.length + 2));
+          throw err;
+        }
+        return;
+      }
       events.push({ ...(typeof obj.id === 'string' ? { id: obj.id } : {}), kind: obj.kind as string, priority, time, payload: obj });
     } else if (obj.metrics === undefined) {
       fail('', 'expected a "kind" (an event) or "metrics" (samples)');
@@ -119,6 +131,7 @@ function parsePushBody(
   bytes: Buffer,
   now: number,
   defaultPriority: EventPriority,
+  node: string,
 ): { ok: true; decoded: ReturnType<typeof decodePush> } | { ok: false; refusal: PushRefusal } {
   const invalid = (message: string, extra: Record<string, unknown> = {}) => ({
     ok: false as const,
@@ -135,7 +148,7 @@ function parsePushBody(
   const problem = findJsonProblem(text.text);
   if (problem !== undefined) return invalid(`${problem.path}: ${problem.message}`, { path: problem.path });
   try {
-    return { ok: true, decoded: decodePush(parsed, now, defaultPriority) };
+    return { ok: true, decoded: decodePush(parsed, now, defaultPriority, node) };
   } catch (err) {
     if (!(err instanceof PushShapeError)) throw err;
     return invalid(err.message);
@@ -160,7 +173,7 @@ export function createHttpPushCollector(config: HttpPushCollectorConfig, index: 
       app.post(config.path, { bodyLimit: config.max_body_bytes }, async (req, reply) => {
         const read = await readBody(req, config.max_body_bytes, 'FM_PUSH_INVALID');
         if (!read.ok) return refuse(reply, read.refusal, reject);
-        const parsed = parsePushBody(read.body, ctx.clock.now(), config.default_priority);
+        const parsed = parsePushBody(read.body, ctx.clock.now(), config.default_priority, ctx.identity.node);
         if (!parsed.ok) return refuse(reply, parsed.refusal, reject);
         const { samples, sampleElements, events, elements } = parsed.decoded;
         let outcome: RecordOutcome | undefined;

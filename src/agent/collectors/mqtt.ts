@@ -7,12 +7,21 @@ import { describeError } from '../../kit/index.js';
 import { EVENT_PRIORITIES, type EventPriority } from '../../protocol/index.js';
 import type { AgentEvent, Collector, CollectorContext, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
+import { DetectionShapeError, detectionEvent, detectionOf, detectionOfFrigateEvent } from './detections.js';
 
 export const mqttTopicSchema = z
   .strictObject({
     /** An MQTT topic filter; `+` and `#` wildcards allowed. */
     topic: z.string().min(1),
-    as: z.enum(['event', 'metric']).default('metric'),
+    /** `detection`: a detector's output for the zones (docs/consensus.md#detections), in `format`. */
+    as: z.enum(['event', 'metric', 'detection']).default('metric'),
+    /**
+     * as: detection. `frigate`: Frigate's frigate/events JSON; `score`: a confidence per message (a number,
+     * or JSON with it at `value_path`, default "score"), the camera from `labels_from_topic.camera`.
+     */
+    format: z.enum(['frigate', 'score']).default('frigate'),
+    /** as: detection. The detector classes kept (frigate), or the class of every message (score: the first). */
+    classes: z.array(z.string().min(1)).default(['fire', 'smoke']),
     /** Event kind (as: event); defaults to "mqtt_message". */
     kind: z.string().min(1).optional(),
     priority: z.enum(EVENT_PRIORITIES as [EventPriority, ...EventPriority[]]).default('normal'),
@@ -30,6 +39,12 @@ export const mqttTopicSchema = z
   .superRefine((t, ctx) => {
     if (t.as === 'metric' && t.metric === undefined)
       ctx.addIssue({ code: 'custom', path: ['metric'], message: 'as: metric needs a metric name' });
+    if (t.as === 'detection' && t.format === 'score' && t.labels_from_topic.camera === undefined && t.labels.camera === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['labels_from_topic'],
+        message: 'format: score needs the camera: labels_from_topic: {camera: <level>} or labels: {camera: <id>}',
+      });
     if (!isValidFilter(t.topic))
       ctx.addIssue({ code: 'custom', path: ['topic'], message: 'expected an MQTT topic filter ("#" only last, wildcards whole levels)' });
   });
@@ -105,7 +120,8 @@ export function decodeMqttMessage(
   topic: string,
   payload: Buffer,
   now: number,
-): { sample: Sample } | { event: AgentEvent } | { error: string } {
+  node = '',
+): { sample: Sample } | { event: AgentEvent } | { skip: true } | { error: string } {
   const levels = topic.split('/');
   const labels: Record<string, string> = { ...rule.labels };
   for (const [label, level] of Object.entries(rule.labels_from_topic)) {
@@ -118,6 +134,7 @@ export function decodeMqttMessage(
     const message = json.ok ? json.value : text;
     return { event: { kind: rule.kind ?? 'mqtt_message', priority: rule.priority, time: now, payload: { topic, labels, message } } };
   }
+  if (rule.as === 'detection') return decodeDetection(rule, json.ok ? json.value : text, labels, now, node);
   let value: number | undefined;
   if (json.ok && rule.value_path !== undefined && typeof json.value === 'object') value = asNumber(valueAt(json.value, rule.value_path));
   else if (json.ok) value = asNumber(json.value);
@@ -129,6 +146,27 @@ export function decodeMqttMessage(
   return { sample: { name: rule.metric as string, labels, value, time: now } };
 }
 
+function decodeDetection(
+  rule: MqttTopicConfig,
+  message: unknown,
+  labels: Record<string, string>,
+  now: number,
+  node: string,
+): { event: AgentEvent } | { skip: true } | { error: string } {
+  try {
+    if (rule.format === 'frigate') {
+      const d = detectionOfFrigateEvent(message, node, rule.classes);
+      return d === undefined ? { skip: true } : { event: detectionEvent(d) };
+    }
+    const score =
+      typeof message === 'object' && message !== null ? asNumber(valueAt(message, rule.value_path ?? 'score')) : asNumber(message);
+    const d = detectionOf({ camera: labels.camera, class: rule.classes[0], confidence: score }, node, now);
+    return { event: detectionEvent(d) };
+  } catch (err) {
+    return { error: err instanceof DetectionShapeError ? `detection ${err.message}` : String(err) };
+  }
+}
+
 export function createMqttCollector(config: MqttCollectorConfig, index: number): Collector {
   const name = collectorName('mqtt', config.name, index);
   let client: MqttClient | undefined;
@@ -137,7 +175,8 @@ export function createMqttCollector(config: MqttCollectorConfig, index: number):
   async function handle(ctx: CollectorContext, topic: string, payload: Buffer): Promise<void> {
     for (const rule of config.topics) {
       if (!topicMatches(rule.topic, topic)) continue;
-      const decoded = decodeMqttMessage(rule, topic, payload, ctx.clock.now());
+      const decoded = decodeMqttMessage(rule, topic, payload, ctx.clock.now(), ctx.identity.node);
+      if ('skip' in decoded) continue;
       if ('error' in decoded) {
         ctx.reject('decode-failed');
         ctx.logger.debug({ topic, err: decoded.error }, 'MQTT payload could not be used');

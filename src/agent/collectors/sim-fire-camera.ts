@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { durationMs, hash32, SeededRandom } from '../../kit/index.js';
 import type { AgentEvent, Collector, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
+import { detectionEvent } from './detections.js';
 import { type IntervalLoop, startIntervalLoop } from './interval-loop.js';
 import { DEFAULT_SIM_SEED } from './sim-battery.js';
 
@@ -20,6 +21,13 @@ export const simFireCameraCollectorSchema = z.strictObject({
   fire_probability: z.number().min(0).max(1).default(0.002),
   /** Confidence at which `fire_detected` fires; `fire_cleared` when it falls below again. */
   threshold: z.number().gt(0).lt(1).default(0.7),
+  /**
+   * Every tick a camera's confidence is at least this, it sends a `detection` event for the zones
+   * (docs/consensus.md#detections); the zones' own policies decide what counts.
+   */
+  detect_min: z.number().gt(0).max(1).default(0.5),
+  /** Put before the simulated camera ids (cam1, cam2, ...) in detections: zone camera ids are unique. */
+  camera_prefix: z.string().default(''),
 });
 
 export type SimFireCameraCollectorConfig = z.output<typeof simFireCameraCollectorSchema>;
@@ -151,6 +159,19 @@ export function createSimFireCameraCollector(config: SimFireCameraCollectorConfi
             { name: 'camera_up', labels, value: c.up ? 1 : 0, time, type: 'state' },
             { name: 'fire_confidence_ratio', labels, value: c.confidence, time, type: 'gauge', unit: 'ratio' },
           );
+          if (c.up && c.confidence >= config.detect_min) {
+            events.push(
+              detectionEvent({
+                id: `${ctx.identity.node}:${c.camera}:${time}`,
+                camera: `${config.camera_prefix}${c.camera}`,
+                node: ctx.identity.node,
+                class: 'fire',
+                confidence: c.confidence,
+                time,
+                ...(c.bbox === undefined ? {} : { box: [c.bbox.x, c.bbox.y, c.bbox.w, c.bbox.h] as const }),
+              }),
+            );
+          }
           if (c.confidence >= config.threshold && !burning.has(c.camera)) {
             burning.add(c.camera);
             events.push({
