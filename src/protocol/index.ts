@@ -4,6 +4,7 @@ export * from './api.js';
 export * from './awareness.js';
 export { type BackfillFrame, MAX_BACKFILL_ID_BYTES, MAX_BACKFILL_SELECTORS } from './backfill.js';
 export { FrameError, type FrameRejectReason } from './codec.js';
+export * from './consensus/index.js';
 export * from './frames.js';
 export {
   ACK_LANES,

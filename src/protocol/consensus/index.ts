@@ -1,0 +1,4 @@
+// Zone consensus: types, zone configuration, the evaluator, votes.
+export * from './evaluate.js';
+export * from './types.js';
+export * from './zone-config.js';
