@@ -275,9 +275,10 @@ export class VoteCaster {
 
   /**
    * [FM-ZONE-RENEW] How long before a vote lapses its renewal is cast: a third of the ttl, and at least
-   * 3 ticks. At the first tick inside the margin at least 2 ticks are left, so the new vote still
-   * arrives before the old one lapses when its first frame is lost and the repeat a tick later gets
-   * through. Capped at the ttl (renew every tick).
+   * 3 ticks, capped at the ttl (then the voter renews every tick). The voter sends one frame a tick, its
+   * latest vote; at the first tick inside the margin more than 2 ticks are left, so the renewal still
+   * lands before the old vote lapses when its first frame is lost and the next tick's gets through. Needs
+   * `voteTtlMs` of at least 3 ticks: with less, one lost frame can lapse a vote whatever the rule.
    */
   get renewMarginMs(): number {
     const ttl = this.#options.zone.policy.voteTtlMs;
