@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   FM_NODE_REPLY_TOO_LARGE: 'the answer to a query is larger than a reply frame carries; narrow the range or raise step',
   FM_ACTION_CONFLICT: 'a bulk action preview was run already; make a new preview to act again',
   FM_ACTION_UNAVAILABLE: 'a bulk action needs a part of the hub that is off (alerts disabled) or stopping',
+  FM_PUMP_DRIVER_FAILED:
+    "a pump driver could not start, stop or read its pump (a command exited non-zero or timed out, a publish failed); the pump's controller holds it in fault",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

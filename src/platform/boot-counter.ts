@@ -1,7 +1,8 @@
 // Boot counters: the session epoch of a node or a hub, persisted so it grows across restarts.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from './durable-file.js';
 
 /**
  * Reads the previous boot number from `dir/file`, stores and returns the next one. The first start
@@ -22,20 +23,6 @@ export function nextBootEpoch(dir: string, file: string, nowMs = Date.now()): nu
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') previous = Math.floor(nowMs / 1000);
   }
   const boot = previous + 1;
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, `${JSON.stringify({ boot })}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  writeFileDurably(path, `${JSON.stringify({ boot })}\n`);
   return boot;
 }

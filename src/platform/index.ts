@@ -1,3 +1,4 @@
 // Node-only helpers shared by the processes (agent, hub, broker): things the browser-safe kit cannot hold.
 export * from './boot-counter.js';
+export * from './durable-file.js';
 export * from './sqlite-open.js';
