@@ -239,7 +239,7 @@ function checkZones(entries: readonly ZoneEntry[], allIds: ReadonlySet<string>, 
   const pumpHome = new Map<string, string>();
   for (const { at, zone } of entries) {
     const voters = zone.voters ?? zone.nodes;
-    const votersKey = zone.voters !== undefined ? 'voters' : 'nodes';
+    const votersKey = zone.voters === undefined && zone.nodes !== undefined ? 'nodes' : 'voters';
     if (zone.voters !== undefined && zone.nodes !== undefined) {
       issue([...at, 'nodes'], 'give voters or nodes (the seed’s name for them), not both');
     }
@@ -278,7 +278,7 @@ function checkZones(entries: readonly ZoneEntry[], allIds: ReadonlySet<string>, 
     });
 
     const overlaps = zone.overlaps ?? zone.overlap ?? [];
-    const overlapsKey = zone.overlaps !== undefined ? 'overlaps' : 'overlap';
+    const overlapsKey = zone.overlaps === undefined && zone.overlap !== undefined ? 'overlap' : 'overlaps';
     if (zone.overlaps !== undefined && zone.overlap !== undefined) {
       issue([...at, 'overlap'], 'give overlaps or overlap (the seed’s name), not both');
     }
@@ -348,9 +348,8 @@ function checkPolicy(zone: ZoneInput, at: PropertyKey[], issue: (path: PropertyK
   }
 }
 
-function buildZone(zone: ZoneInput): ConfiguredZone {
-  const p = zone.policy;
-  const policy: ZonePolicy = {
+function buildPolicy(p: z.output<typeof policySchema>): ZonePolicy {
+  return {
     windowMs: p.window,
     classes: p.classes,
     minConfidence: p.minConfidence,
@@ -363,6 +362,13 @@ function buildZone(zone: ZoneInput): ConfiguredZone {
     maxClockSkewMs: p.maxClockSkew,
     isolatedFallback: p.isolatedFallback,
   };
+}
+
+/** The policy a zone gets when it says nothing (durations in ms); see ZONE_POLICY_DEFAULTS for why. */
+export const DEFAULT_ZONE_POLICY: ZonePolicy = Object.freeze(buildPolicy(policySchema.parse({})));
+
+function buildZone(zone: ZoneInput): ConfiguredZone {
+  const policy = buildPolicy(zone.policy);
   const pumps: ConfiguredPump[] = zone.pumps.map((pump) => {
     const e = pump.envelope;
     const envelope: PumpEnvelope = {
