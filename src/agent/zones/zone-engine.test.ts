@@ -205,7 +205,7 @@ test('zone engine: after elect, a vote of the old epoch is refused as stale and 
   await c.step();
   assert.equal(n3.epoch('east'), 1, 'the epoch reached the pump owner');
   assert.equal(c.pumps.get('east-pump')?.controller.state().epoch, 1, 'and fenced its pump');
-  n3.receive({ kind: 'vote', vote: { ...old, configHash: zoneConfigHash(zone) } }, 'n1');
+  n3.receive({ type: 'vote', vote: { ...old, configHash: zoneConfigHash(zone) } }, 'n1');
   assert.equal(n3.status('east')?.refusals['stale-epoch'], 1);
   // The voters still vote in the new epoch and the pump starts there.
   c.detect('n1', 'east-n1a');
@@ -214,7 +214,10 @@ test('zone engine: after elect, a vote of the old epoch is refused as stale and 
   assert.equal(c.running('east-pump'), true);
   assert.equal(c.pumps.get('east-pump')?.controller.state().lastStart?.by, 'zone:east@1');
   // An operator command of the old epoch is refused by the envelope.
-  n3.receive({ kind: 'command', zone: 'east', epoch: 0, pump: 'east-pump', action: 'stop', by: 'old-operator', id: 'cmd-1' }, 'n2');
+  n3.receive(
+    { type: 'command', zone: 'east', epoch: 0, pump: 'east-pump', action: 'stop', by: 'old-operator', id: 'cmd-1', time: c.clock.now() },
+    'n2',
+  );
   await c.step();
   assert.equal(c.running('east-pump'), true);
   assert.ok(c.records.some((r) => r.kind === 'command' && r.reason?.includes('refused (stale-epoch)')));

@@ -210,7 +210,7 @@ export class ZoneEngine {
       if (s.held.has(key)) continue;
       s.held.set(key, d);
       s.own.set(key, { detection: d, key, acked: new Set() });
-      this.#o.link.send({ kind: 'detection', zone: s.zone.id, epoch: s.epoch, detection: d });
+      this.#o.link.send({ type: 'detection', zone: s.zone.id, epoch: s.epoch, detection: d });
       this.#vote(s, now);
       this.#fallback(s, now);
     }
@@ -225,7 +225,7 @@ export class ZoneEngine {
     const epoch = messageEpoch(m);
     if (Number.isSafeInteger(epoch) && epoch > s.epoch) this.#adopt(s, epoch, now, sender);
     else if (epoch < s.epoch) s.announce = Math.max(s.announce, 1); // [FM-ZONE-ENGINE-4] tell it the newer one
-    switch (m.kind) {
+    switch (m.type) {
       case 'detection': {
         const d = m.detection;
         const camera = s.zone.cameras.find((c) => c.id === d.camera);
@@ -249,8 +249,11 @@ export class ZoneEngine {
         return;
       case 'epoch':
         return;
-      case 'pump-state':
-        this.#remotePumps.set(`${m.zone}\0${m.pump}`, { running: m.running, cause: m.cause });
+      case 'pumpState':
+        this.#remotePumps.set(`${m.zone}\0${m.pump}`, {
+          running: m.state === 'running',
+          cause: m.state === 'running' ? (m.cause as ActuationCause) : null,
+        });
         return;
       case 'command': {
         const pump = this.#pumps.find((p) => p.id === m.pump && p.zone === m.zone);
@@ -271,16 +274,16 @@ export class ZoneEngine {
       const others = s.zone.voters.filter((v) => v !== this.#o.node);
       for (const [key, o] of s.own) {
         if (!s.held.has(key) || others.every((v) => o.acked.has(v))) s.own.delete(key);
-        else this.#o.link.send({ kind: 'detection', zone: s.zone.id, epoch: s.epoch, detection: o.detection });
+        else this.#o.link.send({ type: 'detection', zone: s.zone.id, epoch: s.epoch, detection: o.detection });
       }
       if (s.ackDue) {
         s.ackDue = false;
         const keys = [...s.held].filter(([, d]) => d.node !== this.#o.node).map(([k]) => k);
-        this.#o.link.send({ kind: 'held', zone: s.zone.id, epoch: s.epoch, keys });
+        this.#o.link.send({ type: 'held', zone: s.zone.id, epoch: s.epoch, keys });
       }
       if (s.announce > 0) {
         s.announce--;
-        this.#o.link.send({ kind: 'epoch', zone: s.zone.id, epoch: s.epoch });
+        this.#o.link.send({ type: 'epoch', zone: s.zone.id, epoch: s.epoch, by: this.#o.node, reason: 'adopted' });
       }
       this.#vote(s, now);
       this.#fallback(s, now);
@@ -299,7 +302,7 @@ export class ZoneEngine {
     const now = this.#o.clock.now();
     this.#adopt(s, s.epoch + 1, now, this.#o.node);
     s.announce = ELECT_ANNOUNCE_TICKS;
-    this.#o.link.send({ kind: 'epoch', zone, epoch: s.epoch });
+    this.#o.link.send({ type: 'epoch', zone, epoch: s.epoch, by: this.#o.node, reason: 'elect' });
     s.announce--;
     return s.epoch;
   }
@@ -308,7 +311,7 @@ export class ZoneEngine {
   command(zone: string, pump: string, action: PumpAction, by: string, id: string): void {
     const s = this.#zones.get(zone);
     if (s === undefined) throw new RangeError(`this node takes no part in zone ${zone}`);
-    const m = { kind: 'command', zone, epoch: s.epoch, pump, action, by, id } as const;
+    const m = { type: 'command', zone, epoch: s.epoch, pump, action, by, id, time: Math.round(this.#o.clock.now()) } as const;
     const own = this.#pumps.find((p) => p.id === pump && p.zone === zone);
     if (own === undefined) this.#o.link.send(m);
     else this.#command(s, own, m, this.#o.node);
@@ -386,7 +389,7 @@ export class ZoneEngine {
     const vote = s.caster.cast(now, s.epoch, evaluation.evidence.detections);
     s.lastVote = vote;
     if (!live) this.#record(s, { at: now, kind: 'vote', detections: vote.evidence, evaluation });
-    this.#o.link.send({ kind: 'vote', vote });
+    this.#o.link.send({ type: 'vote', vote });
     this.#countEverywhere(vote, now);
   }
 
@@ -495,7 +498,7 @@ export class ZoneEngine {
     }
   }
 
-  #command(s: ZoneState, pump: OwnedPump, m: Extract<ZoneMessage, { kind: 'command' }>, from: string): void {
+  #command(s: ZoneState, pump: OwnedPump, m: Extract<ZoneMessage, { type: 'command' }>, from: string): void {
     const { action, by, epoch, id } = m;
     this.#settle(
       pump.port.command({ action, by, epoch, id }).then((outcome) => {
@@ -519,12 +522,15 @@ export class ZoneEngine {
     if (s === undefined || pump.announced === said) return;
     pump.announced = said;
     this.#o.link.send({
-      kind: 'pump-state',
+      type: 'pumpState',
       zone: s.zone.id,
-      epoch: s.epoch,
       pump: pump.id,
-      running: view.state === 'running',
-      cause: view.cause,
+      state: view.state,
+      cause: view.cause ?? view.lastStop?.reason ?? '',
+      epoch: s.epoch,
+      since: Math.round(view.since),
+      runtimeMs: Math.round(view.runtimeMs),
+      ...(view.leaseUntil === null ? {} : { leaseUntil: Math.round(view.leaseUntil) }),
     });
   }
 

@@ -1,57 +1,27 @@
-// What the zone engine sends and hears: its messages as objects, and the ports it needs (the link, the
-// epoch store, the pumps it drives). Encoding for the radio is the link's business. [FM-ZONE-ENGINE]
+// What the zone engine sends and hears (zone frames, as objects: encoding is the link's business) and the
+// ports it needs: the link and the store of epochs. [FM-ZONE-ENGINE]
 
-import type { ActuationCause, Detection, Vote } from '../../protocol/consensus/types.js';
-import type { PumpAction } from '../actuators/pump-controller.js';
+import type { Detection } from '../../protocol/consensus/types.js';
+import type { ZoneFrame } from '../../protocol/consensus/zone-frames.js';
 
 /**
- * A message of one zone. Every message carries the zone and the sender's epoch of it, so every node
- * adopts the highest epoch it hears of (fencing spreads with the traffic). [FM-ZONE-ENGINE-1]
+ * The engine speaks zone frames (protocol/consensus/zone-frames.ts): every frame names its zone and
+ * carries the sender's epoch of it, so every node adopts the highest epoch it hears of (fencing spreads
+ * with the traffic). [FM-ZONE-ENGINE-1]
  */
-export type ZoneMessage =
-  /** A detection of a camera of the zone, from the node that runs the camera (re-sent until acknowledged). */
-  | { readonly kind: 'detection'; readonly zone: string; readonly epoch: number; readonly detection: Detection }
-  /**
-   * Acknowledgements: 32-bit hashes (`detectionKey`) of the in-window detections of other nodes the sender
-   * holds for the zone. Sent on the tick after the sender heard a detection (new or repeated), so it costs
-   * nothing while no detection flows. [FM-ZONE-ENGINE-2]
-   */
-  | { readonly kind: 'held'; readonly zone: string; readonly epoch: number; readonly keys: readonly number[] }
-  /** A voter's vote; `vote.zone` and `vote.epoch` are the zone and epoch. */
-  | { readonly kind: 'vote'; readonly vote: Vote }
-  /** The zone's epoch: after `elect`, and in answer to a message of an older epoch. */
-  | { readonly kind: 'epoch'; readonly zone: string; readonly epoch: number }
-  /** A pump owner's pump state, on change (for status views on other nodes). */
-  | {
-      readonly kind: 'pump-state';
-      readonly zone: string;
-      readonly epoch: number;
-      readonly pump: string;
-      readonly running: boolean;
-      readonly cause: ActuationCause | null;
-    }
-  /** An operator's command to a pump, carried to its owner. */
-  | {
-      readonly kind: 'command';
-      readonly zone: string;
-      readonly epoch: number;
-      readonly pump: string;
-      readonly action: PumpAction;
-      readonly by: string;
-      readonly id: string;
-    };
+export type ZoneMessage = ZoneFrame;
 
 /** The zone of a message. */
 export function messageZone(m: ZoneMessage): string {
-  return m.kind === 'vote' ? m.vote.zone : m.zone;
+  return m.type === 'vote' ? m.vote.zone : m.zone;
 }
 
 /** The epoch a message carries. */
 export function messageEpoch(m: ZoneMessage): number {
-  return m.kind === 'vote' ? m.vote.epoch : m.epoch;
+  return m.type === 'vote' ? m.vote.epoch : m.epoch;
 }
 
-/** FNV-1a of a detection's origin and id: the 4 bytes a `held` message spends per acknowledged detection. */
+/** FNV-1a of a detection's origin and id: the 4 bytes a `held` frame spends per acknowledged detection. */
 export function detectionKey(d: Pick<Detection, 'node' | 'id'>): number {
   let h = 0x811c9dc5;
   const s = `${d.node}\0${d.id}`;
