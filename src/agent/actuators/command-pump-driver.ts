@@ -8,10 +8,9 @@
 
 import { execFile } from 'node:child_process';
 import { FieldmeshError } from '../../kit/index.js';
-import type { CommandPumpDriverConfig, PumpDriver, PumpDriverDeps, PumpReading } from './pump-driver.js';
+import type { CommandPumpDriverConfig } from '../../protocol/consensus/index.js';
+import type { PumpDriver, PumpDriverDeps, PumpReading } from './pump-driver.js';
 
-/** A relay command that takes longer than this is hung (gpioset returns in milliseconds). */
-export const COMMAND_DRIVER_TIMEOUT_MS = 5000;
 /** Output kept from a failing program, enough for its error line. */
 const STDERR_MAX_CHARS = 2000;
 
@@ -59,7 +58,8 @@ function run(op: string, argv: readonly string[], timeoutMs: number, pump: strin
 }
 
 export function createCommandPumpDriver(config: CommandPumpDriverConfig, deps: PumpDriverDeps): PumpDriver {
-  const timeoutMs = config.timeoutMs ?? COMMAND_DRIVER_TIMEOUT_MS;
+  // The schema's default is 5 s: a relay command that takes longer is hung (gpioset returns in milliseconds).
+  const timeoutMs = config.timeout;
   return {
     async start() {
       await run('start', config.start, timeoutMs, deps.pump);

@@ -2,8 +2,9 @@
 // agent's Transport, and reads back the state the relay publishes on its state topic.
 
 import { FieldmeshError, systemClock } from '../../kit/index.js';
+import type { MqttPumpDriverConfig } from '../../protocol/consensus/index.js';
 import type { TransportMessage } from '../../transport/index.js';
-import type { MqttPumpDriverConfig, PumpDriver, PumpDriverDeps, PumpReading } from './pump-driver.js';
+import type { PumpDriver, PumpDriverDeps, PumpReading } from './pump-driver.js';
 
 /** How long `read` waits for the relay to report after a command (a relay on the LAN answers in tens of ms). */
 export const MQTT_DRIVER_READ_TIMEOUT_MS = 2000;
@@ -12,13 +13,10 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
   const transport = deps.transport;
   if (!transport) throw new FieldmeshError('FM_CONFIG_INVALID', `pump ${deps.pump}: the mqtt driver needs the node's MQTT transport`);
   const clock = deps.clock ?? systemClock;
-  const topic = config.topic ?? `gpio/pump/${deps.pump}`;
-  const stateTopic = config.stateTopic === undefined ? `${topic}/state` : config.stateTopic;
-  const payloadOn = config.payloadOn ?? 'ON';
-  const payloadOff = config.payloadOff ?? 'OFF';
-  const stateOn = config.stateOn ?? payloadOn;
-  const stateOff = config.stateOff ?? payloadOff;
-  const readTimeoutMs = config.readTimeoutMs ?? MQTT_DRIVER_READ_TIMEOUT_MS;
+  // Topics and payloads come filled in by the zone configuration (gpio/pump/<id>, <topic>/state, ON, OFF);
+  // the relay reports its state with the same payloads it is commanded with.
+  const { topic, stateTopic, on: payloadOn, off: payloadOff } = config;
+  const readTimeoutMs = deps.readTimeoutMs ?? MQTT_DRIVER_READ_TIMEOUT_MS;
   const decoder = new TextDecoder();
   /** The relay's last reported state, and whether it came after our last command. */
   let reported: PumpReading = 'unknown';
@@ -28,23 +26,20 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
   const onMessage = (message: TransportMessage): void => {
     if (message.topic !== stateTopic) return;
     const text = decoder.decode(message.payload).trim();
-    reported = text === stateOn ? 'running' : text === stateOff ? 'stopped' : 'unknown';
+    reported = text === payloadOn ? 'running' : text === payloadOff ? 'stopped' : 'unknown';
     reportedSinceCommand = true;
     const ready = waiters;
     waiters = [];
     for (const w of ready) w();
   };
-  let subscribed: Promise<void> = Promise.resolve();
-  if (stateTopic !== null) {
-    transport.on('message', onMessage);
-    subscribed = transport.subscribe(stateTopic, 1);
-  }
+  transport.on('message', onMessage);
+  const subscribed = transport.subscribe(stateTopic, 1);
 
   async function send(op: 'start' | 'stop', payload: string): Promise<void> {
     await subscribed;
     reportedSinceCommand = false;
     try {
-      await transport!.publish(topic, new TextEncoder().encode(payload), { qos: 1, retain: config.retain ?? false });
+      await transport!.publish(topic, new TextEncoder().encode(payload), { qos: config.qos, retain: config.retain });
     } catch (err) {
       throw new FieldmeshError('FM_PUMP_DRIVER_FAILED', `pump ${deps.pump}: ${op} publish to ${topic} failed: ${(err as Error).message}`, {
         cause: err,
@@ -57,7 +52,6 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
     start: () => send('start', payloadOn),
     stop: () => send('stop', payloadOff),
     async read(): Promise<PumpReading> {
-      if (stateTopic === null) return 'unknown';
       if (!reportedSinceCommand) {
         // Wait for the relay's answer to our last command; without one we cannot tell.
         await new Promise<void>((resolve) => {

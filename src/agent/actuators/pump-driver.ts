@@ -6,10 +6,13 @@
 // FM_PUMP_DRIVER_FAILED (its message says which operation, and for a command its stderr); the
 // controller turns it into its `fault` state, it never crashes the node.
 //
-// The `driver` block of a pump's configuration is validated by the zone configuration schema
-// (src/protocol/consensus/zone-config.ts); the option types here are what this registry needs of it.
+// The `driver` block of a pump's configuration (`{type: sim}`, `{type: command, start, stop, read?,
+// timeout}`, `{type: mqtt, topic, stateTopic, on, off, qos, retain}`) is validated by the zone
+// configuration schema (src/protocol/consensus/zone-config.ts, pumpDriverSchema); this registry builds
+// the driver it names.
 
 import type { Clock, Logger } from '../../kit/index.js';
+import type { PumpDriverConfig } from '../../protocol/consensus/index.js';
 import type { Transport } from '../../transport/index.js';
 import { createCommandPumpDriver } from './command-pump-driver.js';
 import { createMqttPumpDriver } from './mqtt-pump-driver.js';
@@ -29,41 +32,12 @@ export interface PumpDriver {
   close?(): Promise<void>;
 }
 
-/** A simulated pump: state in memory. */
-export interface SimPumpDriverConfig {
-  readonly type: 'sim';
-}
-
-/** Runs programs (argv arrays, no shell) to start, stop and read back the pump. */
-export interface CommandPumpDriverConfig {
-  readonly type: 'command';
-  readonly start: readonly string[];
-  readonly stop: readonly string[];
-  /** Prints the pump's state on stdout: 1/on/running/true/active, or 0/off/stopped/false/inactive; else unknown. */
-  readonly read?: readonly string[];
-  /** A program that runs longer is killed and the operation fails (default 5000 ms). */
-  readonly timeoutMs?: number;
-}
-
-/** Publishes ON/OFF to the seed's `gpio/pump/<id>` topic and reads back state from a state topic. */
-export interface MqttPumpDriverConfig {
-  readonly type: 'mqtt';
-  /** Command topic; default `gpio/pump/<pump id>`. */
-  readonly topic?: string;
-  /** Where the relay reports its state; default `<topic>/state`. `null`: no read-back (read says unknown). */
-  readonly stateTopic?: string | null;
-  readonly payloadOn?: string;
-  readonly payloadOff?: string;
-  /** State payloads meaning running / stopped; default the command payloads. */
-  readonly stateOn?: string;
-  readonly stateOff?: string;
-  /** Retain the command (a relay that reboots takes the last command again); default false. */
-  readonly retain?: boolean;
-  /** How long `read` waits for a state published after the last command (default 2000 ms). */
-  readonly readTimeoutMs?: number;
-}
-
-export type PumpDriverConfig = SimPumpDriverConfig | CommandPumpDriverConfig | MqttPumpDriverConfig;
+export type {
+  CommandPumpDriverConfig,
+  MqttPumpDriverConfig,
+  PumpDriverConfig,
+  SimPumpDriverConfig,
+} from '../../protocol/consensus/index.js';
 
 export interface PumpDriverDeps {
   /** The pump's id (default topics, log lines). */
@@ -72,6 +46,8 @@ export interface PumpDriverDeps {
   readonly transport?: Transport;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** The mqtt driver: how long `read` waits for the relay's state after a command (default 2000 ms). */
+  readonly readTimeoutMs?: number;
 }
 
 type DriverFactory<C extends PumpDriverConfig> = (config: C, deps: PumpDriverDeps) => PumpDriver;
