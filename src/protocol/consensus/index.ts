@@ -1,4 +1,6 @@
-// Zone consensus: types, zone configuration, the evaluator, votes.
+// Zone consensus: types, zone configuration, the evaluator, votes and the zone frames.
 export * from './evaluate.js';
 export * from './types.js';
+export * from './votes.js';
 export * from './zone-config.js';
+export * from './zone-frames.js';
