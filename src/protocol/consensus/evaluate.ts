@@ -1,5 +1,5 @@
 // The deterministic evaluator: a zone's detections to "fire or not, and why", the same on every node and
-// on the hub; and which zones a confirmed fire activates. [FM-ZONE-5..9] in docs/consensus.md.
+// on the hub; and which zones a confirmed fire activates. [FM-ZONE-EVAL-1..5] in docs/consensus.md.
 
 import type { Detection, Evidence, ZoneCamera, ZoneConfig, ZoneEvaluation } from './types.js';
 import { SCORE_TOLERANCE } from './zone-config.js';
@@ -7,7 +7,7 @@ import { SCORE_TOLERANCE } from './zone-config.js';
 /**
  * At most this many detection ids in an evaluation's evidence (a vote carries at most 32 too). The
  * detection that gave each counted camera its confidence is always kept (cameras in id order); the rest
- * are filled in ascending id order; the list is sorted. [FM-ZONE-8]
+ * are filled in ascending id order; the list is sorted. [FM-ZONE-EVAL-4]
  */
 export const MAX_EVIDENCE_DETECTIONS = 32;
 
@@ -16,7 +16,7 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 /**
  * Whether one detection counts for a zone at `now`: its camera is one of the zone's and it came from that
  * camera's node, its class is one the policy names, its confidence is within 0..1 and at least the
- * policy's, and its time is inside the window, `now - windowMs < time <= now + maxClockSkewMs`. [FM-ZONE-5]
+ * policy's, and its time is inside the window, `now - windowMs < time <= now + maxClockSkewMs`. [FM-ZONE-EVAL-1]
  */
 export function isCountedDetection(zone: ZoneConfig, detection: Detection, now: number): boolean {
   return counts(
@@ -54,7 +54,7 @@ function formatScore(n: number): string {
  * Evaluates a zone over the detections held at `now`. The answer depends only on the set of detections
  * counted (order and duplicates do not matter): per counted camera its highest confidence in the window;
  * score = sum of weight x that confidence, added in camera id order so every node gets the same float;
- * fire iff distinct cameras >= minCameras, distinct nodes >= minNodes and score >= threshold. [FM-ZONE-6,7]
+ * fire iff distinct cameras >= minCameras, distinct nodes >= minNodes and score >= threshold. [FM-ZONE-EVAL-2,3]
  */
 export function evaluateZone(zone: ZoneConfig, detections: Iterable<Detection>, now: number): ZoneEvaluation {
   const p = zone.policy;
@@ -123,7 +123,7 @@ export interface ZoneActivation {
  * zone activated by a neighbour activates nothing further (only its own confirmed fire would), so one
  * zone's evidence reaches only the zones it overlaps, never the whole site. "Confirmed" is the caller's
  * word: pass evaluations (the hub's display) or `{zone, fire}` from a held majority certificate (the
- * actuator). Zones not in `zones` are ignored. [FM-ZONE-9]
+ * actuator). Zones not in `zones` are ignored. [FM-ZONE-EVAL-5]
  */
 export function activatedZones(
   zones: readonly ZoneConfig[],

@@ -1,5 +1,5 @@
 // Zones as configuration: the zod schema of a site's zone list (list or the seed's mapping), its defaults,
-// the cross-field checks with precise paths, and zoneConfigHash. [FM-ZONE-1..4] in docs/consensus.md.
+// the cross-field checks with precise paths, and zoneConfigHash. [FM-ZONE-CONFIG-1..4] in docs/consensus.md.
 
 import { z } from 'zod';
 import { type ConfigSource, durationMs, ID_PATTERN, loadConfig } from '../../kit/index.js';
@@ -18,6 +18,7 @@ import type { PumpEnvelope, ZoneCamera, ZoneConfig, ZonePolicy, ZonePump } from 
  * - voteTtl 6s: three 2 s ticks (the publish tick's default), so a renewal lost twice does not lapse a vote.
  * - maxClockSkew 2s: one tick; it must stay below voteTtl (a vote from the future could outlive its TTL).
  * - isolatedFallback off; when on, 3 of the node's own cameras at 0.9 (the issue's example).
+ * [FM-ZONE-CONFIG-3]
  */
 export const ZONE_POLICY_DEFAULTS = {
   window: '60s',
@@ -232,7 +233,7 @@ function fmt(n: number): string {
   return String(Number(n.toFixed(6)));
 }
 
-/** The cross-field checks of one site's zones, each issue on the field it is about. [FM-ZONE-2] */
+/** The cross-field checks of one site's zones, each issue on the field it is about. [FM-ZONE-CONFIG-2] */
 function checkZones(entries: readonly ZoneEntry[], allIds: ReadonlySet<string>, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const cameraHome = new Map<string, { node: string; zone: string }>();
@@ -392,7 +393,7 @@ function buildZone(zone: ZoneInput): ConfiguredZone {
 /**
  * A site's zones: a list of zones with ids, or the seed's mapping of zone id to zone (`zones: {north:
  * {nodes: [...], overlap: [...]}}`). Every problem is reported with its path; the result is the
- * `ConfiguredZone` list in file order (durations in ms). [FM-ZONE-1]
+ * `ConfiguredZone` list in file order (durations in ms). [FM-ZONE-CONFIG-1]
  */
 export const zonesSchema = z.unknown().transform((value, ctx): ConfiguredZone[] => {
   let raw: { at: PropertyKey[]; value: unknown }[];
@@ -447,7 +448,7 @@ const sortedStrings = (xs: readonly string[]): string[] => [...xs].sort(compareS
 /**
  * What the hash covers: the consensus shape of a zone (ZoneConfig's fields only, not the drivers, which
  * are the pump node's own business), with every set sorted (voters, cameras, pumps, overlaps, classes,
- * activates), so two nodes that list the same configuration in another order agree. [FM-ZONE-4]
+ * activates), so two nodes that list the same configuration in another order agree. [FM-ZONE-CONFIG-4]
  */
 function canonicalZone(zone: ZoneConfig): unknown {
   const p = zone.policy;
@@ -538,7 +539,7 @@ export function fnv1a64(text: string): string {
 /**
  * A stable hash of the zone's canonical JSON (FNV-1a 64, 16 hex digits), the same in Node and the browser.
  * Votes carry it: a vote cast under another configuration of the zone does not count. It only tells
- * configurations apart; it does not authenticate. [FM-ZONE-4]
+ * configurations apart; it does not authenticate. [FM-ZONE-CONFIG-4]
  */
 export function zoneConfigHash(zone: ZoneConfig): string {
   return fnv1a64(canonicalJson(canonicalZone(zone)));
