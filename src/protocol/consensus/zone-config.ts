@@ -130,7 +130,8 @@ const envelopeSchema = z
   })
   .prefault({} as never);
 
-const pumpObjectSchema = z.strictObject({
+/** One pump as written (input shape, for docs and tools; parse a site's zones with `zonesSchema`). */
+export const pumpObjectSchema = z.strictObject({
   id: pumpId,
   node: nodeId,
   envelope: envelopeSchema,
@@ -192,7 +193,8 @@ const pumpSchema = z.unknown().transform((value, ctx) => {
   return parseInto(pumpObjectSchema, value, ctx) ?? z.NEVER;
 });
 
-const zoneObjectSchema = z.strictObject({
+/** One zone as written, before the checks across fields (input shape, for docs and tools; parse with `zonesSchema`). */
+export const zoneObjectSchema = z.strictObject({
   id: zoneId,
   /** The voting nodes; `nodes` is the seed's name for them. */
   voters: z.array(nodeId).optional(),

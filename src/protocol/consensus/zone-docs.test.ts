@@ -2,13 +2,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { z } from 'zod';
 import { activatedZones, evaluateZone } from './evaluate.js';
 import type { Detection } from './types.js';
-import { type ConfiguredZone, loadZoneConfigs } from './zone-config.js';
+import { type ConfiguredZone, loadZoneConfigs, pumpObjectSchema, zoneObjectSchema } from './zone-config.js';
+
+const DOC = readFileSync(new URL('../../../docs/consensus.md', import.meta.url), 'utf8');
 
 function docsZones(): readonly ConfiguredZone[] {
-  const doc = readFileSync(new URL('../../../docs/consensus.md', import.meta.url), 'utf8');
-  const match = /<!-- zones-example[^>]*-->\s*```yaml\n([\s\S]*?)```/.exec(doc);
+  const match = /<!-- zones-example[^>]*-->\s*```yaml\n([\s\S]*?)```/.exec(DOC);
   assert.ok(match?.[1], 'docs/consensus.md has its zones-example block');
   return loadZoneConfigs({ text: match[1], file: 'docs/consensus.md' });
 }
@@ -69,4 +71,26 @@ test('consensus docs: the worked example is what the evaluator says', () => {
     NOW,
   );
   assert.deepEqual(weak.missing, ['score 1.107 of 1.2']);
+});
+
+type JsonSchema = { properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[]; oneOf?: JsonSchema[] };
+
+/** Every property name in a JSON schema, through arrays and unions. */
+function propertyNames(schema: JsonSchema, out = new Set<string>()): Set<string> {
+  for (const [k, v] of Object.entries(schema.properties ?? {})) {
+    out.add(k);
+    propertyNames(v, out);
+  }
+  for (const inner of [schema.items, ...(schema.anyOf ?? []), ...(schema.oneOf ?? [])]) if (inner) propertyNames(inner, out);
+  return out;
+}
+
+test('consensus docs: every key of a zone and of a pump (envelope, drivers) is documented', () => {
+  const names = new Set<string>();
+  for (const schema of [zoneObjectSchema, pumpObjectSchema]) {
+    propertyNames(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, names);
+  }
+  assert.ok(names.has('isolatedFallback') && names.has('stateTopic') && names.has('onRestart'), [...names].join(', '));
+  const missing = [...names].filter((k) => !DOC.includes(`\`${k}\``) && !DOC.includes(`.${k}\``) && !DOC.includes(`${k}:`));
+  assert.deepEqual(missing, []);
 });
