@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { activatedZones, evaluateZone, isCountedDetection, MAX_EVIDENCE_DETECTIONS } from './evaluate.js';
+import { activatedZones, evaluateIsolatedFallback, evaluateZone, isCountedDetection, MAX_EVIDENCE_DETECTIONS } from './evaluate.js';
 import type { Detection, ZoneCamera, ZoneConfig, ZonePolicy } from './types.js';
 import { DEFAULT_ZONE_POLICY } from './zone-config.js';
 
@@ -193,6 +193,34 @@ test('evaluator: activation through policy.activates is not transitive and ignor
   assert.deepEqual(activatedZones(zones, [evaluation]), [{ zone: 'east', by: ['north'] }]);
 });
 
+test('evaluator: the isolated fallback counts only the node’s own cameras, strongly enough, and only when enabled', () => {
+  const cams: ZoneCamera[] = [
+    { id: 'a1', node: 'a', weight: 1 },
+    { id: 'a2', node: 'a', weight: 1 },
+    { id: 'a3', node: 'a', weight: 0.2 },
+    { id: 'b1', node: 'b', weight: 1 },
+  ];
+  const on = zoneOf(cams, { isolatedFallback: { enabled: true, minCameras: 3, minConfidence: 0.9 } });
+  const strong = [det('a1', 'a', 0.95), det('a2', 'a', 0.9), det('a3', 'a', 0.99)];
+  const result = evaluateIsolatedFallback(on, 'a', strong, NOW);
+  assert.equal(result.fire, true);
+  assert.deepEqual(result.cameras, ['a1', 'a2', 'a3']);
+  assert.deepEqual(result.detections, strong.map((d) => d.id).sort());
+  // One of them below the fallback's confidence (though above the policy's): 2 of 3.
+  const weaker = [strong[0], strong[1], det('a3', 'a', 0.85)] as Detection[];
+  assert.deepEqual(evaluateIsolatedFallback(on, 'a', weaker, NOW).missing, ['2 of 3 own cameras at 0.9']);
+  // Another node's cameras are not this node's evidence, nor are this node's cameras claimed by another.
+  assert.equal(evaluateIsolatedFallback(on, 'b', strong, NOW).fire, false);
+  const claimed = [strong[0], strong[1], det('a3', 'b', 1)] as Detection[];
+  assert.equal(evaluateIsolatedFallback(on, 'a', claimed, NOW).fire, false);
+  // Outside the window, nothing.
+  const old = strong.map((d) => ({ ...d, time: NOW - on.policy.windowMs }));
+  assert.equal(evaluateIsolatedFallback(on, 'a', old, NOW).fire, false);
+  // Off by default, whatever the evidence.
+  const off = zoneOf(cams);
+  assert.deepEqual(evaluateIsolatedFallback(off, 'a', strong, NOW).missing, ['isolated fallback off']);
+});
+
 // Properties. A small world: nodes n0..n3, cameras c0..c5 with random nodes and weights.
 
 const NODES = ['n0', 'n1', 'n2', 'n3'];
@@ -366,6 +394,33 @@ test('evaluator property: window edges are exact: at now - window out, at now in
       assert.equal(isCountedDetection(zone, d(now + zone.policy.maxClockSkewMs), now), true);
       assert.equal(isCountedDetection(zone, d(now + zone.policy.maxClockSkewMs + 1), now), false);
     }),
+    { numRuns: 300 },
+  );
+});
+
+test('evaluator property: the isolated fallback never fires on fewer own cameras than it asks, nor when off', () => {
+  fc.assert(
+    fc.property(
+      worldArb.chain(([zone, ds]) =>
+        fc.tuple(
+          fc.constant(zone),
+          fc.constant(ds),
+          fc.constantFrom(...NODES),
+          fc.boolean(),
+          fc.integer({ min: 1, max: 3 }),
+          fc.constantFrom(0.7, 0.9, 1),
+        ),
+      ),
+      ([base, ds, node, enabled, minCameras, minConfidence]) => {
+        const zone = { ...base, policy: { ...base.policy, isolatedFallback: { enabled, minCameras, minConfidence } } };
+        const result = evaluateIsolatedFallback(zone, node, ds, NOW);
+        const ownStrong = new Set(
+          ds.filter((d) => isCountedDetection(zone, d, NOW) && d.node === node && d.confidence >= minConfidence).map((d) => d.camera),
+        );
+        assert.equal(result.fire, enabled && ownStrong.size >= minCameras);
+        assert.deepEqual(result.cameras, [...ownStrong].sort());
+      },
+    ),
     { numRuns: 300 },
   );
 });

@@ -1,5 +1,5 @@
 // The deterministic evaluator: a zone's detections to "fire or not, and why", the same on every node and
-// on the hub; and which zones a confirmed fire activates. [FM-ZONE-EVAL-1..5] in docs/consensus.md.
+// on the hub; and which zones a confirmed fire activates. [FM-ZONE-EVAL-1..6] in docs/consensus.md.
 
 import type { Detection, Evidence, ZoneCamera, ZoneConfig, ZoneEvaluation } from './types.js';
 import { SCORE_TOLERANCE } from './zone-config.js';
@@ -45,6 +45,27 @@ function counts(zone: ZoneConfig, detection: Detection, now: number, camera: Zon
   );
 }
 
+/**
+ * Over the detections `accept` keeps: per camera its highest confidence and the smallest id among the
+ * detections that gave it, and every kept id. A function of the set: order and duplicates do not matter.
+ */
+function bestPerCamera(
+  detections: Iterable<Detection>,
+  accept: (d: Detection) => boolean,
+): { best: Map<string, { confidence: number; id: string }>; ids: Set<string> } {
+  const best = new Map<string, { confidence: number; id: string }>();
+  const ids = new Set<string>();
+  for (const d of detections) {
+    if (!accept(d)) continue;
+    ids.add(d.id);
+    const b = best.get(d.camera);
+    if (b === undefined || d.confidence > b.confidence || (d.confidence === b.confidence && d.id < b.id)) {
+      best.set(d.camera, { confidence: d.confidence, id: d.id });
+    }
+  }
+  return { best, ids };
+}
+
 /** A score for people: floored to 3 decimals, so it never reads as reaching a threshold it missed. */
 function formatScore(n: number): string {
   return String(Math.floor(n * 1000 + SCORE_TOLERANCE) / 1000);
@@ -59,18 +80,7 @@ function formatScore(n: number): string {
 export function evaluateZone(zone: ZoneConfig, detections: Iterable<Detection>, now: number): ZoneEvaluation {
   const p = zone.policy;
   const cameras = new Map(zone.cameras.map((c) => [c.id, c]));
-  /** Per counted camera: its highest confidence, and the smallest id among the detections that gave it. */
-  const best = new Map<string, { confidence: number; id: string }>();
-  const ids = new Set<string>();
-  for (const d of detections) {
-    const camera = cameras.get(d.camera);
-    if (!counts(zone, d, now, camera)) continue;
-    ids.add(d.id);
-    const b = best.get(d.camera);
-    if (b === undefined || d.confidence > b.confidence || (d.confidence === b.confidence && d.id < b.id)) {
-      best.set(d.camera, { confidence: d.confidence, id: d.id });
-    }
-  }
+  const { best, ids } = bestPerCamera(detections, (d) => counts(zone, d, now, cameras.get(d.camera)));
   const counted = [...best.keys()].sort(compareStrings);
   const nodes = new Set<string>();
   let score = 0;
@@ -142,4 +152,50 @@ export function activatedZones(
     }
   }
   return [...by.keys()].sort(compareStrings).map((zone) => ({ zone, by: [...(by.get(zone) as Set<string>)].sort(compareStrings) }));
+}
+
+/** The isolated fallback's own evidence test for one node (whether its majority is out of sight is the caller's). */
+export interface FallbackEvaluation {
+  readonly zone: string;
+  readonly node: string;
+  readonly at: number;
+  /** The zone's fallback is on and `node`'s own cameras give the strong evidence it asks for. */
+  readonly fire: boolean;
+  /** What is missing when not, in words. */
+  readonly missing: readonly string[];
+  /** The node's own cameras that saw it strongly enough, sorted. */
+  readonly cameras: readonly string[];
+  /** Their detection ids, sorted, capped as an evaluation's evidence is. */
+  readonly detections: readonly string[];
+}
+
+/**
+ * The opt-in isolated fallback's evidence for `node`: detections that count for the zone (the rules of
+ * evaluateZone, the node check included, so another node claiming this node's camera counts for
+ * nothing) from cameras configured on `node`, at least `isolatedFallback.minConfidence`, on at least
+ * `isolatedFallback.minCameras` distinct cameras. Off unless the zone enables it. [FM-ZONE-EVAL-6]
+ */
+export function evaluateIsolatedFallback(zone: ZoneConfig, node: string, detections: Iterable<Detection>, now: number): FallbackEvaluation {
+  const fb = zone.policy.isolatedFallback;
+  const own = new Map(zone.cameras.filter((c) => c.node === node).map((c) => [c.id, c]));
+  const { best, ids } = bestPerCamera(detections, (d) => {
+    const camera = own.get(d.camera);
+    return camera !== undefined && counts(zone, d, now, camera) && d.confidence >= fb.minConfidence;
+  });
+  const cameras = [...best.keys()].sort(compareStrings);
+  const missing: string[] = [];
+  if (!fb.enabled) missing.push('isolated fallback off');
+  if (cameras.length < fb.minCameras) missing.push(`${cameras.length} of ${fb.minCameras} own cameras at ${fb.minConfidence}`);
+  return {
+    zone: zone.id,
+    node,
+    at: now,
+    fire: missing.length === 0,
+    missing,
+    cameras,
+    detections: cappedEvidence(
+      cameras.map((c) => (best.get(c) as { id: string }).id),
+      ids,
+    ),
+  };
 }
