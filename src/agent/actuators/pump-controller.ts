@@ -11,7 +11,7 @@
 //   c.counters(), await c.idle(), await c.close()
 // Every demand and command returns a PumpOutcome (refusals are values, not throws). Every command,
 // every refusal, every start and stop goes to `onRecord` (who, what, when, outcome): the audit.
-// The rules [FM-ZONE-ACT-1..12] are described in docs/consensus.md, "The safety envelope".
+// The rules [FM-ZONE-ACT-1..11] are described in docs/consensus.md, "The safety envelope".
 
 import { EventEmitter } from 'node:events';
 import { type Clock, describeError, type Logger, silentLogger, systemClock, type TimerHandle } from '../../kit/index.js';
