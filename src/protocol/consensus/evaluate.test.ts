@@ -272,17 +272,25 @@ const worldArb = zoneArb.chain((zone) =>
   fc.tuple(fc.constant(zone), fc.array(fc.oneof(detectionArb(zone), countedArb(zone)), { maxLength: 30 })),
 );
 
+/** A world and more drawn for it. */
+function worldWith<Ts extends unknown[]>(
+  extra: (zone: ZoneConfig, ds: Detection[]) => { [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
+): fc.Arbitrary<[ZoneConfig, Detection[], ...Ts]> {
+  return worldArb.chain(
+    ([zone, ds]) =>
+      fc.tuple(fc.constant(zone), fc.constant(ds), ...(extra(zone, ds) as fc.Arbitrary<unknown>[])) as unknown as fc.Arbitrary<
+        [ZoneConfig, Detection[], ...Ts]
+      >,
+  );
+}
+
 test('evaluator property: the same detections in any order, with any duplicates, give the same answer', () => {
   fc.assert(
     fc.property(
-      worldArb.chain(([zone, ds]) =>
-        fc.tuple(
-          fc.constant(zone),
-          fc.constant(ds),
-          fc.shuffledSubarray(ds, { minLength: ds.length, maxLength: ds.length }),
-          fc.array(fc.nat(), { maxLength: 10 }),
-        ),
-      ),
+      worldWith((_zone, ds) => [
+        fc.shuffledSubarray(ds, { minLength: ds.length, maxLength: ds.length }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+      ]),
       ([zone, ds, shuffled, dupes]) => {
         const withDupes = [...shuffled];
         for (const i of dupes) if (ds.length > 0) withDupes.splice(i % (withDupes.length + 1), 0, { ...(ds[i % ds.length] as Detection) });
@@ -296,7 +304,7 @@ test('evaluator property: the same detections in any order, with any duplicates,
 test('evaluator property: adding a counted detection never turns fire off; removing one never turns it on', () => {
   fc.assert(
     fc.property(
-      worldArb.chain(([zone, ds]) => fc.tuple(fc.constant(zone), fc.constant(ds), countedArb(zone))),
+      worldWith((zone) => [countedArb(zone)]),
       ([zone, ds, extra]) => {
         const before = evaluateZone(zone, ds, NOW);
         const after = evaluateZone(zone, [...ds, extra], NOW);
@@ -371,7 +379,7 @@ test('evaluator property: any number of cameras of one node never fire when two 
 test('evaluator property: a detection from a camera claimed by the wrong node never counts', () => {
   fc.assert(
     fc.property(
-      worldArb.chain(([zone, ds]) => fc.tuple(fc.constant(zone), fc.constant(ds), countedArb(zone), fc.constantFrom(...NODES))),
+      worldWith((zone) => [countedArb(zone), fc.constantFrom(...NODES)]),
       ([zone, ds, counted, node]) => {
         fc.pre(node !== counted.node);
         const forged = { ...counted, id: 'forged', node };
@@ -401,16 +409,7 @@ test('evaluator property: window edges are exact: at now - window out, at now in
 test('evaluator property: the isolated fallback never fires on fewer own cameras than it asks, nor when off', () => {
   fc.assert(
     fc.property(
-      worldArb.chain(([zone, ds]) =>
-        fc.tuple(
-          fc.constant(zone),
-          fc.constant(ds),
-          fc.constantFrom(...NODES),
-          fc.boolean(),
-          fc.integer({ min: 1, max: 3 }),
-          fc.constantFrom(0.7, 0.9, 1),
-        ),
-      ),
+      worldWith(() => [fc.constantFrom(...NODES), fc.boolean(), fc.integer({ min: 1, max: 3 }), fc.constantFrom(0.7, 0.9, 1)]),
       ([base, ds, node, enabled, minCameras, minConfidence]) => {
         const zone = { ...base, policy: { ...base.policy, isolatedFallback: { enabled, minCameras, minConfidence } } };
         const result = evaluateIsolatedFallback(zone, node, ds, NOW);
