@@ -11,3 +11,4 @@ export {
   seedEnvironment,
 } from './config.js';
 export { CriticalSet, DueCursor } from './critical-set.js';
+export * from './zones/index.js';

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FieldmeshError, parseDurationMs } from '../kit/index.js';
-import { BUILTIN_SCENARIOS, loadScenario, runSim } from '../sim/index.js';
+import { BUILTIN_SCENARIOS, loadScenario, runFirePartitions, runSim } from '../sim/index.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
 
@@ -17,6 +17,47 @@ interface SimOptions {
   baseline: boolean;
   progress: boolean;
   json?: boolean;
+  schedules?: string;
+}
+
+/** The zone consensus proof: random partition schedules judged by an oracle (src/sim/fire-partitions.ts). */
+const FIRE_PARTITIONS = 'fire-partitions';
+const FIRE_DEFAULT_SCHEDULES = 1_000;
+const FIRE_DEFAULT_SEED = 1;
+
+async function runFireScenario(o: SimOptions, io: CliIo): Promise<void> {
+  const schedules = o.schedules === undefined ? FIRE_DEFAULT_SCHEDULES : Number(o.schedules);
+  if (!Number.isInteger(schedules) || schedules < 1)
+    throw new FieldmeshError('FM_CLI_USAGE', `--schedules must be a positive integer, got "${o.schedules}"`);
+  const seed = o.seed === undefined ? FIRE_DEFAULT_SEED : Number(o.seed);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new FieldmeshError('FM_CLI_USAGE', `--seed must be a non-negative integer, got "${o.seed}"`);
+  const showProgress = o.progress && !o.json && process.stderr.isTTY;
+  const started = performance.now();
+  const { safety, failures } = await runFirePartitions({
+    schedules,
+    seed,
+    onProgress: showProgress ? (done, total) => process.stderr.write(`\rfire-partitions ${done}/${total}`) : undefined,
+  });
+  if (showProgress) process.stderr.write('\n');
+  const report = {
+    scenario: FIRE_PARTITIONS,
+    clock: 'simulated',
+    wallSeconds: Math.round((performance.now() - started) / 100) / 10,
+    safety,
+    failures: failures.slice(0, 50),
+  };
+  if (o.json) io.out(JSON.stringify(report, null, 2));
+  else {
+    io.out(
+      `${safety.schedules} schedules: ${safety.actuationsWithoutMajority} actuations without a majority, ${safety.staleCommandsAccepted} stale commands accepted, ` +
+        `${safety.runtimeLimitViolations} runtime limit violations, ${safety.missedFires} missed fires of ${safety.firesWithMajoritySide}, ` +
+        `decision latency p99 ${safety.decisionLatencyP99Ms ?? '-'} ms; the seed's rule: ${safety.seedRule.unsafeActuations} unsafe actuations`,
+    );
+  }
+  const unsafe =
+    safety.actuationsWithoutMajority + safety.staleCommandsAccepted + safety.staleDecisionsAccepted + safety.runtimeLimitViolations;
+  if (unsafe > 0) process.exitCode = 1;
 }
 
 function overrides(o: SimOptions): Record<string, number> {
@@ -49,9 +90,13 @@ export function registerSim(program: Command, io: CliIo): void {
   program
     .command('sim')
     .description(
-      `simulate the awareness plane over emulated links and report beside the JSON-star baseline (${BUILTIN_SCENARIOS.join(', ')})`,
+      `simulate the awareness plane over emulated links and report beside the JSON-star baseline (${BUILTIN_SCENARIOS.join(', ')}), or zone consensus under random partitions (${FIRE_PARTITIONS})`,
     )
-    .option('--scenario <name|file>', `a built-in scenario (${BUILTIN_SCENARIOS.join(', ')}) or a scenario YAML file`, 'steady')
+    .option(
+      '--scenario <name|file>',
+      `a built-in scenario (${BUILTIN_SCENARIOS.join(', ')}, ${FIRE_PARTITIONS}) or a scenario YAML file`,
+      'steady',
+    )
     .option('--nodes <n>', "override the scenario's node count")
     .option('--duration <d>', "override the scenario's duration (e.g. 60s)")
     .option('--loss <p>', 'override the random frame loss per receiver (0..1)')
@@ -63,7 +108,9 @@ export function registerSim(program: Command, io: CliIo): void {
     )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print report.json on stdout')
+    .option('--schedules <n>', `${FIRE_PARTITIONS}: how many random schedules (default ${FIRE_DEFAULT_SCHEDULES})`)
     .action(async (o: SimOptions) => {
+      if (o.scenario === FIRE_PARTITIONS) return runFireScenario(o, io);
       const scenario = await loadScenario(o.scenario, { overrides: overrides(o) });
       const outDir = resolve(o.out);
       const { results, written } = await runSim(scenario, {

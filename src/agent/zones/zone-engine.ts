@@ -105,6 +105,8 @@ interface ZoneState {
   readonly demanded: Map<string, number>;
   majority: boolean;
   readonly lastHeard: Map<string, number>;
+  /** `boot/seq/epoch` of the vote last accepted per voter. */
+  readonly accepted: Map<string, string>;
   readonly records: ZoneRecord[];
   readonly refusals: Map<VoteRefusal, number>;
   lastEvaluation: ZoneEvaluation | undefined;
@@ -176,6 +178,7 @@ export class ZoneEngine {
         demanded: new Map(),
         majority: false,
         lastHeard: new Map(),
+        accepted: new Map(),
         records: [],
         refusals: new Map(),
         lastEvaluation: undefined,
@@ -285,7 +288,7 @@ export class ZoneEngine {
         s.announce--;
         this.#o.link.send({ type: 'epoch', zone: s.zone.id, epoch: s.epoch, by: this.#o.node, reason: 'adopted' });
       }
-      this.#vote(s, now);
+      this.#vote(s, now, true);
       this.#fallback(s, now);
       this.#actuate(s, now);
     }
@@ -370,7 +373,7 @@ export class ZoneEngine {
   }
 
   /** [FM-ZONE-ENGINE-3] A voter evaluates what it holds and casts or renews while it says fire. */
-  #vote(s: ZoneState, now: number): void {
+  #vote(s: ZoneState, now: number, repeat = false): void {
     if (s.caster === undefined) return;
     const evaluation = evaluateZone(s.zone, [...s.held.values()], now);
     s.lastEvaluation = evaluation;
@@ -385,7 +388,11 @@ export class ZoneEngine {
       return;
     }
     if (now < s.cooldownUntil) return;
-    if (!s.caster.needsRenewal(now, last, s.epoch)) return;
+    if (!s.caster.needsRenewal(now, last, s.epoch)) {
+      // [FM-ZONE-ENGINE-3] The live vote goes again every tick: a lost frame costs one tick, not a renewal period.
+      if (repeat && last !== undefined) this.#o.link.send({ type: 'vote', vote: last });
+      return;
+    }
     const vote = s.caster.cast(now, s.epoch, evaluation.evidence.detections);
     s.lastVote = vote;
     if (!live) this.#record(s, { at: now, kind: 'vote', detections: vote.evidence, evaluation });
@@ -402,12 +409,16 @@ export class ZoneEngine {
   /** [FM-ZONE-ENGINE-5] A pump owner counts a vote and actuates on the certificate. */
   #count(s: ZoneState, vote: Vote, sender: string, now: number): void {
     if (s.votes === undefined) return;
+    // A repeat of the vote last accepted from this voter is not offered again (it would count as a replay).
+    const mark = `${vote.boot}/${vote.seq}/${vote.epoch}`;
+    if (s.accepted.get(vote.voter) === mark && sender === vote.voter) return;
     const result = s.votes.offer(vote, sender, now);
     if (!result.accepted) {
       s.refusals.set(result.reason, (s.refusals.get(result.reason) ?? 0) + 1);
       if (result.reason !== 'replayed') this.#record(s, { at: now, kind: 'vote-refused', reason: result.reason, from: sender });
       return;
     }
+    s.accepted.set(vote.voter, mark);
     if (vote.epoch > s.epoch) this.#adopt(s, vote.epoch, now, sender);
     this.#o.store.save(s.zone.id, { epoch: s.epoch, votes: s.votes.snapshot() });
     this.#actuate(s, now);
