@@ -295,8 +295,9 @@ export class FireCluster {
   async settle(): Promise<void> {
     for (let i = 0; this.#dirty && i < 100; i++) {
       this.#dirty = false;
-      const all = [...this.nodes.values()].filter((n) => n.state !== 'down').flatMap((n) => [...n.controllers.values()]);
-      await Promise.all(all.map((c) => c.idle()));
+      const live = [...this.nodes.values()].filter((n) => n.state !== 'down');
+      await Promise.all(live.map((n) => n.engine?.idle()));
+      await Promise.all(live.flatMap((n) => [...n.controllers.values()]).map((c) => c.idle()));
     }
   }
 

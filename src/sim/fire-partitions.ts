@@ -111,7 +111,7 @@ export interface FirePartitionsOptions {
 }
 
 /** A fire: cameras of a zone that see it, each every `everyMs`, from `from` to `to`. */
-interface Fire {
+export interface Fire {
   readonly zone: string;
   readonly from: number;
   readonly to: number;
@@ -119,7 +119,7 @@ interface Fire {
   readonly everyMs: number;
 }
 
-type FaultEvent =
+export type FaultEvent =
   | { readonly at: number; readonly kind: 'partition'; readonly sides: readonly (readonly string[])[] }
   | { readonly at: number; readonly kind: 'heal' }
   | { readonly at: number; readonly kind: 'stall'; readonly node: string; readonly ms: number }
@@ -135,7 +135,7 @@ type FaultEvent =
     }
   | { readonly at: number; readonly kind: 'loss'; readonly loss: number };
 
-interface Schedule {
+export interface FireSchedule {
   readonly zones: readonly ZoneConfig[];
   readonly nodes: readonly string[];
   readonly fires: readonly Fire[];
@@ -147,7 +147,7 @@ interface Schedule {
 const pick = <T>(r: SimRandom, xs: readonly T[]): T => xs[r.int(xs.length)] as T;
 
 /** A random zone and its schedule of fires and faults, deterministic for (seed, index). */
-export function buildFireSchedule(seed: number, index: number, size: number): Schedule {
+export function buildFireSchedule(seed: number, index: number, size: number): FireSchedule {
   const r = createSimRandom(seed, 0xf1e0 + index);
   const voters = Array.from({ length: size }, (_, i) => `v${String(i + 1).padStart(2, '0')}`);
   const nodes = [...voters];
@@ -307,7 +307,7 @@ interface CastVote {
   readonly ttlMs: number;
 }
 
-interface ScheduleOutcome {
+export interface ScheduleOutcome {
   actuationsWithoutMajority: number;
   staleCommandsAccepted: number;
   staleDecisionsAccepted: number;
@@ -331,9 +331,13 @@ interface ScheduleOutcome {
   failures: string[];
 }
 
-/** Runs one schedule and judges it. */
-export async function runFireSchedule(seed: number, index: number, size: number): Promise<ScheduleOutcome> {
-  const s = buildFireSchedule(seed, index, size);
+/** Runs one random schedule and judges it. */
+export function runFireSchedule(seed: number, index: number, size: number): Promise<ScheduleOutcome> {
+  return judgeFireSchedule(buildFireSchedule(seed, index, size), seed, index);
+}
+
+/** Runs a schedule (random or made by hand) and judges it; `seed` and `index` seed the network's randomness. */
+export async function judgeFireSchedule(s: FireSchedule, seed: number, index: number): Promise<ScheduleOutcome> {
   const clock = new SimClock(SIM_EPOCH_MS);
   const dir = mkdtempSync(join(process.platform === 'linux' ? '/dev/shm' : tmpdir(), 'fm-fire-'));
   const votes = new Map<string, CastVote[]>();

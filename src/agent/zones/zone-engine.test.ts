@@ -104,6 +104,7 @@ async function cluster(zones: readonly ZoneConfig[]): Promise<Cluster> {
           if (to !== from && (side.get(to) ?? 0) === (side.get(from) ?? 0)) engine.receive(m, from);
         }
       }
+      await Promise.all([...engines.values()].map((e) => e.idle()));
       await Promise.all([...pumps.values()].map((p) => p.controller.idle()));
       if (queue.length === 0) return;
     }

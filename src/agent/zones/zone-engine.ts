@@ -70,6 +70,8 @@ interface OwnedPump {
   readonly zone: string;
   /** The state last sent in a pump-state message. */
   announced: string | undefined;
+  /** Operations on the pump, in order. */
+  queue: Promise<void>;
 }
 
 /** How long a voter counts as "heard recently" in `status`. */
@@ -145,7 +147,7 @@ export class ZoneEngine {
     this.#o = options;
     this.#pumps = (options.pumps ?? []).map((port) => {
       const view = port.state();
-      return { port, id: view.pump, zone: view.zone, announced: undefined };
+      return { port, id: view.pump, zone: view.zone, announced: undefined, queue: Promise.resolve() };
     });
     const ownedZones = new Set(this.#pumps.map((p) => p.zone));
     for (const zone of options.zones) {
@@ -186,8 +188,16 @@ export class ZoneEngine {
       });
     }
     for (const pump of this.#pumps) {
-      for (const s of this.#zones.values())
-        if (this.#drivenBy(s.zone).includes(pump)) this.#settle(pump.port.observeEpoch(s.epoch, s.zone.id));
+      for (const s of this.#zones.values()) if (this.#drivenBy(s.zone).includes(pump)) this.#enqueue(pump, s.zone.id, () => undefined);
+    }
+  }
+
+  /** Resolves when every pump operation queued so far has been done (tests, the simulator, shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const queues = this.#pumps.map((p) => p.queue);
+      await Promise.all(queues);
+      if (this.#pumps.every((p, i) => p.queue === queues[i])) return;
     }
   }
 
@@ -365,7 +375,7 @@ export class ZoneEngine {
     s.votes?.observeEpoch(epoch);
     // [FM-ZONE-ENGINE-4] Persisted before anything acts on the new epoch.
     this.#o.store.save(s.zone.id, { epoch, ...(s.votes ? { votes: s.votes.snapshot() } : {}) });
-    for (const pump of this.#drivenBy(s.zone)) this.#settle(pump.port.observeEpoch(epoch, s.zone.id));
+    for (const pump of this.#drivenBy(s.zone)) this.#enqueue(pump, s.zone.id, () => undefined);
     s.majority = false;
     s.demanded.clear();
     this.#record(s, { at: now, kind: 'epoch', from, reason: `epoch ${epoch}` });
@@ -455,7 +465,7 @@ export class ZoneEngine {
         leaseUntil: cert.lapsesAt,
         evidence: [...cert.votes.map((v) => `vote:${v.voter}`), ...evidence],
       };
-      this.#settle(pump.port.demand(demand));
+      this.#enqueue(pump, s.zone.id, () => pump.port.demand(demand));
     }
   }
 
@@ -497,7 +507,7 @@ export class ZoneEngine {
       });
     }
     for (const pump of pumps) {
-      this.#settle(
+      this.#enqueue(pump, s.zone.id, () =>
         pump.port.demand({
           cause: 'isolated-fallback',
           zone: s.zone.id,
@@ -511,7 +521,7 @@ export class ZoneEngine {
 
   #command(s: ZoneState, pump: OwnedPump, m: Extract<ZoneMessage, { type: 'command' }>, from: string): void {
     const { action, by, epoch, id } = m;
-    this.#settle(
+    this.#enqueue(pump, pump.zone, () =>
       pump.port.command({ action, by, epoch, id }).then((outcome) => {
         const result = outcome.accepted ? `accepted (${outcome.result})` : `refused (${outcome.reason})`;
         this.#record(s, {
@@ -545,9 +555,19 @@ export class ZoneEngine {
     });
   }
 
-  /** The envelope answers later; a refusal is its own to audit, a failure must not go unhandled. */
-  #settle(p: Promise<unknown>): void {
-    p.catch((error: unknown) => this.#o.onError?.(error));
+  /**
+   * [FM-ZONE-ENGINE-6] Every operation on a pump goes through one queue per pump, and each is preceded by
+   * the newest epoch this engine knows of its zone at the moment it runs: a demand computed before a newer
+   * epoch arrived (frames come in bursts, the envelope answers later) reaches the envelope after that epoch
+   * and is refused there as stale, with the envelope's own audit and counter.
+   */
+  #enqueue(pump: OwnedPump, zone: string, op: () => Promise<unknown> | undefined): void {
+    pump.queue = pump.queue
+      .then(async () => {
+        await pump.port.observeEpoch(this.#zones.get(zone)?.epoch ?? 0, zone);
+        await op();
+      })
+      .catch((error: unknown) => this.#o.onError?.(error));
   }
 
   #record(s: ZoneState, r: Omit<ZoneRecord, 'node' | 'zone' | 'epoch'>): void {
