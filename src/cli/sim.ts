@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FieldmeshError, parseDurationMs } from '../kit/index.js';
-import { BUILTIN_SCENARIOS, loadScenario, runFirePartitions, runSim } from '../sim/index.js';
+import { BUILTIN_SCENARIOS, loadScenario, measureRadioLatency, runFirePartitions, runSim } from '../sim/index.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
 
@@ -24,6 +24,9 @@ interface SimOptions {
 const FIRE_PARTITIONS = 'fire-partitions';
 const FIRE_DEFAULT_SCHEDULES = 1_000;
 const FIRE_DEFAULT_SEED = 1;
+/** Zone sizes and trials of the radio latency figure (two agreeing cameras on two nodes). */
+const FIRE_RADIO_VOTERS = [3, 5, 10] as const;
+const FIRE_RADIO_TRIALS = 300;
 
 async function runFireScenario(o: SimOptions, io: CliIo): Promise<void> {
   const schedules = o.schedules === undefined ? FIRE_DEFAULT_SCHEDULES : Number(o.schedules);
@@ -40,11 +43,15 @@ async function runFireScenario(o: SimOptions, io: CliIo): Promise<void> {
     onProgress: showProgress ? (done, total) => process.stderr.write(`\rfire-partitions ${done}/${total}`) : undefined,
   });
   if (showProgress) process.stderr.write('\n');
+  // Beside the safety schedules: the decision latency on the emulated radio (1 MHz, 10 % loss, UDP broadcast).
+  const radio = [];
+  for (const voters of FIRE_RADIO_VOTERS) radio.push(await measureRadioLatency({ trials: FIRE_RADIO_TRIALS, seed, loss: 0.1, voters }));
   const report = {
     scenario: FIRE_PARTITIONS,
     clock: 'simulated',
     wallSeconds: Math.round((performance.now() - started) / 100) / 10,
     safety,
+    radio,
     failures: failures.slice(0, 50),
   };
   if (o.json) io.out(JSON.stringify(report, null, 2));
@@ -54,6 +61,8 @@ async function runFireScenario(o: SimOptions, io: CliIo): Promise<void> {
         `${safety.runtimeLimitViolations} runtime limit violations, ${safety.missedFires} missed fires of ${safety.firesWithMajoritySide}, ` +
         `decision latency p99 ${safety.decisionLatencyP99Ms ?? '-'} ms; the seed's rule: ${safety.seedRule.unsafeActuations} unsafe actuations`,
     );
+    for (const r of radio)
+      io.out(`radio, ${r.voters} voters, ${r.loss * 100} % loss: second detection to pump start p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`);
   }
   const unsafe =
     safety.actuationsWithoutMajority + safety.staleCommandsAccepted + safety.staleDecisionsAccepted + safety.runtimeLimitViolations;
