@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import { majorityOf, type ZoneConfig } from '../protocol/index.js';
 import { buildFireSchedule, type FireSchedule, judgeFireSchedule, runFirePartitions } from './fire-partitions.js';
 
-test('fire-partitions: 100 random schedules over zones of 2, 3, 4, 5 and 10 voters actuate only on a true majority', async () => {
-  const { safety, failures } = await runFirePartitions({ schedules: 100, seed: 7 });
+test('fire-partitions: 60 random schedules over zones of 2, 3, 4, 5 and 10 voters actuate only on a true majority', async () => {
+  const { safety, failures } = await runFirePartitions({ schedules: 60, seed: 7 });
   assert.deepEqual(failures, []);
-  assert.equal(safety.schedules, 100);
-  assert.deepEqual(safety.zoneSizes, { 2: 20, 3: 20, 4: 20, 5: 20, 10: 20 });
+  assert.equal(safety.schedules, 60);
+  assert.deepEqual(safety.zoneSizes, { 2: 12, 3: 12, 4: 12, 5: 12, 10: 12 });
   assert.equal(safety.actuationsWithoutMajority, 0);
   assert.equal(safety.staleCommandsAccepted, 0);
   assert.equal(safety.staleDecisionsAccepted, 0);
@@ -18,10 +18,10 @@ test('fire-partitions: 100 random schedules over zones of 2, 3, 4, 5 and 10 vote
   assert.equal(safety.minOffViolations, 0);
   assert.equal(safety.missedFires, 0);
   // The schedules exercise what they claim to: pumps start, elections and stale commands happen.
-  assert.ok((safety.pumpStarts.majority ?? 0) > 50, `majority starts: ${safety.pumpStarts.majority}`);
+  assert.ok((safety.pumpStarts.majority ?? 0) > 30, `majority starts: ${safety.pumpStarts.majority}`);
   assert.ok((safety.pumpStarts.overlap ?? 0) > 0);
-  assert.ok(safety.elections > 20 && safety.staleCommandsInjected > 10);
-  assert.ok(safety.firesWithMajoritySide > 100);
+  assert.ok(safety.elections > 10 && safety.staleCommandsInjected > 5);
+  assert.ok(safety.firesWithMajoritySide > 60);
   // The seed's rule, judged on the same schedules, runs pumps without a majority.
   assert.ok(safety.seedRule.unsafeActuations > 0, 'the seed rule shows unsafe actuations');
   assert.equal(safety.seedRule.unsafeBySize['3'], 0, 'for 3 voters the seed rule is a majority');
@@ -65,16 +65,22 @@ function splitSchedule(size: number, sideA: readonly string[]): FireSchedule {
     faults: [{ at: 0, kind: 'partition', sides: [sideA, sideB] }],
     loss: 0,
     delayMs: [5, 5],
+    durationMs: 20_000,
   };
 }
 
-test('fire-partitions: every two-sided split of 2, 3, 4 and 5 voters with fire on both sides runs the pump only on the majority side', async () => {
+/** Side A of every split: all of them up to 5 voters; for 10, one per size of side A (2^9 would take minutes). */
+function sidesOf(size: number): string[][] {
+  const others = Array.from({ length: size - 1 }, (_, i) => `v${String(i + 2).padStart(2, '0')}`);
+  if (size === 10) return Array.from({ length: size }, (_, k) => ['v01', ...others.slice(0, k)]);
+  return Array.from({ length: 1 << others.length }, (_, mask) => ['v01', ...others.filter((_, i) => (mask >> i) & 1)]);
+}
+
+test('fire-partitions: every two-sided split of 2 to 5 voters, and every side size of 10, with fire on both sides runs the pump only on the majority side', async () => {
   let splits = 0;
   let seedUnsafe = 0;
-  for (const size of [2, 3, 4, 5]) {
-    const others = Array.from({ length: size - 1 }, (_, i) => `v${String(i + 2).padStart(2, '0')}`);
-    for (let mask = 0; mask < 1 << others.length; mask++) {
-      const sideA = ['v01', ...others.filter((_, i) => (mask >> i) & 1)];
+  for (const size of [2, 3, 4, 5, 10]) {
+    for (const [mask, sideA] of sidesOf(size).entries()) {
       const outcome = await judgeFireSchedule(splitSchedule(size, sideA), 1, mask);
       const started = (outcome.starts.majority ?? 0) > 0;
       const hasMajority = sideA.length >= majorityOf(size);
@@ -86,7 +92,7 @@ test('fire-partitions: every two-sided split of 2, 3, 4 and 5 voters with fire o
       splits++;
     }
   }
-  assert.equal(splits, 2 + 4 + 8 + 16);
-  // 2/2 of 4 and 2/3 of 5: the seed's rule runs the minority side's pump.
+  assert.equal(splits, 2 + 4 + 8 + 16 + 10);
+  // 2/2 of 4, 2/3 of 5, 5/5 of 10: the seed's rule runs the minority side's pump.
   assert.ok(seedUnsafe >= 3, `seed rule unsafe actuations over the splits: ${seedUnsafe}`);
 });

@@ -142,6 +142,8 @@ export interface FireSchedule {
   readonly faults: readonly FaultEvent[];
   readonly loss: number;
   readonly delayMs: readonly [number, number];
+  /** Simulated length; default FIRE_SCHEDULE_MS. */
+  readonly durationMs?: number;
 }
 
 const pick = <T>(r: SimRandom, xs: readonly T[]): T => xs[r.int(xs.length)] as T;
@@ -359,7 +361,7 @@ export async function judgeFireSchedule(s: FireSchedule, seed: number, index: nu
     framesSent: 0,
     bytes: 0,
     bytesByType: {},
-    nodeSeconds: (s.nodes.length * FIRE_SCHEDULE_MS) / 1000,
+    nodeSeconds: (s.nodes.length * (s.durationMs ?? FIRE_SCHEDULE_MS)) / 1000,
     seedUnsafe: 0,
     seedSplitBrain: false,
     failures: [],
@@ -584,9 +586,10 @@ export async function judgeFireSchedule(s: FireSchedule, seed: number, index: nu
     await e.run();
     await cluster.settle();
   }
-  await runTo(FIRE_SCHEDULE_MS);
+  const durationMs = s.durationMs ?? FIRE_SCHEDULE_MS;
+  await runTo(durationMs);
   for (const n of s.nodes) if (!cluster.isUp(n) && cluster.stateOf(n) === 'down') await cluster.start(n);
-  await cluster.runUntil(SIM_EPOCH_MS + FIRE_SCHEDULE_MS + 1);
+  await cluster.runUntil(SIM_EPOCH_MS + durationMs + 1);
 
   for (const seen of fireSeen) {
     if (!seen.held) continue;
