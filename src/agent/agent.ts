@@ -13,13 +13,15 @@ import {
 } from '../awareness/index.js';
 import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
-import { parseSelector } from '../protocol/index.js';
+import { type Detection, parseSelector } from '../protocol/index.js';
 import { createMqttTransport, createNoBrokerTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
 import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
 import { createStoreQueries } from './api/store-queries.js';
+import { registerZoneRoutes } from './api/zone-routes.js';
 import { registerAwarenessMetrics } from './awareness-metrics.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
+import { DETECTION_KIND } from './collectors/detections.js';
 import { createCollector } from './collectors/registry.js';
 import { admitSamples, countRefusals, RefusedSampleLog, sampleWindow } from './collectors/sample-window.js';
 import type { AgentConfig } from './config.js';
@@ -30,6 +32,7 @@ import { Backfiller, createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
 import { QueryResponder } from './query-responder.js';
 import { createSqliteStore, type StoreSample } from './store/index.js';
+import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
 
 export interface AgentOverrides {
   readonly clock?: Clock;
@@ -303,8 +306,12 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       })
     : undefined;
 
+  let zones: ZoneRuntime | undefined;
+
   /** [FM-DURABLE-1] Events go to the outbox; the caller is answered once it is on disk. */
   async function emitEvent(event: AgentEvent): Promise<void> {
+    // [FM-ZONE-DETECT] A detection reaches the zones at once; its copy for the hub goes through the outbox.
+    if (event.kind === DETECTION_KIND) zones?.detect(event.payload as Detection);
     const payload = new TextEncoder().encode(JSON.stringify(event.payload ?? null));
     await outbox.appendEvent({ id: event.id ?? createId(), kind: event.kind, priority: event.priority, time: event.time, payload });
     eventsCollected++;
@@ -377,9 +384,37 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           payload: { ...change, name },
         }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'membership event not recorded'));
       });
+      if ((config.zones ?? []).length > 0) {
+        zones = await startZoneRuntime({
+          site: identity.site,
+          node: identity.node,
+          prefix: config.topicPrefix,
+          zones: config.zones ?? [],
+          dataDir: stateDir,
+          clock,
+          logger: logger.child({ area: 'zones' }),
+          boot: epoch,
+          tickMs: config.publish.tick,
+          transport,
+          // Every decision, vote, refusal, pump start and stop, with its evidence, to the hub's audit.
+          onRecord: ({ source, record }) => {
+            const critical =
+              source === 'pump'
+                ? record.kind === 'started' || record.kind === 'stopped' || record.kind === 'fault'
+                : record.kind === 'majority' || record.kind === 'isolated-fallback';
+            void emitEvent({
+              kind: `${source}_${record.kind}`.replaceAll('-', '_'),
+              priority: critical ? 'critical' : 'high',
+              time: record.at,
+              payload: record,
+            }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'zone record not recorded'));
+          },
+        });
+      }
       if (http !== undefined) {
         await registerStoreRoutes(http, store);
         registerFleetRoutes(http, () => awareness);
+        registerZoneRoutes(http, () => zones, { token: config.zoneCommands.token });
         httpUrl = await listenWithFallback(
           http,
           config.http.host,
@@ -415,6 +450,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           .stop()
           .catch((err: unknown) => logger.warn({ collector: c.name, err: describeError(err) }, 'collector did not stop cleanly'));
       }
+      await zones?.stop();
       await awareness?.stop(graceful);
       takeover?.stop();
       await awarenessLink?.close();

@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import { durationMs, formatDurationMs, ID_PATTERN } from '../kit/index.js';
-import { DEFAULT_TOPIC_PREFIX, parseSelector } from '../protocol/index.js';
+import { DEFAULT_TOPIC_PREFIX, parseSelector, zonesSchema } from '../protocol/index.js';
 import { collectorConfigSchema } from './collectors/registry.js';
 import { DEFAULT_CHUNK_SPAN_MS } from './store/store.js';
 
@@ -204,6 +204,18 @@ const agentConfigObject = z.strictObject({
     .prefault({} as never),
   /** Which series leave the node; the first selector that matches a series decides its deadband. */
   critical: z.array(criticalSelectorSchema).default([]),
+  /**
+   * The zones this node votes in, sees with its cameras or drives pumps for (docs/consensus.md); every
+   * node of a zone carries the same zone blocks (their hash must agree for votes to count).
+   */
+  zones: zonesSchema.optional(),
+  /** Operators' commands through this node's API (elect, pump start/stop/estop/clear/test). */
+  zoneCommands: z
+    .strictObject({
+      /** The bearer token the POST /api/v1/zones/... endpoints need; none: they answer 403. */
+      token: z.string().min(16, 'a zone command token has at least 16 characters').optional(),
+    })
+    .prefault({} as never),
   collectors: z.array(collectorConfigSchema).default([]),
 });
 

@@ -6,7 +6,7 @@ import type { BrokerUser } from './broker-config.js';
 export type Identity = { readonly kind: 'anonymous' } | { readonly kind: 'user'; readonly user: BrokerUser };
 
 /** Channels of other nodes a node may follow, so the awareness plane works node to node. */
-const FOLLOWED_CHANNELS = new Set(['data', 'birth', 'death', 'aware']);
+const FOLLOWED_CHANNELS = new Set(['data', 'birth', 'death', 'aware', 'zone']);
 const ID_OR_PLUS = /^(\+|[a-z0-9][a-z0-9_-]{0,62})$/;
 
 function isUnder(filterOrTopic: string, root: string): boolean {

@@ -446,7 +446,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       return;
     }
     // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
-    if (topic.kind !== 'node' || topic.channel === 'aware') return;
+    // Zone frames (detections, votes, pump states) are the zones' own traffic between their members.
+    if (topic.kind !== 'node' || topic.channel === 'aware' || topic.channel === 'zone') return;
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
       // A bad reply fails a request an operator waits for: worth more than a debug line.

@@ -1,0 +1,107 @@
+// The zones as this node sees them, and operators' actions on them:
+//   GET  /api/v1/zones                                every zone of this node with its status
+//   GET  /api/v1/zones/:zone                          one zone: voters, epoch, majority, detections, decisions, pumps
+//   POST /api/v1/zones/:zone/elect                    a new voting round (epoch + 1)
+//   POST /api/v1/zones/:zone/pumps/:pump/:action      start | stop | estop | clear | test
+// The POSTs act on pumps: they need `zoneCommands.token` (Authorization: Bearer), and are refused with
+// 403 when the node has none configured, so nobody on the segment can start a pump through the API.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { PumpAction } from '../actuators/pump-controller.js';
+import type { ZoneRuntime } from '../zones/zone-runtime.js';
+
+const ACTIONS: readonly PumpAction[] = ['start', 'stop', 'estop', 'clear', 'test'];
+
+function notFound(reply: FastifyReply, error: string) {
+  return reply.status(404).send({ status: 'error', errorType: 'not_found', code: 'FM_NOT_FOUND', error });
+}
+
+function sameToken(a: string, b: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(a), h(b));
+}
+
+export interface ZoneRoutesOptions {
+  /** The bearer token operators' commands need; undefined: the node takes none. */
+  readonly token: string | undefined;
+}
+
+export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntime | undefined, options: ZoneRoutesOptions): void {
+  const runtimeOr404 = (reply: FastifyReply): ZoneRuntime | undefined => {
+    const z = zones();
+    if (z === undefined) void notFound(reply, 'no zone names this node (zones: in node.yaml)');
+    return z;
+  };
+  /** The operator, or undefined after answering 401/403. */
+  const operator = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
+    if (options.token === undefined) {
+      void reply.status(403).send({
+        status: 'error',
+        errorType: 'forbidden',
+        code: 'FM_AUTH_FORBIDDEN',
+        error: 'zone commands are off on this node: set zoneCommands.token in node.yaml (or act through the hub)',
+      });
+      return undefined;
+    }
+    const header = request.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (given === '' || !sameToken(given, options.token)) {
+      void reply
+        .status(401)
+        .send({ status: 'error', errorType: 'unauthorized', code: 'FM_AUTH_REQUIRED', error: 'a valid bearer token is needed' });
+      return undefined;
+    }
+    const by = request.headers['x-fieldmesh-operator'];
+    return typeof by === 'string' && by !== '' ? `api:${by}` : 'api';
+  };
+
+  app.get('/api/v1/zones', async (_request, reply) => {
+    const z = runtimeOr404(reply);
+    if (z === undefined) return reply;
+    return { status: 'success', data: { zones: z.zones().map((id) => z.status(id)) } };
+  });
+
+  app.get<{ Params: { zone: string } }>('/api/v1/zones/:zone', async (request, reply) => {
+    const z = runtimeOr404(reply);
+    if (z === undefined) return reply;
+    const status = z.status(request.params.zone);
+    if (status === undefined) return notFound(reply, `zone "${request.params.zone}" is not one of this node's (${z.zones().join(', ')})`);
+    return { status: 'success', data: status };
+  });
+
+  app.post<{ Params: { zone: string } }>('/api/v1/zones/:zone/elect', async (request, reply) => {
+    const z = runtimeOr404(reply);
+    if (z === undefined) return reply;
+    if (z.status(request.params.zone) === undefined) return notFound(reply, `zone "${request.params.zone}" is not one of this node's`);
+    if (operator(request, reply) === undefined) return reply;
+    return { status: 'success', data: { zone: request.params.zone, epoch: z.elect(request.params.zone) } };
+  });
+
+  app.post<{ Params: { zone: string; pump: string; action: string } }>(
+    '/api/v1/zones/:zone/pumps/:pump/:action',
+    async (request, reply) => {
+      const z = runtimeOr404(reply);
+      if (z === undefined) return reply;
+      const { zone, pump, action } = request.params;
+      const status = z.status(zone);
+      if (status === undefined) return notFound(reply, `zone "${zone}" is not one of this node's`);
+      if (!status.pumps.some((p) => p.id === pump)) return notFound(reply, `zone "${zone}" has no pump "${pump}"`);
+      if (!(ACTIONS as readonly string[]).includes(action)) {
+        return reply
+          .status(400)
+          .send({
+            status: 'error',
+            errorType: 'bad_data',
+            code: 'FM_REQUEST_INVALID',
+            error: `action "${action}": expected ${ACTIONS.join(', ')}`,
+          });
+      }
+      const by = operator(request, reply);
+      if (by === undefined) return reply;
+      const id = `${by}:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
+      z.command(zone, pump, action as PumpAction, by, id);
+      return reply.status(202).send({ status: 'success', data: { zone, pump, action, id, epoch: status.epoch } });
+    },
+  );
+}
