@@ -269,6 +269,13 @@ test('zone engine: the isolated fallback starts its own pumps on strong local ev
     onRecord: (r) => c.records.push(r),
   });
   c.engines.set('n1', fb);
+  // Another node claiming n1's own cameras: never evidence for n1's fallback.
+  for (const camera of ['ranch-n1a', 'ranch-n1b']) {
+    const detection = { id: `forged-${camera}`, camera, node: 'n2', class: 'fire', confidence: 0.99, time: c.clock.now() };
+    fb.receive({ type: 'detection', zone: 'ranch', epoch: 0, detection }, 'n2');
+  }
+  await c.step();
+  assert.equal(c.running('ranch-pump'), false, 'detections of n1\'s cameras from n2 do not count');
   c.detect('n1', 'ranch-n1a', 0.8);
   c.detect('n1', 'ranch-n1b', 0.8);
   await c.step();

@@ -4,7 +4,7 @@
 // Rules [FM-ZONE-ENGINE-n] in docs/consensus.md ("The zone engine").
 
 import type { Clock } from '../../kit/index.js';
-import { evaluateZone } from '../../protocol/consensus/evaluate.js';
+import { evaluateIsolatedFallback, evaluateZone } from '../../protocol/consensus/evaluate.js';
 import type { ActuationCause, Detection, Vote, VoteRefusal, ZoneConfig, ZoneEvaluation } from '../../protocol/consensus/types.js';
 import { majorityOf, VoteCaster, ZoneVotes, type ZoneVotesSnapshot } from '../../protocol/consensus/votes.js';
 import { zoneConfigHash } from '../../protocol/consensus/zone-config.js';
@@ -483,16 +483,11 @@ export class ZoneEngine {
       return;
     }
     const policy = s.zone.policy;
-    const cameras = new Set<string>();
-    const ids: string[] = [];
-    for (const d of s.held.values()) {
-      const camera = s.zone.cameras.find((c) => c.id === d.camera);
-      if (camera?.node !== this.#o.node || !policy.classes.includes(d.class) || d.confidence < fb.minConfidence) continue;
-      if (d.time < now - policy.windowMs || d.time > now + policy.maxClockSkewMs) continue;
-      cameras.add(d.camera);
-      ids.push(d.id);
-    }
-    if (cameras.size < fb.minCameras) {
+    // [FM-ZONE-FALLBACK] The evaluator's own rules on this node's own cameras (a detection claiming one of
+    // them from another node never counts).
+    const own = evaluateIsolatedFallback(s.zone, this.#o.node, s.held.values(), now);
+    const ids = [...own.detections];
+    if (!own.fire) {
       s.fallback = false;
       return;
     }
