@@ -88,14 +88,12 @@ export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntim
       if (status === undefined) return notFound(reply, `zone "${zone}" is not one of this node's`);
       if (!status.pumps.some((p) => p.id === pump)) return notFound(reply, `zone "${zone}" has no pump "${pump}"`);
       if (!(ACTIONS as readonly string[]).includes(action)) {
-        return reply
-          .status(400)
-          .send({
-            status: 'error',
-            errorType: 'bad_data',
-            code: 'FM_REQUEST_INVALID',
-            error: `action "${action}": expected ${ACTIONS.join(', ')}`,
-          });
+        return reply.status(400).send({
+          status: 'error',
+          errorType: 'bad_data',
+          code: 'FM_REQUEST_INVALID',
+          error: `action "${action}": expected ${ACTIONS.join(', ')}`,
+        });
       }
       const by = operator(request, reply);
       if (by === undefined) return reply;

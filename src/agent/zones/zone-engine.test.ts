@@ -275,7 +275,7 @@ test('zone engine: the isolated fallback starts its own pumps on strong local ev
     fb.receive({ type: 'detection', zone: 'ranch', epoch: 0, detection }, 'n2');
   }
   await c.step();
-  assert.equal(c.running('ranch-pump'), false, 'detections of n1\'s cameras from n2 do not count');
+  assert.equal(c.running('ranch-pump'), false, "detections of n1's cameras from n2 do not count");
   c.detect('n1', 'ranch-n1a', 0.8);
   c.detect('n1', 'ranch-n1b', 0.8);
   await c.step();

@@ -149,15 +149,7 @@ export interface Vote {
 }
 
 /** Why a vote did not count. Every one is counted by reason. */
-export type VoteRefusal =
-  | 'not-a-voter'
-  | 'forged'
-  | 'config-mismatch'
-  | 'stale-epoch'
-  | 'expired'
-  | 'future'
-  | 'replayed'
-  | 'malformed';
+export type VoteRefusal = 'not-a-voter' | 'forged' | 'config-mismatch' | 'stale-epoch' | 'expired' | 'future' | 'replayed' | 'malformed';
 
 /** What starts a pump; every start and stop is recorded with its cause. */
 export type ActuationCause = 'majority' | 'overlap' | 'isolated-fallback' | 'manual' | 'test';
