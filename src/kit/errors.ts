@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   FM_ACTION_UNAVAILABLE: 'a bulk action needs a part of the hub that is off (alerts disabled) or stopping',
   FM_PUMP_DRIVER_FAILED:
     "a pump driver could not start, stop or read its pump (a command exited non-zero or timed out, a publish failed); the pump's controller holds it in fault",
+  FM_ZONE_UNKNOWN:
+    'no zone of that id takes this node (or hub) as a member: it is not in zones: of its node.yaml (hub.yaml), or names other nodes only; answered 404',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

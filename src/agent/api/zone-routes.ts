@@ -5,9 +5,12 @@
 //   POST /api/v1/zones/:zone/pumps/:pump/:action      start | stop | estop | clear | test
 // The POSTs act on pumps: they need `zoneCommands.token` (Authorization: Bearer), and are refused with
 // 403 when the node has none configured, so nobody on the segment can start a pump through the API.
+// A zone this node takes no part in is 404 FM_ZONE_UNKNOWN (its message lists the node's zones).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isFieldmeshError } from '../../kit/index.js';
+import { errorAnswer } from '../../protocol/index.js';
 import type { PumpAction } from '../actuators/pump-controller.js';
 import type { ZoneRuntime } from '../zones/zone-runtime.js';
 
@@ -15,6 +18,22 @@ const ACTIONS: readonly PumpAction[] = ['start', 'stop', 'estop', 'clear', 'test
 
 function notFound(reply: FastifyReply, error: string) {
   return reply.status(404).send({ status: 'error', errorType: 'not_found', code: 'FM_NOT_FOUND', error });
+}
+
+function unknownZone(reply: FastifyReply, zone: string, known: readonly string[]) {
+  return reply.status(404).send({
+    status: 'error',
+    errorType: 'not_found',
+    code: 'FM_ZONE_UNKNOWN',
+    error: `zone "${zone}" is not one of this node's (${known.length === 0 ? 'none' : known.join(', ')})`,
+  });
+}
+
+/** The engine refuses an unknown zone with FM_ZONE_UNKNOWN (404); anything else is the default handler's. */
+function answerError(reply: FastifyReply, err: unknown) {
+  if (!isFieldmeshError(err, 'FM_ZONE_UNKNOWN')) throw err;
+  const answer = errorAnswer(err, 'FM_AGENT_INTERNAL');
+  return reply.status(answer.status).send(answer.body);
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -66,16 +85,20 @@ export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntim
     const z = runtimeOr404(reply);
     if (z === undefined) return reply;
     const status = z.status(request.params.zone);
-    if (status === undefined) return notFound(reply, `zone "${request.params.zone}" is not one of this node's (${z.zones().join(', ')})`);
+    if (status === undefined) return unknownZone(reply, request.params.zone, z.zones());
     return { status: 'success', data: status };
   });
 
   app.post<{ Params: { zone: string } }>('/api/v1/zones/:zone/elect', async (request, reply) => {
     const z = runtimeOr404(reply);
     if (z === undefined) return reply;
-    if (z.status(request.params.zone) === undefined) return notFound(reply, `zone "${request.params.zone}" is not one of this node's`);
+    if (z.status(request.params.zone) === undefined) return unknownZone(reply, request.params.zone, z.zones());
     if (operator(request, reply) === undefined) return reply;
-    return { status: 'success', data: { zone: request.params.zone, epoch: z.elect(request.params.zone) } };
+    try {
+      return { status: 'success', data: { zone: request.params.zone, epoch: z.elect(request.params.zone) } };
+    } catch (err) {
+      return answerError(reply, err);
+    }
   });
 
   app.post<{ Params: { zone: string; pump: string; action: string } }>(
@@ -85,7 +108,7 @@ export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntim
       if (z === undefined) return reply;
       const { zone, pump, action } = request.params;
       const status = z.status(zone);
-      if (status === undefined) return notFound(reply, `zone "${zone}" is not one of this node's`);
+      if (status === undefined) return unknownZone(reply, zone, z.zones());
       if (!status.pumps.some((p) => p.id === pump)) return notFound(reply, `zone "${zone}" has no pump "${pump}"`);
       if (!(ACTIONS as readonly string[]).includes(action)) {
         return reply.status(400).send({
@@ -98,7 +121,11 @@ export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntim
       const by = operator(request, reply);
       if (by === undefined) return reply;
       const id = `${by}:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
-      z.command(zone, pump, action as PumpAction, by, id);
+      try {
+        z.command(zone, pump, action as PumpAction, by, id);
+      } catch (err) {
+        return answerError(reply, err);
+      }
       return reply.status(202).send({ status: 'success', data: { zone, pump, action, id, epoch: status.epoch } });
     },
   );

@@ -142,6 +142,15 @@ test('zones in agents: an election moves every node to the new epoch; an emergen
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     assert.equal(elected.status, 200);
+    const nowhere = await fetch(`${f.nodes[0]?.url}/api/v1/zones/nowhere/elect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(nowhere.status, 404);
+    assert.deepEqual(
+      { ...((await nowhere.json()) as object), error: undefined },
+      { status: 'error', errorType: 'not_found', code: 'FM_ZONE_UNKNOWN', error: undefined },
+    );
     const epoch = ((await elected.json()) as { data: { epoch: number } }).data.epoch;
     assert.equal(epoch, 1);
     await f.until(

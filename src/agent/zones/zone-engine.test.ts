@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { ManualClock } from '../../kit/index.js';
+import { isFieldmeshError, ManualClock } from '../../kit/index.js';
 import type { Detection, ZoneConfig, ZonePolicy } from '../../protocol/consensus/types.js';
 import { zoneConfigHash } from '../../protocol/consensus/zone-config.js';
 import { PumpController } from '../actuators/pump-controller.js';
@@ -222,6 +222,19 @@ test('zone engine: after elect, a vote of the old epoch is refused as stale and 
   await c.step();
   assert.equal(c.running('east-pump'), true);
   assert.ok(c.records.some((r) => r.kind === 'command' && r.reason?.includes('refused (stale-epoch)')));
+});
+
+test('zone engine: elect and command on a zone the node takes no part in throw FM_ZONE_UNKNOWN naming its zones', async () => {
+  const c = await cluster([zoneOf('east', 3, 'n3')]);
+  const n1 = c.engines.get('n1') as ZoneEngine;
+  const unknown = (err: unknown) => {
+    assert.ok(isFieldmeshError(err, 'FM_ZONE_UNKNOWN'), String(err));
+    assert.match(err.message, /zone "west" \(its zones: east\)/);
+    return true;
+  };
+  assert.throws(() => n1.elect('west'), unknown);
+  assert.throws(() => n1.command('west', 'east-pump', 'stop', 'olga', 'cmd-1'), unknown);
+  assert.equal(n1.epoch('east'), 0, 'nothing moved');
 });
 
 test('zone engine: a fire confirmed in one zone activates its overlapping zone', async () => {

@@ -3,7 +3,7 @@
 // and hands it what the link hears; the agent, the simulator and the tests run the same code.
 // Rules [FM-ZONE-ENGINE-n] in docs/consensus.md ("The zone engine").
 
-import type { Clock } from '../../kit/index.js';
+import { type Clock, FieldmeshError } from '../../kit/index.js';
 import { evaluateIsolatedFallback, evaluateZone } from '../../protocol/consensus/evaluate.js';
 import type { ActuationCause, Detection, Vote, VoteRefusal, ZoneConfig, ZoneEvaluation } from '../../protocol/consensus/types.js';
 import { majorityOf, VoteCaster, ZoneVotes, type ZoneVotesSnapshot } from '../../protocol/consensus/votes.js';
@@ -72,6 +72,15 @@ interface OwnedPump {
   announced: string | undefined;
   /** Operations on the pump, in order. */
   queue: Promise<void>;
+}
+
+/** [FM-ZONE-ENGINE-4] `elect` and `command` on a zone this node takes no part in: a caller's mistake, answered 404 by the API. */
+function unknownZone(zone: string, known: readonly string[]): FieldmeshError {
+  return new FieldmeshError(
+    'FM_ZONE_UNKNOWN',
+    `this node takes no part in zone "${zone}" (its zones: ${known.length === 0 ? 'none' : known.join(', ')})`,
+    { details: { zone } },
+  );
 }
 
 /** How long a voter counts as "heard recently" in `status`. */
@@ -311,7 +320,7 @@ export class ZoneEngine {
    */
   elect(zone: string): number {
     const s = this.#zones.get(zone);
-    if (s === undefined) throw new RangeError(`this node takes no part in zone ${zone}`);
+    if (s === undefined) throw unknownZone(zone, this.zones());
     const now = this.#o.clock.now();
     this.#adopt(s, s.epoch + 1, now, this.#o.node);
     s.announce = ELECT_ANNOUNCE_TICKS;
@@ -323,7 +332,7 @@ export class ZoneEngine {
   /** An operator's command to a pump of `zone`: applied here when this node owns it, else sent to its owner. */
   command(zone: string, pump: string, action: PumpAction, by: string, id: string): void {
     const s = this.#zones.get(zone);
-    if (s === undefined) throw new RangeError(`this node takes no part in zone ${zone}`);
+    if (s === undefined) throw unknownZone(zone, this.zones());
     const m = { type: 'command', zone, epoch: s.epoch, pump, action, by, id, time: Math.round(this.#o.clock.now()) } as const;
     const own = this.#pumps.find((p) => p.id === pump && p.zone === zone);
     if (own === undefined) this.#o.link.send(m);
