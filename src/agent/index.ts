@@ -1,4 +1,6 @@
 // The node agent: collects, keeps, and shares the critical part with the hub.
+
+export * from './actuators/index.js';
 export { type Agent, type AgentOverrides, type AgentStats, createAgent } from './agent.js';
 export type { AgentEvent, Collector, CollectorContext, NodeIdentity, Sample } from './collectors/collector.js';
 export { type BatteryReading, BatterySim } from './collectors/index.js';
