@@ -32,7 +32,9 @@ import { Backfiller, createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
 import { QueryResponder } from './query-responder.js';
 import { createSqliteStore, type StoreSample } from './store/index.js';
+import { registerZoneMetrics } from './zones/zone-metrics.js';
 import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
+import { splitZoneDatagrams } from './zones/zone-segment.js';
 
 export interface AgentOverrides {
   readonly clock?: Clock;
@@ -229,6 +231,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   // [FM-AWARE-1..6] The awareness plane: its own sending state of the critical set, its own link.
   let awareness: AwarenessPlane | undefined;
   let awarenessLink: FrameLink | undefined;
+  /** [FM-ZONE-LINK-UDP] The zone datagrams of the awareness plane's UDP segment, for the zone runtime. */
+  let zoneSegment: FrameLink | undefined;
   let takeover: AggregatorTakeover | undefined;
   async function startAwareness(emit: (change: MembershipChange) => void): Promise<void> {
     const a = config.awareness;
@@ -246,6 +250,9 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
             logger,
           })
         : undefined;
+    // The segment also carries zone datagrams: split them off before the plane reads it.
+    const segment = awarenessLink === undefined ? undefined : splitZoneDatagrams(awarenessLink);
+    zoneSegment = segment?.zone;
     const plane: AwarenessPlane = new AwarenessPlane({
       identity,
       epoch,
@@ -253,7 +260,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       configVersion,
       ...(origin !== undefined ? { origin } : {}),
       link:
-        awarenessLink ??
+        segment?.awareness ??
         createMqttLink({
           transport,
           prefix: config.topicPrefix,
@@ -385,6 +392,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'membership event not recorded'));
       });
       if ((config.zones ?? []).length > 0) {
+        const zoneMetrics = registerZoneMetrics(metrics.registry, () => zones?.stats());
         zones = await startZoneRuntime({
           site: identity.site,
           node: identity.node,
@@ -396,6 +404,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           boot: epoch,
           tickMs: config.publish.tick,
           transport,
+          ...(zoneSegment !== undefined ? { segment: zoneSegment } : {}),
+          onDecisionLatency: (zone, pump, ms) => zoneMetrics.decisionLatency(zone, pump, ms),
           // Every decision, vote, refusal, pump start and stop, with its evidence, to the hub's audit.
           onRecord: ({ source, record }) => {
             const critical =

@@ -1,7 +1,8 @@
 // The zones of one running node: the zone engine with the pumps this node drives, its epochs on disk,
-// its tick, and its link to the zone's other members through the broker (`<prefix>/<site>/<node>/zone`,
-// QoS 1). [FM-ZONE-LINK] (The shared UDP segment is the next link: its datagrams need the sender's id
-// beside the frame, which the awareness plane's envelope will carry.)
+// its tick, and its links to the zone's other members: through the broker (`<prefix>/<site>/<node>/zone`,
+// QoS 1) and, when the awareness plane runs on UDP, on the shared segment as zone datagrams (the sender's
+// id beside the frame). Both may run at once; the engine takes a frame heard twice once. [FM-ZONE-LINK]
+// Its figures for /metrics: `stats()` (zone-metrics.ts).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,14 +10,15 @@ import { type Clock, describeError, type Logger, type TimerHandle } from '../../
 import { writeFileDurably } from '../../platform/index.js';
 import type { Detection } from '../../protocol/consensus/types.js';
 import type { ConfiguredZone } from '../../protocol/consensus/zone-config.js';
-import { decodeZoneFrame, encodeZoneFrame } from '../../protocol/consensus/zone-frames.js';
+import { decodeZoneDatagram, encodeZoneDatagram } from '../../protocol/consensus/zone-datagram.js';
+import { decodeZoneFrame, encodeZoneFrame, type ZoneFrame, type ZoneFrameTypeName } from '../../protocol/consensus/zone-frames.js';
 import { nodeTopic, parseTopic } from '../../protocol/index.js';
-import type { Transport, TransportMessage } from '../../transport/index.js';
-import type { PumpAction } from '../actuators/pump-controller.js';
+import type { FrameLink, Transport, TransportMessage } from '../../transport/index.js';
+import type { PumpAction, PumpStopReason } from '../actuators/pump-controller.js';
 import { PumpController, type PumpRecord } from '../actuators/pump-controller.js';
 import { createPumpDriver } from '../actuators/pump-driver.js';
 import { ZoneEngine, type ZoneRecord, type ZoneStatus } from './zone-engine.js';
-import type { StoredZoneState, ZoneMessage, ZoneStateStore } from './zone-messages.js';
+import type { StoredZoneState, ZoneStateStore } from './zone-messages.js';
 
 export interface ZoneRuntimeOptions {
   readonly site: string;
@@ -32,6 +34,13 @@ export interface ZoneRuntimeOptions {
   readonly tickMs: number;
   /** The broker link (a node without a broker passes its no-broker transport: nothing is sent). */
   readonly transport: Transport;
+  /**
+   * The shared UDP segment, when the awareness plane runs on UDP: the zone side of its link
+   * (`splitZoneDatagrams`), which carries zone datagrams only. [FM-ZONE-LINK-UDP]
+   */
+  readonly segment?: FrameLink;
+  /** A pump this node drives started on a certificate: ms from the detection that completed the evidence. */
+  readonly onDecisionLatency?: (zone: string, pump: string, ms: number) => void;
   /** Zone records and pump records, for the outbox (the hub's audit). */
   readonly onRecord?: (
     record: { readonly source: 'zone'; readonly record: ZoneRecord } | { readonly source: 'pump'; readonly record: PumpRecord },
@@ -47,8 +56,10 @@ export interface ZoneRuntime {
   elect(zone: string): number;
   /** An operator's command to a pump (this node's or another's, sent over the zone link). */
   command(zone: string, pump: string, action: PumpAction, by: string, id: string): void;
-  /** Pump faults, stale-epoch refusals and vote refusals, for /metrics. */
+  /** Frames in and out (all links), for a glance; `stats()` has them by link and type. */
   counters(): ZoneCounters;
+  /** Everything /metrics shows of the zones (zone-metrics.ts), read at each scrape. */
+  stats(): ZoneRuntimeStats;
   stop(): Promise<void>;
 }
 
@@ -56,6 +67,47 @@ export interface ZoneCounters {
   readonly framesSent: number;
   readonly framesReceived: number;
   readonly framesRejected: number;
+}
+
+/** The links zone frames travel: the broker, and the shared UDP segment. */
+export type ZoneLinkName = 'mqtt' | 'udp';
+/**
+ * Why a frame heard on a link went no further: a decoding reason of [FM-FRAME-3] (`malformed`,
+ * `truncated`, `oversized`, `version`), or on UDP `other-site` (another site's datagram on the segment,
+ * ignored) and `own` (a datagram naming this node as its sender).
+ */
+export type ZoneFrameRefusal = 'malformed' | 'truncated' | 'oversized' | 'version' | 'other-site' | 'own';
+
+type Counts<K extends string> = Partial<Record<K, number>>;
+
+export interface ZoneRuntimeStats {
+  /** Frames handed to each link, by type (a frame sent on both links counts once on each). */
+  readonly sent: Readonly<Record<ZoneLinkName, Counts<ZoneFrameTypeName>>>;
+  /** Frames heard on each link and handed to the engine, by type (duplicates across links included). */
+  readonly received: Readonly<Record<ZoneLinkName, Counts<ZoneFrameTypeName>>>;
+  /** Frames heard and refused or ignored, by link and reason. */
+  readonly rejected: Readonly<Record<ZoneLinkName, Counts<ZoneFrameRefusal>>>;
+  /** Frames heard a second time and dropped before the engine: commands by id, pump states older than known. */
+  readonly duplicates: Readonly<Record<ZoneLinkName, number>>;
+  readonly zones: readonly {
+    readonly zone: string;
+    readonly epoch: number;
+    /** Votes this node cast (each new vote and renewal; repeats of a live vote are not counted). */
+    readonly votesCast: number;
+    readonly refusals: Readonly<Record<string, number>>;
+    /** 1 while a certificate of this zone holds here; absent on a node that counts no votes of the zone. */
+    readonly majorityHeld?: 0 | 1;
+    /** Configured voters heard within the last 5 ticks (this node counts itself), as a fraction. */
+    readonly participation: number;
+  }[];
+  readonly pumps: readonly {
+    readonly zone: string;
+    readonly pump: string;
+    readonly running: boolean;
+    readonly starts: Counts<string>;
+    readonly stops: Counts<PumpStopReason>;
+    readonly staleEpochRefused: number;
+  }[];
 }
 
 /** Epochs (and each counter's snapshot) in one small file, replaced durably on every change. [FM-ZONE-EPOCH] */
@@ -86,34 +138,80 @@ class FileZoneStateStore implements ZoneStateStore {
   }
 }
 
+/** Command ids remembered to execute each once when it arrives on two links (or twice on one). */
+const SEEN_COMMANDS = 1_024;
+
+function bump<K extends string>(counts: Counts<K>, key: K, n = 1): void {
+  counts[key] = (counts[key] ?? 0) + n;
+}
+
 export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRuntime> {
   const { logger, clock } = o;
-  const counters = { framesSent: 0, framesReceived: 0, framesRejected: 0 };
+  const sent: Record<ZoneLinkName, Counts<ZoneFrameTypeName>> = { mqtt: {}, udp: {} };
+  const received: Record<ZoneLinkName, Counts<ZoneFrameTypeName>> = { mqtt: {}, udp: {} };
+  const rejected: Record<ZoneLinkName, Counts<ZoneFrameRefusal>> = { mqtt: {}, udp: {} };
+  const duplicates: Record<ZoneLinkName, number> = { mqtt: 0, udp: 0 };
+  const votesCast = new Map<string, number>();
+  const pumpCounts = new Map<string, { starts: Counts<string>; stops: Counts<PumpStopReason> }>();
+  /** The last certificate per pump (`zone\0pump` it drives): its detection ids, for the decision latency. */
+  const lastMajority = new Map<string, readonly string[]>();
+  const majorityHeld = new Map<string, 0 | 1>();
   const pumps: PumpController[] = [];
+  let engine: ZoneEngine | undefined;
   for (const zone of o.zones) {
     for (const pump of zone.pumps) {
       if (pump.node !== o.node) continue;
       const driver = createPumpDriver(pump.driver, { pump: pump.id, transport: o.transport, clock, logger });
-      pumps.push(
-        await PumpController.open({
-          zone: zone.id,
-          pump,
-          driver,
-          statePath: join(o.dataDir, 'pumps', `${zone.id}.${pump.id}.json`),
-          clock,
-          logger: logger.child({ zone: zone.id, pump: pump.id }),
-          onRecord: (record) => o.onRecord?.({ source: 'pump', record }),
-        }),
-      );
+      const controller = await PumpController.open({
+        zone: zone.id,
+        pump,
+        driver,
+        statePath: join(o.dataDir, 'pumps', `${zone.id}.${pump.id}.json`),
+        clock,
+        logger: logger.child({ zone: zone.id, pump: pump.id }),
+        onRecord: (record) => o.onRecord?.({ source: 'pump', record }),
+      });
+      const counts = { starts: {}, stops: {} };
+      pumpCounts.set(`${zone.id}\0${pump.id}`, counts);
+      controller.on('pumpStarted', ({ at, cause }) => {
+        bump(counts.starts, cause);
+        if (cause !== 'majority' && cause !== 'overlap') return;
+        // From the detection that completed the certificate's evidence (its own timestamp) to the start.
+        const ids = new Set(lastMajority.get(`${zone.id}\0${pump.id}`) ?? []);
+        const times = o.zones
+          .flatMap((z) => engine?.status(z.id)?.detections ?? [])
+          .filter((d) => ids.has(d.id))
+          .map((d) => d.time);
+        if (times.length > 0) o.onDecisionLatency?.(zone.id, pump.id, Math.max(0, at - Math.max(...times)));
+      });
+      controller.on('pumpStopped', ({ reason }) => bump(counts.stops, reason));
+      pumps.push(controller);
     }
   }
   const topic = nodeTopic(o.prefix, o.site, o.node, 'zone');
-  const send = (m: ZoneMessage): void => {
+  /** (zone, boot/seq) of this node's votes already counted as cast. */
+  const castSeen = new Set<string>();
+  const send = (m: ZoneFrame): void => {
     const bytes = encodeZoneFrame(m);
-    counters.framesSent++;
-    if (o.transport.connected) void o.transport.publish(topic, bytes, { qos: 1 }).catch(() => {});
+    if (m.type === 'vote' && m.vote.voter === o.node) {
+      // A live vote goes again each tick with the same seq: only a new seq is a vote cast.
+      const key = `${m.vote.zone}\0${m.vote.boot}/${m.vote.seq}`;
+      if (!castSeen.has(key)) {
+        castSeen.add(key);
+        if (castSeen.size > SEEN_COMMANDS) castSeen.delete(castSeen.values().next().value as string);
+        votesCast.set(m.vote.zone, (votesCast.get(m.vote.zone) ?? 0) + 1);
+      }
+    }
+    if (o.transport.connected) {
+      bump(sent.mqtt, m.type);
+      void o.transport.publish(topic, bytes, { qos: 1 }).catch(() => {});
+    }
+    if (o.segment !== undefined) {
+      bump(sent.udp, m.type);
+      o.segment.send(encodeZoneDatagram(o.site, o.node, bytes));
+    }
   };
-  const engine = new ZoneEngine({
+  engine = new ZoneEngine({
     node: o.node,
     zones: o.zones,
     link: { send },
@@ -124,58 +222,155 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     pumps,
     onRecord: (r) => {
       logger.info({ zone: r.zone, epoch: r.epoch, kind: r.kind, cause: r.cause, reason: r.reason }, `zone ${r.zone}: ${r.kind}`);
+      if (r.kind === 'majority') {
+        majorityHeld.set(r.zone, 1);
+        for (const p of r.pumps ?? []) {
+          const owner = o.zones.find((z) => z.pumps.some((x) => x.id === p && x.node === o.node));
+          if (owner !== undefined) lastMajority.set(`${owner.id}\0${p}`, r.detections ?? []);
+        }
+      } else if (r.kind === 'majority-lapsed' || r.kind === 'epoch') majorityHeld.set(r.zone, 0);
       o.onRecord?.({ source: 'zone', record: r });
     },
     onError: (err) => logger.error({ err: describeError(err) }, 'zone engine: a pump operation failed'),
   });
+  const zoneEngine = engine;
+
+  const seenCommands = new Set<string>();
+  /** Pump states heard, by sender: `since` of the newest, so a late copy from the other link changes nothing. */
+  const pumpSince = new Map<string, number>();
+  /**
+   * A frame both links may carry twice: a command is executed once per id (the engine would run it again);
+   * a pump state older than the one known is stale. Everything else the engine takes twice as once
+   * (detections by key, votes by boot/seq, held and epoch frames are idempotent).
+   */
+  const duplicate = (frame: ZoneFrame, sender: string): boolean => {
+    if (frame.type === 'command') {
+      const key = `${sender}\0${frame.zone}\0${frame.pump}\0${frame.id}`;
+      if (seenCommands.has(key)) return true;
+      seenCommands.add(key);
+      if (seenCommands.size > SEEN_COMMANDS) seenCommands.delete(seenCommands.values().next().value as string);
+      return false;
+    }
+    if (frame.type === 'pumpState') {
+      const key = `${sender}\0${frame.zone}\0${frame.pump}`;
+      if (frame.since < (pumpSince.get(key) ?? Number.NEGATIVE_INFINITY)) return true;
+      pumpSince.set(key, frame.since);
+    }
+    return false;
+  };
+  const deliver = (link: ZoneLinkName, frame: ZoneFrame, sender: string): void => {
+    if (duplicate(frame, sender)) {
+      duplicates[link]++;
+      return;
+    }
+    bump(received[link], frame.type);
+    zoneEngine.receive(frame, sender);
+  };
 
   /** [FM-ZONE-LINK] The sender is the node the topic names: the broker lets a node publish only under its own. */
   const onMessage = (msg: TransportMessage): void => {
     const t = parseTopic(o.prefix, msg.topic);
     if (t?.kind !== 'node' || t.channel !== 'zone' || t.site !== o.site || t.node === o.node) return;
-    receive(msg.payload, t.node);
-  };
-  const receive = (bytes: Uint8Array, sender: string): void => {
     // Zone frames only: other traffic on the channel is counted as rejected, never thrown.
-    const decoded = decodeZoneFrame(bytes);
+    const decoded = decodeZoneFrame(msg.payload);
     if (!decoded.ok) {
-      counters.framesRejected++;
-      logger.debug({ sender, err: decoded.error.message }, 'zone frame rejected');
+      bump(rejected.mqtt, decoded.error.reason);
+      logger.debug({ sender: t.node, err: decoded.error.message }, 'zone frame rejected');
       return;
     }
-    counters.framesReceived++;
-    engine.receive(decoded.frame, sender);
+    deliver('mqtt', decoded.frame, t.node);
+  };
+  /**
+   * [FM-ZONE-LINK-UDP] A zone datagram names its site and sender; the sender is claimed, not proven (UDP
+   * authenticates nobody): another site's datagram and one naming this node are ignored, a malformed one is
+   * counted and dropped.
+   */
+  const onDatagram = (bytes: Uint8Array, from: { readonly address: string }): void => {
+    const decoded = decodeZoneDatagram(bytes);
+    if (!decoded.ok) {
+      bump(rejected.udp, decoded.error.reason);
+      logger.debug({ from: from.address, err: decoded.error.message }, 'zone datagram rejected');
+      return;
+    }
+    const { site, sender, frame } = decoded.datagram;
+    if (site !== o.site) bump(rejected.udp, 'other-site');
+    else if (sender === o.node) bump(rejected.udp, 'own');
+    else deliver('udp', frame, sender);
   };
   o.transport.on('message', onMessage);
+  o.segment?.onFrame(onDatagram);
   if (o.zones.length > 0) await o.transport.subscribe(nodeTopic(o.prefix, o.site, '+', 'zone'), 1).catch(() => {});
   let timer: TimerHandle | undefined;
   let stopped = false;
   const schedule = (): void => {
     if (stopped) return;
     timer = clock.setTimeout(() => {
-      engine.tick();
+      zoneEngine.tick();
       schedule();
     }, o.tickMs);
   };
   schedule();
   logger.info(
-    { zones: engine.zones(), pumps: pumps.map((p) => p.state().pump) },
-    `zones: ${engine.zones().join(', ') || 'none of the configured zones names this node'}; pumps driven here: ${pumps.map((p) => p.state().pump).join(', ') || 'none'}`,
+    { zones: zoneEngine.zones(), pumps: pumps.map((p) => p.state().pump), links: o.segment ? ['mqtt', 'udp'] : ['mqtt'] },
+    `zones: ${zoneEngine.zones().join(', ') || 'none of the configured zones names this node'}; pumps driven here: ${pumps.map((p) => p.state().pump).join(', ') || 'none'}` +
+      (o.segment ? `; zone link also on the UDP segment (${o.segment.description})` : ''),
   );
 
+  const total = (by: Record<ZoneLinkName, Counts<string>>): number => {
+    let n = 0;
+    for (const counts of Object.values(by)) for (const x of Object.values(counts)) n += x ?? 0;
+    return n;
+  };
   return {
-    detect: (d) => engine.detect(d),
-    zones: () => engine.zones(),
-    status: (zone) => engine.status(zone),
-    elect: (zone) => engine.elect(zone),
-    command: (zone, pump, action, by, id) => engine.command(zone, pump, action, by, id),
-    counters: () => ({ ...counters }),
+    detect: (d) => zoneEngine.detect(d),
+    zones: () => zoneEngine.zones(),
+    status: (zone) => zoneEngine.status(zone),
+    elect: (zone) => zoneEngine.elect(zone),
+    command: (zone, pump, action, by, id) => zoneEngine.command(zone, pump, action, by, id),
+    counters: () => ({ framesSent: total(sent), framesReceived: total(received), framesRejected: total(rejected) }),
+    stats: () => ({
+      sent: structuredClone(sent),
+      received: structuredClone(received),
+      rejected: structuredClone(rejected),
+      duplicates: { ...duplicates },
+      zones: zoneEngine.zones().map((zone) => {
+        const status = zoneEngine.status(zone) as ZoneStatus;
+        const held = majorityHeld.get(zone);
+        const counts = o.zones.find((z) => z.id === zone && (z.pumps.some((p) => p.node === o.node) || drivesActivated(z)));
+        return {
+          zone,
+          epoch: status.epoch,
+          votesCast: votesCast.get(zone) ?? 0,
+          refusals: { ...status.refusals } as Record<string, number>,
+          ...(counts !== undefined ? { majorityHeld: held ?? 0 } : {}),
+          participation: status.voters.length === 0 ? 0 : status.voters.filter((v) => v.heardRecently).length / status.voters.length,
+        };
+      }),
+      pumps: pumps.map((p) => {
+        const view = p.state();
+        const counts = pumpCounts.get(`${view.zone}\0${view.pump}`) ?? { starts: {}, stops: {} };
+        return {
+          zone: view.zone,
+          pump: view.pump,
+          running: view.state === 'running',
+          starts: { ...counts.starts },
+          stops: { ...counts.stops },
+          staleEpochRefused: p.counters().staleEpochRefused,
+        };
+      }),
+    }),
     async stop() {
       stopped = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       o.transport.off('message', onMessage);
-      await engine.idle();
+      o.segment?.onFrame(() => {});
+      await zoneEngine.idle();
       for (const p of pumps) await p.close();
     },
   };
+
+  /** Whether this node drives a pump of a zone that `z` activates (it then counts z's votes too). */
+  function drivesActivated(z: ConfiguredZone): boolean {
+    return z.policy.activates.some((a) => o.zones.some((y) => y.id === a && y.pumps.some((p) => p.node === o.node)));
+  }
 }

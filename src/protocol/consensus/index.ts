@@ -3,4 +3,5 @@ export * from './evaluate.js';
 export * from './types.js';
 export * from './votes.js';
 export * from './zone-config.js';
+export * from './zone-datagram.js';
 export * from './zone-frames.js';
