@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The fieldmesh command line: broker | node | hub | demo | status | sim | query | pub | sub.
+// The fieldmesh command line: broker | node | hub | demo | status | sim | query | pub | sub | zone.
 
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { registerQuery } from './query.js';
 import { registerSim } from './sim.js';
 import { registerStatus } from './status.js';
 import { registerSub } from './sub.js';
+import { registerZone } from './zone.js';
 
 export function createProgram(io: CliIo = processIo): Command {
   const program = new Command('fieldmesh')
@@ -31,6 +32,7 @@ export function createProgram(io: CliIo = processIo): Command {
   registerQuery(program, io);
   registerPub(program, io);
   registerSub(program, io);
+  registerZone(program, io);
   return program;
 }
 
