@@ -14,7 +14,7 @@ import { Command, CommanderError } from 'commander';
 import { type MosquittoInstance, mosquittoTool, startMosquitto } from '../../test/kit/mosquitto.js';
 import { brokerConfigSchema, createBroker, type StartedBroker } from '../broker/index.js';
 import { isFieldmeshError } from '../kit/index.js';
-import { decodeWireFrame, type SeriesDef, SessionEncoder } from '../protocol/index.js';
+import { decodeWireFrame, encodeZoneFrame, type SeriesDef, SessionEncoder, type ZoneFrame } from '../protocol/index.js';
 import { registerPub } from './pub.js';
 import { createJsonRenderer, registerSub } from './sub.js';
 
@@ -172,6 +172,79 @@ describe('cli pub and sub', () => {
     assert.equal(typeof bad.error.offset, 'number');
   });
 
+  test("sub --json decodes zone frames on <prefix>/+/+/zone, the sender being the topic's node", async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const frames: [string, ZoneFrame][] = [
+      [
+        'n2',
+        {
+          type: 'detection',
+          zone: 'north',
+          epoch: 2,
+          detection: { id: 'd-1', camera: 'cam-2', node: 'n2', class: 'fire', confidence: 0.9137, time: t0 },
+        },
+      ],
+      [
+        'n3',
+        {
+          type: 'vote',
+          vote: {
+            zone: 'north',
+            epoch: 2,
+            voter: 'n3',
+            configHash: '00ff00ff00ff00ff',
+            boot: 5,
+            seq: 9,
+            time: t0,
+            ttlMs: 6_000,
+            evidence: ['d-1'],
+          },
+        },
+      ],
+    ];
+    for (const [node, frame] of frames) {
+      writeFileSync(join(dir, `${node}.zone`), encodeZoneFrame(frame));
+      await run(['pub', '-p', port, '-r', '-q', '1', '-t', `fieldmesh/ranch/${node}/zone`, '-f', join(dir, `${node}.zone`)]).done;
+    }
+    const sub = run(['sub', '-p', port, '--json', '-t', 'fieldmesh/+/+/zone', '-C', '2']);
+    await sub.done;
+    const lines = sub.out.map((l) => JSON.parse(l)).sort((a, b) => a.node.localeCompare(b.node));
+    assert.deepEqual(lines, [
+      {
+        topic: 'fieldmesh/ranch/n2/zone',
+        site: 'ranch',
+        node: 'n2',
+        channel: 'zone',
+        frame: {
+          type: 'detection',
+          zone: 'north',
+          epoch: 2,
+          detection: { id: 'd-1', camera: 'cam-2', node: 'n2', class: 'fire', confidence: 0.9137, time: new Date(t0).toISOString() },
+        },
+      },
+      {
+        topic: 'fieldmesh/ranch/n3/zone',
+        site: 'ranch',
+        node: 'n3',
+        channel: 'zone',
+        frame: {
+          type: 'vote',
+          vote: {
+            zone: 'north',
+            epoch: 2,
+            voter: 'n3',
+            configHash: '00ff00ff00ff00ff',
+            boot: 5,
+            seq: 9,
+            time: new Date(t0).toISOString(),
+            ttlMs: 6_000,
+            evidence: ['d-1'],
+          },
+        },
+      },
+    ]);
+  });
+
   test('pub and sub reject bad usage with FM_CLI_USAGE', async () => {
     await assert.rejects(
       run(['pub', '-p', port, '-m', 'x']).done,
@@ -318,4 +391,62 @@ test('sub --json shows alert notifications on <prefix>/_hub/alerts as their JSON
     topic: 'fieldmesh/_hub/alerts',
     payload: '{"version":"4","status":"firing"}',
   });
+});
+
+test('sub --json renders every zone frame type with RFC 3339 times, and an undecodable one on a zone topic as an error', () => {
+  const render = createJsonRenderer('fieldmesh');
+  const t0 = Date.UTC(2026, 0, 1);
+  const at = new Date(t0).toISOString();
+  const frame = (f: ZoneFrame) => render({ topic: 'fieldmesh/ranch/n1/zone', payload: encodeZoneFrame(f), retain: false }).frame;
+  assert.deepEqual(frame({ type: 'epoch', zone: 'north', epoch: 4, by: 'olga', reason: 'elect' }), {
+    type: 'epoch',
+    zone: 'north',
+    epoch: 4,
+    by: 'olga',
+    reason: 'elect',
+  });
+  assert.deepEqual(
+    frame({
+      type: 'pumpState',
+      zone: 'north',
+      pump: 'p1',
+      state: 'running',
+      cause: 'majority',
+      epoch: 4,
+      since: t0,
+      runtimeMs: 1_500,
+      leaseUntil: t0 + 6_000,
+    }),
+    {
+      type: 'pumpState',
+      zone: 'north',
+      pump: 'p1',
+      state: 'running',
+      cause: 'majority',
+      epoch: 4,
+      since: at,
+      runtimeMs: 1_500,
+      leaseUntil: new Date(t0 + 6_000).toISOString(),
+    },
+  );
+  assert.deepEqual(frame({ type: 'command', zone: 'north', pump: 'p1', action: 'estop', epoch: 4, id: 'c-1', by: 'api:olga', time: t0 }), {
+    type: 'command',
+    zone: 'north',
+    pump: 'p1',
+    action: 'estop',
+    epoch: 4,
+    id: 'c-1',
+    by: 'api:olga',
+    time: at,
+  });
+  assert.deepEqual(frame({ type: 'held', zone: 'north', epoch: 4, keys: [7, 0xffffffff] }), {
+    type: 'held',
+    zone: 'north',
+    epoch: 4,
+    keys: [7, 0xffffffff],
+  });
+  const bad = render({ topic: 'fieldmesh/ranch/n1/zone', payload: Uint8Array.of(0x10, 19, 5), retain: false });
+  assert.equal(bad.node, 'n1');
+  assert.equal(bad.channel, 'zone');
+  assert.equal((bad.error as { reason: string }).reason, 'truncated');
 });

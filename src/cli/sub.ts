@@ -1,10 +1,18 @@
 // `fieldmesh sub`: prints messages like mosquitto_sub (payloads as raw bytes, a newline after each
 // unless -N), or with --json decodes fieldmesh frames (one session per node, so data frames show
-// series names and values) one JSON object per line.
+// series names and values; zone frames on <prefix>/+/+/zone too) one JSON object per line.
 
 import type { Command } from 'commander';
 import { FieldmeshError } from '../kit/index.js';
-import { decodeWireFrame, type FrameError, frameToJson, parseTopic, SessionDecoder } from '../protocol/index.js';
+import {
+  decodeWireFrame,
+  decodeZoneFrame,
+  type FrameError,
+  frameToJson,
+  parseTopic,
+  SessionDecoder,
+  zoneFrameToJson,
+} from '../protocol/index.js';
 import type { TransportMessage } from '../transport/index.js';
 import { type CliIo, writeStdout } from './io.js';
 import { addConnectionFlags, type ConnectionFlags, connectForCli, resolveConnection } from './pub.js';
@@ -68,6 +76,11 @@ export function createJsonRenderer(prefix: string): (message: TransportMessage) 
       parsed.kind === 'hub'
         ? { channel: parsed.channel }
         : { site: parsed.site, node: parsed.node, channel: parsed.kind === 'node' ? parsed.channel : `cmd/${parsed.command}` };
+    // [FM-ZONE-FRAME-1] Zone frames (types 18 to 23) on <prefix>/<site>/<node>/zone: the sender is the topic's node.
+    if (parsed.kind === 'node' && parsed.channel === 'zone') {
+      const zone = decodeZoneFrame(payload);
+      return zone.ok ? { topic, ...where, frame: zoneFrameToJson(zone.frame) } : { topic, ...where, error: frameErrorJson(zone.error) };
+    }
     const decoded = decodeWireFrame(payload);
     if (!decoded.ok) return { topic, ...where, error: frameErrorJson(decoded.error) };
     const frame = decoded.frame;

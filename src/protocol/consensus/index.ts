@@ -5,3 +5,4 @@ export * from './votes.js';
 export * from './zone-config.js';
 export * from './zone-datagram.js';
 export * from './zone-frames.js';
+export * from './zone-json.js';
