@@ -1,5 +1,5 @@
 // The operator console: boots the store and the live feed, and renders the page the hash names.
-// The node page (and uPlot with it) loads on demand so the overview stays light.
+// The node and zone pages (and uPlot with them) load on demand so the overview stays light.
 
 import './styles.css';
 import type { FunctionComponent } from 'preact';
@@ -15,25 +15,32 @@ import { type Route, useRoute } from './router.js';
 import { connectLive, loadConsoleInfo, loadMe, startPolling } from './store.js';
 
 type NodePageProps = { site: string; node: string };
-let NodePage: FunctionComponent<NodePageProps> | undefined;
+type ZonePageProps = { zone: string };
 
-function LazyNodePage(props: NodePageProps) {
-  const [, setLoaded] = useState(NodePage !== undefined);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    if (NodePage !== undefined) return;
-    import('./pages/nodes/node-page.js').then(
-      (m) => {
-        NodePage = m.NodePage;
-        setLoaded(true);
-      },
-      (err: unknown) => setError(`could not load the node page: ${String(err)}`),
-    );
-  }, []);
-  if (error !== null) return <p class="error-line">{error}</p>;
-  if (NodePage === undefined) return <p class="muted">Loading…</p>;
-  return <NodePage {...props} />;
+/** A page in its own chunk (uPlot with it), loaded the first time it is shown. */
+function lazyPage<P extends object>(load: () => Promise<FunctionComponent<P>>, what: string): FunctionComponent<P> {
+  let Loaded: FunctionComponent<P> | undefined;
+  return function LazyPage(props: P) {
+    const [, setLoaded] = useState(Loaded !== undefined);
+    const [error, setError] = useState<string | null>(null);
+    useEffect(() => {
+      if (Loaded !== undefined) return;
+      load().then(
+        (c) => {
+          Loaded = c;
+          setLoaded(true);
+        },
+        (err: unknown) => setError(`could not load the ${what}: ${String(err)}`),
+      );
+    }, []);
+    if (error !== null) return <p class="error-line">{error}</p>;
+    if (Loaded === undefined) return <p class="muted">Loading…</p>;
+    return <Loaded {...props} />;
+  };
 }
+
+const LazyNodePage = lazyPage<NodePageProps>(() => import('./pages/nodes/node-page.js').then((m) => m.NodePage), 'node page');
+const LazyZonePage = lazyPage<ZonePageProps>(() => import('./pages/zones/zone-page.js').then((m) => m.ZonePage), 'zone page');
 
 function Page({ route }: { route: Route }) {
   switch (route.page) {
@@ -43,6 +50,8 @@ function Page({ route }: { route: Route }) {
       return <SitePage site={route.site} />;
     case 'node':
       return <LazyNodePage key={`${route.site}/${route.node}`} site={route.site} node={route.node} />;
+    case 'zone':
+      return <LazyZonePage key={route.zone} zone={route.zone} />;
     case 'alerts':
       return <AlertsPage />;
     case 'actions':
@@ -69,12 +78,20 @@ function App() {
       overview: 'Overview',
       site: 'Site',
       node: 'Node',
+      zone: 'Zone',
       alerts: 'Alerts',
       actions: 'Actions',
       audit: 'Audit',
       missing: 'Not found',
     };
-    const detail = route.page === 'site' ? ` ${route.site}` : route.page === 'node' ? ` ${route.site}/${route.node}` : '';
+    const detail =
+      route.page === 'site'
+        ? ` ${route.site}`
+        : route.page === 'node'
+          ? ` ${route.site}/${route.node}`
+          : route.page === 'zone'
+            ? ` ${route.zone}`
+            : '';
     document.title = `${names[route.page]}${detail} · fieldmesh`;
   }, [route]);
   return (

@@ -6,6 +6,7 @@ export type Route =
   | { readonly page: 'overview'; readonly view: 'map' | 'list' }
   | { readonly page: 'site'; readonly site: string }
   | { readonly page: 'node'; readonly site: string; readonly node: string }
+  | { readonly page: 'zone'; readonly zone: string }
   | { readonly page: 'alerts' }
   | { readonly page: 'actions'; readonly query: URLSearchParams }
   | { readonly page: 'audit' }
@@ -22,6 +23,7 @@ export function parseRoute(hash: string): Route {
   if (parts.length === 0) return { page: 'overview', view: query.get('view') === 'list' ? 'list' : 'map' };
   if (parts[0] === 'sites' && parts.length === 2) return { page: 'site', site: parts[1] as string };
   if (parts[0] === 'nodes' && parts.length === 3) return { page: 'node', site: parts[1] as string, node: parts[2] as string };
+  if (parts[0] === 'zones' && parts.length === 2) return { page: 'zone', zone: parts[1] as string };
   if (parts[0] === 'alerts' && parts.length === 1) return { page: 'alerts' };
   if (parts[0] === 'actions' && parts.length === 1) return { page: 'actions', query };
   if (parts[0] === 'audit' && parts.length === 1) return { page: 'audit' };
@@ -34,6 +36,10 @@ export function siteHref(site: string): string {
 
 export function nodeHref(site: string, node: string): string {
   return `#/nodes/${encodeURIComponent(site)}/${encodeURIComponent(node)}`;
+}
+
+export function zoneHref(zone: string): string {
+  return `#/zones/${encodeURIComponent(zone)}`;
 }
 
 export function useRoute(): Route {

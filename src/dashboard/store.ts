@@ -3,7 +3,19 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, setCsrfToken } from './api.js';
-import type { ActionInfo, AlertInfo, ConsoleInfo, EventView, LiveAlertMessage, LiveSnapshot, MeInfo, NodeInfo, SiteInfo } from './types.js';
+import type {
+  ActionInfo,
+  AlertInfo,
+  ConsoleInfo,
+  EventView,
+  LiveAlertMessage,
+  LiveSnapshot,
+  MeInfo,
+  NodeInfo,
+  SiteInfo,
+  ZoneSummary,
+} from './types.js';
+import { zoneFromMessage } from './zone-derive.js';
 
 export type ConnState = 'connecting' | 'live' | 'reconnecting';
 
@@ -15,6 +27,8 @@ export interface Store {
   alerts: Map<string, AlertInfo>;
   console: ConsoleInfo | null;
   actions: Map<string, ActionInfo>;
+  /** Zone consensus zones by id (GET /api/v1/zones, live `zone` messages); empty on a hub without zones. */
+  zones: Map<string, ZoneSummary>;
   events: EventView[];
   conn: ConnState;
   /** Client time (Date.now()) of the last message or ping comment we know of. */
@@ -33,6 +47,7 @@ export const store: Store = {
   alerts: new Map(),
   console: null,
   actions: new Map(),
+  zones: new Map(),
   events: [],
   conn: 'connecting',
   lastMessageAt: null,
@@ -115,6 +130,15 @@ export function onNodeMessage(l: (n: NodeInfo) => void): () => void {
   };
 }
 
+const zoneListeners = new Set<(z: ZoneSummary) => void>();
+/** Every zone message as it arrives (the zone page refetches its detail). */
+export function onZoneMessage(l: (z: ZoneSummary) => void): () => void {
+  zoneListeners.add(l);
+  return () => {
+    zoneListeners.delete(l);
+  };
+}
+
 // ---- applying what the hub says ----
 
 function putNode(n: NodeInfo): void {
@@ -194,6 +218,17 @@ export async function refreshAlerts(): Promise<void> {
   }
 }
 
+export async function refreshZones(): Promise<void> {
+  try {
+    const r = await api.get<{ data: { zones: ZoneSummary[] } }>('/api/v1/zones');
+    store.zones.clear();
+    for (const z of r.data.zones) store.zones.set(z.zone, z);
+    changed();
+  } catch {
+    // A hub without zones (404) or a passing failure: the zone panels say nothing; the next poll retries.
+  }
+}
+
 export async function loadConsoleInfo(): Promise<void> {
   try {
     store.console = await api.get<ConsoleInfo>('/api/v1/console');
@@ -240,6 +275,8 @@ function handlers(): Record<string, (data: unknown) => void> {
       store.sites.clear();
       for (const site of s.sites) putSite(site);
       applyAlerts(s.alerts, true);
+      // Zones are not in the snapshot: fetched on every (re)connect, kept by `zone` messages after.
+      void refreshZones();
     },
     node: (d) => {
       const n = d as NodeInfo;
@@ -256,6 +293,12 @@ function handlers(): Record<string, (data: unknown) => void> {
     action: (d) => {
       const a = d as ActionInfo;
       if (typeof a?.id === 'string') store.actions.set(a.id, a);
+    },
+    zone: (d) => {
+      const z = zoneFromMessage(d);
+      if (z === undefined) return;
+      store.zones.set(z.zone, z);
+      for (const l of zoneListeners) l(z);
     },
   };
 }
@@ -296,5 +339,6 @@ export function startPolling(): void {
     if (document.visibilityState !== 'visible') return;
     void refreshSites();
     void refreshAlerts();
+    void refreshZones();
   }, POLL_INTERVAL_MS);
 }

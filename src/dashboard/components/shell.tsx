@@ -67,7 +67,7 @@ export function Shell({ route, children }: { route: Route; children: ComponentCh
   const s = useStore();
   const title = s.console?.title ?? 'fieldmesh';
   const firing = [...s.alerts.values()].filter((a) => a.state === 'firing' && !a.silenced && !a.inhibited).length;
-  const current = route.page === 'site' || route.page === 'node' ? 'overview' : route.page;
+  const current = route.page === 'site' || route.page === 'node' || route.page === 'zone' ? 'overview' : route.page;
   return (
     <>
       {s.me?.demo === true && (

@@ -1,11 +1,13 @@
-// "Is everything OK?": one sentence, then sites by health, nodes by state and alerts by state, each a
-// count, a share and a bar, with the state word beside every colour.
+// "Is everything OK?": one sentence, a line per zone concern (fire, pumps running, no majority), then
+// sites by health, nodes by state and alerts by state, each a count, a share and a bar, with the state
+// word beside every colour.
 
 import { reasonText, Since } from '../../components/ui.js';
 import { HEALTH_RANK, type SiteRow } from '../../derive.js';
 import { plural } from '../../format.js';
-import { siteHref } from '../../router.js';
-import type { OverviewInfo } from '../../types.js';
+import { siteHref, zoneHref } from '../../router.js';
+import type { OverviewInfo, ZoneSummary } from '../../types.js';
+import { zoneLabel, zoneLines } from '../../zone-derive.js';
 
 /** Sites named under the headline with their reasons; the rest are one click away. */
 const WORST_SHOWN = 4;
@@ -53,7 +55,29 @@ export function headline(f: OverviewInfo, rows: readonly SiteRow[]): { tone: 'gr
   return { tone: 'green', text: `All ${plural(f.sites.total, 'site')} OK` };
 }
 
-export function HealthPanel({ f, rows }: { f: OverviewInfo; rows: readonly SiteRow[] }) {
+/** Zones that need a look (fire, pumps running, no majority), each zone a link to its page. */
+function ZoneLines({ zones }: { zones: readonly ZoneSummary[] }) {
+  const lines = zoneLines(zones);
+  if (lines.length === 0) return null;
+  return (
+    <ul class="zone-lines" data-testid="zone-lines">
+      {lines.map((l) => (
+        <li key={l.lead} class={`mark-line ${l.tone}`} data-line={l.kind}>
+          <span aria-hidden="true">{l.icon} </span>
+          {l.lead}{' '}
+          {l.zones.map((z, i) => (
+            <span key={z.zone}>
+              {i > 0 && (i === l.zones.length - 1 ? ' and ' : ', ')}
+              <a href={zoneHref(z.zone)}>{zoneLabel(z)}</a>
+            </span>
+          ))}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function HealthPanel({ f, rows, zones = [] }: { f: OverviewInfo; rows: readonly SiteRow[]; zones?: readonly ZoneSummary[] }) {
   const h = headline(f, rows);
   const worst = rows
     .filter((r) => r.health !== 'green')
@@ -64,6 +88,7 @@ export function HealthPanel({ f, rows }: { f: OverviewInfo; rows: readonly SiteR
       <p class={`headline ${h.tone}`} data-testid="headline">
         <span aria-hidden="true">{h.tone === 'green' ? '✓' : h.tone === 'warn' ? '▲' : '✕'}</span> {h.text}
       </p>
+      <ZoneLines zones={zones} />
       {worst.length > 0 && (
         <ul class="worst" data-testid="worst-sites">
           {worst.map((r) => (

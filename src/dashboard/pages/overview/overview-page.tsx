@@ -41,7 +41,7 @@ export function OverviewPage({ view }: { view: 'map' | 'list' }) {
     .sort((a, b) => HEALTH_RANK[b.health] - HEALTH_RANK[a.health] || a.name.localeCompare(b.name));
   return (
     <div class="overview">
-      <HealthPanel f={figures} rows={rows} />
+      <HealthPanel f={figures} rows={rows} zones={[...s.zones.values()]} />
       <section class="sites-section" aria-label="sites">
         <div class="section-head">
           <h2>Sites</h2>

@@ -1,16 +1,18 @@
-// Site (#/sites/:site): health with its reasons, zones, the nodes table (select nodes for a bulk
-// action), each node's link to the hub, and the site's alerts.
+// Site (#/sites/:site): health with its reasons, zones, the consensus zones' panel, the nodes table
+// (select nodes for a bulk action), each node's link to the hub, and the site's alerts.
 
 import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../../api.js';
 import { AlertsTable } from '../../components/alerts-table.js';
 import { Age, Empty, HealthBadge, reasonText, Since, StateBadge, useNow } from '../../components/ui.js';
+import { ZonesTable } from '../../components/zones-table.js';
 import { siteRows } from '../../derive.js';
 import { formatBytes, formatCount, formatDuration, plural } from '../../format.js';
 import { hasRole } from '../../roles.js';
 import { nodeHref } from '../../router.js';
 import { ageOf, applyAlerts, applyNodes, changed, nodeKey, store, useStore } from '../../store.js';
 import type { NodeInfo, SiteDetailView } from '../../types.js';
+import { zonesOfSite } from '../../zone-derive.js';
 
 /** Fetches the site's detail once (its nodes with values, its alerts); the feed keeps it fresh after. */
 function useSiteDetail(site: string): void {
@@ -52,6 +54,7 @@ export function SitePage({ site }: { site: string }) {
       </section>
     );
   const alerts = [...s.alerts.values()].filter((a) => a.labels.site === site);
+  const consensusZones = zonesOfSite(s.zones.values(), site);
   const canAct = hasRole(s.me, 'operator');
   const allKeys = row.nodes.map((n) => nodeKey(n.site, n.node));
   const toggle = (key: string, on: boolean) => {
@@ -115,6 +118,13 @@ export function SitePage({ site }: { site: string }) {
           <dd>{row.zones.map((z) => `${z.name} (${z.nodes})`).join(', ') || '–'}</dd>
         </dl>
       </section>
+
+      {consensusZones.length > 0 && (
+        <section aria-label="zones" data-testid="site-zones">
+          <h2>Zones</h2>
+          <ZonesTable zones={consensusZones} />
+        </section>
+      )}
 
       <section aria-label="nodes">
         <div class="section-head">
