@@ -1,7 +1,8 @@
-// Tests of the simulated fire-watch node: determinism, metrics and fire events.
+// Tests of the simulated fire-watch node: determinism, metrics, fire events and scheduled fires.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../kit/index.js';
+import { collectorConfigSchema } from './registry.js';
 import { createSimFireCameraCollector, FireCameraSim, simFireCameraCollectorSchema } from './sim-fire-camera.js';
 import { createTestContext } from './test-context.js';
 
@@ -57,4 +58,40 @@ test('sim_fire_camera: an episode emits fire_detected (critical, with bbox) then
   assert.ok(Math.max(...series) >= 0.7);
   assert.ok(ctx.samples.some((s) => s.name === 'detector_temperature_celsius' && s.unit === 'celsius'));
   assert.deepEqual(new Set(ctx.samples.filter((s) => s.name === 'camera_up').map((s) => s.labels.camera)), new Set(['cam1', 'cam2']));
+});
+
+test('sim_fire_camera: a scheduled fire appears at its time on the cameras listed, as detections above 0.7; bad cameras are named', async () => {
+  const clock = new ManualClock(Date.now());
+  const ctx = createTestContext({ clock });
+  const config = collectorConfigSchema.parse({
+    type: 'sim_fire_camera',
+    cameras: 3,
+    fire_probability: 0,
+    camera_prefix: 'n1-',
+    fires: [{ at: '10s', cameras: ['cam1', 'cam3'], length: '20s', peak: 0.9 }],
+  });
+  assert.equal(config.type, 'sim_fire_camera');
+  const collector = createSimFireCameraCollector(config as Parameters<typeof createSimFireCameraCollector>[0], 0);
+  await collector.start(ctx);
+  const detections = () =>
+    ctx.events.filter((e) => e.kind === 'detection').map((e) => e.payload as { camera: string; confidence: number; time: number });
+  for (let k = 0; k <= 40; k++) {
+    const before = ctx.samples.length;
+    clock.advance(k === 0 ? 0 : 1_000);
+    await ctx.waitFor(() => ctx.samples.length > before, 2_000, `tick ${k}`);
+  }
+  await collector.stop();
+  const seen = detections().filter((d) => d.confidence >= 0.7);
+  assert.deepEqual(new Set(seen.map((d) => d.camera)), new Set(['n1-cam1', 'n1-cam3']), 'only the cameras listed see it');
+  const first = Math.min(...seen.map((d) => d.time));
+  assert.ok(first - ctx.samples[0]!.time >= 10_000 && first - ctx.samples[0]!.time <= 16_000, 'from its time, within the 5-tick ramp');
+  const last = Math.max(...seen.map((d) => d.time));
+  assert.ok(last - first >= 10_000 && last - first <= 21_000, `it lasts its length (${last - first} ms)`);
+
+  const bad = collectorConfigSchema.safeParse({ type: 'sim_fire_camera', cameras: 2, fires: [{ at: '1m', cameras: ['cam3'] }] });
+  assert.equal(bad.success, false);
+  assert.deepEqual(
+    bad.error?.issues.map((i) => [i.path.join('.'), i.message]),
+    [['fires.0.cameras.0', '"cam3": this node has cam1 to cam2']],
+  );
 });

@@ -10,25 +10,52 @@ import { detectionEvent } from './detections.js';
 import { type IntervalLoop, startIntervalLoop } from './interval-loop.js';
 import { DEFAULT_SIM_SEED } from './sim-battery.js';
 
-export const simFireCameraCollectorSchema = z.strictObject({
-  type: z.literal('sim_fire_camera'),
-  name: collectorNameSchema,
-  cameras: z.number().int().min(1).max(64).default(4),
-  interval: durationMs('1s'),
-  seed: z.number().int().default(DEFAULT_SIM_SEED),
-  index: z.number().int().min(0).default(0),
-  /** Chance per tick that a fire episode starts on one of the node's cameras. */
-  fire_probability: z.number().min(0).max(1).default(0.002),
-  /** Confidence at which `fire_detected` fires; `fire_cleared` when it falls below again. */
-  threshold: z.number().gt(0).lt(1).default(0.7),
-  /**
-   * Every tick a camera's confidence is at least this, it sends a `detection` event for the zones
-   * (docs/consensus.md#detections); the zones' own policies decide what counts.
-   */
-  detect_min: z.number().gt(0).max(1).default(0.5),
-  /** Put before the simulated camera ids (cam1, cam2, ...) in detections: zone camera ids are unique. */
-  camera_prefix: z.string().default(''),
-});
+export const simFireCameraCollectorSchema = z
+  .strictObject({
+    type: z.literal('sim_fire_camera'),
+    name: collectorNameSchema,
+    cameras: z.number().int().min(1).max(64).default(4),
+    interval: durationMs('1s'),
+    seed: z.number().int().default(DEFAULT_SIM_SEED),
+    index: z.number().int().min(0).default(0),
+    /** Chance per tick that a fire episode starts on one of the node's cameras. */
+    fire_probability: z.number().min(0).max(1).default(0.002),
+    /** Confidence at which `fire_detected` fires; `fire_cleared` when it falls below again. */
+    threshold: z.number().gt(0).lt(1).default(0.7),
+    /**
+     * Every tick a camera's confidence is at least this, it sends a `detection` event for the zones
+     * (docs/consensus.md#detections); the zones' own policies decide what counts.
+     */
+    detect_min: z.number().gt(0).max(1).default(0.5),
+    /** Put before the simulated camera ids (cam1, cam2, ...) in detections: zone camera ids are unique. */
+    camera_prefix: z.string().default(''),
+    /**
+     * Fires that appear at a set time after the collector starts, seen by the cameras listed (the demo's
+     * `--fire-at`): each camera ramps up to `peak` over 5 ticks and holds it (with noise) for `length`.
+     */
+    fires: z
+      .array(
+        z.strictObject({
+          at: durationMs(),
+          cameras: z.array(z.string().regex(/^cam[1-9][0-9]*$/, 'expected a camera of this node: cam1, cam2, ...')).min(1),
+          length: durationMs('3m'),
+          peak: z.number().gt(0).max(1).default(0.9),
+        }),
+      )
+      .default([]),
+  })
+  .superRefine((config, ctx) => {
+    for (const [i, fire] of config.fires.entries()) {
+      for (const [j, camera] of fire.cameras.entries()) {
+        if (Number(camera.slice(3)) > config.cameras)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fires', i, 'cameras', j],
+            message: `"${camera}": this node has cam1 to cam${config.cameras}`,
+          });
+      }
+    }
+  });
 
 export type SimFireCameraCollectorConfig = z.output<typeof simFireCameraCollectorSchema>;
 
@@ -96,6 +123,15 @@ export class FireCameraSim {
     this.temperature = 55 + this.rng.next() * 10;
   }
 
+  /** A fire seen by these cameras from the next tick, ramping up to `peak` and lasting `ticks`. */
+  ignite(cameras: readonly string[], ticks: number, peak: number): void {
+    for (const c of this.cams) {
+      if (!cameras.includes(c.id)) continue;
+      c.downTicks = 0;
+      c.episode = { length: Math.max(RAMP_TICKS * 2, ticks), peak, bbox: { x: 0.4, y: 0.35, w: 0.2, h: 0.15 }, age: 0 };
+    }
+  }
+
   step(): FireNodeReading {
     const r = this.rng;
     this.temperature = Math.min(85, Math.max(45, this.temperature + r.gauss() * 0.1 + (60 - this.temperature) * 0.01));
@@ -145,7 +181,16 @@ export function createSimFireCameraCollector(config: SimFireCameraCollectorConfi
     async start(ctx) {
       const sim = new FireCameraSim(config.seed, config.index, config.cameras, config.fire_probability);
       const burning = new Set<string>();
+      const startedAt = ctx.clock.now();
+      const scheduled = [...config.fires];
       loop = startIntervalLoop(ctx.clock, ctx.logger, config.interval, async () => {
+        for (let i = scheduled.length - 1; i >= 0; i--) {
+          const fire = scheduled[i] as (typeof scheduled)[number];
+          if (ctx.clock.now() - startedAt < fire.at) continue;
+          scheduled.splice(i, 1);
+          sim.ignite(fire.cameras, Math.ceil(fire.length / config.interval), fire.peak);
+          ctx.logger.info({ cameras: fire.cameras, peak: fire.peak }, 'simulated fire: the cameras see it from now');
+        }
         const reading = sim.step();
         const time = ctx.clock.now();
         const samples: Sample[] = [
