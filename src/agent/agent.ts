@@ -79,6 +79,8 @@ export interface Agent {
   readonly transport: Transport;
   /** The awareness plane, once started with `awareness.transport` other than none. */
   readonly awareness: AwarenessPlane | undefined;
+  /** The zones this node takes part in, once started with `zones:` in its config (the demo and tests read them). */
+  readonly zones: ZoneRuntime | undefined;
   /** Starts collectors, the HTTP server and the broker link. Resolves with the HTTP URL when enabled. */
   start(): Promise<{ httpUrl: string | undefined }>;
   /**
@@ -371,6 +373,9 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     transport,
     get awareness() {
       return awareness;
+    },
+    get zones() {
+      return zones;
     },
     async start() {
       for (const c of collectors) await c.start(contextFor(c));
