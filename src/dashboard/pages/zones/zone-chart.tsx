@@ -62,6 +62,8 @@ export function ZoneChart(props: { zone: string; range: ZoneRangeId; reloadKey: 
             label: p,
             stroke: color,
             fill: `${color}33`,
+            // Each lane fills down to its own base, not to zero.
+            fillTo: laneBase(i),
             width: 2,
             paths: stepped,
             points: { show: false },

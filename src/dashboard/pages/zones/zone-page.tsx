@@ -305,9 +305,10 @@ export function ZonePage({ zone }: { zone: string }) {
         <dd>{v.activates.join(', ') || 'no other zone'}</dd>
         <dt>isolated fallback</dt>
         <dd>{v.policy.isolatedFallback ? 'on' : 'off'}</dd>
-        <dt>policy</dt>
-        <dd class="span-3">{policyText(v.policy)}</dd>
       </dl>
+      <p class="muted small" data-testid="policy">
+        Policy: {policyText(v.policy)}.
+      </p>
 
       <section aria-label="pumps">
         <h2>Pumps</h2>
