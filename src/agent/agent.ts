@@ -228,6 +228,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     clock,
     logger,
     metrics,
+    // [FM-QUERY-6] Operators' zone commands from the hub, for the zone runtime (started below).
+    zones: () => zones,
   });
   const collectors = overrides.collectors ?? config.collectors.map((c, i) => createCollector(c, i));
   // [FM-AWARE-1..6] The awareness plane: its own sending state of the critical set, its own link.

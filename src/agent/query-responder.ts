@@ -1,8 +1,9 @@
 // Answers the hub's queries of this node's own store over MQTT (cmd/query -> .../reply): pings at once,
 // range queries and series lists a few at a time, each reply compressed and bounded. [FM-QUERY-1..5]
+// Operators' zone commands (a pump action, an election) go to the zone runtime at once. [FM-QUERY-6]
 
 import { deflateRawSync } from 'node:zlib';
-import { type Clock, describeError, isFieldmeshError, type Logger } from '../kit/index.js';
+import { type Clock, describeError, FieldmeshError, isFieldmeshError, type Logger } from '../kit/index.js';
 import {
   commandTopic,
   decodeWireFrame,
@@ -14,11 +15,14 @@ import {
   parseTopic,
   type QueryFrame,
   type ReplyStatus,
+  ZONE_PUMP_ACTIONS,
+  type ZonePumpAction,
 } from '../protocol/index.js';
 import type { Transport, TransportMessage } from '../transport/index.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { StoreQueries } from './api/store-queries.js';
 import type { NodeIdentity } from './collectors/collector.js';
+import type { ZoneRuntime } from './zones/zone-runtime.js';
 
 /** [FM-QUERY-4] Queries evaluated at once; a small node has a core or two, and collection comes first. */
 export const REMOTE_QUERY_CONCURRENCY = 2;
@@ -43,6 +47,8 @@ export interface QueryResponderOptions {
   readonly metrics: AgentMetrics;
   readonly concurrency?: number;
   readonly queueLength?: number;
+  /** The node's zone runtime, for the hub's zone commands (undefined: the node runs no zones). [FM-QUERY-6] */
+  readonly zones?: () => ZoneRuntime | undefined;
 }
 
 interface Waiting {
@@ -93,6 +99,11 @@ export class QueryResponder {
       });
       return;
     }
+    if (frame.kind === 'zone_command' || frame.kind === 'zone_elect') {
+      // [FM-QUERY-6] At once, never queued: an operator's emergency stop must not wait behind range queries.
+      this.zoneCommand(frame);
+      return;
+    }
     // [FM-QUERY-4] A few at once, a few waiting, the rest refused as busy.
     const concurrency = this.o.concurrency ?? REMOTE_QUERY_CONCURRENCY;
     if (this.running < concurrency) {
@@ -107,6 +118,45 @@ export class QueryResponder {
       });
     }
   };
+
+  /** [FM-QUERY-6] A pump action or an election, handed to the zone runtime; its answer or its refusal goes back. */
+  private zoneCommand(frame: QueryFrame): void {
+    const p = toParams(frame.params);
+    const one = (name: string): string => {
+      const v = p[name];
+      if (typeof v !== 'string' || v === '') throw new FieldmeshError('FM_QUERY_INVALID', `${frame.kind}: parameter "${name}" is missing`);
+      return v;
+    };
+    try {
+      const zones = this.o.zones?.();
+      const zone = one('zone');
+      if (zones === undefined || !zones.zones().includes(zone)) {
+        const { site, node } = this.o.identity;
+        throw new FieldmeshError('FM_NOT_FOUND', `node ${site}/${node} takes no part in zone "${zone}"`);
+      }
+      let answer: object;
+      if (frame.kind === 'zone_elect') {
+        answer = { zone, epoch: zones.elect(zone) };
+      } else {
+        const action = one('action');
+        if (!(ZONE_PUMP_ACTIONS as readonly string[]).includes(action))
+          throw new FieldmeshError('FM_QUERY_INVALID', `zone_command: action "${action}": expected ${ZONE_PUMP_ACTIONS.join(', ')}`);
+        const [pump, by, id] = [one('pump'), one('by'), one('id')];
+        zones.command(zone, pump, action as ZonePumpAction, by, id);
+        answer = { zone, pump, action, id, epoch: zones.status(zone)?.epoch ?? null };
+      }
+      this.o.metrics.remoteQueries.inc({ kind: frame.kind, result: 'ok' });
+      this.o.logger.info({ requestId: frame.requestId, kind: frame.kind, ...answer }, 'zone command from the hub');
+      this.answer(frame, 'ok', answer);
+    } catch (err) {
+      this.o.metrics.remoteQueries.inc({ kind: frame.kind, result: 'error' });
+      if (isFieldmeshError(err)) this.answer(frame, 'error', { code: err.code, message: err.message });
+      else {
+        this.o.logger.error({ requestId: frame.requestId, kind: frame.kind, err: describeError(err) }, 'zone command failed');
+        this.answer(frame, 'error', { code: 'FM_AGENT_INTERNAL', message: `the node failed on the zone command: ${describeError(err)}` });
+      }
+    }
+  }
 
   private async run(frame: QueryFrame): Promise<void> {
     this.running++;

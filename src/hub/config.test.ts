@@ -39,6 +39,9 @@ test('hub config: an empty file gives the documented defaults', () => {
         siteOffline: { enabled: true, for: 300_000, severity: 'critical' },
         lowSoc: { enabled: true, metric: 'battery_soc', threshold: 20, for: 300_000, severity: 'warning' },
         backlogAge: { enabled: true, maxAge: 3_600_000, severity: 'warning' },
+        consensusTimeout: { enabled: true, for: 60_000, severity: 'critical' },
+        pumpRuntime: { enabled: true, for: 0, severity: 'critical' },
+        quorumLost: { enabled: true, for: 60_000, severity: 'warning' },
       },
       webhooks: [],
       mqtt: { enabled: true, maxAttempts: 10 },
@@ -46,7 +49,34 @@ test('hub config: an empty file gives the documented defaults', () => {
     sites: [],
     console: { title: 'fieldmesh', map: {}, health: { backlogWarn: 600_000, backlogError: 3_600_000, freshness: 300_000 } },
     dataDir: './fieldmesh-data',
+    zones: [],
   });
+});
+
+test("hub config: zones are node.yaml's zones plus a site each, checked with the same paths", () => {
+  const c = loadConfig(hubConfigSchema, {
+    text: [
+      'zones:',
+      '  north: {site: ranch, voters: [a, b, c], cameras: [{id: cam-a, node: a}, {id: cam-b, node: b}],',
+      '          pumps: [{id: pump-1, node: c, driver: {type: sim}}]}',
+      '  east: {voters: [c], cameras: [{id: cam-c, node: c}], policy: {minCameras: 1, minNodes: 1}}',
+    ].join('\n'),
+  });
+  assert.deepEqual(
+    c.zones.map((z) => [z.id, z.site, z.voters.length, z.pumps[0]?.envelope.maxRuntimeMs ?? null]),
+    [
+      ['north', 'ranch', 3, 1_200_000],
+      ['east', null, 1, null],
+    ],
+  );
+  assert.throws(
+    () =>
+      loadConfig(hubConfigSchema, {
+        file: 'hub.yaml',
+        text: 'zones:\n  - {id: north, site: Ranch!, voters: [a], cameras: [{id: c1, node: b}]}\n',
+      }),
+    (e) => isFieldmeshError(e, 'FM_CONFIG_INVALID') && /zones\[0\]\.site/.test(e.message) && /zones\[0\]\.policy/.test(e.message),
+  );
 });
 
 test('hub config: FIELDMESH_* variables override the file', () => {

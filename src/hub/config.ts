@@ -6,6 +6,7 @@ import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
 import { inhibitRulesSchema } from './alerts/inhibition.js';
 import { authConfigSchema } from './auth/auth-config.js';
 import { consoleConfigSchema, sitesConfigSchema } from './health/console-config.js';
+import { hubZonesSchema } from './zones/hub-zone-config.js';
 
 export const hubConfigSchema = z.strictObject({
   mqtt: z
@@ -108,6 +109,18 @@ export const hubConfigSchema = z.strictObject({
           backlogAge: z
             .strictObject({ enabled: z.boolean().default(true), maxAge: durationMs('1h'), severity: z.string().default('warning') })
             .prefault({} as never),
+          /** A zone whose evaluator (at the hub) says fire, or whose detections are pending, without a majority or a running pump. */
+          consensusTimeout: z
+            .strictObject({ enabled: z.boolean().default(true), for: durationMs('60s'), severity: z.string().default('critical') })
+            .prefault({} as never),
+          /** A pump running longer than its envelope's maxRuntime (the seed's PumpRuntime > 1200 s). */
+          pumpRuntime: z
+            .strictObject({ enabled: z.boolean().default(true), for: durationMs('0s'), severity: z.string().default('critical') })
+            .prefault({} as never),
+          /** A zone without a visible majority of its configured voters online at the hub. */
+          quorumLost: z
+            .strictObject({ enabled: z.boolean().default(true), for: durationMs('1m'), severity: z.string().default('warning') })
+            .prefault({} as never),
         })
         .prefault({} as never),
       /** Alertmanager-style webhook receivers. */
@@ -132,6 +145,11 @@ export const hubConfigSchema = z.strictObject({
   sites: sitesConfigSchema,
   /** The operator console: title, site-plan map, site health thresholds (docs/console.md). */
   console: consoleConfigSchema,
+  /**
+   * The zones the hub watches (docs/consensus.md "The hub's view"): the same blocks as the nodes' node.yaml
+   * `zones:`, each with an optional `site:`.
+   */
+  zones: hubZonesSchema.prefault([] as never),
   /** Where the hub keeps its boot counter (hub-state.json). */
   dataDir: z.string().default('./fieldmesh-data'),
 });

@@ -2,6 +2,7 @@
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AckLane, FIELDMESH_VERSION, NODE_STATES, type NodeStateName, type RebirthReason } from '../protocol/index.js';
+import { type AlertZone, ZONE_SERIES, type ZoneSeriesName, zoneSeries } from './alerts/fleet-series.js';
 import { REJECT_REASONS, type RebirthCause, type RejectReason } from './fleet/fleet-state.js';
 import { BACKFILL_ORIGINS } from './ledger/backfills.js';
 
@@ -179,5 +180,77 @@ export function createHubMetrics(
     backfillsCompleted,
     rejectFrame: (reason) => framesRejected.inc({ reason }),
     requestRebirth: (cause) => rebirthsRequested.inc({ reason: cause }),
+  };
+}
+
+/** The hub's zone monitor's own counters (docs/consensus.md "The hub's view"). */
+export interface ZoneMetrics {
+  /** Zone records (`zone_*` events) the hub received live, by zone and record kind. */
+  readonly decisions: Counter<'zone' | 'kind'>;
+  /** Zone frames heard on `<prefix>/+/+/zone` that decoded. */
+  readonly framesReceived: Counter;
+  /** Zone frames and zone events refused, by reason: malformed, unknown-zone, not-member. */
+  readonly framesRejected: Counter<'reason'>;
+  /** From the detection that completed a majority's evidence to the majority record, seconds. */
+  readonly decisionLatency: Histogram;
+}
+
+export const ZONE_REJECT_REASONS = ['malformed', 'unknown-zone', 'not-member'] as const;
+export type ZoneRejectReason = (typeof ZONE_REJECT_REASONS)[number];
+
+/** Buckets for decision latency: a tick or two on a good link, a minute when a voter's frames need repeats. */
+const DECISION_LATENCY_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120];
+
+const ZONE_GAUGE_HELP: Record<ZoneSeriesName, string> = {
+  fieldmesh_zone_majority_visible: "1 while at least floor(n/2)+1 of the zone's configured voters are online at the hub, else 0.",
+  fieldmesh_zone_voters_online: "The zone's configured voters the hub holds online.",
+  fieldmesh_zone_consensus_pending_seconds:
+    "How long the zone's detections have waited without a majority decision or a running pump (0: none wait).",
+  fieldmesh_zone_pump_running: '1 while the pump runs, as its owner reports it, else 0.',
+  fieldmesh_zone_pump_runtime_seconds: "The pump's current run's runtime (the last run's when stopped), seconds.",
+};
+
+/** Registers the zone gauges (read from `zones` at every scrape) and the zone counters on `registry`. */
+export function createZoneMetrics(registry: Registry, zones: () => readonly AlertZone[], now: () => number): ZoneMetrics {
+  const registers = [registry];
+  for (const name of ZONE_SERIES) {
+    const pumpSeries = name === 'fieldmesh_zone_pump_running' || name === 'fieldmesh_zone_pump_runtime_seconds';
+    new Gauge({
+      name,
+      help: ZONE_GAUGE_HELP[name],
+      labelNames: pumpSeries ? (['site', 'zone', 'pump', 'node'] as const) : (['site', 'zone'] as const),
+      registers,
+      collect() {
+        this.reset();
+        for (const r of zoneSeries(name, zones(), now())) this.set(r.labels, r.value);
+      },
+    });
+  }
+  const framesRejected = new Counter({
+    name: 'fieldmesh_zone_frames_rejected_total',
+    help: 'Zone frames (and zone events) the hub refused, by reason: malformed (does not decode), unknown-zone (not in hub.yaml zones:), not-member (the sender may not say that for the zone).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of ZONE_REJECT_REASONS) framesRejected.inc({ reason }, 0);
+  return {
+    decisions: new Counter({
+      name: 'fieldmesh_zone_decisions_total',
+      help: 'Zone records (votes, majorities, lapses, epochs, refusals, commands) the hub received from the nodes, by zone and kind.',
+      labelNames: ['zone', 'kind'] as const,
+      registers,
+    }),
+    framesReceived: new Counter({
+      name: 'fieldmesh_zone_frames_received_total',
+      help: 'Zone frames heard on <prefix>/+/+/zone that decoded.',
+      registers,
+    }),
+    framesRejected,
+    decisionLatency: new Histogram({
+      name: 'fieldmesh_zone_decision_latency_seconds',
+      help: "From the detection that completed a majority's evidence (its time, the camera node's clock) to the majority record (the pump owner's clock), seconds.",
+      buckets: DECISION_LATENCY_BUCKETS_S,
+      registers,
+    }),
   };
 }

@@ -46,13 +46,15 @@ import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } fr
 import type { HubConfig } from './config.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
-import { createHubMetrics, type HubMetrics } from './hub-metrics.js';
+import { createHubMetrics, createZoneMetrics, type HubMetrics } from './hub-metrics.js';
 import { type BackfillOrigin, type BackfillRecord, dueBackfills } from './ledger/backfills.js';
 import type { NodeBacklog } from './ledger/completeness.js';
 import { type CoverageSpan, seriesText } from './ledger/coverage.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { HubStorage, SampleInput } from './storage/storage.js';
+import { createHubZones } from './zones/hub-zones.js';
+import { ZoneMonitor } from './zones/zone-monitor.js';
 
 /** How often online nodes are checked for silence. */
 export const SWEEP_INTERVAL_MS = 1_000;
@@ -62,6 +64,8 @@ export const RETENTION_INTERVAL_MS = 3_600_000;
 export const DIGEST_MAX_SILENCE_MS = 30_000;
 /** How often outstanding backfill requests are checked for being due (new, or unanswered past the timeout). */
 export const BACKFILL_CHECK_INTERVAL_MS = 1_000;
+/** How often the zone monitor recomputes what depends on time (pending detections, the live feed's zone messages). */
+export const ZONE_REFRESH_INTERVAL_MS = 1_000;
 /** Recent sample ages kept for p50/p99 in stats(). */
 const SAMPLE_AGE_RING_SIZE = 10_000;
 
@@ -115,6 +119,8 @@ export interface Hub {
   readonly auth: HubAuth;
   /** Queries and pings of a node's own store, through the broker. [FM-QUERY-1..5] */
   readonly nodeCommands: NodeCommands;
+  /** The zones of hub.yaml as the hub sees them (docs/consensus.md "The hub's view"). */
+  readonly zones: ZoneMonitor;
   /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
@@ -209,10 +215,24 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const auth = createHubAuth({ config: config.auth, host: config.http.host, store: authStore, clock, logger, registry: metrics.registry });
 
   let listenUrl = '';
+  // [FM-HUB-ZONE-1..7] The zones of hub.yaml: frames, stored events, the voters' fleet state; views and alerts.
+  const zoneMonitor = new ZoneMonitor({
+    zones: config.zones,
+    clock,
+    fleet,
+    logger,
+    metrics: createZoneMetrics(
+      metrics.registry,
+      () => zoneMonitor.alertZones(),
+      () => clock.now(),
+    ),
+    alerts: () => alerts?.list() ?? [],
+    onSummaryChanged: (zone) => live.publishMessage('zone', { type: 'zone', zone }),
+  });
   // Throws FM_CONFIG_INVALID naming file and path when a rule file is wrong: before anything starts.
   const alerts = config.alerts.enabled
     ? createAlertEngine(config, {
-        fleet: { nodes: () => fleet.nodes(), backlog: backlogOf },
+        fleet: { nodes: () => fleet.nodes(), backlog: backlogOf, zones: () => zoneMonitor.alertZones() },
         storage,
         clock,
         logger,
@@ -293,6 +313,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     auth,
     actions,
     sites: siteMonitor,
+    zones: createHubZones({ monitor: zoneMonitor, storage, clock, nodeCommands: () => nodeCommands }),
   };
   const app = createHubApp(deps);
 
@@ -446,8 +467,12 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       return;
     }
     // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
-    // Zone frames (detections, votes, pump states) are the zones' own traffic between their members.
-    if (topic.kind !== 'node' || topic.channel === 'aware' || topic.channel === 'zone') return;
+    if (topic.kind !== 'node' || topic.channel === 'aware') return;
+    // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
+    if (topic.channel === 'zone') {
+      zoneMonitor.receiveFrame(topic.site, topic.node, message.payload);
+      return;
+    }
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
       // A bad reply fails a request an operator waits for: worth more than a debug line.
@@ -572,6 +597,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         counters.eventsStored += n;
         metrics.eventsStored.inc({ priority: frame.priority }, n);
         live.publishEvent(toEventView(event));
+        // [FM-HUB-ZONE-3] Detections, zone and pump records, as stored (a resend never counts twice).
+        zoneMonitor.receiveEvent(event);
       }
       // [FM-DURABLE-1] The event frame's seq is the node's outbox seq in the events lane.
       await sendAck(site, node, 'events', frame.seq, frame.seq);
@@ -655,6 +682,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     alerts,
     auth,
     nodeCommands,
+    zones: zoneMonitor,
 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
@@ -663,6 +691,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       for (const known of await storage.listNodes()) fleet.restore(known);
       for (const b of await storage.listBacklogs()) backlogs.set(nodeKey(b.site, b.node), b);
       for (const r of await storage.listBackfills({ outstanding: true })) outstanding.set(r.id, r);
+      // [FM-HUB-ZONE-3] Pump states, decisions and detections of the last 24 h, before any frame arrives.
+      await zoneMonitor.rebuild(storage);
       if (transport === undefined) {
         transport = createMqttTransport({
           url: config.mqtt.url,
@@ -700,6 +730,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       every('backfill', BACKFILL_CHECK_INTERVAL_MS, sendBackfills);
       // Age-based health (backlog age, freshness) and silences that start or end on their own.
       every('console', SITE_HEALTH_INTERVAL_MS, refreshConsole);
+      every('zones', ZONE_REFRESH_INTERVAL_MS, () => zoneMonitor.refresh());
       await auth.announce();
       const httpUrl = options.listen === false ? '' : await listen(options.fallbackToFreePort ?? true);
       listenUrl = httpUrl;

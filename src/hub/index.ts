@@ -22,3 +22,4 @@ export { createHub, type Hub, type HubOverrides, type HubStartOptions, type HubS
 export { createHubMetrics, type HubMetrics } from './hub-metrics.js';
 export { createSqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
 export type { HubStorage, SampleInput, SeriesIdentity, SeriesPoints, StoredNode, StoredSeries } from './storage/storage.js';
+export * from './zones/index.js';

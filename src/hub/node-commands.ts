@@ -69,6 +69,21 @@ export interface NodeCommands {
     timeoutMs: number,
   ): Promise<ReadonlyArray<Readonly<Record<string, string>>>>;
   ping(site: string, node: string, timeoutMs: number): Promise<NodePing>;
+  /** [FM-QUERY-6] An operator's pump action, handed to the node's zone runtime; resolves with the zone's epoch there. */
+  zoneCommand(site: string, node: string, command: NodeZoneCommand, timeoutMs: number): Promise<{ readonly epoch: number | null }>;
+  /** [FM-QUERY-6] A forced election in the node's zone runtime; resolves with the epoch it elected. */
+  zoneElect(site: string, node: string, zone: string, timeoutMs: number): Promise<{ readonly epoch: number }>;
+}
+
+/** A pump action as the hub hands it to a member of the zone. */
+export interface NodeZoneCommand {
+  readonly zone: string;
+  readonly pump: string;
+  readonly action: string;
+  /** `hub:<username>`. */
+  readonly by: string;
+  /** Unique per command: the pump's owner executes each id once. */
+  readonly id: string;
 }
 
 export interface NodeCommandsOptions {
@@ -190,6 +205,27 @@ export function createNodeCommands(o: NodeCommandsOptions): NodeCommandsService 
     return { rttMs: Math.round(rttMs * 1_000) / 1_000, epoch, agentVersion, uptimeMs };
   }
 
+  async function zoneCommand(site: string, node: string, c: NodeZoneCommand, timeoutMs: number) {
+    const params: QueryParam[] = [
+      ['zone', c.zone],
+      ['pump', c.pump],
+      ['action', c.action],
+      ['by', c.by],
+      ['id', c.id],
+    ];
+    const body = (await ask(site, node, 'zone_command', params, timeoutMs)) as { epoch?: unknown } | null;
+    if (body === null || typeof body !== 'object')
+      throw new FieldmeshError('FM_NODE_QUERY_FAILED', `node ${site}/${node} answered the zone command with an unexpected shape`);
+    return { epoch: typeof body.epoch === 'number' ? body.epoch : null };
+  }
+
+  async function zoneElect(site: string, node: string, zone: string, timeoutMs: number) {
+    const body = (await ask(site, node, 'zone_elect', [['zone', zone]], timeoutMs)) as { epoch?: unknown } | null;
+    if (typeof body?.epoch !== 'number')
+      throw new FieldmeshError('FM_NODE_QUERY_FAILED', `node ${site}/${node} answered the election with an unexpected shape`);
+    return { epoch: body.epoch };
+  }
+
   function handleReply(site: string, node: string, frame: ReplyFrame): boolean {
     const p = pending.get(frame.requestId);
     if (p === undefined || p.site !== site || p.node !== node) {
@@ -233,6 +269,8 @@ export function createNodeCommands(o: NodeCommandsOptions): NodeCommandsService 
     query,
     series,
     ping,
+    zoneCommand,
+    zoneElect,
     handleReply,
     nodeWentOffline(site, node) {
       failWhere(

@@ -3,9 +3,13 @@
 
 import { type ByteReader, type ByteWriter, FrameError } from './codec.js';
 
-/** What a query asks: a liveness ping, a Prometheus range query, or the node's series list. */
-export type NodeQueryKind = 'ping' | 'query_range' | 'series';
-export const NODE_QUERY_KINDS: readonly NodeQueryKind[] = ['ping', 'query_range', 'series'];
+/**
+ * What a query asks: a liveness ping, a Prometheus range query, the node's series list, or an operator's
+ * zone command (`zone_command`: a pump action; `zone_elect`: a new epoch) for the node's zone runtime.
+ * [FM-QUERY-6]
+ */
+export type NodeQueryKind = 'ping' | 'query_range' | 'series' | 'zone_command' | 'zone_elect';
+export const NODE_QUERY_KINDS: readonly NodeQueryKind[] = ['ping', 'query_range', 'series', 'zone_command', 'zone_elect'];
 
 /** Longest request id, bytes of UTF-8. */
 export const MAX_QUERY_ID_BYTES = 64;

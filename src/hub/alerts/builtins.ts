@@ -1,11 +1,13 @@
 // The built-in alerts from the seeds, each one a rule like those of rule files, tunable or disabled in
 // hub.yaml (`alerts.builtins`): NodeDown (a node offline for 2 min), SiteOffline (every node of a site
 // silent for 5 min: one alert per site, resolved as soon as any node is back), LowSOC (battery_soc
-// below 20 % for 5 min), BacklogAge (a node's oldest unsent outbox row older than 1 h).
+// below 20 % for 5 min), BacklogAge (a node's oldest unsent outbox row older than 1 h), and the zones'
+// ConsensusTimeout (detections waiting for a decision for 60 s), PumpRuntime (a pump past its envelope's
+// maxRuntime, 20 min by default: the seed's 1200 s) and QuorumLost (no visible majority for 1 min).
 
 import type { AlertRule, AlertSample, EvaluationContext, Template } from './alert.js';
 import type { SeriesSource } from './alert-expr.js';
-import type { AlertNode, FleetView } from './fleet-series.js';
+import type { AlertNode, AlertZone, FleetView } from './fleet-series.js';
 import { createExpressionRule, uniqueId } from './rule-file.js';
 import { compileTemplate } from './template.js';
 
@@ -23,6 +25,9 @@ export interface BuiltinsConfig {
     readonly severity: string;
   };
   readonly backlogAge: { readonly enabled: boolean; readonly maxAge: number; readonly severity: string };
+  readonly consensusTimeout?: { readonly enabled: boolean; readonly for: number; readonly severity: string };
+  readonly pumpRuntime?: { readonly enabled: boolean; readonly for: number; readonly severity: string };
+  readonly quorumLost?: { readonly enabled: boolean; readonly for: number; readonly severity: string };
 }
 
 function templates(entries: Record<string, string>): Array<readonly [string, Template]> {
@@ -161,6 +166,96 @@ export function createBuiltinRules(config: BuiltinsConfig, fleet: FleetView, sou
           }
           return out;
         },
+      ),
+    );
+  }
+  rules.push(...createZoneRules(config, fleet, taken));
+  return rules;
+}
+
+function zoneLabels(z: AlertZone): Record<string, string> {
+  return { site: z.site, zone: z.zone };
+}
+
+/** ConsensusTimeout, PumpRuntime and QuorumLost over the hub's zone monitor (none without zones). */
+function createZoneRules(config: BuiltinsConfig, fleet: FleetView, taken: Set<string>): AlertRule[] {
+  const zones = () => fleet.zones?.() ?? [];
+  const rules: AlertRule[] = [];
+  const { consensusTimeout, pumpRuntime, quorumLost } = config;
+  if (consensusTimeout?.enabled === true) {
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/ConsensusTimeout', taken),
+        'ConsensusTimeout',
+        consensusTimeout.for,
+        consensusTimeout.severity,
+        {
+          summary: 'Zone {{ $labels.zone }} has had detections without a decision for {{ $value | humanizeDuration }}',
+          description:
+            'Detections of zone {{ $labels.zone }} (site {{ $labels.site }}) have waited {{ $value | humanizeDuration }} without a majority decision or a running pump: the cameras disagree, or the voters cannot reach each other.',
+        },
+        'zones: detections pending without a majority decision or a running pump',
+        (nowMs, { watchingSince }) =>
+          zones()
+            .filter((z) => z.consensusPendingSince !== undefined)
+            .map((z) => ({
+              labels: zoneLabels(z),
+              value: Math.max(0, nowMs - (z.consensusPendingSince as number)) / 1_000,
+              activeSince: Math.max(z.consensusPendingSince as number, watchingSince),
+            })),
+      ),
+    );
+  }
+  if (pumpRuntime?.enabled === true) {
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/PumpRuntime', taken),
+        'PumpRuntime',
+        pumpRuntime.for,
+        pumpRuntime.severity,
+        {
+          summary: 'Pump {{ $labels.pump }} of zone {{ $labels.zone }} has run {{ $value | humanizeDuration }}, past its limit',
+          description:
+            'Pump {{ $labels.pump }} (node {{ $labels.node }}, zone {{ $labels.zone }}, site {{ $labels.site }}) has run {{ $value | humanizeDuration }}, longer than its envelope maxRuntime.',
+        },
+        "zones: a pump's runtime is past its envelope's maxRuntime",
+        (nowMs) => {
+          const out: AlertSample[] = [];
+          for (const z of zones()) {
+            for (const p of z.pumps) {
+              if (!p.running || p.runtimeSeconds <= p.maxRuntimeSeconds) continue;
+              out.push({
+                labels: { ...zoneLabels(z), pump: p.pump, node: p.node },
+                value: p.runtimeSeconds,
+                activeSince: nowMs - (p.runtimeSeconds - p.maxRuntimeSeconds) * 1_000,
+              });
+            }
+          }
+          return out;
+        },
+      ),
+    );
+  }
+  if (quorumLost?.enabled === true) {
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/QuorumLost', taken),
+        'QuorumLost',
+        quorumLost.for,
+        quorumLost.severity,
+        {
+          summary: 'Zone {{ $labels.zone }} has no visible majority',
+          description:
+            'Fewer than a majority of the configured voters of zone {{ $labels.zone }} (site {{ $labels.site }}) have been online at the hub for {{ $value | humanizeDuration }}: the zone may not be able to decide.',
+        },
+        'zones: fewer than floor(n/2)+1 configured voters online at the hub',
+        (nowMs, { watchingSince }) =>
+          zones()
+            .filter((z) => !z.majorityVisible && z.voters > 0)
+            .map((z) => {
+              const since = Math.max(z.quorumLostSince ?? watchingSince, watchingSince);
+              return { labels: zoneLabels(z), value: Math.max(0, nowMs - since) / 1_000, activeSince: since };
+            }),
       ),
     );
   }

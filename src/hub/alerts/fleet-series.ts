@@ -4,6 +4,12 @@
 //   fieldmesh_node_up{site,zone,node}                      1 while the node is online, else 0
 //   fieldmesh_node_last_heard_age_seconds{site,zone,node}  seconds since the hub last heard the node
 //   fieldmesh_node_backlog_age_seconds{site,zone,node}     age of the node's oldest unsent outbox row (0: none)
+// and five the hub derives from its zone monitor (docs/consensus.md "The hub's view"):
+//   fieldmesh_zone_majority_visible{site,zone}              1 while floor(n/2)+1 configured voters are online at the hub
+//   fieldmesh_zone_voters_online{site,zone}                 configured voters online at the hub
+//   fieldmesh_zone_consensus_pending_seconds{site,zone}     how long detections have waited for a decision (0: none wait)
+//   fieldmesh_zone_pump_running{site,zone,pump,node}        1 while the pump runs, as its owner reports it
+//   fieldmesh_zone_pump_runtime_seconds{site,zone,pump,node} the current (or last) run's runtime
 // A selector reaches them by naming the metric exactly (`fieldmesh_node_up == 0`).
 
 import type { LabelMatcher, NodeStateName, SeriesSelector } from '../../protocol/index.js';
@@ -25,14 +31,81 @@ export interface AlertNode {
   readonly lastChanged: number;
 }
 
+/** A pump of a zone as the hub's zone monitor holds it. */
+export interface AlertPump {
+  readonly pump: string;
+  /** The node that drives it. */
+  readonly node: string;
+  readonly running: boolean;
+  /** The current run's runtime (or the last run's when stopped). */
+  readonly runtimeSeconds: number;
+  readonly maxRuntimeSeconds: number;
+}
+
+/** A zone as the hub's zone monitor holds it, at the instant asked. */
+export interface AlertZone {
+  /** The zone's configured site, else the site of its voters in the fleet ("" when neither is known). */
+  readonly site: string;
+  readonly zone: string;
+  readonly voters: number;
+  readonly votersOnline: number;
+  readonly majorityVisible: boolean;
+  /** Since when the majority has not been visible (hub ms); undefined while visible. */
+  readonly quorumLostSince: number | undefined;
+  /** Since when detections have waited without a decision or a running pump (ms); undefined when none wait. */
+  readonly consensusPendingSince: number | undefined;
+  readonly pumps: readonly AlertPump[];
+}
+
 export interface FleetView {
   nodes(): readonly AlertNode[];
   /** The node's last reported outbox backlog. */
   backlog(site: string, node: string): NodeBacklog | undefined;
+  /** The zones the hub watches (absent: none). */
+  zones?(): readonly AlertZone[];
 }
 
 export const FLEET_SERIES = ['fieldmesh_node_up', 'fieldmesh_node_last_heard_age_seconds', 'fieldmesh_node_backlog_age_seconds'] as const;
 type FleetSeriesName = (typeof FLEET_SERIES)[number];
+
+export const ZONE_SERIES = [
+  'fieldmesh_zone_majority_visible',
+  'fieldmesh_zone_voters_online',
+  'fieldmesh_zone_consensus_pending_seconds',
+  'fieldmesh_zone_pump_running',
+  'fieldmesh_zone_pump_runtime_seconds',
+] as const;
+export type ZoneSeriesName = (typeof ZONE_SERIES)[number];
+
+/** The zone series at `nowMs`, one row per zone (or per pump for the pump series). */
+export function zoneSeries(
+  name: ZoneSeriesName,
+  zones: readonly AlertZone[],
+  nowMs: number,
+): Array<{ labels: Record<string, string>; value: number }> {
+  const out: Array<{ labels: Record<string, string>; value: number }> = [];
+  for (const z of zones) {
+    const labels = { site: z.site, zone: z.zone };
+    switch (name) {
+      case 'fieldmesh_zone_majority_visible':
+        out.push({ labels, value: z.majorityVisible ? 1 : 0 });
+        break;
+      case 'fieldmesh_zone_voters_online':
+        out.push({ labels, value: z.votersOnline });
+        break;
+      case 'fieldmesh_zone_consensus_pending_seconds':
+        out.push({ labels, value: z.consensusPendingSince === undefined ? 0 : Math.max(0, nowMs - z.consensusPendingSince) / 1_000 });
+        break;
+      case 'fieldmesh_zone_pump_running':
+        for (const p of z.pumps) out.push({ labels: { ...labels, pump: p.pump, node: p.node }, value: p.running ? 1 : 0 });
+        break;
+      case 'fieldmesh_zone_pump_runtime_seconds':
+        for (const p of z.pumps) out.push({ labels: { ...labels, pump: p.pump, node: p.node }, value: p.runtimeSeconds });
+        break;
+    }
+  }
+  return out;
+}
 
 function fleetValue(name: FleetSeriesName, n: AlertNode, fleet: FleetView, nowMs: number): number | undefined {
   switch (name) {
@@ -62,6 +135,12 @@ export function createAlertSeriesSource(storage: Pick<HubStorage, 'querySeries'>
         if (value !== undefined) out.push({ metric: { __name__: name, ...labels }, points: [[endMs, value]] });
       }
       return out;
+    }
+    if (name !== undefined && (ZONE_SERIES as readonly string[]).includes(name)) {
+      const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
+      return zoneSeries(name as ZoneSeriesName, fleet.zones?.() ?? [], endMs)
+        .filter((r) => matchesSelector(selector, name, r.labels))
+        .map((r) => ({ metric: { __name__: name, ...r.labels }, points: [[endMs, r.value]] }));
     }
     const stored = await storage.querySeries(matchers, startMs, endMs);
     return stored.map((s) => ({ metric: { __name__: s.series.name, ...s.series.labels }, points: s.points }));

@@ -11,6 +11,7 @@ import type { BackfillRecord } from '../ledger/backfills.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
 import type { NodeCommands } from '../node-commands.js';
 import type { HubStorage } from '../storage/storage.js';
+import type { HubZones } from '../zones/hub-zones.js';
 import type { LiveFeed } from './live/live-feed.js';
 
 export interface Readiness {
@@ -47,4 +48,6 @@ export interface HubApiDeps {
   readonly actions?: ActionEngine;
   /** Sites with their health, overview and console setup (absent: built from the fleet, without hub.yaml's site facts). */
   readonly sites?: SiteMonitor;
+  /** The zones of hub.yaml, their views and operators' commands (absent: /api/v1/zones is not served). */
+  readonly zones?: HubZones;
 }

@@ -25,6 +25,7 @@ import { registerQueryRoutes } from './query/query-routes.js';
 import { registerSeriesRoutes } from './series/series-routes.js';
 import { registerSitesRoutes } from './sites/sites-routes.js';
 import { registerStatusRoutes } from './status/status-routes.js';
+import { registerZonesRoutes } from './zones/zones-routes.js';
 
 /** 1 MiB: query bodies are small; anything larger is a mistake or an attack. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -63,6 +64,7 @@ export function createHubApp(deps: HubApiDeps): FastifyInstance {
     registerQueryRoutes(api, deps);
     if (deps.alerts !== undefined) registerAlertsRoutes(api, deps, deps.alerts);
     if (deps.actions !== undefined) registerActionsRoutes(api, deps.actions);
+    if (deps.zones !== undefined) registerZonesRoutes(api, deps.zones);
     registerStatusRoutes(api, { alerts: deps.alerts !== undefined });
     registerHealthRoutes(api, deps);
     registerLiveRoutes(api, deps);

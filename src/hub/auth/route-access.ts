@@ -76,6 +76,9 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { route: 'GET /api/v1/silences/*', access: 'viewer' },
   { route: 'GET /api/v1/actions', access: 'viewer' },
   { route: 'GET /api/v1/actions/:id', access: 'viewer' },
+  { route: 'GET /api/v1/zones', access: 'viewer' },
+  { route: 'GET /api/v1/zones/:zone', access: 'viewer' },
+  { route: 'GET /api/v1/zones/:zone/history', access: 'viewer' },
 
   // Operators act on the fleet: backfills, acknowledging and silencing alerts, bulk actions.
   { route: 'POST /api/v1/nodes/:site/:node/backfill', access: 'operator' },
@@ -87,6 +90,9 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   // A preview reads: no CSRF token, no audit entry. The run is audited.
   { route: 'POST /api/v1/actions/preview', access: 'operator', mutating: false },
   { route: 'POST /api/v1/actions', access: 'operator' },
+  // Pump actions and elections, handed to a node of the zone; audited.
+  { route: 'POST /api/v1/zones/:zone/pumps/:pump/:action', access: 'operator' },
+  { route: 'POST /api/v1/zones/:zone/elect', access: 'operator' },
 
   // Admins manage who gets in and read what everyone did.
   { route: 'GET /api/v1/auth/users', access: 'admin' },

@@ -98,9 +98,10 @@ export class LiveFeed {
 
   /**
    * Sends one message of the given event type to every client at once: `alert` (an AlertView on every
-   * state change), `site` (a site's health when it changes), `action` (a bulk action's progress).
+   * state change), `site` (a site's health when it changes), `action` (a bulk action's progress), `zone`
+   * (`{type: 'zone', zone: ZoneSummary}` when a zone's summary changes).
    */
-  publishMessage(type: 'alert' | 'site' | 'action' | 'overview', data: unknown): void {
+  publishMessage(type: 'alert' | 'site' | 'action' | 'overview' | 'zone', data: unknown): void {
     if (this.clients.size === 0) return;
     this.broadcast(this.frame(type, data));
   }
