@@ -1,5 +1,7 @@
 // `fieldmesh demo`: an embedded broker, a hub and a simulated fleet in one process, with live status
-// and an end-of-run summary. Nodes connect over real TCP to the broker, so wire bytes are real.
+// and an end-of-run summary. Nodes connect over real TCP to the broker, so wire bytes are real. Fire-watch
+// sites with three nodes or more run zones (docs/consensus.md): a fire appears in one zone at `fireAtMs`,
+// and the real zone engines of the nodes detect, vote and start the pumps.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +11,21 @@ import { brokerConfigSchema, createBroker } from '../broker/index.js';
 import { createHubClient } from '../client/index.js';
 import { createHub, hubConfigSchema } from '../hub/index.js';
 import { type Logger, quantile, silentLogger } from '../kit/index.js';
-import { demoNodeConfig, planDemoFleet, planDemoSites } from './demo-fleet.js';
+import { type DemoSiteZones, demoNodeConfig, planDemoFleet, planDemoSites, planDemoZones } from './demo-fleet.js';
 
 /** Status rates average over this window: nodes report by exception, so one second says little. */
 const STATUS_WINDOW_MS = 5_000;
 
-export const DEMO_DEFAULTS = Object.freeze({ nodes: 8, sites: 2, seed: 20241123, brokerPort: 18830, wsPort: 18831, hubPort: 18800 });
+export const DEMO_DEFAULTS = Object.freeze({
+  nodes: 8,
+  sites: 2,
+  seed: 20241123,
+  brokerPort: 18830,
+  wsPort: 18831,
+  hubPort: 18800,
+  /** The fire appears a minute after start: long enough to look at the quiet console first. */
+  fireAtMs: 60_000,
+});
 
 export interface DemoOptions {
   readonly nodes?: number;
@@ -23,7 +34,31 @@ export interface DemoOptions {
   readonly brokerPort?: number;
   readonly wsPort?: number;
   readonly hubPort?: number;
+  /** When the fire appears in the first fire-watch site's north zone, ms after start; null: no fire. */
+  readonly fireAtMs?: number | null;
   readonly logger?: Logger;
+}
+
+/** One pump of the demo's zones, as its owner node reports it. */
+export interface DemoPump {
+  readonly site: string;
+  readonly zone: string;
+  readonly pump: string;
+  readonly owner: string;
+  readonly running: boolean;
+  readonly cause: string | null;
+  /** When it first started in this run: seconds after the demo's start, and the cause then; null: not yet. */
+  readonly startedAfterSeconds: number | null;
+  readonly startCause: string | null;
+}
+
+/** The zones of the demo: where the fire is, when it appears, and the pumps. */
+export interface DemoZones {
+  /** `site/zone` of the fire; null when no site has zones. */
+  readonly fireZone: string | null;
+  /** Seconds after start; null: no fire (`--fire-at off`, or no zones). */
+  readonly fireAtSeconds: number | null;
+  readonly pumps: readonly DemoPump[];
 }
 
 export interface DemoStatus {
@@ -33,6 +68,7 @@ export interface DemoStatus {
   readonly updatesPerSecond: number;
   /** Bytes the broker read from node connections per second (MQTT framing included). */
   readonly wireBytesPerSecond: number;
+  readonly zones: DemoZones;
 }
 
 export interface DemoSummary {
@@ -46,6 +82,7 @@ export interface DemoSummary {
   readonly samplesReceivedByHub: number;
   readonly wireBytesPerNodePerSecond: number;
   readonly sampleAgeAtHubMs: { readonly p50: number; readonly p99: number };
+  readonly zones: DemoZones;
 }
 
 export interface RunningDemo {
@@ -56,6 +93,10 @@ export interface RunningDemo {
   readonly consoleUrl: string;
   /** Ports asked for that were taken, with the ones chosen instead. */
   readonly portNotes: readonly string[];
+  /** Each fire-watch site's zones (sites with fewer than three nodes have none). */
+  readonly siteZones: readonly DemoSiteZones[];
+  /** Whether the hub was given the zones (hub.yaml `zones:`); false while the hub's config takes none. */
+  readonly hubHasZones: boolean;
   status(): Promise<DemoStatus>;
   stop(): Promise<DemoSummary>;
 }
@@ -72,6 +113,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   if (started.wsPort !== undefined && started.wsPort !== o.wsPort)
     portNotes.push(`WebSocket port ${o.wsPort} is taken; using ${started.wsPort}`);
 
+  const plans = planDemoFleet(o.nodes, o.sites);
+  const siteZones = planDemoZones(plans);
+  const fireAtMs = options.fireAtMs === undefined ? DEMO_DEFAULTS.fireAtMs : options.fireAtMs;
+  // The same zones for the hub (hub.yaml `zones:` with `site:`), once the hub's configuration takes them.
+  const hubHasZones = 'zones' in hubConfigSchema.shape && siteZones.length > 0;
   const hub = createHub(
     hubConfigSchema.parse({
       mqtt: { url: started.mqttUrl },
@@ -81,6 +127,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       // Names and coordinates, so the console's map shows the demo's sites as pins.
       sites: planDemoSites(o.sites, o.seed),
       console: { title: 'fieldmesh demo' },
+      ...(hubHasZones ? { zones: siteZones.flatMap((s) => s.zones.map((z) => ({ ...z, site: s.site }))) } : {}),
     }),
     { logger },
   );
@@ -88,8 +135,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const hubPort = Number(new URL(httpUrl).port);
   if (hubPort !== o.hubPort) portNotes.push(`HTTP port ${o.hubPort} is taken; using ${hubPort}`);
 
-  const plans = planDemoFleet(o.nodes, o.sites);
-  const agents: Agent[] = plans.map((plan) => createAgent(demoNodeConfig(plan, started.mqttUrl, dataDir, o.seed), { logger }));
+  const agents: Agent[] = plans.map((plan) => {
+    const site = siteZones.find((z) => z.site === plan.site);
+    const fireCameras = site?.fire?.cameras.filter((c) => c.node === plan.node).map((c) => c.camera) ?? [];
+    const zoned =
+      site === undefined ? {} : { zones: site.zones, fireCameras, ...(fireAtMs === null ? {} : { fireAtMs: Math.max(0, fireAtMs) }) };
+    return createAgent(demoNodeConfig(plan, started.mqttUrl, dataDir, o.seed, zoned), { logger });
+  });
+  const startedWall = Date.now();
   await Promise.all(agents.map((a) => a.start()));
 
   const client = createHubClient(httpUrl);
@@ -105,12 +158,49 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     return total;
   };
 
+  /** First start of each pump in this run, read from its owner's envelope (`lastStart`), by `site/zone/pump`. */
+  const firstStarts = new Map<string, { at: number; cause: string }>();
+  const fire = siteZones.find((s) => s.fire !== undefined);
+  const zonesNow = (): DemoZones => {
+    const pumps: DemoPump[] = [];
+    for (const agent of agents) {
+      const runtime = agent.zones;
+      if (runtime === undefined) continue;
+      for (const zone of runtime.zones()) {
+        for (const p of runtime.status(zone)?.pumps ?? []) {
+          if (p.view === undefined || p.view.zone !== zone) continue;
+          const key = `${agent.identity.site}/${zone}/${p.id}`;
+          const last = p.view.lastStart;
+          if (last !== null && last.at >= startedWall && !firstStarts.has(key)) firstStarts.set(key, { at: last.at, cause: last.cause });
+          const first = firstStarts.get(key);
+          pumps.push({
+            site: agent.identity.site,
+            zone,
+            pump: p.id,
+            owner: p.owner,
+            running: p.running,
+            cause: p.cause,
+            startedAfterSeconds: first === undefined ? null : Math.round((first.at - startedWall) / 100) / 10,
+            startCause: first?.cause ?? null,
+          });
+        }
+      }
+    }
+    return {
+      fireZone: fire?.fire === undefined ? null : `${fire.site}/${fire.fire.zone}`,
+      fireAtSeconds: fire === undefined || fireAtMs === null ? null : Math.max(0, fireAtMs) / 1000,
+      pumps: pumps.sort((a, b) => `${a.site}/${a.zone}`.localeCompare(`${b.site}/${b.zone}`)),
+    };
+  };
+
   return {
     agents,
     brokerUrl: started.mqttUrl,
     wsUrl: started.wsUrl,
     consoleUrl: `${httpUrl}/`,
     portNotes,
+    siteZones,
+    hubHasZones,
     async status() {
       const nodes = await client.nodes();
       for (const n of nodes) if (n.state === 'online') seenOnline.add(`${n.site}/${n.node}`);
@@ -125,6 +215,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
         nodes: agents.length,
         updatesPerSecond: (reading.samples - oldest.samples) / seconds,
         wireBytesPerSecond: (reading.bytes - oldest.bytes) / seconds,
+        zones: zonesNow(),
       };
       return status;
     },
@@ -145,6 +236,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
         samplesReceivedByHub: stats.samplesStored,
         wireBytesPerNodePerSecond: Math.round((bytes / agents.length / durationSeconds) * 10) / 10,
         sampleAgeAtHubMs: { p50: quantile(stats.sampleAgesMs, 0.5), p99: quantile(stats.sampleAgesMs, 0.99) },
+        zones: zonesNow(),
       };
       await Promise.all(agents.map((a) => a.stop().catch(() => {})));
       await hub.stop();
