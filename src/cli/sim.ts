@@ -1,9 +1,18 @@
 // `fieldmesh sim`: run a scenario of the awareness plane over emulated links and write the report.
 
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FieldmeshError, parseDurationMs } from '../kit/index.js';
-import { BUILTIN_SCENARIOS, loadScenario, measureRadioLatency, runFirePartitions, runSim } from '../sim/index.js';
+import {
+  BUILTIN_SCENARIOS,
+  type FireSafetyReport,
+  loadScenario,
+  measureRadioLatency,
+  type RadioLatencyReport,
+  runFirePartitions,
+  runSim,
+} from '../sim/index.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
 
@@ -27,6 +36,44 @@ const FIRE_DEFAULT_SEED = 1;
 /** Zone sizes and trials of the radio latency figure (two agreeing cameras on two nodes). */
 const FIRE_RADIO_VOTERS = [3, 5, 10] as const;
 const FIRE_RADIO_TRIALS = 300;
+/** The paths the radio latency is measured on: UDP datagrams, the broker star, the broker's per-tick digest. */
+const FIRE_RADIO_PATHS = ['udp', 'mqtt', 'mqtt-digest'] as const;
+
+/** The fire-partitions report as Markdown: the safety figures and the latency per path and zone size. */
+function fireReportMarkdown(safety: FireSafetyReport, radio: readonly RadioLatencyReport[], wallSeconds: number): string {
+  const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
+  const lines = [
+    '# fieldmesh sim: fire-partitions',
+    '',
+    `${safety.schedules} schedules, seed ${safety.seed}, ${wallSeconds} s of wall time.`,
+    '',
+    '| safety | value | must be |',
+    '|---|---|---|',
+    `| actuationsWithoutMajority | ${safety.actuationsWithoutMajority} | 0 |`,
+    `| staleCommandsAccepted | ${safety.staleCommandsAccepted} | 0 |`,
+    `| staleDecisionsAccepted | ${safety.staleDecisionsAccepted} | 0 |`,
+    `| runtimeLimitViolations | ${safety.runtimeLimitViolations} | 0 |`,
+    `| minOffViolations | ${safety.minOffViolations} | 0 |`,
+    `| missedFires | ${safety.missedFires} of ${safety.firesWithMajoritySide} | |`,
+    `| decision latency (message network) | p50 ${ms(safety.decisionLatencyP50Ms)}, p99 ${ms(safety.decisionLatencyP99Ms)} (${safety.latencySamples} samples) | |`,
+    `| seedRule.unsafeActuations | ${safety.seedRule.unsafeActuations} (split brain in ${safety.seedRule.splitBrainSchedules} schedules) | > 0 |`,
+    '',
+    `## Decision latency on the radio (${radio[0]?.medium ?? '1 MHz'}, ${(radio[0]?.loss ?? 0.1) * 100} % loss)`,
+    '',
+    'From the second agreeing detection (two cameras on two nodes) to the pump start; the goal is 1 s p99.',
+    '',
+    '| path | voters | p50 | p99 | max | within 1 s | not started |',
+    '|---|---|---|---|---|---|---|',
+    ...radio.map(
+      (r) =>
+        `| ${r.path} | ${r.voters} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.maxMs)} | ${r.withinOneSecond} of ${r.trials} | ${r.notStarted} |`,
+    ),
+    '',
+    ...FIRE_RADIO_PATHS.map((path) => `- \`${path}\`: ${radio.find((r) => r.path === path)?.transport ?? ''}`),
+    '',
+  ];
+  return lines.join('\n');
+}
 
 async function runFireScenario(o: SimOptions, io: CliIo): Promise<void> {
   const schedules = o.schedules === undefined ? FIRE_DEFAULT_SCHEDULES : Number(o.schedules);
@@ -43,17 +90,25 @@ async function runFireScenario(o: SimOptions, io: CliIo): Promise<void> {
     onProgress: showProgress ? (done, total) => process.stderr.write(`\rfire-partitions ${done}/${total}`) : undefined,
   });
   if (showProgress) process.stderr.write('\n');
-  // Beside the safety schedules: the decision latency on the emulated radio (1 MHz, 10 % loss, UDP broadcast).
-  const radio = [];
-  for (const voters of FIRE_RADIO_VOTERS) radio.push(await measureRadioLatency({ trials: FIRE_RADIO_TRIALS, seed, loss: 0.1, voters }));
+  // Beside the safety schedules: the decision latency on the emulated radio (1 MHz, 10 % loss), over UDP
+  // broadcast, through the broker, and through the broker's per-tick digest. [FM-ZONE-SIM-6]
+  const radio: RadioLatencyReport[] = [];
+  for (const transport of FIRE_RADIO_PATHS)
+    for (const voters of FIRE_RADIO_VOTERS)
+      radio.push(await measureRadioLatency({ trials: FIRE_RADIO_TRIALS, seed, loss: 0.1, voters, transport }));
+  const wallSeconds = Math.round((performance.now() - started) / 100) / 10;
   const report = {
     scenario: FIRE_PARTITIONS,
     clock: 'simulated',
-    wallSeconds: Math.round((performance.now() - started) / 100) / 10,
+    wallSeconds,
     safety,
     radio,
     failures: failures.slice(0, 50),
   };
+  const outDir = resolve(o.out);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, 'report.md'), fireReportMarkdown(safety, radio, wallSeconds));
   if (o.json) io.out(JSON.stringify(report, null, 2));
   else {
     io.out(
@@ -62,7 +117,10 @@ async function runFireScenario(o: SimOptions, io: CliIo): Promise<void> {
         `decision latency p99 ${safety.decisionLatencyP99Ms ?? '-'} ms; the seed's rule: ${safety.seedRule.unsafeActuations} unsafe actuations`,
     );
     for (const r of radio)
-      io.out(`radio, ${r.voters} voters, ${r.loss * 100} % loss: second detection to pump start p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`);
+      io.out(
+        `radio ${r.path}, ${r.voters} voters, ${r.loss * 100} % loss: second detection to pump start p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+      );
+    io.out(`report: ${join(outDir, 'report.md')}`);
   }
   const unsafe =
     safety.actuationsWithoutMajority + safety.staleCommandsAccepted + safety.staleDecisionsAccepted + safety.runtimeLimitViolations;

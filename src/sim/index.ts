@@ -4,7 +4,7 @@ export * from './awareness-sim.js';
 export * from './demo.js';
 export * from './demo-fleet.js';
 export { FIRE_ZONE_SIZES, type FireSafetyReport, runFirePartitions } from './fire-partitions.js';
-export { measureRadioLatency, type RadioLatencyReport } from './fire-radio.js';
+export { measureRadioLatency, type RadioLatencyReport, type RadioTransport } from './fire-radio.js';
 export { runJsonStar } from './json-star.js';
 export { createPointToPointNetwork, createSharedRadio, frameAirtimeUs, MCS0_1MHZ_CHANNEL } from './medium.js';
 export * from './report.js';
