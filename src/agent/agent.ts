@@ -398,6 +398,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           payload: { ...change, name },
         }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'membership event not recorded'));
       });
+      // The link first: the pumps the zones open are told their restart state through it (an MQTT relay).
+      transport.start();
       if ((config.zones ?? []).length > 0) {
         const zoneMetrics = registerZoneMetrics(metrics.registry, () => zones?.stats());
         zones = await startZoneRuntime({
@@ -445,7 +447,6 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       responder.start();
       replicator.start();
       backfiller.start();
-      transport.start();
       started = true;
       logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
       if (brokerless) {

@@ -8,6 +8,11 @@ import type { PumpDriver, PumpDriverDeps, PumpReading } from './pump-driver.js';
 
 /** How long `read` waits for the relay to report after a command (a relay on the LAN answers in tens of ms). */
 export const MQTT_DRIVER_READ_TIMEOUT_MS = 2000;
+/**
+ * How long a command waits for the node's broker link before it fails: the link comes up a few ms after
+ * the node starts, when the pump is told to stop (or resumes its run) [FM-ZONE-ACT-9], and after a reconnect.
+ */
+export const MQTT_DRIVER_LINK_TIMEOUT_MS = 5000;
 
 export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDriverDeps): PumpDriver {
   const transport = deps.transport;
@@ -17,6 +22,7 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
   // the relay reports its state with the same payloads it is commanded with.
   const { topic, stateTopic, on: payloadOn, off: payloadOff } = config;
   const readTimeoutMs = deps.readTimeoutMs ?? MQTT_DRIVER_READ_TIMEOUT_MS;
+  const linkTimeoutMs = deps.linkTimeoutMs ?? MQTT_DRIVER_LINK_TIMEOUT_MS;
   const decoder = new TextDecoder();
   /** The relay's last reported state, and whether it came after our last command. */
   let reported: PumpReading = 'unknown';
@@ -35,8 +41,23 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
   transport.on('message', onMessage);
   const subscribed = transport.subscribe(stateTopic, 1);
 
+  /** Resolves when the link is up, or after `linkTimeoutMs` (the publish then fails: the link is down). */
+  function linkUp(): Promise<void> {
+    if (transport!.connected) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clock.clearTimeout(timer);
+        transport!.off('connected', done);
+        resolve();
+      };
+      const timer = clock.setTimeout(done, linkTimeoutMs);
+      transport!.on('connected', done);
+    });
+  }
+
   async function send(op: 'start' | 'stop', payload: string): Promise<void> {
     await subscribed;
+    await linkUp();
     reportedSinceCommand = false;
     try {
       await transport!.publish(topic, new TextEncoder().encode(payload), { qos: config.qos, retain: config.retain });

@@ -48,6 +48,8 @@ export interface PumpDriverDeps {
   readonly logger?: Logger;
   /** The mqtt driver: how long `read` waits for the relay's state after a command (default 2000 ms). */
   readonly readTimeoutMs?: number;
+  /** The mqtt driver: how long a command waits for the broker link to come up before it fails (default 5000 ms). */
+  readonly linkTimeoutMs?: number;
 }
 
 type DriverFactory<C extends PumpDriverConfig> = (config: C, deps: PumpDriverDeps) => PumpDriver;

@@ -180,14 +180,37 @@ describe('mqtt pump driver', () => {
     await Promise.all([transport.close(), late.close()]);
   });
 
-  it('fails with FM_PUMP_DRIVER_FAILED when the link is down', async () => {
+  it('fails with FM_PUMP_DRIVER_FAILED when the link stays down past its wait', async () => {
     const broker = new MemoryBroker();
     const transport = await connected(broker, 'node');
-    const driver = createPumpDriver(config(), { pump: 'pump-1', transport });
+    const clock = new ManualClock();
+    const driver = createPumpDriver(config(), { pump: 'pump-1', transport, clock, linkTimeoutMs: 5000 });
     broker.stop();
-    await assert.rejects(driver.start(), (err) => isFieldmeshError(err, 'FM_PUMP_DRIVER_FAILED'));
+    const start = driver.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(5000);
+    await assert.rejects(start, (err) => isFieldmeshError(err, 'FM_PUMP_DRIVER_FAILED'));
     await driver.close?.();
     await transport.close();
+  });
+
+  // Found by test/e2e/zones-mqtt.test.ts: a node opens its pumps as it starts, before its broker link is up;
+  // the first stop (and a resumed run's start after kill -9) failed, so every boot faulted the pump and a
+  // resumed run was dropped with its runtime, the relay left on with no limit.
+  it('waits for the link to come up: a command given before the node is connected reaches the relay', async () => {
+    const broker = new MemoryBroker();
+    const relay = await startRelay(broker, 'gpio/pump/pump-1');
+    const transport = createMemoryTransport(broker, { clientId: 'node' });
+    const driver = createPumpDriver(config(), { pump: 'pump-1', transport, linkTimeoutMs: 5000 });
+    const stop = driver.stop();
+    transport.start();
+    await stop;
+    assert.equal(await driver.read(), 'stopped');
+    await driver.start();
+    assert.equal(await driver.read(), 'running');
+    assert.deepEqual(relay.received, ['OFF', 'ON']);
+    await driver.close?.();
+    await Promise.all([transport.close(), relay.transport.close()]);
   });
 });
 

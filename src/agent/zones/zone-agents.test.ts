@@ -3,7 +3,7 @@
 // cameras of one node alone do not; an election moves every node's epoch; an operator's emergency stop
 // through the node API wins and holds.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -188,5 +188,47 @@ test('zones in agents: an election moves every node to the new epoch; an emergen
     assert.equal(pumpRunning(await f.status('c')), false, 'the emergency stop holds while the majority still asks');
   } finally {
     await f.stop();
+  }
+});
+
+// Found by test/e2e/zones-mqtt.test.ts: the agent opened its pumps before starting its broker link, so an
+// MQTT relay's pump was told "stop" with no link, at every boot: a fault, and after kill -9 a resumed run
+// dropped with its runtime. The link starts first now, and the driver waits for it.
+test('zones in agents: a pump behind an MQTT relay boots stopped, told off through the broker, without a fault', {
+  timeout: 10_000,
+}, async () => {
+  const broker = new MemoryBroker();
+  const relay = createMemoryTransport(broker, { clientId: 'relay' });
+  const told: string[] = [];
+  relay.on('message', (m) => {
+    const payload = new TextDecoder().decode(m.payload);
+    told.push(payload);
+    void relay.publish(`${m.topic}/state`, m.payload, { qos: 1 });
+  });
+  relay.start();
+  await relay.subscribe('gpio/pump/pump-9', 1);
+  const clock = new ManualClock();
+  const dataDir = mkdtempSync(join(tmpdir(), 'fm-zone-mqtt-relay-'));
+  const config = agentConfigSchema.parse({
+    dataDir,
+    node: { id: 'c', site: 'ranch' },
+    http: { enabled: false },
+    zones: [{ ...ZONES[0], pumps: [{ id: 'pump-9', node: 'c', driver: { type: 'mqtt' } }] }],
+  });
+  const agent = createAgent(config, {
+    clock,
+    epoch: 1,
+    collectors: [],
+    createTransport: (will) => createMemoryTransport(broker, { clientId: 'c', will, clock }),
+  });
+  try {
+    await agent.start();
+    await waitFor(() => told.length === 1, { what: 'the relay told off' });
+    assert.deepEqual(told, ['OFF']);
+    const state = JSON.parse(readFileSync(join(dataDir, 'ranch', 'c', 'pumps', 'north.pump-9.json'), 'utf8'));
+    assert.deepEqual([state.run, state.fault], [null, null]);
+  } finally {
+    await agent.stop();
+    await relay.close();
   }
 });
