@@ -12,6 +12,7 @@ import {
   decisionEvidence,
   evaluationText,
   historyChartData,
+  historyKey,
   LANE_HIGH,
   laneBase,
   PUMP_ACTIONS,
@@ -254,4 +255,28 @@ test('routes: #/zones/:zone is the zone page (ids decoded), and zoneHref encodes
   assert.deepEqual(parseRoute('#/zones/north'), { page: 'zone', zone: 'north' });
   assert.deepEqual(parseRoute(zoneHref('a b/c')), { page: 'zone', zone: 'a b/c' });
   assert.equal(parseRoute('#/zones').page, 'missing');
+});
+
+test('history key: changes with a start, a stop or a new detection, not with a runtime that ticks', () => {
+  const pump = {
+    pump: 'pump-1',
+    owner: 'c',
+    state: 'running' as const,
+    cause: 'majority',
+    since: iso(0),
+    runtimeSeconds: 5,
+    maxRuntimeSeconds: 1200,
+    atMaxRuntime: 'stop' as const,
+    overRuntime: false,
+    lastStart: { at: iso(0), cause: 'majority', by: 'zone' },
+    lastStop: null,
+  };
+  const det = { id: 'd1', camera: 'c1', node: 'a', class: 'fire', confidence: 0.9, time: iso(0) };
+  const k = historyKey({ pumps: [pump], detections: [det] });
+  assert.equal(historyKey({ pumps: [{ ...pump, runtimeSeconds: 9 }], detections: [det] }), k);
+  assert.notEqual(
+    historyKey({ pumps: [{ ...pump, state: 'estop', lastStop: { at: iso(5_000), reason: 'estop', by: 'olga' } }], detections: [det] }),
+    k,
+  );
+  assert.notEqual(historyKey({ pumps: [pump], detections: [{ ...det, id: 'd2' }, det] }), k);
 });

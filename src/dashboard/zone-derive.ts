@@ -319,6 +319,15 @@ export function historyChartData(h: ZoneHistoryInfo): HistoryChartData {
   };
 }
 
+/**
+ * What the history chart shows changes only with a pump's starts and stops or a new detection: the chart
+ * is re-read when this key of the zone's detail changes (not on every live message).
+ */
+export function historyKey(v: Pick<HubZoneView, 'pumps' | 'detections'>): string {
+  const pumps = v.pumps.map((p) => `${p.pump}:${p.state}:${p.lastStart?.at ?? ''}:${p.lastStop?.at ?? ''}`).join(',');
+  return `${pumps}|${v.detections[0]?.id ?? ''}`;
+}
+
 /** Total running time of each pump within the chart's range, ms (the chart's caption). */
 export function runTotals(h: ZoneHistoryInfo): Array<{ pump: string; runs: number; ms: number }> {
   const start = ms(h.start);

@@ -16,7 +16,7 @@ function css(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
 
-export function ZoneChart(props: { zone: string; range: ZoneRangeId; reloadKey: number }) {
+export function ZoneChart(props: { zone: string; range: ZoneRangeId; reloadKey: string }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const [history, setHistory] = useState<ZoneHistoryInfo | null>(null);

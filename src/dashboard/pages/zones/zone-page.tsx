@@ -21,6 +21,7 @@ import {
   decisionEvidence,
   electCopy,
   evaluationText,
+  historyKey,
   PUMP_ACTIONS,
   policyText,
   pumpRuntimeMs,
@@ -36,8 +37,6 @@ import { ZoneChart } from './zone-chart.js';
 const DETAIL_POLL_MS = 5_000;
 /** Live messages come in bursts during a fire: at most one detail read per this. */
 const REFETCH_MIN_GAP_MS = 400;
-/** The chart is re-read on zone messages at most this often. */
-const CHART_MIN_GAP_MS = 10_000;
 
 interface Detail {
   readonly view: HubZoneView | null;
@@ -46,10 +45,9 @@ interface Detail {
   readonly error: string | null;
 }
 
-function useZoneDetail(zone: string): { detail: Detail; reload: () => void; chartKey: number } {
+function useZoneDetail(zone: string): { detail: Detail; reload: () => void } {
   const [detail, setDetail] = useState<Detail>({ view: null, answeredAt: 0, error: null });
-  const [chartKey, setChartKey] = useState(0);
-  const last = useRef({ fetchAt: 0, chartAt: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined });
+  const last = useRef({ fetchAt: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined });
   const fetchRef = useRef<() => void>(() => {});
 
   useEffect(() => {
@@ -77,12 +75,7 @@ function useZoneDetail(zone: string): { detail: Detail; reload: () => void; char
     fetchRef.current = soon;
     read();
     const off = onZoneMessage((z) => {
-      if (z.zone !== zone) return;
-      soon();
-      if (Date.now() - l.chartAt >= CHART_MIN_GAP_MS) {
-        l.chartAt = Date.now();
-        setChartKey((k) => k + 1);
-      }
+      if (z.zone === zone) soon();
     });
     const poll = setInterval(() => {
       if (document.visibilityState === 'visible') soon();
@@ -96,15 +89,7 @@ function useZoneDetail(zone: string): { detail: Detail; reload: () => void; char
     };
   }, [zone]);
 
-  return {
-    detail,
-    reload: () => {
-      fetchRef.current();
-      last.current.chartAt = Date.now();
-      setChartKey((k) => k + 1);
-    },
-    chartKey,
-  };
+  return { detail, reload: () => fetchRef.current() };
 }
 
 /** The site of a voter, for its link: the zone's, else the node the store knows by that id. */
@@ -210,7 +195,7 @@ function PumpCard(props: {
 export function ZonePage({ zone }: { zone: string }) {
   const s = useStore();
   useNow();
-  const { detail, reload, chartKey } = useZoneDetail(zone);
+  const { detail, reload } = useZoneDetail(zone);
   const [range, setRange] = useState<ZoneRangeId>('1h');
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [results, setResults] = useState<Record<string, string>>({});
@@ -482,7 +467,7 @@ export function ZonePage({ zone }: { zone: string }) {
             ))}
           </div>
         </div>
-        <ZoneChart zone={v.zone} range={range} reloadKey={chartKey} />
+        <ZoneChart zone={v.zone} range={range} reloadKey={historyKey(v)} />
       </section>
 
       <section aria-label="decisions">
