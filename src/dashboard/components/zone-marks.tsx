@@ -1,8 +1,8 @@
 // Zone states as badges, each a word and a shape beside its colour: majority visible or not, fire or not,
-// a pump's state, a decision's kind. `data-state` carries the state for tests and styles.
+// a pump's state. `data-state` carries the state for tests and styles.
 
 import type { PumpStateName } from '../types.js';
-import { decisionMark, fireMark, type Mark, majorityMark, pumpMark } from '../zone-derive.js';
+import { fireMark, type Mark, majorityMark, pumpMark } from '../zone-derive.js';
 
 export function MarkBadge(props: { mark: Mark; state?: string; testid?: string; title?: string }) {
   return (
@@ -40,8 +40,4 @@ export function FireBadge({ fire }: { fire: boolean }) {
 
 export function PumpBadge({ state }: { state: PumpStateName }) {
   return <MarkBadge mark={pumpMark(state)} state={state} testid="pump-state" />;
-}
-
-export function DecisionBadge({ kind }: { kind: string }) {
-  return <MarkBadge mark={decisionMark(kind)} state={kind} />;
 }

@@ -7,7 +7,7 @@ import uPlot from 'uplot';
 import { api, describeError, seg } from '../../api.js';
 import { formatDuration, plural } from '../../format.js';
 import type { ZoneHistoryInfo } from '../../types.js';
-import { historyChartData, LANE_HIGH, laneBase, runTotals, type ZoneRangeId } from '../../zone-derive.js';
+import { historyChartData, LANE_HIGH, laneBase, runTotals, type ZoneRangeId } from './zone-view.js';
 
 const HEIGHT_PX = 60;
 const LANE_VARS = ['--chart-1', '--chart-2', '--chart-3', '--chart-4'];

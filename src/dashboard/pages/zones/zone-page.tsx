@@ -8,17 +8,20 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, describeError, seg } from '../../api.js';
 import { ConfirmDialog, type ConfirmRequest } from '../../components/confirm-dialog.js';
 import { Age, Empty, ErrorLine, Since, StateBadge, useNow } from '../../components/ui.js';
-import { DecisionBadge, FireBadge, MajorityBadge, MarkBadge, PumpBadge } from '../../components/zone-marks.js';
+import { FireBadge, MajorityBadge, MarkBadge, PumpBadge } from '../../components/zone-marks.js';
 import { formatNumber, formatTime, plural } from '../../format.js';
 import { hasRole } from '../../roles.js';
 import { nodeHref, siteHref } from '../../router.js';
 import { hubNow, onZoneMessage, store, useStore } from '../../store.js';
 import type { HubZoneView, PumpActionName, ZonePumpInfo } from '../../types.js';
+import { votersText } from '../../zone-derive.js';
+import { ZoneChart } from './zone-chart.js';
 import {
   actionBlocked,
   actionCopy,
   causeText,
   decisionEvidence,
+  decisionMark,
   electCopy,
   evaluationText,
   historyKey,
@@ -27,11 +30,9 @@ import {
   pumpRuntimeMs,
   runtimeText,
   runtimeTone,
-  votersText,
   ZONE_RANGES,
   type ZoneRangeId,
-} from '../../zone-derive.js';
-import { ZoneChart } from './zone-chart.js';
+} from './zone-view.js';
 
 /** The detail is re-read this often while the page is open (a pump's last stop changes no summary). */
 const DETAIL_POLL_MS = 5_000;
@@ -90,6 +91,10 @@ function useZoneDetail(zone: string): { detail: Detail; reload: () => void } {
   }, [zone]);
 
   return { detail, reload: () => fetchRef.current() };
+}
+
+function DecisionBadge({ kind }: { kind: string }) {
+  return <MarkBadge mark={decisionMark(kind)} state={kind} />;
 }
 
 /** The site of a voter, for its link: the zone's, else the node the store knows by that id. */
