@@ -464,8 +464,9 @@ function clock(at: string): string {
 
 function runtime(p: ZonePumpView): string {
   if (p.runtimeSeconds === null) return '-';
-  const m = Math.floor(p.runtimeSeconds / 60);
-  const s = p.runtimeSeconds % 60;
+  const whole = Math.round(p.runtimeSeconds);
+  const m = Math.floor(whole / 60);
+  const s = whole % 60;
   const text = m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
   const max = p.maxRuntimeSeconds === null ? '' : ` of ${Math.round(p.maxRuntimeSeconds / 60)}m`;
   return `${text}${max}${p.overRuntime ? ' OVER LIMIT' : ''}`;
