@@ -489,7 +489,7 @@ export class PumpController {
           kind: 'runtime-limit',
           by: 'envelope',
           outcome: 'done',
-          detail: `ran ${runtime} ms of ${env.maxRuntimeMs}: ${action}`,
+          detail: `ran ${Math.round(runtime)} ms of ${env.maxRuntimeMs}: ${action}`,
         });
         if (action === 'stopped') await this.stopRun('max-runtime', 'envelope');
         else this.persist({ overRuntime: true });
@@ -611,7 +611,7 @@ export class PumpController {
     const stopped = await this.driveStop(by);
     if (stopped) {
       this.emit('pumpStopped', { ...lastStop, runtimeMs });
-      this.record({ kind: 'stopped', by, action: reason, outcome: 'done', detail: `ran ${runtimeMs} ms` });
+      this.record({ kind: 'stopped', by, action: reason, outcome: 'done', detail: `ran ${Math.round(runtimeMs)} ms` });
     }
   }
 
