@@ -2,9 +2,9 @@
 // on and the zone in its hub.yaml, and three voting node processes of one zone, each with an http_push
 // collector; the third drives a simulated pump. Detections pushed to two nodes (two cameras, two nodes)
 // are a fire: the page shows the detections, the majority and the pump running (and the overview says
-// so); the operator's emergency stop from the page stops the pump, and the page says who stopped it; a
-// viewer sees the zone and no button, and the hub refuses the viewer's command with 403. Screenshots go
-// to artifacts/screenshots/.
+// so); the operator's emergency stop from the page stops the pump and the page says who stopped it; a
+// forced election moves the zone's epoch; a viewer sees the zone and no button, and the hub refuses the
+// viewer's command with 403. Screenshots go to artifacts/screenshots/.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -219,6 +219,17 @@ test('console zones: a fire shows its detections, the majority and the pump runn
     await page.locator('[data-testid="pump-history"][data-status="ok"][data-runs="1"] canvas').waitFor({ timeout: 15_000 });
     await page.evaluate('scrollTo(0, 0)');
     await page.screenshot({ path: `${SHOTS}console-zone-estop.png`, fullPage: true });
+
+    // Force election: confirmed, handed to a member, and the page shows the new epoch.
+    const epochBefore = Number(await page.locator('.zone-page').getAttribute('data-epoch'));
+    await page.locator('[data-testid="elect"]').click();
+    assert.match(await dialog.innerText(), new RegExp(`now ${epochBefore}`));
+    await dialog.locator('[data-testid="dialog-confirm"]').click();
+    const elected = await page.locator('[data-testid="elect-result"]').innerText({ timeout: 15_000 });
+    const [, via, epoch] = /(\S+) elected epoch (\d+)/.exec(elected) ?? [];
+    assert.ok(via?.startsWith(`${SITE}/edge-`), elected);
+    assert.ok(Number(epoch) > epochBefore, elected);
+    await page.locator(`.zone-page[data-epoch="${epoch}"]`).waitFor({ timeout: 15_000 });
   } finally {
     await context.close();
   }
