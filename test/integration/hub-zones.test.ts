@@ -157,8 +157,15 @@ test('hub zones: a fire on two nodes shows at the hub with its detections, the m
   assert.equal(view.majorityVisible, true);
   assert.equal(view.pumpsRunning, 1);
 
-  const history = await get<{ data: { pumps: { pump: string; runs: { end: string | null; cause: string }[] }[] } }>(
-    '/api/v1/zones/north/history?range=1h',
+  // The pump's state comes first by its owner's frame; its pump_started event follows through the outbox.
+  const history = await waitFor(
+    async () => {
+      const h = await get<{ data: { pumps: { pump: string; runs: { end: string | null; cause: string }[] }[] } }>(
+        '/api/v1/zones/north/history?range=1h',
+      );
+      return h.status !== 200 || (h.body.data.pumps[0]?.runs.length ?? 0) > 0 ? h : undefined;
+    },
+    { what: 'the pump run in the stored history', timeoutMs: 10_000 },
   );
   assert.equal(history.status, 200);
   assert.deepEqual(
@@ -180,9 +187,10 @@ test('hub zones: a fire on two nodes shows at the hub with its detections, the m
   const stopped = await waitFor(
     async () => {
       const v = await zoneView();
-      return v.pumps[0]?.state === 'estop' ? v : undefined;
+      // The state by the owner's frame, the last stop by its pump_stopped event.
+      return v.pumps[0]?.state === 'estop' && v.pumps[0]?.lastStop !== null ? v : undefined;
     },
-    { what: 'the pump in emergency stop at the hub', timeoutMs: 15_000 },
+    { what: 'the pump in emergency stop at the hub, with its last stop', timeoutMs: 15_000 },
   );
   assert.equal(stopped.pumps[0]?.lastStop?.reason, 'estop');
   assert.equal(stopped.pumps[0]?.lastStop?.by, 'hub:operator-user');
