@@ -111,6 +111,19 @@ function toStoreSample(s: Sample): StoreSample {
   };
 }
 
+/** [FM-ZONE-REACH] The nodes the awareness plane holds alive or suspect (not yet judged lost), by name. */
+function liveNodeNames(plane: AwarenessPlane, clock: Pick<Clock, 'now'>): () => readonly string[] {
+  return () => {
+    const names: string[] = [];
+    for (const m of plane.membership.view(clock.now())) {
+      if (m.state !== 'alive' && m.state !== 'suspect') continue;
+      const name = plane.fleet.nameOf(m.origin);
+      if (name !== undefined) names.push(name);
+    }
+    return names;
+  };
+}
+
 function readPem(path: string | undefined): string | undefined {
   return path === undefined ? undefined : readFileSync(path, 'utf8');
 }
@@ -414,6 +427,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           tickMs: config.publish.tick,
           transport,
           ...(zoneSegment !== undefined ? { segment: zoneSegment } : {}),
+          ...(awareness !== undefined ? { liveNodes: liveNodeNames(awareness, clock) } : {}),
           onDecisionLatency: (zone, pump, ms) => zoneMetrics.decisionLatency(zone, pump, ms),
           // Every decision, vote, refusal, pump start and stop, with its evidence, to the hub's audit.
           onRecord: ({ source, record }) => {

@@ -282,10 +282,11 @@ test('zone engine: the isolated fallback starts its own pumps on strong local ev
     onRecord: (r) => c.records.push(r),
   });
   c.engines.set('n1', fb);
-  // Another node claiming n1's own cameras: never evidence for n1's fallback.
+  // Another node (not a voter: hearing a voter would make it reachable) claiming n1's own cameras: never
+  // evidence for n1's fallback.
   for (const camera of ['ranch-n1a', 'ranch-n1b']) {
-    const detection = { id: `forged-${camera}`, camera, node: 'n2', class: 'fire', confidence: 0.99, time: c.clock.now() };
-    fb.receive({ type: 'detection', zone: 'ranch', epoch: 0, detection }, 'n2');
+    const detection = { id: `forged-${camera}`, camera, node: 'x9', class: 'fire', confidence: 0.99, time: c.clock.now() };
+    fb.receive({ type: 'detection', zone: 'ranch', epoch: 0, detection }, 'x9');
   }
   await c.step();
   assert.equal(c.running('ranch-pump'), false, "detections of n1's cameras from n2 do not count");
@@ -300,4 +301,31 @@ test('zone engine: the isolated fallback starts its own pumps on strong local ev
   assert.equal(c.pumps.get('ranch-pump')?.controller.state().cause, 'isolated-fallback');
   assert.ok(c.records.some((r) => r.kind === 'isolated-fallback'));
   assert.ok(!c.records.some((r) => r.kind === 'majority'));
+});
+
+test('zone engine: a quiet zone knows its reachable voters from the link view, and a voter heard on the zone link counts too [FM-ZONE-REACH]', () => {
+  const zone = zoneOf('quiet', 3, 'n1', { isolatedFallback: { enabled: true, minCameras: 1, minConfidence: 0.5 } });
+  const clock = new ManualClock(1_000_000);
+  const engine = (reachable?: readonly string[]) =>
+    new ZoneEngine({
+      node: 'n1',
+      zones: [zone],
+      clock,
+      boot: 1,
+      tickMs: TICK_MS,
+      store: new MemoryZoneStateStore(),
+      link: { send: () => {} },
+      ...(reachable !== undefined ? { reachableVoters: () => reachable } : {}),
+    });
+  // No frame at all: without a link view only itself counts; with one, the voters it holds live.
+  assert.equal(engine().status('quiet')?.majorityVisible, false);
+  assert.equal(engine(['n1']).status('quiet')?.majorityVisible, false);
+  assert.equal(engine(['n1', 'n3']).status('quiet')?.majorityVisible, true);
+  // The link view sees only n1, but n2 was just heard on the zone link: reachable, a majority is visible.
+  const e = engine(['n1']);
+  e.receive({ type: 'epoch', zone: 'quiet', epoch: 0, by: 'n2', reason: 'adopted' }, 'n2');
+  assert.equal(e.status('quiet')?.majorityVisible, true);
+  // ... until it has been silent for five ticks.
+  clock.advance(6 * TICK_MS);
+  assert.equal(e.status('quiet')?.majorityVisible, false);
 });

@@ -339,6 +339,20 @@ export class ZoneEngine {
     else this.#command(s, own, m, this.#o.node);
   }
 
+  /**
+   * [FM-ZONE-REACH] The zone's voters this node can reach: those its link (the awareness plane) holds
+   * live, and those heard on the zone link within the last few ticks, itself included when a voter. The
+   * union errs towards "reachable", so the isolated fallback never starts on a link that merely went quiet.
+   */
+  #reachable(s: ZoneState, now: number): Set<string> {
+    const recent = now - HEARD_TICKS * this.#o.tickMs;
+    const out = new Set<string>(this.#o.reachableVoters?.(s.zone.id) ?? []);
+    for (const v of s.zone.voters) {
+      if (v === this.#o.node || (s.lastHeard.get(v) ?? Number.NEGATIVE_INFINITY) >= recent) out.add(v);
+    }
+    return out;
+  }
+
   status(zone: string): ZoneStatus | undefined {
     const s = this.#zones.get(zone);
     if (s === undefined) return undefined;
@@ -348,7 +362,7 @@ export class ZoneEngine {
       const last = id === this.#o.node ? now : (s.lastHeard.get(id) ?? null);
       return { id, heardRecently: last !== null && last >= recent, lastHeard: last };
     });
-    const reachable = this.#o.reachableVoters?.(zone).length ?? voters.filter((v) => v.heardRecently).length;
+    const reachable = this.#reachable(s, now).size;
     return {
       zone,
       epoch: s.epoch,
@@ -486,7 +500,7 @@ export class ZoneEngine {
     const fb = s.zone.policy.isolatedFallback;
     const pumps = this.#pumps.filter((p) => p.zone === s.zone.id);
     if (!fb.enabled || pumps.length === 0 || this.#o.reachableVoters === undefined) return;
-    const reachable = new Set(this.#o.reachableVoters(s.zone.id)).size;
+    const reachable = this.#reachable(s, now).size;
     if (reachable >= majorityOf(s.zone.voters.length)) {
       s.fallback = false;
       return;

@@ -13,7 +13,7 @@ import { ManualClock, silentLogger } from '../../kit/index.js';
 import { encodeZoneDatagram, encodeZoneFrame, zonesSchema } from '../../protocol/index.js';
 import { createMemoryTransport, type FrameLink, type LinkPeer, MemoryBroker } from '../../transport/index.js';
 import { registerZoneMetrics } from './zone-metrics.js';
-import { startZoneRuntime, type ZoneRuntime } from './zone-runtime.js';
+import { reachableVoters, startZoneRuntime, type ZoneRuntime } from './zone-runtime.js';
 
 const ZONES = zonesSchema.parse([
   {
@@ -207,4 +207,14 @@ test('zone metrics: the runtime figures in Prometheus text, by link, type, zone 
   } finally {
     await f.stop();
   }
+});
+
+test('zone runtime: the reachable voters are the zone voters the awareness plane holds live, and the node itself [FM-ZONE-REACH]', () => {
+  let live: string[] = [];
+  const reach = reachableVoters(ZONES, 'a', () => live);
+  assert.deepEqual(reach('north'), ['a']);
+  live = ['b', 'x', 'cam-only'];
+  assert.deepEqual(reach('north'), ['a', 'b'], 'only configured voters count');
+  assert.deepEqual(reachableVoters(ZONES, 'z', () => ['c'])('north'), ['c'], 'a node that is not a voter does not count itself');
+  assert.deepEqual(reach('nowhere'), []);
 });

@@ -39,6 +39,12 @@ export interface ZoneRuntimeOptions {
    * (`splitZoneDatagrams`), which carries zone datagrams only. [FM-ZONE-LINK-UDP]
    */
   readonly segment?: FrameLink;
+  /**
+   * The nodes this node's awareness plane holds alive (or suspect: not yet judged lost), by name. With it,
+   * a quiet zone still knows which voters it can reach (its status's majority, the isolated fallback);
+   * without it (no awareness plane), only voters heard on the zone link count. [FM-ZONE-REACH]
+   */
+  readonly liveNodes?: () => readonly string[];
   /** A pump this node drives started on a certificate: ms from the detection that completed the evidence. */
   readonly onDecisionLatency?: (zone: string, pump: string, ms: number) => void;
   /** Zone records and pump records, for the outbox (the hub's audit). */
@@ -145,6 +151,19 @@ function bump<K extends string>(counts: Counts<K>, key: K, n = 1): void {
   counts[key] = (counts[key] ?? 0) + n;
 }
 
+/** [FM-ZONE-REACH] A zone's voters the awareness plane holds live, this node included when it votes. */
+export function reachableVoters(
+  zones: readonly ConfiguredZone[],
+  self: string,
+  liveNodes: () => readonly string[],
+): (zone: string) => readonly string[] {
+  return (zone) => {
+    const voters = zones.find((z) => z.id === zone)?.voters ?? [];
+    const live = new Set(liveNodes());
+    return voters.filter((v) => v === self || live.has(v));
+  };
+}
+
 export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRuntime> {
   const { logger, clock } = o;
   const sent: Record<ZoneLinkName, Counts<ZoneFrameTypeName>> = { mqtt: {}, udp: {} };
@@ -220,6 +239,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     tickMs: o.tickMs,
     store: new FileZoneStateStore(join(o.dataDir, 'zones.json'), logger),
     pumps,
+    ...(o.liveNodes !== undefined ? { reachableVoters: reachableVoters(o.zones, o.node, o.liveNodes) } : {}),
     onRecord: (r) => {
       logger.info({ zone: r.zone, epoch: r.epoch, kind: r.kind, cause: r.cause, reason: r.reason }, `zone ${r.zone}: ${r.kind}`);
       if (r.kind === 'majority') {
