@@ -17,11 +17,14 @@ export const ALLOWED = {
   agent: ['protocol', 'kit', 'transport', 'platform', 'awareness'],
   hub: ['protocol', 'kit', 'transport', 'platform', 'awareness'],
   broker: ['protocol', 'kit', 'platform'],
+  'fleet-config': ['protocol', 'kit', 'agent'],
   client: ['protocol', 'kit'],
   dashboard: ['protocol', 'kit', 'client'],
   sim: ['*'],
   cli: ['*'],
 };
+/** Areas an area may import only through their index.ts (fleet-config reads the agent's config schema). */
+const THROUGH_INDEX = { 'fleet-config': ['agent'] };
 /** Areas whose code also runs in the browser, so Node built-ins are forbidden there. */
 const BROWSER_SAFE = new Set(['kit', 'protocol', 'client', 'dashboard']);
 
@@ -87,6 +90,16 @@ export function checkBorders(srcDir) {
       continue;
     }
     if (!allowed.includes(target)) problems.push(`${where}: ${area} may not import ${target} ("${spec}")`);
+    else if (
+      THROUGH_INDEX[area]?.includes(target) &&
+      !/^[^/]+\/index\.[jt]s$/.test(
+        relative(srcDir, resolve(dirname(file), spec))
+          .split(sep)
+          .join('/'),
+      )
+    ) {
+      problems.push(`${where}: ${area} imports "${spec}"; import ${target} through its index.ts`);
+    }
   }
   return problems;
 }

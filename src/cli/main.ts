@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The fieldmesh command line: broker | node | hub | demo | status | sim | query | pub | sub | zone.
+// The fieldmesh command line: broker | node | hub | demo | status | sim | query | pub | sub | zone | config.
 
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { FIELDMESH_VERSION } from '../protocol/index.js';
 import { registerBroker } from './broker.js';
+import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerHub } from './hub.js';
 import { type CliIo, errorText, exitCodeFor, processIo } from './io.js';
@@ -33,6 +34,7 @@ export function createProgram(io: CliIo = processIo): Command {
   registerPub(program, io);
   registerSub(program, io);
   registerZone(program, io);
+  registerConfig(program, io);
   return program;
 }
 

@@ -47,6 +47,11 @@ export const ERROR_CODES = {
     "a pump driver could not start, stop or read its pump (a command exited non-zero or timed out, a publish failed); the pump's controller holds it in fault",
   FM_ZONE_UNKNOWN:
     'no zone of that id takes this node (or hub) as a member: it is not in zones: of its node.yaml (hub.yaml), or names other nodes only; answered 404',
+  FM_FLEET_CONFIG_UNREADABLE:
+    'a configuration repository (fleet.yaml, zones/, sites/, nodes/, alerts/, or fleet-config/ and site-config-<site>/) could not be read, or the folder is none; `fieldmesh config` exits 2',
+  FM_FLEET_CONFIG_INVALID:
+    'a configuration repository has problems (YAML syntax, schema, unknown keys, list merges, node identity, zones naming unknown nodes, alert files); the message lists every one as file:line:col: path: message',
+  FM_FLEET_CONFIG_NODE_UNKNOWN: 'no node file of the configuration repository defines the node asked for',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
