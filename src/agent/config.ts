@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { durationMs, formatDurationMs, ID_PATTERN } from '../kit/index.js';
 import { DEFAULT_TOPIC_PREFIX, parseSelector, zonesSchema } from '../protocol/index.js';
-import { collectorConfigSchema } from './collectors/registry.js';
+import { collectorsConfigSchema } from './collectors/registry.js';
 import { DEFAULT_CHUNK_SPAN_MS } from './store/store.js';
 
 /** Default agent HTTP port: clear of Mosquitto, NATS, PostgreSQL, Redis, RabbitMQ, Prometheus, Grafana. */
@@ -216,7 +216,7 @@ const agentConfigObject = z.strictObject({
       token: z.string().min(16, 'a zone command token has at least 16 characters').optional(),
     })
     .prefault({} as never),
-  collectors: z.array(collectorConfigSchema).default([]),
+  collectors: collectorsConfigSchema.default([]),
 });
 
 export const agentConfigSchema = agentConfigObject.superRefine((config, ctx) => {

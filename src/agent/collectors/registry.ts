@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import type { Collector } from './collector.js';
+import { collectorName } from './collector-name.js';
 import { createHostCollector, hostCollectorSchema } from './host.js';
 import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js';
 import { createInfluxCollector, influxCollectorSchema } from './influx.js';
@@ -21,6 +22,20 @@ export const collectorConfigSchema = z.discriminatedUnion('type', [
 ]);
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;
+
+/**
+ * The `collectors:` list: each name (given, or `<type>-<index>`) unique on the node, since the name labels
+ * its metrics and identifies it when configuration layers merge lists by name (docs/config-as-code.md).
+ */
+export const collectorsConfigSchema = z.array(collectorConfigSchema).superRefine((list, ctx) => {
+  const seen = new Map<string, number>();
+  list.forEach((c, i) => {
+    const name = collectorName(c.type, c.name, i);
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, i);
+    else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `collector name "${name}" is taken by collectors[${first}]; names are unique per node` });
+  });
+});
 
 /** Builds the collector for one `collectors:` entry; `index` is its position in the list. */
 export function createCollector(config: CollectorConfig, index: number): Collector {
