@@ -5,16 +5,22 @@
 // the relay's state in a file, the shape of docs/consensus.md "Drivers"), whose read-back says running.
 // The other nodes learn the pump states from its pumpState datagrams; the owner's /metrics show the UDP
 // link's frames and the decision latency.
+//
+// A second fleet of three (test/kit/zone-fleet.ts on loopback UDP) proves the envelope over the same link: the
+// runtime limit stops a pump while the fire holds, and an operator's emergency stop posted to a node that does
+// not own the pump reaches its owner as a zone datagram and holds against the renewed votes until cleared.
+// The 2/2 split runs in network namespaces: zones-udp-split.test.ts.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { ZoneStatus } from '../../src/agent/zones/zone-engine.js';
 import { type FieldmeshProcess, fieldmeshKilledAfter } from '../kit/fieldmesh-process.js';
 import { nodeFleet, nodeMetric } from '../kit/node-api.js';
 import { freePort } from '../kit/ports.js';
 import { waitFor } from '../kit/wait.js';
+import { type AuditEvent, startZoneFleet, viewOf, type ZoneFleet } from '../kit/zone-fleet.js';
 
 const start = fieldmeshKilledAfter();
 const PUSH_TOKEN = 'zones-udp-push-token';
@@ -183,4 +189,135 @@ test('e2e zones over UDP multicast without a broker: cameras on two nodes start 
     for (const p of procs) p.kill('SIGTERM');
   }
   for (const p of procs) assert.equal(await p.exited(), 0, p.stderr());
+});
+
+/** Votes live 1.5 s (renewed about every second at 200 ms ticks); detections count 20 s. */
+const POLICY = { window: '20s', minCameras: 2, minNodes: 2, threshold: 1, voteTtl: '1500ms', maxClockSkew: '500ms', cooldown: '1s' };
+const VOTERS = ['n1', 'n2', 'n3'];
+
+function pumpAudit(events: readonly AuditEvent[], pump: string, kind: string): AuditEvent[] {
+  return events.filter((e) => e.kind === kind && e.payload.pump === pump);
+}
+
+describe('e2e zones over UDP multicast without a broker: the envelope', () => {
+  let fleet: ZoneFleet | undefined;
+  const f = () => fleet as ZoneFleet;
+
+  before(async () => {
+    const port = await freePort();
+    const zone = (id: string, pump: Record<string, unknown>) => ({
+      id,
+      voters: VOTERS,
+      cameras: ['n1', 'n2'].map((n) => ({ id: `${n}-${id}`, node: n })),
+      pumps: [{ node: 'n3', driver: { type: 'sim' }, ...pump }],
+      policy: POLICY,
+    });
+    fleet = await startZoneFleet({
+      nodes: VOTERS,
+      udp: { group: `239.255.72.${(port % 200) + 20}`, port },
+      zones: [
+        zone('limit', { id: 'pump-limit', envelope: { maxRuntime: '3s', atMaxRuntime: 'stop', minOff: '4s' } }),
+        zone('guard', { id: 'pump-guard', envelope: { minOff: '1s' } }),
+      ],
+    });
+  });
+  after(() => fleet?.stop());
+
+  test('the runtime limit stops a pump at maxRuntime while the fire holds; min off defers the renewed demand', async () => {
+    await f().detect('n1', 'n1-limit', 0.9);
+    await f().detect('n2', 'n2-limit', 0.9);
+    const running = await f().until('n3', 'limit', (x) => x.pumps[0]?.running === true, 'pump-limit runs');
+    const start = viewOf(running.pumps[0]).lastStart;
+    assert.deepEqual([start?.cause, start?.by], ['majority', 'zone:limit@0']);
+    const stopped = await f().until(
+      'n3',
+      'limit',
+      (x) => viewOf(x.pumps[0]).lastStop?.reason === 'max-runtime',
+      'pump-limit stopped at its limit',
+      8_000,
+    );
+    const v = viewOf(stopped.pumps[0]);
+    assert.deepEqual([v.state, v.cause, v.lastStop?.by], ['stopped', null, 'envelope']);
+    const ran = (v.lastStop?.at ?? 0) - (start?.at ?? 0);
+    assert.ok(ran >= 3_000 && ran < 3_500, `stopped ${ran} ms after its start (maxRuntime 3 s)`);
+    assert.deepEqual(
+      [stopped.evaluation?.fire, stopped.voting, stopped.majorityVisible],
+      [true, true, true],
+      'the fire and the votes hold',
+    );
+    const stopAt = v.lastStop?.at as number;
+    // The votes keep coming over UDP: the renewed demand waits for the end of min off (4 s), exactly.
+    const waiting = await f().until('n3', 'limit', (x) => viewOf(x.pumps[0]).pendingStartAt !== null, 'a renewed demand waits for min off');
+    assert.deepEqual([viewOf(waiting.pumps[0]).state, viewOf(waiting.pumps[0]).pendingStartAt], ['stopped', stopAt + 4_000]);
+    // The other voters learn the stop from the owner's pumpState datagram.
+    for (const n of ['n1', 'n2']) {
+      const s = await f().until(n, 'limit', (x) => x.pumps[0]?.running === false, `${n} hears pump-limit stopped`);
+      assert.equal(s.voting, true, `${n} still votes`);
+    }
+    const audit = await f().auditUntil('n3', (a) => pumpAudit(a, 'pump-limit', 'pump_runtime_limit').length === 1, 'the limit record');
+    const [limit] = pumpAudit(audit, 'pump-limit', 'pump_runtime_limit');
+    assert.match(String(limit?.payload.detail), /^ran 3\d{3}(\.\d+)? ms of 3000: stopped$/);
+    const [stop] = pumpAudit(audit, 'pump-limit', 'pump_stopped');
+    assert.deepEqual(stop && [stop.payload.action, stop.payload.by, stop.priority], ['max-runtime', 'envelope', 'critical']);
+    assert.equal(pumpAudit(audit, 'pump-limit', 'pump_started').length, 1, 'one run so far');
+  });
+
+  test("an operator's emergency stop posted to a node that does not own the pump reaches its owner over UDP and wins until cleared", async () => {
+    await f().detect('n1', 'n1-guard', 0.9);
+    await f().detect('n2', 'n2-guard', 0.9);
+    await f().until('n3', 'guard', (x) => x.pumps[0]?.running === true, 'pump-guard runs');
+    assert.equal((await f().command('n1', 'guard', 'pump-guard', 'estop', { token: null })).status, 401);
+    assert.equal((await f().pump('n3', 'guard', 'pump-guard')).running, true, 'a refused command changed nothing');
+    const commandsHeard = async () =>
+      (await nodeMetric(f().node('n3').url, 'fieldmesh_zone_frames_received_total', 'link="udp",type="command"')) ?? 0;
+    const heardBefore = await commandsHeard();
+
+    // The red button on n1 (no pump of its own): the command goes out as a zone datagram to the owner, n3.
+    const estop = await f().command('n1', 'guard', 'pump-guard', 'estop', { operator: 'olga' });
+    assert.equal(estop.status, 202);
+    const latched = await f().until('n3', 'guard', (x) => viewOf(x.pumps[0]).state === 'estop', 'pump-guard latched');
+    const v = viewOf(latched.pumps[0]);
+    assert.deepEqual([v.cause, v.lastStop?.reason, v.lastStop?.by], [null, 'estop', 'api:olga']);
+    const latchedAt = v.lastStop?.at as number;
+    assert.equal(await commandsHeard(), heardBefore + 1, 'one command datagram heard on the UDP link');
+
+    // The votes keep coming: every renewal's demand is refused while the latch holds.
+    const refusedDemands = () =>
+      pumpAudit(f().audit('n3'), 'pump-guard', 'pump_demand').filter(
+        (e) => (e.payload.at as number) > latchedAt && e.payload.outcome === 'refused' && String(e.payload.detail).startsWith('estop:'),
+      );
+    await waitFor(
+      async () => {
+        const s = await f().status('n3', 'guard');
+        assert.equal(viewOf(s.pumps[0]).state, 'estop', 'the latch holds');
+        return refusedDemands().length >= 3;
+      },
+      { timeoutMs: 8_000, intervalMs: 50, what: 'three renewed demands refused by the latch' },
+    );
+    const during = await f().status('n3', 'guard');
+    assert.deepEqual([during.voting, during.evaluation?.fire, viewOf(during.pumps[0]).state], [true, true, 'estop']);
+    // n1 learns the stop from the owner's pumpState datagram.
+    await f().until('n1', 'guard', (x) => x.pumps[0]?.running === false, 'n1 hears the pump stopped');
+
+    // Cleared from n2, over UDP too; the majority's next renewal starts the pump again.
+    const clearedAt = Date.now();
+    assert.equal((await f().command('n2', 'guard', 'pump-guard', 'clear', { operator: 'olga' })).status, 202);
+    const again = await f().until('n3', 'guard', (x) => x.pumps[0]?.running === true, 'pump-guard runs again after clear');
+    const w = viewOf(again.pumps[0]);
+    assert.equal(w.cause, 'majority');
+    assert.ok((w.lastStart?.at as number) >= clearedAt, 'no start between the estop and its clear');
+
+    const audit = await f().auditUntil('n3', (a) => pumpAudit(a, 'pump-guard', 'pump_started').length === 2, 'the start after clear');
+    assert.deepEqual(
+      pumpAudit(audit, 'pump-guard', 'pump_command').map((e) => [e.payload.action, e.payload.by, e.payload.outcome]),
+      [
+        ['estop', 'api:olga', 'accepted'],
+        ['clear', 'api:olga', 'accepted'],
+      ],
+    );
+    const starts = pumpAudit(audit, 'pump-guard', 'pump_started').map((e) => e.payload.at as number);
+    assert.ok((starts[0] as number) < latchedAt && (starts[1] as number) >= clearedAt, `starts at ${starts}: none while latched`);
+    const from = audit.filter((e) => e.kind === 'zone_command' && e.payload.zone === 'guard').map((e) => e.payload.from);
+    assert.deepEqual(from, ['n1', 'n2'], 'both commands came from other nodes over the zone link');
+  });
 });

@@ -1,9 +1,12 @@
 // A shared Ethernet segment of real network namespaces for end-to-end tests (root only): one Linux bridge in the
 // test's own namespace, one namespace per node joined to it by a veth pair, multicast flooded to every port. The
-// test reaches each node's HTTP server over the bridge. Everything is named after the test process's pid and
-// removed on close, at the process's exit, and by the next test process if this one was killed outright.
+// test reaches each node's HTTP server over the bridge. `split` cuts the segment in two (one side's ports move to a
+// second bridge, so neither side hears the other, multicast or unicast) while the test still reaches every host;
+// `join` heals it. Everything is named after the test process's pid and removed on close, at the process's exit,
+// and by the next test process if this one was killed outright.
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface NetnsHost {
   /** The namespace's name, for `ip netns exec`. */
@@ -20,6 +23,13 @@ export interface NetnsSegment {
   wrapper(host: NetnsHost): string[];
   /** Multicast and broadcast frames stop (or start again) reaching `host`; what it sends still goes out. */
   deafen(host: NetnsHost, deaf: boolean): void;
+  /**
+   * A partition: the hosts of `side` hear only each other, the rest only each other (every frame, multicast and
+   * unicast). The test still reaches every host's address. One split at a time.
+   */
+  split(side: readonly NetnsHost[]): void;
+  /** Ends the split: every host on the one segment again. */
+  join(): void;
   close(): void;
 }
 
@@ -70,6 +80,8 @@ export function createNetnsSegment(count: number): NetnsSegment {
   // 10.254.<pid mod 250>.0/24: a private range, one per test process.
   const net = `10.254.${process.pid % 250}`;
   const bridge = `${tag}b`;
+  /** The other side's bridge while split. */
+  const island = `${tag}b2`;
   const hosts: NetnsHost[] = Array.from({ length: count }, (_, i) => ({
     ns: `${tag}n${i}`,
     address: `${net}.${i + 2}`,
@@ -83,6 +95,7 @@ export function createNetnsSegment(count: number): NetnsSegment {
       tryRun('ip', ['link', 'del', h.port]);
       tryRun('ip', ['netns', 'del', h.ns]);
     }
+    tryRun('ip', ['link', 'del', island]);
     tryRun('ip', ['link', 'del', bridge]);
     process.off('exit', close);
   };
@@ -114,6 +127,28 @@ export function createNetnsSegment(count: number): NetnsSegment {
       // is cut, while its own frames still come in through the port and reach the others; unicast (HTTP) still works.
       const flag = deaf ? 'off' : 'on';
       execFileSync('bridge', ['link', 'set', 'dev', h.port, 'mcast_flood', flag, 'bcast_flood', flag], { stdio: 'ignore' });
+    },
+    split(side) {
+      if (side.length === 0 || side.length === hosts.length) throw new Error('a split needs hosts on both sides');
+      // The island bridge takes the segment's MAC address (pinned first: a bridge's address follows its ports), so
+      // the hosts' neighbour entries for the test's address stay right on both sides and after the join.
+      const mac = readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim();
+      ip('link', 'set', bridge, 'address', mac);
+      ip('link', 'add', island, 'type', 'bridge', 'mcast_snooping', '0');
+      ip('link', 'set', island, 'address', mac);
+      ip('link', 'set', island, 'up');
+      for (const h of side) {
+        ip('link', 'set', h.port, 'master', island);
+        // The test reaches the island's hosts through it, from the segment's own address (which it answers ARP for).
+        ip('route', 'add', `${h.address}/32`, 'dev', island, 'src', `${net}.1`);
+      }
+    },
+    join() {
+      for (const h of hosts) {
+        tryRun('ip', ['route', 'del', `${h.address}/32`, 'dev', island]);
+        ip('link', 'set', h.port, 'master', bridge);
+      }
+      ip('link', 'del', island);
     },
     close,
   };

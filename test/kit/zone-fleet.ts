@@ -5,7 +5,9 @@
 // operators' commands sent with the bearer token, and the audit read from each node's outbox
 // (`<dataDir>/<site>/<node>/outbox.db`, events that wait there for the hub). `heal` ends a partition: one
 // broker goes and its address leads to another broker from then on, so its nodes reconnect there on
-// their own (no restart). Every process and listener is stopped by `stop()`, which the caller runs on
+// their own (no restart). With `udp`, there is no broker: the awareness plane and the zone link share UDP
+// multicast on loopback, or on a segment of network namespaces (test/kit/netns.ts) whose split and join are
+// the partition and its heal. Every process and listener is stopped by `stop()`, which the caller runs on
 // every exit path (`t.after(() => fleet.stop())`); the reaper kills what a killed test process leaves.
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -42,6 +44,16 @@ export interface ZoneFleetOptions {
   readonly tick?: string;
   /** The nodes' log level (default warn); their output is kept for diagnosis. */
   readonly logLevel?: string;
+  /**
+   * No broker (`mqtt.enabled: false`, none started unless `brokers` says so): the awareness plane and the zone
+   * link on UDP multicast, `group` and `port`. `hosts[i]` is where node i lives: the address its socket and its
+   * HTTP server bind to, and the command its process runs under (`ip netns exec <ns>`); loopback by default.
+   */
+  readonly udp?: {
+    readonly group: string;
+    readonly port: number;
+    readonly hosts?: readonly { readonly address: string; readonly wrapper: readonly string[] }[];
+  };
   /** Runs once the brokers are up, before any node starts (a test's relay board subscribes here). */
   readonly beforeNodes?: (brokers: readonly MosquittoInstance[]) => Promise<void> | void;
 }
@@ -50,6 +62,8 @@ export interface ZoneFleetNode {
   readonly id: string;
   readonly broker: number;
   readonly yaml: string;
+  /** The command its process runs under (a network namespace), or none. */
+  readonly wrapper: readonly string[];
   /** `<dataDir>/<site>/<node>`: its outbox, zones.json and pumps/. */
   readonly stateDir: string;
   /** Its API (a fixed port, the same across restarts). */
@@ -114,7 +128,9 @@ export interface ZoneFleet {
 function nodeConfig(o: {
   id: string;
   site: string;
-  url: string;
+  /** The broker's URL, or the UDP segment the node is on. */
+  link: { url: string } | { group: string; port: number };
+  address: string;
   dataDir: string;
   port: number;
   tick: string;
@@ -122,9 +138,14 @@ function nodeConfig(o: {
 }): Record<string, unknown> {
   return {
     node: { id: o.id, site: o.site },
-    mqtt: { url: o.url },
+    ...('url' in o.link
+      ? { mqtt: { url: o.link.url } }
+      : {
+          mqtt: { enabled: false },
+          awareness: { transport: 'udp', udp: { group: o.link.group, port: o.link.port, interface: o.address } },
+        }),
     dataDir: o.dataDir,
-    http: { host: '127.0.0.1', port: o.port },
+    http: { host: o.address, port: o.port },
     publish: { tick: o.tick, heartbeat: '1s' },
     zones: o.zones,
     zoneCommands: { token: ZONE_TOKEN },
@@ -153,18 +174,22 @@ export async function startZoneFleet(options: ZoneFleetOptions): Promise<ZoneFle
   };
 
   try {
-    for (let i = 0; i < (options.brokers ?? 1); i++) brokers.push(await startMosquitto());
-    for (const spec of options.nodes) {
+    for (let i = 0; i < (options.brokers ?? (options.udp ? 0 : 1)); i++) brokers.push(await startMosquitto());
+    for (const [index, spec] of options.nodes.entries()) {
       const { id, broker = 0 } = typeof spec === 'string' ? { id: spec } : spec;
       const b = brokers[broker];
-      if (b === undefined) throw new Error(`node ${id}: no broker ${broker} (the fleet has ${brokers.length})`);
+      if (options.udp === undefined && b === undefined)
+        throw new Error(`node ${id}: no broker ${broker} (the fleet has ${brokers.length})`);
+      const link = options.udp ?? { url: b?.url as string };
+      const { address, wrapper } = options.udp?.hosts?.[index] ?? { address: '127.0.0.1', wrapper: [] };
       const port = await freePort();
       const dataDir = join(dir, id);
       mkdirSync(dataDir, { recursive: true });
       const yaml = join(dir, `${id}.yaml`);
       // JSON is YAML: the zones go in exactly as the test wrote them.
-      writeFileSync(yaml, `${JSON.stringify(nodeConfig({ id, site, url: b.url, dataDir, port, tick, zones: options.zones }), null, 2)}\n`);
-      nodes.push({ id, broker, yaml, stateDir: join(dataDir, site, id), url: `http://127.0.0.1:${port}`, process: undefined });
+      const config = nodeConfig({ id, site, link, address, dataDir, port, tick, zones: options.zones });
+      writeFileSync(yaml, `${JSON.stringify(config, null, 2)}\n`);
+      nodes.push({ id, broker, yaml, wrapper, stateDir: join(dataDir, site, id), url: `http://${address}:${port}`, process: undefined });
     }
   } catch (err) {
     await stop();
@@ -196,7 +221,7 @@ export async function startZoneFleet(options: ZoneFleetOptions): Promise<ZoneFle
     async start(id) {
       const n = node(id);
       if (n.process && n.process.proc.exitCode === null && n.process.proc.signalCode === null) throw new Error(`node ${id} is running`);
-      n.process = runFieldmesh(['node', '--config', n.yaml], { FIELDMESH_LOG_LEVEL: options.logLevel ?? 'warn' });
+      n.process = runFieldmesh(['node', '--config', n.yaml], { FIELDMESH_LOG_LEVEL: options.logLevel ?? 'warn' }, undefined, n.wrapper);
       await n.process.waitForOutput(/fieldmesh node \S+ \(boot \d+\)/, 20_000);
     },
     async kill(id, signal = 'SIGKILL') {
