@@ -22,7 +22,7 @@ export function checkAlertRuleFile(file: AlertRuleFile): ConfigRepoProblem[] {
   if (root === undefined) return problems;
   if (root.kind !== 'map') return [at('alerts', root, '(root)', 'expected a mapping with "groups"')];
   for (const k of root.entries.keys())
-    if (k !== 'groups') problem(root.entries.get(k) as Tree, [k], 'unknown key; a rule file holds "groups"');
+    if (k !== 'groups') problem({ at: root.keys.get(k) } as Tree, [k], 'unknown key; a rule file holds "groups"');
   const groups = root.entries.get('groups');
   if (groups === undefined) return problems;
   if (groups.kind !== 'list') return [...problems, at('alerts', groups, 'groups', 'expected a list of groups')];
@@ -33,7 +33,8 @@ export function checkAlertRuleFile(file: AlertRuleFile): ConfigRepoProblem[] {
       continue;
     }
     for (const [k, v] of g.entries)
-      if (!GROUP_KEYS.includes(k)) problem(v, [...gp, k], `unknown key; a group has ${GROUP_KEYS.join(', ')}`);
+      if (!GROUP_KEYS.includes(k))
+        problem({ at: g.keys.get(k) ?? v.at } as Tree, [...gp, k], `unknown key; a group has ${GROUP_KEYS.join(', ')}`);
     const name = g.entries.get('name');
     if (name?.kind !== 'scalar' || typeof name.value !== 'string' || name.value.trim() === '') {
       problem(name ?? g, [...gp, 'name'], 'expected a non-empty group name');
@@ -50,7 +51,8 @@ export function checkAlertRuleFile(file: AlertRuleFile): ConfigRepoProblem[] {
         continue;
       }
       for (const [k, v] of r.entries)
-        if (!RULE_KEYS.includes(k)) problem(v, [...rp, k], `unknown key; an alerting rule has ${RULE_KEYS.join(', ')}`);
+        if (!RULE_KEYS.includes(k))
+          problem({ at: r.keys.get(k) ?? v.at } as Tree, [...rp, k], `unknown key; an alerting rule has ${RULE_KEYS.join(', ')}`);
       for (const key of ['alert', 'expr']) {
         const v = r.entries.get(key);
         if (v?.kind !== 'scalar' || typeof v.value !== 'string' || v.value.trim() === '') {

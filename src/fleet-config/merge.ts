@@ -91,18 +91,14 @@ function mergeList(base: ListTree | undefined, over: ListTree, path: Path, probl
     problem(problems, item, at, `an item of a !merge list needs its ${key} (${which}); add ${key}: to it`);
     return undefined;
   };
-  const items: Tree[] = [];
-  const byId = new Map<string, number>();
-  for (const [i, item] of (base?.items ?? []).entries()) {
-    const id = identity(item, [...path, i], 'an earlier layer gives one without it');
-    if (id !== undefined) byId.set(id, items.length);
-    items.push(item);
-  }
-  const deleted = new Set<number>();
+  // Items with their identity (undefined: missing, reported); a later item merges into the first of its id.
+  let items: { id: string | undefined; tree: Tree }[] = (base?.items ?? []).map((tree, i) => ({
+    id: identity(tree, [...path, i], 'an earlier layer gives one without it'),
+    tree,
+  }));
   over.items.forEach((item, i) => {
     const id = identity(item, [...path, i], 'this item has none');
     if (id === undefined) return;
-    const found = byId.get(id);
     if (isDeleteItem(item)) {
       const flag = item.entries.get(DELETE_KEY);
       if (flag?.kind !== 'scalar' || flag.value !== true) {
@@ -112,19 +108,14 @@ function mergeList(base: ListTree | undefined, over: ListTree, path: Path, probl
       const extra = [...item.entries.keys()].filter((k) => k !== key && k !== DELETE_KEY);
       if (extra.length > 0)
         problem(problems, item, [...path, i], `an item with ${DELETE_KEY} holds only its ${key}, not ${extra.join(', ')}`);
-      if (found !== undefined) {
-        deleted.add(found);
-        byId.delete(id);
-      }
+      items = items.filter((e) => e.id !== id);
       return;
     }
-    if (found !== undefined) items[found] = mergeTrees(items[found], item, [...path, found], problems);
-    else {
-      byId.set(id, items.length);
-      items.push(mergeTrees(undefined, item, [...path, items.length], problems));
-    }
+    const found = items.findIndex((e) => e.id === id);
+    if (found >= 0) items[found] = { id, tree: mergeTrees(items[found]?.tree, item, [...path, found], problems) };
+    else items.push({ id, tree: mergeTrees(undefined, item, [...path, items.length], problems) });
   });
-  return { kind: 'list', items: items.filter((_, i) => !deleted.has(i)), mode: 'merge', at: over.at };
+  return { kind: 'list', items: items.map((e) => e.tree), mode: 'merge', at: over.at };
 }
 
 /** Merges layers in order (earliest first). */

@@ -125,8 +125,22 @@ function containers(tree: Tree, path: (string | number)[] = [], out = new Map<st
   return out;
 }
 
+/** Every map key's position by the path it leads to. */
+function keyPositions(tree: Tree, path: (string | number)[] = [], out = new Map<string, Provenance>()): Map<string, Provenance> {
+  if (tree.kind === 'list') for (const [i, t] of tree.items.entries()) keyPositions(t, [...path, i], out);
+  if (tree.kind !== 'map') return out;
+  for (const [k, v] of tree.entries) {
+    const at = tree.keys.get(k);
+    if (at !== undefined) out.set(formatPath([...path, k]), at);
+    keyPositions(v, [...path, k], out);
+  }
+  return out;
+}
+
 interface Locator {
   leaf: Map<string, Provenance>;
+  /** Where each key is written, for problems about a key itself (unknown keys). */
+  key: Map<string, Provenance>;
   container: Map<string, Provenance>;
   fallback: Provenance;
 }
@@ -159,7 +173,7 @@ function issueProblems(
     const path = [...prefix, ...(issue.path as (string | number)[])];
     if (issue.code === 'unrecognized_keys') {
       for (const k of issue.keys) {
-        const where = locate(loc, [...path, k]);
+        const where = loc.key.get(formatPath([...path, k])) ?? locate(loc, [...path, k]);
         out.push({
           kind: 'unknown-key',
           file: where.file,
@@ -223,7 +237,12 @@ export function renderNode(repo: ConfigRepo, nodeId: string): RenderedNode {
     provenance[key] = l.at;
     leaf.set(key, l.at);
   }
-  const loc: Locator = { leaf, container: containers(merged), fallback: { layer: 'node', file: node.file.file, line: 1, col: 1 } };
+  const loc: Locator = {
+    leaf,
+    key: keyPositions(merged),
+    container: containers(merged),
+    fallback: { layer: 'node', file: node.file.file, line: 1, col: 1 },
+  };
   let parsed: RenderedNode['parsed'];
   const result = agentConfigSchema.safeParse(config);
   if (result.success) parsed = result.data;
@@ -272,6 +291,7 @@ function checkConsensusZones(repo: ConfigRepo): ConfigRepoProblem[] {
       if (zone === undefined) continue;
       const loc: Locator = {
         leaf: new Map(leaves(zone.tree, ['consensus']).map((l) => [formatPath(l.path), l.at])),
+        key: keyPositions(zone.tree, ['consensus']),
         container: containers(zone.tree, ['consensus']),
         fallback: zone.at,
       };

@@ -216,6 +216,7 @@ export function parseConfigRepo(files: ReadonlyMap<string, string>, root = '(rep
   }
 
   function addNode(file: LayerFile, name: string, site: string | undefined): void {
+    checkLayer(file, problems);
     const entry = readIdentity(file, name, site, problems);
     if (entry === undefined) return;
     const earlier = nodes.get(entry.id);
