@@ -54,6 +54,10 @@ interface Cluster {
   detect(node: string, camera: string, confidence?: number): void;
   step(ticks?: number): Promise<void>;
   running(pump: string): boolean;
+  /** Every message sent, in order. */
+  readonly sent: { from: string; m: ZoneMessage }[];
+  /** When set, a message it returns true for is lost (no node hears it). */
+  lose: ((from: string, m: ZoneMessage) => boolean) | undefined;
 }
 
 const dirs: string[] = [];
@@ -67,6 +71,7 @@ async function cluster(zones: readonly ZoneConfig[]): Promise<Cluster> {
   dirs.push(dir);
   const nodes = [...new Set(zones.flatMap((z) => [...z.voters, ...z.cameras.map((c) => c.node), ...z.pumps.map((p) => p.node)]))];
   const queue: { from: string; m: ZoneMessage }[] = [];
+  const sent: { from: string; m: ZoneMessage }[] = [];
   let side = new Map<string, number>();
   const records: ZoneRecord[] = [];
   const engines = new Map<string, ZoneEngine>();
@@ -91,7 +96,12 @@ async function cluster(zones: readonly ZoneConfig[]): Promise<Cluster> {
         tickMs: TICK_MS,
         store: new MemoryZoneStateStore(),
         pumps: own,
-        link: { send: (m) => queue.push({ from: node, m }) },
+        link: {
+          send: (m) => {
+            sent.push({ from: node, m });
+            if (!c.lose?.(node, m)) queue.push({ from: node, m });
+          },
+        },
         onRecord: (r) => records.push(r),
       }),
     );
@@ -109,11 +119,13 @@ async function cluster(zones: readonly ZoneConfig[]): Promise<Cluster> {
       if (queue.length === 0) return;
     }
   };
-  return {
+  const c: Cluster = {
     clock,
     engines,
     pumps,
     records,
+    sent,
+    lose: undefined,
     split(sides) {
       side = new Map(sides.flatMap((s, i) => s.map((n) => [n, i + 1] as const)));
     },
@@ -131,6 +143,7 @@ async function cluster(zones: readonly ZoneConfig[]): Promise<Cluster> {
     },
     running: (pump) => pumps.get(pump)?.driver.running ?? false,
   };
+  return c;
 }
 
 test('zone engine: two cameras on two nodes start the pump on a majority of the configured voters', async () => {
@@ -328,4 +341,34 @@ test('zone engine: a quiet zone knows its reachable voters from the link view, a
   // ... until it has been silent for five ticks.
   clock.advance(6 * TICK_MS);
   assert.equal(e.status('quiet')?.majorityVisible, false);
+});
+
+test("zone engine: a command to another node's pump is repeated until the owner's state shows it, and runs once [FM-ZONE-ENGINE-7]", async () => {
+  const zone = zoneOf('east', 3, 'n3');
+  const c = await cluster([zone]);
+  c.detect('n1', 'east-n1a');
+  c.detect('n2', 'east-n2a');
+  await c.step(2);
+  assert.equal(c.running('east-pump'), true);
+  // The first two copies of the operator's emergency stop are lost on the link.
+  let lost = 0;
+  c.lose = (_from, m) => m.type === 'command' && lost++ < 2;
+  c.engines.get('n1')?.command('east', 'east-pump', 'estop', 'api:olga', 'cmd-1');
+  await c.step(4);
+  assert.equal(c.pumps.get('east-pump')?.controller.state().state, 'estop');
+  assert.equal(c.running('east-pump'), false);
+  const executed = c.records.filter((r) => r.kind === 'command' && r.node === 'n3' && r.reason?.includes('cmd-1'));
+  assert.equal(executed.length, 1, 'the owner executes the id once, however many copies arrive');
+  const copies = () => c.sent.filter((x) => x.from === 'n1' && x.m.type === 'command').length;
+  // Sent and repeated once (both lost); the second repeat arrives; the owner announces its estop on its next
+  // tick, after the sender's third repeat of that tick: four copies, then the owner's state ends the repeats.
+  assert.equal(copies(), 4);
+  await c.step(5);
+  assert.equal(copies(), 4);
+  // With every copy lost, the sender gives up after its repeats.
+  c.lose = (_from, m) => m.type === 'command';
+  c.engines.get('n1')?.command('east', 'east-pump', 'clear', 'api:olga', 'cmd-2');
+  await c.step(8);
+  assert.equal(copies(), 4 + 1 + 4);
+  assert.equal(c.pumps.get('east-pump')?.controller.state().state, 'estop', 'a command never heard changes nothing');
 });

@@ -88,6 +88,35 @@ const HEARD_TICKS = 5;
 /** How many ticks an elected epoch is re-announced (the epoch frame is lossy too). */
 const ELECT_ANNOUNCE_TICKS = 3;
 const RECENT_RECORDS = 20;
+/**
+ * [FM-ZONE-ENGINE-7] An operator's command to another node's pump is sent, then repeated on each of the
+ * next ticks until the owner's pump state shows its effect or this many repeats are spent: the link is
+ * lossy, and the owner executes each command id once. At 10 % loss, one of 10^5 commands is lost.
+ */
+const COMMAND_REPEATS = 4;
+/** Command ids remembered per node, to execute a repeated (or twice-delivered) command once. */
+const SEEN_COMMAND_IDS = 1_024;
+
+/** The pump state that shows a command took effect. */
+function effectOf(action: PumpAction): (state: string) => boolean {
+  switch (action) {
+    case 'estop':
+      return (state) => state === 'estop';
+    case 'stop':
+      return (state) => state === 'stopped' || state === 'estop';
+    case 'clear':
+      return (state) => state !== 'estop';
+    case 'start':
+    case 'test':
+      return (state) => state === 'running';
+  }
+}
+
+interface PendingCommand {
+  readonly message: Extract<ZoneMessage, { type: 'command' }>;
+  readonly done: (state: string) => boolean;
+  repeatsLeft: number;
+}
 
 interface OwnDetection {
   readonly detection: Detection;
@@ -151,6 +180,10 @@ export class ZoneEngine {
   readonly #pumps: readonly OwnedPump[];
   /** Remote pumps' last known state (from pump-state messages). */
   readonly #remotePumps = new Map<string, { running: boolean; cause: ActuationCause | null }>();
+  /** Commands to other nodes' pumps still repeated, by id. [FM-ZONE-ENGINE-7] */
+  readonly #pendingCommands = new Map<string, PendingCommand>();
+  /** `zone/pump/id` of commands executed here, so a repeat runs once. */
+  readonly #seenCommands = new Set<string>();
 
   constructor(options: ZoneEngineOptions) {
     this.#o = options;
@@ -276,10 +309,18 @@ export class ZoneEngine {
           running: m.state === 'running',
           cause: m.state === 'running' ? (m.cause as ActuationCause) : null,
         });
+        for (const [id, c] of this.#pendingCommands) {
+          if (c.message.zone === m.zone && c.message.pump === m.pump && c.done(m.state)) this.#pendingCommands.delete(id);
+        }
         return;
       case 'command': {
         const pump = this.#pumps.find((p) => p.id === m.pump && p.zone === m.zone);
         if (pump === undefined) return;
+        // [FM-ZONE-ENGINE-7] Senders repeat commands: each id runs once.
+        const key = `${m.zone}\0${m.pump}\0${m.id}`;
+        if (this.#seenCommands.has(key)) return;
+        this.#seenCommands.add(key);
+        if (this.#seenCommands.size > SEEN_COMMAND_IDS) this.#seenCommands.delete(this.#seenCommands.values().next().value as string);
         this.#command(s, pump, m, sender);
         return;
       }
@@ -312,6 +353,10 @@ export class ZoneEngine {
       this.#actuate(s, now);
     }
     for (const pump of this.#pumps) this.#announcePump(pump);
+    for (const [id, c] of this.#pendingCommands) {
+      this.#o.link.send(c.message);
+      if (--c.repeatsLeft <= 0) this.#pendingCommands.delete(id);
+    }
   }
 
   /**
@@ -335,8 +380,10 @@ export class ZoneEngine {
     if (s === undefined) throw unknownZone(zone, this.zones());
     const m = { type: 'command', zone, epoch: s.epoch, pump, action, by, id, time: Math.round(this.#o.clock.now()) } as const;
     const own = this.#pumps.find((p) => p.id === pump && p.zone === zone);
-    if (own === undefined) this.#o.link.send(m);
-    else this.#command(s, own, m, this.#o.node);
+    if (own === undefined) {
+      this.#o.link.send(m);
+      this.#pendingCommands.set(id, { message: m, done: effectOf(action), repeatsLeft: COMMAND_REPEATS });
+    } else this.#command(s, own, m, this.#o.node);
   }
 
   /**

@@ -142,7 +142,9 @@ test('zone runtime on both links: every frame is heard twice, detections, votes 
     const commands = (c.status('north')?.decisions ?? []).filter((d) => d.kind === 'command');
     assert.equal(commands.length, 1, JSON.stringify(commands));
     const after = c.stats();
-    assert.equal(after.duplicates.mqtt + after.duplicates.udp, 1, 'the second copy of the command dropped');
+    // Every copy after the first (the other link's, and the sender's repeats until c's stopped state reached
+    // it [FM-ZONE-ENGINE-7]) is dropped as a duplicate.
+    assert.ok(after.duplicates.mqtt + after.duplicates.udp >= 1, 'the second copy of the command dropped');
     assert.deepEqual(after.pumps[0]?.stops, { manual: 1 });
   } finally {
     await f.stop();
