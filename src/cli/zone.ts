@@ -217,6 +217,9 @@ interface NodeZoneStatus {
     readonly id: string;
     readonly owner: string;
     readonly running: boolean;
+    /** Absent from nodes before the engine reported remote pumps' states. */
+    readonly state?: ZonePumpView['state'];
+    readonly since?: number | null;
     readonly cause: string | null;
     readonly view?: {
       readonly state: ZonePumpView['state'];
@@ -250,9 +253,9 @@ export function nodeZoneDetail(s: NodeZoneStatus, source: string, self?: string)
       return {
         pump: p.id,
         owner: p.owner,
-        state: p.running ? 'running' : 'stopped',
+        state: p.state ?? (p.running ? 'running' : 'stopped'),
         cause: p.cause,
-        since: null,
+        since: iso(p.since),
         runtimeSeconds: null,
         maxRuntimeSeconds: null,
         overRuntime: false,

@@ -359,6 +359,9 @@ test("zone engine: a command to another node's pump is repeated until the owner'
   assert.equal(c.running('east-pump'), false);
   const executed = c.records.filter((r) => r.kind === 'command' && r.node === 'n3' && r.reason?.includes('cmd-1'));
   assert.equal(executed.length, 1, 'the owner executes the id once, however many copies arrive');
+  // The other nodes see the latch, not just "not running".
+  assert.equal(c.engines.get('n1')?.status('east')?.pumps[0]?.state, 'estop');
+  assert.equal(c.engines.get('n1')?.status('east')?.pumps[0]?.running, false);
   const copies = () => c.sent.filter((x) => x.from === 'n1' && x.m.type === 'command').length;
   // Sent and repeated once (both lost); the second repeat arrives; the owner announces its estop on its next
   // tick, after the sender's third repeat of that tick: four copies, then the owner's state ends the repeats.

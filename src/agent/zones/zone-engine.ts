@@ -8,7 +8,7 @@ import { evaluateIsolatedFallback, evaluateZone } from '../../protocol/consensus
 import type { ActuationCause, Detection, Vote, VoteRefusal, ZoneConfig, ZoneEvaluation } from '../../protocol/consensus/types.js';
 import { majorityOf, VoteCaster, ZoneVotes, type ZoneVotesSnapshot } from '../../protocol/consensus/votes.js';
 import { zoneConfigHash } from '../../protocol/consensus/zone-config.js';
-import type { PumpAction, PumpController, PumpDemand, PumpStateView } from '../actuators/pump-controller.js';
+import type { PumpAction, PumpController, PumpDemand, PumpStateName, PumpStateView } from '../actuators/pump-controller.js';
 import { detectionKey, messageEpoch, messageZone, type ZoneLink, type ZoneMessage, type ZoneStateStore } from './zone-messages.js';
 
 /**
@@ -167,6 +167,10 @@ export interface ZoneStatus {
     readonly id: string;
     readonly owner: string;
     readonly running: boolean;
+    /** The owner's state: its envelope's on the owner, the last pump-state frame heard elsewhere ('unknown' before one). */
+    readonly state: PumpStateName | 'unknown';
+    /** When that state began (the owner's clock), null when unknown. */
+    readonly since: number | null;
     readonly cause: ActuationCause | null;
     /** The envelope's full view, on the pump's owner. */
     readonly view?: PumpStateView;
@@ -179,7 +183,7 @@ export class ZoneEngine {
   readonly #zones = new Map<string, ZoneState>();
   readonly #pumps: readonly OwnedPump[];
   /** Remote pumps' last known state (from pump-state messages). */
-  readonly #remotePumps = new Map<string, { running: boolean; cause: ActuationCause | null }>();
+  readonly #remotePumps = new Map<string, { running: boolean; state: PumpStateName; since: number; cause: ActuationCause | null }>();
   /** Commands to other nodes' pumps still repeated, by id. [FM-ZONE-ENGINE-7] */
   readonly #pendingCommands = new Map<string, PendingCommand>();
   /** `zone/pump/id` of commands executed here, so a repeat runs once. */
@@ -307,6 +311,8 @@ export class ZoneEngine {
       case 'pumpState':
         this.#remotePumps.set(`${m.zone}\0${m.pump}`, {
           running: m.state === 'running',
+          state: m.state,
+          since: m.since,
           cause: m.state === 'running' ? (m.cause as ActuationCause) : null,
         });
         for (const [id, c] of this.#pendingCommands) {
@@ -427,6 +433,8 @@ export class ZoneEngine {
           id: p.id,
           owner: p.node,
           running: own ? own.state === 'running' : (remote?.running ?? false),
+          state: own ? own.state : (remote?.state ?? 'unknown'),
+          since: own ? own.since : (remote?.since ?? null),
           cause: own ? own.cause : (remote?.cause ?? null),
           ...(own ? { view: own } : {}),
         };
