@@ -20,6 +20,7 @@ export {
   nodeLayers,
   renderAllNodes,
   renderNode,
+  renderValidConfigRepo,
   type ValidateOptions,
   validateConfigRepo,
   zonesOfNode,

@@ -330,3 +330,16 @@ export function validateConfigRepo(repo: ConfigRepo, options: ValidateOptions = 
   problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
   return { problems, nodes };
 }
+
+/**
+ * Validates the repository and returns every node rendered, or throws FieldmeshError
+ * FM_FLEET_CONFIG_INVALID listing every problem (details.problems): what a caller that must never
+ * distribute an invalid commit (the hub, a node reconciling from its own clone) uses.
+ */
+export function renderValidConfigRepo(repo: ConfigRepo, options: ValidateOptions = {}): readonly RenderedNode[] {
+  const { problems, nodes } = validateConfigRepo(repo, options);
+  if (problems.length > 0) {
+    throw new FieldmeshError('FM_FLEET_CONFIG_INVALID', problems.map(formatProblem).join('\n'), { details: { root: repo.root, problems } });
+  }
+  return nodes;
+}

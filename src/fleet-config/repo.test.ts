@@ -12,6 +12,7 @@ import {
   parseConfigRepo,
   renderAllNodes,
   renderNode,
+  renderValidConfigRepo,
   validateConfigRepo,
 } from './index.js';
 
@@ -250,4 +251,15 @@ test('fleet-config repo: the shipped example (examples/fleet-as-code, the seedâ€
   const hashes = nodes.flatMap((n) => (n.parsed?.zones ?? []).map((z) => zoneConfigHash(z)));
   assert.equal(hashes.length, 3);
   assert.equal(new Set(hashes).size, 1);
+});
+
+test('fleet-config repo: renderValidConfigRepo throws FM_FLEET_CONFIG_INVALID listing every problem', () => {
+  assert.throws(
+    () => renderValidConfigRepo(repo({ ...PLAIN, 'fleet.yaml': 'publish: {tick: fast}\nfoo: 1\n' })),
+    (err: Error & { code?: string; details?: { problems?: unknown[] } }) =>
+      err.code === 'FM_FLEET_CONFIG_INVALID' &&
+      err.details?.problems?.length === 2 &&
+      /fleet\.yaml:2:1: foo: unknown key/.test(err.message),
+  );
+  assert.equal(renderValidConfigRepo(repo(PLAIN)).length, 3);
 });
