@@ -70,6 +70,8 @@ interface OwnedPump {
   readonly zone: string;
   /** The state last sent in a pump-state message. */
   announced: string | undefined;
+  /** Ticks left to repeat the last announced state (the frame is lossy). */
+  repeats: number;
   /** Operations on the pump, in order. */
   queue: Promise<void>;
 }
@@ -94,6 +96,8 @@ const RECENT_RECORDS = 20;
  * lossy, and the owner executes each command id once. At 10 % loss, one of 10^5 commands is lost.
  */
 const COMMAND_REPEATS = 4;
+/** [FM-ZONE-ENGINE-8] How many ticks after a change a pump's state is said again (the frame is lossy). */
+const PUMP_STATE_REPEATS = 2;
 /** Command ids remembered per node, to execute a repeated (or twice-delivered) command once. */
 const SEEN_COMMAND_IDS = 1_024;
 
@@ -193,7 +197,7 @@ export class ZoneEngine {
     this.#o = options;
     this.#pumps = (options.pumps ?? []).map((port) => {
       const view = port.state();
-      return { port, id: view.pump, zone: view.zone, announced: undefined, queue: Promise.resolve() };
+      return { port, id: view.pump, zone: view.zone, announced: undefined, repeats: 0, queue: Promise.resolve() };
     });
     const ownedZones = new Set(this.#pumps.map((p) => p.zone));
     for (const zone of options.zones) {
@@ -613,8 +617,13 @@ export class ZoneEngine {
     const s = this.#zones.get(pump.zone);
     const view = pump.port.state();
     const said = `${view.state}/${view.cause}`;
-    if (s === undefined || pump.announced === said) return;
-    pump.announced = said;
+    if (s === undefined) return;
+    // [FM-ZONE-ENGINE-8] A change is said at once and on the next PUMP_STATE_REPEATS ticks.
+    if (pump.announced !== said) {
+      pump.announced = said;
+      pump.repeats = PUMP_STATE_REPEATS;
+    } else if (pump.repeats > 0) pump.repeats--;
+    else return;
     this.#o.link.send({
       type: 'pumpState',
       zone: s.zone.id,
