@@ -187,7 +187,9 @@ function createZoneRules(config: BuiltinsConfig, fleet: FleetView, taken: Set<st
       fleetRule(
         uniqueId('builtin/ConsensusTimeout', taken),
         'ConsensusTimeout',
-        consensusTimeout.for,
+        // The seed's `consensus_pending_duration > 60` with no `for`: the condition itself is "pending longer
+        // than for", so a fire decided in seconds never shows as a pending alert.
+        0,
         consensusTimeout.severity,
         {
           summary: 'Zone {{ $labels.zone }} has had detections without a decision for {{ $value | humanizeDuration }}',
@@ -197,11 +199,11 @@ function createZoneRules(config: BuiltinsConfig, fleet: FleetView, taken: Set<st
         'zones: detections pending without a majority decision or a running pump',
         (nowMs, { watchingSince }) =>
           zones()
-            .filter((z) => z.consensusPendingSince !== undefined)
+            .filter((z) => z.consensusPendingSince !== undefined && nowMs - z.consensusPendingSince > consensusTimeout.for)
             .map((z) => ({
               labels: zoneLabels(z),
               value: Math.max(0, nowMs - (z.consensusPendingSince as number)) / 1_000,
-              activeSince: Math.max(z.consensusPendingSince as number, watchingSince),
+              activeSince: Math.max((z.consensusPendingSince as number) + consensusTimeout.for, watchingSince),
             })),
       ),
     );
