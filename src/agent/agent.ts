@@ -17,6 +17,7 @@ import { type Detection, parseSelector } from '../protocol/index.js';
 import { createMqttTransport, createNoBrokerTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
 import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
+import { registerServiceRoutes } from './api/service-routes.js';
 import { createStoreQueries } from './api/store-queries.js';
 import { registerZoneRoutes } from './api/zone-routes.js';
 import { registerAwarenessMetrics } from './awareness-metrics.js';
@@ -31,6 +32,18 @@ import { createAgentHttp, listenWithFallback } from './http-server.js';
 import { Backfiller, createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
 import { QueryResponder } from './query-responder.js';
+import {
+  createHealthProbe,
+  createPidRegistry,
+  createProcessSpawner,
+  createProcUsageReader,
+  createServiceSupervisor,
+  createServicesCollector,
+  registerServiceMetrics,
+  SERVICE_UP_SERIES,
+  type ServiceEvent,
+  type ServiceSupervisor,
+} from './services/index.js';
 import { createSqliteStore, type StoreSample } from './store/index.js';
 import { registerZoneMetrics } from './zones/zone-metrics.js';
 import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
@@ -81,6 +94,8 @@ export interface Agent {
   readonly awareness: AwarenessPlane | undefined;
   /** The zones this node takes part in, once started with `zones:` in its config (the demo and tests read them). */
   readonly zones: ZoneRuntime | undefined;
+  /** The programs this node supervises (`services:` in node.yaml; docs/services.md). */
+  readonly services: ServiceSupervisor;
   /** Starts collectors, the HTTP server and the broker link. Resolves with the HTTP URL when enabled. */
   start(): Promise<{ httpUrl: string | undefined }>;
   /**
@@ -146,7 +161,9 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const bootTime = clock.now();
   const configVersion = configVersionOf(config);
   const metrics = createAgentMetrics(identity);
-  const critical = new CriticalSet(config.critical);
+  // [FM-SERVICE-UP] The services' up series is critical: after the configured selectors, so theirs decide first.
+  const criticalSelectors = [...config.critical, { match: SERVICE_UP_SERIES, deadband: 0, minInterval: 0, maxSilence: 30_000 }];
+  const critical = new CriticalSet(criticalSelectors);
   const will = Publisher.will(identity, config.topicPrefix, epoch);
   // Without a broker (a mesh-only node) nothing connects; the outbox keeps its rows for one configured later.
   const brokerless = overrides.createTransport === undefined && !config.mqtt.enabled;
@@ -231,7 +248,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     prefix: config.topicPrefix,
     clock,
     logger,
-    critical: config.critical.map((c) => parseSelector(c.match)),
+    critical: criticalSelectors.map((c) => parseSelector(c.match)),
     maxPieceRows: config.outbox.maxFrameRows,
     maxQueuedRows: 2 * config.outbox.maxFrameRows,
     notify: () => replicator.notify(),
@@ -253,7 +270,28 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     // [FM-QUERY-6] Operators' zone commands from the hub, for the zone runtime (started below).
     zones: () => zones,
   });
-  const collectors = overrides.collectors ?? config.collectors.map((c, i) => createCollector(c, i));
+  // The services this node supervises; their events go to the hub through the outbox.
+  const services = createServiceSupervisor({
+    services: config.services,
+    spawn: createProcessSpawner({ baseEnv: process.env }),
+    probe: createHealthProbe({ baseEnv: process.env }),
+    readUsage: createProcUsageReader(),
+    pids: createPidRegistry(join(stateDir, 'services'), logger),
+    clock,
+    logger: logger.child({ area: 'services' }),
+    onEvent: (e: ServiceEvent) =>
+      void emitEvent({
+        kind: e.kind,
+        priority: e.kind === 'service_failed' || e.kind === 'service_unhealthy' ? 'high' : 'normal',
+        time: e.time,
+        payload: e.payload,
+      }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'service event not recorded')),
+  });
+  registerServiceMetrics(metrics.registry, () => services.list());
+  const collectors = [
+    ...(overrides.collectors ?? config.collectors.map((c, i) => createCollector(c, i))),
+    createServicesCollector(services, config.publish.tick),
+  ];
   // [FM-AWARE-1..6] The awareness plane: its own sending state of the critical set, its own link.
   let awareness: AwarenessPlane | undefined;
   let awarenessLink: FrameLink | undefined;
@@ -401,6 +439,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     get zones() {
       return zones;
     },
+    services,
     async start() {
       for (const c of collectors) await c.start(contextFor(c));
       let httpUrl: string | undefined;
@@ -456,7 +495,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       if (http !== undefined) {
         await registerStoreRoutes(http, store);
         registerFleetRoutes(http, () => awareness);
-        registerZoneRoutes(http, () => zones, { token: config.zoneCommands.token });
+        registerZoneRoutes(http, () => zones, { token: config.zoneCommands.token, commandsToken: config.commands.token });
+        registerServiceRoutes(http, services, { token: config.commands.token, registry: metrics.registry });
         httpUrl = await listenWithFallback(
           http,
           config.http.host,
@@ -466,6 +506,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           'agent HTTP',
         );
       }
+      // Services last: an earlier agent's leftovers are stopped first (pid files), then the autostart ones start.
+      await services.start();
       publisher.start();
       responder.start();
       replicator.start();
@@ -486,6 +528,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     async stop(options = {}) {
       const graceful = options.graceful ?? true;
       started = false;
+      // The services first: their last events still reach the outbox.
+      await services.stop();
       for (const c of collectors) {
         await c
           .stop()

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { durationMs, formatDurationMs, ID_PATTERN } from '../kit/index.js';
 import { DEFAULT_TOPIC_PREFIX, parseSelector, zonesSchema } from '../protocol/index.js';
 import { collectorsConfigSchema } from './collectors/registry.js';
+import { servicesSchema } from './services/service-config.js';
 import { DEFAULT_CHUNK_SPAN_MS } from './store/store.js';
 
 /** Default agent HTTP port: clear of Mosquitto, NATS, PostgreSQL, Redis, RabbitMQ, Prometheus, Grafana. */
@@ -216,6 +217,15 @@ const agentConfigObject = z.strictObject({
       token: z.string().min(16, 'a zone command token has at least 16 characters').optional(),
     })
     .prefault({} as never),
+  /** Operators' commands through this node's API (services start/stop/restart; zone commands too). */
+  commands: z
+    .strictObject({
+      /** The bearer token the node's command endpoints need (POST /api/v1/services/...); none: they answer 403. */
+      token: z.string().min(16, 'a command token has at least 16 characters').optional(),
+    })
+    .prefault({} as never),
+  /** Programs this node supervises: started, restarted with backoff, health-checked (docs/services.md). */
+  services: servicesSchema.default([]),
   collectors: collectorsConfigSchema.default([]),
 });
 

@@ -2,6 +2,13 @@
 
 export * from './actuators/index.js';
 export { type Agent, type AgentOverrides, type AgentStats, createAgent } from './agent.js';
+export {
+  SERVICE_ACTIONS,
+  type ServiceAction,
+  type ServiceLogLineView,
+  type ServiceView,
+  serviceView,
+} from './api/service-routes.js';
 export type { AgentEvent, Collector, CollectorContext, NodeIdentity, Sample } from './collectors/collector.js';
 export { type BatteryReading, BatterySim } from './collectors/index.js';
 export {
@@ -13,4 +20,5 @@ export {
   seedEnvironment,
 } from './config.js';
 export { CriticalSet, DueCursor } from './critical-set.js';
+export * from './services/index.js';
 export * from './zones/index.js';

@@ -1,14 +1,16 @@
-// `fieldmesh node --config node.yaml`: runs the edge agent.
+// `fieldmesh node --config node.yaml`: runs the edge agent; `fieldmesh node service ...` (node-service.ts)
+// acts on a running node's services.
 
 import type { Command } from 'commander';
 import { AGENT_ENV_ALIASES, agentConfigSchema, createAgent, seedEnvironment } from '../agent/index.js';
 import { loadConfigFile } from './config-file.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
+import { registerNodeService } from './node-service.js';
 import { stopOnSignals } from './signals.js';
 
 export function registerNode(program: Command, io: CliIo): void {
-  program
+  const node = program
     .command('node')
     .description('run the edge agent: collect, keep, and share the critical part with the hub')
     .option('-c, --config <file>', 'node.yaml (FIELDMESH_CONFIG); FIELDMESH_* variables override it')
@@ -30,4 +32,6 @@ export function registerNode(program: Command, io: CliIo): void {
       );
       await stopOnSignals(() => agent.stop());
     });
+  // `fieldmesh node service ...` talks to a running node; `fieldmesh node` without a subcommand runs one.
+  registerNodeService(node, io);
 }

@@ -29,7 +29,14 @@ export interface ConfigProblem {
 
 const ENV_PREFIX = 'FIELDMESH_';
 /** FIELDMESH_ variables read by the command line itself, not mapped onto config keys. */
-export const PROCESS_ENV_VARIABLES: ReadonlySet<string> = new Set(['FIELDMESH_CONFIG', 'FIELDMESH_LOG_LEVEL', 'FIELDMESH_HUB_URL']);
+export const PROCESS_ENV_VARIABLES: ReadonlySet<string> = new Set([
+  'FIELDMESH_CONFIG',
+  'FIELDMESH_LOG_LEVEL',
+  'FIELDMESH_HUB_URL',
+  // The tokens commands send (hub API, a node's commands.token, its zoneCommands.token): never config keys.
+  'FIELDMESH_TOKEN',
+  'FIELDMESH_ZONE_TOKEN',
+]);
 
 /** A zod schema for a duration field: accepts "2s" or a number of ms, yields ms. */
 export function durationMs(fallback?: string | number) {

@@ -44,6 +44,8 @@ function sameToken(a: string, b: string): boolean {
 export interface ZoneRoutesOptions {
   /** The bearer token operators' commands need; undefined: the node takes none. */
   readonly token: string | undefined;
+  /** `commands.token`, the node's generic command token: accepted for zone commands too. */
+  readonly commandsToken?: string | undefined;
 }
 
 export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntime | undefined, options: ZoneRoutesOptions): void {
@@ -54,18 +56,19 @@ export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntim
   };
   /** The operator, or undefined after answering 401/403. */
   const operator = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
-    if (options.token === undefined) {
+    const tokens = [options.token, options.commandsToken].filter((t): t is string => t !== undefined);
+    if (tokens.length === 0) {
       void reply.status(403).send({
         status: 'error',
         errorType: 'forbidden',
         code: 'FM_AUTH_FORBIDDEN',
-        error: 'zone commands are off on this node: set zoneCommands.token in node.yaml (or act through the hub)',
+        error: 'zone commands are off on this node: set zoneCommands.token or commands.token in node.yaml (or act through the hub)',
       });
       return undefined;
     }
     const header = request.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (given === '' || !sameToken(given, options.token)) {
+    if (given === '' || !tokens.some((t) => sameToken(given, t))) {
       void reply
         .status(401)
         .send({ status: 'error', errorType: 'unauthorized', code: 'FM_AUTH_REQUIRED', error: 'a valid bearer token is needed' });
