@@ -225,6 +225,63 @@ describe('services with real processes', () => {
     }
   });
 
+  test('reconcile with real processes: the unchanged keep their pid, the changed and added start, the removed stop', async () => {
+    const idle = (name: string, arg = 'a') => service({ name, command: [NODE, '-e', 'setInterval(() => {}, 1000)', arg] });
+    const { sup } = supervise([idle('keep'), idle('change'), idle('drop')]);
+    try {
+      await sup.start();
+      const before = Object.fromEntries(sup.list().map((s) => [s.name, s.pid as number]));
+      const result = await sup.reconcile([idle('keep'), idle('change', 'b'), idle('add')]);
+      assert.deepEqual(result, { added: ['add'], removed: ['drop'], changed: ['change'], unchanged: ['keep'] });
+      assert.equal(sup.status('keep')?.pid, before.keep);
+      assert.ok(!alive(before.drop as number) && !alive(before.change as number));
+      for (const name of ['change', 'add']) {
+        const s = sup.status(name);
+        assert.equal(s?.state, 'running');
+        assert.ok(alive(s?.pid as number));
+      }
+      assert.deepEqual(sup.status('change')?.command.at(-1), 'b');
+    } finally {
+      await sup.stop();
+    }
+  });
+
+  test('an agent whose event loop crashes (an uncaught exception) takes its services with it', async () => {
+    // A process that supervises one service (with a child of its own), prints the pid, then throws.
+    const script = join(dir, 'crash.mts');
+    writeFileSync(
+      script,
+      [
+        `import { systemClock } from ${JSON.stringify(new URL('../../kit/index.ts', import.meta.url).pathname)};`,
+        `import { createProcessSpawner, createHealthProbe } from ${JSON.stringify(new URL('./process-host.ts', import.meta.url).pathname)};`,
+        `import { serviceConfigSchema } from ${JSON.stringify(new URL('./service-config.ts', import.meta.url).pathname)};`,
+        `import { createServiceSupervisor } from ${JSON.stringify(new URL('./supervisor.ts', import.meta.url).pathname)};`,
+        "const sup = createServiceSupervisor({ services: [serviceConfigSchema.parse({ name: 'cam', command: ['sh', '-c', 'sleep 300 & wait'] })],",
+        '  spawn: createProcessSpawner({ baseEnv: process.env }), probe: createHealthProbe({ baseEnv: process.env }), clock: systemClock });',
+        'await sup.start();',
+        "console.log('pid', sup.status('cam')?.pid);",
+        "setTimeout(() => { throw new Error('event loop crash'); }, 300);",
+      ].join('\n'),
+    );
+    const { spawn } = await import('node:child_process');
+    const child = spawn(NODE, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const pid = Number(/pid (\d+)/.exec(out)?.[1]);
+    assert.ok(pid > 0, `the script printed its service's pid: ${out} ${err}`);
+    groups.add(pid);
+    assert.equal(code, 1);
+    assert.match(err, /event loop crash/);
+    await waitFor(() => groupMembers(pid).length === 0, { what: "the service's group gone with the crashed agent" });
+  });
+
   test('pid files: a later supervisor stops the group an earlier one left running, and starts its own', async () => {
     const pidDir = join(dir, 'pids');
     const spec = service({ name: 'cam', command: ['sh', '-c', 'sleep 300 & sleep 300; wait'] });
