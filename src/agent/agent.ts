@@ -13,9 +13,10 @@ import {
 } from '../awareness/index.js';
 import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
-import { type Detection, parseSelector } from '../protocol/index.js';
+import { type Detection, FIELDMESH_VERSION, type LogLevelName, parseSelector } from '../protocol/index.js';
 import { createMqttTransport, createNoBrokerTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
+import { registerGetRoute } from './api/get-routes.js';
 import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
 import { registerServiceRoutes } from './api/service-routes.js';
 import { createStoreQueries } from './api/store-queries.js';
@@ -25,6 +26,8 @@ import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReaso
 import { DETECTION_KIND } from './collectors/detections.js';
 import { createCollector } from './collectors/registry.js';
 import { admitSamples, countRefusals, RefusedSampleLog, sampleWindow } from './collectors/sample-window.js';
+import { createLogLevelControl } from './commands/log-level.js';
+import { createNodeCommandHandler } from './commands/node-command-handlers.js';
 import type { AgentConfig } from './config.js';
 import { configVersionOf } from './config-version.js';
 import { CriticalSet } from './critical-set.js';
@@ -52,6 +55,11 @@ import { splitZoneDatagrams } from './zones/zone-segment.js';
 export interface AgentOverrides {
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /**
+   * The node's log level at start (default debug: whatever `logger` lets through); `set-log-level` changes it
+   * while the node runs. [FM-QUERY-7]
+   */
+  readonly logLevel?: LogLevelName;
   /** Builds the transport once the will (which carries the epoch) is known. */
   readonly createTransport?: (will: ReturnType<typeof Publisher.will>) => Transport;
   /** Collectors to run instead of those in the config. */
@@ -155,7 +163,9 @@ function readPem(path: string | undefined): string | undefined {
 export function createAgent(config: AgentConfig, overrides: AgentOverrides = {}): Agent {
   const clock = overrides.clock ?? systemClock;
   const identity: NodeIdentity = { site: config.node.site, zone: config.node.zone, node: config.node.id };
-  const logger = (overrides.logger ?? silentLogger).child({ site: identity.site, node: identity.node });
+  // [FM-QUERY-7] One level for every child logger, changeable by the set-log-level command.
+  const logLevel = createLogLevelControl(overrides.logger ?? silentLogger, overrides.logLevel ?? 'debug', clock);
+  const logger = logLevel.logger.child({ site: identity.site, node: identity.node });
   const stateDir = join(config.dataDir, identity.site, identity.node);
   const epoch = overrides.epoch ?? nextBootEpoch(stateDir, 'agent-state.json');
   const bootTime = clock.now();
@@ -269,6 +279,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     metrics,
     // [FM-QUERY-6] Operators' zone commands from the hub, for the zone runtime (started below).
     zones: () => zones,
+    // [FM-QUERY-7] Node commands by name (the collectors, services and awareness plane are made below).
+    commands: (name, params, by) => commands(name, params, by),
   });
   // The services this node supervises; their events go to the hub through the outbox.
   const services = createServiceSupervisor({
@@ -390,6 +402,34 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     replicator.notify();
   }
 
+  const commands = createNodeCommandHandler({
+    clock,
+    logger,
+    logLevel,
+    config,
+    store,
+    health: () => ({
+      site: identity.site,
+      node: identity.node,
+      epoch,
+      agentVersion: FIELDMESH_VERSION,
+      bootTime: new Date(bootTime).toISOString(),
+      uptimeMs: Math.max(0, clock.now() - bootTime),
+      configVersion,
+      logLevel: logLevel.level,
+      connected: transport.connected,
+      outboxPendingRows: outbox.backlog().sampleRows,
+      collectors: collectors.map((c) => c.name),
+    }),
+    fleet: () => awareness?.snapshot(),
+    collectors: () => collectors,
+    restartCollector: async (c) => {
+      await c.stop();
+      await c.start(contextFor(c));
+    },
+    services,
+  });
+
   function contextFor(collector: Collector): CollectorContext {
     const counter = metrics.samplesCollected.labels({ collector: collector.name });
     const collectorLogger = logger.child({ collector: collector.name });
@@ -495,6 +535,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       if (http !== undefined) {
         await registerStoreRoutes(http, store);
         registerFleetRoutes(http, () => awareness);
+        registerGetRoute(http, commands, identity);
         registerZoneRoutes(http, () => zones, { token: config.zoneCommands.token, commandsToken: config.commands.token });
         registerServiceRoutes(http, services, { token: config.commands.token, registry: metrics.registry });
         httpUrl = await listenWithFallback(
@@ -547,6 +588,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       await http?.close();
       outbox.close();
       await store.close();
+      logLevel.close();
     },
     stats() {
       const pendingRows = outbox.backlog().sampleRows;

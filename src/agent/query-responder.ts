@@ -1,6 +1,7 @@
 // Answers the hub's queries of this node's own store over MQTT (cmd/query -> .../reply): pings at once,
 // range queries and series lists a few at a time, each reply compressed and bounded. [FM-QUERY-1..5]
 // Operators' zone commands (a pump action, an election) go to the zone runtime at once. [FM-QUERY-6]
+// Node commands by name (set-log-level, get, restart-collector, service...) go to their handler at once. [FM-QUERY-7]
 
 import { deflateRawSync } from 'node:zlib';
 import { type Clock, describeError, FieldmeshError, isFieldmeshError, type Logger } from '../kit/index.js';
@@ -22,6 +23,7 @@ import type { Transport, TransportMessage } from '../transport/index.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { StoreQueries } from './api/store-queries.js';
 import type { NodeIdentity } from './collectors/collector.js';
+import type { NodeCommandHandler } from './commands/node-command-handlers.js';
 import type { ZoneRuntime } from './zones/zone-runtime.js';
 
 /** [FM-QUERY-4] Queries evaluated at once; a small node has a core or two, and collection comes first. */
@@ -49,6 +51,8 @@ export interface QueryResponderOptions {
   readonly queueLength?: number;
   /** The node's zone runtime, for the hub's zone commands (undefined: the node runs no zones). [FM-QUERY-6] */
   readonly zones?: () => ZoneRuntime | undefined;
+  /** The node's commands by name ([FM-QUERY-7]); undefined: every command answers FM_COMMAND_UNSUPPORTED. */
+  readonly commands?: NodeCommandHandler;
 }
 
 interface Waiting {
@@ -104,6 +108,11 @@ export class QueryResponder {
       this.zoneCommand(frame);
       return;
     }
+    if (frame.kind === 'command') {
+      // [FM-QUERY-7] At once, never queued behind range queries: an operator is waiting.
+      void this.command(frame);
+      return;
+    }
     // [FM-QUERY-4] A few at once, a few waiting, the rest refused as busy.
     const concurrency = this.o.concurrency ?? REMOTE_QUERY_CONCURRENCY;
     if (this.running < concurrency) {
@@ -154,6 +163,31 @@ export class QueryResponder {
       else {
         this.o.logger.error({ requestId: frame.requestId, kind: frame.kind, err: describeError(err) }, 'zone command failed');
         this.answer(frame, 'error', { code: 'FM_AGENT_INTERNAL', message: `the node failed on the zone command: ${describeError(err)}` });
+      }
+    }
+  }
+
+  /** [FM-QUERY-7] A node command by name (`command`), with its arguments and who asked (`by`). */
+  private async command(frame: QueryFrame): Promise<void> {
+    const { command: name, by, ...params } = toParams(frame.params);
+    const command = typeof name === 'string' ? name : '';
+    try {
+      if (command === '') throw new FieldmeshError('FM_QUERY_INVALID', 'command: parameter "command" is missing');
+      if (this.o.commands === undefined)
+        throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', `command "${command}": not supported by this node`);
+      const answer = await this.o.commands(command, params, typeof by === 'string' ? by : 'hub');
+      this.o.metrics.remoteQueries.inc({ kind: frame.kind, result: 'ok' });
+      this.o.logger.info({ requestId: frame.requestId, command, by }, 'command from the hub');
+      this.answer(frame, 'ok', answer);
+    } catch (err) {
+      this.o.metrics.remoteQueries.inc({ kind: frame.kind, result: 'error' });
+      if (isFieldmeshError(err)) this.answer(frame, 'error', { code: err.code, message: err.message });
+      else {
+        this.o.logger.error({ requestId: frame.requestId, command, err: describeError(err) }, 'command failed');
+        this.answer(frame, 'error', {
+          code: 'FM_AGENT_INTERNAL',
+          message: `the node failed on the command ${command}: ${describeError(err)}`,
+        });
       }
     }
   }

@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { FIELDMESH_VERSION } from '../protocol/index.js';
 import { registerBroker } from './broker.js';
+import { registerCmd } from './cmd.js';
 import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
+import { registerGet } from './get.js';
 import { registerHub } from './hub.js';
 import { type CliIo, errorText, exitCodeFor, processIo } from './io.js';
 import { registerNode } from './node.js';
@@ -35,6 +37,8 @@ export function createProgram(io: CliIo = processIo): Command {
   registerSub(program, io);
   registerZone(program, io);
   registerConfig(program, io);
+  registerCmd(program, io);
+  registerGet(program, io);
   return program;
 }
 

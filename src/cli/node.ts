@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { AGENT_ENV_ALIASES, agentConfigSchema, createAgent, seedEnvironment } from '../agent/index.js';
+import { LOG_LEVELS } from '../protocol/index.js';
 import { loadConfigFile } from './config-file.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
@@ -24,8 +25,11 @@ export function registerNode(program: Command, io: CliIo): void {
         );
         return;
       }
-      const logger = createCliLogger();
-      const agent = createAgent(config, { logger });
+      // pino lets everything through; the agent's own level filters, so `set-log-level` can lower it too. [FM-QUERY-7]
+      const wanted = env.FIELDMESH_LOG_LEVEL ?? 'info';
+      const logLevel = LOG_LEVELS.find((l) => l === wanted);
+      const logger = createCliLogger(logLevel === undefined ? wanted : 'debug');
+      const agent = createAgent(config, { logger, ...(logLevel === undefined ? {} : { logLevel }) });
       const { httpUrl } = await agent.start();
       io.out(
         `fieldmesh node ${config.node.site}/${config.node.id} (boot ${agent.epoch}) -> ${config.mqtt.enabled ? config.mqtt.url : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}`,

@@ -7,10 +7,14 @@ import type {
   ActionPreview,
   ActionSelector,
   ActionView,
+  CommandArgs,
+  CommandName,
+  CommandRunView,
   CompletenessView,
   ConsoleView,
   EventPriority,
   EventView,
+  KeyValues,
   NodeValueView,
   NodeView,
   OverviewView,
@@ -52,6 +56,25 @@ export interface HubClient {
   action(id: string): Promise<ActionView>;
   /** Recent bulk actions, newest first. */
   actions(): Promise<ActionView[]>;
+  /**
+   * Runs a command on a target's nodes (needs an operator): `detach` answers at once with the running view
+   * (follow it with `commandRun(id)`), else once every node has its result. docs/commands.md.
+   */
+  runCommand(request: CommandRunRequest): Promise<CommandRunView>;
+  commandRun(id: string): Promise<CommandRunView>;
+  /** A key expression's values (`site/<site>/node/<node>/<key>`, `*` and `**` allowed), from the hub's state or the nodes. */
+  getKeys(key: string, options?: { timeout?: string }): Promise<KeyValues>;
+}
+
+/** The body of POST /api/v1/commands. */
+export interface CommandRunRequest {
+  readonly target: string | ActionSelector;
+  readonly command: CommandName;
+  readonly args?: CommandArgs;
+  readonly timeoutMs?: number;
+  /** How long to wait for an offline node ("10m"); none: offline nodes fail fast. */
+  readonly wait?: string;
+  readonly detach?: boolean;
 }
 
 export interface EventsFilter {
@@ -149,6 +172,15 @@ export function createHubClient(baseUrl: string, options: ClientOptions = {}): H
     },
     async actions() {
       return (await get<{ actions: ActionView[] }>('/api/v1/actions')).actions;
+    },
+    async runCommand(request) {
+      return get<CommandRunView>('/api/v1/commands', request);
+    },
+    async commandRun(id) {
+      return get<CommandRunView>(`/api/v1/commands/${encodeURIComponent(id)}`);
+    },
+    async getKeys(key, options = {}) {
+      return get<KeyValues>(`/api/v1/get${queryString({ key, timeout: options.timeout })}`);
     },
   };
 }

@@ -32,7 +32,7 @@ import {
   withTargetLabels,
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
-import { ActionEngine, BirthWatch, createHubActionPorts } from './actions/index.js';
+import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHubCommandPorts, type PingResult } from './actions/index.js';
 import type { AlertEngine } from './alerts/alert-engine.js';
 import { createAlertEngine } from './alerts/create-alert-engine.js';
 import { toAlertView } from './api/alerts/alert-view.js';
@@ -288,8 +288,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       alerts,
       births,
       sendRebirth: (site, node) => sendOperatorRebirth(site, node),
-      // Built below; only called once a run starts.
-      ping: (site, node, timeoutMs) => nodeCommands.ping(site, node, timeoutMs),
+      // The command engine's ping (built below; only called once a run starts).
+      ping: (site, node, timeoutMs) => commands.runOne(site, node, 'ping', {}, 'hub', timeoutMs) as Promise<PingResult>,
       now: () => clock.now(),
     }),
     onProgress: (view) => live.publishMessage('action', view),
@@ -297,6 +297,13 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
 
   // [FM-QUERY-1..5] Queries and pings of a node's own store, through the broker; replies come in onMessage.
   const nodeCommands = createNodeCommands({ prefix, transport: () => transport, fleet, clock, logger });
+
+  // Commands to any set of nodes (docs/commands.md): the same node commands, fanned out, one result per node.
+  const commands = new CommandEngine({
+    clock,
+    logger,
+    ports: createHubCommandPorts({ fleet, births, nodeCommands: () => nodeCommands, sendRebirth: sendOperatorRebirth, clock }),
+  });
 
   const deps: HubApiDeps = {
     fleet,
@@ -312,6 +319,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     ...(alerts === undefined ? {} : { alerts }),
     auth,
     actions,
+    commands,
     sites: siteMonitor,
     zones: createHubZones({ monitor: zoneMonitor, storage, clock, nodeCommands: () => nodeCommands }),
   };
@@ -745,6 +753,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       stopped = true;
       for (const t of timers.values()) clock.clearTimeout(t);
       timers.clear();
+      commands.close();
       nodeCommands.close();
       persistNodes();
       aggregator?.stop();

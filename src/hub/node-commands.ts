@@ -1,6 +1,7 @@
 // Asks a node through the broker (cmd/query) and waits for its reply (.../reply): range queries and
-// series lists of the node's own store, and pings. Nodes sit behind NAT; the broker is the only way in.
-// [FM-QUERY-1..5] in docs/protocol.md.
+// series lists of the node's own store, pings, zone commands, and node commands by name (set-log-level,
+// get, restart-collector, service...). Nodes sit behind NAT; the broker is the only way in.
+// [FM-QUERY-1..7] in docs/protocol.md.
 
 import { inflateRawSync } from 'node:zlib';
 import { type Clock, createId, describeError, FieldmeshError, type Logger, type TimerHandle } from '../kit/index.js';
@@ -73,6 +74,19 @@ export interface NodeCommands {
   zoneCommand(site: string, node: string, command: NodeZoneCommand, timeoutMs: number): Promise<{ readonly epoch: number | null }>;
   /** [FM-QUERY-6] A forced election in the node's zone runtime; resolves with the epoch it elected. */
   zoneElect(site: string, node: string, zone: string, timeoutMs: number): Promise<{ readonly epoch: number }>;
+  /**
+   * [FM-QUERY-7] A node command by name with its arguments; resolves with the node's answer. A refusal of
+   * the node rejects FM_NODE_QUERY_FAILED whose `details.nodeCode` is the node's own code
+   * (FM_COMMAND_UNSUPPORTED, FM_NOT_FOUND...).
+   */
+  command(
+    site: string,
+    node: string,
+    name: string,
+    args: Readonly<Record<string, string>>,
+    by: string,
+    timeoutMs: number,
+  ): Promise<unknown>;
 }
 
 /** A pump action as the hub hands it to a member of the zone. */
@@ -226,6 +240,11 @@ export function createNodeCommands(o: NodeCommandsOptions): NodeCommandsService 
     return { epoch: body.epoch };
   }
 
+  async function command(site: string, node: string, name: string, args: Readonly<Record<string, string>>, by: string, timeoutMs: number) {
+    const params: QueryParam[] = [['command', name], ['by', by], ...Object.entries(args).filter(([k]) => k !== 'command' && k !== 'by')];
+    return ask(site, node, 'command', params, timeoutMs);
+  }
+
   function handleReply(site: string, node: string, frame: ReplyFrame): boolean {
     const p = pending.get(frame.requestId);
     if (p === undefined || p.site !== site || p.node !== node) {
@@ -252,7 +271,11 @@ export function createNodeCommands(o: NodeCommandsOptions): NodeCommandsService 
     if (typeof code === 'string' && PASSED_THROUGH.has(code)) {
       p.reject(new FieldmeshError(code as 'FM_QUERY_INVALID', text, { details: { site, node } }));
     } else {
-      p.reject(new FieldmeshError('FM_NODE_QUERY_FAILED', `node ${site}/${node}: ${typeof code === 'string' ? `${code}: ` : ''}${text}`));
+      p.reject(
+        new FieldmeshError('FM_NODE_QUERY_FAILED', `node ${site}/${node}: ${typeof code === 'string' ? `${code}: ` : ''}${text}`, {
+          details: { site, node, ...(typeof code === 'string' ? { nodeCode: code, nodeMessage: text } : {}) },
+        }),
+      );
     }
     return true;
   }
@@ -271,6 +294,7 @@ export function createNodeCommands(o: NodeCommandsOptions): NodeCommandsService 
     ping,
     zoneCommand,
     zoneElect,
+    command,
     handleReply,
     nodeWentOffline(site, node) {
       failWhere(

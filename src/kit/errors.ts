@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   FM_NODE_REPLY_TOO_LARGE: 'the answer to a query is larger than a reply frame carries; narrow the range or raise step',
   FM_ACTION_CONFLICT: 'a bulk action preview was run already; make a new preview to act again',
   FM_ACTION_UNAVAILABLE: 'a bulk action needs a part of the hub that is off (alerts disabled) or stopping',
+  FM_COMMAND_UNSUPPORTED:
+    'the node does not carry out this command: an older agent, or a part it does not run (no service supervisor, reload-config before its time)',
+  FM_COMMAND_FAILED:
+    'a node command was understood but did not succeed there (a collector that does not start again); the message says why',
   FM_PUMP_DRIVER_FAILED:
     "a pump driver could not start, stop or read its pump (a command exited non-zero or timed out, a publish failed); the pump's controller holds it in fault",
   FM_ZONE_UNKNOWN:

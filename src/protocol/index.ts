@@ -16,6 +16,7 @@ export {
   type RepairedRange,
 } from './history.js';
 export * from './json.js';
+export * from './node-command.js';
 export {
   MAX_QUERY_ID_BYTES,
   MAX_QUERY_PARAMS,

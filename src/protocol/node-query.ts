@@ -8,8 +8,13 @@ import { type ByteReader, type ByteWriter, FrameError } from './codec.js';
  * zone command (`zone_command`: a pump action; `zone_elect`: a new epoch) for the node's zone runtime.
  * [FM-QUERY-6]
  */
-export type NodeQueryKind = 'ping' | 'query_range' | 'series' | 'zone_command' | 'zone_elect';
-export const NODE_QUERY_KINDS: readonly NodeQueryKind[] = ['ping', 'query_range', 'series', 'zone_command', 'zone_elect'];
+export type NodeQueryKind = 'ping' | 'query_range' | 'series' | 'zone_command' | 'zone_elect' | 'command';
+/**
+ * In wire order (the kind is its index). `command` [FM-QUERY-7] carries a node command by name (`command`
+ * parameter) with its arguments: new commands need no new kind, and a node that does not know a name
+ * answers FM_COMMAND_UNSUPPORTED instead of dropping a frame it cannot decode.
+ */
+export const NODE_QUERY_KINDS: readonly NodeQueryKind[] = ['ping', 'query_range', 'series', 'zone_command', 'zone_elect', 'command'];
 
 /** Longest request id, bytes of UTF-8. */
 export const MAX_QUERY_ID_BYTES = 64;

@@ -2,6 +2,7 @@
 
 import type { Clock, Logger } from '../../kit/index.js';
 import type { ActionEngine } from '../actions/action-engine.js';
+import type { CommandEngine } from '../actions/command-engine.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
 import type { HubAuth } from '../auth/index.js';
 import type { FleetState } from '../fleet/fleet-state.js';
@@ -46,6 +47,8 @@ export interface HubApiDeps {
   readonly alerts?: AlertEngine;
   /** Bulk actions with preview (absent: /api/v1/actions is not served). */
   readonly actions?: ActionEngine;
+  /** Commands to any set of nodes and key reads (absent: /api/v1/commands and /api/v1/get are not served). */
+  readonly commands?: CommandEngine;
   /** Sites with their health, overview and console setup (absent: built from the fleet, without hub.yaml's site facts). */
   readonly sites?: SiteMonitor;
   /** The zones of hub.yaml, their views and operators' commands (absent: /api/v1/zones is not served). */

@@ -11,6 +11,7 @@ import { registerAlertsRoutes } from './alerts/alerts-routes.js';
 import type { HubApiDeps } from './api-deps.js';
 import { registerAllAuthRoutes } from './auth/index.js';
 import { registerBackfillRoutes } from './backfill/backfill-routes.js';
+import { registerCommandsRoutes } from './commands/commands-routes.js';
 import { registerCompletenessRoutes } from './completeness/completeness-routes.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
 import { registerConsoleStaticRoutes } from './console/static-routes.js';
@@ -64,6 +65,7 @@ export function createHubApp(deps: HubApiDeps): FastifyInstance {
     registerQueryRoutes(api, deps);
     if (deps.alerts !== undefined) registerAlertsRoutes(api, deps, deps.alerts);
     if (deps.actions !== undefined) registerActionsRoutes(api, deps.actions);
+    if (deps.commands !== undefined) registerCommandsRoutes(api, deps.commands, deps.fleet, () => deps.clock.now());
     if (deps.zones !== undefined) registerZonesRoutes(api, deps.zones);
     registerStatusRoutes(api, { alerts: deps.alerts !== undefined });
     registerHealthRoutes(api, deps);

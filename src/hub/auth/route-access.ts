@@ -76,6 +76,9 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { route: 'GET /api/v1/silences/*', access: 'viewer' },
   { route: 'GET /api/v1/actions', access: 'viewer' },
   { route: 'GET /api/v1/actions/:id', access: 'viewer' },
+  { route: 'GET /api/v1/commands', access: 'viewer' },
+  { route: 'GET /api/v1/commands/:id', access: 'viewer' },
+  { route: 'GET /api/v1/get', access: 'viewer' },
   { route: 'GET /api/v1/zones', access: 'viewer' },
   { route: 'GET /api/v1/zones/:zone', access: 'viewer' },
   { route: 'GET /api/v1/zones/:zone/history', access: 'viewer' },
@@ -90,6 +93,9 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   // A preview reads: no CSRF token, no audit entry. The run is audited.
   { route: 'POST /api/v1/actions/preview', access: 'operator', mutating: false },
   { route: 'POST /api/v1/actions', access: 'operator' },
+  // Commands to any set of nodes (docs/commands.md): operators only, read-only ones (ping, get, query)
+  // included: a fan-out to the whole fleet is load on every site link. Viewers read the runs and keys.
+  { route: 'POST /api/v1/commands', access: 'operator' },
   // Pump actions and elections, handed to a node of the zone; audited.
   { route: 'POST /api/v1/zones/:zone/pumps/:pump/:action', access: 'operator' },
   { route: 'POST /api/v1/zones/:zone/elect', access: 'operator' },

@@ -71,6 +71,8 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   FM_NODE_REPLY_TOO_LARGE: 422,
   FM_NODE_QUERY_FAILED: 502,
   FM_NODE_TIMEOUT: 504,
+  FM_COMMAND_UNSUPPORTED: 501,
+  FM_COMMAND_FAILED: 502,
 };
 
 export interface ErrorAnswer {
