@@ -160,6 +160,29 @@ describe('services with real processes', () => {
     }
   });
 
+  test('a command health check: exit 0 is healthy; one past its timeout is killed and counts as failed', async () => {
+    const idle = [NODE, '-e', 'setInterval(() => {}, 1000)'];
+    const { sup, events } = supervise([
+      service({
+        name: 'ok',
+        command: idle,
+        health: { command: ['sh', '-c', 'test -n "$PROBE_ENV"'], interval: '100ms' },
+        env: { PROBE_ENV: 1 },
+      }),
+      service({ name: 'slow', command: idle, health: { command: ['sleep', '30'], interval: '100ms', timeout: '200ms', failures: 1 } }),
+    ]);
+    try {
+      await sup.start();
+      await waitFor(() => sup.status('ok')?.state === 'healthy' && sup.status('slow')?.state === 'unhealthy', {
+        what: 'ok healthy, slow unhealthy',
+      });
+      assert.equal(events.find((e) => e.kind === 'service_unhealthy')?.payload.detail, 'timed out after 200 ms');
+      assert.equal(sup.status('ok')?.health?.lastResult?.detail, 'exit 0');
+    } finally {
+      await sup.stop();
+    }
+  });
+
   test('logs: the newest lines of stdout and stderr with their stream, across restarts', async () => {
     const { sup, count } = supervise([
       service({

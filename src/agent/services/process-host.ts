@@ -127,6 +127,8 @@ export function createHealthProbe(
         detached: true,
         stdio: 'ignore',
       });
+      // A check still running when the agent dies goes with it, as the services do.
+      if (child.pid !== undefined) liveGroups.add(child.pid);
       const timer = setTimeout(() => {
         if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
         resolve({ ok: false, detail: `timed out after ${check.timeout} ms` });
@@ -137,7 +139,10 @@ export function createHealthProbe(
       });
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
-        if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+        if (child.pid !== undefined) {
+          signalGroup(child.pid, 'SIGKILL');
+          liveGroups.delete(child.pid);
+        }
         resolve({ ok: code === 0, detail: signal !== null ? `killed by ${signal}` : `exit ${code}` });
       });
     });
