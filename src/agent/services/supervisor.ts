@@ -301,7 +301,7 @@ export function createServiceSupervisor(options: ServiceSupervisorOptions): Serv
       onExit(slot, generation, { code: null, signal: null, error: describeError(err) });
       return;
     }
-    if (slot.generation !== generation) return; // the exit arrived synchronously
+    // The spawner reports the exit only after it returned (SpawnHandlers.exit), so the process is ours here.
     slot.proc = proc;
     slot.pid = proc.pid;
     // No pid: the program could not be started; its exit (with the reason) follows.
