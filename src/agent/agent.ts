@@ -26,7 +26,7 @@ import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReaso
 import { DETECTION_KIND } from './collectors/detections.js';
 import { createCollector } from './collectors/registry.js';
 import { admitSamples, countRefusals, RefusedSampleLog, sampleWindow } from './collectors/sample-window.js';
-import { createLogLevelControl } from './commands/log-level.js';
+import { createLogLevelControl, levelOf } from './commands/log-level.js';
 import { createNodeCommandHandler } from './commands/node-command-handlers.js';
 import type { AgentConfig } from './config.js';
 import { configVersionOf } from './config-version.js';
@@ -56,8 +56,8 @@ export interface AgentOverrides {
   readonly clock?: Clock;
   readonly logger?: Logger;
   /**
-   * The node's log level at start (default debug: whatever `logger` lets through); `set-log-level` changes it
-   * while the node runs. [FM-QUERY-7]
+   * The node's log level at start (default: `logger`'s own level when it has one, pino's `level`, else debug);
+   * `set-log-level` changes it while the node runs, down to what `logger` itself lets through. [FM-QUERY-7]
    */
   readonly logLevel?: LogLevelName;
   /** Builds the transport once the will (which carries the epoch) is known. */
@@ -164,7 +164,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const clock = overrides.clock ?? systemClock;
   const identity: NodeIdentity = { site: config.node.site, zone: config.node.zone, node: config.node.id };
   // [FM-QUERY-7] One level for every child logger, changeable by the set-log-level command.
-  const logLevel = createLogLevelControl(overrides.logger ?? silentLogger, overrides.logLevel ?? 'debug', clock);
+  const baseLogger = overrides.logger ?? silentLogger;
+  const logLevel = createLogLevelControl(baseLogger, overrides.logLevel ?? levelOf(baseLogger), clock);
   const logger = logLevel.logger.child({ site: identity.site, node: identity.node });
   const stateDir = join(config.dataDir, identity.site, identity.node);
   const epoch = overrides.epoch ?? nextBootEpoch(stateDir, 'agent-state.json');

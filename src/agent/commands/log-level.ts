@@ -30,6 +30,12 @@ export function isLogLevel(s: string): s is LogLevelName {
   return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
+/** The level a logger filters at when it says (pino's `level`), else debug (it lets everything through). */
+export function levelOf(logger: Logger): LogLevelName {
+  const level = (logger as { level?: unknown }).level;
+  return typeof level === 'string' && isLogLevel(level) ? level : 'debug';
+}
+
 export function createLogLevelControl(base: Logger, initial: LogLevelName, clock: Clock): LogLevelControl {
   let level: LogLevelName = initial;
   let revert: { timer: TimerHandle; to: LogLevelName; at: number } | undefined;

@@ -41,6 +41,11 @@ export interface NodeCommandDeps {
   readonly restartCollector: (collector: Collector) => Promise<void>;
   /** The node's service supervisor; undefined on an agent without one. */
   readonly services?: ServiceSupervisor;
+  /**
+   * `reload-config`: the reconciliation's own answer (what it applied, what waits for a restart); undefined until
+   * the agent wires it: the command answers FM_COMMAND_UNSUPPORTED.
+   */
+  readonly reloadConfig?: (by: string) => Promise<object>;
 }
 
 /** A node command's answer; throws FieldmeshError (FM_QUERY_INVALID, FM_NOT_FOUND, FM_COMMAND_UNSUPPORTED...). */
@@ -190,8 +195,10 @@ export function createNodeCommandHandler(d: NodeCommandDeps): NodeCommandHandler
       case 'service':
         return service(params, by);
       case 'reload-config':
-        // The reconciliation part answers this; until then a node says so plainly.
-        throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', 'reload-config: not supported by this node yet');
+        // The reconciliation answers this once wired; until then a node says so plainly.
+        if (d.reloadConfig === undefined)
+          throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', 'reload-config: not supported by this node yet');
+        return d.reloadConfig(by);
       default:
         throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', `command "${name}": not supported by this node`);
     }
