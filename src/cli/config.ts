@@ -19,6 +19,7 @@ import {
 } from '../fleet-config/index.js';
 import { parseRuleFile } from '../hub/index.js';
 import { isFieldmeshError } from '../kit/index.js';
+import { registerConfigDiff } from './config-diff.js';
 import { type CliIo, errorText } from './io.js';
 
 /** The hub's own rule-file loader as the repository's alert check: expressions and templates too. */
@@ -62,7 +63,10 @@ function load(dir: string | undefined): ConfigRepo {
 }
 
 export function registerConfig(program: Command, io: CliIo): void {
-  const config = program.command('config').description('the fleet as code: validate a configuration repository, render a node, list nodes');
+  const config = program
+    .command('config')
+    .description('the fleet as code: validate a configuration repository, render a node, list nodes, diff and plan a change');
+  registerConfigDiff(config, io);
   config
     .command('validate [dir]')
     .description('check every file and every node of a configuration repository (default: the current directory)')

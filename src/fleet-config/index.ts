@@ -11,6 +11,31 @@
 
 export { checkAlertRuleFile } from './alert-files.js';
 export { renderAnnotatedYaml } from './annotate.js';
+export {
+  diffConfig,
+  diffRenderedNodes,
+  flattenConfig,
+  formatValue,
+  type LeafChange,
+  type NodeDiff,
+} from './diff.js';
+export {
+  type ConfigSource,
+  describeSource,
+  isGitWorkTree,
+  loadSource,
+  readGitRevisionFiles,
+  readSourceFiles,
+} from './git-revision.js';
+export {
+  estimateLinkCost,
+  type LinkCost,
+  type LinkCostOptions,
+  mqttPublishBytes,
+  type SeriesCost,
+  type SeriesProfile,
+} from './link-cost.js';
+export { type ApplyMode, LIVE_KEYS, liveOrRestart } from './live-keys.js';
 export { DELETE_KEY, identityKeyOf, LIST_IDENTITY_KEYS, mergeLayers, mergeTrees } from './merge.js';
 export {
   type AlertFileValidator,
