@@ -35,6 +35,7 @@ import { createAgentHttp, listenWithFallback } from './http-server.js';
 import { Backfiller, createSqliteOutbox, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
 import { QueryResponder } from './query-responder.js';
+import { type ApplyResult, createNodeReconcile, type NodeReconcile, type ReconcileOverrides } from './reconcile/index.js';
 import {
   createHealthProbe,
   createPidRegistry,
@@ -68,6 +69,8 @@ export interface AgentOverrides {
   readonly epoch?: number;
   /** When the HTTP port is taken, listen on a free one (default true). */
   readonly fallbackToFreePort?: boolean;
+  /** Where desired configs come from and what the node started with (the CLI passes these; src/agent/reconcile/). */
+  readonly reconcile?: ReconcileOverrides;
 }
 
 export interface AgentStats {
@@ -104,6 +107,13 @@ export interface Agent {
   readonly zones: ZoneRuntime | undefined;
   /** The programs this node supervises (`services:` in node.yaml; docs/services.md). */
   readonly services: ServiceSupervisor;
+  /**
+   * Applies `next` live: collectors, critical selectors, zones and services change at once, every other changed
+   * key waits for a restart; on an error what was applied is rolled back (docs/config-as-code.md).
+   */
+  applyConfig(next: AgentConfig): Promise<ApplyResult>;
+  /** The node's reconciliation: desired configs from the hub or its repository clone, GET /api/v1/config. */
+  readonly reconcile: NodeReconcile;
   /** Starts collectors, the HTTP server and the broker link. Resolves with the HTTP URL when enabled. */
   start(): Promise<{ httpUrl: string | undefined }>;
   /**
@@ -429,6 +439,11 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       await c.start(contextFor(c));
     },
     services,
+    // [FM-CONFIG-DIST] reload-config: source repo pulls and reconciles now; the answer is GET /api/v1/config's.
+    reloadConfig: async () => {
+      await reconcile.reconcileNow();
+      return reconcile.reconciler.status();
+    },
   });
 
   function contextFor(collector: Collector): CollectorContext {
@@ -467,6 +482,84 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     };
   }
 
+  let zoneMetrics: ReturnType<typeof registerZoneMetrics> | undefined;
+  /**
+   * (Re)starts the zone runtime with `list` (none or empty: stopped). A reconciled config restarts it with its new
+   * zones; a running pump keeps running meanwhile and its controller reopens with its envelope state on disk.
+   */
+  async function openZones(list: AgentConfig['zones']): Promise<void> {
+    const running = zones;
+    zones = undefined;
+    await running?.stop();
+    if (list === undefined || list.length === 0) return;
+    zoneMetrics ??= registerZoneMetrics(metrics.registry, () => zones?.stats());
+    const zm = zoneMetrics;
+    zones = await startZoneRuntime({
+      site: identity.site,
+      node: identity.node,
+      prefix: config.topicPrefix,
+      zones: list,
+      dataDir: stateDir,
+      clock,
+      logger: logger.child({ area: 'zones' }),
+      boot: epoch,
+      tickMs: config.publish.tick,
+      transport,
+      ...(zoneSegment !== undefined ? { segment: zoneSegment } : {}),
+      ...(awareness !== undefined ? { liveNodes: liveSiteNodes(awareness, identity.site, clock) } : {}),
+      onDecisionLatency: (zone, pump, ms) => zm.decisionLatency(zone, pump, ms),
+      // Every decision, vote, refusal, pump start and stop, with its evidence, to the hub's audit.
+      onRecord: ({ source, record }) => {
+        const critical =
+          source === 'pump'
+            ? record.kind === 'started' || record.kind === 'stopped' || record.kind === 'fault'
+            : record.kind === 'majority' || record.kind === 'isolated-fallback';
+        void emitEvent({
+          kind: `${source}_${record.kind}`.replaceAll('-', '_'),
+          priority: critical ? 'critical' : 'high',
+          time: record.at,
+          payload: record,
+        }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'zone record not recorded'));
+      },
+    });
+  }
+
+  // [FM-CONFIG-DIST] Desired configs (from the hub or the node's repository clone), applied live over these parts.
+  const reconcile = createNodeReconcile({
+    config,
+    overrides: overrides.reconcile ?? {},
+    stateDir,
+    transport,
+    brokered: !brokerless,
+    configVersion,
+    clock,
+    logger,
+    report: (kind, priority, payload) => emitEvent({ kind, priority, time: clock.now(), payload }),
+    parts: {
+      logger,
+      ...(overrides.collectors === undefined
+        ? {
+            collectors: {
+              get: (name: string) => collectors.find((c) => c.name === name),
+              create: createCollector,
+              start: async (c: Collector) => {
+                await c.start(contextFor(c));
+                collectors.push(c);
+              },
+              stop: async (c: Collector) => {
+                collectors.splice(collectors.indexOf(c), 1);
+                await c.stop();
+              },
+            },
+          }
+        : {}),
+      // The selectors the agent adds after the configured ones stay.
+      critical: { replace: (selectors) => critical.replaceSelectors([...selectors, ...criticalSelectors.slice(config.critical.length)]) },
+      zones: { restart: openZones },
+      services,
+    },
+  });
+
   return {
     identity,
     epoch,
@@ -481,6 +574,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       return zones;
     },
     services,
+    applyConfig: (next) => reconcile.applyConfig(next),
+    reconcile,
     async start() {
       for (const c of collectors) await c.start(contextFor(c));
       let httpUrl: string | undefined;
@@ -502,43 +597,14 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       });
       // The link first: the pumps the zones open are told their restart state through it (an MQTT relay).
       transport.start();
-      if ((config.zones ?? []).length > 0) {
-        const zoneMetrics = registerZoneMetrics(metrics.registry, () => zones?.stats());
-        zones = await startZoneRuntime({
-          site: identity.site,
-          node: identity.node,
-          prefix: config.topicPrefix,
-          zones: config.zones ?? [],
-          dataDir: stateDir,
-          clock,
-          logger: logger.child({ area: 'zones' }),
-          boot: epoch,
-          tickMs: config.publish.tick,
-          transport,
-          ...(zoneSegment !== undefined ? { segment: zoneSegment } : {}),
-          ...(awareness !== undefined ? { liveNodes: liveSiteNodes(awareness, identity.site, clock) } : {}),
-          onDecisionLatency: (zone, pump, ms) => zoneMetrics.decisionLatency(zone, pump, ms),
-          // Every decision, vote, refusal, pump start and stop, with its evidence, to the hub's audit.
-          onRecord: ({ source, record }) => {
-            const critical =
-              source === 'pump'
-                ? record.kind === 'started' || record.kind === 'stopped' || record.kind === 'fault'
-                : record.kind === 'majority' || record.kind === 'isolated-fallback';
-            void emitEvent({
-              kind: `${source}_${record.kind}`.replaceAll('-', '_'),
-              priority: critical ? 'critical' : 'high',
-              time: record.at,
-              payload: record,
-            }).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'zone record not recorded'));
-          },
-        });
-      }
+      await openZones(config.zones);
       if (http !== undefined) {
         await registerStoreRoutes(http, store);
         registerFleetRoutes(http, () => awareness);
         registerGetRoute(http, commands, identity);
         registerZoneRoutes(http, () => zones, { token: config.zoneCommands.token, commandsToken: config.commands.token });
         registerServiceRoutes(http, services, { token: config.commands.token, registry: metrics.registry });
+        reconcile.registerRoutes(http);
         httpUrl = await listenWithFallback(
           http,
           config.http.host,
@@ -555,6 +621,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       replicator.start();
       backfiller.start();
       started = true;
+      reconcile.start();
       logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
       if (brokerless) {
         logger.info(
@@ -570,6 +637,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     async stop(options = {}) {
       const graceful = options.graceful ?? true;
       started = false;
+      reconcile.stop();
       // The services first: their last events still reach the outbox.
       await services.stop();
       for (const c of collectors) {

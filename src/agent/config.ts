@@ -206,6 +206,26 @@ const agentConfigObject = z.strictObject({
   /** Which series leave the node; the first selector that matches a series decides its deadband. */
   critical: z.array(criticalSelectorSchema).default([]),
   /**
+   * Where this node takes its desired config from (docs/config-as-code.md "Reconciliation on the node"). A local
+   * key: a distributed config never changes it.
+   */
+  reconcile: z
+    .strictObject({
+      /**
+       * hub: apply the config a hub publishes for this node (the default); repo: render it from the clone `repo`
+       * (the default when `repo` is set); file: run node.yaml only. `fieldmesh node --config-source` overrides it.
+       */
+      source: z.enum(['hub', 'repo', 'file']).optional(),
+      /** A local clone of the configuration repository, pulled (`git pull --ff-only`) every `pull` and on SIGHUP. */
+      repo: z.string().min(1).optional(),
+      pull: durationMs('5m'),
+    })
+    .superRefine((r, ctx) => {
+      if (r.source === 'repo' && r.repo === undefined)
+        ctx.addIssue({ code: 'custom', path: ['repo'], message: "source: repo needs repo: <the clone's folder>" });
+    })
+    .prefault({} as never),
+  /**
    * The zones this node votes in, sees with its cameras or drives pumps for (docs/consensus.md); every
    * node of a zone carries the same zone blocks (their hash must agree for votes to count).
    */

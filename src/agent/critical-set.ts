@@ -39,19 +39,19 @@ interface Sent {
  */
 export class DueCursor {
   private readonly sent = new Map<number, Sent>();
-  private seenAliases = 0;
+  private seenShape = 0;
 
   constructor(private readonly set: CriticalSet) {}
 
   /** True when a critical series appeared since this cursor's last `birthSeries`. */
   get birthNeeded(): boolean {
-    return this.set.criticalSeriesCount !== this.seenAliases;
+    return this.set.shape !== this.seenShape;
   }
 
   /** The alias table with current values, all marked sent: receivers of a birth hold every value. */
   birthSeries(now: number): SeriesDef[] {
     const defs = this.set.seriesDefs();
-    this.seenAliases = defs.length;
+    this.seenShape = this.set.shape;
     for (const d of defs) this.sent.set(d.alias, { value: d.value, at: now });
     return defs;
   }
@@ -112,8 +112,10 @@ export function seriesKey(name: string, labels: Readonly<Record<string, string>>
 }
 
 export class CriticalSet {
-  private readonly rules: readonly Rule[];
+  private rules: readonly Rule[];
   private readonly critical = new Map<string, CriticalSeries>();
+  /** Bumped whenever the alias table changes (a series added, or dropped by new selectors): cursors send a birth. */
+  private shapeVersion = 0;
   /** Keys of local series that matched no selector (kept so matching runs once per series). */
   private readonly local = new Set<string>();
   private nextAlias = 1;
@@ -121,13 +123,45 @@ export class CriticalSet {
   private readonly primary = new DueCursor(this);
 
   constructor(selectors: readonly CriticalSelectorConfig[]) {
-    this.rules = selectors.map((s) => ({
+    this.rules = CriticalSet.rulesOf(selectors);
+  }
+
+  private static rulesOf(selectors: readonly CriticalSelectorConfig[]): Rule[] {
+    return selectors.map((s) => ({
       selector: parseSelector(s.match),
       deadband: toDeadband(s.deadband),
       minIntervalMs: s.minInterval,
       maxSilenceMs: s.maxSilence,
       decimals: s.decimals,
     }));
+  }
+
+  /** @internal Changes whenever the alias table does; cursors compare it to know a birth is due. */
+  get shape(): number {
+    return this.shapeVersion;
+  }
+
+  /**
+   * Replaces the selectors while the node runs (a reconciled config, docs/config-as-code.md): a critical series
+   * the new selectors still match keeps its alias and value and takes its new rule (deadband, intervals) at once;
+   * one they no longer match leaves the alias table (receivers get a birth); local series are matched again on
+   * their next sample, so a newly selected series becomes critical then. Throws on a selector that does not parse,
+   * before changing anything.
+   */
+  replaceSelectors(selectors: readonly CriticalSelectorConfig[]): void {
+    const rules = CriticalSet.rulesOf(selectors);
+    this.rules = rules;
+    this.local.clear();
+    for (const [key, s] of [...this.critical]) {
+      const rule = rules.find((r) => matchesSelector(r.selector, s.name, s.labels));
+      if (rule === undefined) {
+        this.critical.delete(key);
+        this.shapeVersion++;
+      } else {
+        this.critical.set(key, { ...s, rule, decimals: rule.decimals ?? s.decimals });
+        if ((rule.decimals ?? s.decimals) !== s.decimals) this.shapeVersion++;
+      }
+    }
   }
 
   /** Series seen on this node, critical or not. */
@@ -191,6 +225,7 @@ export class CriticalSet {
       this.local.add(key);
       return false;
     }
+    this.shapeVersion++;
     this.critical.set(key, {
       alias: this.nextAlias++,
       name: sample.name,

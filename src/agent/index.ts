@@ -20,5 +20,6 @@ export {
   seedEnvironment,
 } from './config.js';
 export { CriticalSet, DueCursor } from './critical-set.js';
+export * from './reconcile/index.js';
 export * from './services/index.js';
 export * from './zones/index.js';

@@ -39,3 +39,15 @@ export function canSubscribe(identity: Identity, prefix: string, filter: string)
     FOLLOWED_CHANNELS.has(levels[2] as string)
   );
 }
+
+/**
+ * [FM-CONFIG-DIST] Whether a message on `topic` may reach this client: a node user receives the desired config
+ * (`<prefix>/_hub/config/<site>/<node>`) of its own node only, whatever filter it subscribed with (`_hub/#`
+ * stays grantable for the hub's other topics).
+ */
+export function canReceive(identity: Identity, prefix: string, topic: string): boolean {
+  if (identity.kind === 'anonymous' || identity.user.role !== 'node') return true;
+  const configRoot = `${prefix}/_hub/config/`;
+  if (!topic.startsWith(configRoot)) return true;
+  return topic === `${configRoot}${identity.user.site}/${identity.user.node}`;
+}

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { FieldmeshError, type Logger, silentLogger } from '../kit/index.js';
-import { canPublish, canSubscribe, type Identity } from './broker-acl.js';
+import { canPublish, canReceive, canSubscribe, type Identity } from './broker-acl.js';
 import { type BrokerConfig, type BrokerUser, isLoopbackHost, verifyPassword } from './broker-config.js';
 
 export interface BrokerStartOptions {
@@ -156,6 +156,11 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         logger.warn({ clientId: client.id, filter: subscription.topic }, 'subscription refused by ACL');
         // A null subscription makes Aedes answer 0x80 (failure) for this filter [MQTT-3.9.3].
         done(null, null);
+      },
+      // [FM-CONFIG-DIST] A node receives no other node's desired config, whatever it subscribed to.
+      authorizeForward(client, packet) {
+        const identity = identities.get(client) ?? { kind: 'anonymous' };
+        return canReceive(identity, config.topicPrefix, packet.topic) ? packet : null;
       },
     });
     instance.on('client', (client) => {

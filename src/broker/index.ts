@@ -8,7 +8,7 @@ export {
   createBroker,
   type StartedBroker,
 } from './broker.js';
-export { canPublish, canSubscribe, type Identity } from './broker-acl.js';
+export { canPublish, canReceive, canSubscribe, type Identity } from './broker-acl.js';
 export {
   type BrokerConfig,
   type BrokerRole,

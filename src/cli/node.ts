@@ -2,11 +2,21 @@
 // acts on a running node's services.
 
 import type { Command } from 'commander';
-import { AGENT_ENV_ALIASES, agentConfigSchema, createAgent, seedEnvironment } from '../agent/index.js';
+import {
+  AGENT_ENV_ALIASES,
+  agentConfigSchema,
+  type ConfigSource,
+  configSourceOf,
+  createAgent,
+  resolveStartupConfig,
+  seedEnvironment,
+} from '../agent/index.js';
+import { FieldmeshError } from '../kit/index.js';
 import { LOG_LEVELS } from '../protocol/index.js';
 import { loadConfigFile } from './config-file.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
+import { CONFIG_SOURCES, repoRenderer } from './node-config.js';
 import { registerNodeService } from './node-service.js';
 import { stopOnSignals } from './signals.js';
 
@@ -16,7 +26,12 @@ export function registerNode(program: Command, io: CliIo): void {
     .description('run the edge agent: collect, keep, and share the critical part with the hub')
     .option('-c, --config <file>', 'node.yaml (FIELDMESH_CONFIG); FIELDMESH_* variables override it')
     .option('--check', 'validate the configuration and exit')
-    .action(async (opts: { config?: string; check?: boolean }) => {
+    .option('--config-source <source>', 'hub (apply the config a hub publishes), repo (reconcile.repo) or file (node.yaml only)')
+    .action(async (opts: { config?: string; check?: boolean; configSource?: string }) => {
+      const cliSource = CONFIG_SOURCES.find((s) => s === opts.configSource);
+      if (opts.configSource !== undefined && cliSource === undefined) {
+        throw new FieldmeshError('FM_CLI_USAGE', `--config-source must be ${CONFIG_SOURCES.join(', ')}; got "${opts.configSource}"`);
+      }
       const env = seedEnvironment(process.env);
       const config = loadConfigFile(agentConfigSchema, opts.config ?? env.FIELDMESH_CONFIG, env, AGENT_ENV_ALIASES);
       if (opts.check) {
@@ -29,8 +44,23 @@ export function registerNode(program: Command, io: CliIo): void {
       const wanted = env.FIELDMESH_LOG_LEVEL ?? 'info';
       const logLevel = LOG_LEVELS.find((l) => l === wanted);
       const logger = createCliLogger(logLevel === undefined ? wanted : 'debug');
-      const agent = createAgent(config, { logger, ...(logLevel === undefined ? {} : { logLevel }) });
+      // [FM-CONFIG-DIST] The last good distributed config, when there is one, with node.yaml's local keys.
+      const source: ConfigSource = configSourceOf(config, cliSource);
+      const startup = resolveStartupConfig(config, source, createCliLogger(wanted), Date.now());
+      const agent = createAgent(startup.config, {
+        logger,
+        ...(logLevel === undefined ? {} : { logLevel }),
+        reconcile: {
+          local: config,
+          source,
+          running: startup.running,
+          ...(startup.lastGood !== undefined ? { lastGood: startup.lastGood } : {}),
+          renderSelf: repoRenderer(config),
+        },
+      });
       const { httpUrl } = await agent.start();
+      // SIGHUP: pull the repository clone and reconcile now (source repo).
+      process.on('SIGHUP', () => void agent.reconcile.reconcileNow());
       io.out(
         `fieldmesh node ${config.node.site}/${config.node.id} (boot ${agent.epoch}) -> ${config.mqtt.enabled ? config.mqtt.url : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}`,
       );

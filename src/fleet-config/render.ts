@@ -4,11 +4,10 @@
 // `validateConfigRepo` runs it for every node and checks what spans nodes (zones naming unknown nodes,
 // alert rule files).
 
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { agentConfigSchema } from '../agent/index.js';
 import { FieldmeshError } from '../kit/index.js';
-import { canonicalJson, zonesSchema } from '../protocol/index.js';
+import { configHashOf, zonesSchema } from '../protocol/index.js';
 import { checkAlertRuleFile } from './alert-files.js';
 import { mergeLayers } from './merge.js';
 import { at, type ConfigRepo, type ConsensusZoneEntry, type LayerFile, type NodeEntry, SITE_METADATA_KEYS } from './repo.js';
@@ -34,9 +33,9 @@ export function formatProblem(p: ConfigRepoProblem): string {
   return `${p.file}:${p.line}:${p.col}: ${p.path}: ${p.message}`;
 }
 
-/** SHA-256 (hex) of the canonical JSON (sorted keys) of a config. */
+/** SHA-256 (hex) of the canonical JSON (sorted keys) of a config: the protocol's configHashOf, which hub and node share. [FM-CONFIG-DIST] */
 export function hashConfig(config: unknown): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+  return configHashOf(config);
 }
 
 /** The layers of one node, in merge order, with what each layer may not configure taken out. */

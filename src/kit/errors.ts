@@ -55,6 +55,13 @@ export const ERROR_CODES = {
     'a configuration repository (fleet.yaml, zones/, sites/, nodes/, alerts/, or fleet-config/ and site-config-<site>/) could not be read, or the folder is none; `fieldmesh config` exits 2',
   FM_FLEET_CONFIG_INVALID:
     'a configuration repository has problems (YAML syntax, schema, unknown keys, list merges, node identity, zones naming unknown nodes, alert files); the message lists every one as file:line:col: path: message',
+  FM_CONFIG_FRAME_INVALID:
+    'a distributed config frame could not be decoded (version byte, deflate-raw, UTF-8 JSON, or its fields); the node keeps its running config',
+  FM_CONFIG_FRAME_TOO_LARGE: 'a distributed config frame inflates to more than 1 MiB; the node refuses it and keeps its running config',
+  FM_CONFIG_HASH_MISMATCH: "a distributed config's hash is not the SHA-256 of its canonical JSON; the node refuses it",
+  FM_CONFIG_IDENTITY_MISMATCH: "a distributed config names another node.id or node.site than the node's own; the node refuses it",
+  FM_CONFIG_APPLY_FAILED:
+    'a valid distributed config failed while the node applied it live; what was applied is rolled back and the node keeps its last good config',
   FM_FLEET_CONFIG_NODE_UNKNOWN: 'no node file of the configuration repository defines the node asked for',
 } as const;
 

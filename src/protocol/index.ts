@@ -4,6 +4,8 @@ export * from './api.js';
 export * from './awareness.js';
 export { type BackfillFrame, MAX_BACKFILL_ID_BYTES, MAX_BACKFILL_SELECTORS } from './backfill.js';
 export { FrameError, type FrameRejectReason } from './codec.js';
+export * from './config-dist.js';
+export * from './config-hash.js';
 export * from './consensus/index.js';
 export * from './frames.js';
 export {
@@ -32,5 +34,6 @@ export {
 export * from './prometheus/index.js';
 export * from './selector.js';
 export * from './session.js';
+export { sha256, sha256Hex } from './sha256.js';
 export * from './topics.js';
 export * from './version.js';

@@ -38,6 +38,14 @@ export function hubTopic(prefix: string, channel: HubChannel): string {
   return `${prefix}/${HUB_LEVEL}/${channel}`;
 }
 
+/**
+ * [FM-CONFIG-DIST] Where the hub publishes one node's desired config, retained, QoS 1; the node subscribes to its
+ * own only (the embedded broker's ACL lets a node read no other node's).
+ */
+export function hubConfigTopic(prefix: string, site: string, node: string): string {
+  return `${prefix}/${HUB_LEVEL}/config/${site}/${node}`;
+}
+
 /** What the hub subscribes to: every node's channels. */
 export function fleetSubscription(prefix: string): string {
   return `${prefix}/+/+/+`;
