@@ -98,6 +98,13 @@ function printNode(io: CliIo, d: NodePlan, plan: boolean): void {
   } else {
     const mode = plan ? (d.restart ? '; needs a restart' : '; all live') : '';
     io.out(`${head}: ${d.changes.length} change(s)${mode}${link}`);
+    if (plan && d.linkBefore !== undefined && d.linkAfter !== undefined) {
+      const a = d.linkBefore;
+      const b = d.linkAfter;
+      io.out(
+        `  link by plane: live ${a.liveBps} -> ${b.liveBps}, awareness ${a.awarenessBps} -> ${b.awarenessBps}, durable ${a.durableBps} -> ${b.durableBps} B/s`,
+      );
+    }
     for (const c of d.changes) {
       const sign = c.change === 'added' ? '+' : c.change === 'removed' ? '-' : '~';
       const values =

@@ -29,7 +29,8 @@ function git(dir: string, args: readonly string[]): string {
 
 function gitError(dir: string, what: string, err: unknown): FieldmeshError {
   const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-  const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'git is not installed' : (stderr.split('\n')[0] ?? String(err));
+  const why =
+    (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'git is not installed' : stderr.split('\n')[0] || 'git knows no such commit';
   return new FieldmeshError('FM_FLEET_CONFIG_UNREADABLE', `${dir}: ${what}: ${why}`, { cause: err, details: { dir } });
 }
 

@@ -332,7 +332,7 @@ export function estimateLinkCost(config: AgentConfig, options: LinkCostOptions =
   }
   if (mqttOn) {
     assumptions.push(
-      `MQTT ${version === 5 ? '5 with topic aliases' : '3.1.1'}, data frames at QoS ${qos}; connection, subscriptions, keepalives and births (birthBytes each) left out`,
+      `MQTT ${version === 5 ? '5 with topic aliases' : '3.1.1'}, data frames at QoS ${qos}; connection, subscriptions, keepalives and births (once per session; birthBytes in --json) left out`,
     );
   }
   if (replicate) assumptions.push('every critical sample goes to the hub in history frames, each acknowledged (no backlog, no resends)');
