@@ -20,6 +20,7 @@ import {
 import { parseRuleFile } from '../hub/index.js';
 import { isFieldmeshError } from '../kit/index.js';
 import { registerConfigDiff } from './config-diff.js';
+import { registerConfigHub } from './config-hub.js';
 import { type CliIo, errorText } from './io.js';
 
 /** The hub's own rule-file loader as the repository's alert check: expressions and templates too. */
@@ -67,6 +68,7 @@ export function registerConfig(program: Command, io: CliIo): void {
     .command('config')
     .description('the fleet as code: validate a configuration repository, render a node, list nodes, diff and plan a change');
   registerConfigDiff(config, io);
+  registerConfigHub(config, io);
   config
     .command('validate [dir]')
     .description('check every file and every node of a configuration repository (default: the current directory)')

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { createHub, type HubConfig, hubConfigSchema, loadRuleFiles } from '../hub/index.js';
 import { loadConfigFile } from './config-file.js';
 import { type PasswordIo, registerHubAuthCommands } from './hub-auth.js';
+import { renderConfigRepoFiles } from './hub-config-repo.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
 import { stopOnSignals } from './signals.js';
@@ -40,7 +41,7 @@ export function registerHub(program: Command, io: CliIo & PasswordIo): void {
         io.out(`${opts.config ?? 'configuration'}: valid${rules === undefined ? '' : ` (${rules})`}`);
         return;
       }
-      const hub = createHub(config, { logger: createCliLogger() });
+      const hub = createHub(config, { logger: createCliLogger(), configRepoRenderer: renderConfigRepoFiles });
       const { httpUrl } = await hub.start();
       io.out(`fieldmesh hub -> ${config.mqtt.url}; console ${httpUrl}/`);
       await stopOnSignals(() => hub.stop());

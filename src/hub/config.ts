@@ -5,6 +5,7 @@ import { durationMs } from '../kit/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
 import { inhibitRulesSchema } from './alerts/inhibition.js';
 import { authConfigSchema } from './auth/auth-config.js';
+import { configRepoSchema } from './config-repo/config-repo-config.js';
 import { consoleConfigSchema, sitesConfigSchema } from './health/console-config.js';
 import { hubZonesSchema } from './zones/hub-zone-config.js';
 
@@ -150,6 +151,8 @@ export const hubConfigSchema = z.strictObject({
    * `zones:`, each with an optional `site:`.
    */
   zones: hubZonesSchema.prefault([] as never),
+  /** The fleet's configuration repository the hub reconciles the nodes with (docs/config-as-code.md "Reconciliation at the hub"). */
+  configRepo: configRepoSchema.optional(),
   /** Where the hub keeps its boot counter (hub-state.json). */
   dataDir: z.string().default('./fieldmesh-data'),
 });

@@ -44,6 +44,7 @@ import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
 import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } from './auth/index.js';
 import type { HubConfig } from './config.js';
+import { ConfigReconciler, type ConfigRepoRenderer } from './config-repo/index.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
 import { createHubMetrics, createZoneMetrics, type HubMetrics } from './hub-metrics.js';
@@ -76,6 +77,8 @@ export interface HubOverrides {
   readonly logger?: Logger;
   /** Users, sessions, API tokens and audit log (default: SQLite tables in storage.path). */
   readonly authStore?: AuthStore;
+  /** Renders the configuration repository (src/fleet-config, passed by the composition root); needed with hub.yaml `configRepo`. */
+  readonly configRepoRenderer?: ConfigRepoRenderer;
 }
 
 export interface HubStartOptions {
@@ -121,6 +124,8 @@ export interface Hub {
   readonly nodeCommands: NodeCommands;
   /** The zones of hub.yaml as the hub sees them (docs/consensus.md "The hub's view"). */
   readonly zones: ZoneMonitor;
+  /** The configuration repository's reconciliation; undefined without hub.yaml `configRepo`. */
+  readonly configRepo: ConfigReconciler | undefined;
   /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
@@ -305,6 +310,37 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     ports: createHubCommandPorts({ fleet, births, nodeCommands: () => nodeCommands, sendRebirth: sendOperatorRebirth, clock }),
   });
 
+  // The fleet's configuration repository (docs/config-as-code.md "Reconciliation at the hub"). [FM-CONFIG-DIST]
+  let configRepo: ConfigReconciler | undefined;
+  if (config.configRepo !== undefined) {
+    if (overrides.configRepoRenderer === undefined)
+      throw new FieldmeshError('FM_CONFIG_INVALID', 'configRepo: this hub was built without the configuration repository renderer');
+    configRepo = new ConfigReconciler({
+      config: config.configRepo,
+      dataDir: config.dataDir,
+      renderer: overrides.configRepoRenderer,
+      prefix,
+      transport: () => transport,
+      clock,
+      logger,
+      fleetNodes: () => fleet.nodes(),
+      registry: metrics.registry,
+      audit: (target, result) =>
+        auth.audit({
+          actor: 'hub',
+          actorKind: 'cli',
+          role: null,
+          method: 'CONFIG',
+          route: 'config-repo',
+          target,
+          status: 0,
+          result,
+          ip: null,
+        }),
+      publish: (message) => live.publishMessage('config', message),
+    });
+  }
+
   const deps: HubApiDeps = {
     fleet,
     storage,
@@ -322,6 +358,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     commands,
     sites: siteMonitor,
     zones: createHubZones({ monitor: zoneMonitor, storage, clock, nodeCommands: () => nodeCommands }),
+    ...(configRepo === undefined ? {} : { configRepo }),
   };
   const app = createHubApp(deps);
 
@@ -436,6 +473,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       live.publish(e);
       if (e.type === 'nodeWentOffline') nodeCommands.nodeWentOffline(e.site, e.node);
     }
+    if (stateChanged) configRepo?.fleetChanged();
     if (stateChanged) queueConsoleRefresh();
   }
 
@@ -607,6 +645,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         live.publishEvent(toEventView(event));
         // [FM-HUB-ZONE-3] Detections, zone and pump records, as stored (a resend never counts twice).
         zoneMonitor.receiveEvent(event);
+        // [FM-CONFIG-DIST] config_applied / config_rejected reports.
+        configRepo?.receiveEvent(event);
       }
       // [FM-DURABLE-1] The event frame's seq is the node's outbox seq in the events lane.
       await sendAck(site, node, 'events', frame.seq, frame.seq);
@@ -691,6 +731,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     auth,
     nodeCommands,
     zones: zoneMonitor,
+    configRepo,
 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
@@ -739,6 +780,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       // Age-based health (backlog age, freshness) and silences that start or end on their own.
       every('console', SITE_HEALTH_INTERVAL_MS, refreshConsole);
       every('zones', ZONE_REFRESH_INTERVAL_MS, () => zoneMonitor.refresh());
+      await configRepo?.start(storage);
       await auth.announce();
       const httpUrl = options.listen === false ? '' : await listen(options.fallbackToFreePort ?? true);
       listenUrl = httpUrl;
@@ -754,6 +796,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       for (const t of timers.values()) clock.clearTimeout(t);
       timers.clear();
       commands.close();
+      configRepo?.stop();
       nodeCommands.close();
       persistNodes();
       aggregator?.stop();

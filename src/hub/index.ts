@@ -8,6 +8,7 @@ export type { NodeValueView, NodeView } from './api/nodes/node-view.js';
 export type { SiteView } from './api/sites/sites-routes.js';
 export * from './auth/index.js';
 export { type HubConfig, hubConfigSchema } from './config.js';
+export * from './config-repo/index.js';
 export {
   type FleetEvent,
   type FleetEventType,

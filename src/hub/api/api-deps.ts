@@ -5,6 +5,7 @@ import type { ActionEngine } from '../actions/action-engine.js';
 import type { CommandEngine } from '../actions/command-engine.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
 import type { HubAuth } from '../auth/index.js';
+import type { ConfigReconciler } from '../config-repo/config-reconciler.js';
 import type { FleetState } from '../fleet/fleet-state.js';
 import type { SiteMonitor } from '../health/site-monitor.js';
 import type { HubMetrics } from '../hub-metrics.js';
@@ -53,4 +54,6 @@ export interface HubApiDeps {
   readonly sites?: SiteMonitor;
   /** The zones of hub.yaml, their views and operators' commands (absent: /api/v1/zones is not served). */
   readonly zones?: HubZones;
+  /** The configuration repository's reconciliation (absent: hub.yaml has no configRepo; /api/v1/config is not served). */
+  readonly configRepo?: ConfigReconciler;
 }

@@ -13,6 +13,7 @@ import { registerAllAuthRoutes } from './auth/index.js';
 import { registerBackfillRoutes } from './backfill/backfill-routes.js';
 import { registerCommandsRoutes } from './commands/commands-routes.js';
 import { registerCompletenessRoutes } from './completeness/completeness-routes.js';
+import { registerConfigRoutes } from './config/config-routes.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
 import { registerConsoleStaticRoutes } from './console/static-routes.js';
 import { installErrorHandler } from './error-handler.js';
@@ -67,6 +68,7 @@ export function createHubApp(deps: HubApiDeps): FastifyInstance {
     if (deps.actions !== undefined) registerActionsRoutes(api, deps.actions);
     if (deps.commands !== undefined) registerCommandsRoutes(api, deps.commands, deps.fleet, () => deps.clock.now());
     if (deps.zones !== undefined) registerZonesRoutes(api, deps.zones);
+    if (deps.configRepo !== undefined) registerConfigRoutes(api, deps.configRepo);
     registerStatusRoutes(api, { alerts: deps.alerts !== undefined });
     registerHealthRoutes(api, deps);
     registerLiveRoutes(api, deps);

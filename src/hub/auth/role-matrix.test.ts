@@ -2,7 +2,7 @@
 // operator, admin, an operator's API token), answers allow or deny exactly as the route table says. A
 // route added without an entry in src/hub/auth/route-access.ts fails here.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,8 +28,19 @@ const callers: Caller[] = [];
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'fieldmesh-matrix-'));
-  const config = hubConfigSchema.parse({ dataDir, storage: { path: join(dataDir, 'hub.db') }, auth: { mode: 'on' } });
-  hub = createHub(config, { transport: createMemoryTransport(new MemoryBroker(), { clientId: 'hub' }), clock: new ManualClock() });
+  mkdirSync(join(dataDir, 'repo'));
+  const config = hubConfigSchema.parse({
+    dataDir,
+    storage: { path: join(dataDir, 'hub.db') },
+    auth: { mode: 'on' },
+    configRepo: { dir: join(dataDir, 'repo') },
+  });
+  hub = createHub(config, {
+    transport: createMemoryTransport(new MemoryBroker(), { clientId: 'hub' }),
+    clock: new ManualClock(),
+    // The configuration repository's routes (the renderer proper is src/fleet-config, wired by the CLI).
+    configRepoRenderer: () => ({ ok: true, nodes: [] }),
+  });
   await hub.start({ listen: false });
   callers.push({ name: 'anonymous', role: null, headers: {} });
   for (const role of ['viewer', 'operator', 'admin'] as const) {
@@ -73,6 +84,8 @@ test('role matrix: the hub registers the routes this issue needs, and the matrix
     'POST /api/v1/auth/login',
     'GET /api/v1/audit',
     'GET /metrics',
+    'GET /api/v1/config',
+    'POST /api/v1/config/apply',
   ]) {
     assert.ok(all.includes(r), r);
   }
@@ -103,6 +116,9 @@ test('role matrix: the table gives the roles the console promises', () => {
     ['POST', '/api/v1/auth/users', 'admin'],
     ['POST', '/api/v1/auth/tokens', 'admin'],
     ['GET', '/api/v1/audit', 'admin'],
+    ['GET', '/api/v1/config/nodes/:site/:node', 'viewer'],
+    ['POST', '/api/v1/config/sync', 'operator'],
+    ['POST', '/api/v1/config/apply', 'operator'],
     ['GET', '/api/v1/not-in-the-table', 'admin'],
   ];
   for (const [method, url, access] of expect) assert.equal(decideRoute(method, url).access, access, `${method} ${url}`);

@@ -82,6 +82,9 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { route: 'GET /api/v1/zones', access: 'viewer' },
   { route: 'GET /api/v1/zones/:zone', access: 'viewer' },
   { route: 'GET /api/v1/zones/:zone/history', access: 'viewer' },
+  { route: 'GET /api/v1/config', access: 'viewer' },
+  { route: 'GET /api/v1/config/nodes', access: 'viewer' },
+  { route: 'GET /api/v1/config/nodes/:site/:node', access: 'viewer' },
 
   // Operators act on the fleet: backfills, acknowledging and silencing alerts, bulk actions.
   { route: 'POST /api/v1/nodes/:site/:node/backfill', access: 'operator' },
@@ -99,6 +102,9 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   // Pump actions and elections, handed to a node of the zone; audited.
   { route: 'POST /api/v1/zones/:zone/pumps/:pump/:action', access: 'operator' },
   { route: 'POST /api/v1/zones/:zone/elect', access: 'operator' },
+  // The configuration repository: read it now, roll its last good revision out (audited).
+  { route: 'POST /api/v1/config/sync', access: 'operator' },
+  { route: 'POST /api/v1/config/apply', access: 'operator' },
 
   // Admins manage who gets in and read what everyone did.
   { route: 'GET /api/v1/auth/users', access: 'admin' },

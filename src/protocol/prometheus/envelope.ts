@@ -73,6 +73,8 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   FM_NODE_TIMEOUT: 504,
   FM_COMMAND_UNSUPPORTED: 501,
   FM_COMMAND_FAILED: 502,
+  /** The hub could not read its configuration repository (git fetch, a folder gone). */
+  FM_FLEET_CONFIG_UNREADABLE: 502,
 };
 
 export interface ErrorAnswer {
