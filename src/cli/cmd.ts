@@ -116,6 +116,12 @@ export function summarize(command: CommandName, r: CommandResult): string {
     case 'service':
       text = `${v.service}: ${v.state}${v.pid === null || v.pid === undefined ? '' : ` (pid ${v.pid})`}`;
       break;
+    case 'reload-config': {
+      const running = (v.running ?? {}) as { hash?: string; source?: string };
+      const pending = Array.isArray(v.pendingRestart) ? (v.pendingRestart as unknown[]) : [];
+      text = `config ${String(running.hash ?? '-').slice(0, 12)} from ${running.source ?? '-'}${pending.length > 0 ? `; ${pending.length} changes wait for a restart` : ''}`;
+      break;
+    }
     case 'pump-test':
       text = `test handed to the zone (epoch ${v.epoch ?? '-'})`;
       break;
@@ -134,7 +140,7 @@ export function formatRun(view: CommandRunView, elapsedMs: number): string {
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
   const table = view.results.length === 0 ? 'no node matched the target' : formatTable(rows);
-  return `${table}\n${view.results.length} nodes${counts === '' ? '' : `: ${counts}`} in ${(elapsedMs / 1000).toFixed(1)} s`;
+  return `${table}\n${view.results.length} node${view.results.length === 1 ? '' : 's'}${counts === '' ? '' : `: ${counts}`} in ${(elapsedMs / 1000).toFixed(1)} s`;
 }
 
 /** 0 every node ok or skipped, 1 any failed, timed out or offline. */

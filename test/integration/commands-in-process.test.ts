@@ -233,7 +233,7 @@ test('commands: get reads metrics, health and the running config (secrets redact
   assert.equal(missing.view.results[0]?.error?.code, 'FM_NOT_FOUND');
 });
 
-test('commands: restart-collector restarts it by name; an unknown one, a service and reload-config fail with the node code', async () => {
+test('commands: restart-collector restarts it by name, an unknown one and a service fail with the node code; reload-config reaches the reconciliation', async () => {
   const { hub, operator, n1 } = await setup();
   assert.equal(n1.collector.starts, 1);
   const { view } = await run(hub, operator, { target: 'node:s1/n1', command: 'restart-collector', args: { name: 'feed' } });
@@ -244,12 +244,13 @@ test('commands: restart-collector restarts it by name; an unknown one, a service
   const unknown = await run(hub, operator, { target: 'node:s1/n1', command: 'restart-collector', args: { name: 'nope' } });
   assert.equal(unknown.view.results[0]?.error?.code, 'FM_NOT_FOUND');
   assert.match(unknown.view.results[0]?.error?.message ?? '', /no collector "nope" on this node; it runs feed/);
+  // reload-config is the reconciliation's: without a config source the node reconciles nothing and says so.
   const reload = await run(hub, operator, { target: 'all', command: 'reload-config' });
   assert.deepEqual(
-    reload.view.results.map((r) => [r.status, r.error?.code]),
+    reload.view.results.map((r) => [r.node, r.status, (r.result as { running?: { source?: string } } | undefined)?.running?.source]),
     [
-      ['failed', 'FM_COMMAND_UNSUPPORTED'],
-      ['failed', 'FM_COMMAND_UNSUPPORTED'],
+      ['n1', 'ok', 'file'],
+      ['n2', 'ok', 'file'],
     ],
   );
   const service = await run(hub, operator, { target: 'node:s1/n1', command: 'service', args: { action: 'restart', name: 'ghost' } });

@@ -176,6 +176,7 @@ test('fieldmesh cmd: restart-collector restarts it by name; an unknown name fail
   const ok = await cli('cmd', 'node:b', 'restart-collector', 'feed');
   assert.equal(ok.code, 0, ok.out);
   assert.match(ok.out, /feed \(feed\) restarted in \d+ ms/);
+  assert.match(ok.out, /\n1 node: 1 ok in \d+\.\d s\n$/);
   assert.equal(agents.get('b')?.feed.starts, before + 1);
   const unknown = await cli('cmd', 'node:b', 'restart-collector', 'nope');
   assert.equal(unknown.code, 1);

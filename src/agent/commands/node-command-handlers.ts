@@ -1,6 +1,6 @@
 // The commands a node carries out itself, by name, from the hub's `command` query frames [FM-QUERY-7]:
-// set-log-level, get, restart-collector, service (start|stop|restart), and reload-config (not yet: the
-// reconciliation part fills it in). Each resolves with its answer or throws a FieldmeshError the
+// set-log-level, get, restart-collector, service (start|stop|restart), and reload-config (the node's
+// reconciliation, wired by the agent). Each resolves with its answer or throws a FieldmeshError the
 // responder sends back as the error reply. The node's HTTP API (`GET /api/v1/get`) uses `get` too.
 
 import { type Clock, describeError, FieldmeshError, type Logger, parseDurationMs } from '../../kit/index.js';

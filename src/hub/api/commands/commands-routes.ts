@@ -35,7 +35,7 @@ export function auditText(view: CommandRunView): string {
   const args = Object.entries(view.args)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  return `${view.command}${args === '' ? '' : ` ${args}`} ${targetText(view)}: ${view.results.length} nodes${counts === '' ? '' : `: ${counts}`} (run ${view.id})`;
+  return `${view.command}${args === '' ? '' : ` ${args}`} ${targetText(view)}: ${view.results.length} node${view.results.length === 1 ? '' : 's'}${counts === '' ? '' : `: ${counts}`} (run ${view.id})`;
 }
 
 export function registerCommandsRoutes(app: FastifyInstance, engine: CommandEngine, fleet: FleetState, now: () => number): void {
