@@ -27,7 +27,7 @@ export function repoRenderer(local: Pick<AgentConfig, 'node'>): RenderSelf {
     }
     return desiredConfigOf(self.config, {
       commit,
-      source: commit === null ? `dir:${dir}` : `git:${dir}@${commit.slice(0, 12)}`,
+      source: commit === null ? `dir:${dir}` : `git:${dir}`,
       issuedAt: Date.now(),
     });
   };

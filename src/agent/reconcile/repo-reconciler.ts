@@ -1,11 +1,12 @@
 // Standalone reconciliation from a local clone of the configuration repository (node.yaml
 // `reconcile: {repo: DIR, pull: 5m}`): every `pull` and on SIGHUP the node runs `git -C DIR pull --ff-only`
-// (skipped when DIR is no git repository), renders itself with src/fleet-config (through `renderSelf`, which
+// (in each of DIR's direct subfolders that is a git repository when DIR is none: the seed's fleet-config/ and
+// site-config-<site>/ pair; no pull at all when there is none), renders itself with src/fleet-config (through `renderSelf`, which
 // the CLI's composition root passes in: the agent does not import fleet-config) and hands the result to the
 // ConfigReconciler like a config from the hub. An invalid commit is refused with its reason.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, describeError, isFieldmeshError, type Logger } from '../../kit/index.js';
 import type { DesiredConfig } from '../../protocol/index.js';
@@ -83,27 +84,43 @@ export class RepoReconciler {
     this.timer = this.o.clock.setTimeout(() => void this.reconcileNow(), this.o.pullMs);
   }
 
+  /** The git repositories to pull: `dir` itself, or (the seed's pair: fleet-config/ and site-config-<site>/) its direct subfolders that are. */
+  private repositories(): { name: string; path: string }[] {
+    const { dir } = this.o;
+    if (existsSync(join(dir, '.git'))) return [{ name: '', path: dir }];
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(dir).sort();
+    } catch {
+      return [];
+    }
+    return entries.filter((e) => existsSync(join(dir, e, '.git'))).map((e) => ({ name: e, path: join(dir, e) }));
+  }
+
   private async once(): Promise<ReconcileOutcome | undefined> {
     const git = this.o.git ?? 'git';
     const { dir, logger } = this.o;
-    const isGit = existsSync(join(dir, '.git'));
-    let commit: string | null = null;
-    if (isGit) {
+    const commits: string[] = [];
+    for (const repo of this.repositories()) {
       try {
-        await run(git, ['-C', dir, 'pull', '--ff-only', '--quiet']);
+        await run(git, ['-C', repo.path, 'pull', '--ff-only', '--quiet']);
       } catch (err) {
-        // No remote (a clone made on the node itself), or the remote is away: reconcile what the clone holds.
+        // No remote (a repository made on the node itself), or the remote is away: reconcile what the clone holds.
+        const reason = (err as { stderr?: string }).stderr || describeError(err);
         logger.warn(
-          { dir, err: (err as { stderr?: string }).stderr || describeError(err) },
-          `config: git pull in ${dir} failed; reconciling what the clone holds`,
+          { repo: repo.path, err: reason },
+          `config: git pull in ${repo.path} failed (${reason}); reconciling what the clone holds`,
         );
       }
       try {
-        commit = (await run(git, ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim() || null;
+        const head = (await run(git, ['-C', repo.path, 'rev-parse', 'HEAD'])).stdout.trim();
+        if (head !== '') commits.push(repo.name === '' ? head : `${repo.name}@${head}`);
       } catch (err) {
-        logger.warn({ dir, err: describeError(err) }, `config: no commit in ${dir}`);
+        logger.warn({ repo: repo.path, err: describeError(err) }, `config: no commit in ${repo.path}`);
       }
     }
+    // One repository: its commit; the pair: "fleet-config@<sha> site-config-<site>@<sha>"; no git: null.
+    const commit = commits.length > 0 ? commits.join(' ') : null;
     if (this.stopped) return undefined;
     let desired: DesiredConfig;
     try {
