@@ -61,7 +61,10 @@ export async function getFromNode(url: string, expr: string): Promise<KeyValues>
   }
   const { site, node, values } = body.data;
   if (!segmentMatches(parsed.site, site) || !segmentMatches(parsed.node, node)) return { values: [], errors: [] };
-  return { values: values.map((v) => ({ ...v, key: `site/${site}/node/${node}/${v.key}`, source: 'node' as const })), errors: [] };
+  const full = values.map((v) => ({ ...v, key: `site/${site}/node/${node}/${v.key}`, source: 'node' as const }));
+  // Sorted by key, as the hub answers.
+  full.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { values: full, errors: [] };
 }
 
 function show(value: unknown): string {

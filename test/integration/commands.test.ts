@@ -60,12 +60,15 @@ let dataDir: string;
 let token: string;
 const agents = new Map<string, { agent: Agent; feed: Collector & { starts: number }; config: AgentConfig }>();
 
-function startAgent(id: string): Agent {
+/** Node a's HTTP API, for `fieldmesh get --node`. */
+let nodeAUrl: string;
+
+function startAgent(id: string, httpPort?: number): Agent {
   const config = agentConfigSchema.parse({
     dataDir,
     node: { id, site: SITE, zone: 'north' },
     mqtt: { url: mosquitto.url },
-    http: { enabled: false },
+    http: httpPort === undefined ? { enabled: false } : { host: '127.0.0.1', port: httpPort },
     publish: { tick: '250ms', heartbeat: '1s' },
     zones: ZONES,
   });
@@ -89,7 +92,8 @@ before(async () => {
   );
   ({ httpUrl: hubUrl } = (await hub.start()) as { httpUrl: string });
   token = (await hub.auth.createToken('ops', 'operator', null)).token;
-  for (const id of ['a', 'b', 'c']) await startAgent(id).start();
+  nodeAUrl = (await startAgent('a', await freePort()).start()).httpUrl as string;
+  for (const id of ['b', 'c']) await startAgent(id).start();
   await waitFor(() => ['a', 'b', 'c'].every((n) => hub.fleet.get(SITE, n)?.state === 'online'), {
     what: 'the three nodes online at the hub',
     timeoutMs: 15_000,
@@ -148,7 +152,8 @@ test('fieldmesh cmd: set-log-level with --for answers the new and previous level
   assert.match(back.out, /info \(was debug\)/);
 });
 
-test('fieldmesh get: health from the hub, a config value and a local metric from the nodes; exit 1 when nothing matches', async () => {
+test("fieldmesh get: health from the hub, a config value and a local metric from the nodes, one node's API through --node; exit 1 when nothing matches", async () => {
+  let fromNode = '';
   const health = await cli('get', `site/${SITE}/node/*/health`, '--json');
   assert.equal(health.code, 0, health.err);
   const kv = JSON.parse(health.out) as KeyValues;
@@ -163,6 +168,21 @@ test('fieldmesh get: health from the hub, a config value and a local metric from
   const temp = await cli('get', `site/${SITE}/node/c/cabinet_temp`);
   assert.equal(temp.code, 0, temp.err);
   assert.match(temp.out, /cabinet_temp\s+3\d\s+\d+s\s+node/);
+  // One node's own API: its values, the expression's site and node matched against its identity.
+  const own = await main(['get', `site/${SITE}/node/a/config/publish/*`, '--node', nodeAUrl, '--json'], {
+    out: (t) => {
+      fromNode += t;
+    },
+    err: () => {},
+  });
+  assert.equal(own, 0);
+  assert.deepEqual(
+    (JSON.parse(fromNode) as KeyValues).values.map((v) => [v.key, v.value, v.source]),
+    [
+      [`site/${SITE}/node/a/config/publish/heartbeat`, 1000, 'node'],
+      [`site/${SITE}/node/a/config/publish/tick`, 250, 'node'],
+    ],
+  );
   const none = await cli('get', 'site/elsewhere/node/*/health');
   assert.equal(none.code, 1);
   assert.match(none.out, /no value matched/);
