@@ -3,7 +3,8 @@
 // of this test that read their retained config topics and report through event frames, as a node does
 // (the node side's own test runs real nodes): a fleet commit changes every node, a site commit only that
 // site's, an invalid commit is refused with file:line:col and nothing goes out, reports make nodes in-sync
-// or failed, and a node the repository drops gets its retained config cleared.
+// or failed, an apply in waves stops at the first failing wave, and a node the repository drops gets its
+// retained config cleared.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -207,6 +208,31 @@ test("config repo at the hub: nodes' reports make them in-sync, pending-restart 
     async () =>
       (await api<{ nodes: { node: string; drift: boolean }[] }>('/api/v1/config/nodes')).data.nodes.find((n) => n.node === 'n1')?.drift,
   );
+});
+
+test('config repo at the hub: apply in waves stops at the first failing wave; the later waves are skipped', async () => {
+  const hashOf = (k: string) => (latest(k) as DesiredConfig).hash;
+  const applying = api<{ state: string; stoppedBy: string; waves: { state: string; nodes: { node: string; result: string }[] }[] }>(
+    '/api/v1/config/apply',
+    { target: { sites: ['north'] }, waves: [1], wait: true },
+  );
+  // Wave 1 (n1) is out once its config is published again; the node refuses it.
+  await waitFor(() => count('north/n1') === 4);
+  report('north', 'n1', 'config_rejected', {
+    hash: hashOf('north/n1'),
+    commit: null,
+    stage: 'apply',
+    error: 'collector host failed to start',
+  });
+  const { status, data } = await applying;
+  assert.equal(status, 200);
+  assert.equal(data.state, 'stopped');
+  assert.deepEqual(
+    data.waves.map((w) => `${w.state}:${w.nodes.map((n) => `${n.node}=${n.result}`).join(',')}`),
+    ['failed:n1=failed', 'skipped:n2=skipped'],
+  );
+  assert.match(data.stoppedBy, /north\/n1 failed \(apply: collector host failed to start\)/);
+  assert.equal(count('north/n2'), 3, 'the skipped wave got nothing');
 });
 
 test('config repo at the hub: a node the repository drops has its retained config cleared and shows removed', async () => {
