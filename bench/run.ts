@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console|live|commands ...]
+// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console|live|commands|config-rollout ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { startMosquitto } from '../test/kit/mosquitto.js';
 import { benchAgentMemory } from './agent-memory.js';
 import { benchBackfill } from './backfill.js';
 import { benchCommands } from './commands.js';
+import { benchConfigRollout } from './config-rollout.js';
 import { benchConsoleSize } from './console-size.js';
 import { benchHubLatency } from './hub-latency.js';
 import { benchLinkCost } from './link-cost.js';
@@ -56,6 +57,7 @@ if (want('backfill')) save('backfill', await benchBackfill(50, 3_600, 150_000));
 if (want('console')) save('consoleSize', await benchConsoleSize());
 if (want('commands')) save('commands', [await benchCommands(200, 0, 0, 5_000), await benchCommands(200, 10, 10, 5_000)]);
 if (want('link-cost')) save('linkCost', await benchLinkCost(5, 300));
+if (want('config-rollout')) save('configRollout', await benchConfigRollout(50));
 if (want('live')) save('liveFeed', [await benchLiveFeed(10, 20), await benchLiveFeed(50, 20)]);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
