@@ -8,7 +8,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { diffRenderedNodes, LIVE_KEYS, liveOrRestart, loadSource, parseConfigRepo, readGitRevisionFiles, renderAllNodes } from './index.js';
+import {
+  diffConfig,
+  diffRenderedNodes,
+  LIVE_KEYS,
+  liveOrRestart,
+  loadSource,
+  parseConfigRepo,
+  readGitRevisionFiles,
+  renderAllNodes,
+} from './index.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -51,10 +60,10 @@ test('config diff: a changed leaf carries old and new value and the file and lin
     n1?.changes.map((c) => [c.path, c.change, c.from, c.to, c.setBy?.file, c.setBy?.line, c.apply]),
     [
       ['critical[match=dc_voltage].deadband', 'changed', 0.05, 0.02, 'sites/north.yaml', 3, 'live'],
-      ['store.retention', 'changed', '7d', '14d', 'sites/north.yaml', 1, 'live'],
+      ['store.retention', 'changed', '7d', '14d', 'sites/north.yaml', 1, 'restart'],
     ],
   );
-  assert.equal(n1?.restart, false);
+  assert.equal(n1?.restart, true, 'the store takes its retention when it opens');
 });
 
 test('config diff: removing a collector in the middle changes only that item (list items matched by name)', () => {
@@ -114,8 +123,8 @@ test('config diff: nodes added and removed; a restart key marks the node', () =>
   );
 });
 
-test('config live keys: collectors, critical, zones, services, retention and log level are live; the rest restarts', () => {
-  assert.deepEqual(LIVE_KEYS, ['collectors', 'critical', 'zones', 'services', 'store.retention', 'log.level']);
+test("config live keys: the node's table (collectors, critical, zones, services) is live; the rest restarts", () => {
+  assert.deepEqual(LIVE_KEYS, ['collectors', 'critical', 'zones', 'services']);
   for (const path of [
     'collectors[name=cam-a].url',
     'collectors[2].interval',
@@ -123,12 +132,12 @@ test('config live keys: collectors, critical, zones, services, retention and log
     'critical[match=x].maxSilence',
     'zones[id=a].voters[0]',
     'services[name=d].command',
-    'store.retention',
-    'log.level',
     'collectors',
   ])
     assert.equal(liveOrRestart(path), 'live', path);
   for (const path of [
+    'store.retention',
+    'log.level',
     'store.rollups[0].retention',
     'store.maxBytes',
     'publish.tick',
@@ -191,5 +200,22 @@ test('config diff: two git revisions of a folder inside a repository, read witho
   assert.throws(
     () => readGitRevisionFiles(dir, 'no-such-rev'),
     (err: Error & { code?: string }) => err.code === 'FM_FLEET_CONFIG_UNREADABLE' && /no revision "no-such-rev"/.test(err.message),
+  );
+});
+
+test('config diff: a change touching an http_push collector makes every collectors change wait for a restart (the node cannot add routes live)', () => {
+  const cfg = (collectors: unknown[]) => ({ node: { id: 'n', site: 's', zone: 'z' }, collectors });
+  const host = { name: 'host', type: 'host' };
+  const push = { name: 'push', type: 'http_push' };
+  const live = diffConfig(cfg([host]), cfg([{ ...host, interval: '5s' }]));
+  assert.deepEqual(
+    live.map((c) => c.apply),
+    ['live'],
+  );
+  const added = diffConfig(cfg([host]), cfg([{ ...host, interval: '5s' }, push]));
+  assert.ok(added.length >= 2);
+  assert.ok(
+    added.every((c) => c.apply === 'restart'),
+    JSON.stringify(added),
   );
 });

@@ -4,7 +4,7 @@
 // (collectors by name, critical by match, ...) are compared item by item by that key, so removing one
 // collector does not show every later one as changed. docs/config-as-code.md "diff and plan".
 
-import { type ApplyMode, liveOrRestart } from './live-keys.js';
+import { type ApplyMode, HTTP_COLLECTOR_TYPES, liveOrRestart } from './live-keys.js';
 import { identityKeyOf } from './merge.js';
 import { formatPath } from './tree.js';
 import type { Provenance, RenderedNode } from './types.js';
@@ -111,7 +111,18 @@ export function diffConfig(
   for (const [path, leaf] of a) {
     if (!b.has(path)) out.push({ path, change: 'removed', from: leaf.value, ...setBy(fromProvenance, leaf), apply: liveOrRestart(path) });
   }
-  return out;
+  // The node's rule: a change touching a collector that serves HTTP routes (http_push, influx) makes the
+  // whole `collectors` key wait for a restart.
+  const touchesHttp = out.some((c) => {
+    if (!c.path.startsWith('collectors')) return false;
+    const leaf = b.get(c.path) ?? a.get(c.path);
+    const index = /^collectors\[(\d+)\]/.exec(leaf?.indexPath ?? '')?.[1];
+    if (index === undefined) return true;
+    const typeIn = (config: Readonly<Record<string, unknown>>) =>
+      ((config.collectors as readonly { type?: unknown }[] | undefined)?.[Number(index)]?.type as string | undefined) ?? '';
+    return HTTP_COLLECTOR_TYPES.has(typeIn(from)) || HTTP_COLLECTOR_TYPES.has(typeIn(to));
+  });
+  return touchesHttp ? out.map((c) => (c.path.startsWith('collectors') ? { ...c, apply: 'restart' as const } : c)) : out;
 }
 
 /** Per node, what changes from one render of the repository to another; nodes sorted by id. */
