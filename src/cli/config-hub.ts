@@ -113,7 +113,7 @@ const short = (hash: string | null | undefined) => (hash === null || hash === un
 
 function revisionLine(label: string, r: Revision | null, now: number): string {
   if (r === null) return `${label}: none`;
-  return `${label}: ${short(r.commit ?? r.revision)}${r.commit === null ? ' (folder content hash)' : ''}, read ${formatAge(now - r.at)} ago`;
+  return `${label}: ${short(r.commit ?? r.revision)}${r.commit === null ? ' (folder content hash)' : ''}, read ${formatAge(now - r.at)}`;
 }
 
 /** The header of `status` and `sync`: source, revisions, the refusal with every problem. */
@@ -130,7 +130,7 @@ export function formatSummary(s: Summary, now: number): string {
     for (const p of s.lastRefused.problems.slice(0, s.refused ? 50 : 5))
       lines.push(`  ${p.file}:${p.line}:${p.col}: ${p.path}: ${p.message}`);
   }
-  if (s.lastError !== null) lines.push(`read error: ${s.lastError.message} (${formatAge(now - s.lastError.at)} ago)`);
+  if (s.lastError !== null) lines.push(`read error: ${s.lastError.message} (${formatAge(now - s.lastError.at)})`);
   if (s.awaitingApply) lines.push('a new revision waits for `fieldmesh config apply` (rollout: manual)');
   const counts = Object.entries(s.nodes.states)
     .filter(([, n]) => n > 0)
@@ -159,7 +159,7 @@ export function formatNodes(nodes: readonly NodeView[], now: number): string {
       short(n.desired?.hash),
       short(r?.hash),
       report,
-      r === null ? '-' : `${formatAge(now - r.at)} ago`,
+      r === null ? '-' : formatAge(now - r.at),
     ]);
   }
   return formatTable(rows);
