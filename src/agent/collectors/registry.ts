@@ -33,7 +33,12 @@ export const collectorsConfigSchema = z.array(collectorConfigSchema).superRefine
     const name = collectorName(c.type, c.name, i);
     const first = seen.get(name);
     if (first === undefined) seen.set(name, i);
-    else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `collector name "${name}" is taken by collectors[${first}]; names are unique per node` });
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'name'],
+        message: `collector name "${name}" is taken by collectors[${first}]; names are unique per node`,
+      });
   });
 });
 
