@@ -298,7 +298,12 @@ export function registerConfigHub(config: Command, io: CliIo): void {
         shown = line;
         await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
         const summary = await hubRequest<Summary>(flags.hub, token, '/api/v1/config');
-        if (summary.lastRun?.id === run.id) run = summary.lastRun;
+        if (summary.lastRun?.id !== run.id)
+          throw new FieldmeshError(
+            'FM_ACTION_CONFLICT',
+            `another apply (${summary.lastRun?.id ?? 'none'}) started on the hub; run ${run.id} is no longer shown`,
+          );
+        run = summary.lastRun;
       }
       if (tty && shown !== '') process.stderr.write('\n');
       io.out(flags.json === true ? JSON.stringify(run, null, 2) : formatRun(run));
