@@ -67,8 +67,9 @@ test('e2e zones over UDP in network namespaces: a 2/2 split of four voters start
     assert.deepEqual([s.majorityNeeded, s.voting, s.evaluation?.fire ?? false], [3, false, false]);
   }
 
-  const splitAt = Date.now();
   seg.split(seg.hosts.slice(SIDES.a.length));
+  // Taken once the bridges are cut: frames of the ~tens of ms the cut takes may still have crossed.
+  const splitAt = Date.now();
   // Each side judges the other lost (no confirmation from a third observer: the unconfirmed verdict, 10 ticks).
   for (const n of VOTERS) {
     const partner = sideOf(n).filter((x) => x !== n);
@@ -90,7 +91,7 @@ test('e2e zones over UDP in network namespaces: a 2/2 split of four voters start
   }
   const since = Math.max(...votingSince.values());
   // Every voter keeps hearing its partner's renewals on the zone link for three vote lifetimes, and never the other
-  // side since the split (a pump owner says its pump's state once at boot): its two votes never make 3 of 4, and it
+  // side since the split (a pump owner says its pump's state three times at boot): its two votes never make 3 of 4, and it
   // says so.
   for (const n of VOTERS) {
     const partner = sideOf(n).find((x) => x !== n) as string;
