@@ -40,6 +40,14 @@ function lazyPage<P extends object>(load: () => Promise<FunctionComponent<P>>, w
 }
 
 const LazyNodePage = lazyPage<NodePageProps>(() => import('./pages/nodes/node-page.js').then((m) => m.NodePage), 'node page');
+const LazyConfigPage = lazyPage<{ query: URLSearchParams }>(
+  () => import('./pages/config/config-page.js').then((m) => m.ConfigPage),
+  'configuration page',
+);
+const LazyProvenancePage = lazyPage<NodePageProps>(
+  () => import('./pages/config/provenance-page.js').then((m) => m.ProvenancePage),
+  'provenance view',
+);
 const LazyZonePage = lazyPage<ZonePageProps>(() => import('./pages/zones/zone-page.js').then((m) => m.ZonePage), 'zone page');
 
 function Page({ route }: { route: Route }) {
@@ -58,6 +66,10 @@ function Page({ route }: { route: Route }) {
       return <ActionsPage query={route.query} />;
     case 'audit':
       return <AuditPage />;
+    case 'config':
+      return <LazyConfigPage query={route.query} />;
+    case 'config-node':
+      return <LazyProvenancePage key={`${route.site}/${route.node}`} site={route.site} node={route.node} />;
     case 'missing':
       return (
         <section>
@@ -82,12 +94,14 @@ function App() {
       alerts: 'Alerts',
       actions: 'Actions',
       audit: 'Audit',
+      config: 'Configuration',
+      'config-node': 'Effective config',
       missing: 'Not found',
     };
     const detail =
       route.page === 'site'
         ? ` ${route.site}`
-        : route.page === 'node'
+        : route.page === 'node' || route.page === 'config-node'
           ? ` ${route.site}/${route.node}`
           : route.page === 'zone'
             ? ` ${route.zone}`

@@ -10,6 +10,8 @@ export type Route =
   | { readonly page: 'alerts' }
   | { readonly page: 'actions'; readonly query: URLSearchParams }
   | { readonly page: 'audit' }
+  | { readonly page: 'config'; readonly query: URLSearchParams }
+  | { readonly page: 'config-node'; readonly site: string; readonly node: string }
   | { readonly page: 'missing'; readonly path: string };
 
 export function parseRoute(hash: string): Route {
@@ -27,6 +29,9 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'alerts' && parts.length === 1) return { page: 'alerts' };
   if (parts[0] === 'actions' && parts.length === 1) return { page: 'actions', query };
   if (parts[0] === 'audit' && parts.length === 1) return { page: 'audit' };
+  if (parts[0] === 'config' && parts.length === 1) return { page: 'config', query };
+  if (parts[0] === 'config' && parts[1] === 'nodes' && parts.length === 4)
+    return { page: 'config-node', site: parts[2] as string, node: parts[3] as string };
   return { page: 'missing', path };
 }
 
@@ -40,6 +45,11 @@ export function nodeHref(site: string, node: string): string {
 
 export function zoneHref(zone: string): string {
   return `#/zones/${encodeURIComponent(zone)}`;
+}
+
+/** The provenance view of a node's effective config. */
+export function configNodeHref(site: string, node: string): string {
+  return `#/config/nodes/${encodeURIComponent(site)}/${encodeURIComponent(node)}`;
 }
 
 export function useRoute(): Route {

@@ -139,6 +139,24 @@ export function onZoneMessage(l: (z: ZoneSummary) => void): () => void {
   };
 }
 
+const configListeners = new Set<(m: unknown) => void>();
+/** Every live `config` message (a revision accepted or refused, an apply run's progress): the config screens refetch. */
+export function onConfigMessage(l: (m: unknown) => void): () => void {
+  configListeners.add(l);
+  return () => {
+    configListeners.delete(l);
+  };
+}
+
+const eventListeners = new Set<(e: EventView) => void>();
+/** Every newly stored event as it arrives (config reports and service events refresh the node page's panels). */
+export function onEventMessage(l: (e: EventView) => void): () => void {
+  eventListeners.add(l);
+  return () => {
+    eventListeners.delete(l);
+  };
+}
+
 // ---- applying what the hub says ----
 
 function putNode(n: NodeInfo): void {
@@ -287,12 +305,16 @@ function handlers(): Record<string, (data: unknown) => void> {
     event: (d) => {
       store.events.unshift(d as EventView);
       if (store.events.length > MAX_EVENTS) store.events.length = MAX_EVENTS;
+      for (const l of eventListeners) l(d as EventView);
     },
     alert: (d) => putAlert(d as LiveAlertMessage),
     site: (d) => putSite(d as SiteInfo),
     action: (d) => {
       const a = d as ActionInfo;
       if (typeof a?.id === 'string') store.actions.set(a.id, a);
+    },
+    config: (d) => {
+      for (const l of configListeners) l(d);
     },
     zone: (d) => {
       const z = zoneFromMessage(d);

@@ -60,6 +60,7 @@ const NAV: ReadonlyArray<{ page: Route['page']; href: string; label: string; adm
   { page: 'overview', href: '#/', label: 'Overview' },
   { page: 'alerts', href: '#/alerts', label: 'Alerts' },
   { page: 'actions', href: '#/actions', label: 'Actions' },
+  { page: 'config', href: '#/config', label: 'Configuration' },
   { page: 'audit', href: '#/audit', label: 'Audit', admin: true },
 ];
 
@@ -67,7 +68,12 @@ export function Shell({ route, children }: { route: Route; children: ComponentCh
   const s = useStore();
   const title = s.console?.title ?? 'fieldmesh';
   const firing = [...s.alerts.values()].filter((a) => a.state === 'firing' && !a.silenced && !a.inhibited).length;
-  const current = route.page === 'site' || route.page === 'node' || route.page === 'zone' ? 'overview' : route.page;
+  const current =
+    route.page === 'site' || route.page === 'node' || route.page === 'zone'
+      ? 'overview'
+      : route.page === 'config-node'
+        ? 'config'
+        : route.page;
   return (
     <>
       {s.me?.demo === true && (

@@ -1,5 +1,6 @@
 // Node (#/nodes/:site/:node): facts (state and since, versions, uptime, backlog), live critical values,
-// charts per critical series with a range picker, any other series from the node's own store, and Ping.
+// charts per critical series with a range picker, any other series from the node's own store, and Ping;
+// its services and its configuration (node-services-panel.tsx, node-config-panel.tsx).
 
 import { useEffect, useState } from 'preact/hooks';
 import { withoutTargetLabels } from '../../../protocol/prometheus/target-labels.js';
@@ -12,6 +13,8 @@ import { siteHref } from '../../router.js';
 import { ageOf, applyNodes, hubNow, nodeKey, useStore } from '../../store.js';
 import type { NodeInfo, PingResult } from '../../types.js';
 import { NodeChart, RANGES, type RangeId, type SeriesRef, type Source } from './node-chart.js';
+import { NodeConfigPanel } from './node-config-panel.js';
+import { NodeServicesPanel } from './node-services-panel.js';
 
 function labelText(labels: Readonly<Record<string, string>>): string {
   const e = Object.entries(labels);
@@ -251,6 +254,9 @@ export function NodePage({ site, node }: { site: string; node: string }) {
           </table>
         )}
       </section>
+
+      <NodeServicesPanel site={site} node={node} values={values} />
+      <NodeConfigPanel site={site} node={node} />
 
       <section aria-label="history">
         <div class="section-head">
