@@ -138,8 +138,11 @@ before(async () => {
 
 after(stopAll);
 
-async function logIn(user: { name: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await (browser as Browser).newContext({ viewport: VIEWPORT });
+async function logIn(
+  user: { name: string; password: string },
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await (browser as Browser).newContext({ viewport: VIEWPORT, colorScheme });
   const page = await context.newPage();
   await page.goto(hubUrl);
   await page.waitForURL(/\/login/);
@@ -296,14 +299,19 @@ test('console config: the services panel shows the service running; an operatorâ
   }
 });
 
-test('console config: Apply to one site in waves of one shows each wave and node as the hub reports them', async () => {
+test('console config: Apply to one site (selected on the bulk actions page) in waves of one shows each wave and node as the hub reports them', async () => {
   const { context, page } = await logIn(USERS.operator);
   try {
     await page.goto(`${hubUrl}/#/config`);
     await allInSync(page);
-    await page.locator('[data-testid="config-apply"]').click();
+    // The bulk actions' selection (site north) opens the Apply dialog with it.
+    await page.goto(`${hubUrl}/#/actions`);
+    await page.locator('[data-testid="sel-site"][data-site="north"]').check();
+    await page.locator('[data-testid="action-apply-config"]').click();
+    await page.waitForURL(/#\/config\?apply=1&sites=north$/);
     const dialog = page.locator('[data-testid="apply-dialog"]');
-    await dialog.locator('[data-testid="apply-site"][data-site="north"]').check();
+    assert.equal(await dialog.locator('[data-testid="apply-site"][data-site="north"]').isChecked(), true);
+    assert.equal(await dialog.locator('[data-testid="apply-site"][data-site="south"]').isChecked(), false);
     await dialog.locator('[data-testid="apply-waves"]').fill('each 1');
     await dialog.locator('[data-testid="apply-preview"] li[data-wave="2"]').waitFor();
     assert.deepEqual(
@@ -326,7 +334,8 @@ test('console config: Apply to one site in waves of one shows each wave and node
 });
 
 test('console config: a viewer sees the configuration and the services but no Sync, Apply, Start, Stop or Restart', async () => {
-  const { context, page } = await logIn(USERS.viewer);
+  // In the dark scheme: the states keep their words and shapes there too.
+  const { context, page } = await logIn(USERS.viewer, 'dark');
   try {
     await page.goto(`${hubUrl}/#/config`);
     await allInSync(page);

@@ -1,5 +1,6 @@
 // Bulk actions (#/actions): pick an action and the nodes (sites, zones, states, a name pattern or an
 // explicit list), preview exactly what will happen to each node, confirm, and watch per-node progress.
+// "Apply the configuration" to a selection opens the configuration page's Apply dialog with it.
 
 import { useEffect, useState } from 'preact/hooks';
 import { api, describeError, seg } from '../../api.js';
@@ -26,6 +27,14 @@ function list(q: URLSearchParams, key: string): string[] {
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x !== '');
+}
+
+/** The configuration page's Apply dialog, prefilled with this selection (it previews the waves and applies). */
+function applyConfigHref(sel: ActionSelector): string {
+  const q = new URLSearchParams({ apply: '1' });
+  for (const k of ['sites', 'zones', 'nodes', 'states'] as const) if ((sel[k]?.length ?? 0) > 0) q.set(k, (sel[k] ?? []).join(','));
+  if (sel.match !== undefined) q.set('match', sel.match);
+  return `#/config?${q.toString()}`;
 }
 
 function toggle(set: readonly string[], v: string, on: boolean): string[] {
@@ -318,6 +327,11 @@ export function ActionsPage({ query }: { query: URLSearchParams }) {
           3. Preview
         </button>
         {empty && <span class="muted">Choose at least one site, zone, state, node or pattern.</span>}
+        {!empty && (
+          <a href={applyConfigHref(selector)} class="small" data-testid="action-apply-config">
+            or apply the configuration to these nodes (wave by wave) ›
+          </a>
+        )}
       </div>
       <ErrorLine error={error} />
       {preview !== null && (

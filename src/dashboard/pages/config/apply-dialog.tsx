@@ -11,13 +11,16 @@ import { MarkBadge } from '../../components/zone-marks.js';
 import { parseWaves, planWaves, selectApplyNodes, selectorIsEmpty, short } from '../../config-derive.js';
 import type { ApplyNodeResult, ApplyRequestBody, ApplyRun, ConfigNodeRow, ConfigSummary } from '../../config-types.js';
 import { nodeHref } from '../../router.js';
-import type { ActionSelector } from '../../types.js';
+import type { ActionSelector, NodeStateName } from '../../types.js';
 import { AgoMs } from './config-marks.js';
 
 export interface ApplyPrefill {
   readonly sites: readonly string[];
   readonly nodes: readonly string[];
   readonly match: string;
+  /** From the bulk actions' selection: zones and fleet states, ANDed with the rest. */
+  readonly zones?: readonly string[];
+  readonly states?: readonly string[];
 }
 
 const RESULT_MARK: Record<ApplyNodeResult, { cls: 'ok' | 'warn' | 'error' | 'unknown'; icon: string }> = {
@@ -100,6 +103,8 @@ export function ApplyDialog(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [started, setStarted] = useState<string | null>(null);
+  const [zones, setZones] = useState<readonly string[]>(props.prefill.zones ?? []);
+  const [states, setStates] = useState<readonly string[]>(props.prefill.states ?? []);
 
   useEffect(() => {
     const d = ref.current;
@@ -117,6 +122,8 @@ export function ApplyDialog(props: {
         }
       : {}),
     ...(match.trim() !== '' ? { match: match.trim() } : {}),
+    ...(zones.length > 0 ? { zones } : {}),
+    ...(states.length > 0 ? { states: states as NodeStateName[] } : {}),
   };
   const picked = selectApplyNodes(props.nodes, selector);
   const parsed = parseWaves(waves);
@@ -184,6 +191,22 @@ export function ApplyDialog(props: {
               glob over site/node (e.g. north/n*)
               <input value={match} onInput={(ev) => setMatch((ev.target as HTMLInputElement).value)} data-testid="apply-match" />
             </label>
+            {(zones.length > 0 || states.length > 0) && (
+              <p data-testid="apply-extra">
+                and {zones.length > 0 && <>zones {zones.join(', ')} </>}
+                {states.length > 0 && <>fleet states {states.join(', ')} </>}
+                <button
+                  type="button"
+                  class="link small"
+                  onClick={() => {
+                    setZones([]);
+                    setStates([]);
+                  }}
+                >
+                  drop these
+                </button>
+              </p>
+            )}
             <label class="field">
               waves (empty: one wave; "1, 5": 1 then 5 then the rest; "each 10")
               <input value={waves} onInput={(ev) => setWaves((ev.target as HTMLInputElement).value)} data-testid="apply-waves" />

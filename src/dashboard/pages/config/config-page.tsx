@@ -207,7 +207,15 @@ export function ConfigPage({ query }: { query: URLSearchParams }) {
   const [syncing, setSyncing] = useState(false);
   const [syncError, setSyncError] = useState<string | null>(null);
   const [prefill, setPrefill] = useState<ApplyPrefill | null>(() =>
-    query.get('apply') === '1' ? { sites: list(query, 'sites'), nodes: list(query, 'nodes'), match: query.get('match') ?? '' } : null,
+    query.get('apply') === '1'
+      ? {
+          sites: list(query, 'sites'),
+          nodes: list(query, 'nodes'),
+          match: query.get('match') ?? '',
+          zones: list(query, 'zones'),
+          states: list(query, 'states'),
+        }
+      : null,
   );
 
   // The summary's last run is the newest the hub holds: show it until the live feed brings a newer one.
@@ -327,7 +335,7 @@ export function ConfigPage({ query }: { query: URLSearchParams }) {
           </p>
         )}
       </section>
-      {prefill !== null && (
+      {prefill !== null && operator && (
         <ApplyDialog
           prefill={prefill}
           nodes={nodes}

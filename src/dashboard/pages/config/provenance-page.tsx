@@ -64,17 +64,17 @@ export function ProvenancePage({ site, node }: { site: string; node: string }) {
         <p class="empty">No repository file defines this node: the hub has no effective config for it.</p>
       ) : (
         <>
-          <label class="field">
-            Search{' '}
+          <div class="toolbar">
             <input
               type="search"
               class="filter"
+              aria-label="search the effective config"
               value={q}
-              placeholder="path, value, layer or file (e.g. retention, sites/north.yaml)"
+              placeholder="search: path, value, layer or file (e.g. retention, sites/north.yaml)"
               onInput={(e) => setQ((e.target as HTMLInputElement).value)}
               data-testid="provenance-search"
             />
-          </label>
+          </div>
           <p class="muted small">
             {shown.length} of {rows.length} leaves. Later layers override earlier ones: fleet, site, zone, node.
           </p>
