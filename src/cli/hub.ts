@@ -1,11 +1,12 @@
 // `fieldmesh hub --config hub.yaml`: runs the hub (fleet state, storage, API, live page); `hub user` and
-// `hub token` manage the console's users and API tokens (hub-auth.ts).
+// `hub token` manage the console's users and API tokens (hub-auth.ts), `hub nodes` registrations (hub-nodes.ts).
 
 import type { Command } from 'commander';
 import { createHub, type HubConfig, hubConfigSchema, loadRuleFiles } from '../hub/index.js';
 import { loadConfigFile } from './config-file.js';
 import { type PasswordIo, registerHubAuthCommands } from './hub-auth.js';
 import { renderConfigRepoFiles } from './hub-config-repo.js';
+import { registerHubNodesCommands } from './hub-nodes.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
 import { stopOnSignals } from './signals.js';
@@ -47,4 +48,5 @@ export function registerHub(program: Command, io: CliIo & PasswordIo): void {
       await stopOnSignals(() => hub.stop());
     });
   registerHubAuthCommands(hubCommand, io);
+  registerHubNodesCommands(hubCommand, io);
 }

@@ -49,6 +49,7 @@ test('hub config: an empty file gives the documented defaults', () => {
     sites: [],
     console: { title: 'fieldmesh', map: {}, health: { backlogWarn: 600_000, backlogError: 3_600_000, freshness: 300_000 } },
     dataDir: './fieldmesh-data',
+    registration: { mode: 'open' },
     zones: [],
   });
 });

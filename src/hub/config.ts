@@ -153,6 +153,11 @@ export const hubConfigSchema = z.strictObject({
   zones: hubZonesSchema.prefault([] as never),
   /** The fleet's configuration repository the hub reconciles the nodes with (docs/config-as-code.md "Reconciliation at the hub"). */
   configRepo: configRepoSchema.optional(),
+  /**
+   * Which nodes the hub admits (docs/registration.md): `open`, any node that announces itself; `approve`, only
+   * nodes an admin approved, the configuration repository defines, or the hub knew before approve was switched on.
+   */
+  registration: z.strictObject({ mode: z.enum(['open', 'approve']).default('open') }).prefault({} as never),
   /** Where the hub keeps its boot counter (hub-state.json). */
   dataDir: z.string().default('./fieldmesh-data'),
 });

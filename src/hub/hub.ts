@@ -52,6 +52,12 @@ import { type BackfillOrigin, type BackfillRecord, dueBackfills } from './ledger
 import type { NodeBacklog } from './ledger/completeness.js';
 import { type CoverageSpan, seriesText } from './ledger/coverage.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
+import {
+  createMemoryRegistrationStore,
+  createSqliteRegistrationStore,
+  RegistrationGate,
+  type RegistrationStore,
+} from './registration/index.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { HubStorage, SampleInput } from './storage/storage.js';
 import { createHubZones } from './zones/hub-zones.js';
@@ -79,6 +85,8 @@ export interface HubOverrides {
   readonly authStore?: AuthStore;
   /** Renders the configuration repository (src/fleet-config, passed by the composition root); needed with hub.yaml `configRepo`. */
   readonly configRepoRenderer?: ConfigRepoRenderer;
+  /** Node registrations (default: a SQLite table in storage.path; in memory when it is ":memory:"). */
+  readonly registrationStore?: RegistrationStore;
 }
 
 export interface HubStartOptions {
@@ -126,6 +134,8 @@ export interface Hub {
   readonly zones: ZoneMonitor;
   /** The configuration repository's reconciliation; undefined without hub.yaml `configRepo`. */
   readonly configRepo: ConfigReconciler | undefined;
+  /** Which nodes the hub admits (hub.yaml `registration`, docs/registration.md). */
+  readonly registrations: RegistrationGate;
   /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
@@ -341,6 +351,20 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     });
   }
 
+  // [docs/registration.md] Which nodes are admitted; the others' frames stop here, unstored and unacknowledged.
+  const registrationStore =
+    overrides.registrationStore ??
+    (config.storage.path === ':memory:' ? createMemoryRegistrationStore() : createSqliteRegistrationStore({ path: config.storage.path }));
+  const registrations = new RegistrationGate({
+    mode: config.registration.mode,
+    store: registrationStore,
+    clock,
+    logger,
+    registry: metrics.registry,
+    ...(configRepo === undefined ? {} : { repoDefines: (site: string, node: string) => configRepo?.defines(site, node) ?? false }),
+    onChange: (view) => live.publishMessage('registration', { type: 'registration', registration: view }),
+  });
+
   const deps: HubApiDeps = {
     fleet,
     storage,
@@ -359,6 +383,16 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     sites: siteMonitor,
     zones: createHubZones({ monitor: zoneMonitor, storage, clock, nodeCommands: () => nodeCommands }),
     ...(configRepo === undefined ? {} : { configRepo }),
+    registrations: {
+      list: () => registrations.list(),
+      approve: async (site, node, by) => {
+        const view = registrations.approve(site, node, by);
+        // The node re-announces at once and its outbox sends again what the hub ignored (an unknown-node rebirth).
+        const rebirthRequested = await sendRegistrationRebirth(site, node);
+        return { ...view, rebirthRequested };
+      },
+      reject: (site, node, by) => registrations.reject(site, node, by),
+    },
   };
   const app = createHubApp(deps);
 
@@ -477,6 +511,25 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (stateChanged) queueConsoleRefresh();
   }
 
+  /**
+   * After an approval: an `unknown-node` rebirth request, so the node re-announces itself and its outbox
+   * sends again every frame the hub did not acknowledge while it was pending. False when it could not go out
+   * (the node re-announces itself when the hub is back on the broker anyway).
+   */
+  async function sendRegistrationRebirth(site: string, node: string): Promise<boolean> {
+    if (transport === undefined || !transport.connected || stopped) return false;
+    try {
+      await transport.publish(commandTopic(prefix, site, node, 'rebirth'), encodeRebirth({ reason: 'unknown-node' }), { qos: 1 });
+    } catch (err) {
+      logger.warn({ site, node, err: describeError(err) }, 'rebirth request after approval not sent');
+      return false;
+    }
+    counters.rebirthsRequested++;
+    metrics.requestRebirth('unknown-node');
+    logger.info({ site, node, cause: 'approved' }, 'requesting rebirth');
+    return true;
+  }
+
   /** An operator's rebirth request (bulk action); rejects when it cannot go out. */
   async function sendOperatorRebirth(site: string, node: string): Promise<void> {
     if (transport === undefined || !transport.connected || stopped)
@@ -516,6 +569,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (topic.kind !== 'node' || topic.channel === 'aware') return;
     // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
     if (topic.channel === 'zone') {
+      if (!registrations.admit(topic.site, topic.node)) return;
       zoneMonitor.receiveFrame(topic.site, topic.node, message.payload);
       return;
     }
@@ -527,6 +581,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       reject(decoded.error.reason, message.topic, decoded.error.message);
       return;
     }
+    // [docs/registration.md] A node that is not approved: counted, its birth's facts kept, nothing else.
+    if (topic.channel !== 'reply' && !registrations.admit(topic.site, topic.node, decoded.frame)) return;
     counters.framesReceived++;
     metrics.framesReceived.inc({ type: decoded.frame.type });
     if (topic.channel === 'reply') {
@@ -684,6 +740,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
 
   function digest(): void {
     persistNodes();
+    registrations.flush();
     const now = clock.now();
     const changed = fleet.takeChanged();
     if (!changed && now - lastDigestAt < DIGEST_MAX_SILENCE_MS) return;
@@ -732,12 +789,16 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     nodeCommands,
     zones: zoneMonitor,
     configRepo,
+    registrations,
 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
       started = true;
       epoch = nextBootEpoch(config.dataDir, 'hub-state.json', clock.now());
-      for (const known of await storage.listNodes()) fleet.restore(known);
+      const knownNodes = await storage.listNodes();
+      for (const known of knownNodes) fleet.restore(known);
+      // Switching approve mode on grandfathers every node known until now.
+      registrations.start(knownNodes);
       for (const b of await storage.listBacklogs()) backlogs.set(nodeKey(b.site, b.node), b);
       for (const r of await storage.listBackfills({ outstanding: true })) outstanding.set(r.id, r);
       // [FM-HUB-ZONE-3] Pump states, decisions and detections of the last 24 h, before any frame arrives.
@@ -816,6 +877,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await app.close();
       await writes;
       await storage.close();
+      registrations.flush();
+      registrationStore.close();
       await authStore.close();
       logger.info({ epoch }, 'hub stopped');
     },

@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../../kit/index.js';
-import { commandTopic, decodeWireFrame, encodeAck, encodeHubState, type HistoryFrame, hubTopic } from '../../protocol/index.js';
+import {
+  commandTopic,
+  decodeWireFrame,
+  encodeAck,
+  encodeHubState,
+  encodeRebirth,
+  type HistoryFrame,
+  hubTopic,
+} from '../../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../../transport/index.js';
 import { ACK_TIMEOUT_MS, Replicator } from './replicator.js';
 import { createSqliteOutbox } from './sqlite-outbox.js';
@@ -59,11 +67,18 @@ test('replicator: unacknowledged history is resent after the ack timeout and aft
   await hub.publish(hubTopic('fieldmesh', 'state'), encodeHubState({ epoch: 2, online: true, time: 0 }), { qos: 1, retain: true });
   await waitFor(() => seen.length === 3, { what: 'a resend to the new hub' });
 
+  // A hub that did not know the node (a registration it just approved) asks for an unknown-node rebirth:
+  // what went out is sent again at once; another rebirth reason changes nothing here.
+  await hub.publish(commandTopic('fieldmesh', 's', 'n', 'rebirth'), encodeRebirth({ reason: 'gap' }), { qos: 1 });
+  await hub.publish(commandTopic('fieldmesh', 's', 'n', 'rebirth'), encodeRebirth({ reason: 'unknown-node' }), { qos: 1 });
+  await waitFor(() => seen.length === 4, { what: 'a resend after an unknown-node rebirth request' });
+  assert.deepEqual([seen[3]?.firstSeq, seen[3]?.lastSeq], [1, 1]);
+
   await hub.publish(commandTopic('fieldmesh', 's', 'n', 'ack'), encodeAck({ lane: 'samples', firstSeq: 1, lastSeq: 1 }), { qos: 1 });
   await waitFor(() => outbox.backlog().sampleRows === 0, { what: 'the acknowledged row deleted' });
   clock.advance(ACK_TIMEOUT_MS * 3);
   await new Promise((r) => setImmediate(r));
-  assert.equal(seen.length, 3, 'nothing is resent once acknowledged');
+  assert.equal(seen.length, 4, 'nothing is resent once acknowledged');
   replicator.stop();
   await transport.close();
   await hub.close();

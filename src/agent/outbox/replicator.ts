@@ -72,6 +72,8 @@ export class Replicator {
     transport.on('disconnected', this.onDisconnected);
     void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'ack'), 1).catch(() => {});
     void transport.subscribe(hubTopic(prefix, 'state'), 1).catch(() => {});
+    // An unknown-node rebirth request means the hub ignored what went out (the publisher subscribes too).
+    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'rebirth'), 1).catch(() => {});
     if (transport.connected) this.onConnected();
   }
 
@@ -160,7 +162,18 @@ export class Replicator {
       }
       return;
     }
-    if (t?.kind !== 'cmd' || t.command !== 'ack' || t.site !== this.o.identity.site || t.node !== this.o.identity.node) return;
+    if (t?.kind !== 'cmd' || t.site !== this.o.identity.site || t.node !== this.o.identity.node) return;
+    if (t.command === 'rebirth') {
+      // The hub does not know this node (a new hub database, or a registration it just approved): what it
+      // ignored was never acknowledged; send it again now rather than at the ack timeout.
+      const d = decodeWireFrame(msg.payload);
+      if (d.ok && d.frame.type === 'rebirth' && d.frame.reason === 'unknown-node' && this.framesInFlight > 0) {
+        this.resend();
+        this.pump();
+      }
+      return;
+    }
+    if (t.command !== 'ack') return;
     const decoded = decodeWireFrame(msg.payload);
     if (!decoded.ok || decoded.frame.type !== 'ack') {
       this.o.logger.warn({ topic: msg.topic }, 'undecodable ack ignored');

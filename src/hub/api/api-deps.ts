@@ -15,6 +15,7 @@ import type { NodeCommands } from '../node-commands.js';
 import type { HubStorage } from '../storage/storage.js';
 import type { HubZones } from '../zones/hub-zones.js';
 import type { LiveFeed } from './live/live-feed.js';
+import type { RegistrationsPort } from './registrations/registrations-routes.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -56,4 +57,6 @@ export interface HubApiDeps {
   readonly zones?: HubZones;
   /** The configuration repository's reconciliation (absent: hub.yaml has no configRepo; /api/v1/config is not served). */
   readonly configRepo?: ConfigReconciler;
+  /** Node registrations: list, approve, reject (absent: /api/v1/registrations is not served). */
+  readonly registrations?: RegistrationsPort;
 }

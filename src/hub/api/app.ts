@@ -24,6 +24,7 @@ import { registerNodeQueryRoutes } from './nodes/node-query-routes.js';
 import { registerNodesRoutes } from './nodes/nodes-routes.js';
 import { registerOverviewRoutes } from './overview/overview-routes.js';
 import { registerQueryRoutes } from './query/query-routes.js';
+import { registerRegistrationsRoutes } from './registrations/registrations-routes.js';
 import { registerSeriesRoutes } from './series/series-routes.js';
 import { registerSitesRoutes } from './sites/sites-routes.js';
 import { registerStatusRoutes } from './status/status-routes.js';
@@ -69,6 +70,7 @@ export function createHubApp(deps: HubApiDeps): FastifyInstance {
     if (deps.commands !== undefined) registerCommandsRoutes(api, deps.commands, deps.fleet, () => deps.clock.now());
     if (deps.zones !== undefined) registerZonesRoutes(api, deps.zones);
     if (deps.configRepo !== undefined) registerConfigRoutes(api, deps.configRepo);
+    if (deps.registrations !== undefined) registerRegistrationsRoutes(api, deps.registrations);
     registerStatusRoutes(api, { alerts: deps.alerts !== undefined });
     registerHealthRoutes(api, deps);
     registerLiveRoutes(api, deps);

@@ -115,6 +115,10 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { route: 'POST /api/v1/auth/tokens', access: 'admin' },
   { route: 'DELETE /api/v1/auth/tokens/:name', access: 'admin' },
   { route: 'GET /api/v1/audit', access: 'admin' },
+  // Node registrations (docs/registration.md): admins decide which nodes the hub admits; audited.
+  { route: 'GET /api/v1/registrations', access: 'admin' },
+  { route: 'POST /api/v1/registrations/:site/:node/approve', access: 'admin' },
+  { route: 'POST /api/v1/registrations/:site/:node/reject', access: 'admin' },
 ];
 
 const WRITE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -435,6 +435,11 @@ export class ConfigReconciler {
     if (this.#tracker.receiveReport(e.site, e.node, report)) this.#checkWaiters();
   }
 
+  /** Whether the last good revision defines the node (the registration gate admits it: docs/registration.md). */
+  defines(site: string, node: string): boolean {
+    return this.#tracker.desired(site, node) !== undefined;
+  }
+
   /** The fleet changed (a node went offline or came back): apply waves re-check their nodes. */
   fleetChanged(): void {
     this.#checkWaiters();

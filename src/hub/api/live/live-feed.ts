@@ -100,9 +100,10 @@ export class LiveFeed {
    * Sends one message of the given event type to every client at once: `alert` (an AlertView on every
    * state change), `site` (a site's health when it changes), `action` (a bulk action's progress), `zone`
    * (`{type: 'zone', zone: ZoneSummary}` when a zone's summary changes), `config` (a configuration revision
-   * accepted or refused, an apply run's progress: docs/hub.md "Configuration").
+   * accepted or refused, an apply run's progress: docs/hub.md "Configuration"), `registration` (`{type:
+   * 'registration', registration: RegistrationView}` when a node asks to join or is approved or rejected).
    */
-  publishMessage(type: 'alert' | 'site' | 'action' | 'overview' | 'zone' | 'config', data: unknown): void {
+  publishMessage(type: 'alert' | 'site' | 'action' | 'overview' | 'zone' | 'config' | 'registration', data: unknown): void {
     if (this.clients.size === 0) return;
     this.broadcast(this.frame(type, data));
   }

@@ -1,0 +1,179 @@
+// `fieldmesh hub nodes pending|approve SITE/NODE|reject SITE/NODE --hub URL`: node registrations at a running
+// hub (GET /api/v1/registrations, POST /api/v1/registrations/:site/:node/approve|reject; admin token).
+// Exit codes: pending 1 when a node waits for approval, else 0; approve and reject 0; 2 for usage,
+// connection or authorization. docs/registration.md, docs/cli.md "fieldmesh hub nodes".
+
+import type { Command } from 'commander';
+import { type ErrorCode, FieldmeshError, formatAge, isValidId } from '../kit/index.js';
+import {
+  explainHubAuthError,
+  type HubToken,
+  type HubTokenFlags,
+  resolveHubToken,
+  tokenFileOption,
+  tokenOption,
+} from './hub-credentials.js';
+import { type CliIo, errorText } from './io.js';
+import { formatTable } from './status.js';
+
+interface Flags extends HubTokenFlags {
+  hub: string;
+  json?: boolean;
+}
+
+/** A registration as GET /api/v1/registrations answers it (src/hub/registration/registration-gate.ts). */
+export interface RegistrationAnswer {
+  site: string;
+  node: string;
+  status: 'pending' | 'rejected' | 'approved';
+  zone: string | null;
+  agentVersion: string | null;
+  bootTime: number | null;
+  configVersion: string | null;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  births: number;
+  framesIgnored: number;
+  decidedBy: string | null;
+  decidedAt: number | null;
+  origin: string | null;
+  rebirthRequested?: boolean;
+}
+interface ListAnswer {
+  mode: 'open' | 'approve';
+  registrations: RegistrationAnswer[];
+  approved: number;
+}
+
+function usage(message: string): FieldmeshError {
+  return new FieldmeshError('FM_CLI_USAGE', message);
+}
+
+/** "site/node" → its two ids; FM_CLI_USAGE otherwise. */
+export function parseNodeRef(ref: string): { site: string; node: string } {
+  const parts = ref.split('/');
+  if (parts.length !== 2 || !isValidId(parts[0] ?? '') || !isValidId(parts[1] ?? ''))
+    throw usage(`${JSON.stringify(ref)}: expected SITE/NODE, e.g. wildfire/edge-west-01 (lowercase ids)`);
+  return { site: parts[0] as string, node: parts[1] as string };
+}
+
+async function request<T>(hub: string, token: HubToken | undefined, path: string, method: 'GET' | 'POST'): Promise<T> {
+  const base = hub.replace(/\/+$/, '');
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token.token}`;
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, { method, headers });
+  } catch (err) {
+    const why = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new FieldmeshError(
+      'FM_TRANSPORT_UNAVAILABLE',
+      `the hub at ${base} is unreachable: ${why?.code ?? why?.message ?? (err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const answer = (await res.json().catch(() => ({}))) as { data?: T; code?: string; message?: string; error?: string };
+  if (res.ok && answer.data !== undefined) return answer.data;
+  const message = answer.message ?? answer.error ?? `HTTP ${res.status}`;
+  if (res.status === 401) throw explainHubAuthError(new FieldmeshError('FM_AUTH_REQUIRED', message), base, token);
+  if (res.status === 403) {
+    const from = token === undefined ? '' : ` (token from ${token.source})`;
+    throw new FieldmeshError(
+      'FM_AUTH_FORBIDDEN',
+      `the hub at ${base} refused the request${from}: ${message}; registrations need an admin: fieldmesh hub token create --config <hub.yaml> --name <name> --role admin`,
+    );
+  }
+  if (res.status === 404 && /^no route /.test(message))
+    throw new FieldmeshError('FM_NOT_FOUND', `the hub at ${base} has no registrations API (a fieldmesh hub older than this command)`);
+  const code = (typeof answer.code === 'string' ? answer.code : 'FM_REQUEST_INVALID') as ErrorCode;
+  throw new FieldmeshError(code, `the hub at ${base} answered ${res.status}: ${message}`);
+}
+
+const age = (t: number | null, now: number) => (t === null ? '-' : formatAge(now - t));
+
+/** The table of `fieldmesh hub nodes pending`. */
+export function formatRegistrations(list: ListAnswer, now: number): string {
+  const pending = list.registrations.filter((r) => r.status === 'pending').length;
+  const rejected = list.registrations.length - pending;
+  const head =
+    list.mode === 'open'
+      ? 'registration.mode is open: the hub admits every node (set registration.mode: approve in hub.yaml to approve nodes)'
+      : `${pending} node${pending === 1 ? '' : 's'} waiting for approval, ${rejected} rejected, ${list.approved} approved (registration.mode approve)`;
+  if (list.registrations.length === 0) return head;
+  const rows = [['NODE', 'STATUS', 'ZONE', 'AGENT', 'BOOTED', 'CONFIG', 'FIRST SEEN', 'LAST SEEN', 'BIRTHS', 'IGNORED']];
+  for (const r of list.registrations)
+    rows.push([
+      `${r.site}/${r.node}`,
+      r.status === 'rejected' && r.decidedBy !== null ? `rejected by ${r.decidedBy}` : r.status,
+      r.zone ?? '-',
+      r.agentVersion ?? '-',
+      age(r.bootTime, now),
+      r.configVersion === null || r.configVersion === '' ? '-' : r.configVersion.slice(0, 12),
+      age(r.firstSeen, now),
+      age(r.lastSeen, now),
+      String(r.births),
+      String(r.framesIgnored),
+    ]);
+  return `${head}\n${formatTable(rows)}`;
+}
+
+function fail(io: CliIo, err: unknown): void {
+  io.err(errorText(err));
+  process.exitCode = 2;
+}
+
+function hubOptions(command: Command): Command {
+  return command
+    .option('--hub <url>', 'hub base URL', process.env.FIELDMESH_HUB_URL ?? 'http://127.0.0.1:18800')
+    .option('--json', 'print the answer as JSON')
+    .addOption(tokenOption())
+    .addOption(tokenFileOption());
+}
+
+/** Adds `nodes pending|approve|reject` to `fieldmesh hub`. */
+export function registerHubNodesCommands(hub: Command, io: CliIo): void {
+  const nodes = hub.command('nodes').description('node registrations at a running hub: pending, approve, reject (admin token)');
+  hubOptions(nodes.command('pending').description('nodes waiting for approval, and rejected ones; exit 1 when one is waiting')).action(
+    async (flags: Flags) => {
+      try {
+        const token = resolveHubToken(flags, process.env);
+        const list = await request<ListAnswer>(flags.hub, token, '/api/v1/registrations', 'GET');
+        io.out(flags.json ? JSON.stringify(list, null, 2) : formatRegistrations(list, Date.now()));
+        process.exitCode = list.registrations.some((r) => r.status === 'pending') ? 1 : 0;
+      } catch (err) {
+        fail(io, err);
+      }
+    },
+  );
+  for (const verb of ['approve', 'reject'] as const) {
+    hubOptions(
+      nodes
+        .command(`${verb} <site/node>`)
+        .description(
+          verb === 'approve'
+            ? 'approve a node: the hub admits it, asks it to re-announce itself, and its outbox drains to the hub'
+            : 'reject a node: the hub keeps ignoring its frames (until approved)',
+        ),
+    ).action(async (ref: string, flags: Flags) => {
+      try {
+        const { site, node } = parseNodeRef(ref);
+        const token = resolveHubToken(flags, process.env);
+        const r = await request<RegistrationAnswer>(flags.hub, token, `/api/v1/registrations/${site}/${node}/${verb}`, 'POST');
+        if (flags.json) io.out(JSON.stringify(r, null, 2));
+        else if (verb === 'reject') io.out(`${site}/${node} rejected: the hub ignores its frames until it is approved`);
+        else
+          io.out(
+            `${site}/${node} approved${r.rebirthRequested ? ': rebirth requested, its outbox drains to the hub' : '; the hub is not on the broker: the node re-announces itself when it is'}`,
+          );
+        process.exitCode = 0;
+      } catch (err) {
+        fail(io, err);
+      }
+    });
+  }
+  // main() turns CommanderErrors into exit codes; nested commands must throw them too, not exit.
+  nodes.exitOverride();
+  for (const c of nodes.commands) c.exitOverride();
+}

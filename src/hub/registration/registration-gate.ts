@@ -1,0 +1,240 @@
+// The registration gate (docs/registration.md): which nodes the hub admits. In `open` mode every node; in
+// `approve` mode a node an admin approved, one the configuration repository defines, or one the hub knew
+// before approve mode was switched on (grandfathered). Any other node that speaks becomes a pending
+// registration: its frames are counted and dropped before the fleet state, storage and acknowledgements,
+// so its durable outbox keeps everything until it is approved.
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { type Clock, FieldmeshError, type Logger } from '../../kit/index.js';
+import type { WireFrame } from '../../protocol/index.js';
+import type { RegistrationRecord, RegistrationStatus, RegistrationStore } from './registration-store.js';
+
+export type RegistrationMode = 'open' | 'approve';
+
+/** One registration as the API, the live feed and the CLI show it. */
+export type RegistrationView = Readonly<RegistrationRecord>;
+
+export interface RegistrationList {
+  readonly mode: RegistrationMode;
+  /** Pending first (newest first), then rejected. */
+  readonly registrations: readonly RegistrationView[];
+  /** Nodes approved by an admin or grandfathered (those the repository defines are not counted). */
+  readonly approved: number;
+}
+
+export interface RegistrationGateOptions {
+  readonly mode: RegistrationMode;
+  readonly store: RegistrationStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+  /** True when the configuration repository's current revision defines the node (absent: no repository). */
+  readonly repoDefines?: (site: string, node: string) => boolean;
+  /** A registration appeared, changed status, or was decided (the live feed's `registration` message). */
+  readonly onChange?: (view: RegistrationView) => void;
+}
+
+const key = (site: string, node: string) => `${site}/${node}`;
+
+export class RegistrationGate {
+  readonly #o: RegistrationGateOptions;
+  readonly #records = new Map<string, RegistrationRecord>();
+  /** Records whose lastSeen / framesIgnored changed since the last flush. */
+  readonly #dirty = new Set<string>();
+  /** Nodes whose ignored frames were logged by this process (once each). */
+  readonly #logged = new Set<string>();
+  readonly #ignored: Counter<'status'> | undefined;
+
+  constructor(options: RegistrationGateOptions) {
+    this.#o = options;
+    if (options.registry !== undefined) {
+      const registers = [options.registry];
+      this.#ignored = new Counter({
+        name: 'fieldmesh_registration_frames_ignored_total',
+        help: 'Frames from nodes that are not approved (registration.mode approve), dropped unstored and unacknowledged, by registration status.',
+        labelNames: ['status'] as const,
+        registers,
+      });
+      this.#ignored.inc({ status: 'pending' }, 0);
+      this.#ignored.inc({ status: 'rejected' }, 0);
+      const records = this.#records;
+      new Gauge({
+        name: 'fieldmesh_registrations',
+        help: 'Nodes waiting for approval (pending) and refused (rejected) at the hub.',
+        labelNames: ['status'] as const,
+        registers,
+        collect() {
+          const counts = { pending: 0, rejected: 0 };
+          for (const r of records.values()) if (r.status !== 'approved') counts[r.status]++;
+          this.set({ status: 'pending' }, counts.pending);
+          this.set({ status: 'rejected' }, counts.rejected);
+        },
+      });
+    }
+  }
+
+  get mode(): RegistrationMode {
+    return this.#o.mode;
+  }
+
+  /**
+   * Loads the kept registrations. When the hub starts in `approve` mode and its last start was not (or the
+   * database is new), every node it already knows (`known`, its node registry) is grandfathered: approved
+   * with origin `grandfathered`.
+   */
+  start(known: readonly { readonly site: string; readonly node: string }[]): void {
+    for (const r of this.#o.store.list()) this.#records.set(key(r.site, r.node), r);
+    const last = this.#o.store.lastMode();
+    if (this.#o.mode === 'approve' && last !== 'approve') {
+      const now = this.#o.clock.now();
+      let n = 0;
+      for (const k of known) {
+        if (this.#records.has(key(k.site, k.node))) continue;
+        this.#put({ ...blank(k.site, k.node), status: 'approved', origin: 'grandfathered', decidedBy: 'hub', decidedAt: now });
+        n++;
+      }
+      this.#o.logger.info(
+        { grandfathered: n },
+        `registration: approve mode switched on; ${n} known node${n === 1 ? '' : 's'} grandfathered`,
+      );
+    }
+    if (last !== this.#o.mode) this.#o.store.setLastMode(this.#o.mode);
+  }
+
+  /** Whether the node is admitted now (always in `open` mode). */
+  isApproved(site: string, node: string): boolean {
+    if (this.#o.mode === 'open') return true;
+    const r = this.#records.get(key(site, node));
+    if (r?.status === 'approved') return true;
+    // An admin's reject wins over the repository.
+    if (r?.status === 'rejected') return false;
+    return this.#o.repoDefines?.(site, node) ?? false;
+  }
+
+  /**
+   * Decides one frame from a node on `channel` (`frame`: decoded, when it was). True: handle it as usual.
+   * False: the node is not approved; the frame was counted and its facts (a birth's) recorded.
+   */
+  admit(site: string, node: string, frame?: WireFrame): boolean {
+    if (this.isApproved(site, node)) return true;
+    const k = key(site, node);
+    const now = this.#o.clock.now();
+    let r = this.#records.get(k);
+    const created = r === undefined;
+    if (r === undefined) {
+      r = { ...blank(site, node), firstSeen: now };
+      this.#records.set(k, r);
+    }
+    r.firstSeen ??= now;
+    r.lastSeen = now;
+    r.framesIgnored++;
+    this.#ignored?.inc({ status: r.status });
+    if (frame?.type === 'birth') {
+      r.births++;
+      r.zone = frame.zone;
+      r.agentVersion = frame.agentVersion;
+      r.bootTime = frame.bootTime;
+      r.configVersion = frame.configVersion;
+    }
+    if (created || frame?.type === 'birth') {
+      this.#o.store.put(r);
+      this.#dirty.delete(k);
+      this.#o.onChange?.({ ...r });
+    } else this.#dirty.add(k);
+    if (!this.#logged.has(k)) {
+      this.#logged.add(k);
+      if (r.status === 'rejected')
+        this.#o.logger.warn({ site, node }, `node ${k} was rejected: its frames are ignored (approve it to admit it)`);
+      else
+        this.#o.logger.warn(
+          { site, node, zone: r.zone, agentVersion: r.agentVersion },
+          `node ${k} is not approved: pending registration, its frames are ignored until an admin approves it (fieldmesh hub nodes approve ${k})`,
+        );
+    }
+    return false;
+  }
+
+  /** Pending and rejected registrations, with the count of approved ones. */
+  list(): RegistrationList {
+    const open = [...this.#records.values()].filter((r) => r.status !== 'approved' && !this.#repoApproved(r));
+    const rank = (r: RegistrationRecord) => (r.status === 'pending' ? 0 : 1);
+    open.sort((a, b) => rank(a) - rank(b) || (b.lastSeen ?? 0) - (a.lastSeen ?? 0) || (key(a.site, a.node) < key(b.site, b.node) ? -1 : 1));
+    const approved = [...this.#records.values()].filter((r) => r.status === 'approved').length;
+    return { mode: this.#o.mode, registrations: open.map((r) => ({ ...r })), approved };
+  }
+
+  /** One node's registration (any status), undefined when the gate never heard of it. */
+  get(site: string, node: string): RegistrationView | undefined {
+    const r = this.#records.get(key(site, node));
+    return r === undefined ? undefined : { ...r };
+  }
+
+  /** Approves a node (pending, rejected, or not heard of yet: pre-approval), kept across restarts. */
+  approve(site: string, node: string, by: string): RegistrationView {
+    return this.#decide(site, node, 'approved', by);
+  }
+
+  /** Rejects a node: its frames stay ignored (an approved node loses its approval) until it is approved. */
+  reject(site: string, node: string, by: string): RegistrationView {
+    return this.#decide(site, node, 'rejected', by);
+  }
+
+  /** Writes the last-seen times and counts that changed since the last flush. */
+  flush(): void {
+    for (const k of this.#dirty) {
+      const r = this.#records.get(k);
+      if (r !== undefined) this.#o.store.put(r);
+    }
+    this.#dirty.clear();
+  }
+
+  #decide(site: string, node: string, status: Exclude<RegistrationStatus, 'pending'>, by: string): RegistrationView {
+    if (this.#o.mode === 'open')
+      throw new FieldmeshError(
+        'FM_REQUEST_INVALID',
+        `registration.mode is open: the hub admits every node, so ${key(site, node)} needs no decision (set registration.mode: approve in hub.yaml)`,
+      );
+    const k = key(site, node);
+    const r = this.#records.get(k) ?? blank(site, node);
+    r.status = status;
+    r.decidedBy = by;
+    r.decidedAt = this.#o.clock.now();
+    r.origin = status === 'approved' ? 'admin' : null;
+    this.#put(r);
+    this.#logged.delete(k);
+    this.#o.logger.info({ site, node, by }, `registration: node ${k} ${status} by ${by}`);
+    const view = { ...r };
+    this.#o.onChange?.(view);
+    return view;
+  }
+
+  #repoApproved(r: RegistrationRecord): boolean {
+    return r.status === 'pending' && (this.#o.repoDefines?.(r.site, r.node) ?? false);
+  }
+
+  #put(r: RegistrationRecord): void {
+    const k = key(r.site, r.node);
+    this.#records.set(k, r);
+    this.#dirty.delete(k);
+    this.#o.store.put(r);
+  }
+}
+
+function blank(site: string, node: string): RegistrationRecord {
+  return {
+    site,
+    node,
+    status: 'pending',
+    zone: null,
+    agentVersion: null,
+    bootTime: null,
+    configVersion: null,
+    firstSeen: null,
+    lastSeen: null,
+    births: 0,
+    framesIgnored: 0,
+    decidedBy: null,
+    decidedAt: null,
+    origin: null,
+  };
+}
