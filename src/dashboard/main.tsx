@@ -10,6 +10,7 @@ import { ActionsPage } from './pages/actions/actions-page.js';
 import { AlertsPage } from './pages/alerts/alerts-page.js';
 import { AuditPage } from './pages/audit/audit-page.js';
 import { OverviewPage } from './pages/overview/overview-page.js';
+import { RegistrationsPage } from './pages/registrations/registrations-page.js';
 import { SitePage } from './pages/sites/site-page.js';
 import { type Route, useRoute } from './router.js';
 import { connectLive, loadConsoleInfo, loadMe, startPolling } from './store.js';
@@ -66,6 +67,8 @@ function Page({ route }: { route: Route }) {
       return <ActionsPage query={route.query} />;
     case 'audit':
       return <AuditPage />;
+    case 'registrations':
+      return <RegistrationsPage />;
     case 'config':
       return <LazyConfigPage query={route.query} />;
     case 'config-node':
@@ -94,6 +97,7 @@ function App() {
       alerts: 'Alerts',
       actions: 'Actions',
       audit: 'Audit',
+      registrations: 'Registrations',
       config: 'Configuration',
       'config-node': 'Effective config',
       missing: 'Not found',

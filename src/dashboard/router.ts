@@ -10,6 +10,7 @@ export type Route =
   | { readonly page: 'alerts' }
   | { readonly page: 'actions'; readonly query: URLSearchParams }
   | { readonly page: 'audit' }
+  | { readonly page: 'registrations' }
   | { readonly page: 'config'; readonly query: URLSearchParams }
   | { readonly page: 'config-node'; readonly site: string; readonly node: string }
   | { readonly page: 'missing'; readonly path: string };
@@ -29,6 +30,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'alerts' && parts.length === 1) return { page: 'alerts' };
   if (parts[0] === 'actions' && parts.length === 1) return { page: 'actions', query };
   if (parts[0] === 'audit' && parts.length === 1) return { page: 'audit' };
+  if (parts[0] === 'registrations' && parts.length === 1) return { page: 'registrations' };
   if (parts[0] === 'config' && parts.length === 1) return { page: 'config', query };
   if (parts[0] === 'config' && parts[1] === 'nodes' && parts.length === 4)
     return { page: 'config-node', site: parts[2] as string, node: parts[3] as string };

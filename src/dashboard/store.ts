@@ -148,6 +148,15 @@ export function onConfigMessage(l: (m: unknown) => void): () => void {
   };
 }
 
+const registrationListeners = new Set<(m: unknown) => void>();
+/** Every live `registration` message (a node asks to join, is approved or rejected): the registrations screens refetch. */
+export function onRegistrationMessage(l: (m: unknown) => void): () => void {
+  registrationListeners.add(l);
+  return () => {
+    registrationListeners.delete(l);
+  };
+}
+
 const eventListeners = new Set<(e: EventView) => void>();
 /** Every newly stored event as it arrives (config reports and service events refresh the node page's panels). */
 export function onEventMessage(l: (e: EventView) => void): () => void {
@@ -315,6 +324,9 @@ function handlers(): Record<string, (data: unknown) => void> {
     },
     config: (d) => {
       for (const l of configListeners) l(d);
+    },
+    registration: (d) => {
+      for (const l of registrationListeners) l(d);
     },
     zone: (d) => {
       const z = zoneFromMessage(d);

@@ -61,6 +61,7 @@ const NAV: ReadonlyArray<{ page: Route['page']; href: string; label: string; adm
   { page: 'alerts', href: '#/alerts', label: 'Alerts' },
   { page: 'actions', href: '#/actions', label: 'Actions' },
   { page: 'config', href: '#/config', label: 'Configuration' },
+  { page: 'registrations', href: '#/registrations', label: 'Registrations', admin: true },
   { page: 'audit', href: '#/audit', label: 'Audit', admin: true },
 ];
 

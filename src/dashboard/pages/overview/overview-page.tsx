@@ -8,6 +8,7 @@ import { formatAge } from '../../format.js';
 import { hasRole } from '../../roles.js';
 import { siteHref } from '../../router.js';
 import { useStore } from '../../store.js';
+import { RegistrationsPanel } from '../registrations/registrations-panel.js';
 import { HealthPanel } from './health-panel.js';
 import { SiteMap } from './site-map.js';
 import { matchesFilter, SitesTable } from './sites-table.js';
@@ -41,6 +42,7 @@ export function OverviewPage({ view }: { view: 'map' | 'list' }) {
     .sort((a, b) => HEALTH_RANK[b.health] - HEALTH_RANK[a.health] || a.name.localeCompare(b.name));
   return (
     <div class="overview">
+      <RegistrationsPanel />
       <HealthPanel f={figures} rows={rows} zones={[...s.zones.values()]} />
       <section class="sites-section" aria-label="sites">
         <div class="section-head">
