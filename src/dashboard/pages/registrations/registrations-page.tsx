@@ -110,7 +110,7 @@ export function RegistrationsPage() {
                 </td>
                 <td class="num">{r.births}</td>
                 <td class="num">{r.framesIgnored}</td>
-                <td class="buttons">
+                <td class="row-actions">
                   <button type="button" class="primary" data-testid="registration-approve" onClick={() => ask(r, 'approve')}>
                     Approve
                   </button>
