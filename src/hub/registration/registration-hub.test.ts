@@ -100,3 +100,23 @@ test('registration at the hub: a rejected node stays out; the routes are for adm
   assert.ok(targets.includes('reject s1/x ok'), JSON.stringify(targets));
   assert.ok(targets.includes('s1/x denied'), `the operator's refused approval is audited: ${JSON.stringify(targets)}`);
 });
+
+test('registration at the hub: switching approve on grandfathers the nodes the hub knew; a new one waits', async () => {
+  const dataDir = kit.tempDir('fieldmesh-reg-grandfather-');
+  const first = await kit.startHub({ dataDir });
+  const old = await kit.bornNode(first.broker, first.clock);
+  await waitFor(() => first.hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online in open mode' });
+  await old.close();
+  await first.hub.stop();
+
+  const { hub, broker, clock } = await kit.startHub({ dataDir, config: { registration: { mode: 'approve' } } });
+  assert.equal(hub.registrations.get('s1', 'n1')?.origin, 'grandfathered');
+  await kit.bornNode(broker, clock);
+  const { transport: newcomer } = await kit.connectClient(broker, 'node-s1-n9');
+  await newcomer.publish(nodeTopic('fieldmesh', 's1', 'n9', 'birth'), birthOf(new SessionEncoder(1), clock.now(), [batterySoc()]), {
+    qos: 1,
+  });
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'grandfathered n1 online' });
+  await waitFor(() => hub.registrations.get('s1', 'n9')?.status === 'pending', { what: 'n9 pending' });
+  assert.equal(hub.fleet.get('s1', 'n9'), undefined);
+});
