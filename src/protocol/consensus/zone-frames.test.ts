@@ -23,9 +23,7 @@ import {
 const T0 = new ManualClock().now();
 // Ids are bounded in bytes (a command id at 64): twelve graphemes of up to 4 code points can pass that, so
 // the arbitrary keeps to what the layout carries (the encoder's refusal beyond it has its own test).
-const idArb = fc
-  .string({ unit: 'grapheme', minLength: 1, maxLength: 12 })
-  .filter((s) => new TextEncoder().encode(s).length <= 64);
+const idArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => new TextEncoder().encode(s).length <= 64);
 const nameArb = fc.string({ maxLength: 16 });
 const countArb = fc.nat({ max: 2 ** 40 });
 const timeArb = fc.integer({ min: 0, max: 2 ** 45 });
