@@ -46,6 +46,19 @@ describe('pump controller', () => {
     assert.deepEqual(rig.controller.state().lastStop, { at: t0 + 15_000, reason: 'lease-lapsed', by: 'envelope' });
   });
 
+  it('a lease lapse and an alert-only runtime limit due in one check both apply: the alert is raised and the pump stops [FM-ZONE-ACT-4, FM-ZONE-ACT-5]', async () => {
+    // Found by the envelope's property test (fast-check seed -1495478176): the alert ended the check and the
+    // lapsed lease was not applied until a later deadline.
+    await setup({ maxRuntimeMs: 2_000, atMaxRuntime: 'alert', minOffMs: 0, onLeaseLapse: 'stop', onRestart: 'stop' });
+    const limits: string[] = [];
+    rig.controller.on('runtimeLimitReached', (e) => limits.push(e.action));
+    await rig.demand(1_751);
+    await rig.advance(2_000);
+    assert.equal(rig.driver.running, false, 'the lapsed lease stops the pump in the same check');
+    assert.equal(rig.controller.state().lastStop?.reason, 'lease-lapsed');
+    assert.deepEqual(limits, ['alerted']);
+  });
+
   it('keeps running on a renewed lease and after a lapse with onLeaseLapse keep-running [FM-ZONE-ACT-4]', async () => {
     await setup({ onLeaseLapse: 'keep-running', maxRuntimeMs: 600_000 });
     const lapses: string[] = [];

@@ -479,11 +479,7 @@ export class PumpController {
     const run = this.s.run;
     if (run) {
       const runtime = this.runtimeMs();
-      if (run.testUntil !== null && now >= run.testUntil) {
-        await this.stopRun('test-done', run.by);
-      } else if (runtime >= env.maxRuntimeMs && (env.atMaxRuntime === 'stop' || !this.s.overRuntime)) {
-        // [FM-ZONE-ACT-5] Max runtime: stop, or keep running and report overRuntime.
-        const action = env.atMaxRuntime === 'stop' ? 'stopped' : 'alerted';
+      const limitReached = (action: 'stopped' | 'alerted'): void => {
         this.emit('runtimeLimitReached', { at: now, runtimeMs: runtime, action });
         this.record({
           kind: 'runtime-limit',
@@ -491,12 +487,27 @@ export class PumpController {
           outcome: 'done',
           detail: `ran ${Math.round(runtime)} ms of ${env.maxRuntimeMs}: ${action}`,
         });
-        if (action === 'stopped') await this.stopRun('max-runtime', 'envelope');
-        else this.persist({ overRuntime: true });
-      } else if (run.leaseUntil !== null && run.leaseLapsedAt === null && now >= run.leaseUntil) {
-        await this.lapseLease(run, 'lease-lapsed');
-      } else if (this.clock.monotonic() - this.monoAtCheckpoint >= RUNTIME_CHECKPOINT_MS) {
-        this.checkpoint();
+      };
+      if (run.testUntil !== null && now >= run.testUntil) {
+        await this.stopRun('test-done', run.by);
+      } else if (runtime >= env.maxRuntimeMs && env.atMaxRuntime === 'stop') {
+        // [FM-ZONE-ACT-5] Max runtime: stop.
+        limitReached('stopped');
+        await this.stopRun('max-runtime', 'envelope');
+      } else {
+        // [FM-ZONE-ACT-5] Max runtime with atMaxRuntime alert: report it once and keep running. It does not
+        // end the check: a lease that has lapsed by now still applies (a limit and a lapse due together must
+        // not leave the pump running until the next deadline).
+        if (runtime >= env.maxRuntimeMs && !this.s.overRuntime) {
+          limitReached('alerted');
+          this.persist({ overRuntime: true });
+        }
+        const current = this.s.run ?? run;
+        if (current.leaseUntil !== null && current.leaseLapsedAt === null && now >= current.leaseUntil) {
+          await this.lapseLease(current, 'lease-lapsed');
+        } else if (this.clock.monotonic() - this.monoAtCheckpoint >= RUNTIME_CHECKPOINT_MS) {
+          this.checkpoint();
+        }
       }
     } else if (this.pending) {
       const d = this.pending;
