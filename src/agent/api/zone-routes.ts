@@ -7,12 +7,12 @@
 // 403 when the node has none configured, so nobody on the segment can start a pump through the API.
 // A zone this node takes no part in is 404 FM_ZONE_UNKNOWN (its message lists the node's zones).
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isFieldmeshError } from '../../kit/index.js';
 import { errorAnswer } from '../../protocol/index.js';
 import type { PumpAction } from '../actuators/pump-controller.js';
 import type { ZoneRuntime } from '../zones/zone-runtime.js';
+import { commandOperator } from './service-routes.js';
 
 const ACTIONS: readonly PumpAction[] = ['start', 'stop', 'estop', 'clear', 'test'];
 
@@ -36,11 +36,6 @@ function answerError(reply: FastifyReply, err: unknown) {
   return reply.status(answer.status).send(answer.body);
 }
 
-function sameToken(a: string, b: string): boolean {
-  const h = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(h(a), h(b));
-}
-
 export interface ZoneRoutesOptions {
   /** The bearer token operators' commands need; undefined: the node takes none. */
   readonly token: string | undefined;
@@ -54,29 +49,14 @@ export function registerZoneRoutes(app: FastifyInstance, zones: () => ZoneRuntim
     if (z === undefined) void notFound(reply, 'no zone names this node (zones: in node.yaml)');
     return z;
   };
-  /** The operator, or undefined after answering 401/403. */
-  const operator = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
-    const tokens = [options.token, options.commandsToken].filter((t): t is string => t !== undefined);
-    if (tokens.length === 0) {
-      void reply.status(403).send({
-        status: 'error',
-        errorType: 'forbidden',
-        code: 'FM_AUTH_FORBIDDEN',
-        error: 'zone commands are off on this node: set zoneCommands.token or commands.token in node.yaml (or act through the hub)',
-      });
-      return undefined;
-    }
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (given === '' || !tokens.some((t) => sameToken(given, t))) {
-      void reply
-        .status(401)
-        .send({ status: 'error', errorType: 'unauthorized', code: 'FM_AUTH_REQUIRED', error: 'a valid bearer token is needed' });
-      return undefined;
-    }
-    const by = request.headers['x-fieldmesh-operator'];
-    return typeof by === 'string' && by !== '' ? `api:${by}` : 'api';
-  };
+  /** The operator, or undefined after answering 401/403 (the node's one bearer-token check, service-routes.ts). */
+  const operator = (request: FastifyRequest, reply: FastifyReply): string | undefined =>
+    commandOperator(
+      request,
+      reply,
+      [options.token, options.commandsToken],
+      'zone commands are off on this node: set zoneCommands.token or commands.token in node.yaml (or act through the hub)',
+    );
 
   app.get('/api/v1/zones', async (_request, reply) => {
     const z = runtimeOr404(reply);
