@@ -329,10 +329,12 @@ describe('zones over a real Mosquitto, three node processes', () => {
     assert.equal(readFileSync(relayState, 'utf8'), '0\n', 'told off at boot');
     await fleet.detect('n1', 'n1-relay', 0.9);
     await fleet.detect('n3', 'n3-relay', 0.9);
-    const running = await fleet.until('n2', 'relay', (x) => x.pumps[0]?.running === true, 'pump-cmd runs');
-    const v = viewOf(running.pumps[0]);
-    assert.deepEqual([v.cause, v.fault, v.mismatch], ['majority', null, null], 'the read-back agrees: the line is on');
-    assert.equal(readFileSync(relayState, 'utf8'), '1\n');
+    await fleet.until('n2', 'relay', (x) => x.pumps[0]?.running === true, 'pump-cmd runs');
+    // The envelope records the run before it runs the script (a kill in between restarts "running" and resumes
+    // or stops by onRestart): the line follows a moment after the API shows the run.
+    await waitFor(() => readFileSync(relayState, 'utf8') === '1\n', { what: 'the relay script turned the line on' });
+    const v = viewOf(await fleet.pump('n2', 'relay', 'pump-cmd'));
+    assert.deepEqual([v.state, v.cause, v.fault, v.mismatch], ['running', 'majority', null, null], 'the read-back agrees: the line is on');
     assert.deepEqual(
       fleet.audit('n2', ['pump_readback', 'pump_fault']).filter((e) => e.payload.pump === 'pump-cmd'),
       [],
