@@ -247,7 +247,13 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   // Throws FM_CONFIG_INVALID naming file and path when a rule file is wrong: before anything starts.
   const alerts = config.alerts.enabled
     ? createAlertEngine(config, {
-        fleet: { nodes: () => fleet.nodes(), backlog: backlogOf, zones: () => zoneMonitor.alertZones() },
+        fleet: {
+          nodes: () => fleet.nodes(),
+          backlog: backlogOf,
+          zones: () => zoneMonitor.alertZones(),
+          // Read at evaluation time, once the reconciler below exists.
+          configRepo: () => (configRepo === undefined ? undefined : { refused: configRepo.summary().refused, nodes: configRepo.nodes() }),
+        },
         storage,
         clock,
         logger,

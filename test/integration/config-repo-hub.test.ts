@@ -96,9 +96,17 @@ before(async () => {
   );
   broker = await startMosquitto();
   const hubYaml = await writeHubConfig(dir, broker.url);
-  writeFileSync(hubYaml, `topicPrefix: fm\nconfigRepo:\n  git: {url: "${repo}", branch: main, interval: 1h}\n  applyTimeout: 10s\n`, {
-    flag: 'a',
-  });
+  // A rule on the hub's own reconciliation series: a refused revision is an alert like any other.
+  const rules = join(dir, 'config-rules.yaml');
+  writeFileSync(
+    rules,
+    'groups:\n  - name: config\n    rules:\n      - alert: ConfigRefused\n        expr: fieldmesh_config_revision_refused == 1\n',
+  );
+  writeFileSync(
+    hubYaml,
+    `topicPrefix: fm\nconfigRepo:\n  git: {url: "${repo}", branch: main, interval: 1h}\n  applyTimeout: 10s\nalerts: {evaluationInterval: 1s, ruleFiles: ["${rules}"]}\n`,
+    { flag: 'a' },
+  );
   hub = start(['hub', '--config', hubYaml]);
   hubUrl = (await hub.waitForOutput(/console (http:\/\/\S+)\//))[1] as string;
   client = mqtt.connect(broker.url, { clientId: 'config-watcher' });
@@ -173,6 +181,11 @@ test('config repo at the hub: an invalid commit is refused as a whole with file:
   const metrics = await (await fetch(`${hubUrl}/metrics`)).text();
   assert.match(metrics, /^fieldmesh_config_revision_refused 1$/m);
   assert.match(metrics, /^fieldmesh_config_revisions_total\{result="refused"\} 1$/m);
+  const firing = async () =>
+    (await api<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts')).data.alerts.some(
+      (a) => a.labels.alertname === 'ConfigRefused' && a.state === 'firing',
+    );
+  await waitFor(firing, { what: 'ConfigRefused firing on fieldmesh_config_revision_refused' });
   // Give a stray publish every chance to arrive: a round trip through the broker after the sync.
   await client.publishAsync('fm/_test/barrier', 'x', { qos: 1 });
   assert.deepEqual(['north/n1', 'north/n2', 'south/s1'].map(count), before);
@@ -182,6 +195,7 @@ test('config repo at the hub: an invalid commit is refused as a whole with file:
   );
   const fixed = await api<{ refused: boolean }>('/api/v1/config/sync', {});
   assert.equal(fixed.data.refused, false);
+  await waitFor(async () => !(await firing()), { what: 'ConfigRefused resolved' });
   assert.deepEqual(['north/n1', 'north/n2', 'south/s1'].map(count), before, 'the fixed commit renders what was published: nothing to send');
 });
 

@@ -63,6 +63,8 @@ export interface FleetView {
   backlog(site: string, node: string): NodeBacklog | undefined;
   /** The zones the hub watches (absent: none). */
   zones?(): readonly AlertZone[];
+  /** The configuration repository's reconciliation, when hub.yaml has `configRepo` (absent or undefined: none). */
+  configRepo?(): AlertConfigRepo | undefined;
 }
 
 export const FLEET_SERIES = ['fieldmesh_node_up', 'fieldmesh_node_last_heard_age_seconds', 'fieldmesh_node_backlog_age_seconds'] as const;
@@ -76,6 +78,33 @@ export const ZONE_SERIES = [
   'fieldmesh_zone_pump_runtime_seconds',
 ] as const;
 export type ZoneSeriesName = (typeof ZONE_SERIES)[number];
+
+/** What alert rules may know of the configuration repository's reconciliation. */
+export interface AlertConfigRepo {
+  /** The newest revision read was refused (the nodes keep the last good one). */
+  readonly refused: boolean;
+  readonly nodes: readonly { readonly site: string; readonly node: string; readonly state: string; readonly drift: boolean }[];
+}
+
+/**
+ * The reconciliation as series, so rules can say "a revision was refused" or "a node failed its config":
+ *   fieldmesh_config_revision_refused                1 while the newest revision read is refused, else 0
+ *   fieldmesh_config_node_state{site,node,state}     1 for the node's current state (kube-state-metrics style)
+ *   fieldmesh_config_node_drift{site,node}           1 while the node runs a config the hub never issued
+ */
+export const CONFIG_SERIES = ['fieldmesh_config_revision_refused', 'fieldmesh_config_node_state', 'fieldmesh_config_node_drift'] as const;
+export type ConfigSeriesName = (typeof CONFIG_SERIES)[number];
+
+export function configSeries(name: ConfigSeriesName, repo: AlertConfigRepo): { labels: Record<string, string>; value: number }[] {
+  switch (name) {
+    case 'fieldmesh_config_revision_refused':
+      return [{ labels: {}, value: repo.refused ? 1 : 0 }];
+    case 'fieldmesh_config_node_state':
+      return repo.nodes.map((n) => ({ labels: { site: n.site, node: n.node, state: n.state }, value: 1 }));
+    case 'fieldmesh_config_node_drift':
+      return repo.nodes.map((n) => ({ labels: { site: n.site, node: n.node }, value: n.drift ? 1 : 0 }));
+  }
+}
 
 /** The zone series at `nowMs`, one row per zone (or per pump for the pump series). */
 export function zoneSeries(
@@ -139,6 +168,14 @@ export function createAlertSeriesSource(storage: Pick<HubStorage, 'querySeries'>
     if (name !== undefined && (ZONE_SERIES as readonly string[]).includes(name)) {
       const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
       return zoneSeries(name as ZoneSeriesName, fleet.zones?.() ?? [], endMs)
+        .filter((r) => matchesSelector(selector, name, r.labels))
+        .map((r) => ({ metric: { __name__: name, ...r.labels }, points: [[endMs, r.value]] }));
+    }
+    if (name !== undefined && (CONFIG_SERIES as readonly string[]).includes(name)) {
+      const repo = fleet.configRepo?.();
+      if (repo === undefined) return [];
+      const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
+      return configSeries(name as ConfigSeriesName, repo)
         .filter((r) => matchesSelector(selector, name, r.labels))
         .map((r) => ({ metric: { __name__: name, ...r.labels }, points: [[endMs, r.value]] }));
     }
