@@ -11,8 +11,15 @@ import { join } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Clock, createId, describeError, FieldmeshError, type Logger, type TimerHandle } from '../../kit/index.js';
 import { writeFileDurably } from '../../platform/index.js';
+import type {
+  ApplyNodeResult,
+  ApplyRequest,
+  ApplyRunView,
+  ConfigRepoSummary,
+  RefusedRevision,
+  RevisionInfo,
+} from '../../protocol/config-api.js';
 import {
-  type ActionSelector,
   CONFIG_APPLIED_EVENT,
   CONFIG_REJECTED_EVENT,
   desiredConfigOf,
@@ -24,11 +31,10 @@ import type { Transport } from '../../transport/index.js';
 import { selectNodes } from '../actions/selection.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import type { ConfigRepoConfig } from './config-repo-config.js';
-import { type ConfigRepoProblemView, type ConfigRepoRenderer, formatConfigProblem, type RenderedNodeConfig } from './config-repo-port.js';
+import { type ConfigRepoRenderer, formatConfigProblem, type RenderedNodeConfig } from './config-repo-port.js';
 import { type ConfigRepoSource, createDirSource, createGitSource } from './config-source.js';
 import {
   CONFIG_NODE_STATES,
-  type ConfigNodeState,
   ConfigTracker,
   type NodeConfigView,
   parseConfigReport,
@@ -43,65 +49,14 @@ const REPUBLISH_INTERVAL_MS = 2_000;
 /** Apply runs kept for the API. */
 const RUNS_KEPT = 20;
 
-export interface RevisionInfo {
-  readonly revision: string;
-  readonly commit: string | null;
-  /** When the hub read it, ms. */
-  readonly at: number;
-}
-
-export interface RefusedRevision extends RevisionInfo {
-  readonly problems: readonly ConfigRepoProblemView[];
-}
-
-export type ApplyNodeResult = 'waiting' | 'applied' | 'pending-restart' | 'failed' | 'timeout' | 'offline' | 'skipped';
-
-export interface ApplyRunView {
-  readonly id: string;
-  readonly by: string | null;
-  readonly startedAt: number;
-  readonly finishedAt: number | null;
-  readonly state: 'running' | 'done' | 'stopped';
-  readonly revision: string | null;
-  readonly commit: string | null;
-  readonly waves: readonly {
-    readonly index: number;
-    readonly state: 'waiting' | 'running' | 'ok' | 'failed' | 'skipped';
-    readonly nodes: readonly {
-      readonly site: string;
-      readonly node: string;
-      readonly hash: string;
-      readonly result: ApplyNodeResult;
-      readonly error?: string;
-    }[];
-  }[];
-  /** Why the run stopped (the first failing wave), or null. */
-  readonly stoppedBy: string | null;
-}
-
-export interface ApplyRequest {
-  readonly target?: ActionSelector;
-  /** Sizes of successive waves (the nodes left form one last wave), or waves of `size` nodes; default one wave. */
-  readonly waves?: readonly number[] | { readonly size: number };
-  readonly pauseMs?: number;
-  readonly timeoutMs?: number;
-}
-
-export interface ConfigRepoSummary {
-  readonly source: string;
-  readonly rollout: 'auto' | 'manual';
-  readonly lastRead: RevisionInfo | null;
-  readonly lastGood: RevisionInfo | null;
-  readonly lastRefused: RefusedRevision | null;
-  /** The newest revision read was refused (the hub distributes lastGood). */
-  readonly refused: boolean;
-  /** The last failure to read the repository (git fetch, a folder gone), or null after a good read. */
-  readonly lastError: { readonly at: number; readonly message: string } | null;
-  /** manual rollout: a good revision not yet applied. */
-  readonly awaitingApply: boolean;
-  readonly nodes: { readonly total: number; readonly states: Record<ConfigNodeState, number>; readonly drift: number };
-  readonly lastRun: ApplyRunView | null;
-}
+export type {
+  ApplyNodeResult,
+  ApplyRequest,
+  ApplyRunView,
+  ConfigRepoSummary,
+  RefusedRevision,
+  RevisionInfo,
+} from '../../protocol/config-api.js';
 
 export interface FleetNodeView {
   readonly site: string;

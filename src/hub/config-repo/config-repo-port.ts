@@ -2,24 +2,9 @@
 // may not import fleet-config (it reads the agent's schema), so the composition root (src/cli/hub.ts, or a
 // test) passes `renderConfigRepoFiles` from src/cli/hub-config-repo.ts in HubOverrides.configRepoRenderer.
 
-/** Where a value was set (fleet-config's Provenance). */
-export interface ConfigLeafOrigin {
-  readonly layer: string;
-  readonly file: string;
-  readonly line: number;
-  readonly col: number;
-}
+import type { ConfigLeafOrigin, ConfigRepoProblemView } from '../../protocol/config-api.js';
 
-/** One problem of a refused revision, printed `file:line:col: path: message`. */
-export interface ConfigRepoProblemView {
-  readonly kind: string;
-  readonly file: string;
-  readonly line: number;
-  readonly col: number;
-  readonly path: string;
-  readonly message: string;
-  readonly node?: string;
-}
+export type { ConfigLeafOrigin, ConfigRepoProblemView } from '../../protocol/config-api.js';
 
 /** One node's effective config in a valid revision. */
 export interface RenderedNodeConfig {

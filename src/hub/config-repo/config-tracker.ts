@@ -5,49 +5,22 @@
 // offline, unknown-node (online at the hub, in no repository file) or removed, and drift (the node runs a
 // hash the hub never issued). Pure state: no timers, no I/O. docs/config-as-code.md "Reconciliation at the hub".
 
+import {
+  CONFIG_NODE_STATES,
+  type ConfigNodeState,
+  type ConfigReport,
+  type NodeConfigView,
+  type PublishedConfig,
+} from '../../protocol/config-api.js';
 import type { NodeStateName } from '../../protocol/index.js';
 import type { RenderedNodeConfig } from './config-repo-port.js';
 
-export const CONFIG_NODE_STATES = ['in-sync', 'pending', 'failed', 'pending-restart', 'offline', 'unknown-node', 'removed'] as const;
-export type ConfigNodeState = (typeof CONFIG_NODE_STATES)[number];
+export { CONFIG_NODE_STATES, type ConfigNodeState } from '../../protocol/config-api.js';
 
 /** Hashes remembered per node as "previously desired" (older ones fall off). */
 export const HISTORY_PER_NODE = 50;
 
-export interface ConfigReport {
-  readonly kind: 'applied' | 'rejected';
-  readonly hash: string;
-  readonly commit: string | null;
-  /** The event's time (the node's clock), ms. */
-  readonly at: number;
-  readonly applied: readonly string[];
-  readonly pendingRestart: readonly string[];
-  readonly stage?: string;
-  readonly error?: string;
-  readonly problems?: readonly { readonly path: string; readonly message: string }[];
-}
-
-export interface PublishedConfig {
-  readonly hash: string;
-  readonly commit: string | null;
-  readonly at: number;
-}
-
-/** One node's row as the API and the CLI show it. */
-export interface NodeConfigView {
-  readonly site: string;
-  readonly node: string;
-  readonly zone: string | null;
-  readonly state: ConfigNodeState;
-  readonly drift: boolean;
-  /** What the last good revision wants; null for a node in no repository file. */
-  readonly desired: { readonly hash: string; readonly commit: string | null } | null;
-  /** What is retained on the broker for the node now; null when nothing. */
-  readonly published: PublishedConfig | null;
-  readonly reported: ConfigReport | null;
-  /** The node's state at the hub (undefined: never heard). */
-  readonly fleetState: NodeStateName | null;
-}
+export type { ConfigReport, NodeConfigView, PublishedConfig } from '../../protocol/config-api.js';
 
 interface Entry {
   site: string;
