@@ -5,7 +5,7 @@
 // docs/cli.md "fieldmesh config", docs/config-as-code.md "Reconciliation at the hub".
 
 import type { Command } from 'commander';
-import { type ErrorCode, FieldmeshError, formatAge, isFieldmeshError, parseDurationMs } from '../kit/index.js';
+import { FieldmeshError, formatAge, isFieldmeshError, parseDurationMs } from '../kit/index.js';
 import type { ActionSelector } from '../protocol/index.js';
 import {
   explainHubAuthError,
@@ -15,6 +15,7 @@ import {
   tokenFileOption,
   tokenOption,
 } from './hub-credentials.js';
+import { hubRequest } from './hub-request.js';
 import { type CliIo, errorText } from './io.js';
 import { formatTable } from './status.js';
 
@@ -73,40 +74,11 @@ function usage(message: string): FieldmeshError {
   return new FieldmeshError('FM_CLI_USAGE', message);
 }
 
+const NO_CONFIG_REPO = 'reconciles no configuration repository (hub.yaml has no configRepo:)';
+
 /** A request to the hub's config API; answers `data`, or throws a FieldmeshError that says what to do. */
-async function hubRequest<T>(hub: string, token: HubToken | undefined, path: string, body?: unknown): Promise<T> {
-  const base = hub.replace(/\/+$/, '');
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token !== undefined) headers.authorization = `Bearer ${token.token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch (err) {
-    const why = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new FieldmeshError(
-      'FM_TRANSPORT_UNAVAILABLE',
-      `the hub at ${base} is unreachable: ${why?.code ?? why?.message ?? (err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  const answer = (await res.json().catch(() => ({}))) as { data?: T; code?: string; message?: string; error?: string };
-  if (res.ok && answer.data !== undefined) return answer.data;
-  const message = answer.message ?? answer.error ?? `HTTP ${res.status}`;
-  if (res.status === 401 || res.status === 403) {
-    const code: ErrorCode = res.status === 401 ? 'FM_AUTH_REQUIRED' : 'FM_AUTH_FORBIDDEN';
-    throw explainHubAuthError(new FieldmeshError(code, message, { details: { status: res.status } }), base, token);
-  }
-  if (res.status === 404 && /^no route /.test(message))
-    throw new FieldmeshError('FM_NOT_FOUND', `the hub at ${base} reconciles no configuration repository (hub.yaml has no configRepo:)`);
-  const code = (typeof answer.code === 'string' ? answer.code : 'FM_REQUEST_INVALID') as ErrorCode;
-  throw new FieldmeshError(code, `the hub at ${base} answered ${res.status}: ${message}`);
+function configRequest<T>(hub: string, token: HubToken | undefined, path: string, body?: unknown): Promise<T> {
+  return hubRequest<T>(hub, token, path, { ...(body === undefined ? {} : { body }), missingRoute: NO_CONFIG_REPO });
 }
 
 const short = (hash: string | null | undefined) => (hash === null || hash === undefined ? '-' : hash.slice(0, 12));
@@ -234,8 +206,8 @@ export function registerConfigHub(config: Command, io: CliIo): void {
     let token: HubToken | undefined;
     try {
       token = resolveHubToken(flags, process.env);
-      const summary = await hubRequest<Summary>(flags.hub, token, '/api/v1/config');
-      const { nodes } = await hubRequest<{ nodes: NodeView[] }>(flags.hub, token, '/api/v1/config/nodes');
+      const summary = await configRequest<Summary>(flags.hub, token, '/api/v1/config');
+      const { nodes } = await configRequest<{ nodes: NodeView[] }>(flags.hub, token, '/api/v1/config/nodes');
       const now = Date.now();
       io.out(
         flags.json === true
@@ -256,7 +228,7 @@ export function registerConfigHub(config: Command, io: CliIo): void {
     let token: HubToken | undefined;
     try {
       token = resolveHubToken(flags, process.env);
-      const summary = await hubRequest<Summary>(flags.hub, token, '/api/v1/config/sync', {});
+      const summary = await configRequest<Summary>(flags.hub, token, '/api/v1/config/sync', {});
       io.out(flags.json === true ? JSON.stringify(summary, null, 2) : formatSummary(summary, Date.now()));
       process.exitCode = summary.refused ? 1 : 0;
     } catch (err) {
@@ -287,7 +259,7 @@ export function registerConfigHub(config: Command, io: CliIo): void {
         pauseMs,
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
       };
-      let run = await hubRequest<Run>(flags.hub, token, '/api/v1/config/apply', body);
+      let run = await configRequest<Run>(flags.hub, token, '/api/v1/config/apply', body);
       const tty = process.stderr.isTTY === true && flags.json !== true;
       let shown = '';
       while (run.state === 'running') {
@@ -297,7 +269,7 @@ export function registerConfigHub(config: Command, io: CliIo): void {
         if (tty && line !== shown) process.stderr.write(`\r${line}`);
         shown = line;
         await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
-        const summary = await hubRequest<Summary>(flags.hub, token, '/api/v1/config');
+        const summary = await configRequest<Summary>(flags.hub, token, '/api/v1/config');
         if (summary.lastRun?.id !== run.id)
           throw new FieldmeshError(
             'FM_ACTION_CONFLICT',

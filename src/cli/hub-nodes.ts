@@ -4,15 +4,9 @@
 // connection or authorization. docs/registration.md, docs/cli.md "fieldmesh hub nodes".
 
 import type { Command } from 'commander';
-import { type ErrorCode, FieldmeshError, formatAge, isValidId } from '../kit/index.js';
-import {
-  explainHubAuthError,
-  type HubToken,
-  type HubTokenFlags,
-  resolveHubToken,
-  tokenFileOption,
-  tokenOption,
-} from './hub-credentials.js';
+import { FieldmeshError, formatAge, isValidId } from '../kit/index.js';
+import { type HubToken, type HubTokenFlags, resolveHubToken, tokenFileOption, tokenOption } from './hub-credentials.js';
+import { hubRequest } from './hub-request.js';
 import { type CliIo, errorText } from './io.js';
 import { formatTable } from './status.js';
 
@@ -57,38 +51,12 @@ export function parseNodeRef(ref: string): { site: string; node: string } {
   return { site: parts[0] as string, node: parts[1] as string };
 }
 
-async function request<T>(hub: string, token: HubToken | undefined, path: string, method: 'GET' | 'POST'): Promise<T> {
-  const base = hub.replace(/\/+$/, '');
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token !== undefined) headers.authorization = `Bearer ${token.token}`;
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { method, headers });
-  } catch (err) {
-    const why = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new FieldmeshError(
-      'FM_TRANSPORT_UNAVAILABLE',
-      `the hub at ${base} is unreachable: ${why?.code ?? why?.message ?? (err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  const answer = (await res.json().catch(() => ({}))) as { data?: T; code?: string; message?: string; error?: string };
-  if (res.ok && answer.data !== undefined) return answer.data;
-  const message = answer.message ?? answer.error ?? `HTTP ${res.status}`;
-  if (res.status === 401) throw explainHubAuthError(new FieldmeshError('FM_AUTH_REQUIRED', message), base, token);
-  if (res.status === 403) {
-    const from = token === undefined ? '' : ` (token from ${token.source})`;
-    throw new FieldmeshError(
-      'FM_AUTH_FORBIDDEN',
-      `the hub at ${base} refused the request${from}: ${message}; registrations need an admin: fieldmesh hub token create --config <hub.yaml> --name <name> --role admin`,
-    );
-  }
-  if (res.status === 404 && /^no route /.test(message))
-    throw new FieldmeshError('FM_NOT_FOUND', `the hub at ${base} has no registrations API (a fieldmesh hub older than this command)`);
-  const code = (typeof answer.code === 'string' ? answer.code : 'FM_REQUEST_INVALID') as ErrorCode;
-  throw new FieldmeshError(code, `the hub at ${base} answered ${res.status}: ${message}`);
+function request<T>(hub: string, token: HubToken | undefined, path: string, method: 'GET' | 'POST'): Promise<T> {
+  return hubRequest<T>(hub, token, path, {
+    method,
+    missingRoute: 'has no registrations API (a fieldmesh hub older than this command)',
+    forbiddenHint: 'registrations need an admin: fieldmesh hub token create --config <hub.yaml> --name <name> --role admin',
+  });
 }
 
 const age = (t: number | null, now: number) => (t === null ? '-' : formatAge(now - t));
