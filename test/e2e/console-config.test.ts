@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser } from '../kit/browser.js';
+import { writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
-import { freePort } from '../kit/ports.js';
 
 const SHOTS = new URL('../../artifacts/screenshots/', import.meta.url).pathname;
 const VIEWPORT = { width: 1400, height: 900 };
@@ -56,12 +56,6 @@ let hubUrl: string;
 const procs: FieldmeshProcess[] = [];
 let browser: Browser | undefined;
 
-async function runUntilExit(args: string[], stdin: string): Promise<void> {
-  const p = runFieldmesh(args, {}, stdin);
-  const code = await p.exited();
-  if (code !== 0) throw new Error(`fieldmesh ${args.join(' ')} exited ${code}: ${p.stderr()}`);
-}
-
 function write(path: string, text: string): void {
   mkdirSync(join(repo, path, '..'), { recursive: true });
   writeFileSync(join(repo, path), text);
@@ -88,26 +82,16 @@ before(async () => {
     write('sites/south.yaml', 'name: South\n');
     for (const n of NODES) write(`nodes/${n.id}.yaml`, `node: {id: ${n.id}, site: ${n.site}, zone: z1}\n`);
     mosquitto = await startMosquitto();
-    const hubYaml = join(dir, 'hub.yaml');
-    writeFileSync(
-      hubYaml,
+    const hubYaml = await writeConsoleHub(
+      dir,
+      mosquitto.url,
       [
-        `mqtt: {url: "${mosquitto.url}"}`,
-        `http: {port: ${await freePort()}}`,
-        `storage: {path: ${join(dir, 'hub.db')}}`,
-        `dataDir: ${dir}`,
-        'auth: {mode: "on"}',
         // Read at start, then only when Sync now asks: the test decides when a change is seen.
         `configRepo: {dir: ${JSON.stringify(repo)}, interval: 1h, applyTimeout: 20s}`,
         'sites: [{id: north, name: North}, {id: south, name: South}]',
-        '',
-      ].join('\n'),
+      ],
+      USERS,
     );
-    for (const [role, u] of Object.entries(USERS))
-      await runUntilExit(
-        ['hub', 'user', 'add', '--config', hubYaml, '--name', u.name, '--role', role, '--password-stdin'],
-        `${u.password}\n`,
-      );
     hub = runFieldmesh(['hub', '--config', hubYaml]);
     [, hubUrl = ''] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
     await Promise.all(

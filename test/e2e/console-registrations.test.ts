@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../kit/browser.js';
+import { writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
-import { freePort } from '../kit/ports.js';
 import { waitFor } from '../kit/wait.js';
 
 const SHOTS = new URL('../../artifacts/screenshots/', import.meta.url).pathname;
@@ -44,27 +44,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fm-console-registrations-'));
   try {
     mosquitto = await startMosquitto();
-    const hubYaml = join(dir, 'hub.yaml');
-    writeFileSync(
-      hubYaml,
-      [
-        `mqtt: {url: "${mosquitto.url}"}`,
-        `http: {port: ${await freePort()}}`,
-        `storage: {path: ${join(dir, 'hub.db')}}`,
-        `dataDir: ${dir}`,
-        'auth: {mode: "on"}',
-        'registration: {mode: approve}',
-        '',
-      ].join('\n'),
-    );
-    for (const [role, u] of Object.entries(USERS)) {
-      const p = runFieldmesh(
-        ['hub', 'user', 'add', '--config', hubYaml, '--name', u.name, '--role', role, '--password-stdin'],
-        {},
-        `${u.password}\n`,
-      );
-      assert.equal(await p.exited(), 0, p.stderr());
-    }
+    const hubYaml = await writeConsoleHub(dir, mosquitto.url, ['registration: {mode: approve}'], USERS);
     hub = runFieldmesh(['hub', '--config', hubYaml]);
     [, hubUrl = ''] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
     for (const id of ['bravo', 'charlie']) {

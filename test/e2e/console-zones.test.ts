@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser } from '../kit/browser.js';
+import { writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
-import { freePort } from '../kit/ports.js';
 
 const SHOTS = new URL('../../artifacts/screenshots/', import.meta.url).pathname;
 const VIEWPORT = { width: 1400, height: 900 };
@@ -49,12 +49,6 @@ let hubUrl: string;
 const nodes = new Map<string, { process: FieldmeshProcess; url: string }>();
 let browser: Browser | undefined;
 
-async function runUntilExit(args: string[], stdin: string): Promise<void> {
-  const p = runFieldmesh(args, {}, stdin);
-  const code = await p.exited();
-  if (code !== 0) throw new Error(`fieldmesh ${args.join(' ')} exited ${code}: ${p.stderr()}`);
-}
-
 async function stopAll(): Promise<void> {
   await browser?.close();
   for (const n of nodes.values()) n.process.kill('SIGKILL');
@@ -69,28 +63,17 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fm-console-zones-'));
   try {
     mosquitto = await startMosquitto();
-    const hubYaml = join(dir, 'hub.yaml');
     // JSON is YAML: the zone block is written as the nodes carry it, plus its site.
-    writeFileSync(
-      hubYaml,
+    const hubYaml = await writeConsoleHub(
+      dir,
+      mosquitto.url,
       [
-        `mqtt: {url: "${mosquitto.url}"}`,
-        `http: {port: ${await freePort()}}`,
-        `storage: {path: ${join(dir, 'hub.db')}}`,
-        `dataDir: ${dir}`,
-        'auth: {mode: "on"}',
         'alerts: {evaluationInterval: 1s}',
         `sites: [{id: ${SITE}, name: "Ridge"}]`,
         `zones: ${JSON.stringify([{ ...ZONE_CONFIG, site: SITE }])}`,
-        '',
-      ].join('\n'),
+      ],
+      USERS,
     );
-    for (const [role, u] of Object.entries(USERS)) {
-      await runUntilExit(
-        ['hub', 'user', 'add', '--config', hubYaml, '--name', u.name, '--role', role, '--password-stdin'],
-        `${u.password}\n`,
-      );
-    }
     hub = runFieldmesh(['hub', '--config', hubYaml]);
     [, hubUrl = ''] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
 

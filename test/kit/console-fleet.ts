@@ -45,22 +45,55 @@ async function runUntilExit(args: string[], stdin: string): Promise<void> {
   if (code !== 0) throw new Error(`fieldmesh ${args.join(' ')} exited ${code}: ${p.stderr()}`);
 }
 
-/** `siteOfflineFor`: the SiteOffline window, shortened for the test. */
-export async function startConsoleFleet(options: { siteOfflineFor?: string } = {}): Promise<ConsoleFleet> {
-  const dir = mkdtempSync(join(tmpdir(), 'fm-console-'));
-  const mosquitto: MosquittoInstance = await startMosquitto();
+/** A console user of a role, as `fieldmesh hub user add` makes it. */
+export interface ConsoleUser {
+  readonly name: string;
+  readonly password: string;
+}
+
+/**
+ * A hub.yaml for a browser test: the broker, a free port, storage in `dir`, login on, then `extra` lines;
+ * every user of `users` added with `fieldmesh hub user add` (its role the key). Returns the file's path.
+ */
+export async function writeConsoleHub(
+  dir: string,
+  mqttUrl: string,
+  extra: readonly string[],
+  users: Readonly<Partial<Record<'viewer' | 'operator' | 'admin', ConsoleUser>>>,
+): Promise<string> {
   const hubYaml = join(dir, 'hub.yaml');
-  const sites = Object.entries(SITES)
-    .map(([id, s]) => `  - {id: ${id}, name: "${s.name}", lat: ${s.lat}, lon: ${s.lon}}`)
-    .join('\n');
   writeFileSync(
     hubYaml,
     [
-      `mqtt: {url: "${mosquitto.url}"}`,
+      `mqtt: {url: "${mqttUrl}"}`,
       `http: {port: ${await freePort()}}`,
       `storage: {path: ${join(dir, 'hub.db')}}`,
       `dataDir: ${dir}`,
       'auth: {mode: "on"}',
+      ...extra,
+      '',
+    ].join('\n'),
+  );
+  for (const [role, u] of Object.entries(users)) {
+    await runUntilExit(
+      ['hub', 'user', 'add', '--config', hubYaml, '--name', u.name, '--role', role, '--password-stdin'],
+      `${u.password}\n`,
+    );
+  }
+  return hubYaml;
+}
+
+/** `siteOfflineFor`: the SiteOffline window, shortened for the test. */
+export async function startConsoleFleet(options: { siteOfflineFor?: string } = {}): Promise<ConsoleFleet> {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-console-'));
+  const mosquitto: MosquittoInstance = await startMosquitto();
+  const sites = Object.entries(SITES)
+    .map(([id, s]) => `  - {id: ${id}, name: "${s.name}", lat: ${s.lat}, lon: ${s.lon}}`)
+    .join('\n');
+  const hubYaml = await writeConsoleHub(
+    dir,
+    mosquitto.url,
+    [
       'alerts:',
       '  evaluationInterval: 1s',
       '  builtins:',
@@ -68,15 +101,9 @@ export async function startConsoleFleet(options: { siteOfflineFor?: string } = {
       `    siteOffline: {for: ${options.siteOfflineFor ?? '4s'}}`,
       'sites:',
       sites,
-      '',
-    ].join('\n'),
+    ],
+    USERS,
   );
-  for (const [role, u] of Object.entries(USERS)) {
-    await runUntilExit(
-      ['hub', 'user', 'add', '--config', hubYaml, '--name', u.name, '--role', role, '--password-stdin'],
-      `${u.password}\n`,
-    );
-  }
   const hub = runFieldmesh(['hub', '--config', hubYaml]);
   const [, hubUrl] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
 
