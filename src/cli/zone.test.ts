@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
-import type { Collector, CollectorContext } from '../agent/collectors/collector.js';
-import { detectionEvent } from '../agent/collectors/detections.js';
 import { type Agent, agentConfigSchema, createAgent } from '../agent/index.js';
+import { testDetector as detector } from '../agent/zones/zone-test-kit.js';
 import { ManualClock } from '../kit/index.js';
 import { createMemoryTransport, MemoryBroker } from '../transport/index.js';
 import { main } from './main.js';
@@ -35,26 +34,6 @@ function capture() {
   const out: string[] = [];
   const err: string[] = [];
   return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err, text: () => out.join('\n') };
-}
-
-/** A collector the test drives, as a detector would. */
-function detector(): Collector & { see(camera: string, confidence: number): Promise<void> } {
-  let ctx: CollectorContext | undefined;
-  let n = 0;
-  return {
-    kind: 'detector',
-    name: 'detector',
-    async start(c) {
-      ctx = c;
-    },
-    async stop() {},
-    async see(camera, confidence) {
-      const c = ctx as CollectorContext;
-      await c.emit(
-        detectionEvent({ id: `${c.identity.node}-${n++}`, camera, node: c.identity.node, class: 'fire', confidence, time: c.clock.now() }),
-      );
-    },
-  };
 }
 
 async function fleet() {

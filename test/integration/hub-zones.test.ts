@@ -7,10 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { detectionEvent } from '../../src/agent/collectors/detections.js';
-import { type Agent, agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
+import { type Agent, agentConfigSchema, createAgent } from '../../src/agent/index.js';
+import { testDetector as detector, type TestDetector } from '../../src/agent/zones/zone-test-kit.js';
 import { createHub, type Hub, type HubZoneView, hubConfigSchema, type ZoneSummary } from '../../src/hub/index.js';
-import type { Detection } from '../../src/protocol/index.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -29,33 +28,7 @@ const ZONES = [
   },
 ];
 
-type Eyes = Collector & { see(camera: string, confidence: number): Promise<void> };
-
-/** A collector the test drives: it emits detections as a detector would. */
-function detector(): Eyes {
-  let ctx: CollectorContext | undefined;
-  let n = 0;
-  return {
-    kind: 'detector',
-    name: 'detector',
-    async start(c) {
-      ctx = c;
-    },
-    async stop() {},
-    async see(camera, confidence) {
-      const c = ctx as CollectorContext;
-      const d: Detection = {
-        id: `${c.identity.node}-${n++}`,
-        camera,
-        node: c.identity.node,
-        class: 'fire',
-        confidence,
-        time: c.clock.now(),
-      };
-      await c.emit(detectionEvent(d));
-    },
-  };
-}
+type Eyes = TestDetector;
 
 let mosquitto: MosquittoInstance;
 let hub: Hub;

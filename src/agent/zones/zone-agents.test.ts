@@ -9,13 +9,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock } from '../../kit/index.js';
-import type { Detection } from '../../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../../transport/index.js';
 import { type Agent, createAgent } from '../agent.js';
-import type { Collector, CollectorContext } from '../collectors/collector.js';
-import { detectionEvent } from '../collectors/detections.js';
 import { agentConfigSchema } from '../config.js';
 import type { ZoneStatus } from './zone-engine.js';
+import { testDetector as detector } from './zone-test-kit.js';
 
 const TOKEN = 'zone-commands-token-0123456789';
 
@@ -32,32 +30,6 @@ const ZONES = [
     policy: { window: '60s', minCameras: 2, minNodes: 2, threshold: 1, voteTtl: '3s' },
   },
 ];
-
-/** A collector the test drives: it emits detections as a detector would. */
-function detector(): Collector & { see(camera: string, confidence: number): Promise<void> } {
-  let ctx: CollectorContext | undefined;
-  let n = 0;
-  return {
-    kind: 'detector',
-    name: 'detector',
-    async start(c) {
-      ctx = c;
-    },
-    async stop() {},
-    async see(camera, confidence) {
-      const c = ctx as CollectorContext;
-      const d: Detection = {
-        id: `${c.identity.node}-${n++}`,
-        camera,
-        node: c.identity.node,
-        class: 'fire',
-        confidence,
-        time: c.clock.now(),
-      };
-      await c.emit(detectionEvent(d));
-    },
-  };
-}
 
 async function fleet() {
   const clock = new ManualClock();
