@@ -482,6 +482,40 @@ test('membership: when every member falls silent at once (its own ears), no susp
   );
 });
 
+test('membership: a member whose last pulse is late (a busy host) is not suspected when this node then hears nobody', () => {
+  const m = new Membership({ self: A, intervalMs: T });
+  const changes: MembershipChange[] = [];
+  m.onChange((c) => changes.push(c));
+  // Member 10 beats at phase 1 s, the three others at phase 1.98 s, for a minute. 10's beat due at 59 s leaves 0.6
+  // interval late, after this node's ears went at 60 s: 10 was last heard at 57 s, the others at 59.98 s. Phi 8 for
+  // 10 falls at about 61.6 s, when the others are only 0.8 interval silent.
+  for (let t = 0; t < 60_000; t += T) {
+    if (t + 1_000 < 58_000) m.heard(10, t + 1_000, T);
+    for (const origin of [11, 12, 13]) m.heard(origin, t + 1_980, T);
+  }
+  const isolated = runUntil(m, 60_000, 80_000, 'isolated', A);
+  assert.ok(isolated, 'isolated');
+  assert.deepEqual(
+    changes.filter((c) => c.kind !== 'joined').map((c) => c.kind),
+    ['isolated'],
+    'no suspicion of the late member on the way',
+  );
+});
+
+test('membership: a member that dies while the others beat is suspected once another was heard 1.75 of its intervals after its last frame', () => {
+  const m = new Membership({ self: A, intervalMs: T });
+  for (let t = 0; t < 60_000; t += T) for (const [i, phase] of [0, 700, 1_400].entries()) m.heard(10 + i, t + phase, T);
+  // Member 10 beat last at 58 s; 11 and 12 go on, 11 beating 700 ms after it.
+  let suspected: MembershipChange | undefined;
+  for (let t = 60_000; t <= 70_000 && !suspected; t += 50) {
+    for (const [i, phase] of [700, 1_400].entries()) if ((t - phase) % T === 0) m.heard(11 + i, t, T);
+    suspected = m.tick(t).find((c) => c.kind === 'suspected' && c.origin === 10);
+  }
+  assert.ok(suspected, 'suspected');
+  // Phi 8 falls at about 2.3 intervals (62.6 s); 11 beat at 61.4 s (1.7 intervals) and 12 at 62.0 s (2.0): evidence.
+  assert.ok(suspected.atMs >= 58_000 + 2.2 * T && suspected.atMs <= 58_000 + 2.5 * T, `suspected at ${suspected.atMs}`);
+});
+
 test('membership: a pulse that names its own sender (it hears nobody) neither confirms nor vouches, and the sender is no reporter', () => {
   const { m } = beating(20_000);
   for (const o of [3, 4]) m.heard(o, 19_000, T);

@@ -113,8 +113,11 @@ export interface MembershipOptions {
   readonly graceIntervals?: number;
   /** Members expected to beat (alive, or unreachable) that must all fall silent for this node to call itself isolated. Default `ISOLATION_MIN_MEMBERS`. */
   readonly isolationMinMembers?: number;
-  /** Silence, in intervals of each member, from which a silence of all of them holds new suspicions back. Default `QUIET_INTERVALS`. */
-  readonly quietIntervals?: number;
+  /**
+   * A new suspicion of a member needs a frame from another member heard this many of its intervals after its own last
+   * frame. Default `EVIDENCE_INTERVALS`.
+   */
+  readonly evidenceIntervals?: number;
 }
 
 export const DEFAULT_INTERVAL_MS = 2_000;
@@ -171,15 +174,19 @@ export const GRACE_INTERVALS = 2;
  */
 export const ISOLATION_MIN_MEMBERS = 2;
 /**
- * Every member silent for a whole interval at the same time is the first sign of a general silence: no new
- * suspicion is raised then (it would be about this node's own ears), until a frame arrives or every member reaches
- * the suspicion cap, which makes the node isolated. Why one interval: when the receive path goes, the members' last
- * frames lie within one interval of each other (each beats once per interval), and the first of them to reach phi 8
- * (about 2.3 intervals on a regular rhythm) does so when the last is 1.3 intervals silent; one interval leaves room
- * for jitter. On a live segment all members are that silent at once only when each lost a frame (p^n). Below the
- * cap, "not named" still means "heard within 2.5 intervals".
+ * A silent member is suspected only on evidence that this node's ears worked when the member should have been heard:
+ * a frame from another member that arrived at least 1.75 of the member's intervals after its last frame (it had
+ * missed a beat by then). Without that, the silence may be this node's own receive path (its radio, its socket, a cut
+ * cable), and the suspicion waits: for such a frame, or for every member to reach the suspicion cap, which makes the
+ * node isolated. Why 1.75: when the receive path goes, the members' last frames lie within one interval of each
+ * other, plus however late a busy host sent its last pulse; the first to reach phi 8 (about 2.3 intervals on a
+ * regular rhythm) is held back as long as it was less than 0.75 interval late. (A window of "every member silent for
+ * one interval", the rule before, held back only 0.3 interval of lateness: a loaded CI machine showed the false
+ * suspicion.) For a member that died, the others' frames between 1.75 and 2.3 intervals after its last are the
+ * evidence: with random phases the suspicion waits only when none of them beat in that window, with phases in step
+ * never. With a single member there is no other to hear, and nothing is held back.
  */
-export const QUIET_INTERVALS = 1;
+export const EVIDENCE_INTERVALS = 1.75;
 /** Latency allowed between an observer's judgement and its pulse's arrival here (relays on a slow radio). */
 const VOUCH_LATENCY_MS = 200;
 /** After a leave, frames without a new epoch are stragglers of the old session for this long. */
@@ -241,8 +248,10 @@ function isLive(state: MemberState): boolean {
  *   is due, so a node back from a stall just before is vouched for by the observers that heard it.
  * - After its own stall (`selfLag`) the node gives no verdict for a grace period and counts silence from the end
  *   of the stall.
+ * - Evidence: a member is newly suspected only when another member was heard `evidenceIntervals` of its intervals
+ *   after its last frame (this node's ears worked when it should have been heard).
  * - Isolation: when every member it expects to hear (at least `isolationMinMembers`) has been silent for
- *   `quietIntervals`, it raises no new suspicion; when they all reach `suspectAfterIntervals`, it calls itself
+ *   `suspectAfterIntervals`, it calls itself
  *   isolated: they become unreachable (not suspect, never dead), its pulses name only itself (the signal "I hear
  *   nobody", which others do not count as a judgement), until any frame arrives. Silence then counts from that frame.
  */
@@ -266,7 +275,7 @@ export class Membership {
   private readonly reports = new Map<number, Report>();
   private readonly listeners = new Set<(change: MembershipChange) => void>();
   private readonly isolationMinMembers: number;
-  private readonly quietIntervals: number;
+  private readonly evidenceIntervals: number;
   private graceUntilMs = Number.NEGATIVE_INFINITY;
   private isolatedAtMs: number | undefined;
   private suspectsCursor = 0;
@@ -289,7 +298,7 @@ export class Membership {
       selfLagIntervals = SELF_LAG_INTERVALS,
       graceIntervals = GRACE_INTERVALS,
       isolationMinMembers = ISOLATION_MIN_MEMBERS,
-      quietIntervals = QUIET_INTERVALS,
+      evidenceIntervals = EVIDENCE_INTERVALS,
     } = options;
     if (!Number.isInteger(self) || self < 0 || self > 0xffff) throw new RangeError(`membership: self ${self} is not a 16-bit origin id`);
     const positive = {
@@ -300,7 +309,7 @@ export class Membership {
       deadAfterIntervals,
       confirmationExpiryIntervals,
       selfLagIntervals,
-      quietIntervals,
+      evidenceIntervals,
     };
     for (const [name, value] of Object.entries(positive)) {
       if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`membership: ${name} ${value} must be a positive number`);
@@ -318,8 +327,10 @@ export class Membership {
     if (!(graceIntervals >= 0)) throw new RangeError(`membership: graceIntervals ${graceIntervals} must be >= 0`);
     if (!Number.isInteger(isolationMinMembers) || isolationMinMembers < 2)
       throw new RangeError(`membership: isolationMinMembers ${isolationMinMembers} must be an integer of at least 2`);
-    if (!(quietIntervals <= suspectAfterIntervals))
-      throw new RangeError(`membership: quietIntervals ${quietIntervals} must not exceed suspectAfterIntervals ${suspectAfterIntervals}`);
+    if (!(evidenceIntervals >= 1 && evidenceIntervals <= suspectAfterIntervals))
+      throw new RangeError(
+        `membership: evidenceIntervals ${evidenceIntervals} must lie between 1 and suspectAfterIntervals ${suspectAfterIntervals}`,
+      );
     this.self = self;
     this.intervalMs = intervalMs;
     this.phiThreshold = phiThreshold;
@@ -336,7 +347,7 @@ export class Membership {
     this.selfLagMs = selfLagIntervals * intervalMs;
     this.graceMs = graceIntervals * intervalMs;
     this.isolationMinMembers = isolationMinMembers;
-    this.quietIntervals = quietIntervals;
+    this.evidenceIntervals = evidenceIntervals;
   }
 
   /** Calls `listener` with every change as it happens (the same changes the methods return). Returns the unsubscribe. */
@@ -489,15 +500,16 @@ export class Membership {
    */
   tick(nowMs: number): readonly MembershipChange[] {
     if (nowMs < this.graceUntilMs || this.isolatedAtMs !== undefined) return NO_CHANGES;
-    const silence = this.generalSilence(nowMs);
-    if (silence === 'isolated') return this.emit([this.isolate(nowMs)]);
+    if (this.hearsNobody(nowMs)) return this.emit([this.isolate(nowMs)]);
+    const heard = this.latestHeard();
     const changes: MembershipChange[] = [];
     for (const m of this.members.values()) {
       if (!isLive(m.state)) continue;
       const silentMs = nowMs - m.baselineMs;
       if (m.state !== 'suspect') {
-        // Everyone silent at once: a new suspicion would be about this node's own ears.
-        if (silence === 'quiet') continue;
+        // No other member heard since it missed a beat: the silence may be this node's own ears.
+        const otherMs = heard.first?.origin === m.origin ? heard.secondMs : (heard.first?.ms ?? Number.NEGATIVE_INFINITY);
+        if (heard.others > 0 && otherMs < m.baselineMs + this.evidenceIntervals * m.intervalMs) continue;
         const phi = this.phiOf(m, silentMs);
         if (phi < this.phiThreshold && silentMs < this.suspectAfterIntervals * m.intervalMs) continue;
         m.state = 'suspect';
@@ -577,21 +589,37 @@ export class Membership {
   // ---------- isolation ----------
 
   /**
-   * Whether every member this node holds live has gone silent: `none`; `quiet` (each for `quietIntervals` of its own,
-   * at least `isolationMinMembers` of them expected to beat); `isolated` (each for `suspectAfterIntervals` as well).
+   * Whether every member this node holds live has been silent for `suspectAfterIntervals` of its own, at least
+   * `isolationMinMembers` of them expected to beat (not already suspect).
    */
-  private generalSilence(nowMs: number): 'none' | 'quiet' | 'isolated' {
+  private hearsNobody(nowMs: number): boolean {
     let expected = 0;
-    let capped = true;
     for (const m of this.members.values()) {
       if (!isLive(m.state)) continue;
-      const silentMs = nowMs - m.baselineMs;
-      if (silentMs < this.quietIntervals * m.intervalMs) return 'none';
+      if (nowMs - m.baselineMs < this.suspectAfterIntervals * m.intervalMs) return false;
       if (m.state !== 'suspect') expected++;
-      if (silentMs < this.suspectAfterIntervals * m.intervalMs) capped = false;
     }
-    if (expected < this.isolationMinMembers) return 'none';
-    return capped ? 'isolated' : 'quiet';
+    return expected >= this.isolationMinMembers;
+  }
+
+  /**
+   * The latest silence baseline among live members (and whose), the next latest, and how many live members not
+   * suspect there are less one (the others that could give evidence about one of them): what the evidence rule
+   * compares a member's baseline with.
+   */
+  private latestHeard(): { first: { origin: number; ms: number } | undefined; secondMs: number; others: number } {
+    let first: { origin: number; ms: number } | undefined;
+    let secondMs = Number.NEGATIVE_INFINITY;
+    let live = 0;
+    for (const m of this.members.values()) {
+      if (!isLive(m.state)) continue;
+      if (m.state !== 'suspect') live++;
+      if (first === undefined || m.baselineMs > first.ms) {
+        secondMs = first?.ms ?? Number.NEGATIVE_INFINITY;
+        first = { origin: m.origin, ms: m.baselineMs };
+      } else if (m.baselineMs > secondMs) secondMs = m.baselineMs;
+    }
+    return { first, secondMs, others: Math.max(0, live - 1) };
   }
 
   /** This node hears nobody: every live member becomes unreachable, and nobody is judged until a frame arrives. */
