@@ -111,21 +111,24 @@ function formatSince(s: ServiceView, now: number): string {
   return age === 'just now' ? 'just now' : `for ${age}`;
 }
 
+/** The service table's head, and one service's row (`fieldmesh cmd ... service status` puts SITE and NODE before them). */
+export const SERVICE_TABLE_HEAD: readonly string[] = ['SERVICE', 'STATE', 'SINCE', 'PID', 'RESTARTS', 'LAST EXIT', 'CPU', 'MEMORY'];
+
+export function serviceRow(s: ServiceView, now: number): string[] {
+  return [
+    s.name,
+    s.state,
+    formatSince(s, now),
+    s.pid === null ? '-' : String(s.pid),
+    String(s.restarts),
+    formatExit(s.lastExit, now),
+    `${s.cpuSeconds.toFixed(1)} s`,
+    formatBytes(s.memoryBytes),
+  ];
+}
+
 export function formatServiceTable(services: readonly ServiceView[], now: number): string {
-  const rows = [['SERVICE', 'STATE', 'SINCE', 'PID', 'RESTARTS', 'LAST EXIT', 'CPU', 'MEMORY']];
-  for (const s of services) {
-    rows.push([
-      s.name,
-      s.state,
-      formatSince(s, now),
-      s.pid === null ? '-' : String(s.pid),
-      String(s.restarts),
-      formatExit(s.lastExit, now),
-      `${s.cpuSeconds.toFixed(1)} s`,
-      formatBytes(s.memoryBytes),
-    ]);
-  }
-  return formatTable(rows);
+  return formatTable([SERVICE_TABLE_HEAD, ...services.map((s) => serviceRow(s, now))]);
 }
 
 export function formatServiceDetail(s: ServiceView, now: number): string[] {

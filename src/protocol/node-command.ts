@@ -21,7 +21,10 @@ export const COMMAND_NAMES = [
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
-/** Positional arguments of `fieldmesh cmd TARGET COMMAND [ARGS...]`, by command. */
+/**
+ * Positional arguments of `fieldmesh cmd TARGET COMMAND [ARGS...]`, by command; a name ending in `?` may be
+ * left out (`service status` without a NAME: every service).
+ */
 export const POSITIONAL_ARGS: Readonly<Record<CommandName, readonly string[]>> = {
   ping: [],
   rebirth: [],
@@ -30,7 +33,7 @@ export const POSITIONAL_ARGS: Readonly<Record<CommandName, readonly string[]>> =
   query: ['query'],
   'restart-collector': ['name'],
   'pump-test': ['zone', 'pump'],
-  service: ['action', 'name'],
+  service: ['action', 'name?'],
   'reload-config': [],
 };
 
@@ -44,8 +47,21 @@ export const NODE_SIDE_COMMANDS: readonly CommandName[] = ['set-log-level', 'get
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
-/** `service ACTION NAME`. */
-export const SERVICE_ACTIONS = ['start', 'stop', 'restart'] as const;
+/** `service ACTION [NAME]`: act on a service, read its status (every service without NAME) or its log tail. */
+export const SERVICE_ACTIONS = ['start', 'stop', 'restart', 'status', 'logs'] as const;
+export type ServiceCommandAction = (typeof SERVICE_ACTIONS)[number];
+/** `service logs NAME`: lines answered when `lines` is not given, and the most one command may ask for. */
+export const SERVICE_LOG_LINES = { default: 50, max: 1_000 } as const;
+
+/**
+ * `service logs`' answer. `cut`: the oldest of the lines asked for that were left out so the answer fits one
+ * reply ([FM-QUERY-3], MAX_REPLY_BODY_BYTES compressed); 0 when every line fits.
+ */
+export interface ServiceLogsAnswer {
+  readonly service: string;
+  readonly lines: readonly { readonly time: string; readonly stream: 'stdout' | 'stderr'; readonly line: string }[];
+  readonly cut: number;
+}
 
 /** A command's arguments by name, as posted and as the node receives them (query parameters). */
 export type CommandArgs = Readonly<Record<string, string>>;

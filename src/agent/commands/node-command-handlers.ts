@@ -1,12 +1,23 @@
 // The commands a node carries out itself, by name, from the hub's `command` query frames [FM-QUERY-7]:
-// set-log-level, get, restart-collector, service (start|stop|restart), and reload-config (the node's
+// set-log-level, get, restart-collector, service (start|stop|restart|status|logs), and reload-config (the node's
 // reconciliation, wired by the agent). Each resolves with its answer or throws a FieldmeshError the
 // responder sends back as the error reply. The node's HTTP API (`GET /api/v1/get`) uses `get` too.
 
+import { deflateRawSync } from 'node:zlib';
 import { type Clock, describeError, FieldmeshError, type Logger, parseDurationMs } from '../../kit/index.js';
-import { isExactKey, keyMatches, LOG_LEVELS, type Params, SERVICE_ACTIONS } from '../../protocol/index.js';
+import {
+  isExactKey,
+  keyMatches,
+  LOG_LEVELS,
+  MAX_REPLY_BODY_BYTES,
+  type Params,
+  SERVICE_ACTIONS,
+  SERVICE_LOG_LINES,
+  type ServiceLogsAnswer,
+} from '../../protocol/index.js';
+import { serviceView } from '../api/service-routes.js';
 import type { Collector } from '../collectors/collector.js';
-import type { ServiceStatus, ServiceSupervisor } from '../services/index.js';
+import type { LogLine, ServiceStatus, ServiceSupervisor } from '../services/index.js';
 import type { SampleStore } from '../store/index.js';
 import { isLogLevel, type LogLevelControl } from './log-level.js';
 
@@ -84,6 +95,31 @@ function configAt(config: object, path: readonly string[]): unknown {
   return v;
 }
 
+/** Bytes of `body` as a reply carries it: UTF-8 JSON, raw DEFLATE [FM-QUERY-2]. */
+function replyBytes(body: unknown): number {
+  return deflateRawSync(Buffer.from(JSON.stringify(body), 'utf8')).length;
+}
+
+/**
+ * `service logs`' answer with the newest of `tail` that fit one reply ([FM-QUERY-3]: at most `maxBytes`
+ * compressed); `cut` counts the oldest lines left out. A binary search over how many newest lines to keep:
+ * a log tail of 1,000 lines of 4,096 characters is about 4 MB of JSON, which compresses far below the limit
+ * unless the output is noise.
+ */
+export function fitLogTail(service: string, tail: readonly LogLine[], maxBytes = MAX_REPLY_BODY_BYTES): ServiceLogsAnswer {
+  const lines = tail.map((l) => ({ time: new Date(l.time).toISOString(), stream: l.stream, line: l.line }));
+  const answer = (keep: number): ServiceLogsAnswer => ({ service, lines: lines.slice(lines.length - keep), cut: lines.length - keep });
+  if (replyBytes(answer(lines.length)) <= maxBytes) return answer(lines.length);
+  let fits = 0;
+  let tooMany = lines.length;
+  while (tooMany - fits > 1) {
+    const mid = Math.floor((fits + tooMany) / 2);
+    if (replyBytes(answer(mid)) <= maxBytes) fits = mid;
+    else tooMany = mid;
+  }
+  return answer(fits);
+}
+
 export function createNodeCommandHandler(d: NodeCommandDeps): NodeCommandHandler {
   /** `get KEY` below this node: `battery_soc`, `fleet`, `health`, `config/publish/tick`, with `*` and `**`. */
   async function get(pattern: string): Promise<NodeKeyValue[]> {
@@ -136,15 +172,43 @@ export function createNodeCommandHandler(d: NodeCommandDeps): NodeCommandHandler
 
   async function service(params: Params, by: string): Promise<object> {
     const action = one(params, 'service', 'action');
-    const name = one(params, 'service', 'name');
     if (!(SERVICE_ACTIONS as readonly string[]).includes(action))
       throw new FieldmeshError('FM_QUERY_INVALID', `service: action "${action}": expected ${SERVICE_ACTIONS.join(', ')}`);
-    if (d.services === undefined)
+    const supervisor = d.services;
+    if (supervisor === undefined)
       throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', 'service: not supported by this node (no service supervisor)');
+    const unknown = (name: string) => {
+      const known = supervisor.list().map((s) => s.name);
+      return new FieldmeshError(
+        'FM_NOT_FOUND',
+        `service "${name}" is not one of this node's (${known.length === 0 ? 'none: services: in node.yaml' : known.join(', ')})`,
+      );
+    };
+    if (action === 'status') {
+      // The node API's own answers: GET /api/v1/services/:name, or GET /api/v1/services without a name.
+      const name = params.name;
+      if (typeof name !== 'string' || name === '') return { services: supervisor.list().map(serviceView) };
+      const s = supervisor.status(name);
+      if (s === undefined) throw unknown(name);
+      return serviceView(s);
+    }
+    const name = one(params, 'service', 'name');
+    if (action === 'logs') {
+      const raw = params.lines;
+      const lines = raw === undefined ? SERVICE_LOG_LINES.default : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!Number.isSafeInteger(lines) || lines < 1 || lines > SERVICE_LOG_LINES.max)
+        throw new FieldmeshError(
+          'FM_QUERY_INVALID',
+          `service logs: lines ${JSON.stringify(raw)}: expected a whole number from 1 to ${SERVICE_LOG_LINES.max}`,
+        );
+      const tail = supervisor.logs(name, lines);
+      if (tail === undefined) throw unknown(name);
+      return fitLogTail(name, tail);
+    }
     let status: ServiceStatus;
-    if (action === 'start') status = await d.services.startService(name, by);
-    else if (action === 'stop') status = await d.services.stopService(name, by);
-    else status = await d.services.restartService(name, by);
+    if (action === 'start') status = await supervisor.startService(name, by);
+    else if (action === 'stop') status = await supervisor.stopService(name, by);
+    else status = await supervisor.restartService(name, by);
     return { service: name, action, state: status.state, pid: status.pid, restarts: status.restarts };
   }
 

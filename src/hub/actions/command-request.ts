@@ -12,6 +12,7 @@ import {
   LOG_LEVELS,
   parseKeyExpr,
   SERVICE_ACTIONS,
+  SERVICE_LOG_LINES,
 } from '../../protocol/index.js';
 import { NODE_COMMAND_MAX_TIMEOUT_MS } from '../node-commands.js';
 import { parseSelector, type SelectableNode, selectNodes } from './selection.js';
@@ -34,7 +35,7 @@ const ARGS: Record<CommandName, { required: readonly string[]; optional: readonl
   query: { required: ['query'], optional: ['range', 'step'] },
   'restart-collector': { required: ['name'], optional: [] },
   'pump-test': { required: ['zone', 'pump'], optional: [] },
-  service: { required: ['action', 'name'], optional: [] },
+  service: { required: ['action'], optional: ['name', 'lines'] },
   'reload-config': { required: [], optional: [] },
 };
 
@@ -94,13 +95,29 @@ export function checkCommandArgs(command: CommandName, body: unknown): CommandAr
         step: String(out.step === undefined ? DEFAULT_QUERY_STEP_MS : duration(out.step, 'args.step', 86_400_000)),
       };
     case 'service':
-      if (!(SERVICE_ACTIONS as readonly string[]).includes(out.action as string))
-        throw invalid(`field "args.action": expected one of ${SERVICE_ACTIONS.join(', ')}, got ${JSON.stringify(out.action)}`);
-      break;
+      return checkServiceArgs(out);
     default:
       break;
   }
   return { ...out };
+}
+
+/**
+ * `service`: `action` start|stop|restart|status|logs; `name` for every action but status (which without one
+ * answers every service); `lines` only for logs, a whole number from 1 to SERVICE_LOG_LINES.max (default
+ * SERVICE_LOG_LINES.default, filled in).
+ */
+function checkServiceArgs(args: Record<string, string>): CommandArgs {
+  const { action, name, lines } = args;
+  if (!(SERVICE_ACTIONS as readonly string[]).includes(action as string))
+    throw invalid(`field "args.action": expected one of ${SERVICE_ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
+  if (name === undefined && action !== 'status') throw invalid(`field "args.name" is missing: service ${action} takes the service's name`);
+  if (lines !== undefined && action !== 'logs') throw invalid(`field "args.lines" applies to service logs only, not service ${action}`);
+  if (action !== 'logs') return { ...args };
+  const n = lines === undefined ? SERVICE_LOG_LINES.default : /^\d+$/.test(lines) ? Number(lines) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > SERVICE_LOG_LINES.max)
+    throw invalid(`field "args.lines": expected a whole number of lines from 1 to ${SERVICE_LOG_LINES.max}, got ${JSON.stringify(lines)}`);
+  return { action, name: name as string, lines: String(n) };
 }
 
 /** Validates `{target, command, args?, timeoutMs?, wait?, detach?}`; throws FM_REQUEST_INVALID naming the field. */
