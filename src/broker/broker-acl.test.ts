@@ -24,3 +24,12 @@ test('broker ACL: a node receives its own desired config only, and may still sub
   assert.equal(canReceive({ kind: 'anonymous' }, 'fieldmesh', 'fieldmesh/_hub/config/ranch/r2'), true);
   assert.equal(canPublish(r1, 'fieldmesh', 'fieldmesh/_hub/config/ranch/r1'), false, 'only the hub publishes desired configs');
 });
+
+test('broker ACL: a node receives its own assignment only [FM-ASSIGN-1]', () => {
+  const r1 = node('ranch', 'r1');
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/assign/ranch/r1'), true);
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/assign/ranch/r2'), false);
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/assign/farm/r1'), false);
+  assert.equal(canReceive(hub, 'fieldmesh', 'fieldmesh/_hub/assign/ranch/r2'), true);
+  assert.equal(canPublish(r1, 'fieldmesh', 'fieldmesh/_hub/assign/ranch/r1'), false, 'only the hub publishes assignments');
+});

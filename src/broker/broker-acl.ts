@@ -40,14 +40,19 @@ export function canSubscribe(identity: Identity, prefix: string, filter: string)
   );
 }
 
+/** The hub's per-node topics under `_hub/`: a node's desired config [FM-CONFIG-DIST] and its assignment [FM-ASSIGN-1]. */
+const PER_NODE_HUB_ROOTS = ['config', 'assign'] as const;
+
 /**
- * [FM-CONFIG-DIST] Whether a message on `topic` may reach this client: a node user receives the desired config
- * (`<prefix>/_hub/config/<site>/<node>`) of its own node only, whatever filter it subscribed with (`_hub/#`
- * stays grantable for the hub's other topics).
+ * [FM-CONFIG-DIST] [FM-ASSIGN-1] Whether a message on `topic` may reach this client: a node user receives the
+ * desired config (`<prefix>/_hub/config/<site>/<node>`) and the assignment (`<prefix>/_hub/assign/<site>/<node>`)
+ * of its own node only, whatever filter it subscribed with (`_hub/#` stays grantable for the hub's other topics).
  */
 export function canReceive(identity: Identity, prefix: string, topic: string): boolean {
   if (identity.kind === 'anonymous' || identity.user.role !== 'node') return true;
-  const configRoot = `${prefix}/_hub/config/`;
-  if (!topic.startsWith(configRoot)) return true;
-  return topic === `${configRoot}${identity.user.site}/${identity.user.node}`;
+  for (const level of PER_NODE_HUB_ROOTS) {
+    const root = `${prefix}/_hub/${level}/`;
+    if (topic.startsWith(root)) return topic === `${root}${identity.user.site}/${identity.user.node}`;
+  }
+  return true;
 }

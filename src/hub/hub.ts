@@ -54,6 +54,7 @@ import { type CoverageSpan, seriesText } from './ledger/coverage.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
 import {
   createMemoryRegistrationStore,
+  createRegistrationActions,
   createSqliteRegistrationStore,
   RegistrationGate,
   type RegistrationStore,
@@ -370,6 +371,15 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     ...(configRepo === undefined ? {} : { repoDefines: (site: string, node: string) => configRepo?.defines(site, node) ?? false }),
     onChange: (view) => live.publishMessage('registration', { type: 'registration', registration: view }),
   });
+  // Approvals (with an assignment [FM-ASSIGN-1], or a rebirth request) and rejections, for the API.
+  const registrationActions = createRegistrationActions({
+    gate: registrations,
+    prefix,
+    transport: () => transport,
+    sendRebirth: sendRegistrationRebirth,
+    nodes: () => fleet.nodes(),
+    logger,
+  });
 
   const deps: HubApiDeps = {
     fleet,
@@ -389,16 +399,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     sites: siteMonitor,
     zones: createHubZones({ monitor: zoneMonitor, storage, clock, nodeCommands: () => nodeCommands }),
     ...(configRepo === undefined ? {} : { configRepo }),
-    registrations: {
-      list: () => registrations.list(),
-      approve: async (site, node, by) => {
-        const view = registrations.approve(site, node, by);
-        // The node re-announces at once and its outbox sends again what the hub ignored (an unknown-node rebirth).
-        const rebirthRequested = await sendRegistrationRebirth(site, node);
-        return { ...view, rebirthRequested };
-      },
-      reject: (site, node, by) => registrations.reject(site, node, by),
-    },
+    registrations: registrationActions,
   };
   const app = createHubApp(deps);
 
@@ -609,7 +610,11 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${decoded.frame.type} frame`);
     if (!outcome.ignored) dirtyNodes.add(nodeKey(topic.site, topic.node));
     requestRebirth(outcome);
-    if (decoded.frame.type === 'birth' && outcome.applied) births.birthArrived(topic.site, topic.node);
+    if (decoded.frame.type === 'birth' && outcome.applied) {
+      births.birthArrived(topic.site, topic.node);
+      // [FM-ASSIGN-5] A node now running under its assignment: its retained assignment is cleared.
+      registrationActions.birthAdmitted(topic.site, topic.node, decoded.frame.zone);
+    }
     for (const age of outcome.sampleAgesMs ?? []) recordSampleAge(age);
     if (outcome.samples.length > 0) {
       const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
@@ -734,6 +739,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     transport
       ?.publish(hubTopic(prefix, 'state'), encodeHubState({ epoch, online: true, time: clock.now() }), { qos: 1, retain: true })
       .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'hubState online not published'));
+    registrationActions.connected();
   }
 
   function onDisconnected(reason: string): void {

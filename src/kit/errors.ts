@@ -63,6 +63,8 @@ export const ERROR_CODES = {
   FM_CONFIG_APPLY_FAILED:
     'a valid distributed config failed while the node applied it live; what was applied is rolled back and the node keeps its last good config',
   FM_FLEET_CONFIG_NODE_UNKNOWN: 'no node file of the configuration repository defines the node asked for',
+  FM_ASSIGNMENT_INVALID:
+    'an identity assignment from the hub (site and zone at approval) is not UTF-8 JSON {site, zone, by, at} with valid ids; the node refuses it and keeps its identity',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

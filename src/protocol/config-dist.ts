@@ -8,6 +8,7 @@
 // so this module stays free of Node built-ins.
 
 import { FieldmeshError } from '../kit/index.js';
+import type { NodeIdentityStatus } from './assignment.js';
 import { configHashOf } from './config-hash.js';
 
 export const CONFIG_FRAME_VERSION = 0x01;
@@ -98,6 +99,8 @@ export interface NodeConfigStatus {
   } | null;
   /** The short config version births carry (configVersionOf the effective config the node started with). */
   readonly configVersion: string;
+  /** The site and zone the node runs under, and whether the hub assigned them. [FM-ASSIGN-4] */
+  readonly identity?: NodeIdentityStatus;
 }
 
 /** A desired config for `config`, its hash computed. */

@@ -1,6 +1,7 @@
 // Protocol v1: wire frames, session coding and topic names shared by agent, hub, CLI and dashboard.
 
 export * from './api.js';
+export * from './assignment.js';
 export * from './awareness.js';
 export { type BackfillFrame, MAX_BACKFILL_ID_BYTES, MAX_BACKFILL_SELECTORS } from './backfill.js';
 export { FrameError, type FrameRejectReason } from './codec.js';

@@ -1,5 +1,14 @@
 // Node registration with approval at the hub (docs/registration.md).
+
 export {
+  type ApprovalResult,
+  createRegistrationActions,
+  type KnownPlaces,
+  type RegistrationActions,
+  type RegistrationActionsOptions,
+} from './registration-actions.js';
+export {
+  type RegistrationAssignment,
   RegistrationGate,
   type RegistrationGateOptions,
   type RegistrationList,
@@ -8,6 +17,7 @@ export {
 } from './registration-gate.js';
 export {
   type ApprovalOrigin,
+  type AssignmentState,
   createMemoryRegistrationStore,
   createSqliteRegistrationStore,
   type RegistrationRecord,

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { ManualClock, silentLogger } from '../../kit/index.js';
 import { SessionEncoder } from '../../protocol/index.js';
@@ -69,6 +70,9 @@ test('registration gate: approve mode keeps an unknown node pending with its bir
       decidedBy: null,
       decidedAt: null,
       origin: null,
+      assignedSite: null,
+      assignedZone: null,
+      assignmentState: null,
     },
   );
   assert.equal(await ignored(registry, 'pending'), 2);
@@ -150,5 +154,115 @@ test('registration gate: switching approve on grandfathers the known nodes, once
   const pending = run.g.get('s1', 'new-2');
   assert.deepEqual([pending?.status, pending?.framesIgnored, pending?.births], ['pending', 2, 1]);
   assert.equal(run.g.list().approved, 3);
+  store.close();
+});
+
+test('registration gate: approval with another site admits the assigned key, ignores the old one (moved), and owes the assignment', async () => {
+  const { g, clock, registry, changes } = gate('approve');
+  g.start([]);
+  g.admit('ranch', 'bravo', birth(clock));
+  const view = g.approve('ranch', 'bravo', 'ada', { site: 'farm', zone: 'east' });
+  assert.deepEqual(
+    [view.status, view.assignedSite, view.assignedZone, view.assignmentState, view.decidedBy],
+    ['approved', 'farm', 'east', 'publish', 'ada'],
+  );
+  assert.equal(g.admit('farm', 'bravo'), true, 'admitted under its assigned key');
+  assert.equal(g.admit('ranch', 'bravo', birth(clock)), false, 'its frames under the old key are ignored');
+  assert.equal(await ignored(registry, 'moved'), 1);
+  assert.deepEqual(g.list().registrations, [], 'nobody waits');
+  assert.equal(g.list().approved, 1, 'one node, approved once');
+  assert.deepEqual(
+    changes.map((c) => `${c.site}/${c.node} ${c.status}`),
+    ['ranch/bravo pending', 'ranch/bravo approved', 'farm/bravo approved', 'ranch/bravo approved'],
+  );
+  assert.deepEqual(
+    g.assignmentsOwed().map((r) => `${r.site}/${r.node} ${r.assignmentState}`),
+    ['ranch/bravo publish'],
+  );
+  g.setAssignmentState('ranch', 'bravo', 'retained');
+  assert.deepEqual(g.assignmentsOwed(), []);
+  // [FM-ASSIGN-5] A birth under the assigned key but another zone is not the assignment applied; one in the zone is.
+  assert.equal(g.announced('farm', 'bravo', 'west'), undefined);
+  assert.equal(g.announced('ranch', 'bravo', 'east'), undefined);
+  assert.equal(g.announced('farm', 'bravo', 'east')?.assignmentState, 'clear');
+  g.setAssignmentState('ranch', 'bravo', null);
+  assert.equal(g.announced('farm', 'bravo', 'east'), undefined, 'cleared once');
+  assert.equal(g.get('ranch', 'bravo')?.assignedSite, 'farm', 'the assignment stays on record');
+});
+
+test('registration gate: an assignment equal to what the node announced is a plain approval; a zone alone keeps the key', () => {
+  const { g, clock } = gate('approve');
+  g.start([]);
+  g.admit('ranch', 'bravo', birth(clock));
+  g.admit('ranch', 'charlie', birth(clock));
+  const plain = g.approve('ranch', 'bravo', 'ada', { site: 'ranch', zone: 'west' });
+  assert.deepEqual([plain.assignedSite, plain.assignedZone, plain.assignmentState], [null, null, null]);
+  const zoned = g.approve('ranch', 'charlie', 'ada', { zone: 'east' });
+  assert.deepEqual([zoned.assignedSite, zoned.assignedZone, zoned.assignmentState], ['ranch', 'east', 'publish']);
+  assert.equal(g.admit('ranch', 'charlie'), true, 'same key: admitted');
+  assert.equal(g.announced('ranch', 'charlie', 'west'), undefined, 'still in its old zone');
+  assert.equal(g.announced('ranch', 'charlie', 'east')?.assignmentState, 'clear');
+  // A plain approval again withdraws an assignment: its retained message is owed a clearing.
+  g.setAssignmentState('ranch', 'charlie', 'retained');
+  const withdrawn = g.approve('ranch', 'charlie', 'ada');
+  assert.deepEqual([withdrawn.assignedSite, withdrawn.assignmentState], [null, 'clear']);
+});
+
+test('registration gate: an assignment is refused in open mode, without a zone the hub knows, or onto another registration', () => {
+  assert.throws(() => gate('open').g.approve('ranch', 'bravo', 'ada', { site: 'farm' }), {
+    code: 'FM_REQUEST_INVALID',
+    message: /registration.mode is open/,
+  });
+  const { g, clock } = gate('approve');
+  g.start([]);
+  assert.throws(() => g.approve('ranch', 'never-seen', 'ada', { site: 'farm' }), {
+    code: 'FM_REQUEST_INVALID',
+    message: /zone: ranch\/never-seen has not announced itself yet/,
+  });
+  assert.equal(g.approve('ranch', 'never-seen', 'ada', { site: 'farm', zone: 'east' }).assignmentState, 'publish', 'with a zone: fine');
+  g.admit('ranch', 'bravo', birth(clock));
+  g.admit('farm', 'bravo', birth(clock));
+  assert.throws(() => g.approve('ranch', 'bravo', 'ada', { site: 'farm' }), {
+    code: 'FM_REQUEST_INVALID',
+    message: /site: farm\/bravo is a registration of its own \(pending\)/,
+  });
+  assert.equal(g.get('ranch', 'bravo')?.status, 'pending', 'nothing decided');
+});
+
+test('registration gate: a database of an older hub gains the assignment columns; an assignment survives a restart (SQLite)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-registration-migrate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'hub.db');
+  // The table as the first release made it, with one pending node.
+  const old = new Database(path);
+  old.exec(`CREATE TABLE node_registrations (site TEXT NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL, zone TEXT,
+    agent_version TEXT, boot_time INTEGER, config_version TEXT, first_seen INTEGER, last_seen INTEGER, births INTEGER NOT NULL,
+    frames_ignored INTEGER NOT NULL, decided_by TEXT, decided_at INTEGER, origin TEXT, PRIMARY KEY (site, node));
+    CREATE TABLE registration_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO registration_meta VALUES ('mode', 'approve');
+    INSERT INTO node_registrations VALUES ('ranch', 'bravo', 'pending', 'west', '0.1.0', 1, 'abc', 2, 3, 1, 7, NULL, NULL, NULL);`);
+  old.close();
+
+  let store = createSqliteRegistrationStore({ path });
+  let run = gate('approve', store);
+  run.g.start([]);
+  const kept = run.g.get('ranch', 'bravo');
+  assert.deepEqual(
+    [kept?.status, kept?.framesIgnored, kept?.assignedSite, kept?.assignedZone, kept?.assignmentState],
+    ['pending', 7, null, null, null],
+  );
+  run.g.approve('ranch', 'bravo', 'ada', { site: 'farm', zone: 'east' });
+  run.g.setAssignmentState('ranch', 'bravo', 'retained');
+  store.close();
+
+  store = createSqliteRegistrationStore({ path });
+  run = gate('approve', store);
+  run.g.start([]);
+  assert.equal(run.g.admit('farm', 'bravo'), true);
+  assert.equal(run.g.admit('ranch', 'bravo'), false);
+  assert.equal(run.g.announced('farm', 'bravo', 'east')?.assignmentState, 'clear', 'the retained assignment is still owed its clearing');
+  store.close();
+  store = createSqliteRegistrationStore({ path });
+  assert.equal(store.list().find((r) => r.site === 'ranch')?.assignmentState, 'clear');
   store.close();
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';
-import { commandTopic, encodeEvent, encodeHistory, nodeTopic, SessionEncoder } from '../../protocol/index.js';
+import { commandTopic, encodeEvent, encodeHistory, hubAssignTopic, nodeTopic, SessionEncoder } from '../../protocol/index.js';
 import { batterySoc, birthOf, hubTestKit, wire } from '../hub-test-kit.js';
 
 const kit = hubTestKit();
@@ -119,4 +119,108 @@ test('registration at the hub: switching approve on grandfathers the nodes the h
   await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'grandfathered n1 online' });
   await waitFor(() => hub.registrations.get('s1', 'n9')?.status === 'pending', { what: 'n9 pending' });
   assert.equal(hub.fleet.get('s1', 'n9'), undefined);
+});
+
+test('registration at the hub: approval with a site and zone publishes the assignment retained, admits the node under it, clears it once it runs so', async () => {
+  const { hub, clock, broker } = await kit.startHub({ prefix: 'fieldmesh-reg-assign-', config: { registration: { mode: 'approve' } } });
+  const assignTopic = hubAssignTopic('fieldmesh', 'ranch', 'bravo');
+  const { transport: node, received } = await kit.connectClient(broker, 'node-ranch-bravo', {
+    subscribe: [assignTopic, commandTopic('fieldmesh', 'ranch', 'bravo', 'rebirth')],
+  });
+  const enc = new SessionEncoder(2);
+  await node.publish(nodeTopic('fieldmesh', 'ranch', 'bravo', 'birth'), birthOf(enc, clock.now(), [batterySoc()], { zone: 'west' }), {
+    qos: 1,
+  });
+  await waitFor(() => hub.registrations.get('ranch', 'bravo')?.zone === 'west', { what: 'bravo pending in west' });
+  const approve = (body: unknown, node = 'bravo') =>
+    hub.app.inject({ method: 'POST', url: `/api/v1/registrations/ranch/${node}/approve`, payload: body as Record<string, unknown> });
+
+  // Bad inputs: an unknown field, an id that is not one; nothing decided.
+  const unknown = await approve({ site: 'farm', zome: 'east' });
+  assert.deepEqual([unknown.statusCode, unknown.json().code], [400, 'FM_REQUEST_INVALID']);
+  assert.match(unknown.json().message, /body: unknown field "zome"; an approval takes "site" and "zone"/);
+  const badId = await approve({ site: 'Farm 1' });
+  assert.deepEqual([badId.statusCode, badId.json().code], [400, 'FM_REQUEST_INVALID']);
+  assert.match(badId.json().message, /body\.site "Farm 1": expected an id/);
+  const notObject = await approve(['farm']);
+  assert.deepEqual([notObject.statusCode, notObject.json().code], [400, 'FM_REQUEST_INVALID']);
+  assert.equal(hub.registrations.get('ranch', 'bravo')?.status, 'pending');
+
+  const answer = await approve({ site: 'farm', zone: 'east' });
+  assert.equal(answer.statusCode, 200, answer.body);
+  const data = answer.json().data;
+  assert.deepEqual(
+    [data.status, data.assignedSite, data.assignedZone, data.assignmentState, data.assignmentSent, data.rebirthRequested],
+    ['approved', 'farm', 'east', 'retained', true, false],
+  );
+  const assignment = await waitFor(() => received.find((m) => m.topic === assignTopic), { what: 'assignment received' });
+  const sent = JSON.parse(new TextDecoder().decode(assignment.payload));
+  assert.deepEqual(sent, { site: 'farm', zone: 'east', by: data.decidedBy, at: clock.now() });
+  assert.ok(!received.some((m) => m.topic.endsWith('/cmd/rebirth')), 'no rebirth: the node restarts under the assignment');
+  // Retained: a node that subscribes later (it restarted) gets it at once.
+  const late = await kit.connectClient(broker, 'late', { subscribe: [assignTopic] });
+  await waitFor(() => late.received.some((m) => m.topic === assignTopic && m.payload.length > 0), { what: 'retained assignment' });
+
+  // The node goes on under its old key until it has the assignment: ignored, not in the fleet.
+  await node.publish(nodeTopic('fieldmesh', 'ranch', 'bravo', 'birth'), birthOf(enc, clock.now(), [batterySoc()], { zone: 'west' }), {
+    qos: 1,
+  });
+  await waitFor(() => (hub.registrations.get('ranch', 'bravo')?.births ?? 0) === 2, { what: 'old-key birth seen' });
+  assert.equal(hub.fleet.get('ranch', 'bravo'), undefined);
+  assert.match((await hub.app.inject('/metrics')).body, /fieldmesh_registration_frames_ignored_total\{status="moved"\} 1/);
+
+  // It runs under the assignment: admitted, and the retained assignment of its old key is cleared.
+  const moved = await kit.connectClient(broker, 'node-farm-bravo');
+  await moved.transport.publish(
+    nodeTopic('fieldmesh', 'farm', 'bravo', 'birth'),
+    birthOf(new SessionEncoder(3), clock.now(), [batterySoc()], { zone: 'east' }),
+    { qos: 1 },
+  );
+  await waitFor(() => hub.fleet.get('farm', 'bravo')?.state === 'online', { what: 'farm/bravo online' });
+  assert.equal(hub.fleet.get('farm', 'bravo')?.zone, 'east');
+  await waitFor(() => late.received.some((m) => m.topic === assignTopic && m.payload.length === 0), {
+    what: 'retained assignment cleared',
+  });
+  assert.equal(hub.registrations.get('ranch', 'bravo')?.assignmentState, null);
+  const again = await kit.connectClient(broker, 'later', { subscribe: [assignTopic] });
+  assert.deepEqual(again.received, [], 'nothing retained any more');
+  assert.equal(hub.fleet.get('ranch', 'bravo'), undefined);
+
+  // Plain approval of another node: the body may be empty, or equal to what it announced.
+  await node.publish(nodeTopic('fieldmesh', 'ranch', 'charlie', 'birth'), birthOf(enc, clock.now(), [batterySoc()], { zone: 'west' }), {
+    qos: 1,
+  });
+  await waitFor(() => hub.registrations.get('ranch', 'charlie')?.zone === 'west', { what: 'charlie pending' });
+  const plain = (await approve({ site: 'ranch', zone: 'west' }, 'charlie')).json().data;
+  assert.deepEqual([plain.assignedSite, plain.assignmentState, plain.assignmentSent, plain.rebirthRequested], [null, null, false, true]);
+  const known = (await hub.app.inject('/api/v1/registrations')).json().data.known;
+  assert.deepEqual(known, { sites: ['farm'], zones: ['east'] });
+});
+
+test('registration at the hub: an assignment in open mode is refused like any decision; the audit names the assignment', async () => {
+  const open = await kit.startHub({ prefix: 'fieldmesh-reg-assign-open-' });
+  const refused = await open.hub.app.inject({
+    method: 'POST',
+    url: '/api/v1/registrations/ranch/bravo/approve',
+    payload: { site: 'farm', zone: 'east' },
+  });
+  assert.deepEqual([refused.statusCode, refused.json().code], [400, 'FM_REQUEST_INVALID']);
+  assert.match(refused.json().message, /registration.mode is open/);
+
+  const { hub } = await kit.startHub({
+    prefix: 'fieldmesh-reg-assign-audit-',
+    config: { registration: { mode: 'approve' }, auth: { mode: 'on' } },
+  });
+  const admin = { authorization: `Bearer ${(await hub.auth.createToken('root', 'admin', null)).token}` };
+  const ok = await hub.app.inject({
+    method: 'POST',
+    url: '/api/v1/registrations/ranch/delta/approve',
+    headers: admin,
+    payload: { site: 'farm', zone: 'east' },
+  });
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.equal(ok.json().data.decidedBy, 'root');
+  const audit = (await hub.app.inject({ url: '/api/v1/audit', headers: admin })).json();
+  const targets = (audit.data?.entries ?? audit.entries ?? audit.data ?? []).map((e: { target: string }) => e.target);
+  assert.ok(targets.includes('approve ranch/delta site farm zone east'), JSON.stringify(targets));
 });

@@ -10,6 +10,12 @@ import Database from 'better-sqlite3';
 export type RegistrationStatus = 'pending' | 'rejected' | 'approved';
 /** How an approved node was approved: by an admin, or grandfathered (known before `approve` was switched on). */
 export type ApprovalOrigin = 'admin' | 'grandfathered';
+/**
+ * The hub's retained assignment on the node's `<prefix>/_hub/assign/<site>/<node>` [FM-ASSIGN-1]: `publish` to be
+ * published (the hub was off the broker), `retained` published and held by the broker, `clear` to be cleared
+ * (the node announced itself under its assigned identity; the clearing did not go out yet).
+ */
+export type AssignmentState = 'publish' | 'retained' | 'clear';
 
 /** One node the registration gate knows of, as kept. */
 export interface RegistrationRecord {
@@ -32,6 +38,15 @@ export interface RegistrationRecord {
   decidedAt: number | null;
   /** For an approved node: how. */
   origin: ApprovalOrigin | null;
+  /**
+   * The site and zone an admin assigned at approval when they differ from what the node announced (null: it
+   * runs as it announced itself). A node assigned another site is admitted under `assignedSite`/`node`; its
+   * frames under this key are ignored from then on (status `moved` in the counts).
+   */
+  assignedSite: string | null;
+  assignedZone: string | null;
+  /** Where the assignment's retained message is (null: none held or owed). */
+  assignmentState: AssignmentState | null;
 }
 
 export interface RegistrationStore {
@@ -59,6 +74,9 @@ CREATE TABLE IF NOT EXISTS node_registrations (
   decided_by TEXT,
   decided_at INTEGER,
   origin TEXT,
+  assigned_site TEXT,
+  assigned_zone TEXT,
+  assignment_state TEXT,
   PRIMARY KEY (site, node)
 );
 CREATE TABLE IF NOT EXISTS registration_meta (
@@ -82,7 +100,13 @@ interface Row {
   decided_by: string | null;
   decided_at: number | null;
   origin: string | null;
+  assigned_site: string | null;
+  assigned_zone: string | null;
+  assignment_state: string | null;
 }
+
+/** Columns added after the table first shipped: a database made before them gets them, empty (no assignment). */
+const ADDED_COLUMNS = ['assigned_site TEXT', 'assigned_zone TEXT', 'assignment_state TEXT'] as const;
 
 function fromRow(r: Row): RegistrationRecord {
   return {
@@ -100,6 +124,10 @@ function fromRow(r: Row): RegistrationRecord {
     decidedBy: r.decided_by,
     decidedAt: r.decided_at,
     origin: r.origin === 'admin' || r.origin === 'grandfathered' ? r.origin : null,
+    assignedSite: r.assigned_site,
+    assignedZone: r.assigned_zone,
+    assignmentState:
+      r.assignment_state === 'publish' || r.assignment_state === 'retained' || r.assignment_state === 'clear' ? r.assignment_state : null,
   };
 }
 
@@ -112,16 +140,26 @@ export function createSqliteRegistrationStore(options: { readonly path: string }
   // The hub's storage and auth store hold their own connections to the same file.
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  // A database of an older hub: its table lacks the assignment's columns.
+  const have = new Set(
+    db
+      .prepare<[], { name: string }>('PRAGMA table_info(node_registrations)')
+      .all()
+      .map((c) => c.name),
+  );
+  for (const column of ADDED_COLUMNS)
+    if (!have.has(column.split(' ')[0] as string)) db.exec(`ALTER TABLE node_registrations ADD COLUMN ${column}`);
   const selectAll = db.prepare<[], Row>('SELECT * FROM node_registrations ORDER BY site, node');
   const upsert = db.prepare(
     `INSERT INTO node_registrations (site, node, status, zone, agent_version, boot_time, config_version, first_seen, last_seen,
-       births, frames_ignored, decided_by, decided_at, origin)
+       births, frames_ignored, decided_by, decided_at, origin, assigned_site, assigned_zone, assignment_state)
      VALUES (@site, @node, @status, @zone, @agentVersion, @bootTime, @configVersion, @firstSeen, @lastSeen,
-       @births, @framesIgnored, @decidedBy, @decidedAt, @origin)
+       @births, @framesIgnored, @decidedBy, @decidedAt, @origin, @assignedSite, @assignedZone, @assignmentState)
      ON CONFLICT (site, node) DO UPDATE SET status = excluded.status, zone = excluded.zone, agent_version = excluded.agent_version,
        boot_time = excluded.boot_time, config_version = excluded.config_version, first_seen = excluded.first_seen,
        last_seen = excluded.last_seen, births = excluded.births, frames_ignored = excluded.frames_ignored,
-       decided_by = excluded.decided_by, decided_at = excluded.decided_at, origin = excluded.origin`,
+       decided_by = excluded.decided_by, decided_at = excluded.decided_at, origin = excluded.origin,
+       assigned_site = excluded.assigned_site, assigned_zone = excluded.assigned_zone, assignment_state = excluded.assignment_state`,
   );
   const getMeta = db.prepare<[string], { value: string }>('SELECT value FROM registration_meta WHERE key = ?');
   const setMeta = db.prepare(
