@@ -21,6 +21,7 @@ import { registerFleetRoutes, registerStoreRoutes } from './api/index.js';
 import { registerServiceRoutes } from './api/service-routes.js';
 import { createStoreQueries } from './api/store-queries.js';
 import { registerZoneRoutes } from './api/zone-routes.js';
+import { createAssignmentListener, identityStatus, type StoredAssignment } from './assignment/index.js';
 import { registerAwarenessMetrics } from './awareness-metrics.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { DETECTION_KIND } from './collectors/detections.js';
@@ -71,6 +72,15 @@ export interface AgentOverrides {
   readonly fallbackToFreePort?: boolean;
   /** Where desired configs come from and what the node started with (the CLI passes these; src/agent/reconcile/). */
   readonly reconcile?: ReconcileOverrides;
+  /** node.yaml's identity and the hub's assignment the node runs under (the CLI passes these; src/agent/assignment/). [FM-ASSIGN-4] */
+  readonly identity?: {
+    /** What node.yaml says (default: the config's `node`). */
+    readonly nodeYaml: AgentConfig['node'];
+    /** The kept assignment the config's site and zone come from. */
+    readonly assigned?: StoredAssignment;
+    /** A new assignment arrived and is kept on disk: restart the agent under it. Without: it applies at the next start. */
+    onAssigned?(assignment: StoredAssignment): void;
+  };
 }
 
 export interface AgentStats {
@@ -558,6 +568,21 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       zones: { restart: openZones },
       services,
     },
+    identity: identityStatus(overrides.identity?.nodeYaml ?? config.node, config.node, overrides.identity?.assigned),
+  });
+  // [FM-ASSIGN-1..4] The site and zone the hub assigns at approval.
+  const onAssigned = overrides.identity?.onAssigned;
+  const assignment = createAssignmentListener({
+    transport,
+    prefix: config.topicPrefix,
+    identity,
+    nodeYaml: overrides.identity?.nodeYaml ?? config.node,
+    dataDir: config.dataDir,
+    logger,
+    registry: metrics.registry,
+    onAssigned:
+      onAssigned ??
+      ((a) => logger.warn({ site: a.site, zone: a.zone }, 'identity: the assignment is kept; the node runs under it from its next start')),
   });
 
   return {
@@ -622,6 +647,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       backfiller.start();
       started = true;
       reconcile.start();
+      if (!brokerless) assignment.start();
       logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
       if (brokerless) {
         logger.info(
@@ -638,6 +664,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       const graceful = options.graceful ?? true;
       started = false;
       reconcile.stop();
+      assignment.stop();
       // The services first: their last events still reach the outbox.
       await services.stop();
       for (const c of collectors) {

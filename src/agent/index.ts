@@ -9,6 +9,7 @@ export {
   type ServiceView,
   serviceView,
 } from './api/service-routes.js';
+export * from './assignment/index.js';
 export type { AgentEvent, Collector, CollectorContext, NodeIdentity, Sample } from './collectors/collector.js';
 export { type BatteryReading, BatterySim } from './collectors/index.js';
 export {

@@ -1,17 +1,20 @@
 // `fieldmesh node --config node.yaml`: runs the edge agent; `fieldmesh node service ...` (node-service.ts)
-// acts on a running node's services.
+// acts on a running node's services. When the hub assigns the node a site and zone at approval [FM-ASSIGN-4],
+// the agent is stopped cleanly and started again under them, in this process.
 
 import type { Command } from 'commander';
 import {
   AGENT_ENV_ALIASES,
+  type Agent,
   agentConfigSchema,
   type ConfigSource,
   configSourceOf,
   createAgent,
+  resolveAssignedIdentity,
   resolveStartupConfig,
   seedEnvironment,
 } from '../agent/index.js';
-import { FieldmeshError } from '../kit/index.js';
+import { describeError, FieldmeshError } from '../kit/index.js';
 import { LOG_LEVELS } from '../protocol/index.js';
 import { loadConfigFile } from './config-file.js';
 import type { CliIo } from './io.js';
@@ -44,27 +47,65 @@ export function registerNode(program: Command, io: CliIo): void {
       const wanted = env.FIELDMESH_LOG_LEVEL ?? 'info';
       const logLevel = LOG_LEVELS.find((l) => l === wanted);
       const logger = createCliLogger(logLevel === undefined ? wanted : 'debug');
-      // [FM-CONFIG-DIST] The last good distributed config, when there is one, with node.yaml's local keys.
+      const startupLogger = createCliLogger(wanted);
       const source: ConfigSource = configSourceOf(config, cliSource);
-      const startup = resolveStartupConfig(config, source, createCliLogger(wanted), Date.now());
-      const agent = createAgent(startup.config, {
-        logger,
-        ...(logLevel === undefined ? {} : { logLevel }),
-        reconcile: {
-          local: config,
-          source,
-          running: startup.running,
-          ...(startup.lastGood !== undefined ? { lastGood: startup.lastGood } : {}),
-          renderSelf: repoRenderer(config),
-        },
+      let restarting: Promise<void> = Promise.resolve();
+      let stopping = false;
+      let failed: (err: unknown) => void = () => {};
+      const restartFailed = new Promise<unknown>((resolve) => {
+        failed = resolve;
       });
-      const { httpUrl } = await agent.start();
+      const run = async (): Promise<Agent> => {
+        // [FM-ASSIGN-4] The hub's assignment, when the node keeps one, before anything reads the identity (the
+        // state dir moves to the assigned site's here).
+        const { config: local, assigned } = resolveAssignedIdentity(config, startupLogger);
+        // [FM-CONFIG-DIST] The last good distributed config, when there is one, with node.yaml's local keys.
+        const startup = resolveStartupConfig(local, source, startupLogger, Date.now());
+        const next = createAgent(startup.config, {
+          logger,
+          ...(logLevel === undefined ? {} : { logLevel }),
+          reconcile: {
+            local,
+            source,
+            running: startup.running,
+            ...(startup.lastGood !== undefined ? { lastGood: startup.lastGood } : {}),
+            renderSelf: repoRenderer(local),
+          },
+          identity: { nodeYaml: config.node, ...(assigned !== undefined ? { assigned } : {}), onAssigned: () => restart() },
+        });
+        const { httpUrl } = await next.start();
+        io.out(
+          `fieldmesh node ${local.node.site}/${local.node.id} (boot ${next.epoch}) -> ${local.mqtt.enabled ? local.mqtt.url : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}` +
+            (assigned === undefined ? '' : `; site and zone assigned by the hub (${assigned.site}, ${assigned.zone})`),
+        );
+        return next;
+      };
+      let agent = await run();
+      // A clean stop, then a start under the assignment just kept (its topics and its state dir change with it).
+      function restart(): void {
+        restarting = restarting.then(async () => {
+          if (stopping) return;
+          await agent.stop();
+          try {
+            agent = await run();
+          } catch (err) {
+            startupLogger.error({ err: describeError(err) }, `identity: the restart under the assignment failed: ${describeError(err)}`);
+            failed(err);
+          }
+        });
+      }
       // SIGHUP: pull the repository clone and reconcile now (source repo).
       process.on('SIGHUP', () => void agent.reconcile.reconcileNow());
-      io.out(
-        `fieldmesh node ${config.node.site}/${config.node.id} (boot ${agent.epoch}) -> ${config.mqtt.enabled ? config.mqtt.url : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}`,
-      );
-      await stopOnSignals(() => agent.stop());
+      const failure = await Promise.race([
+        stopOnSignals(async () => {
+          stopping = true;
+          await restarting;
+          await agent.stop();
+        }).then(() => undefined),
+        restartFailed.then((err) => ({ err })),
+      ]);
+      // The next start applies the kept assignment again; a service manager restarts the node.
+      if (failure !== undefined) throw failure.err;
     });
   // `fieldmesh node service ...` talks to a running node; `fieldmesh node` without a subcommand runs one.
   registerNodeService(node, io);

@@ -5,7 +5,13 @@
 
 import type { FastifyInstance } from 'fastify';
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
-import { type ConfigAppliedPayload, type ConfigRejectedPayload, configHashOf, hubConfigTopic } from '../../protocol/index.js';
+import {
+  type ConfigAppliedPayload,
+  type ConfigRejectedPayload,
+  configHashOf,
+  hubConfigTopic,
+  type NodeIdentityStatus,
+} from '../../protocol/index.js';
 import type { Transport, TransportMessage } from '../../transport/index.js';
 import type { AgentConfig } from '../config.js';
 import { type ApplyResult, applyConfigLive, type LiveParts } from './apply-config.js';
@@ -53,6 +59,8 @@ export interface NodeReconcileOptions {
   readonly parts: LiveParts;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The identity the node runs under, for GET /api/v1/config. [FM-ASSIGN-4] */
+  readonly identity?: NodeIdentityStatus;
   report(kind: string, priority: 'normal' | 'high', payload: ConfigAppliedPayload | ConfigRejectedPayload): Promise<void>;
 }
 
@@ -96,7 +104,7 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
     source,
     applyConfig,
     registerRoutes(http) {
-      registerConfigRoutes(http, () => reconciler.status());
+      registerConfigRoutes(http, () => ({ ...reconciler.status(), ...(o.identity === undefined ? {} : { identity: o.identity }) }));
     },
     start() {
       if (source === 'hub' && o.brokered) {
