@@ -1,5 +1,6 @@
-// `fieldmesh hub nodes pending|approve SITE/NODE|reject SITE/NODE --hub URL`: node registrations at a running
-// hub (GET /api/v1/registrations, POST /api/v1/registrations/:site/:node/approve|reject; admin token).
+// `fieldmesh hub nodes pending|approve SITE/NODE [--site S] [--zone Z]|reject SITE/NODE --hub URL`: node
+// registrations at a running hub (GET /api/v1/registrations, POST /api/v1/registrations/:site/:node/approve|reject;
+// admin token). `--site` / `--zone` assign the node another site and zone at approval [FM-ASSIGN-1].
 // Exit codes: pending 1 when a node waits for approval, else 0; approve and reject 0; 2 for usage,
 // connection or authorization. docs/registration.md, docs/cli.md "fieldmesh hub nodes".
 
@@ -13,6 +14,8 @@ import { formatTable } from './status.js';
 interface Flags extends HubTokenFlags {
   hub: string;
   json?: boolean;
+  site?: string;
+  zone?: string;
 }
 
 /** A registration as GET /api/v1/registrations answers it (src/hub/registration/registration-gate.ts). */
@@ -31,7 +34,11 @@ export interface RegistrationAnswer {
   decidedBy: string | null;
   decidedAt: number | null;
   origin: string | null;
+  assignedSite?: string | null;
+  assignedZone?: string | null;
+  assignmentState?: 'publish' | 'retained' | 'clear' | null;
   rebirthRequested?: boolean;
+  assignmentSent?: boolean;
 }
 interface ListAnswer {
   mode: 'open' | 'approve';
@@ -51,9 +58,10 @@ export function parseNodeRef(ref: string): { site: string; node: string } {
   return { site: parts[0] as string, node: parts[1] as string };
 }
 
-function request<T>(hub: string, token: HubToken | undefined, path: string, method: 'GET' | 'POST'): Promise<T> {
+function request<T>(hub: string, token: HubToken | undefined, path: string, method: 'GET' | 'POST', body?: unknown): Promise<T> {
   return hubRequest<T>(hub, token, path, {
     method,
+    ...(body === undefined ? {} : { body }),
     missingRoute: 'has no registrations API (a fieldmesh hub older than this command)',
     forbiddenHint: 'registrations need an admin: fieldmesh hub token create --config <hub.yaml> --name <name> --role admin',
   });
@@ -87,6 +95,30 @@ export function formatRegistrations(list: ListAnswer, now: number): string {
   return `${head}\n${formatTable(rows)}`;
 }
 
+/** `--site` / `--zone` as the approval's body; undefined without either. FM_CLI_USAGE for an id that is not one. */
+export function assignmentBody(flags: { site?: string; zone?: string }): { site?: string; zone?: string } | undefined {
+  const body: { site?: string; zone?: string } = {};
+  for (const name of ['site', 'zone'] as const) {
+    const value = flags[name];
+    if (value === undefined) continue;
+    if (!isValidId(value)) throw usage(`--${name} ${JSON.stringify(value)}: expected an id of lowercase letters, digits, '-' and '_'`);
+    body[name] = value;
+  }
+  return Object.keys(body).length === 0 ? undefined : body;
+}
+
+/** The line `approve` prints. */
+export function approvalText(r: RegistrationAnswer): string {
+  const name = `${r.site}/${r.node}`;
+  if (r.assignedSite !== undefined && r.assignedSite !== null && (r.assignmentState ?? null) !== null) {
+    const as = `${name} approved as ${r.assignedSite}/${r.node} in zone ${r.assignedZone}`;
+    return r.assignmentSent
+      ? `${as}: assignment sent; the node restarts under it and its outbox drains to the hub`
+      : `${as}; the hub is not on the broker: the assignment goes out when it is`;
+  }
+  return `${name} approved${r.rebirthRequested ? ': rebirth requested, its outbox drains to the hub' : '; the hub is not on the broker: the node re-announces itself when it is'}`;
+}
+
 function fail(io: CliIo, err: unknown): void {
   io.err(errorText(err));
   process.exitCode = 2;
@@ -116,25 +148,28 @@ export function registerHubNodesCommands(hub: Command, io: CliIo): void {
     },
   );
   for (const verb of ['approve', 'reject'] as const) {
-    hubOptions(
+    const command = hubOptions(
       nodes
         .command(`${verb} <site/node>`)
         .description(
           verb === 'approve'
-            ? 'approve a node: the hub admits it, asks it to re-announce itself, and its outbox drains to the hub'
+            ? 'approve a node: the hub admits it, asks it to re-announce itself, and its outbox drains to the hub; --site / --zone assign it another site and zone'
             : 'reject a node: the hub keeps ignoring its frames (until approved)',
         ),
-    ).action(async (ref: string, flags: Flags) => {
+    );
+    if (verb === 'approve')
+      command
+        .option('--site <site>', 'assign the node this site (default: the one it announced)')
+        .option('--zone <zone>', 'assign the node this zone (default: the one it announced)');
+    command.action(async (ref: string, flags: Flags) => {
       try {
         const { site, node } = parseNodeRef(ref);
+        const body = verb === 'approve' ? assignmentBody(flags) : undefined;
         const token = resolveHubToken(flags, process.env);
-        const r = await request<RegistrationAnswer>(flags.hub, token, `/api/v1/registrations/${site}/${node}/${verb}`, 'POST');
+        const r = await request<RegistrationAnswer>(flags.hub, token, `/api/v1/registrations/${site}/${node}/${verb}`, 'POST', body);
         if (flags.json) io.out(JSON.stringify(r, null, 2));
         else if (verb === 'reject') io.out(`${site}/${node} rejected: the hub ignores its frames until it is approved`);
-        else
-          io.out(
-            `${site}/${node} approved${r.rebirthRequested ? ': rebirth requested, its outbox drains to the hub' : '; the hub is not on the broker: the node re-announces itself when it is'}`,
-          );
+        else io.out(approvalText(r));
         process.exitCode = 0;
       } catch (err) {
         fail(io, err);

@@ -21,13 +21,26 @@ export interface RegistrationInfo {
   readonly decidedBy: string | null;
   readonly decidedAt: number | null;
   readonly origin: string | null;
+  /** The site and zone assigned at approval when they differ from what the node announced. [FM-ASSIGN-1] */
+  readonly assignedSite?: string | null;
+  readonly assignedZone?: string | null;
+  readonly assignmentState?: 'publish' | 'retained' | 'clear' | null;
   readonly rebirthRequested?: boolean;
+  readonly assignmentSent?: boolean;
 }
 
 export interface RegistrationListInfo {
   readonly mode: 'open' | 'approve';
   readonly registrations: readonly RegistrationInfo[];
   readonly approved: number;
+  /** The sites and zones of the fleet, offered when assigning. */
+  readonly known?: { readonly sites: readonly string[]; readonly zones: readonly string[] };
+}
+
+/** What an admin assigns at approval (absent: as the node announced). */
+export interface Assignment {
+  readonly site?: string;
+  readonly zone?: string;
 }
 
 /** "2 nodes waiting for approval" (null when none waits). */
@@ -65,7 +78,27 @@ export function useRegistrations(enabled: boolean): {
   return { list, error, reload };
 }
 
-export async function decide(site: string, node: string, verb: 'approve' | 'reject'): Promise<RegistrationInfo> {
-  const r = await api.post<{ data: RegistrationInfo }>(`/api/v1/registrations/${seg(site)}/${seg(node)}/${verb}`);
+export async function decide(site: string, node: string, verb: 'approve' | 'reject', assignment?: Assignment): Promise<RegistrationInfo> {
+  const r = await api.post<{ data: RegistrationInfo }>(`/api/v1/registrations/${seg(site)}/${seg(node)}/${verb}`, assignment);
   return r.data;
+}
+
+/**
+ * The assignment to send for what the admin typed: only the fields that differ from what the node announced
+ * (none: a plain approval). Typed values are trimmed; an empty one keeps what the node announced.
+ */
+export function assignmentOf(r: Pick<RegistrationInfo, 'site' | 'zone'>, site: string, zone: string): Assignment {
+  const s = site.trim();
+  const z = zone.trim();
+  return { ...(s !== '' && s !== r.site ? { site: s } : {}), ...(z !== '' && z !== (r.zone ?? '') ? { zone: z } : {}) };
+}
+
+/** The line shown after an approval. */
+export function approvalText(d: RegistrationInfo): string {
+  const name = `${d.site}/${d.node}`;
+  if (d.assignedSite != null && d.assignmentState != null)
+    return d.assignmentSent === true
+      ? `${name} approved as ${d.assignedSite}/${d.node} in zone ${d.assignedZone}: the assignment was sent; the node restarts under it and its outbox drains to the hub.`
+      : `${name} approved as ${d.assignedSite}/${d.node} in zone ${d.assignedZone}; the assignment goes out once the hub is back on the broker.`;
+  return `${name} approved${d.rebirthRequested === true ? ': rebirth requested, its outbox drains to the hub.' : '; it re-announces itself once the hub is back on the broker.'}`;
 }

@@ -1,12 +1,70 @@
 // Registrations (#/registrations, admins): nodes waiting for approval and rejected ones, with their facts;
-// Approve / Reject after a confirmation. docs/registration.md, docs/console.md "Registrations".
+// Approve / Reject after a confirmation; Approve's dialog lets the admin assign another site and zone
+// (prefilled with what the node announced, the fleet's sites and zones offered). docs/registration.md,
+// docs/console.md "Registrations".
 
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { ConfirmDialog, type ConfirmRequest } from '../../components/confirm-dialog.js';
 import { Age, Empty, ErrorLine } from '../../components/ui.js';
 import { hasRole } from '../../roles.js';
 import { useStore } from '../../store.js';
-import { decide, iso, type RegistrationInfo, useRegistrations, waitingText } from './registrations-data.js';
+import {
+  approvalText,
+  assignmentOf,
+  decide,
+  iso,
+  type RegistrationInfo,
+  type RegistrationListInfo,
+  useRegistrations,
+  waitingText,
+} from './registrations-data.js';
+
+/** The site and zone fields of the Approve dialog (uncontrolled: read when the admin confirms). */
+function AssignFields(props: {
+  r: RegistrationInfo;
+  known: RegistrationListInfo['known'];
+  site: { current: HTMLInputElement | null };
+  zone: { current: HTMLInputElement | null };
+}) {
+  const sites = [...new Set([props.r.site, ...(props.known?.sites ?? [])])].sort();
+  const zones = [...new Set([...(props.r.zone === null ? [] : [props.r.zone]), ...(props.known?.zones ?? [])])].sort();
+  return (
+    <>
+      <label class="field">
+        site
+        <input
+          ref={props.site}
+          defaultValue={props.r.site}
+          list="registration-known-sites"
+          autocomplete="off"
+          spellcheck={false}
+          data-testid="registration-assign-site"
+        />
+      </label>
+      <datalist id="registration-known-sites">
+        {sites.map((x) => (
+          <option key={x} value={x} />
+        ))}
+      </datalist>
+      <label class="field">
+        zone
+        <input
+          ref={props.zone}
+          defaultValue={props.r.zone ?? ''}
+          list="registration-known-zones"
+          autocomplete="off"
+          spellcheck={false}
+          data-testid="registration-assign-zone"
+        />
+      </label>
+      <datalist id="registration-known-zones">
+        {zones.map((x) => (
+          <option key={x} value={x} />
+        ))}
+      </datalist>
+    </>
+  );
+}
 
 export function RegistrationsPage() {
   const s = useStore();
@@ -14,6 +72,8 @@ export function RegistrationsPage() {
   const { list, error, reload } = useRegistrations(admin);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [result, setResult] = useState<string | null>(null);
+  const siteInput = useRef<HTMLInputElement>(null);
+  const zoneInput = useRef<HTMLInputElement>(null);
   if (s.me !== null && !admin)
     return (
       <section>
@@ -26,18 +86,22 @@ export function RegistrationsPage() {
     setConfirm({
       title: verb === 'approve' ? `Approve ${name}?` : `Reject ${name}?`,
       body:
-        verb === 'approve'
-          ? `The hub admits ${name} as it announces itself (site ${r.site}, zone ${r.zone ?? 'unknown'}), asks it to re-announce, and stores what its outbox kept while it waited.`
-          : `The hub keeps ignoring ${name}: nothing it sends is stored or acknowledged until it is approved.`,
+        verb === 'approve' ? (
+          <>
+            The hub admits {name} and stores what its outbox kept while it waited. It announced site {r.site}, zone {r.zone ?? 'unknown'}:
+            keep them, or assign others, and the node restarts under them.
+            <AssignFields r={r} known={list?.known} site={siteInput} zone={zoneInput} />
+          </>
+        ) : (
+          `The hub keeps ignoring ${name}: nothing it sends is stored or acknowledged until it is approved.`
+        ),
       confirm: verb === 'approve' ? 'Approve' : 'Reject',
       danger: verb === 'reject',
       run: async () => {
-        const d = await decide(r.site, r.node, verb);
-        setResult(
-          verb === 'reject'
-            ? `${name} rejected.`
-            : `${name} approved${d.rebirthRequested === true ? ': rebirth requested, its outbox drains to the hub.' : '; it re-announces itself once the hub is back on the broker.'}`,
-        );
+        const assignment =
+          verb === 'approve' ? assignmentOf(r, siteInput.current?.value ?? r.site, zoneInput.current?.value ?? r.zone ?? '') : undefined;
+        const d = await decide(r.site, r.node, verb, assignment);
+        setResult(verb === 'reject' ? `${name} rejected.` : approvalText(d));
         await reload();
       },
     });
