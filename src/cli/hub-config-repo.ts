@@ -3,17 +3,21 @@
 // the hub refuses exactly what `fieldmesh config validate` refuses. The hub may not import fleet-config
 // (it reads the agent's schema); this composition root passes it in.
 
-import { type ConfigRepoProblem, parseConfigRepo, validateConfigRepo } from '../fleet-config/index.js';
+import { type ConfigRepoProblem, fleetSitesAndZones, parseConfigRepo, validateConfigRepo } from '../fleet-config/index.js';
 import type { ConfigRepoRender } from '../hub/index.js';
 import { hubAlertFileValidator } from './config.js';
 
-/** Renders a revision's files: every node, or every problem (refused as a whole). Never throws. */
+/**
+ * Renders a revision's files: every node, the sites and consensus zones the hub watches, or every problem
+ * (refused as a whole). Never throws.
+ */
 export function renderConfigRepoFiles(files: ReadonlyMap<string, string>, label: string): ConfigRepoRender {
   let problems: readonly ConfigRepoProblem[];
   try {
     const repo = parseConfigRepo(files, label);
     const validation = validateConfigRepo(repo, { validateAlertFile: hubAlertFileValidator });
     if (validation.problems.length === 0) {
+      const { sites, zones } = fleetSitesAndZones(repo);
       return {
         ok: true,
         nodes: validation.nodes.map((n) => ({
@@ -24,6 +28,8 @@ export function renderConfigRepoFiles(files: ReadonlyMap<string, string>, label:
           configHash: n.configHash,
           provenance: n.provenance,
         })),
+        sites,
+        zones,
       };
     }
     problems = validation.problems;

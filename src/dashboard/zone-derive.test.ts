@@ -11,6 +11,7 @@ function summary(zone: string, over: Partial<ZoneSummary> = {}): ZoneSummary {
   return {
     zone,
     site: 'ridge',
+    source: 'hub.yaml',
     epoch: 1,
     voters: 3,
     votersOnline: 3,

@@ -8,6 +8,7 @@
 //   const { problems, nodes } = validateConfigRepo(repo);   // every problem, every node rendered
 //   const one = renderNode(repo, 'r1');               // {config, parsed, provenance, configHash, problems}
 //   renderAllNodes(repo);                             // what diff / plan / the hub's distribution use
+//   fleetSitesAndZones(repo);                         // the sites and consensus zones the hub watches
 
 export { checkAlertRuleFile } from './alert-files.js';
 export { renderAnnotatedYaml } from './annotate.js';
@@ -19,6 +20,7 @@ export {
   type LeafChange,
   type NodeDiff,
 } from './diff.js';
+export { type FleetConsensusZone, type FleetSitesAndZones, fleetSitesAndZones } from './fleet-sites-and-zones.js';
 export {
   type ConfigSource,
   describeSource,

@@ -228,7 +228,7 @@ export function createZoneMetrics(registry: Registry, zones: () => readonly Aler
   }
   const framesRejected = new Counter({
     name: 'fieldmesh_zone_frames_rejected_total',
-    help: 'Zone frames (and zone events) the hub refused, by reason: malformed (does not decode), unknown-zone (not in hub.yaml zones:), not-member (the sender may not say that for the zone).',
+    help: 'Zone frames (and zone events) the hub refused, by reason: malformed (does not decode), unknown-zone (not watched: in neither hub.yaml zones: nor the configuration repository), not-member (the sender may not say that for the zone).',
     labelNames: ['reason'] as const,
     registers,
   });

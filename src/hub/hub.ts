@@ -44,7 +44,7 @@ import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
 import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } from './auth/index.js';
 import type { HubConfig } from './config.js';
-import { ConfigReconciler, type ConfigRepoRenderer } from './config-repo/index.js';
+import { ConfigReconciler, type ConfigRepoRenderer, RepoDefinitions } from './config-repo/index.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
 import { createHubMetrics, createZoneMetrics, type HubMetrics } from './hub-metrics.js';
@@ -355,6 +355,16 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           ip: null,
         }),
       publish: (message) => live.publishMessage('config', message),
+      // The repository's sites and consensus zones beside hub.yaml's (which win for the same id).
+      definitions: new RepoDefinitions({
+        hubSites: config.sites,
+        hubZones: config.zones,
+        sites: siteMonitor,
+        zones: zoneMonitor,
+        storage,
+        logger,
+        dataDir: config.dataDir,
+      }),
     });
   }
 

@@ -47,6 +47,13 @@ export interface NodeView {
   readonly backlogBytes?: number | null;
 }
 
+/**
+ * Where the hub took a site's or a zone's definition from: hub.yaml (`sites:`, `zones:`), or the last good
+ * revision of the configuration repository (docs/config-as-code.md "What the hub takes from the repository").
+ * hub.yaml wins for an id both define.
+ */
+export type DefinitionSource = 'hub.yaml' | 'repository';
+
 export interface SiteView {
   readonly site: string;
   /** The worst state of any node: offline > stale > unknown > online. */
@@ -54,14 +61,16 @@ export interface SiteView {
   readonly counts: Readonly<Record<NodeStateName, number>>;
   /** Node ids of the site. */
   readonly nodes: readonly string[];
-  /** From hub.yaml `sites[]` (the id when not configured). */
+  /** From hub.yaml `sites[]` or the repository's site file (the id when not configured). */
   readonly name: string;
-  /** WGS 84 degrees; null when hub.yaml gives none (the console lists the site beside the map). */
+  /** WGS 84 degrees; null when neither gives any (the console lists the site beside the map). */
   readonly lat: number | null;
   readonly lon: number | null;
   readonly address: string | null;
-  /** True when the site is listed in hub.yaml `sites` (a configured site may have no node yet). */
+  /** True when hub.yaml `sites` or the repository describes the site (a configured site may have no node yet). */
   readonly configured: boolean;
+  /** Where its name and position come from; null for a site only its nodes announce. */
+  readonly source: DefinitionSource | null;
   /** docs/console.md "Health: green, warn, error". */
   readonly health: SiteHealth;
   /** Why the site is not green, worst first; empty when green. */

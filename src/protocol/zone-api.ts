@@ -2,9 +2,13 @@
 // feed, its full view, its history. Times are ISO strings, durations seconds. Read by the hub (src/hub/zones/),
 // the console (src/dashboard/) and the CLI (src/cli/zone.ts): one definition, so the three cannot drift.
 
+import type { DefinitionSource } from './api.js';
+
 export interface ZoneSummary {
   readonly zone: string;
   readonly site: string | null;
+  /** Where the hub took the zone from: hub.yaml `zones:`, or the configuration repository's zone file. */
+  readonly source: DefinitionSource;
   readonly epoch: number;
   /** Configured voters. */
   readonly voters: number;

@@ -3,8 +3,9 @@
 // the composition root), refuses an invalid revision as a whole (no node gets anything from it; the last
 // good revision stays; the refusal is in the API, the audit log, the metrics and the log), publishes each
 // node's desired config retained on `<prefix>/_hub/config/<site>/<node>` (only the nodes whose hash
-// changed; an empty payload for the nodes the repository removed), tracks every node from its outbox
-// reports, and rolls a revision out wave by wave on request. docs/config-as-code.md "Reconciliation at the hub".
+// changed; an empty payload for the nodes the repository removed), hands the revision's sites and consensus
+// zones to the hub's monitors (RepoDefinitions), tracks every node from its outbox reports, and rolls a
+// revision out wave by wave on request. docs/config-as-code.md "Reconciliation at the hub".
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ import type { EventInput, HubStorage } from '../storage/storage.js';
 import type { ConfigRepoConfig } from './config-repo-config.js';
 import { type ConfigRepoRenderer, formatConfigProblem, type RenderedNodeConfig } from './config-repo-port.js';
 import { type ConfigRepoSource, createDirSource, createGitSource } from './config-source.js';
+import type { RepoDefinitions } from './repo-definitions.js';
 import {
   CONFIG_NODE_STATES,
   ConfigTracker,
@@ -81,6 +83,8 @@ export interface ConfigReconcilerOptions {
   readonly publish?: (message: unknown) => void;
   /** A source of its own (tests); default from config. */
   readonly source?: ConfigRepoSource;
+  /** Takes each accepted revision's sites and consensus zones to the hub's monitors (absent: they are not used). */
+  readonly definitions?: Pick<RepoDefinitions, 'start' | 'accept'>;
 }
 
 interface Waiter {
@@ -195,6 +199,10 @@ export class ConfigReconciler {
       events.sort((a, b) => a.time - b.time);
       for (const e of events) this.receiveEvent(e);
     }
+    // The last good revision's sites and zones, until the first read brings a revision.
+    await this.#o.definitions?.start().catch((err: unknown) => {
+      this.#logger.warn({ err: describeError(err) }, "the repository's sites and zones kept from the last run not restored");
+    });
     this.#schedule();
     this.#scheduleRepublish();
     // The first read runs in the background: a slow clone must not hold the hub's start.
@@ -318,6 +326,9 @@ export class ConfigReconciler {
       this.#awaitingApply = false;
     } else this.#awaitingApply = changed.length > 0;
     this.#persist();
+    await this.#o.definitions?.accept(revision, rendered).catch((err: unknown) => {
+      this.#logger.error({ err: describeError(err), revision: revision.slice(0, 12) }, "the revision's sites and zones not taken");
+    });
     this.#o.publish?.({ type: 'config', event: 'accepted', revision, commit, changed: changed.length, removed: removed.length });
   }
 

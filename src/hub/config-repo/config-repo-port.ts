@@ -3,6 +3,7 @@
 // test) passes `renderConfigRepoFiles` from src/cli/hub-config-repo.ts in HubOverrides.configRepoRenderer.
 
 import type { ConfigLeafOrigin, ConfigRepoProblemView } from '../../protocol/config-api.js';
+import type { HubZone } from '../zones/hub-zone-config.js';
 
 export type { ConfigLeafOrigin, ConfigRepoProblemView } from '../../protocol/config-api.js';
 
@@ -17,9 +18,28 @@ export interface RenderedNodeConfig {
   readonly provenance: Readonly<Record<string, ConfigLeafOrigin>>;
 }
 
-/** A revision rendered: every node (valid), or every problem (refused as a whole). */
+/** A site as the repository describes it (`sites/<site>.yaml`, `site-config-<site>/site.yaml`): hub.yaml `sites:` without zone names. */
+export interface RepoSiteConfig {
+  readonly id: string;
+  readonly name?: string;
+  /** WGS 84 degrees; both or neither. */
+  readonly lat?: number;
+  readonly lon?: number;
+  readonly address?: string;
+}
+
+/**
+ * A revision rendered: every node, and the sites and consensus zones the hub watches (absent: none), when
+ * valid; or every problem (refused as a whole).
+ */
 export type ConfigRepoRender =
-  | { readonly ok: true; readonly nodes: readonly RenderedNodeConfig[] }
+  | {
+      readonly ok: true;
+      readonly nodes: readonly RenderedNodeConfig[];
+      readonly sites?: readonly RepoSiteConfig[];
+      /** Each consensus zone as hub.yaml `zones:` parses to, with the site of its voters. */
+      readonly zones?: readonly HubZone[];
+    }
   | { readonly ok: false; readonly problems: readonly ConfigRepoProblemView[] };
 
 /** Renders a repository's files (path relative to its root -> text); never throws for a bad repository. */

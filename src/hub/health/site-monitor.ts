@@ -1,9 +1,10 @@
-// The sites as the console sees them: hub.yaml's site facts joined with the fleet, backlogs and alerts
-// into SiteViews with their health; remembers when each site's health last changed, and tells what
-// changed since it was last asked (for the live feed's `site` and `overview` messages).
+// The sites as the console sees them: the site facts of hub.yaml and of the configuration repository
+// (a new set at run time: `setSites`) joined with the fleet, backlogs and alerts into SiteViews with their
+// health; remembers when each site's health last changed, and tells what changed since it was last asked
+// (for the live feed's `site` and `overview` messages).
 
 import type { Clock } from '../../kit/index.js';
-import type { ConsoleView, HealthReason, NodeStateName, OverviewView, SiteView } from '../../protocol/index.js';
+import type { ConsoleView, DefinitionSource, HealthReason, NodeStateName, OverviewView, SiteView } from '../../protocol/index.js';
 import type { AlertSnapshot } from '../alerts/alert-engine.js';
 import type { NodeRecord } from '../fleet/fleet-state.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
@@ -28,13 +29,17 @@ export const MAP_IMAGE_PATH = '/api/v1/console/map-image';
 const STATE_RANK: Record<NodeStateName, number> = { online: 0, unknown: 1, stale: 2, offline: 3 };
 const HEALTH_RANK = { error: 0, warn: 1, green: 2 } as const;
 
+/** A site's facts and where the hub took them from (absent: hub.yaml). */
+export type SourcedSiteConfig = SiteConfig & { readonly source?: DefinitionSource };
+
 export interface SiteMonitorOptions {
   readonly clock: Clock;
   readonly fleet: { nodes(): readonly Readonly<NodeRecord>[] };
   readonly backlog?: (site: string, node: string) => NodeBacklog | undefined;
   /** Pending and firing alerts (absent: no alert engine). */
   readonly alerts?: () => readonly AlertSnapshot[];
-  readonly sites?: readonly SiteConfig[];
+  /** The sites described from the start (hub.yaml's); `setSites` replaces them. */
+  readonly sites?: readonly SourcedSiteConfig[];
   readonly console?: ConsoleConfig;
 }
 
@@ -54,7 +59,7 @@ function toReason(r: SiteAssessment['reasons'][number]): HealthReason {
 }
 
 export class SiteMonitor {
-  private readonly configs = new Map<string, SiteConfig>();
+  private readonly configs = new Map<string, SourcedSiteConfig>();
   private readonly thresholds: HealthThresholds;
   /** Each site's health as last computed, and the hub time it took it. */
   private readonly healthSince = new Map<string, { health: SiteView['health']; since: number }>();
@@ -71,6 +76,19 @@ export class SiteMonitor {
         : { backlogWarnMs: h.backlogWarn, backlogErrorMs: h.backlogError, freshnessMs: h.freshness };
   }
 
+  /**
+   * Describes a new set of sites (hub.yaml's, then the repository's). A site that stays keeps its health
+   * history (since); a site no longer described shows as the fleet reports it, without name or position, or
+   * not at all when no node of it is known. The next `changes()` reports every site whose facts changed.
+   */
+  setSites(sites: readonly SourcedSiteConfig[]): void {
+    this.configs.clear();
+    for (const s of sites) this.configs.set(s.id, s);
+    const known = new Set([...this.configs.keys(), ...this.options.fleet.nodes().map((r) => r.site)]);
+    for (const id of [...this.healthSince.keys()]) if (!known.has(id)) this.healthSince.delete(id);
+    for (const id of [...this.reported.keys()]) if (!known.has(id)) this.reported.delete(id);
+  }
+
   get title(): string {
     return this.options.console?.title ?? 'fieldmesh';
   }
@@ -80,7 +98,7 @@ export class SiteMonitor {
     return this.options.console?.map.image;
   }
 
-  /** Every site: configured ones in hub.yaml's order, then the others the fleet knows, by id. */
+  /** Every site: described ones in hub.yaml's order, then the repository's, then the others the fleet knows, by id. */
   sites(): SiteView[] {
     const now = this.options.clock.now();
     const bySite = new Map<string, Readonly<NodeRecord>[]>();
@@ -216,6 +234,7 @@ export class SiteMonitor {
       lon: config?.lon ?? null,
       address: config?.address ?? null,
       configured: config !== undefined,
+      source: config === undefined ? null : (config.source ?? 'hub.yaml'),
       health: assessment.health,
       reasons: assessment.reasons.map(toReason),
       since: iso(since),
@@ -262,6 +281,8 @@ function siteChangeKey(s: SiteView): string {
     s.name,
     s.lat,
     s.lon,
+    s.address,
+    s.source,
     s.reasons.map((r) => [r.code, r.level, r.node, r.alert, r.acknowledged]),
   ]);
 }

@@ -1,13 +1,16 @@
 // hub.yaml `zones:`: exactly node.yaml's zone list (zonesSchema, list or the seed's mapping), plus an
-// optional `site:` per zone for display and for finding its voters in the fleet. [FM-HUB-ZONE-1]
+// optional `site:` per zone for display and for finding its voters in the fleet. [FM-HUB-ZONE-1] The
+// configuration repository's consensus zones reach the hub in the same shape (src/hub/config-repo/).
 
 import { z } from 'zod';
 import { ID_PATTERN } from '../../kit/index.js';
-import { type ConfiguredZone, zonesSchema } from '../../protocol/index.js';
+import { type ConfiguredZone, type DefinitionSource, zonesSchema } from '../../protocol/index.js';
 
 /** A zone the hub watches: the nodes' configuration of it, and the site it belongs to (null: any). */
 export interface HubZone extends ConfiguredZone {
   readonly site: string | null;
+  /** Where the hub took it from (absent: hub.yaml). */
+  readonly source?: DefinitionSource;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

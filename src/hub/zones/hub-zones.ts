@@ -48,7 +48,10 @@ export interface HubZonesOptions {
 function zoneOf(monitor: ZoneMonitor, zone: string) {
   const z = monitor.config(zone);
   if (z === undefined)
-    throw new FieldmeshError('FM_NOT_FOUND', `zone "${zone}" is not in hub.yaml zones: (${monitor.zoneIds().join(', ') || 'none'})`);
+    throw new FieldmeshError(
+      'FM_NOT_FOUND',
+      `zone "${zone}" is not watched by this hub (its zones, from hub.yaml and the configuration repository: ${monitor.zoneIds().join(', ') || 'none'})`,
+    );
   return z;
 }
 

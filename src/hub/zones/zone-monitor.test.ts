@@ -181,6 +181,7 @@ test('zone monitor: frames and events in, the zone view out: detections, the eva
     {
       zone: 'north',
       site: SITE,
+      source: 'hub.yaml',
       epoch: 2,
       voters: 3,
       votersOnline: 3,
@@ -309,6 +310,126 @@ test('zone monitor: a restart rebuilds pump states, decisions and detections fro
     assert.equal(second.monitor.view('east')?.pumps[0]?.state, 'unknown', 'the run of two days ago is not rebuilt');
     const text = await metric(second.registry, 'fieldmesh_zone_decisions_total');
     assert.doesNotMatch(text, /kind="majority"/, 'rebuilt decisions were counted by the hub before it restarted');
+  } finally {
+    await storage.close();
+  }
+});
+
+test('zone monitor: a new set of zones keeps the state of those that stay, rebuilds an added one from storage, forgets a removed one', async () => {
+  const clock = new ManualClock();
+  const storage: HubStorage = createSqliteStorage({ path: ':memory:', retentionMs: 30 * 86_400_000 });
+  try {
+    const s = setup(clock);
+    s.fleet.push({ site: SITE, node: 'd', state: 'online', lastHeard: clock.now(), lastChanged: clock.now() });
+    const t0 = clock.now() - 5 * 60_000;
+    await storage.appendEvents(fire(s.monitor, t0));
+    const a2 = detection('a', 'cam-a2', t0 + 100);
+    s.monitor.receiveFrame(SITE, 'a', encodeZoneFrame({ type: 'detection', zone: 'north', epoch: 2, detection: a2 }));
+    // Zone west is not watched yet: its node's records are refused (and stored, as every event is).
+    const dd = detection('d', 'cam-d1', t0 + 60_000);
+    const west = [
+      event('d', 'detection', dd, dd.time),
+      event(
+        'd',
+        'zone_majority',
+        { at: t0 + 61_000, node: 'd', zone: 'west', epoch: 4, kind: 'majority', detections: [dd.id] },
+        t0 + 61_000,
+      ),
+      event(
+        'd',
+        'pump_started',
+        { at: t0 + 61_100, zone: 'west', pump: 'pump-3', kind: 'started', by: 'zone', action: 'majority', outcome: 'done', detail: '' },
+        t0 + 61_100,
+      ),
+    ];
+    for (const e of west) s.monitor.receiveEvent(e);
+    await storage.appendEvents(west);
+    clock.advance(1_000);
+    s.monitor.refresh();
+    const rejected = () => metric(s.registry, 'fieldmesh_zone_frames_rejected_total{reason="unknown-zone"}');
+    assert.match(await rejected(), / 2$/, "west's majority and pump records, refused while west is not watched");
+
+    // The repository drops east (and north's links to it) and north's camera cam-a2, and adds west.
+    const next = (
+      hubZonesSchema.parse([
+        {
+          id: 'north',
+          site: SITE,
+          voters: ['a', 'b', 'c'],
+          cameras: [
+            { id: 'cam-a1', node: 'a' },
+            { id: 'cam-b1', node: 'b' },
+          ],
+          pumps: [{ id: 'pump-1', node: 'c', driver: { type: 'sim' }, envelope: { maxRuntime: '2m', atMaxRuntime: 'alert' } }],
+        },
+        {
+          id: 'west',
+          voters: ['d'],
+          cameras: [{ id: 'cam-d1', node: 'd' }],
+          pumps: [{ id: 'pump-3', node: 'd', driver: { type: 'sim' } }],
+          policy: { minCameras: 1, minNodes: 1 },
+        },
+      ]) as HubZone[]
+    ).map((z) => (z.id === 'west' ? { ...z, source: 'repository' as const } : z));
+    const change = await s.monitor.setZones(next, storage);
+    assert.deepEqual(change, { added: ['west'], removed: ['east'], changed: ['north'], replayed: 8 });
+    assert.deepEqual(s.monitor.zoneIds(), ['north', 'west']);
+
+    const north = s.monitor.view('north');
+    assert.deepEqual(
+      north?.decisions.map((d) => `${d.node}:${d.kind}`),
+      ['c:majority', 'a:vote'],
+      "north's decisions kept, none replayed twice",
+    );
+    assert.equal(north?.epoch, 2);
+    assert.equal(north?.pumps[0]?.state, 'running', 'the running pump stays running');
+    assert.deepEqual(
+      north?.cameras.map((c) => c.camera),
+      ['cam-a1', 'cam-b1'],
+    );
+    assert.deepEqual(
+      north?.detections.map((d) => d.camera),
+      ['cam-b1', 'cam-a1'],
+      "cam-a2's detection is forgotten with the camera",
+    );
+    assert.deepEqual(north?.activates, []);
+
+    const w = s.monitor.view('west');
+    assert.equal(w?.source, 'repository');
+    assert.equal(w?.site, SITE, "its voter's site");
+    assert.equal(w?.epoch, 4);
+    assert.equal(w?.pumps[0]?.state, 'running', 'rebuilt from the stored pump record');
+    assert.deepEqual(
+      w?.decisions.map((d) => `${d.node}:${d.kind}`),
+      ['d:majority'],
+    );
+    assert.equal(w?.detections.length, 1);
+    assert.equal(s.monitor.view('east'), undefined);
+    assert.deepEqual(
+      s.monitor.summaries().map((z) => [z.zone, z.source]),
+      [
+        ['north', 'hub.yaml'],
+        ['west', 'repository'],
+      ],
+    );
+    assert.match(await rejected(), / 2$/, 'the replay refuses nothing anew');
+    assert.deepEqual(
+      s.monitor.alertZones().map((z) => z.zone),
+      ['north', 'west'],
+    );
+
+    // East's frames are now refused as those of a zone the hub does not watch; west's are taken.
+    s.monitor.receiveFrame(SITE, 'c', encodeZoneFrame({ type: 'epoch', zone: 'east', epoch: 9, by: 'c', reason: 'elect' }));
+    s.monitor.receiveFrame(SITE, 'd', encodeZoneFrame({ type: 'epoch', zone: 'west', epoch: 5, by: 'd', reason: 'elect' }));
+    assert.match(await rejected(), / 3$/);
+    assert.equal(s.monitor.view('west')?.epoch, 5);
+
+    // The same set again changes nothing and replays nothing.
+    assert.deepEqual(await s.monitor.setZones(next, storage), { added: [], removed: [], changed: [], replayed: 0 });
+    assert.deepEqual(
+      s.monitor.view('west')?.decisions.map((d) => d.kind),
+      ['majority'],
+    );
   } finally {
     await storage.close();
   }

@@ -1,11 +1,13 @@
-// The hub's view of the zones (docs/consensus.md "The hub's view"): the zones of hub.yaml, what their
-// members say live on `<prefix>/+/+/zone` and durably as events (`detection`, `zone_*`, `pump_*`), the
-// voters' state from the fleet, and the nodes' own evaluator over the detections held here, for display
-// only (the nodes decide; the hub never votes). Rebuilt from the last 24 h of stored events at start.
+// The hub's view of the zones (docs/consensus.md "The hub's view"): the zones of hub.yaml and of the
+// configuration repository (a new set at run time: `setZones`), what their members say live on
+// `<prefix>/+/+/zone` and durably as events (`detection`, `zone_*`, `pump_*`), the voters' state from the
+// fleet, and the nodes' own evaluator over the detections held here, for display only (the nodes decide;
+// the hub never votes). Rebuilt from the last 24 h of stored events at start, and for a zone added later.
 // Rules [FM-HUB-ZONE-n] in docs/consensus.md.
 
 import { type Clock, describeError, type Logger, silentLogger } from '../../kit/index.js';
 import {
+  canonicalJson,
   type Detection,
   decodeZoneFrame,
   evaluateZone,
@@ -147,7 +149,17 @@ export interface ZoneFleetView {
 /** Fleet records by node id. */
 type VoterIndex = Map<string, ZoneFleetNode[]>;
 
+/** What a new set of zones changed: ids added, removed, and kept with a new definition. */
+export interface ZoneSetChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+  /** Stored events replayed into the added zones. */
+  readonly replayed: number;
+}
+
 export interface ZoneMonitorOptions {
+  /** The zones watched from the start (hub.yaml's); `setZones` replaces them. */
   readonly zones: readonly HubZone[];
   readonly clock: Clock;
   readonly fleet: ZoneFleetView;
@@ -206,43 +218,111 @@ function newPump(): PumpTrack {
   return { state: 'unknown', cause: null, since: null, runStart: null, lastRuntimeMs: 0, lastStart: null, lastStop: null };
 }
 
+/** Nodes that may speak for a zone: voters, camera nodes, pump owners, owners of pumps it activates. */
+function membersOf(zone: HubZone, pumpOwners: ReadonlyMap<string, readonly string[]>): Set<string> {
+  return new Set([
+    ...zone.voters,
+    ...zone.cameras.map((c) => c.node),
+    ...zone.pumps.map((p) => p.node),
+    ...zone.policy.activates.flatMap((a) => pumpOwners.get(a) ?? []),
+  ]);
+}
+
 export class ZoneMonitor {
   readonly #o: ZoneMonitorOptions;
   readonly #logger: Logger;
   readonly #zones = new Map<string, ZoneTrack>();
   #refreshQueued = false;
+  /** While stored events are replayed into zones added at run time: those zones (the others have them already). */
+  #replayOnly: ReadonlySet<string> | undefined;
+  /** `setZones` calls run one after the other. */
+  #setting: Promise<unknown> = Promise.resolve();
 
   constructor(options: ZoneMonitorOptions) {
     this.#o = options;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'zones' });
-    const pumpOwners = new Map(options.zones.map((z) => [z.id, z.pumps.map((p) => p.node)]));
-    for (const zone of options.zones) {
-      const members = new Set([
-        ...zone.voters,
-        ...zone.cameras.map((c) => c.node),
-        ...zone.pumps.map((p) => p.node),
-        ...zone.policy.activates.flatMap((a) => pumpOwners.get(a) ?? []),
-      ]);
-      this.#zones.set(zone.id, {
-        zone,
-        members,
-        epoch: 0,
-        detections: new Map(),
-        decisions: [],
-        majorityAt: new Map(),
-        lastDecisionAt: null,
-        votes: new Map(),
-        pumps: new Map(zone.pumps.map((p) => [p.id, newPump()])),
-        pendingSince: undefined,
-        lastSummary: '',
-        latencyWaiting: [],
-      });
-    }
+    this.#install(options.zones);
   }
 
-  /** The zone ids of hub.yaml, in file order. */
+  /** The zone ids watched, hub.yaml's first in file order, then the repository's. */
   zoneIds(): string[] {
     return [...this.#zones.keys()];
+  }
+
+  /**
+   * Watches a new set of zones (hub.yaml's and the configuration repository's, in that order). A zone that
+   * stays keeps its state (epoch, detections, decisions, votes, pump states) and takes its new definition
+   * (a pump, voter or camera it lost is forgotten); a removed zone is no longer watched (its frames are
+   * refused as of an unknown zone); an added zone is rebuilt from the events `storage` holds of the last
+   * 24 h, as at start, before any frame reaches it. Calls run in order.
+   */
+  setZones(zones: readonly HubZone[], storage?: Pick<HubStorage, 'queryEvents'>): Promise<ZoneSetChange> {
+    const run = this.#setting.then(() => this.#setZones(zones, storage));
+    this.#setting = run.catch(() => {});
+    return run;
+  }
+
+  async #setZones(zones: readonly HubZone[], storage: Pick<HubStorage, 'queryEvents'> | undefined): Promise<ZoneSetChange> {
+    const added = zones.filter((z) => !this.#zones.has(z.id)).map((z) => z.id);
+    // Read before the new zones are watched: nothing is applied twice, live and replayed.
+    const events = storage === undefined || added.length === 0 ? [] : await this.#storedEvents(storage);
+    const removed = [...this.#zones.keys()].filter((id) => !zones.some((z) => z.id === id));
+    const changed = zones
+      .filter((z) => {
+        const before = this.#zones.get(z.id)?.zone;
+        return before !== undefined && canonicalJson(before) !== canonicalJson(z);
+      })
+      .map((z) => z.id);
+    this.#install(zones);
+    let replayed = 0;
+    if (events.length > 0) {
+      this.#replayOnly = new Set(added);
+      try {
+        for (const e of events) this.receiveEvent(e, false);
+      } finally {
+        this.#replayOnly = undefined;
+      }
+      replayed = events.length;
+    }
+    this.refresh();
+    if (added.length + removed.length + changed.length > 0)
+      this.#logger.info({ added, removed, changed, replayed, zones: this.zoneIds() }, 'zones watched changed');
+    return { added, removed, changed, replayed };
+  }
+
+  /** Puts `zones` in place, in their order: a zone already watched keeps its state, pruned to its new definition. */
+  #install(zones: readonly HubZone[]): void {
+    const pumpOwners = new Map(zones.map((z) => [z.id, z.pumps.map((p) => p.node)]));
+    const next = new Map<string, ZoneTrack>();
+    for (const zone of zones) {
+      const members = membersOf(zone, pumpOwners);
+      const old = this.#zones.get(zone.id);
+      if (old === undefined) {
+        next.set(zone.id, {
+          zone,
+          members,
+          epoch: 0,
+          detections: new Map(),
+          decisions: [],
+          majorityAt: new Map(),
+          lastDecisionAt: null,
+          votes: new Map(),
+          pumps: new Map(zone.pumps.map((p) => [p.id, newPump()])),
+          pendingSince: undefined,
+          lastSummary: '',
+          latencyWaiting: [],
+        });
+        continue;
+      }
+      const cameras = new Set(zone.cameras.map((c) => `${c.node}\0${c.id}`));
+      for (const [k, h] of old.detections) if (!cameras.has(`${h.d.node}\0${h.d.camera}`)) old.detections.delete(k);
+      for (const voter of old.votes.keys()) if (!zone.voters.includes(voter)) old.votes.delete(voter);
+      for (const node of old.majorityAt.keys()) if (!members.has(node)) old.majorityAt.delete(node);
+      const pumps = new Map(zone.pumps.map((p) => [p.id, old.pumps.get(p.id) ?? newPump()]));
+      next.set(zone.id, { ...old, zone, members, pumps });
+    }
+    this.#zones.clear();
+    for (const [id, t] of next) this.#zones.set(id, t);
   }
 
   config(zone: string): HubZone | undefined {
@@ -255,16 +335,21 @@ export class ZoneMonitor {
    */
   async rebuild(storage: Pick<HubStorage, 'queryEvents'>): Promise<number> {
     if (this.#zones.size === 0) return 0;
+    const events = await this.#storedEvents(storage);
+    for (const e of events) this.receiveEvent(e, false);
+    this.refresh();
+    this.#logger.info({ events: events.length, zones: this.zoneIds() }, 'zones rebuilt from stored events');
+    return events.length;
+  }
+
+  /** The zone events stored in the last 24 h, oldest first. */
+  async #storedEvents(storage: Pick<HubStorage, 'queryEvents'>): Promise<EventInput[]> {
     const now = this.#o.clock.now();
     const events: EventInput[] = [];
     for (const kind of ZONE_EVENT_KINDS) {
       events.push(...(await storage.queryEvents({ kind, start: now - ZONE_REBUILD_MS, limit: EVENTS_PER_KIND })));
     }
-    events.sort((a, b) => a.time - b.time || a.receivedAt - b.receivedAt);
-    for (const e of events) this.receiveEvent(e, false);
-    this.refresh();
-    this.#logger.info({ events: events.length, zones: this.zoneIds() }, 'zones rebuilt from stored events');
-    return events.length;
+    return events.sort((a, b) => a.time - b.time || a.receivedAt - b.receivedAt);
   }
 
   /**
@@ -340,7 +425,7 @@ export class ZoneMonitor {
     return [...this.#zones.values()].map((t) => this.#summary(t, now, voters));
   }
 
-  /** The zone's full view; undefined for a zone hub.yaml does not list. */
+  /** The zone's full view; undefined for a zone the hub does not watch. */
   view(zone: string): HubZoneView | undefined {
     const t = this.#zones.get(zone);
     if (t === undefined) return undefined;
@@ -530,6 +615,8 @@ export class ZoneMonitor {
   // ---------- what comes in ----------
 
   #reject(reason: ZoneRejectReason, why: string): void {
+    // A replay into zones added at run time: what it refuses was counted when it came in.
+    if (this.#replayOnly !== undefined) return;
     this.#o.metrics?.framesRejected.inc({ reason });
     this.#logger.debug({ reason }, `zone frame refused: ${why}`);
   }
@@ -540,9 +627,10 @@ export class ZoneMonitor {
 
   /** The zone a member may speak for; undefined (refused and counted) otherwise. */
   #memberZone(zone: string, site: string, node: string): ZoneTrack | undefined {
+    if (this.#replayOnly !== undefined && !this.#replayOnly.has(zone)) return undefined;
     const t = this.#zones.get(zone);
     if (t === undefined) {
-      this.#reject('unknown-zone', `${site}/${node} speaks of zone "${zone}", which hub.yaml does not list`);
+      this.#reject('unknown-zone', `${site}/${node} speaks of zone "${zone}", which this hub does not watch`);
       return undefined;
     }
     if (!this.#siteMatches(t, site) || !t.members.has(node)) {
@@ -617,6 +705,7 @@ export class ZoneMonitor {
     }
     let matched = false;
     for (const t of this.#zones.values()) {
+      if (this.#replayOnly !== undefined && !this.#replayOnly.has(t.zone.id)) continue;
       if (!this.#siteMatches(t, site) || !t.zone.cameras.some((c) => c.id === d.camera && c.node === node)) continue;
       matched = true;
       if (zone === t.zone.id && epoch !== undefined) this.#epoch(t, epoch);
@@ -854,6 +943,7 @@ export class ZoneMonitor {
     return {
       zone: z.id,
       site: z.site ?? (this.#site(t, index) || null),
+      source: z.source ?? 'hub.yaml',
       epoch: t.epoch,
       voters: z.voters.length,
       votersOnline: online,

@@ -83,6 +83,7 @@ test('api sites: configured sites with their facts first, then fleet-only sites 
     lon: 8.54,
     address: 'Hafenstrasse 1',
     configured: true,
+    source: 'hub.yaml',
     health: 'green',
     reasons: [],
     since: new Date(T0).toISOString(),
@@ -102,7 +103,10 @@ test('api sites: configured sites with their facts first, then fleet-only sites 
     ['no-nodes'],
   );
   assert.equal(b.lastHeard, null);
-  assert.deepEqual([other.name, other.lat, other.lon, other.address, other.configured], ['other', null, null, null, false]);
+  assert.deepEqual(
+    [other.name, other.lat, other.lon, other.address, other.configured, other.source],
+    ['other', null, null, null, false, null],
+  );
 });
 
 test('api sites: a node going offline turns its site error, since the moment the hub saw it; the backlog shows', async () => {

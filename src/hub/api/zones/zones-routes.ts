@@ -1,5 +1,5 @@
 // The hub's zone API (docs/consensus.md "The hub's view"; roles in src/hub/auth/route-access.ts):
-//   GET  /api/v1/zones                                 every zone of hub.yaml with its summary
+//   GET  /api/v1/zones                                 every zone watched (hub.yaml, repository) with its summary
 //   GET  /api/v1/zones/:zone                           voters, cameras, detections, evaluation, decisions, pumps, alerts
 //   GET  /api/v1/zones/:zone/history?range=24h         pump runs and detections from stored events (15m..30d)
 //   POST /api/v1/zones/:zone/pumps/:pump/:action       start | stop | estop | clear | test, through a member node (202)
@@ -24,7 +24,10 @@ export function registerZonesRoutes(app: FastifyInstance, zones: HubZones): void
   const viewOf = (zone: string) => {
     const view = monitor.view(zone);
     if (view === undefined)
-      throw new FieldmeshError('FM_NOT_FOUND', `zone "${zone}" is not in hub.yaml zones: (${monitor.zoneIds().join(', ') || 'none'})`);
+      throw new FieldmeshError(
+        'FM_NOT_FOUND',
+        `zone "${zone}" is not watched by this hub (its zones, from hub.yaml and the configuration repository: ${monitor.zoneIds().join(', ') || 'none'})`,
+      );
     return view;
   };
 
