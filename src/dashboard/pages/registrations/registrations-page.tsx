@@ -3,7 +3,8 @@
 // (prefilled with what the node announced, the fleet's sites and zones offered). docs/registration.md,
 // docs/console.md "Registrations".
 
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from '../../api.js';
 import { ConfirmDialog, type ConfirmRequest } from '../../components/confirm-dialog.js';
 import { Age, Empty, ErrorLine } from '../../components/ui.js';
 import { hasRole } from '../../roles.js';
@@ -19,15 +20,25 @@ import {
   waitingText,
 } from './registrations-data.js';
 
-/** The site and zone fields of the Approve dialog (uncontrolled: read when the admin confirms). */
+/**
+ * The site and zone fields of the Approve dialog (uncontrolled: read when the admin confirms); the fleet's sites
+ * and zones are fetched when the dialog opens, so a node that came online meanwhile is offered too.
+ */
 function AssignFields(props: {
   r: RegistrationInfo;
   known: RegistrationListInfo['known'];
   site: { current: HTMLInputElement | null };
   zone: { current: HTMLInputElement | null };
 }) {
-  const sites = [...new Set([props.r.site, ...(props.known?.sites ?? [])])].sort();
-  const zones = [...new Set([...(props.r.zone === null ? [] : [props.r.zone]), ...(props.known?.zones ?? [])])].sort();
+  const [known, setKnown] = useState(props.known);
+  useEffect(() => {
+    api
+      .get<{ data: RegistrationListInfo }>('/api/v1/registrations')
+      .then((r) => setKnown(r.data.known))
+      .catch(() => {});
+  }, []);
+  const sites = [...new Set([props.r.site, ...(known?.sites ?? [])])].sort();
+  const zones = [...new Set([...(props.r.zone === null ? [] : [props.r.zone]), ...(known?.zones ?? [])])].sort();
   return (
     <>
       <label class="field">
