@@ -68,7 +68,7 @@ export function createAssignmentListener(o: AssignmentListenerOptions): Assignme
     }
     if (a.site === o.identity.site && a.zone === o.identity.zone) {
       results?.inc({ result: 'unchanged' });
-      logger.debug({ topic, site: a.site, zone: a.zone }, 'identity: the assignment is the identity the node runs under');
+      logger.debug({ topic, assignedSite: a.site, assignedZone: a.zone }, 'identity: the assignment is the identity the node runs under');
       return 'unchanged';
     }
     const stored: StoredAssignment = { ...a, from: { site: o.identity.site, zone: o.identity.zone }, moved: false };
@@ -84,7 +84,7 @@ export function createAssignmentListener(o: AssignmentListenerOptions): Assignme
     assigned = a;
     results?.inc({ result: 'applied' });
     logger.info(
-      { site: a.site, zone: a.zone, by: a.by, at: a.at },
+      { assignedSite: a.site, assignedZone: a.zone, by: a.by, at: a.at },
       `identity assigned by the hub: site ${a.site} zone ${a.zone} (it ran as site ${o.identity.site} zone ${o.identity.zone}); restarting under it`,
     );
     o.onAssigned(stored);
