@@ -388,6 +388,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     transport: () => transport,
     sendRebirth: sendRegistrationRebirth,
     nodes: () => fleet.nodes(),
+    sites: () => siteMonitor.sites(),
     logger,
   });
 

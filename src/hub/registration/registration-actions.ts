@@ -32,6 +32,8 @@ export interface RegistrationActionsOptions {
   sendRebirth(site: string, node: string): Promise<boolean>;
   /** The fleet's nodes now (their sites and zones are the known places). */
   nodes(): readonly { readonly site: string; readonly zone: string }[];
+  /** The sites the hub describes (hub.yaml's and the repository's, with their zones) besides the fleet's; none by default. */
+  sites?(): readonly { readonly site: string; readonly zones: readonly { readonly id: string }[] }[];
   readonly logger: Logger;
 }
 
@@ -86,7 +88,10 @@ export function createRegistrationActions(o: RegistrationActionsOptions): Regist
   return {
     list() {
       const nodes = o.nodes();
-      return { ...gate.list(), known: { sites: sorted(nodes.map((n) => n.site)), zones: sorted(nodes.map((n) => n.zone)) } };
+      const described = o.sites?.() ?? [];
+      const sites = [...nodes.map((n) => n.site), ...described.map((s) => s.site)];
+      const zones = [...nodes.map((n) => n.zone), ...described.flatMap((s) => s.zones.map((z) => z.id))];
+      return { ...gate.list(), known: { sites: sorted(sites), zones: sorted(zones) } };
     },
     async approve(site, node, by, assignment) {
       const view = gate.approve(site, node, by, assignment);

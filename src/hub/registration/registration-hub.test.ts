@@ -122,7 +122,10 @@ test('registration at the hub: switching approve on grandfathers the nodes the h
 });
 
 test('registration at the hub: approval with a site and zone publishes the assignment retained, admits the node under it, clears it once it runs so', async () => {
-  const { hub, clock, broker } = await kit.startHub({ prefix: 'fieldmesh-reg-assign-', config: { registration: { mode: 'approve' } } });
+  const { hub, clock, broker } = await kit.startHub({
+    prefix: 'fieldmesh-reg-assign-',
+    config: { registration: { mode: 'approve' }, sites: [{ id: 'orchard', zones: { north: 'North rows' } }] },
+  });
   const assignTopic = hubAssignTopic('fieldmesh', 'ranch', 'bravo');
   const { transport: node, received } = await kit.connectClient(broker, 'node-ranch-bravo', {
     subscribe: [assignTopic, commandTopic('fieldmesh', 'ranch', 'bravo', 'rebirth')],
@@ -194,7 +197,8 @@ test('registration at the hub: approval with a site and zone publishes the assig
   const plain = (await approve({ site: 'ranch', zone: 'west' }, 'charlie')).json().data;
   assert.deepEqual([plain.assignedSite, plain.assignmentState, plain.assignmentSent, plain.rebirthRequested], [null, null, false, true]);
   const known = (await hub.app.inject('/api/v1/registrations')).json().data.known;
-  assert.deepEqual(known, { sites: ['farm'], zones: ['east'] });
+  // The fleet's sites and zones, and those hub.yaml describes.
+  assert.deepEqual(known, { sites: ['farm', 'orchard'], zones: ['east', 'north'] });
 });
 
 test('registration at the hub: an assignment in open mode is refused like any decision; the audit names the assignment', async () => {
