@@ -55,7 +55,9 @@ export function registerNode(program: Command, io: CliIo): void {
       const restartFailed = new Promise<unknown>((resolve) => {
         failed = resolve;
       });
-      const run = async (): Promise<Agent> => {
+      // The agent running now: set before it starts, so an assignment that arrives during its start stops it.
+      let agent: Agent | undefined;
+      const run = async (): Promise<void> => {
         // [FM-ASSIGN-4] The hub's assignment, when the node keeps one, before anything reads the identity (the
         // state dir moves to the assigned site's here).
         const { config: local, assigned } = resolveAssignedIdentity(config, startupLogger);
@@ -73,21 +75,23 @@ export function registerNode(program: Command, io: CliIo): void {
           },
           identity: { nodeYaml: config.node, ...(assigned !== undefined ? { assigned } : {}), onAssigned: () => restart() },
         });
+        agent = next;
         const { httpUrl } = await next.start();
         io.out(
           `fieldmesh node ${local.node.site}/${local.node.id} (boot ${next.epoch}) -> ${local.mqtt.enabled ? local.mqtt.url : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}` +
             (assigned === undefined ? '' : `; site and zone assigned by the hub (${assigned.site}, ${assigned.zone})`),
         );
-        return next;
       };
-      let agent = await run();
+      // A restart waits for the start before it (an assignment may arrive while the agent starts).
+      restarting = run();
+      await restarting;
       // A clean stop, then a start under the assignment just kept (its topics and its state dir change with it).
       function restart(): void {
         restarting = restarting.then(async () => {
           if (stopping) return;
-          await agent.stop();
+          await agent?.stop();
           try {
-            agent = await run();
+            await run();
           } catch (err) {
             startupLogger.error({ err: describeError(err) }, `identity: the restart under the assignment failed: ${describeError(err)}`);
             failed(err);
@@ -95,12 +99,12 @@ export function registerNode(program: Command, io: CliIo): void {
         });
       }
       // SIGHUP: pull the repository clone and reconcile now (source repo).
-      process.on('SIGHUP', () => void agent.reconcile.reconcileNow());
+      process.on('SIGHUP', () => void agent?.reconcile.reconcileNow());
       const failure = await Promise.race([
         stopOnSignals(async () => {
           stopping = true;
           await restarting;
-          await agent.stop();
+          await agent?.stop();
         }).then(() => undefined),
         restartFailed.then((err) => ({ err })),
       ]);
