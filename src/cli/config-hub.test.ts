@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatRun, formatSummary, parseTarget, parseWaves } from './config-hub.js';
+import { formatNodes, formatRun, formatSummary, parseTarget, parseWaves } from './config-hub.js';
 
 test('config apply: --waves reads sizes then the rest, or a fixed size; anything else is a usage error', () => {
   assert.deepEqual(parseWaves('1,5,all'), [1, 5]);
@@ -59,4 +59,29 @@ test('config status: a refused revision is shown with every problem; a run with 
   assert.match(run, /^apply aaaaaaaaaaaa: 2 waves, stopped in 1\.5 s$/m);
   assert.match(run, /^stopped at wave 1: north\/n1 failed \(apply: boom\)$/m);
   assert.match(run, /^2 +north\/n2 +skipped +dddddddddddd$/m);
+});
+
+test('config status: the DRIFT column says why: the node.yaml keys a hand edit set, or a hash the hub never issued', () => {
+  const node = (name: string, driftReason: Parameters<typeof formatNodes>[0][number]['driftReason']) => ({
+    site: 'north',
+    node: name,
+    state: 'in-sync',
+    drift: driftReason !== null,
+    driftReason,
+    desired: { hash: 'a'.repeat(64), commit: null },
+    reported: { kind: 'applied', hash: 'a'.repeat(64), at: 9_000, pendingRestart: [] },
+  });
+  const text = formatNodes(
+    [
+      node('n1', { kind: 'hand-edit', keys: ['collectors', 'store'], at: 9_000 }),
+      node('n2', { kind: 'unissued-hash', hash: 'f'.repeat(64) }),
+      node('n3', null),
+    ],
+    10_000,
+  );
+  const lines = text.split('\n');
+  assert.match(lines[0] ?? '', /^NODE\s+STATE\s+DRIFT\s+DESIRED/);
+  assert.match(lines[1] ?? '', /^north\/n1\s+in-sync\s+hand-edit: collectors, store\s+aaaaaaaaaaaa/);
+  assert.match(lines[2] ?? '', /^north\/n2\s+in-sync\s+unissued hash ffffffffffff\s+aaaaaaaaaaaa/);
+  assert.match(lines[3] ?? '', /^north\/n3\s+in-sync\s+aaaaaaaaaaaa/);
 });

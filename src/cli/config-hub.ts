@@ -56,6 +56,8 @@ interface NodeView {
   node: string;
   state: string;
   drift: boolean;
+  /** Absent from hubs older than drift reasons. */
+  driftReason?: { kind: 'unissued-hash'; hash: string } | { kind: 'hand-edit'; keys: string[]; at: number } | null;
   desired: { hash: string; commit: string | null } | null;
   reported: { kind: string; hash: string; at: number; pendingRestart: string[]; stage?: string; error?: string } | null;
 }
@@ -112,6 +114,14 @@ export function formatSummary(s: Summary, now: number): string {
   return lines.join('\n');
 }
 
+/** The DRIFT column: why, in a few words (`hand-edit: store, collectors`, `unissued hash 3f2c9e1d7a40`). */
+export function driftText(n: Pick<NodeView, 'drift' | 'driftReason'>): string {
+  if (!n.drift) return '';
+  const r = n.driftReason;
+  if (r === undefined || r === null) return 'yes';
+  return r.kind === 'hand-edit' ? `hand-edit: ${r.keys.join(', ')}` : `unissued hash ${short(r.hash)}`;
+}
+
 export function formatNodes(nodes: readonly NodeView[], now: number): string {
   const rows = [['NODE', 'STATE', 'DRIFT', 'DESIRED', 'REPORTED', 'REPORT', 'WHEN']];
   for (const n of nodes) {
@@ -127,7 +137,7 @@ export function formatNodes(nodes: readonly NodeView[], now: number): string {
     rows.push([
       `${n.site}/${n.node}`,
       n.state,
-      n.drift ? 'yes' : '',
+      driftText(n),
       short(n.desired?.hash),
       short(r?.hash),
       report,

@@ -21,6 +21,7 @@ import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
 import { CONFIG_SOURCES, repoRenderer } from './node-config.js';
 import { registerNodeService } from './node-service.js';
+import { nodeYamlFile } from './node-yaml.js';
 import { stopOnSignals } from './signals.js';
 
 export function registerNode(program: Command, io: CliIo): void {
@@ -36,7 +37,8 @@ export function registerNode(program: Command, io: CliIo): void {
         throw new FieldmeshError('FM_CLI_USAGE', `--config-source must be ${CONFIG_SOURCES.join(', ')}; got "${opts.configSource}"`);
       }
       const env = seedEnvironment(process.env);
-      const config = loadConfigFile(agentConfigSchema, opts.config ?? env.FIELDMESH_CONFIG, env, AGENT_ENV_ALIASES);
+      const file = opts.config ?? env.FIELDMESH_CONFIG;
+      const config = loadConfigFile(agentConfigSchema, file, env, AGENT_ENV_ALIASES);
       if (opts.check) {
         io.out(
           `${opts.config ?? 'configuration'}: valid (node ${config.node.site}/${config.node.id}, ${config.collectors.length} collectors)`,
@@ -72,6 +74,8 @@ export function registerNode(program: Command, io: CliIo): void {
             running: startup.running,
             ...(startup.lastGood !== undefined ? { lastGood: startup.lastGood } : {}),
             renderSelf: repoRenderer(local),
+            // Hand edits of node.yaml while a distributed config runs: seen when the file changes.
+            ...(file === undefined ? {} : { localFile: nodeYamlFile(file, env) }),
           },
           identity: { nodeYaml: config.node, ...(assigned !== undefined ? { assigned } : {}), onAssigned: () => restart() },
         });

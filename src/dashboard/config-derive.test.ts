@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import {
   CONFIG_STATE_MARK,
   CONFIG_STATES,
+  driftLine,
   filesOf,
   filterConfigNodes,
   globRegExp,
@@ -30,6 +31,7 @@ function row(site: string, node: string, over: Partial<ConfigNodeRow> = {}): Con
     zone: 'z1',
     state: 'in-sync',
     drift: false,
+    driftReason: null,
     desired: { hash: 'a'.repeat(64), commit: 'c'.repeat(40) },
     published: { hash: 'a'.repeat(64), commit: 'c'.repeat(40), at: 1_000 },
     reported: null,
@@ -66,6 +68,22 @@ test('since is the last report, else the last publish; short hashes', () => {
   assert.equal(sinceOf(row('a', 'b', { published: null })), null);
   assert.equal(short('0123456789abcdef'), '0123456789ab');
   assert.equal(short(null), '–');
+});
+
+test('drift says why: the keys a hand edit of node.yaml set, or the hash the hub never issued', () => {
+  assert.equal(driftLine(row('north', 'n1')), null);
+  assert.equal(
+    driftLine(row('north', 'n1', { drift: true, driftReason: { kind: 'hand-edit', keys: ['collectors', 'store'], at: 5 } })),
+    'hand edit of node.yaml: collectors, store (differ from the repository; not applied)',
+  );
+  assert.equal(
+    driftLine(row('north', 'n1', { drift: true, driftReason: { kind: 'hand-edit', keys: ['store'], at: 5 } })),
+    'hand edit of node.yaml: store (differs from the repository; not applied)',
+  );
+  assert.equal(
+    driftLine(row('north', 'n1', { drift: true, driftReason: { kind: 'unissued-hash', hash: 'f'.repeat(64) } })),
+    'runs hash ffffffffffff, which the hub never issued',
+  );
 });
 
 test('a problem prints file:line:col: path: message', () => {

@@ -74,6 +74,19 @@ export function syncHeadline(rows: readonly ConfigNodeRow[]): string {
   return `${c['in-sync']} of ${defined.length} nodes in sync, ${rest.join(', ')}`;
 }
 
+/**
+ * Why a node counts as drifted, in words: the node.yaml keys a hand edit set, or the unissued hash it runs; null
+ * when it does not drift.
+ */
+export function driftLine(r: Pick<ConfigNodeRow, 'drift' | 'driftReason'>): string | null {
+  if (!r.drift) return null;
+  const why = r.driftReason;
+  if (why === null || why === undefined) return 'runs a config the hub never issued';
+  if (why.kind === 'hand-edit')
+    return `hand edit of node.yaml: ${why.keys.join(', ')} (${why.keys.length === 1 ? 'differs' : 'differ'} from the repository; not applied)`;
+  return `runs hash ${short(why.hash)}, which the hub never issued`;
+}
+
 export function problemLine(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col}: ${p.path}: ${p.message}`;
 }

@@ -38,7 +38,18 @@ export interface ConfigReport {
   readonly stage?: string;
   readonly error?: string;
   readonly problems?: readonly { readonly path: string; readonly message: string }[];
+  /** `applied`: the top-level keys node.yaml set differently from this config when the node applied it (hand edits). */
+  readonly handEdited?: readonly string[];
 }
+
+/**
+ * Why a node counts as drifted. `unissued-hash`: it reports running a config hash the hub never issued for it (a
+ * config put there by other means). `hand-edit`: it runs the distributed config, but its node.yaml sets these
+ * top-level keys differently (edits that do not run; the node's `config_hand_edit` / `config_applied` report at `at`).
+ */
+export type ConfigDriftReason =
+  | { readonly kind: 'unissued-hash'; readonly hash: string }
+  | { readonly kind: 'hand-edit'; readonly keys: readonly string[]; readonly at: number };
 
 export interface PublishedConfig {
   readonly hash: string;
@@ -52,7 +63,9 @@ export interface NodeConfigView {
   readonly node: string;
   readonly zone: string | null;
   readonly state: ConfigNodeState;
+  /** driftReason !== null. */
   readonly drift: boolean;
+  readonly driftReason: ConfigDriftReason | null;
   /** What the last good revision wants; null for a node in no repository file. */
   readonly desired: { readonly hash: string; readonly commit: string | null } | null;
   /** What is retained on the broker for the node now; null when nothing. */

@@ -54,6 +54,8 @@ export const LOCAL_CONFIG_KEYS: readonly string[] = [
 /** The outbox event kinds of the node's report. */
 export const CONFIG_APPLIED_EVENT = 'config_applied';
 export const CONFIG_REJECTED_EVENT = 'config_rejected';
+/** node.yaml changed on disk (or the node started) and now agrees or disagrees otherwise with the distributed config it runs. */
+export const CONFIG_HAND_EDIT_EVENT = 'config_hand_edit';
 
 /** Where a desired config was refused. */
 export type ConfigRejectStage = 'decode' | 'identity' | 'schema' | 'apply';
@@ -68,7 +70,29 @@ export interface ConfigAppliedPayload {
   readonly pendingRestart: readonly string[];
   /** Local keys the distributed config set, ignored (the node's own values stay). */
   readonly ignoredLocalKeys?: readonly string[];
+  /**
+   * Top-level keys that node.yaml sets differently from this config (its local keys and `node` aside): hand
+   * edits, which do not run. Empty when none; absent from agents older than hand-edit reports.
+   */
+  readonly handEdited?: readonly string[];
 }
+
+/**
+ * Payload of a `config_hand_edit` event, sent when the node starts running a distributed config and each time
+ * node.yaml changes on disk so that `handEdited` changes (or node.yaml stops or starts parsing).
+ */
+export interface ConfigHandEditPayload {
+  /** The distributed config the node runs, which the keys are compared with. */
+  readonly hash: string;
+  readonly commit: string | null;
+  /** Top-level keys node.yaml sets differently from it (sorted; empty: none). */
+  readonly handEdited: readonly string[];
+  /** node.yaml no longer parses or validates: why (`handEdited` is then what the last readable node.yaml said). */
+  readonly nodeYamlError?: string;
+}
+
+/** Any payload of the node's config report. */
+export type ConfigReportPayload = ConfigAppliedPayload | ConfigRejectedPayload | ConfigHandEditPayload;
 
 /** Payload of a `config_rejected` event; the node keeps its running config. */
 export interface ConfigRejectedPayload {
@@ -99,6 +123,13 @@ export interface NodeConfigStatus {
   } | null;
   /** The short config version births carry (configVersionOf the effective config the node started with). */
   readonly configVersion: string;
+  /**
+   * Top-level keys node.yaml (as on disk now) sets differently from the distributed config the node runs: hand
+   * edits, which do not run; empty when none, and always when the node runs node.yaml itself.
+   */
+  readonly handEdited: readonly string[];
+  /** node.yaml as last read does not parse or validate: why (nothing of it is applied); null when it does. */
+  readonly nodeYamlError: string | null;
   /** The site and zone the node runs under, and whether the hub assigned them. [FM-ASSIGN-4] */
   readonly identity?: NodeIdentityStatus;
 }

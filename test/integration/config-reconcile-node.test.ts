@@ -141,8 +141,11 @@ describe('a node takes its config from the hub', () => {
       applied: ['collectors'],
       pendingRestart: [],
       ignoredLocalKeys: ['mqtt.url'],
+      // node.yaml's own first collectors differ from the distributed ones: they do not run (a hand edit).
+      handEdited: ['collectors'],
     });
     const s1 = await configStatus(node.url);
+    assert.deepEqual(s1.handEdited, ['collectors']);
     assert.deepEqual({ ...s1.running, appliedAt: 0 }, { hash: v1.hash, commit: 'c1', source: 'hub', appliedAt: 0 });
     assert.deepEqual(s1.lastGood, { hash: v1.hash, commit: 'c1' });
 

@@ -2,15 +2,18 @@
 // render of the node's own repository clone), decodes it, checks identity, puts the node's local keys over
 // it, validates it with agentConfigSchema, verifies its hash, skips it when it is what runs, else applies it
 // live; keeps the received and the last good on disk and reports config_applied / config_rejected through
-// the outbox. One desired config at a time, in arrival order. docs/config-as-code.md "Reconciliation on the node".
+// the outbox. One desired config at a time, in arrival order. While it runs a distributed config it also
+// compares node.yaml with it (at start, at each apply, and whenever the file changes): keys node.yaml sets
+// differently are hand edits, which do not run; they are logged once per change and reported
+// (config_hand_edit). docs/config-as-code.md "Reconciliation on the node".
 
 import { type Clock, describeError, FieldmeshError, isFieldmeshError, type Logger } from '../../kit/index.js';
 import {
   CONFIG_APPLIED_EVENT,
+  CONFIG_HAND_EDIT_EVENT,
   CONFIG_REJECTED_EVENT,
-  type ConfigAppliedPayload,
-  type ConfigRejectedPayload,
   type ConfigRejectStage,
+  type ConfigReportPayload,
   type DesiredConfig,
   decodeConfigFrame,
   type NodeConfigStatus,
@@ -19,6 +22,7 @@ import {
 import { type AgentConfig, agentConfigSchema } from '../config.js';
 import type { ApplyResult } from './apply-config.js';
 import type { ConfigOrigin, ConfigStore } from './config-store.js';
+import { handEditedKeys, type LocalConfigRead } from './hand-edits.js';
 import { checkConfigIdentity, mergeLocalKeys } from './local-keys.js';
 
 /** What became of one desired config. */
@@ -43,6 +47,11 @@ export interface ConfigReconcilerOptions {
   readonly running: RunningConfigInfo;
   /** The last good distributed config the node started from, if any. */
   readonly lastGood: { readonly hash: string; readonly commit: string | null } | undefined;
+  /**
+   * The config the node started with, parsed (the last good distributed config with node.yaml's local keys, when
+   * `running.source` is not `file`): what node.yaml is compared with for hand edits until another is applied.
+   */
+  readonly runningConfig?: AgentConfig;
   /** The short config version births carry. */
   readonly configVersion: string;
   readonly store: ConfigStore;
@@ -51,7 +60,7 @@ export interface ConfigReconcilerOptions {
   /** The agent's live apply. */
   apply(next: AgentConfig): Promise<ApplyResult>;
   /** Records an event in the outbox (resolves once on disk). */
-  report(kind: string, priority: 'normal' | 'high', payload: ConfigAppliedPayload | ConfigRejectedPayload): Promise<void>;
+  report(kind: string, priority: 'normal' | 'high', payload: ConfigReportPayload): Promise<void>;
 }
 
 export class ConfigReconciler {
@@ -60,10 +69,19 @@ export class ConfigReconciler {
   private pendingRestart: readonly string[] = [];
   private lastRejected: NodeConfigStatus['lastRejected'] = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The distributed config that runs, parsed (undefined while node.yaml itself runs). */
+  private distributed: AgentConfig | undefined;
+  /** node.yaml as last read successfully (at start: the node.yaml the node started with). */
+  private localRead: LocalConfigRead | undefined;
+  private handEdited: readonly string[] = [];
+  private nodeYamlError: string | null = null;
+  /** What the hub was last told (hand edits and node.yaml's error), to report each change once. */
+  private reportedHandEdit: string | undefined;
 
   constructor(private readonly o: ConfigReconcilerOptions) {
     this.running = o.running;
     this.lastGood = o.lastGood ?? null;
+    this.distributed = o.running.source === 'file' ? undefined : o.runningConfig;
   }
 
   /** `GET /api/v1/config`'s data. */
@@ -74,7 +92,64 @@ export class ConfigReconciler {
       pendingRestart: [...this.pendingRestart],
       lastRejected: this.lastRejected,
       configVersion: this.o.configVersion,
+      handEdited: [...this.handEdited],
+      nodeYamlError: this.nodeYamlError,
     };
+  }
+
+  /**
+   * node.yaml as read now (at start, and after each change on disk): compared with the distributed config that
+   * runs; a change of the keys that differ (or of whether the file reads at all) is logged once and reported.
+   * Nothing of node.yaml is applied: its local keys take effect at the next start.
+   */
+  localFileRead(read: LocalConfigRead | { readonly error: unknown }): Promise<void> {
+    return this.serial(async () => {
+      if ('error' in read) {
+        const error = isFieldmeshError(read.error) ? `${read.error.code}: ${read.error.message}` : describeError(read.error);
+        if (error !== this.nodeYamlError)
+          this.o.logger.warn(
+            { err: error },
+            `config: node.yaml no longer reads (${error}); nothing of it is applied, the node keeps running ${this.running.hash.slice(0, 12)}`,
+          );
+        this.nodeYamlError = error;
+      } else {
+        if (this.nodeYamlError !== null) this.o.logger.info({}, 'config: node.yaml reads again');
+        this.nodeYamlError = null;
+        this.localRead = read;
+      }
+      await this.checkHandEdits();
+    });
+  }
+
+  /** Compares node.yaml with the running distributed config; logs and reports what changed since the last report. */
+  private async checkHandEdits(): Promise<void> {
+    const before = this.handEdited;
+    const d = this.distributed;
+    this.handEdited = d === undefined || this.localRead === undefined ? [] : handEditedKeys(this.localRead.raw, this.localRead.config, d);
+    if (d === undefined) return;
+    if (this.handEdited.join() !== before.join() || this.reportedHandEdit === undefined) this.logHandEdits();
+    const state = JSON.stringify([this.running.hash, this.handEdited, this.nodeYamlError]);
+    if (state === this.reportedHandEdit) return;
+    this.reportedHandEdit = state;
+    await this.o
+      .report(CONFIG_HAND_EDIT_EVENT, 'normal', {
+        hash: this.running.hash,
+        commit: this.running.commit,
+        handEdited: [...this.handEdited],
+        ...(this.nodeYamlError === null ? {} : { nodeYamlError: this.nodeYamlError }),
+      })
+      .catch((err: unknown) => this.o.logger.warn({ err: describeError(err) }, 'config: the config_hand_edit event was not recorded'));
+  }
+
+  private logHandEdits(): void {
+    const of = this.running.commit !== null ? `commit ${this.running.commit.slice(0, 12)}` : `config ${this.running.hash.slice(0, 12)}`;
+    if (this.handEdited.length > 0)
+      this.o.logger.warn(
+        { handEdited: this.handEdited, hash: this.running.hash, commit: this.running.commit },
+        `config: node.yaml sets ${this.handEdited.join(', ')} differently from the distributed config (${of}); the distributed config is what runs: change the repository instead`,
+      );
+    else if (this.reportedHandEdit !== undefined)
+      this.o.logger.info({ hash: this.running.hash }, `config: node.yaml agrees with the distributed config (${of}) again`);
   }
 
   /** A retained frame from `<prefix>/_hub/config/<site>/<node>`: empty clears the desired config. */
@@ -160,6 +235,9 @@ export class ConfigReconciler {
     this.running = { hash: desired.hash, commit: desired.commit, source: origin, appliedAt: at };
     this.lastGood = what;
     this.pendingRestart = result.pendingRestart;
+    this.distributed = parsed.data;
+    const handEditedBefore = this.handEdited;
+    this.handEdited = this.localRead === undefined ? [] : handEditedKeys(this.localRead.raw, this.localRead.config, parsed.data);
     try {
       this.o.store.saveLastGood({ desired, origin, appliedAt: at });
     } catch (err) {
@@ -181,12 +259,18 @@ export class ConfigReconciler {
         `live ${result.applied.length > 0 ? result.applied.join(', ') : 'nothing'}; after a restart ${result.pendingRestart.length > 0 ? result.pendingRestart.join(', ') : 'nothing'}` +
         (ignored.length > 0 ? `; local keys kept from node.yaml: ${ignored.join(', ')}` : ''),
     );
+    if (this.handEdited.join() !== handEditedBefore.join() || (this.reportedHandEdit === undefined && this.handEdited.length > 0))
+      this.logHandEdits();
+    // The applied report carries the hand edits against this config: no config_hand_edit needed for it.
+    this.reportedHandEdit = JSON.stringify([this.running.hash, this.handEdited, this.nodeYamlError]);
     await this.o
       .report(CONFIG_APPLIED_EVENT, 'normal', {
         ...what,
         applied: result.applied,
         pendingRestart: result.pendingRestart,
         ...(ignored.length > 0 ? { ignoredLocalKeys: ignored } : {}),
+        // Only a node that reads its node.yaml (the CLI's) knows its hand edits.
+        ...(this.localRead === undefined ? {} : { handEdited: [...this.handEdited] }),
       })
       .catch((err: unknown) => this.o.logger.warn({ err: describeError(err) }, 'config: the config_applied event was not recorded'));
     return { kind: 'applied', hash: desired.hash, result, ignoredLocalKeys: ignored };

@@ -13,6 +13,13 @@ export {
 export { ConfigReconciler, type ConfigReconcilerOptions, type ReconcileOutcome, type RunningConfigInfo } from './config-reconciler.js';
 export { registerConfigRoutes } from './config-routes.js';
 export { CONFIG_STATE_DIR, type ConfigOrigin, ConfigStore, type LastGoodConfig } from './config-store.js';
+export {
+  handEditedKeys,
+  type LocalConfigFile,
+  type LocalConfigRead,
+  NODE_YAML_DEBOUNCE_MS,
+  watchLocalFile,
+} from './hand-edits.js';
 export { checkConfigIdentity, mergeLocalKeys } from './local-keys.js';
 export { createNodeReconcile, type NodeReconcile, type NodeReconcileOptions, type ReconcileOverrides } from './node-reconcile.js';
 export { type RenderSelf, RepoReconciler, type RepoReconcilerOptions } from './repo-reconciler.js';

@@ -5,19 +5,14 @@
 
 import type { FastifyInstance } from 'fastify';
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
-import {
-  type ConfigAppliedPayload,
-  type ConfigRejectedPayload,
-  configHashOf,
-  hubConfigTopic,
-  type NodeIdentityStatus,
-} from '../../protocol/index.js';
+import { type ConfigReportPayload, configHashOf, hubConfigTopic, type NodeIdentityStatus } from '../../protocol/index.js';
 import type { Transport, TransportMessage } from '../../transport/index.js';
 import type { AgentConfig } from '../config.js';
 import { type ApplyResult, applyConfigLive, type LiveParts } from './apply-config.js';
 import { ConfigReconciler, type RunningConfigInfo } from './config-reconciler.js';
 import { registerConfigRoutes } from './config-routes.js';
 import { ConfigStore } from './config-store.js';
+import { type LocalConfigFile, watchLocalFile } from './hand-edits.js';
 import { type RenderSelf, RepoReconciler } from './repo-reconciler.js';
 import { type ConfigSource, configSourceOf } from './startup-config.js';
 
@@ -32,6 +27,8 @@ export interface ReconcileOverrides {
   readonly lastGood?: { readonly hash: string; readonly commit: string | null };
   /** Renders this node from a repository folder (the CLI passes fleet-config's); needed for source repo. */
   readonly renderSelf?: RenderSelf;
+  /** node.yaml on disk: watched while a distributed config can run, to see hand edits (absent: not watched). */
+  readonly localFile?: LocalConfigFile;
 }
 
 export interface NodeReconcile {
@@ -61,7 +58,7 @@ export interface NodeReconcileOptions {
   readonly logger: Logger;
   /** The identity the node runs under, for GET /api/v1/config. [FM-ASSIGN-4] */
   readonly identity?: NodeIdentityStatus;
-  report(kind: string, priority: 'normal' | 'high', payload: ConfigAppliedPayload | ConfigRejectedPayload): Promise<void>;
+  report(kind: string, priority: 'normal' | 'high', payload: ConfigReportPayload): Promise<void>;
 }
 
 export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
@@ -84,6 +81,7 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
     local,
     running: o.overrides.running ?? { hash: configHashOf(o.config), commit: null, source: 'file', appliedAt: o.clock.now() },
     lastGood: o.overrides.lastGood,
+    runningConfig: o.config,
     configVersion: o.configVersion,
     store: new ConfigStore(o.stateDir, logger),
     clock: o.clock,
@@ -99,6 +97,19 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
       .catch((err: unknown) => logger.error({ err: describeError(err) }, 'config: a desired config failed unexpectedly'));
   };
   let repo: RepoReconciler | undefined;
+  let unwatch: (() => void) | undefined;
+  /** node.yaml read again, for hand edits: what it sets, or why it does not read. */
+  const readLocal = (file: LocalConfigFile): void => {
+    let read: Parameters<ConfigReconciler['localFileRead']>[0];
+    try {
+      read = file.read();
+    } catch (err) {
+      read = { error: err };
+    }
+    void reconciler
+      .localFileRead(read)
+      .catch((err: unknown) => logger.error({ err: describeError(err) }, 'config: comparing node.yaml failed unexpectedly'));
+  };
   return {
     reconciler,
     source,
@@ -107,6 +118,12 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
       registerConfigRoutes(http, () => ({ ...reconciler.status(), ...(o.identity === undefined ? {} : { identity: o.identity }) }));
     },
     start() {
+      // A node that only runs node.yaml has nothing to compare it with.
+      const file = o.overrides.localFile;
+      if (file !== undefined && source !== 'file') {
+        readLocal(file);
+        unwatch = watchLocalFile(file.path, () => readLocal(file), { clock: o.clock, logger });
+      }
       if (source === 'hub' && o.brokered) {
         o.transport.on('message', onMessage);
         void o.transport
@@ -133,6 +150,7 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
       await repo?.reconcileNow();
     },
     stop() {
+      unwatch?.();
       o.transport.off('message', onMessage);
       repo?.stop();
     },

@@ -90,7 +90,7 @@ export interface AlertConfigRepo {
  * The reconciliation as series, so rules can say "a revision was refused" or "a node failed its config":
  *   fieldmesh_config_revision_refused                1 while the newest revision read is refused, else 0
  *   fieldmesh_config_node_state{site,node,state}     1 for the node's current state (kube-state-metrics style)
- *   fieldmesh_config_node_drift{site,node}           1 while the node runs a config the hub never issued
+ *   fieldmesh_config_node_drift{site,node}           1 while the node drifts: a config the hub never issued, or hand edits of its node.yaml
  */
 export const CONFIG_SERIES = ['fieldmesh_config_revision_refused', 'fieldmesh_config_node_state', 'fieldmesh_config_node_drift'] as const;
 export type ConfigSeriesName = (typeof CONFIG_SERIES)[number];

@@ -22,6 +22,7 @@ import type {
 } from '../../protocol/config-api.js';
 import {
   CONFIG_APPLIED_EVENT,
+  CONFIG_HAND_EDIT_EVENT,
   CONFIG_REJECTED_EVENT,
   desiredConfigOf,
   encodeConfigFrame,
@@ -34,15 +35,16 @@ import type { EventInput, HubStorage } from '../storage/storage.js';
 import type { ConfigRepoConfig } from './config-repo-config.js';
 import { type ConfigRepoRenderer, formatConfigProblem, type RenderedNodeConfig } from './config-repo-port.js';
 import { type ConfigRepoSource, createDirSource, createGitSource } from './config-source.js';
-import type { RepoDefinitions } from './repo-definitions.js';
 import {
   CONFIG_NODE_STATES,
   ConfigTracker,
   type NodeConfigView,
   parseConfigReport,
+  parseHandEditReport,
   summarizeConfigStates,
   type TrackerSnapshot,
 } from './config-tracker.js';
+import type { RepoDefinitions } from './repo-definitions.js';
 
 /** Reports read back from storage at start (per kind). */
 const REBUILD_EVENTS_PER_KIND = 10_000;
@@ -193,7 +195,7 @@ export class ConfigReconciler {
     this.#restore();
     if (storage !== undefined) {
       const events: EventInput[] = [];
-      for (const kind of [CONFIG_APPLIED_EVENT, CONFIG_REJECTED_EVENT]) {
+      for (const kind of [CONFIG_APPLIED_EVENT, CONFIG_REJECTED_EVENT, CONFIG_HAND_EDIT_EVENT]) {
         events.push(...(await storage.queryEvents({ kind, limit: REBUILD_EVENTS_PER_KIND })));
       }
       events.sort((a, b) => a.time - b.time);
@@ -384,14 +386,24 @@ export class ConfigReconciler {
     }
   }
 
-  /** A newly stored event: `config_applied` / `config_rejected` reports update the node; others are ignored. */
+  /**
+   * A newly stored event: `config_applied` / `config_rejected` reports update the node, `config_hand_edit` its hand
+   * edits of node.yaml; others are ignored.
+   */
   receiveEvent(e: Pick<EventInput, 'site' | 'node' | 'kind' | 'payload' | 'time'>): void {
-    if (e.kind !== CONFIG_APPLIED_EVENT && e.kind !== CONFIG_REJECTED_EVENT) return;
+    if (e.kind !== CONFIG_APPLIED_EVENT && e.kind !== CONFIG_REJECTED_EVENT && e.kind !== CONFIG_HAND_EDIT_EVENT) return;
     let payload: unknown;
     try {
       payload = JSON.parse(new TextDecoder().decode(e.payload));
     } catch {
       payload = undefined;
+    }
+    if (e.kind === CONFIG_HAND_EDIT_EVENT) {
+      const report = parseHandEditReport(payload, e.time);
+      if (report === undefined)
+        this.#logger.warn({ site: e.site, node: e.node, kind: e.kind }, 'hand-edit report with an unreadable payload ignored');
+      else this.#tracker.receiveHandEdit(e.site, e.node, report);
+      return;
     }
     const report = parseConfigReport(e.kind, payload, e.time);
     if (report === undefined) {

@@ -10,7 +10,7 @@ import { ConfigReconciler } from './config-reconciler.js';
 import { configRepoSchema } from './config-repo-config.js';
 import type { ConfigRepoRender, RenderedNodeConfig } from './config-repo-port.js';
 import type { ConfigRepoSource, RepoSnapshot } from './config-source.js';
-import { ConfigTracker, parseConfigReport, summarizeConfigStates } from './config-tracker.js';
+import { ConfigTracker, parseConfigReport, parseHandEditReport, summarizeConfigStates } from './config-tracker.js';
 
 function rendered(site: string, nodeId: string, extra: Record<string, unknown> = {}): RenderedNodeConfig {
   const config = { node: { id: nodeId, site }, ...extra };
@@ -87,8 +87,58 @@ test('config tracker: drift is a hash the hub never issued; an old issued hash i
   assert.deepEqual([t.views(fleet)[0]?.state, t.views(fleet)[0]?.drift], ['pending', false]);
   t.receiveReport('north', 'a', applied(configHashOf({ hand: 'edit' }), 11) as never);
   assert.deepEqual([t.views(fleet)[0]?.state, t.views(fleet)[0]?.drift], ['pending', true]);
+  assert.deepEqual(t.views(fleet)[0]?.driftReason, { kind: 'unissued-hash', hash: configHashOf({ hand: 'edit' }) });
   t.receiveReport('north', 'a', applied(v2.configHash, 12) as never);
-  assert.deepEqual([t.views(fleet)[0]?.state, t.views(fleet)[0]?.drift], ['in-sync', false]);
+  assert.deepEqual([t.views(fleet)[0]?.state, t.views(fleet)[0]?.drift, t.views(fleet)[0]?.driftReason], ['in-sync', false, null]);
+});
+
+test('config tracker: hand edits of node.yaml are drift with their keys, from config_hand_edit and config_applied reports; an empty list clears it', () => {
+  const t = new ConfigTracker();
+  const v1 = rendered('north', 'a', { store: { retention: '1d' } });
+  const v2 = rendered('north', 'a', { store: { retention: '2d' } });
+  t.setRevision([v1], 'c1');
+  t.markPublished('north', 'a', v1.configHash, 'c1', 1);
+  const fleet = [{ site: 'north', node: 'a', zone: 'z1', state: 'online' as NodeStateName }];
+  const view = () => t.views(fleet)[0];
+  t.receiveReport(
+    'north',
+    'a',
+    parseConfigReport(
+      'config_applied',
+      { hash: v1.configHash, commit: 'c1', applied: [], pendingRestart: [], handEdited: [] },
+      10,
+    ) as never,
+  );
+  assert.deepEqual([view()?.state, view()?.drift, view()?.driftReason], ['in-sync', false, null]);
+  // node.yaml edited on the node: its report names the keys; the node stays in sync (the repository's config runs).
+  const edit = parseHandEditReport({ hash: v1.configHash, commit: 'c1', handEdited: ['collectors', 'store'] }, 20);
+  assert.deepEqual(edit, { hash: v1.configHash, commit: 'c1', keys: ['collectors', 'store'], at: 20 });
+  t.receiveHandEdit('north', 'a', edit as never);
+  assert.deepEqual([view()?.state, view()?.drift], ['in-sync', true]);
+  assert.deepEqual(view()?.driftReason, { kind: 'hand-edit', keys: ['collectors', 'store'], at: 20 });
+  assert.equal(summarizeConfigStates(t.views(fleet)).drift, 1);
+  // An older report (replayed out of order) changes nothing; the revert clears it.
+  assert.equal(t.receiveHandEdit('north', 'a', { hash: v1.configHash, commit: 'c1', keys: [], at: 15 }), false);
+  assert.equal(view()?.drift, true);
+  t.receiveHandEdit('north', 'a', { hash: v1.configHash, commit: 'c1', keys: [], at: 30 });
+  assert.deepEqual([view()?.drift, view()?.driftReason], [false, null]);
+  // A new config applied with node.yaml still disagreeing carries the keys itself; one from an older agent (no
+  // handEdited) leaves the last word as it was.
+  t.setRevision([v2], 'c2');
+  t.markPublished('north', 'a', v2.configHash, 'c2', 2);
+  t.receiveReport(
+    'north',
+    'a',
+    parseConfigReport(
+      'config_applied',
+      { hash: v2.configHash, commit: 'c2', applied: [], pendingRestart: ['store'], handEdited: ['store'] },
+      40,
+    ) as never,
+  );
+  assert.deepEqual([view()?.state, view()?.driftReason], ['pending-restart', { kind: 'hand-edit', keys: ['store'], at: 40 }]);
+  t.receiveReport('north', 'a', applied(v2.configHash, 50) as never);
+  assert.deepEqual(view()?.driftReason, { kind: 'hand-edit', keys: ['store'], at: 40 });
+  assert.equal(parseHandEditReport({ hash: 'x' }, 1), undefined);
 });
 
 test('config tracker: a node the repository drops is removed (to clear); one online in no file is unknown-node; a restart keeps both', () => {

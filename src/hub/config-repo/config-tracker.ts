@@ -2,11 +2,14 @@
 // what the hub has published retained for it, every hash it ever published (to tell a hand edit from an old
 // config), and what the node last reported through its outbox (`config_applied` / `config_rejected`
 // events). From those and the fleet state, each node's state: in-sync, pending, failed, pending-restart,
-// offline, unknown-node (online at the hub, in no repository file) or removed, and drift (the node runs a
-// hash the hub never issued). Pure state: no timers, no I/O. docs/config-as-code.md "Reconciliation at the hub".
+// offline, unknown-node (online at the hub, in no repository file) or removed, and drift with its reason (the
+// node runs a hash the hub never issued, or its node.yaml sets keys differently from the distributed config it
+// runs: hand edits, from its `config_hand_edit` and `config_applied` reports). Pure state: no timers, no I/O.
+// docs/config-as-code.md "Reconciliation at the hub".
 
 import {
   CONFIG_NODE_STATES,
+  type ConfigDriftReason,
   type ConfigNodeState,
   type ConfigReport,
   type NodeConfigView,
@@ -31,7 +34,18 @@ interface Entry {
   published: PublishedConfig | undefined;
   history: string[];
   reported: ConfigReport | undefined;
+  /** The node's newest word on hand edits of its node.yaml (a `config_hand_edit` or `config_applied` report). */
+  handEdit: HandEditReport | undefined;
   removed: boolean;
+}
+
+/** A node's report of the keys its node.yaml sets differently from the distributed config it runs. */
+export interface HandEditReport {
+  readonly hash: string;
+  readonly commit: string | null;
+  readonly keys: readonly string[];
+  /** The event's time (the node's clock), ms. */
+  readonly at: number;
 }
 
 /** What the tracker keeps across a hub restart (config-repo-state.json). */
@@ -58,7 +72,16 @@ export function parseConfigReport(kind: string, payload: unknown, at: number): C
   if (typeof p.hash !== 'string') return undefined;
   const commit = typeof p.commit === 'string' ? p.commit : null;
   if (kind === 'config_applied') {
-    return { kind: 'applied', hash: p.hash, commit, at, applied: strings(p.applied), pendingRestart: strings(p.pendingRestart) };
+    return {
+      kind: 'applied',
+      hash: p.hash,
+      commit,
+      at,
+      applied: strings(p.applied),
+      pendingRestart: strings(p.pendingRestart),
+      // Absent from agents older than hand-edit reports: they say nothing about node.yaml.
+      ...(Array.isArray(p.handEdited) ? { handEdited: strings(p.handEdited) } : {}),
+    };
   }
   if (kind === 'config_rejected') {
     const problems = Array.isArray(p.problems)
@@ -81,6 +104,14 @@ export function parseConfigReport(kind: string, payload: unknown, at: number): C
   return undefined;
 }
 
+/** A `config_hand_edit` event payload as a report; undefined when unreadable. */
+export function parseHandEditReport(payload: unknown, at: number): HandEditReport | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const p = payload as Record<string, unknown>;
+  if (typeof p.hash !== 'string' || !Array.isArray(p.handEdited)) return undefined;
+  return { hash: p.hash, commit: typeof p.commit === 'string' ? p.commit : null, keys: strings(p.handEdited), at };
+}
+
 export class ConfigTracker {
   readonly #entries = new Map<string, Entry>();
 
@@ -97,6 +128,7 @@ export class ConfigTracker {
         published: undefined,
         history: [],
         reported: undefined,
+        handEdit: undefined,
         removed: false,
       };
       this.#entries.set(k, e);
@@ -177,6 +209,16 @@ export class ConfigTracker {
     const e = this.#entry(site, node);
     if (e.reported !== undefined && e.reported.at > report.at) return false;
     e.reported = report;
+    if (report.kind === 'applied' && report.handEdited !== undefined)
+      this.receiveHandEdit(site, node, { hash: report.hash, commit: report.commit, keys: report.handEdited, at: report.at });
+    return true;
+  }
+
+  /** A node's word on hand edits of its node.yaml; an older one than the one held (by event time) is ignored. */
+  receiveHandEdit(site: string, node: string, report: HandEditReport): boolean {
+    const e = this.#entry(site, node);
+    if (e.handEdit !== undefined && e.handEdit.at > report.at) return false;
+    e.handEdit = report;
     return true;
   }
 
@@ -203,11 +245,20 @@ export class ConfigTracker {
     return 'pending';
   }
 
-  #drift(e: Entry): boolean {
+  /** A hash the hub never issued first (what runs is not the repository's), then hand edits of node.yaml. */
+  #driftReason(e: Entry): ConfigDriftReason | null {
     const r = e.reported;
-    if (r === undefined || r.kind !== 'applied') return false;
-    if (r.hash === e.desired?.configHash || r.hash === e.published?.hash) return false;
-    return !e.history.includes(r.hash);
+    if (
+      r !== undefined &&
+      r.kind === 'applied' &&
+      r.hash !== e.desired?.configHash &&
+      r.hash !== e.published?.hash &&
+      !e.history.includes(r.hash)
+    )
+      return { kind: 'unissued-hash', hash: r.hash };
+    const h = e.handEdit;
+    if (h !== undefined && h.keys.length > 0) return { kind: 'hand-edit', keys: h.keys, at: h.at };
+    return null;
   }
 
   /**
@@ -230,16 +281,19 @@ export class ConfigTracker {
         published: undefined,
         history: [],
         reported: undefined,
+        handEdit: undefined,
         removed: false,
       };
       // A node known only from an old report and gone from the fleet: nothing to show.
       if (e.desired === undefined && !e.removed && (f === undefined || f.state === 'offline')) continue;
+      const driftReason = this.#driftReason(e);
       out.push({
         site: e.site,
         node: e.node,
         zone: e.zone ?? f?.zone ?? null,
         state: this.#state(e, f?.state),
-        drift: this.#drift(e),
+        drift: driftReason !== null,
+        driftReason,
         desired: e.desired === undefined ? null : { hash: e.desired.configHash, commit: e.desiredCommit },
         published: e.published ?? null,
         reported: e.reported ?? null,

@@ -53,7 +53,7 @@ export function useLiveLoad<T>(load: () => Promise<T>, deps: readonly unknown[],
         soon();
       }),
       onEventMessage((e) => {
-        if (e.kind === 'config_applied' || e.kind === 'config_rejected') soon();
+        if (e.kind === 'config_applied' || e.kind === 'config_rejected' || e.kind === 'config_hand_edit') soon();
       }),
       // A node going offline or coming back changes its config state; value updates do not.
       onNodeMessage((n) => {

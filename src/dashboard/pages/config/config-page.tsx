@@ -1,6 +1,6 @@
 // Configuration (#/config): the fleet's configuration repository as the hub reconciles it: the source and
 // its revisions (current, last good, when read), a refused revision with every problem, every node's state
-// (in-sync, pending, pending-restart, failed, offline, unknown-node, removed), drift and hashes, filterable
+// (in-sync, pending, pending-restart, failed, offline, unknown-node, removed), drift with its reason and hashes, filterable
 // by state and site; operators get Sync now and Apply (target, waves, pause; the run's progress per wave
 // and node, as the hub reports it). Prefill: `#/config?state=failed&site=north`, `?apply=1&sites=..&nodes=..&match=..`.
 
@@ -12,6 +12,7 @@ import {
   CONFIG_STATE_MARK,
   CONFIG_STATES,
   countStates,
+  driftLine,
   filterConfigNodes,
   problemLine,
   short,
@@ -150,21 +151,29 @@ function NodesTable({ rows }: { rows: readonly ConfigNodeRow[] }) {
               <td>
                 <ConfigStateBadge state={r.state} />
                 {r.reported?.kind === 'rejected' && r.reported.error !== undefined && (
-                  <div class="sub" data-testid="rejection">
+                  <div class="sub" data-testid="rejection" data-stage={r.reported.stage ?? ''}>
                     {r.reported.stage}: {r.reported.error}
                   </div>
                 )}
                 {r.state === 'pending-restart' && (r.reported?.pendingRestart.length ?? 0) > 0 && (
-                  <div class="sub">waits for a restart: {r.reported?.pendingRestart.join(', ')}</div>
+                  <div class="sub" data-testid="pending-keys" data-keys={r.reported?.pendingRestart.join(',')}>
+                    waits for a restart: {r.reported?.pendingRestart.join(', ')}
+                  </div>
                 )}
               </td>
               <td>
                 {r.drift ? (
-                  <MarkBadge
-                    mark={{ cls: 'error', icon: '≠', word: 'drift' }}
-                    testid="drift"
-                    title="the node reports running a config hash the hub never issued (a hand edit)"
-                  />
+                  <>
+                    <MarkBadge mark={{ cls: 'error', icon: '≠', word: 'drift' }} testid="drift" title={driftLine(r) ?? undefined} />
+                    <div
+                      class="sub"
+                      data-testid="drift-reason"
+                      data-kind={r.driftReason?.kind ?? ''}
+                      data-keys={r.driftReason?.kind === 'hand-edit' ? r.driftReason.keys.join(',') : ''}
+                    >
+                      {driftLine(r)}
+                    </div>
+                  </>
                 ) : (
                   <span class="muted">none</span>
                 )}
@@ -331,7 +340,8 @@ export function ConfigPage({ query }: { query: URLSearchParams }) {
         {shown.length === 0 ? <p class="empty">No node matches.</p> : <NodesTable rows={shown} />}
         {summary.nodes.drift > 0 && (
           <p class="error-line">
-            ≠ {summary.nodes.drift} {summary.nodes.drift === 1 ? 'node runs' : 'nodes run'} a config the hub never issued (drift).
+            ≠ {summary.nodes.drift} {summary.nodes.drift === 1 ? 'node drifts' : 'nodes drift'} from the repository: a config the hub never
+            issued, or a hand edit of node.yaml (the reason is in its row).
           </p>
         )}
       </section>

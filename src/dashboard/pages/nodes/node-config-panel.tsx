@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, seg } from '../../api.js';
 import { ErrorLine } from '../../components/ui.js';
 import { MarkBadge } from '../../components/zone-marks.js';
-import { short } from '../../config-derive.js';
+import { driftLine, short } from '../../config-derive.js';
 import { configNodeHref } from '../../router.js';
 import type { EventView } from '../../types.js';
 import { configApi, useLiveLoad } from '../config/config-api.js';
@@ -88,11 +88,12 @@ export function NodeConfigPanel({ site, node }: { site: string; node: string }) 
           <dd>
             <ConfigStateBadge state={data.state} />{' '}
             {data.drift && (
-              <MarkBadge
-                mark={{ cls: 'error', icon: '≠', word: 'drift' }}
-                testid="drift"
-                title="the node reports running a config hash the hub never issued (a hand edit)"
-              />
+              <>
+                <MarkBadge mark={{ cls: 'error', icon: '≠', word: 'drift' }} testid="drift" title={driftLine(data) ?? undefined} />{' '}
+                <span data-testid="drift-reason" data-kind={data.driftReason?.kind ?? ''}>
+                  {driftLine(data)}
+                </span>
+              </>
             )}
           </dd>
           <dt>applied</dt>
