@@ -20,6 +20,7 @@ export const ALLOWED = {
   'fleet-config': ['protocol', 'kit', 'agent'],
   client: ['protocol', 'kit'],
   dashboard: ['protocol', 'kit', 'client'],
+  pki: ['kit', 'protocol', 'awareness'],
   sim: ['*'],
   cli: ['*'],
 };

@@ -63,6 +63,12 @@ export const ERROR_CODES = {
   FM_CONFIG_APPLY_FAILED:
     'a valid distributed config failed while the node applied it live; what was applied is rolled back and the node keeps its last good config',
   FM_FLEET_CONFIG_NODE_UNKNOWN: 'no node file of the configuration repository defines the node asked for',
+  FM_PKI_INVALID:
+    "a file or argument of `fieldmesh pki` is missing, unreadable or malformed (a PEM, the CA folder's pki.json or index.json, a passphrase file, a SAN, a node id); the message names the file; exit 2",
+  FM_PKI_PASSPHRASE:
+    "the fleet CA's key is encrypted and no passphrase was given (--passphrase-file, FIELDMESH_PKI_PASSPHRASE_FILE), or the passphrase is wrong; exit 2",
+  FM_PKI_REFUSED:
+    'the fleet CA refused: a CSR whose signature, common name or key type is wrong, a node that holds a valid certificate already (renew it) or none to renew or revoke, a CA folder that exists already; exit 1',
   FM_ASSIGNMENT_INVALID:
     'an identity assignment from the hub (site and zone at approval) is not UTF-8 JSON {site, zone, by, at} with valid ids; the node refuses it and keeps its identity',
 } as const;
