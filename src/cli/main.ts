@@ -13,6 +13,7 @@ import { registerGet } from './get.js';
 import { registerHub } from './hub.js';
 import { type CliIo, errorText, exitCodeFor, processIo } from './io.js';
 import { registerNode } from './node.js';
+import { registerPki } from './pki.js';
 import { registerPub } from './pub.js';
 import { registerQuery } from './query.js';
 import { registerSim } from './sim.js';
@@ -39,6 +40,7 @@ export function createProgram(io: CliIo = processIo): Command {
   registerConfig(program, io);
   registerCmd(program, io);
   registerGet(program, io);
+  registerPki(program, io);
   return program;
 }
 

@@ -36,6 +36,8 @@ export const PROCESS_ENV_VARIABLES: ReadonlySet<string> = new Set([
   // The tokens commands send (hub API, a node's commands.token, its zoneCommands.token): never config keys.
   'FIELDMESH_TOKEN',
   'FIELDMESH_ZONE_TOKEN',
+  // The file holding the fleet CA key's passphrase (`fieldmesh pki`).
+  'FIELDMESH_PKI_PASSPHRASE_FILE',
 ]);
 
 /** A zod schema for a duration field: accepts "2s" or a number of ms, yields ms. */
