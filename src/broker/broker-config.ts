@@ -2,6 +2,7 @@
 
 import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { tlsMinVersionSchema } from '../platform/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
 
 /** scrypt cost: N = 2^14, r = 8 (RFC 7914's interactive-login example), 32-byte key, 16-byte salt. */
@@ -12,6 +13,12 @@ const HASH_PATTERN = /^scrypt\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 
 export const DEFAULT_BROKER_PORT = 18830;
 export const DEFAULT_BROKER_WS_PORT = 18831;
+/** MQTT over TLS: not 8883, so it never collides with a system Mosquitto. */
+export const DEFAULT_BROKER_TLS_PORT = 18883;
+/** Secure WebSocket, when websocket and tls are both enabled. */
+export const DEFAULT_BROKER_WSS_PORT = 18884;
+/** The certificate CNs that get the hub role (`fieldmesh pki mosquitto-conf --hub`'s default too). */
+export const DEFAULT_HUB_IDENTITIES = ['hub'];
 
 /** True for addresses only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
@@ -41,6 +48,16 @@ const userSchema = z
     }
   });
 
+/** Whether a listener that takes passwords or anonymous clients is reachable from beyond this machine. */
+function isExposed(c: {
+  listen: { host: string };
+  websocket: { enabled: boolean; host?: string | undefined };
+  tls?: { enabled: boolean; host?: string | undefined; requireClientCert: boolean } | undefined;
+}): boolean {
+  const tlsWithoutCerts = c.tls?.enabled === true && !c.tls.requireClientCert && !isLoopbackHost(c.tls.host ?? c.listen.host);
+  return !isLoopbackHost(c.listen.host) || (c.websocket.enabled && !isLoopbackHost(c.websocket.host ?? c.listen.host)) || tlsWithoutCerts;
+}
+
 export const brokerConfigSchema = z
   .object({
     listen: z
@@ -60,6 +77,32 @@ export const brokerConfigSchema = z
       })
       .strict()
       .default({ enabled: true, port: DEFAULT_BROKER_WS_PORT, path: '/mqtt' }),
+    /**
+     * MQTT over TLS (and secure WebSocket when websocket is enabled): PEM files from `fieldmesh pki`. With client
+     * certificates, the certificate is the identity: CN = node id, OU = site; a CN in hubIdentities is the hub.
+     */
+    tls: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Defaults to listen.host. */
+        host: z.string().optional(),
+        port: z.number().int().min(0).max(65_535).default(DEFAULT_BROKER_TLS_PORT),
+        wsPort: z.number().int().min(0).max(65_535).default(DEFAULT_BROKER_WSS_PORT),
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        /** The fleet CA (ca.crt): client certificates must chain to it. */
+        ca: z.string().min(1).optional(),
+        /** The fleet CA's CRL (crl.pem), re-read when the file changes. */
+        crl: z.string().min(1).optional(),
+        requireClientCert: z.boolean().default(true),
+        minVersion: tlsMinVersionSchema,
+        /** Certificate CNs with the hub role (read and write the whole prefix). */
+        hubIdentities: z.array(idText).default(DEFAULT_HUB_IDENTITIES),
+        /** Certificate CNs with the admin role. */
+        adminIdentities: z.array(idText).default([]),
+      })
+      .strict()
+      .optional(),
     topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
     /** Default: true only when every listener is on loopback. */
     allowAnonymous: z.boolean().optional(),
@@ -67,12 +110,19 @@ export const brokerConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const exposed = !isLoopbackHost(c.listen.host) || (c.websocket.enabled && !isLoopbackHost(c.websocket.host ?? c.listen.host));
+    const exposed = isExposed(c);
     if (exposed && c.users.length === 0 && c.allowAnonymous !== true) {
       ctx.addIssue({
         code: 'custom',
         path: ['users'],
         message: `the broker listens beyond loopback (${c.listen.host}) without users: add users, or set allowAnonymous: true to accept anyone`,
+      });
+    }
+    if (c.tls?.enabled && c.tls.requireClientCert && c.tls.ca === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'ca'],
+        message: 'requireClientCert needs ca: the fleet CA (ca.crt) that issued the clients',
       });
     }
     const seen = new Set<string>();
@@ -82,10 +132,11 @@ export const brokerConfigSchema = z
     });
   })
   .transform((c) => {
-    const exposed = !isLoopbackHost(c.listen.host) || (c.websocket.enabled && !isLoopbackHost(c.websocket.host ?? c.listen.host));
+    const exposed = isExposed(c);
     return {
       ...c,
       websocket: { ...c.websocket, host: c.websocket.host ?? c.listen.host },
+      tls: c.tls === undefined || !c.tls.enabled ? undefined : { ...c.tls, host: c.tls.host ?? c.listen.host },
       allowAnonymous: c.allowAnonymous ?? (!exposed && c.users.length === 0),
     };
   });

@@ -1,13 +1,18 @@
 // The embedded MQTT broker (Aedes) of `fieldmesh broker` and `fieldmesh demo`: TCP and WebSocket
-// listeners, per-user roles and topic ACLs, and per-client byte counts taken from the sockets.
+// listeners, MQTT over TLS and secure WebSocket with client certificates as identities, per-user roles and
+// topic ACLs, and per-client byte counts taken from the sockets.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Counter, Registry } from 'prom-client';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { FieldmeshError, type Logger, silentLogger } from '../kit/index.js';
+import { FieldmeshError, isValidId, type Logger, silentLogger } from '../kit/index.js';
+import { guardTlsServer, peerIdentity, readServerTlsOptions, type TlsGuard, type TlsRefusal } from '../platform/index.js';
 import { canPublish, canReceive, canSubscribe, type Identity } from './broker-acl.js';
 import { type BrokerConfig, type BrokerUser, isLoopbackHost, verifyPassword } from './broker-config.js';
 
@@ -21,6 +26,12 @@ export interface StartedBroker {
   readonly port: number;
   readonly wsUrl?: string;
   readonly wsPort?: number;
+  /** MQTT over TLS, when broker.yaml has a tls block. */
+  readonly mqttsUrl?: string;
+  readonly tlsPort?: number;
+  /** Secure WebSocket, when websocket and tls are both enabled. */
+  readonly wssUrl?: string;
+  readonly wssPort?: number;
 }
 
 export interface BrokerStats {
@@ -36,16 +47,24 @@ export interface BrokerStats {
   readonly rejectedAuth: number;
   readonly rejectedPublish: number;
   readonly rejectedSubscribe: number;
+  /** TLS peers refused, by reason (also fieldmesh_broker_tls_refused_total{reason}). */
+  readonly tlsRefused: ReadonlyMap<TlsRefusal, number>;
 }
 
 export interface Broker {
   start(options?: BrokerStartOptions): Promise<StartedBroker>;
   stop(): Promise<void>;
   stats(): BrokerStats;
+  /** The broker's Prometheus metrics (fieldmesh_broker_tls_refused_total). */
+  readonly registry: Registry;
+  /** Re-reads the TLS certificate, key, CA and CRL now (done by itself when the CRL file changes). */
+  reloadTls(): void;
 }
 
 export interface BrokerDeps {
   readonly logger?: Logger;
+  /** How often the CRL file is polled for a change (default 1 s). */
+  readonly crlPollMs?: number;
 }
 
 /** One accepted connection: the raw socket counts the bytes, the client id arrives with CONNECT. */
@@ -78,7 +97,7 @@ function listen(server: NetServer | HttpServer, host: string, port: number): Pro
   });
 }
 
-function closeServer(server: NetServer | HttpServer): Promise<void> {
+function closeServer(server: NetServer | HttpServer | TlsServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
@@ -94,10 +113,40 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
   const connections = new Map<Duplex, Connection>();
   const closedPerClient = new Map<string, number>();
   const counters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, rejectedAuth: 0, rejectedPublish: 0, rejectedSubscribe: 0 };
+  const tlsRefused = new Map<TlsRefusal, number>();
+  const registry = new Registry();
+  const tlsRefusedTotal = new Counter({
+    name: 'fieldmesh_broker_tls_refused_total',
+    help: 'TLS peers the embedded broker refused, by reason (expired, revoked, wrong-ca, tls-version, ...)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  /** The certificate identity of each connection that came over TLS with a client certificate. */
+  const certificates = new WeakMap<Duplex, Identity>();
+  const guards: TlsGuard[] = [];
   let aedes: Aedes | undefined;
   let tcp: NetServer | undefined;
   let http: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
+  let tlsServer: TlsServer | undefined;
+  let httpsServer: HttpsServer | undefined;
+  let wssSecure: WebSocketServer | undefined;
+
+  function countRefusal(reason: TlsRefusal): void {
+    tlsRefused.set(reason, (tlsRefused.get(reason) ?? 0) + 1);
+    tlsRefusedTotal.inc({ reason });
+  }
+
+  /** The identity a verified client certificate stands for: CN = node id, OU = site, or a hub / admin CN. */
+  function identityOfCertificate(socket: TLSSocket): Identity | undefined {
+    const tls = config.tls;
+    if (tls === undefined || !tls.requireClientCert) return undefined;
+    const { cn, ou } = peerIdentity(socket.getPeerCertificate());
+    if (cn === undefined) return undefined;
+    if (tls.adminIdentities.includes(cn)) return { kind: 'certificate', role: 'admin', cn };
+    if (tls.hubIdentities.includes(cn)) return { kind: 'certificate', role: 'hub', cn };
+    return { kind: 'certificate', role: 'node', cn, node: cn, ...(ou === undefined ? {} : { site: ou }) };
+  }
 
   function track(stream: Duplex, socket: Socket): void {
     const conn: Connection = { socket };
@@ -111,6 +160,15 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
   }
 
   async function authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    // On the TLS listener with client certificates, the certificate is the identity (Mosquitto's use_identity_as_username).
+    const certified = certificates.get(client.conn as Duplex);
+    if (certified !== undefined) {
+      if (certified.kind === 'certificate' && certified.role === 'node' && !(isValidId(certified.site ?? '') && isValidId(certified.cn))) {
+        throw authError(`certificate CN "${certified.cn}" OU "${certified.site ?? ''}" is not a node id and site`, NOT_AUTHORIZED);
+      }
+      identities.set(client, certified);
+      return;
+    }
     if (username === undefined || username === '') {
       if (config.allowAnonymous) {
         identities.set(client, { kind: 'anonymous' });
@@ -217,7 +275,16 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
           instance.handle(socket);
         });
         const port = await listenWithFallback(tcp, 'MQTT', config.listen.host, config.listen.port, fallback);
-        const started: { mqttUrl: string; port: number; wsUrl?: string; wsPort?: number } = {
+        const started: {
+          mqttUrl: string;
+          port: number;
+          wsUrl?: string;
+          wsPort?: number;
+          mqttsUrl?: string;
+          tlsPort?: number;
+          wssUrl?: string;
+          wssPort?: number;
+        } = {
           mqttUrl: `mqtt://${urlHost(config.listen.host)}:${port}`,
           port,
         };
@@ -238,6 +305,64 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
           started.wsPort = wsPort;
           started.wsUrl = `ws://${urlHost(config.websocket.host)}:${wsPort}${config.websocket.path}`;
         }
+        if (config.tls !== undefined) {
+          const tls = config.tls;
+          const files = { ...tls, clientIdentities: undefined };
+          const admitted = (socket: TLSSocket, guard: TlsGuard): Identity | undefined | false => {
+            if (guard.admit(socket) !== undefined) return false;
+            return identityOfCertificate(socket);
+          };
+          tlsServer = createTlsServer(readServerTlsOptions(files, 'tls'));
+          const mqttGuard = guardTlsServer(tlsServer, {
+            files,
+            at: 'tls',
+            logger,
+            onRefused: countRefusal,
+            ...(deps.crlPollMs === undefined ? {} : { crlPollMs: deps.crlPollMs }),
+          });
+          guards.push(mqttGuard);
+          tlsServer.on('secureConnection', (socket: TLSSocket) => {
+            const identity = admitted(socket, mqttGuard);
+            if (identity === false) return;
+            if (identity !== undefined) certificates.set(socket, identity);
+            track(socket, socket);
+            instance.handle(socket);
+          });
+          const tlsPort = await listenWithFallback(tlsServer, 'MQTT over TLS', tls.host, tls.port, fallback);
+          started.tlsPort = tlsPort;
+          started.mqttsUrl = `mqtts://${urlHost(tls.host)}:${tlsPort}`;
+          if (config.websocket.enabled) {
+            const secure = createHttpsServer(readServerTlsOptions(files, 'tls'), (_req, res) => {
+              res.writeHead(426, { 'content-type': 'text/plain' }).end('this endpoint speaks MQTT over secure WebSocket\n');
+            });
+            httpsServer = secure;
+            const wssGuard = guardTlsServer(secure, {
+              files,
+              at: 'tls (wss)',
+              logger,
+              onRefused: countRefusal,
+              crlPollMs: deps.crlPollMs ?? 1000,
+            });
+            guards.push(wssGuard);
+            const pending = new WeakMap<Socket, Identity>();
+            secure.on('secureConnection', (socket: TLSSocket) => {
+              const identity = admitted(socket, wssGuard);
+              if (identity !== false && identity !== undefined) pending.set(socket, identity);
+            });
+            const wssPort = await listenWithFallback(secure, 'secure WebSocket', tls.host, tls.wsPort, fallback);
+            wssSecure = new WebSocketServer({ server: secure, path: config.websocket.path });
+            wssSecure.on('error', (err) => logger.warn({ err: err.message }, 'secure WebSocket server error'));
+            wssSecure.on('connection', (websocket, req: IncomingMessage) => {
+              const stream = createWebSocketStream(websocket);
+              const identity = pending.get(req.socket);
+              if (identity !== undefined) certificates.set(stream, identity);
+              track(stream, req.socket);
+              instance.handle(stream, req);
+            });
+            started.wssPort = wssPort;
+            started.wssUrl = `wss://${urlHost(tls.host)}:${wssPort}${config.websocket.path}`;
+          }
+        }
         if (anyoneFromOutside)
           logger.warn({ host: config.listen.host }, 'anonymous clients are allowed from the network (allowAnonymous: true)');
         logger.info({ ...started, users: config.users.length, allowAnonymous: config.allowAnonymous }, 'broker started');
@@ -253,12 +378,19 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
       aedes = undefined;
       for (const conn of connections.values()) conn.socket.destroy();
       wss?.close();
+      wssSecure?.close();
+      for (const guard of guards.splice(0)) guard.close();
       const closing: Promise<void>[] = [];
       if (tcp?.listening) closing.push(closeServer(tcp));
       if (http?.listening) closing.push(closeServer(http));
+      if (tlsServer?.listening) closing.push(closeServer(tlsServer));
+      if (httpsServer?.listening) closing.push(closeServer(httpsServer));
       tcp = undefined;
       http = undefined;
       wss = undefined;
+      tlsServer = undefined;
+      httpsServer = undefined;
+      wssSecure = undefined;
       await Promise.all(closing);
       if (instance) await new Promise<void>((resolve) => instance.close(() => resolve()));
     },
@@ -282,7 +414,14 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         rejectedAuth: counters.rejectedAuth,
         rejectedPublish: counters.rejectedPublish,
         rejectedSubscribe: counters.rejectedSubscribe,
+        tlsRefused: new Map(tlsRefused),
       };
+    },
+
+    registry,
+
+    reloadTls(): void {
+      for (const guard of guards) guard.reload();
     },
   };
 }

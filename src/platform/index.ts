@@ -2,3 +2,4 @@
 export * from './boot-counter.js';
 export * from './durable-file.js';
 export * from './sqlite-open.js';
+export * from './tls-listener.js';
