@@ -1,4 +1,5 @@
-// Reads a YAML config file (or none) and validates it with the environment applied.
+// Reads a YAML config file (or none) and validates it with the environment applied; secrets' `_file` keys
+// (and FIELDMESH_*_FILE variables) are read from the files they name.
 
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
@@ -24,5 +25,5 @@ export function loadConfigFile<S extends z.ZodType>(
       );
     }
   }
-  return loadConfig(schema, { text, file: file ?? '(environment)', env, aliases });
+  return loadConfig(schema, { text, file: file ?? '(environment)', env, aliases, readFile: (path) => readFileSync(path, 'utf8') });
 }

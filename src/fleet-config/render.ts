@@ -6,7 +6,7 @@
 
 import type { z } from 'zod';
 import { agentConfigSchema } from '../agent/index.js';
-import { FieldmeshError } from '../kit/index.js';
+import { FieldmeshError, resolveSecretFiles } from '../kit/index.js';
 import { configHashOf, zonesSchema } from '../protocol/index.js';
 import { checkAlertRuleFile } from './alert-files.js';
 import { mergeLayers } from './merge.js';
@@ -243,7 +243,22 @@ export function renderNode(repo: ConfigRepo, nodeId: string): RenderedNode {
     fallback: { layer: 'node', file: node.file.file, line: 1, col: 1 },
   };
   let parsed: RenderedNode['parsed'];
-  const result = agentConfigSchema.safeParse(config);
+  // A secret's `_file` key names a file on the node, which reads it when it applies the config: here it is
+  // only checked (a path, and not beside the value itself) and left out of what the schema sees.
+  const secretFiles = resolveSecretFiles(config);
+  for (const p of secretFiles.problems) {
+    const where = locate(loc, p.path);
+    problems.push({
+      kind: 'schema',
+      file: where.file,
+      line: where.line,
+      col: where.col,
+      path: formatPath(p.path),
+      message: p.message,
+      node: nodeId,
+    });
+  }
+  const result = agentConfigSchema.safeParse(secretFiles.value);
   if (result.success) parsed = result.data;
   else problems.push(...issueProblems(result.error.issues, loc, nodeId));
   return {

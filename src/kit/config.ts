@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
 import { FieldmeshError } from './errors.js';
+import { resolveSecretFiles, SECRET_FILE_SUFFIX, type SecretFileProblem, secretFileTarget } from './secrets.js';
 
 export interface ConfigSource {
   /** YAML text of the file, or undefined when there is no file. */
@@ -19,6 +20,11 @@ export interface ConfigSource {
    * FIELDMESH_* variables win over these.
    */
   readonly aliases?: Readonly<Record<string, string>>;
+  /**
+   * Reads the file a secret's `_file` key names (`mqtt.password_file`, FIELDMESH_MQTT__PASSWORD_FILE): pass
+   * readFileSync at the composition root. Absent, `_file` keys are not read (and the schema refuses them).
+   */
+  readonly readFile?: (path: string) => string;
 }
 
 export interface ConfigProblem {
@@ -84,10 +90,27 @@ function camel(s: string): string {
   return s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** A level of a variable's name as a key; a secret's `..._FILE` keeps its `_file` (FIELDMESH_MQTT__PASSWORD_FILE -> password_file). */
+function envKey(level: string): string {
+  const key = camel(level);
+  if (!/_FILE$/i.test(level)) return key;
+  const target = camel(level.slice(0, -SECRET_FILE_SUFFIX.length));
+  return secretFileTarget(`${target}${SECRET_FILE_SUFFIX}`) === undefined ? key : `${target}${SECRET_FILE_SUFFIX}`;
+}
+
+/** The variable that sets a config path: ['zoneCommands', 'token_file'] -> FIELDMESH_ZONE_COMMANDS__TOKEN_FILE. */
+function envName(path: readonly PropertyKey[]): string {
+  const level = (p: PropertyKey) =>
+    String(p)
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toUpperCase();
+  return `${ENV_PREFIX}${path.map(level).join('__')}`;
+}
+
 /**
  * FIELDMESH_NODE__ID=n1 sets node.id; single underscores inside a level become camelCase
- * (FIELDMESH_MQTT__CLIENT_ID -> mqtt.clientId). Secrets: FIELDMESH_X__PASSWORD_FILE is not read
- * here; the caller resolves *_FILE variables before.
+ * (FIELDMESH_MQTT__CLIENT_ID -> mqtt.clientId). A secret's FIELDMESH_MQTT__PASSWORD_FILE sets
+ * mqtt.password_file, which loadConfig reads like the file's own `_file` keys.
  */
 export function envOverrides(
   env: Readonly<Record<string, string | undefined>>,
@@ -100,7 +123,7 @@ export function envOverrides(
   }
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || raw === undefined || PROCESS_ENV_VARIABLES.has(name)) continue;
-    const path = name.slice(ENV_PREFIX.length).split('__').filter(Boolean).map(camel);
+    const path = name.slice(ENV_PREFIX.length).split('__').filter(Boolean).map(envKey);
     if (path.length > 0) setPath(out, path, envValue(raw));
   }
   return out;
@@ -124,7 +147,9 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Loads and validates a configuration. Throws FieldmeshError FM_CONFIG_UNREADABLE for YAML syntax
- * errors and FM_CONFIG_INVALID listing every problem ("node.yaml: collectors[0].url: ...").
+ * errors and FM_CONFIG_INVALID listing every problem ("node.yaml: collectors[0].url: ..."). Secrets'
+ * `_file` keys are read first (source.readFile), in the file and in the environment each, so a problem
+ * names the key or the variable and validation sees the values.
  */
 export function loadConfig<S extends z.ZodType>(schema: S, source: ConfigSource): Readonly<z.output<S>> {
   const file = source.file ?? '(defaults)';
@@ -141,11 +166,33 @@ export function loadConfig<S extends z.ZodType>(schema: S, source: ConfigSource)
       throw new FieldmeshError('FM_CONFIG_INVALID', `${file}: (root): expected a mapping of settings`, { details: { file } });
     }
   }
-  const merged = deepMerge(fromFile, envOverrides(source.env ?? {}, source.aliases));
-  const result = schema.safeParse(merged);
+  const problems: ConfigProblem[] = [];
+  const lines: string[] = [];
+  const secretProblems = (found: readonly SecretFileProblem[], where: string, name: (path: readonly PropertyKey[]) => string) => {
+    for (const p of found) {
+      problems.push({ path: formatPath(p.path), message: p.message });
+      lines.push(`${where}: ${name(p.path)}: ${p.message}`);
+    }
+  };
+  let fromEnv: unknown = envOverrides(source.env ?? {}, source.aliases);
+  if (source.readFile !== undefined) {
+    const read = { read: source.readFile };
+    const ownFile = resolveSecretFiles(fromFile, read);
+    const env = resolveSecretFiles(fromEnv, read);
+    fromFile = ownFile.value;
+    fromEnv = env.value;
+    secretProblems(ownFile.problems, file, formatPath);
+    secretProblems(env.problems, 'environment', envName);
+  }
+  const result = schema.safeParse(deepMerge(fromFile, fromEnv));
   if (!result.success) {
-    const problems: ConfigProblem[] = result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
-    const lines = problems.map((p) => `${file}: ${p.path}: ${p.message}`);
+    for (const i of result.error.issues) {
+      const p = { path: formatPath(i.path), message: i.message };
+      problems.push(p);
+      lines.push(`${file}: ${p.path}: ${p.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) {
     throw new FieldmeshError('FM_CONFIG_INVALID', lines.join('\n'), { details: { file, problems } });
   }
   return deepFreeze(result.data);

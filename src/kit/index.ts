@@ -8,4 +8,5 @@ export * from './group-commit.js';
 export * from './ids.js';
 export * from './logger.js';
 export * from './quantiles.js';
+export * from './secrets.js';
 export * from './seeded-random.js';

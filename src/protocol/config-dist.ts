@@ -31,15 +31,14 @@ export interface DesiredConfig {
 
 /**
  * Keys only the device can know: taken from the node's own node.yaml (or its environment), never from a
- * distributed config; a distributed value for one of them is ignored and named in the report's warnings.
- * Dot paths into the config.
+ * distributed config; a distributed value for one of them (or for its `_file` form, `mqtt.password_file`) is
+ * ignored and named in the report's warnings. Dot paths into the config.
  */
 export const LOCAL_CONFIG_KEYS: readonly string[] = [
   'mqtt.url',
   'mqtt.clientId',
   'mqtt.username',
   'mqtt.password',
-  'mqtt.passwordFile',
   'mqtt.ca',
   'mqtt.cert',
   'mqtt.key',

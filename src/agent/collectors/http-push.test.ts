@@ -1,12 +1,12 @@
 // Tests of the http_push collector through fastify inject (no socket).
 // calendar: the collector and the test context (which holds samples to the store window) read a manual clock; the dates are relative to it.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
-import { ManualClock } from '../../kit/index.js';
+import { ManualClock, resolveSecretFiles } from '../../kit/index.js';
 import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js';
 import { createTestContext } from './test-context.js';
 
@@ -119,7 +119,8 @@ test('http_push: token_file and a custom path; 503 when recording fails', async 
   writeFileSync(file, 'from-file\n');
   const http = Fastify();
   const ctx = createTestContext({ http, failRecord: new Error('store full') });
-  await createHttpPushCollector(httpPushCollectorSchema.parse({ type: 'http_push', path: '/ingest', token_file: file }), 1).start(ctx);
+  const { value } = resolveSecretFiles({ type: 'http_push', path: '/ingest', token_file: file }, { read: (p) => readFileSync(p, 'utf8') });
+  await createHttpPushCollector(httpPushCollectorSchema.parse(value), 1).start(ctx);
   const res = await http.inject({
     method: 'POST',
     url: '/ingest',

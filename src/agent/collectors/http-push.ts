@@ -10,7 +10,7 @@ import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
 import type { AgentEvent, Collector, CollectorContext, RecordOutcome, RejectReason, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { DETECTION_KIND, DetectionShapeError, detectionEvent, detectionOf } from './detections.js';
-import { resolveToken, tokenFromAuthorization, tokensEqual } from './push-auth.js';
+import { tokenFromAuthorization, tokensEqual } from './push-auth.js';
 import { acceptRawBodies, decodeUtf8, type PushRefusal, partialWriteBody, readBody, refuse, sendRecordFailure } from './push-body.js';
 import { findJsonProblem } from './strict-json.js';
 
@@ -23,9 +23,8 @@ export const httpPushCollectorSchema = z.strictObject({
     .string()
     .regex(/^\/[^\s?#]*$/, 'expected a path like "/events"')
     .default('/events'),
+  /** `token_file: /path` reads it from a file, as every secret (the config loader does: docs/security.md). */
   token: z.string().min(1).optional(),
-  /** A file holding the token (read once at start-up); an alternative to `token`. */
-  token_file: z.string().optional(),
   max_body_bytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
   /** Priority of events that do not name one. */
   default_priority: z.enum(EVENT_PRIORITIES as [EventPriority, ...EventPriority[]]).default('normal'),
@@ -157,7 +156,7 @@ function parsePushBody(
 
 export function createHttpPushCollector(config: HttpPushCollectorConfig, index: number): Collector {
   const name = collectorName('http_push', config.name, index);
-  const token = resolveToken(config, name);
+  const token = config.token;
 
   function routes(ctx: CollectorContext) {
     const reject = (reason: RejectReason) => ctx.reject(reason);

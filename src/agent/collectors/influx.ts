@@ -9,7 +9,7 @@ import type { Collector, CollectorContext, Sample } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http-push.js';
 import { type LineProtocolError, type Point, type Precision, parseLineProtocol, parsePrecision, timestampToMs } from './line-protocol.js';
-import { resolveToken, tokenFromAuthorization, tokensEqual } from './push-auth.js';
+import { tokenFromAuthorization, tokensEqual } from './push-auth.js';
 import {
   acceptRawBodies,
   bodyBuffer,
@@ -33,8 +33,8 @@ export const influxCollectorSchema = z.strictObject({
     .string()
     .regex(/^(\/[^\s?#]*[^/\s?#])?$/, 'expected "" or a path like "/influx"')
     .default(''),
+  /** `token_file: /path` reads it from a file, as every secret (the config loader does: docs/security.md). */
   token: z.string().min(1).optional(),
-  token_file: z.string().optional(),
   /** Limit of the body as sent and, for gzip bodies, of the decompressed body too. */
   max_body_bytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
 });
@@ -119,7 +119,7 @@ type Query = Record<string, string | undefined>;
 
 export function createInfluxCollector(config: InfluxCollectorConfig, index: number): InfluxCollector {
   const name = collectorName('influx', config.name, index);
-  const token = resolveToken(config, name);
+  const token = config.token;
   let skippedStringFields = 0;
 
   function authorised(req: FastifyRequest): { ok: boolean; given: boolean } {

@@ -19,11 +19,11 @@ import {
   type NodeConfigStatus,
   verifyConfigHash,
 } from '../../protocol/index.js';
-import { type AgentConfig, agentConfigSchema } from '../config.js';
+import type { AgentConfig } from '../config.js';
 import type { ApplyResult } from './apply-config.js';
 import type { ConfigOrigin, ConfigStore } from './config-store.js';
 import { handEditedKeys, type LocalConfigRead } from './hand-edits.js';
-import { checkConfigIdentity, mergeLocalKeys } from './local-keys.js';
+import { checkConfigIdentity, parseDistributedConfig } from './local-keys.js';
 
 /** What became of one desired config. */
 export type ReconcileOutcome =
@@ -214,13 +214,12 @@ export class ConfigReconciler {
     } catch (err) {
       return this.reject(what, 'identity', err);
     }
-    const { config: merged, ignored } = mergeLocalKeys(desired.config, this.o.local);
-    const parsed = agentConfigSchema.safeParse(merged);
+    const parsed = parseDistributedConfig(desired.config, this.o.local);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-      const error = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-      return this.reject(what, 'schema', new FieldmeshError('FM_CONFIG_INVALID', error), problems);
+      const error = parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      return this.reject(what, 'schema', new FieldmeshError('FM_CONFIG_INVALID', error), parsed.problems);
     }
+    const { ignored } = parsed;
     if (desired.hash === this.running.hash) {
       this.o.logger.debug({ hash: desired.hash }, 'config: the desired config is the running one');
       return { kind: 'unchanged', hash: desired.hash };

@@ -1,10 +1,12 @@
 // The node's own keys in a distributed config: identity must match, and the keys only the device can know
 // (broker URL and credentials, TLS files, dataDir, HTTP address, command tokens, how it reconciles) come
-// from its own node.yaml, never from the hub. [FM-CONFIG-DIST] LOCAL_CONFIG_KEYS.
+// from its own node.yaml, never from the hub. [FM-CONFIG-DIST] LOCAL_CONFIG_KEYS. A secret's `_file` key in a
+// distributed config names a file on this node, read here before the schema sees the config.
 
-import { FieldmeshError } from '../../kit/index.js';
+import { readFileSync } from 'node:fs';
+import { FieldmeshError, resolveSecretFiles, SECRET_FILE_SUFFIX } from '../../kit/index.js';
 import { LOCAL_CONFIG_KEYS } from '../../protocol/index.js';
-import type { AgentConfig } from '../config.js';
+import { type AgentConfig, agentConfigSchema } from '../config.js';
 
 type Obj = Record<string, unknown>;
 
@@ -68,8 +70,34 @@ export function mergeLocalKeys(distributed: Readonly<Obj>, local: AgentConfig): 
   for (const key of LOCAL_CONFIG_KEYS) {
     const path = key.split('.');
     if (deletePath(config, path)) ignored.push(key);
+    // Its `_file` form (mqtt.password_file) is the node's own as well.
+    const fileKey = `${key}${SECRET_FILE_SUFFIX}`;
+    if (deletePath(config, fileKey.split('.'))) ignored.push(fileKey);
     const own = getPath(local, path);
     if (own !== undefined) setPath(config, path, structuredClone(own));
   }
   return { config, ignored };
+}
+
+/** A config problem as the node's report carries it: the dotted path (`collectors.0.token_file`) and why. */
+export interface DistributedConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A distributed config as this node runs it: its local keys from `local` (mergeLocalKeys), the files its
+ * secrets' `_file` keys name read from this node's disk, validated by agentConfigSchema. Every problem at once.
+ */
+export function parseDistributedConfig(
+  distributed: Readonly<Obj>,
+  local: AgentConfig,
+): { success: true; data: AgentConfig; ignored: string[] } | { success: false; problems: DistributedConfigProblem[] } {
+  const { config, ignored } = mergeLocalKeys(distributed, local);
+  const files = resolveSecretFiles(config, { read: (path) => readFileSync(path, 'utf8') });
+  const problems: DistributedConfigProblem[] = files.problems.map((p) => ({ path: p.path.map(String).join('.'), message: p.message }));
+  const parsed = agentConfigSchema.safeParse(files.value);
+  if (!parsed.success)
+    problems.push(...parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })));
+  return parsed.success && problems.length === 0 ? { success: true, data: parsed.data, ignored } : { success: false, problems };
 }

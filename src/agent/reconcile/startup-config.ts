@@ -5,10 +5,10 @@
 import { join } from 'node:path';
 import { describeError, type Logger } from '../../kit/index.js';
 import { configHashOf } from '../../protocol/index.js';
-import { type AgentConfig, agentConfigSchema } from '../config.js';
+import type { AgentConfig } from '../config.js';
 import type { RunningConfigInfo } from './config-reconciler.js';
 import { ConfigStore } from './config-store.js';
-import { checkConfigIdentity, mergeLocalKeys } from './local-keys.js';
+import { checkConfigIdentity, parseDistributedConfig } from './local-keys.js';
 
 /** Where a node takes its desired configs from: the hub (default), its own clone of the repository, or nowhere (node.yaml only). */
 export type ConfigSource = 'hub' | 'repo' | 'file';
@@ -55,9 +55,8 @@ export function resolveStartupConfig(local: AgentConfig, source: ConfigSource, l
   const { desired } = stored;
   try {
     checkConfigIdentity(desired.config, local);
-    const { config } = mergeLocalKeys(desired.config, local);
-    const parsed = agentConfigSchema.safeParse(config);
-    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const parsed = parseDistributedConfig(desired.config, local);
+    if (!parsed.success) throw new Error(parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; '));
     logger.info(
       { hash: desired.hash, commit: desired.commit, source: desired.source },
       `config: running ${stored.origin} config ${desired.hash.slice(0, 12)} (commit ${desired.commit ?? 'none'}); node.yaml supplies the local keys`,
