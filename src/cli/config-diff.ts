@@ -2,6 +2,7 @@
 // (git revisions read with `git show`, or two folders), which layer set each new value, whether it applies
 // live or needs a restart, and (plan) the bytes per second on each node's link before and after, from the
 // planes' cost model (estimateLinkCost). Exit codes: 0 no change, 1 changes, 2 a side unreadable or invalid.
+// A changed secret shows as changed, its values redacted (docs/security.md).
 
 import type { Command } from 'commander';
 import {
@@ -12,13 +13,14 @@ import {
   formatProblem,
   formatValue,
   isGitWorkTree,
+  type LeafChange,
   type LinkCost,
   loadSource,
   type NodeDiff,
   type RenderedNode,
   validateConfigRepo,
 } from '../fleet-config/index.js';
-import { FieldmeshError, isFieldmeshError } from '../kit/index.js';
+import { FieldmeshError, isFieldmeshError, isSecretKey, REDACTED, redactSecrets } from '../kit/index.js';
 import { hubAlertFileValidator } from './config.js';
 import { type CliIo, errorText } from './io.js';
 
@@ -67,6 +69,13 @@ function renderSide(source: ConfigSource): Side {
 export interface NodePlan extends NodeDiff {
   readonly linkBefore?: LinkCost;
   readonly linkAfter?: LinkCost;
+}
+
+/** A change as printed: a secret's old and new values redacted (that it changed still shows), URLs without their passwords. */
+export function redactChange(c: LeafChange): LeafChange {
+  const secret = isSecretKey(/([A-Za-z][A-Za-z0-9_-]*)$/.exec(c.path)?.[1] ?? '');
+  const shown = (v: unknown) => (secret ? REDACTED : redactSecrets(v));
+  return { ...c, ...('from' in c ? { from: shown(c.from) } : {}), ...('to' in c ? { to: shown(c.to) } : {}) };
 }
 
 function planOf(diffs: readonly NodeDiff[], from: Side, to: Side): NodePlan[] {
@@ -137,7 +146,7 @@ function run(io: CliIo, revs: readonly string[], flags: DiffFlags, plan: boolean
     return 2;
   }
   const [a, b] = sides;
-  const diffs = diffRenderedNodes(a.nodes, b.nodes);
+  const diffs = diffRenderedNodes(a.nodes, b.nodes).map((d) => ({ ...d, changes: d.changes.map(redactChange) }));
   const nodes: NodePlan[] = plan ? planOf(diffs, a, b) : diffs;
   const changed = nodes.some((d) => d.status !== 'unchanged');
   if (flags.json === true) {

@@ -1,6 +1,7 @@
 // fieldmesh config validate|render|nodes: the configuration repository (docs/config-as-code.md) checked
 // as a whole, one node's effective config with the file and line that set each value, and the nodes
-// with their content address. Exit codes: 0 valid, 1 problems (each listed), 2 unreadable or usage.
+// with their content address. Exit codes: 0 valid, 1 problems (each listed), 2 unreadable or usage. render
+// shows secrets as <redacted> (their provenance kept) unless --show-secrets.
 
 import type { Command } from 'commander';
 import {
@@ -18,7 +19,7 @@ import {
   validateConfigRepo,
 } from '../fleet-config/index.js';
 import { parseRuleFile } from '../hub/index.js';
-import { isFieldmeshError } from '../kit/index.js';
+import { isFieldmeshError, redactSecrets } from '../kit/index.js';
 import { registerConfigDiff } from './config-diff.js';
 import { registerConfigHub } from './config-hub.js';
 import { type CliIo, errorText } from './io.js';
@@ -101,14 +102,17 @@ export function registerConfig(program: Command, io: CliIo): void {
     .description("print a node's effective config, each value with the file and line that set it")
     .option('--repo <dir>', 'the configuration repository', '.')
     .option('--json', 'print {config, provenance, hash} as JSON')
-    .action((nodeId: string, flags: { repo: string; json?: boolean }) =>
+    .option('--show-secrets', 'print passwords, tokens and URL passwords as they are (default: <redacted>)')
+    .action((nodeId: string, flags: { repo: string; json?: boolean; showSecrets?: boolean }) =>
       guarded(io, () => {
         const rendered = renderNode(load(flags.repo), nodeId);
+        // The hash is the real config's: what the node will report, whatever is shown.
+        const shown = flags.showSecrets === true ? rendered.config : redactSecrets(rendered.config);
         if (flags.json === true) {
-          io.out(JSON.stringify({ config: rendered.config, provenance: rendered.provenance, hash: rendered.configHash }, null, 2));
+          io.out(JSON.stringify({ config: shown, provenance: rendered.provenance, hash: rendered.configHash }, null, 2));
         } else {
           io.out(`# node ${rendered.nodeId} (site ${rendered.site}, zone ${rendered.zone}) sha256:${rendered.configHash}`);
-          io.out(renderAnnotatedYaml(rendered.config, rendered.provenance));
+          io.out(renderAnnotatedYaml(shown, rendered.provenance));
         }
         for (const p of rendered.problems) io.err(formatProblem(p));
         return rendered.problems.length === 0 ? 0 : 1;

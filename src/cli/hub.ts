@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { createHub, type HubConfig, hubConfigSchema, loadRuleFiles } from '../hub/index.js';
+import { redactUrl } from '../kit/index.js';
 import { loadConfigFile } from './config-file.js';
 import { type PasswordIo, registerHubAuthCommands } from './hub-auth.js';
 import { renderConfigRepoFiles } from './hub-config-repo.js';
@@ -44,7 +45,7 @@ export function registerHub(program: Command, io: CliIo & PasswordIo): void {
       }
       const hub = createHub(config, { logger: createCliLogger(), configRepoRenderer: renderConfigRepoFiles });
       const { httpUrl } = await hub.start();
-      io.out(`fieldmesh hub -> ${config.mqtt.url}; console ${httpUrl}/`);
+      io.out(`fieldmesh hub -> ${redactUrl(config.mqtt.url)}; console ${httpUrl}/`);
       await stopOnSignals(() => hub.stop());
     });
   registerHubAuthCommands(hubCommand, io);

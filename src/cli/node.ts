@@ -14,7 +14,7 @@ import {
   resolveStartupConfig,
   seedEnvironment,
 } from '../agent/index.js';
-import { describeError, FieldmeshError } from '../kit/index.js';
+import { describeError, FieldmeshError, redactUrl } from '../kit/index.js';
 import { LOG_LEVELS } from '../protocol/index.js';
 import { loadConfigFile } from './config-file.js';
 import type { CliIo } from './io.js';
@@ -82,7 +82,7 @@ export function registerNode(program: Command, io: CliIo): void {
         agent = next;
         const { httpUrl } = await next.start();
         io.out(
-          `fieldmesh node ${local.node.site}/${local.node.id} (boot ${next.epoch}) -> ${local.mqtt.enabled ? local.mqtt.url : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}` +
+          `fieldmesh node ${local.node.site}/${local.node.id} (boot ${next.epoch}) -> ${local.mqtt.enabled ? redactUrl(local.mqtt.url) : 'no broker'}${httpUrl ? `; HTTP ${httpUrl}` : ''}` +
             (assigned === undefined ? '' : `; site and zone assigned by the hub (${assigned.site}, ${assigned.zone})`),
         );
       };

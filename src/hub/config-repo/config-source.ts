@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { FieldmeshError } from '../../kit/index.js';
+import { FieldmeshError, redactUrl } from '../../kit/index.js';
 
 /** One read of the repository: its revision (the commit, or a content hash of a folder) and its YAML files. */
 export interface RepoSnapshot {
@@ -103,7 +103,8 @@ export function runGit(args: readonly string[], cwd?: string): Promise<string> {
         if (err === null) resolvePromise(stdout);
         else {
           const why = stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ') || err.message;
-          reject(unreadable(`git ${args[0]}: ${why}`, err));
+          // git's words (and the command line in err) may hold the remote's URL with its password: redacted, no cause kept.
+          reject(unreadable(redactUrl(`git ${args[0]}: ${why}`)));
         }
       },
     );
@@ -124,7 +125,8 @@ export function createGitSource(options: { url: string; branch: string; checkout
     await runGit(['clone', '--quiet', '--no-checkout', '--origin', 'origin', url, checkout]);
   }
   return {
-    label: `git:${url}@${branch}`,
+    // What the API, the log and the nodes' desired configs (`source`) show: never the URL's password.
+    label: `git:${redactUrl(url)}@${branch}`,
     intervalMs: options.intervalMs,
     async poll(force = false) {
       await ensureClone();

@@ -4,10 +4,11 @@
 //   GET  /api/v1/config/nodes/:site/:node     one node, with its effective config and each leaf's provenance
 //   POST /api/v1/config/sync                  read the repository now (git fetch + reset, or the folder)
 //   POST /api/v1/config/apply                 roll the last good revision out wave by wave {target?, waves?, pauseMs?, timeoutMs?, wait?}
-// The POSTs are audited by the auth hooks, with the revision and the run's outcome as the target.
+// The POSTs are audited by the auth hooks, with the revision and the run's outcome as the target. Every answer
+// has its secrets redacted (docs/security.md): the nodes get them in their desired configs, the API never shows them.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { FieldmeshError, parseDurationMs } from '../../../kit/index.js';
+import { FieldmeshError, parseDurationMs, redactSecrets } from '../../../kit/index.js';
 import { parseSelector } from '../../actions/selection.js';
 import type { ApplyRequest, ApplyRunView, ConfigReconciler } from '../../config-repo/config-reconciler.js';
 
@@ -66,16 +67,16 @@ export function applyAuditText(run: ApplyRunView): string {
 }
 
 export function registerConfigRoutes(app: FastifyInstance, reconciler: ConfigReconciler): void {
-  app.get('/api/v1/config', async () => ({ status: 'success', data: reconciler.summary() }));
+  app.get('/api/v1/config', async () => ({ status: 'success', data: redactSecrets(reconciler.summary()) }));
 
-  app.get('/api/v1/config/nodes', async () => ({ status: 'success', data: { nodes: reconciler.nodes() } }));
+  app.get('/api/v1/config/nodes', async () => ({ status: 'success', data: { nodes: redactSecrets(reconciler.nodes()) } }));
 
   app.get<{ Params: { site: string; node: string } }>('/api/v1/config/nodes/:site/:node', async (request) => {
     const { site, node } = request.params;
     const view = reconciler.node(site, node);
     if (view === undefined)
       throw new FieldmeshError('FM_NOT_FOUND', `node ${site}/${node}: no repository file defines it and the hub has not heard of it`);
-    return { status: 'success', data: view };
+    return { status: 'success', data: redactSecrets(view) };
   });
 
   app.post('/api/v1/config/sync', async (request) => {
@@ -83,7 +84,7 @@ export function registerConfigRoutes(app: FastifyInstance, reconciler: ConfigRec
     const summary = await reconciler.sync(true);
     const rev = summary.lastRead?.revision.slice(0, 12) ?? 'none';
     request.auditTarget = `sync ${reconciler.label}: rev ${rev}${summary.refused ? ' refused' : ''}`;
-    return { status: 'success', data: summary };
+    return { status: 'success', data: redactSecrets(summary) };
   });
 
   app.post<{ Body: unknown }>('/api/v1/config/apply', async (request, reply) => {
