@@ -71,6 +71,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-mosquitto-'));
   const conf = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type all', 'log_timestamp false'];
+  // Started as root, Mosquitto drops to the `mosquitto` user before it reads the password file in this 0700 folder.
+  if (process.getuid?.() === 0) conf.push('user root');
   const users = options.users ?? [];
   if (users.length > 0) {
     conf.push('allow_anonymous false');
