@@ -33,3 +33,14 @@ test('broker ACL: a node receives its own assignment only [FM-ASSIGN-1]', () => 
   assert.equal(canReceive(hub, 'fieldmesh', 'fieldmesh/_hub/assign/ranch/r2'), true);
   assert.equal(canPublish(r1, 'fieldmesh', 'fieldmesh/_hub/assign/ranch/r1'), false, 'only the hub publishes assignments');
 });
+
+test('broker ACL: a node writes its own csr channel and receives the answer to its own certificate request only [FM-CERT-4]', () => {
+  const r1 = node('ranch', 'r1');
+  assert.equal(canPublish(r1, 'fieldmesh', 'fieldmesh/ranch/r1/csr'), true);
+  assert.equal(canPublish(r1, 'fieldmesh', 'fieldmesh/ranch/r2/csr'), false, 'a CSR on another node topic');
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/cert/ranch/r1'), true);
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/cert/ranch/r2'), false);
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/cert/farm/r1'), false);
+  assert.equal(canReceive(hub, 'fieldmesh', 'fieldmesh/_hub/cert/ranch/r2'), true);
+  assert.equal(canPublish(r1, 'fieldmesh', 'fieldmesh/_hub/cert/ranch/r1'), false, 'only the hub publishes certificates');
+});

@@ -42,6 +42,8 @@ test('hub config: an empty file gives the documented defaults', () => {
         consensusTimeout: { enabled: true, for: 60_000, severity: 'critical' },
         pumpRuntime: { enabled: true, for: 0, severity: 'critical' },
         quorumLost: { enabled: true, for: 60_000, severity: 'warning' },
+        certificateExpiring: { enabled: true, before: 90 * 86_400_000, severity: 'warning' },
+        certificateExpiringSoon: { enabled: true, before: 14 * 86_400_000, severity: 'critical' },
       },
       webhooks: [],
       mqtt: { enabled: true, maxAttempts: 10 },

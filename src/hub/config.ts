@@ -125,6 +125,14 @@ export const hubConfigSchema = z.strictObject({
         })
         .prefault({} as never),
       /** Alertmanager-style webhook receivers. */
+          /** A node certificate of the hub's fleet CA (hub.yaml `pki`) expiring within 90 days (the seed's rule). */
+          certificateExpiring: z
+            .strictObject({ enabled: z.boolean().default(true), before: durationMs('90d'), severity: z.string().default('warning') })
+            .prefault({} as never),
+          /** The same within 14 days, or expired. */
+          certificateExpiringSoon: z
+            .strictObject({ enabled: z.boolean().default(true), before: durationMs('14d'), severity: z.string().default('critical') })
+            .prefault({} as never),
       webhooks: z
         .array(
           z.strictObject({
@@ -161,5 +169,22 @@ export const hubConfigSchema = z.strictObject({
   /** Where the hub keeps its boot counter (hub-state.json). */
   dataDir: z.string().default('./fieldmesh-data'),
 });
+  /**
+   * The hub as the fleet's online signer (docs/pki.md "Renewal over the fleet transport"): the fleet CA's folder
+   * (`fieldmesh pki init`), the file holding its key's passphrase (first line), the validity of the certificates it
+   * signs (days; a fraction for tests), and the fraction of it after which a node renews (told to nodes).
+   */
+  pki: z
+    .strictObject({
+      dir: z.string().min(1),
+      passphraseFile: z.string().min(1).optional(),
+      nodeCertDays: z.number().positive().max(36_500).default(365),
+      renewAt: z
+        .number()
+        .gt(0, 'expected a fraction above 0')
+        .lt(1, 'expected a fraction below 1')
+        .default(2 / 3),
+    })
+    .optional(),
 
 export type HubConfig = z.output<typeof hubConfigSchema>;

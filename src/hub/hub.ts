@@ -14,6 +14,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '../kit/index.js';
+import { openFleetCa } from '../pki/index.js';
 import { nextBootEpoch } from '../platform/index.js';
 import {
   assertTopicPrefix,
@@ -44,6 +45,7 @@ import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
 import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } from './auth/index.js';
 import type { HubConfig } from './config.js';
+import { CertificateSigner } from './certificates/certificate-signer.js';
 import { ConfigReconciler, type ConfigRepoRenderer, RepoDefinitions } from './config-repo/index.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
@@ -138,6 +140,8 @@ export interface Hub {
   /** Which nodes the hub admits (hub.yaml `registration`, docs/registration.md). */
   readonly registrations: RegistrationGate;
   /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
+  /** The online signer of node certificates; undefined without hub.yaml `pki` (docs/pki.md). */
+  readonly certificates: CertificateSigner | undefined;
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
   stop(): Promise<void>;
@@ -209,11 +213,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
 
   const backlogOf = (site: string, node: string): NodeBacklog | undefined => backlogs.get(nodeKey(site, node));
   const live = new LiveFeed({
+  // [FM-CERT-1..6] The online signer, with hub.yaml `pki` (built below, once registrations exist).
+  let certificates: CertificateSigner | undefined;
+  const certificateOf = (node: string) => certificates?.stateOf(node);
     clock,
-    snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true, backlogOf(r.site, r.node))),
+    snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true, backlogOf(r.site, r.node), certificateOf(r.node))),
     nodeView: (site, node) => {
       const r = fleet.get(site, node);
-      return r === undefined ? undefined : toNodeView(r, clock.now(), true, backlogOf(site, node));
+      return r === undefined ? undefined : toNodeView(r, clock.now(), true, backlogOf(site, node), certificateOf(node));
     },
     sites: () => siteMonitor.sites(),
     alerts: () => (alerts?.list() ?? []).map(toAlertView),
@@ -255,6 +262,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           // Read at evaluation time, once the reconciler below exists.
           configRepo: () => (configRepo === undefined ? undefined : { refused: configRepo.summary().refused, nodes: configRepo.nodes() }),
         },
+          certificates: () => certificates?.certificates() ?? [],
         storage,
         clock,
         logger,
@@ -393,6 +401,21 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   });
 
   const deps: HubApiDeps = {
+  if (config.pki !== undefined) {
+    const pki = config.pki;
+    certificates = new CertificateSigner({
+      ca: openFleetCa({ dir: pki.dir, clock, ...optionalPassphrase(pki.passphraseFile) }),
+      prefix,
+      validityMs: Math.round(pki.nodeCertDays * 86_400_000),
+      renewAt: pki.renewAt,
+      clock,
+      logger,
+      registry: metrics.registry,
+      transport: () => transport,
+      isApproved: (site, node) => registrations.isApproved(site, node),
+    });
+  }
+
     fleet,
     storage,
     clock,
@@ -410,7 +433,19 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     sites: siteMonitor,
     zones: createHubZones({ monitor: zoneMonitor, storage, clock, nodeCommands: () => nodeCommands }),
     ...(configRepo === undefined ? {} : { configRepo }),
-    registrations: registrationActions,
+    registrations:
+      certificates === undefined
+        ? registrationActions
+        : {
+            ...registrationActions,
+            // [FM-CERT-5] Approval issues the first certificate of a node that asked while pending.
+            async approve(site, node, by, assignment) {
+              const result = await registrationActions.approve(site, node, by, assignment);
+              await certificates?.approved(site, node);
+              return result;
+            },
+          },
+    ...(certificates === undefined ? {} : { certificate: (node: string) => certificates?.stateOf(node) ?? null }),
   };
   const app = createHubApp(deps);
 
@@ -588,12 +623,29 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
     if (topic.channel === 'zone') {
       if (!registrations.admit(topic.site, topic.node)) return;
+  const csrWithoutPkiLogged = new Set<string>();
+
       zoneMonitor.receiveFrame(topic.site, topic.node, message.payload);
       return;
     }
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
       // A bad reply fails a request an operator waits for: worth more than a debug line.
+    // [FM-CERT-1] A node's certificate request: the signer's (admission is its to decide: a pending node's waits).
+    if (topic.kind === 'node' && topic.channel === 'csr') {
+      if (certificates === undefined) {
+        if (!csrWithoutPkiLogged.has(message.topic)) {
+          csrWithoutPkiLogged.add(message.topic);
+          logger.warn(
+            { site: topic.site, node: topic.node },
+            'certificates: a node asks for a certificate, and hub.yaml has no pki section',
+          );
+        }
+        return;
+      }
+      void certificates.receive(topic.site, topic.node, message.payload);
+      return;
+    }
       if (topic.channel === 'reply')
         logger.warn({ topic: message.topic, code: decoded.error.code }, `reply frame rejected: ${decoded.error.message}`);
       reject(decoded.error.reason, message.topic, decoded.error.message);
@@ -762,6 +814,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   }
 
   function digest(): void {
+    certificates?.connected();
     persistNodes();
     registrations.flush();
     const now = clock.now();
@@ -824,6 +877,9 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       registrations.start(knownNodes);
       for (const b of await storage.listBacklogs()) backlogs.set(nodeKey(b.site, b.node), b);
       for (const r of await storage.listBackfills({ outstanding: true })) outstanding.set(r.id, r);
+    get certificates() {
+      return certificates;
+    },
       // [FM-HUB-ZONE-3] Pump states, decisions and detections of the last 24 h, before any frame arrives.
       await zoneMonitor.rebuild(storage);
       if (transport === undefined) {
@@ -923,6 +979,16 @@ function storedNode(r: Readonly<NodeRecord>) {
     zone: r.zone,
     state: r.state,
     epoch: r.epoch,
+/** hub.yaml `pki.passphraseFile`: its first line. */
+function optionalPassphrase(file: string | undefined): { passphrase?: string } {
+  if (file === undefined) return {};
+  try {
+    return { passphrase: (readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim() };
+  } catch (err) {
+    throw new FieldmeshError('FM_CONFIG_UNREADABLE', `pki.passphraseFile ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
     agentVersion: r.agentVersion,
     tickMs: r.tickMs,
     heartbeatMs: r.heartbeatMs,

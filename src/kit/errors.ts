@@ -71,6 +71,8 @@ export const ERROR_CODES = {
     'the fleet CA refused: a CSR whose signature, common name or key type is wrong, a node that holds a valid certificate already (renew it) or none to renew or revoke, a CA folder that exists already; exit 1',
   FM_ASSIGNMENT_INVALID:
     'an identity assignment from the hub (site and zone at approval) is not UTF-8 JSON {site, zone, by, at} with valid ids; the node refuses it and keeps its identity',
+  FM_CERT_INVALID:
+    'a certificate request or answer on the fleet transport is not the UTF-8 JSON of [FM-CERT-1..3] (too large, a field missing or wrong); the hub or the node refuses it, logs and counts it',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -302,7 +302,14 @@ export class FleetCa {
    */
   sign(
     csrPem: string,
-    options: { readonly node: string; readonly site?: string; readonly days?: number; readonly source?: string },
+    options: {
+      readonly node: string;
+      readonly site?: string;
+      readonly days?: number;
+      /** Validity in ms instead of whole days (the hub's online signer: `pki.nodeCertDays` may be a fraction). */
+      readonly validityMs?: number;
+      readonly source?: string;
+    },
   ): Promise<IssueResult> {
     return this.exclusive(async () => {
       const node = assertId(options.node, '--node');
@@ -316,7 +323,7 @@ export class FleetCa {
         node,
         site: assertId(site, 'site'),
         sans: checked.sans,
-        days: assertDays(options.days ?? NODE_CERT_DAYS),
+        days: validityDays(options.validityMs) ?? assertDays(options.days ?? NODE_CERT_DAYS),
       });
     });
   }
@@ -328,7 +335,7 @@ export class FleetCa {
    */
   renew(
     node: string,
-    options: { readonly csrPem?: string; readonly source?: string; readonly days?: number } = {},
+    options: { readonly csrPem?: string; readonly source?: string; readonly days?: number; readonly validityMs?: number } = {},
   ): Promise<IssueResult & { readonly renewed: IssuedCertificate }> {
     return this.exclusive(async () => {
       assertId(node, 'node id');
@@ -358,7 +365,9 @@ export class FleetCa {
         publicKey = checked.csr.publicKey;
         if (checked.sans.length > 0) sans = checked.sans;
       }
-      const days = assertDays(options.days ?? Math.round((Date.parse(current.notAfter) - Date.parse(current.notBefore)) / DAY_MS));
+      const days =
+        validityDays(options.validityMs) ??
+        assertDays(options.days ?? Math.round((Date.parse(current.notAfter) - Date.parse(current.notBefore)) / DAY_MS));
       const result = await this.signPublicKey(publicKey, { node, site: current.site, sans, days, renews: current.serial });
       // Where `issue` put the node's files, the new certificate replaces the old one next to the same key.
       const issuedDir = join(this.dir, PKI_FILES.nodes, node);
@@ -564,6 +573,15 @@ export class FleetCa {
     this.queue = run.catch(() => {});
     return run;
   }
+}
+
+/** A validity in ms as (fractional) days; undefined when none is given. FM_PKI_INVALID unless positive and finite. */
+function validityDays(ms: number | undefined): number | undefined {
+  if (ms === undefined) return undefined;
+  if (!Number.isFinite(ms) || ms < 60_000) {
+    throw new FieldmeshError('FM_PKI_INVALID', `a certificate validity must be at least one minute, got ${ms} ms`, { details: { ms } });
+  }
+  return ms / DAY_MS;
 }
 
 async function x509PublicKey(key: CryptoKey): Promise<x509.PublicKey> {

@@ -39,6 +39,7 @@ export {
 export { CA_CERT_DAYS, CRL_DAYS, canonicalSerial, DAY_MS, NODE_CERT_DAYS, parseSans, type SubjectAltName } from './names.js';
 export { createNodeCsr, type NodeCsrOptions, writeNodeCsr } from './node-csr.js';
 export { PKI_FILES, type PkiConfig, readPkiConfig } from './pki-config.js';
+export { type CertificateInfo, certificateInfo, keyMatchesCertificate, readCsrSubject, renewalDueAt } from './renewal.js';
 export {
   CERTIFICATE_REFUSALS,
   type CertificateRefusal,

@@ -34,6 +34,7 @@ test('mosquitto ACL: a node writes its own channels and reads its commands, conf
     'topic write acme/fieldmesh/ranch/edge-01/aware',
     'topic write acme/fieldmesh/ranch/edge-01/reply',
     'topic write acme/fieldmesh/ranch/edge-01/zone',
+    'topic write acme/fieldmesh/ranch/edge-01/csr',
     'topic read acme/fieldmesh/ranch/edge-01/cmd/rebirth',
     'topic read acme/fieldmesh/ranch/edge-01/cmd/ack',
     'topic read acme/fieldmesh/ranch/edge-01/cmd/backfill',
@@ -41,6 +42,7 @@ test('mosquitto ACL: a node writes its own channels and reads its commands, conf
     'topic read acme/fieldmesh/_hub/state',
     'topic read acme/fieldmesh/_hub/config/ranch/edge-01',
     'topic read acme/fieldmesh/_hub/assign/ranch/edge-01',
+    'topic read acme/fieldmesh/_hub/cert/ranch/edge-01',
     'topic read acme/fieldmesh/_hub/aware/north',
     'topic read acme/fieldmesh/ranch/+/zone',
   ]);

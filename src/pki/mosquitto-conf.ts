@@ -7,6 +7,7 @@ import {
   assertTopicPrefix,
   commandTopic,
   hubAssignTopic,
+  hubCertTopic,
   hubConfigTopic,
   hubTopic,
   NODE_CHANNELS,
@@ -85,6 +86,7 @@ export function mosquittoAcl(options: MosquittoAclOptions): string {
     lines.push(`topic read ${hubTopic(prefix, 'state')}`);
     lines.push(`topic read ${hubConfigTopic(prefix, n.site, n.node)}`);
     lines.push(`topic read ${hubAssignTopic(prefix, n.site, n.node)}`);
+    lines.push(`topic read ${hubCertTopic(prefix, n.site, n.node)}`);
     lines.push(`topic read ${digestTopic(prefix, n.awarenessZone)}`);
     if (n.zoneFrames === true) lines.push(`topic read ${nodeTopic(prefix, n.site, '+', 'zone')}`);
     if (aggregators.has(n.node)) {

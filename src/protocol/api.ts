@@ -45,7 +45,15 @@ export interface NodeView {
   readonly backlogOldest?: string | null;
   /** What those rows will cost on the wire, bytes (the node's estimate); null when never reported. */
   readonly backlogBytes?: number | null;
+  /**
+   * The node's certificate as the hub's fleet CA (hub.yaml `pki`) knows it: valid (one in force), expired (none in
+   * force, the newest expired), revoked (the newest revoked); null when the CA never issued it one; absent without `pki`.
+   */
+  readonly certificate?: NodeCertificateState | null;
 }
+
+/** The state of a node's certificate at the hub's fleet CA (docs/pki.md "Expiry alerts"). */
+export type NodeCertificateState = 'valid' | 'expired' | 'revoked';
 
 /**
  * Where the hub took a site's or a zone's definition from: hub.yaml (`sites:`, `zones:`), or the last good

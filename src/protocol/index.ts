@@ -4,6 +4,7 @@ export * from './api.js';
 export * from './assignment.js';
 export * from './awareness.js';
 export { type BackfillFrame, MAX_BACKFILL_ID_BYTES, MAX_BACKFILL_SELECTORS } from './backfill.js';
+export * from './certificate.js';
 export { FrameError, type FrameRejectReason } from './codec.js';
 export * from './config-dist.js';
 export * from './config-hash.js';

@@ -5,8 +5,8 @@ import { FieldmeshError, isValidId } from '../kit/index.js';
 
 export const DEFAULT_TOPIC_PREFIX = 'fieldmesh';
 /** `zone`: a node's zone frames (detections, votes, epochs, pump states, commands) for its zones' members. [FM-ZONE-LINK] */
-export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history' | 'aware' | 'reply' | 'zone';
-export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history', 'aware', 'reply', 'zone'];
+export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history' | 'aware' | 'reply' | 'zone' | 'csr';
+export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history', 'aware', 'reply', 'zone', 'csr'];
 export type NodeCommand = 'rebirth' | 'ack' | 'backfill' | 'query';
 /** [FM-TOPIC-4] `alerts`: the alert engine's notifications (Alertmanager's webhook JSON, QoS 1). */
 export type HubChannel = 'state' | 'digest' | 'aware' | 'alerts';

@@ -28,6 +28,10 @@ export interface BuiltinsConfig {
   readonly consensusTimeout?: { readonly enabled: boolean; readonly for: number; readonly severity: string };
   readonly pumpRuntime?: { readonly enabled: boolean; readonly for: number; readonly severity: string };
   readonly quorumLost?: { readonly enabled: boolean; readonly for: number; readonly severity: string };
+  /** A node certificate of the hub's fleet CA that expires within `before` (the seed's 90 days). */
+  readonly certificateExpiring?: { readonly enabled: boolean; readonly before: number; readonly severity: string };
+  /** The same within 14 days (or expired already). */
+  readonly certificateExpiringSoon?: { readonly enabled: boolean; readonly before: number; readonly severity: string };
 }
 
 function templates(entries: Record<string, string>): Array<readonly [string, Template]> {
@@ -170,7 +174,41 @@ export function createBuiltinRules(config: BuiltinsConfig, fleet: FleetView, sou
     );
   }
   rules.push(...createZoneRules(config, fleet, taken));
+  for (const [name, c] of [
+    ['CertificateExpiring', config.certificateExpiring],
+    ['CertificateExpiringSoon', config.certificateExpiringSoon],
+  ] as const) {
+    if (c?.enabled === true) rules.push(certificateRule(name, c.before, c.severity, fleet, taken));
+  }
   return rules;
+}
+
+/**
+ * [docs/pki.md "Expiry alerts"] A node's newest valid certificate expires within `beforeMs`: fires at once (the
+ * condition is already "less than N days left"), with the seconds left as its value, resolved by a renewal.
+ */
+function certificateRule(name: string, beforeMs: number, severity: string, fleet: FleetView, taken: Set<string>): AlertRule {
+  const days = Math.round(beforeMs / 86_400_000);
+  return fleetRule(
+    uniqueId(`builtin/${name}`, taken),
+    name,
+    0,
+    severity,
+    {
+      summary: `The certificate of node {{ $labels.site }}/{{ $labels.node }} expires in less than ${days} days`,
+      description:
+        'Certificate {{ $labels.serial }} of node {{ $labels.node }} (site {{ $labels.site }}) has {{ $value | humanizeDuration }} left (negative: expired). The node renews it over the fleet transport at pki.renewAt of its validity: check that it is connected and that the hub signs (docs/pki.md).',
+    },
+    `pki: node certificate expires within ${beforeMs / 1_000} s`,
+    (nowMs) =>
+      (fleet.certificates?.() ?? [])
+        .filter((c) => c.notAfter - nowMs < beforeMs)
+        .map((c) => ({
+          labels: { site: c.site, node: c.node, serial: c.serial },
+          value: (c.notAfter - nowMs) / 1_000,
+          activeSince: c.notAfter - beforeMs,
+        })),
+  );
 }
 
 function zoneLabels(z: AlertZone): Record<string, string> {

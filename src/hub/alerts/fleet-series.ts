@@ -65,7 +65,21 @@ export interface FleetView {
   zones?(): readonly AlertZone[];
   /** The configuration repository's reconciliation, when hub.yaml has `configRepo` (absent or undefined: none). */
   configRepo?(): AlertConfigRepo | undefined;
+  /** Each node's newest valid certificate at the hub's fleet CA, when hub.yaml has `pki` (absent: none). */
+  certificates?(): readonly AlertCertificate[];
 }
+
+/** A node's certificate as the hub's fleet CA holds it. */
+export interface AlertCertificate {
+  readonly site: string;
+  readonly node: string;
+  readonly serial: string;
+  /** ms since the Unix epoch. */
+  readonly notAfter: number;
+}
+
+/** The same series as the hub's /metrics exports, for rule files. */
+export const CERTIFICATE_EXPIRY_SERIES = 'fieldmesh_node_certificate_expiry_seconds';
 
 export const FLEET_SERIES = ['fieldmesh_node_up', 'fieldmesh_node_last_heard_age_seconds', 'fieldmesh_node_backlog_age_seconds'] as const;
 type FleetSeriesName = (typeof FLEET_SERIES)[number];
@@ -168,6 +182,14 @@ export function createAlertSeriesSource(storage: Pick<HubStorage, 'querySeries'>
     if (name !== undefined && (ZONE_SERIES as readonly string[]).includes(name)) {
       const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
       return zoneSeries(name as ZoneSeriesName, fleet.zones?.() ?? [], endMs)
+        .filter((r) => matchesSelector(selector, name, r.labels))
+        .map((r) => ({ metric: { __name__: name, ...r.labels }, points: [[endMs, r.value]] }));
+    }
+    // fieldmesh_node_certificate_expiry_seconds{site,node}: seconds until the node's certificate expires (hub.yaml pki).
+    if (name === CERTIFICATE_EXPIRY_SERIES) {
+      const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
+      return (fleet.certificates?.() ?? [])
+        .map((c) => ({ labels: { site: c.site, node: c.node }, value: (c.notAfter - endMs) / 1_000 }))
         .filter((r) => matchesSelector(selector, name, r.labels))
         .map((r) => ({ metric: { __name__: name, ...r.labels }, points: [[endMs, r.value]] }));
     }

@@ -1,6 +1,7 @@
 // What the HTTP API needs from the hub; the composition root (hub.ts) provides it, tests build their own.
 
 import type { Clock, Logger } from '../../kit/index.js';
+import type { NodeCertificateState } from '../../protocol/index.js';
 import type { ActionEngine } from '../actions/action-engine.js';
 import type { CommandEngine } from '../actions/command-engine.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
@@ -59,4 +60,6 @@ export interface HubApiDeps {
   readonly configRepo?: ConfigReconciler;
   /** Node registrations: list, approve, reject (absent: /api/v1/registrations is not served). */
   readonly registrations?: RegistrationsPort;
+  /** The state of a node's certificate at the hub's fleet CA (absent without hub.yaml `pki`). */
+  readonly certificate?: (node: string) => NodeCertificateState | null;
 }

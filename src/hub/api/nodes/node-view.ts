@@ -1,6 +1,6 @@
 // Builds the JSON shape of a node (protocol/api.ts) for the API and the live feed.
 
-import type { NodeView, WireValue } from '../../../protocol/index.js';
+import type { NodeCertificateState, NodeView, WireValue } from '../../../protocol/index.js';
 import type { NodeRecord } from '../../fleet/fleet-state.js';
 import type { NodeBacklog } from '../../ledger/completeness.js';
 
@@ -18,8 +18,17 @@ export function jsonValue(v: WireValue): number | string | null {
   return v > 0 ? '+Inf' : '-Inf';
 }
 
-/** `backlog` is the node's last reported outbox backlog, when the hub has one. */
-export function toNodeView(r: Readonly<NodeRecord>, now: number, withValues: boolean, backlog?: NodeBacklog): NodeView {
+/**
+ * `backlog` is the node's last reported outbox backlog, when the hub has one; `certificate` the state of its
+ * certificate at the hub's fleet CA (undefined: the hub has no `pki`, and the view has no `certificate`).
+ */
+export function toNodeView(
+  r: Readonly<NodeRecord>,
+  now: number,
+  withValues: boolean,
+  backlog?: NodeBacklog,
+  certificate?: NodeCertificateState | null,
+): NodeView {
   const view: NodeView = {
     site: r.site,
     zone: r.zone,
@@ -38,6 +47,7 @@ export function toNodeView(r: Readonly<NodeRecord>, now: number, withValues: boo
     backlogRows: backlog?.pendingRows ?? null,
     backlogOldest: backlog === undefined || backlog.pendingRows === 0 ? null : iso(backlog.oldestPendingMs),
     backlogBytes: backlog?.pendingBytes ?? null,
+    ...(certificate === undefined ? {} : { certificate }),
   };
   if (!withValues) return view;
   const values = [...r.values.values()]

@@ -13,13 +13,15 @@ export function registerNodesRoutes(app: FastifyInstance, deps: HubApiDeps): voi
   app.get<{ Querystring: { values?: string } }>('/api/v1/nodes', async (request) => {
     const now = deps.clock.now();
     const withValues = truthy(request.query.values);
-    return { nodes: deps.fleet.nodes().map((r) => toNodeView(r, now, withValues, deps.backlog?.(r.site, r.node))) };
+    return {
+      nodes: deps.fleet.nodes().map((r) => toNodeView(r, now, withValues, deps.backlog?.(r.site, r.node), deps.certificate?.(r.node))),
+    };
   });
 
   app.get<{ Params: { site: string; node: string } }>('/api/v1/nodes/:site/:node', async (request) => {
     const { site, node } = request.params;
     const record = deps.fleet.get(site, node);
     if (record === undefined) throw new FieldmeshError('FM_NOT_FOUND', `node ${site}/${node} is not known to this hub`);
-    return toNodeView(record, deps.clock.now(), true, deps.backlog?.(site, node));
+    return toNodeView(record, deps.clock.now(), true, deps.backlog?.(site, node), deps.certificate?.(node));
   });
 }
