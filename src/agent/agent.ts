@@ -404,10 +404,14 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   let samplesCollected = 0;
   let eventsCollected = 0;
   const http = config.http.enabled
-    ? createAgentHttp(metrics, {
-        started: () => started,
-        broker: () => (brokerless ? 'none' : transport.connected ? 'connected' : 'disconnected'),
-      })
+    ? createAgentHttp(
+        metrics,
+        {
+          started: () => started,
+          broker: () => (brokerless ? 'none' : transport.connected ? 'connected' : 'disconnected'),
+        },
+        config.http.tls === undefined ? undefined : { files: config.http.tls, logger },
+      )
     : undefined;
 
   let zones: ZoneRuntime | undefined;

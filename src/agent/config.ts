@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { durationMs, formatDurationMs, ID_PATTERN } from '../kit/index.js';
+import { httpTlsSchema } from '../platform/index.js';
 import { DEFAULT_TOPIC_PREFIX, parseSelector, zonesSchema } from '../protocol/index.js';
 import { collectorsConfigSchema } from './collectors/registry.js';
 import { servicesSchema } from './services/service-config.js';
@@ -133,6 +134,8 @@ const agentConfigObject = z.strictObject({
       enabled: z.boolean().default(true),
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(DEFAULT_AGENT_HTTP_PORT),
+      /** HTTPS (with HSTS) for the node's API; with requireClientCert, only fleet certificates (clientIdentities: [hub]). */
+      tls: httpTlsSchema.optional(),
     })
     .prefault({} as never),
   publish: z

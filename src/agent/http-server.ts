@@ -1,7 +1,9 @@
 // The agent's HTTP server: /metrics, /healthz, /readyz, and whatever routes push collectors add.
 
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Counter } from 'prom-client';
 import type { Logger } from '../kit/index.js';
+import { fastifyHttpsOption, type ServerTlsFiles, secureFastifyApp } from '../platform/index.js';
 import type { AgentMetrics } from './agent-metrics.js';
 
 export interface AgentHttpStatus {
@@ -10,8 +12,29 @@ export interface AgentHttpStatus {
   broker(): 'connected' | 'disconnected' | 'none';
 }
 
-export function createAgentHttp(metrics: AgentMetrics, status: AgentHttpStatus): FastifyInstance {
-  const app = Fastify({ logger: false });
+/**
+ * The node's API app; with `https` (fastifyHttpsOption of node.yaml's http.tls) it serves HTTPS, guarded by
+ * secureFastifyApp (bad client certificates refused and counted in fieldmesh_agent_tls_refused_total, HSTS).
+ */
+export function createAgentHttp(
+  metrics: AgentMetrics,
+  status: AgentHttpStatus,
+  tls?: { readonly files: ServerTlsFiles; readonly logger: Logger },
+): FastifyInstance {
+  // Fastify types an HTTPS app apart; the routes and hooks are the same, so it is used as the plain one.
+  const app = Fastify({
+    logger: false,
+    ...(tls === undefined ? {} : fastifyHttpsOption(tls.files, 'http.tls')),
+  } as never) as unknown as FastifyInstance;
+  if (tls !== undefined) {
+    const refused = new Counter({
+      name: 'fieldmesh_agent_tls_refused_total',
+      help: 'TLS peers the node API refused, by reason (expired, revoked, wrong-ca, other-node, tls-version, ...)',
+      labelNames: ['reason'],
+      registers: [metrics.registry],
+    });
+    secureFastifyApp(app, { files: tls.files, at: 'http.tls', logger: tls.logger, onRefused: (reason) => refused.inc({ reason }) });
+  }
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();

@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { durationMs } from '../kit/index.js';
+import { httpTlsSchema } from '../platform/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
 import { inhibitRulesSchema } from './alerts/inhibition.js';
 import { authConfigSchema } from './auth/auth-config.js';
@@ -27,6 +28,8 @@ export const hubConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(18_800),
+      /** HTTPS (with HSTS) for the API and the console; PEM files from `fieldmesh pki`. */
+      tls: httpTlsSchema.optional(),
     })
     .prefault({} as never),
   storage: z

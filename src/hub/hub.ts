@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { Counter } from 'prom-client';
 import { Aggregator } from '../awareness/index.js';
 import {
   type Clock,
@@ -15,7 +16,7 @@ import {
   type TimerHandle,
 } from '../kit/index.js';
 import { openFleetCa } from '../pki/index.js';
-import { nextBootEpoch } from '../platform/index.js';
+import { fastifyHttpsOption, nextBootEpoch, secureFastifyApp } from '../platform/index.js';
 import {
   assertTopicPrefix,
   commandTopic,
@@ -447,7 +448,17 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           },
     ...(certificates === undefined ? {} : { certificate: (node: string) => certificates?.stateOf(node) ?? null }),
   };
-  const app = createHubApp(deps);
+  const httpTls = config.http.tls;
+  const app = createHubApp(deps, httpTls === undefined ? {} : fastifyHttpsOption(httpTls, 'http.tls'));
+  if (httpTls !== undefined) {
+    const tlsRefused = new Counter({
+      name: 'fieldmesh_hub_tls_refused_total',
+      help: 'TLS peers the HTTPS listener of the hub refused, by reason (expired, revoked, wrong-ca, tls-version, ...)',
+      labelNames: ['reason'],
+      registers: [metrics.registry],
+    });
+    secureFastifyApp(app, { files: httpTls, at: 'http.tls', logger, onRefused: (reason) => tlsRefused.inc({ reason }) });
+  }
 
   function every(name: string, ms: number, fn: () => void): void {
     timers.set(
@@ -848,7 +859,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       logger.warn({ port, actualPort: boundPort() }, `HTTP port ${port} is in use; listening on ${boundPort()} instead`);
     }
     const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-    return `http://${shown}:${boundPort()}`;
+    return `${httpTls === undefined ? 'http' : 'https'}://${shown}:${boundPort()}`;
   }
 
   function boundPort(): number {

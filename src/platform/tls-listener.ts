@@ -237,3 +237,24 @@ export function guardTlsServer(server: TlsServer, options: TlsGuardOptions): Tls
   if (files.crl !== undefined) watchFile(files.crl, { interval: options.crlPollMs ?? 1000, persistent: false }, onCrlChange);
   return guard;
 }
+
+/** `http.tls` of hub.yaml and node.yaml: HTTPS with HSTS, client certificates of the fleet CA optionally required. */
+export const httpTlsSchema = z
+  .strictObject({
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    /** The fleet CA (ca.crt): needed to require client certificates. */
+    ca: z.string().min(1).optional(),
+    /** The fleet CA's CRL, re-read when the file changes. */
+    crl: z.string().min(1).optional(),
+    requireClientCert: z.boolean().default(false),
+    minVersion: tlsMinVersionSchema,
+    /** Client certificate CNs accepted (default: any certificate of the CA), e.g. [hub] on a node. */
+    clientIdentities: z.array(z.string().min(1)).optional(),
+  })
+  .refine((t) => !t.requireClientCert || t.ca !== undefined, {
+    path: ['ca'],
+    message: 'requireClientCert needs ca: the fleet CA (ca.crt) that issued the clients',
+  });
+
+export type HttpTlsConfig = z.output<typeof httpTlsSchema>;

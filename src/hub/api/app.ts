@@ -33,8 +33,19 @@ import { registerZonesRoutes } from './zones/zones-routes.js';
 /** 1 MiB: query bodies are small; anything larger is a mistake or an attack. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export function createHubApp(deps: HubApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, routerOptions: { ignoreTrailingSlash: true } });
+/** How the app is served: plain HTTP, or HTTPS with Fastify's `https` options (fastifyHttpsOption). */
+export interface HubAppServer {
+  readonly https?: object;
+}
+
+export function createHubApp(deps: HubApiDeps, server: HubAppServer = {}): FastifyInstance {
+  // Fastify types an HTTPS app apart; the routes and hooks are the same, so it is used as the plain one.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { ignoreTrailingSlash: true },
+    ...(server.https === undefined ? {} : { https: server.https }),
+  } as never) as unknown as FastifyInstance;
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, parseFormBody(body as string));
   });
