@@ -74,6 +74,11 @@ export interface ConfigAppliedPayload {
    * edits, which do not run. Empty when none; absent from agents older than hand-edit reports.
    */
   readonly handEdited?: readonly string[];
+  /**
+   * True when the node reports what it runs after a start: the distributed config it started from, nothing
+   * applied and nothing waiting (a restart applied what waited for one).
+   */
+  readonly atStart?: boolean;
 }
 
 /**

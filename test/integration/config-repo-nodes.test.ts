@@ -188,3 +188,17 @@ test('config repo with real nodes: a node down while a commit goes out converges
   assert.equal(all.get('n1'), north.get('n1'));
   assert.equal(await runningHash('s1'), all.get('s1'));
 });
+
+test('config repo with real nodes: a commit that waits for a restart shows pending-restart, and in-sync once the node restarted', async () => {
+  commit({ 'fleet.yaml': `${FLEET('4%')}store:\n  retention: 20d\n` }, 'fleet: retention 20d (a restart key)');
+  await sync();
+  const waiting = await waitFor(async () => (await rows()).find((r) => r.node === 'n1' && r.state === 'pending-restart'));
+  await stopNode('n1');
+  await startNode('n1');
+  // The restart took the retention; the desired config did not change, so only the node's start report says so.
+  const after = await inSync(['n1']);
+  assert.equal(after.get('n1'), waiting.desired?.hash);
+  assert.equal(await runningHash('n1'), waiting.desired?.hash);
+  const status = await get<{ pendingRestart: string[] }>(`${nodes.get('n1')?.url}/api/v1/config`);
+  assert.deepEqual(status.pendingRestart, []);
+});

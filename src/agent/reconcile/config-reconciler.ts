@@ -152,6 +152,26 @@ export class ConfigReconciler {
       this.o.logger.info({ hash: this.running.hash }, `config: node.yaml agrees with the distributed config (${of}) again`);
   }
 
+  /**
+   * After a start on a distributed config (the last good one): reports it as applied with nothing waiting, so the
+   * hub learns that the restart took what waited for it (a node restarted with no new desired config sends no other
+   * report). Nothing is sent while node.yaml runs.
+   */
+  reportStart(): Promise<void> {
+    return this.serial(async () => {
+      if (this.running.source === 'file') return;
+      await this.o
+        .report(CONFIG_APPLIED_EVENT, 'normal', {
+          hash: this.running.hash,
+          commit: this.running.commit,
+          applied: [],
+          pendingRestart: [],
+          atStart: true,
+        })
+        .catch((err: unknown) => this.o.logger.warn({ err: describeError(err) }, 'config: the config_applied event was not recorded'));
+    });
+  }
+
   /** A retained frame from `<prefix>/_hub/config/<site>/<node>`: empty clears the desired config. */
   acceptFrame(bytes: Uint8Array): Promise<ReconcileOutcome> {
     return this.serial(async () => {

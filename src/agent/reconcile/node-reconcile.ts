@@ -118,6 +118,7 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
       registerConfigRoutes(http, () => ({ ...reconciler.status(), ...(o.identity === undefined ? {} : { identity: o.identity }) }));
     },
     start() {
+      void reconciler.reportStart();
       // A node that only runs node.yaml has nothing to compare it with.
       const file = o.overrides.localFile;
       if (file !== undefined && source !== 'file') {
