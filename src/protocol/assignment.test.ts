@@ -6,9 +6,9 @@ import { decodeAssignment, encodeAssignment, hubAssignTopic } from './assignment
 
 const bytes = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 
+// calendar: the assignment's `at` is a fixed time only encoded and decoded; nothing compares it with now.
 test('assignment: the topic is <prefix>/_hub/assign/<site>/<node>; the payload round-trips', () => {
   assert.equal(hubAssignTopic('fieldmesh', 'ranch', 'bravo'), 'fieldmesh/_hub/assign/ranch/bravo');
-  // calendar: a fixed time only encoded and decoded; nothing compares it with now, so it cannot age.
   const a = { site: 'farm', zone: 'east', by: 'ada', at: 1_700_000_000_000 };
   assert.deepEqual(decodeAssignment(encodeAssignment(a)), a);
   assert.equal(new TextDecoder().decode(encodeAssignment(a)), '{"site":"farm","zone":"east","by":"ada","at":1700000000000}');
