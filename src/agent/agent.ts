@@ -23,6 +23,7 @@ import { createStoreQueries } from './api/store-queries.js';
 import { registerZoneRoutes } from './api/zone-routes.js';
 import { createAssignmentListener, identityStatus, type StoredAssignment } from './assignment/index.js';
 import { registerAwarenessMetrics } from './awareness-metrics.js';
+import { createCertificateRenewer, readNodeCredentials } from './certificates/certificate-renewer.js';
 import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
 import { DETECTION_KIND } from './collectors/detections.js';
 import { createCollector } from './collectors/registry.js';
@@ -199,6 +200,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   // Without a broker (a mesh-only node) nothing connects; the outbox keeps its rows for one configured later.
   const brokerless = overrides.createTransport === undefined && !config.mqtt.enabled;
   if (brokerless) metrics.registry.removeSingleMetric('fieldmesh_agent_broker_connected');
+  // [FM-CERT-6] The certificate the hub renews (node.yaml `pki`) replaces mqtt.cert/key/ca once there is one.
+  const pkiCredentials = config.pki === undefined ? undefined : readNodeCredentials(config.pki.dir, identity.node);
   const transport =
     overrides.createTransport?.(will) ??
     (brokerless ? createNoBrokerTransport() : undefined) ??
@@ -207,9 +210,9 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       clientId: config.mqtt.clientId ?? `fieldmesh-${identity.site}-${identity.node}`,
       username: config.mqtt.username,
       password: config.mqtt.password,
-      ca: readPem(config.mqtt.ca),
-      cert: readPem(config.mqtt.cert),
-      key: readPem(config.mqtt.key),
+      ca: pkiCredentials?.ca ?? readPem(config.mqtt.ca),
+      cert: pkiCredentials?.cert ?? readPem(config.mqtt.cert),
+      key: pkiCredentials?.key ?? readPem(config.mqtt.key),
       keepaliveS: Math.round(config.mqtt.keepalive / 1000),
       protocolVersion: config.mqtt.protocolVersion,
       will,
@@ -589,6 +592,25 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       ((a) => logger.warn({ site: a.site, zone: a.zone }, 'identity: the assignment is kept; the node runs under it from its next start')),
   });
 
+  // [FM-CERT-1..6] Renewal of the node's certificate by the hub, over the fleet transport.
+  const certificates =
+    config.pki === undefined || brokerless
+      ? undefined
+      : createCertificateRenewer({
+          transport,
+          prefix: config.topicPrefix,
+          identity,
+          dir: config.pki.dir,
+          ...(config.pki.renewAt === undefined ? {} : { renewAt: config.pki.renewAt }),
+          retryMs: config.pki.retry,
+          sans: config.pki.sans,
+          clock,
+          logger,
+          registry: metrics.registry,
+          // Once, with the new certificate: the outbox resends what the old link had not got acknowledged.
+          onRenewed: (credentials) => transport.renewCredentials?.(credentials),
+        });
+
   return {
     identity,
     epoch,
@@ -652,6 +674,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       started = true;
       reconcile.start();
       if (!brokerless) assignment.start();
+      certificates?.start();
       logger.info({ epoch, collectors: collectors.length, httpUrl }, 'agent started');
       if (brokerless) {
         logger.info(
@@ -669,6 +692,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       started = false;
       reconcile.stop();
       assignment.stop();
+      certificates?.stop();
       // The services first: their last events still reach the outbox.
       await services.stop();
       for (const c of collectors) {

@@ -126,6 +126,20 @@ const agentConfigObject = z.strictObject({
       keepalive: durationMs('30s'),
     })
     .prefault({} as never),
+  /**
+   * The node's certificate, renewed over the fleet transport by the hub (docs/pki.md "Renewal over the fleet
+   * transport"): its folder (`<node>.key`, `<node>.crt`, `ca.crt`; these replace `mqtt.cert`, `mqtt.key` and
+   * `mqtt.ca` once there), the fraction of the validity after which it renews (default: the hub's `pki.renewAt`,
+   * else 2/3), how often it checks and asks again while unanswered, and the names for its CSR.
+   */
+  pki: z
+    .strictObject({
+      dir: z.string().min(1),
+      renewAt: z.number().gt(0, 'expected a fraction above 0').lt(1, 'expected a fraction below 1').optional(),
+      retry: durationMs('1m').refine((ms) => ms >= 100, 'must be at least 100ms'),
+      sans: z.array(z.string().min(1)).default([]),
+    })
+    .optional(),
   topicPrefix: z.string().default(DEFAULT_TOPIC_PREFIX),
   /** Where the agent keeps its state (boot counter; later the local store and outbox). */
   dataDir: z.string().default('./fieldmesh-data'),

@@ -125,9 +125,6 @@ export const hubConfigSchema = z.strictObject({
           quorumLost: z
             .strictObject({ enabled: z.boolean().default(true), for: durationMs('1m'), severity: z.string().default('warning') })
             .prefault({} as never),
-        })
-        .prefault({} as never),
-      /** Alertmanager-style webhook receivers. */
           /** A node certificate of the hub's fleet CA (hub.yaml `pki`) expiring within 90 days (the seed's rule). */
           certificateExpiring: z
             .strictObject({ enabled: z.boolean().default(true), before: durationMs('90d'), severity: z.string().default('warning') })
@@ -136,6 +133,9 @@ export const hubConfigSchema = z.strictObject({
           certificateExpiringSoon: z
             .strictObject({ enabled: z.boolean().default(true), before: durationMs('14d'), severity: z.string().default('critical') })
             .prefault({} as never),
+        })
+        .prefault({} as never),
+      /** Alertmanager-style webhook receivers. */
       webhooks: z
         .array(
           z.strictObject({
@@ -169,9 +169,6 @@ export const hubConfigSchema = z.strictObject({
    * nodes an admin approved, the configuration repository defines, or the hub knew before approve was switched on.
    */
   registration: z.strictObject({ mode: z.enum(['open', 'approve']).default('open') }).prefault({} as never),
-  /** Where the hub keeps its boot counter (hub-state.json). */
-  dataDir: z.string().default('./fieldmesh-data'),
-});
   /**
    * The hub as the fleet's online signer (docs/pki.md "Renewal over the fleet transport"): the fleet CA's folder
    * (`fieldmesh pki init`), the file holding its key's passphrase (first line), the validity of the certificates it
@@ -189,5 +186,8 @@ export const hubConfigSchema = z.strictObject({
         .default(2 / 3),
     })
     .optional(),
+  /** Where the hub keeps its boot counter (hub-state.json). */
+  dataDir: z.string().default('./fieldmesh-data'),
+});
 
 export type HubConfig = z.output<typeof hubConfigSchema>;

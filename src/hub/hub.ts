@@ -45,8 +45,8 @@ import { AlertChanges } from './api/live/alert-changes.js';
 import { LiveFeed } from './api/live/live-feed.js';
 import { toNodeView } from './api/nodes/node-view.js';
 import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } from './auth/index.js';
-import type { HubConfig } from './config.js';
 import { CertificateSigner } from './certificates/certificate-signer.js';
+import type { HubConfig } from './config.js';
 import { ConfigReconciler, type ConfigRepoRenderer, RepoDefinitions } from './config-repo/index.js';
 import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
@@ -140,9 +140,9 @@ export interface Hub {
   readonly configRepo: ConfigReconciler | undefined;
   /** Which nodes the hub admits (hub.yaml `registration`, docs/registration.md). */
   readonly registrations: RegistrationGate;
-  /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   /** The online signer of node certificates; undefined without hub.yaml `pki` (docs/pki.md). */
   readonly certificates: CertificateSigner | undefined;
+  /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
   stop(): Promise<void>;
@@ -213,10 +213,10 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   let lastDigestAt = Number.NEGATIVE_INFINITY;
 
   const backlogOf = (site: string, node: string): NodeBacklog | undefined => backlogs.get(nodeKey(site, node));
-  const live = new LiveFeed({
   // [FM-CERT-1..6] The online signer, with hub.yaml `pki` (built below, once registrations exist).
   let certificates: CertificateSigner | undefined;
   const certificateOf = (node: string) => certificates?.stateOf(node);
+  const live = new LiveFeed({
     clock,
     snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true, backlogOf(r.site, r.node), certificateOf(r.node))),
     nodeView: (site, node) => {
@@ -262,8 +262,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           zones: () => zoneMonitor.alertZones(),
           // Read at evaluation time, once the reconciler below exists.
           configRepo: () => (configRepo === undefined ? undefined : { refused: configRepo.summary().refused, nodes: configRepo.nodes() }),
-        },
           certificates: () => certificates?.certificates() ?? [],
+        },
         storage,
         clock,
         logger,
@@ -401,7 +401,6 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger,
   });
 
-  const deps: HubApiDeps = {
   if (config.pki !== undefined) {
     const pki = config.pki;
     certificates = new CertificateSigner({
@@ -417,6 +416,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     });
   }
 
+  const deps: HubApiDeps = {
     fleet,
     storage,
     clock,
@@ -623,25 +623,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger.debug({ topic, reason }, `frame rejected: ${message}`);
   }
 
+  const csrWithoutPkiLogged = new Set<string>();
+
   function onMessage(message: TransportMessage): void {
     const topic = parseTopic(prefix, message.topic);
     if (topic === undefined) {
       reject('unknown-topic', message.topic, 'not a fieldmesh node topic');
       return;
     }
-    // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
-    if (topic.kind !== 'node' || topic.channel === 'aware') return;
-    // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
-    if (topic.channel === 'zone') {
-      if (!registrations.admit(topic.site, topic.node)) return;
-  const csrWithoutPkiLogged = new Set<string>();
-
-      zoneMonitor.receiveFrame(topic.site, topic.node, message.payload);
-      return;
-    }
-    const decoded = decodeWireFrame(message.payload);
-    if (!decoded.ok) {
-      // A bad reply fails a request an operator waits for: worth more than a debug line.
     // [FM-CERT-1] A node's certificate request: the signer's (admission is its to decide: a pending node's waits).
     if (topic.kind === 'node' && topic.channel === 'csr') {
       if (certificates === undefined) {
@@ -657,6 +646,17 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       void certificates.receive(topic.site, topic.node, message.payload);
       return;
     }
+    // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
+    if (topic.kind !== 'node' || topic.channel === 'aware') return;
+    // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
+    if (topic.channel === 'zone') {
+      if (!registrations.admit(topic.site, topic.node)) return;
+      zoneMonitor.receiveFrame(topic.site, topic.node, message.payload);
+      return;
+    }
+    const decoded = decodeWireFrame(message.payload);
+    if (!decoded.ok) {
+      // A bad reply fails a request an operator waits for: worth more than a debug line.
       if (topic.channel === 'reply')
         logger.warn({ topic: message.topic, code: decoded.error.code }, `reply frame rejected: ${decoded.error.message}`);
       reject(decoded.error.reason, message.topic, decoded.error.message);
@@ -814,6 +814,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       ?.publish(hubTopic(prefix, 'state'), encodeHubState({ epoch, online: true, time: clock.now() }), { qos: 1, retain: true })
       .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'hubState online not published'));
     registrationActions.connected();
+    certificates?.connected();
   }
 
   function onDisconnected(reason: string): void {
@@ -825,7 +826,6 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   }
 
   function digest(): void {
-    certificates?.connected();
     persistNodes();
     registrations.flush();
     const now = clock.now();
@@ -877,6 +877,9 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     zones: zoneMonitor,
     configRepo,
     registrations,
+    get certificates() {
+      return certificates;
+    },
 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
@@ -888,9 +891,6 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       registrations.start(knownNodes);
       for (const b of await storage.listBacklogs()) backlogs.set(nodeKey(b.site, b.node), b);
       for (const r of await storage.listBackfills({ outstanding: true })) outstanding.set(r.id, r);
-    get certificates() {
-      return certificates;
-    },
       // [FM-HUB-ZONE-3] Pump states, decisions and detections of the last 24 h, before any frame arrives.
       await zoneMonitor.rebuild(storage);
       if (transport === undefined) {
@@ -979,6 +979,16 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   };
 }
 
+/** hub.yaml `pki.passphraseFile`: its first line. */
+function optionalPassphrase(file: string | undefined): { passphrase?: string } {
+  if (file === undefined) return {};
+  try {
+    return { passphrase: (readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim() };
+  } catch (err) {
+    throw new FieldmeshError('FM_CONFIG_UNREADABLE', `pki.passphraseFile ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function optionalPem(name: 'ca' | 'cert' | 'key', pem: string | undefined): Record<string, string> {
   return pem === undefined ? {} : { [name]: pem };
 }
@@ -990,16 +1000,6 @@ function storedNode(r: Readonly<NodeRecord>) {
     zone: r.zone,
     state: r.state,
     epoch: r.epoch,
-/** hub.yaml `pki.passphraseFile`: its first line. */
-function optionalPassphrase(file: string | undefined): { passphrase?: string } {
-  if (file === undefined) return {};
-  try {
-    return { passphrase: (readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim() };
-  } catch (err) {
-    throw new FieldmeshError('FM_CONFIG_UNREADABLE', `pki.passphraseFile ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
     agentVersion: r.agentVersion,
     tickMs: r.tickMs,
     heartbeatMs: r.heartbeatMs,

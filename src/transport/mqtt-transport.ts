@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
-import type { MqttTransportOptions, PublishOptions, QoS, Transport, TransportStats } from './transport.js';
+import type { MqttTransportOptions, PublishOptions, QoS, TlsCredentials, Transport, TransportStats } from './transport.js';
 import { TransportEmitter } from './typed-emitter.js';
 
 /** mqtt.js default is 30 s; a dead link should be noticed well before the backoff ceiling. */
@@ -80,6 +80,10 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
   let closed = false;
   /** 'auto' tries MQTT 5 (topic aliases) and settles on 3.1.1 when the broker refuses it (Aedes does). */
   let protocolVersion: 4 | 5 = options.protocolVersion === 4 ? 4 : 5;
+  /** Renewed client credentials, over the options' (renewCredentials). */
+  let credentials: TlsCredentials | undefined;
+  /** The link is being closed on purpose to use new credentials: reconnect at once, not after a backoff. */
+  let renewing = false;
 
   function clientOptions(): IClientOptions {
     const opts: IClientOptions = {
@@ -101,9 +105,12 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     }
     if (options.username !== undefined) opts.username = options.username;
     if (options.password !== undefined) opts.password = options.password;
-    if (options.ca !== undefined) opts.ca = options.ca;
-    if (options.cert !== undefined) opts.cert = options.cert;
-    if (options.key !== undefined) opts.key = options.key;
+    const ca = credentials?.ca ?? options.ca;
+    if (ca !== undefined) opts.ca = ca;
+    const cert = credentials?.cert ?? options.cert;
+    if (cert !== undefined) opts.cert = cert;
+    const key = credentials?.key ?? options.key;
+    if (key !== undefined) opts.key = key;
     if (options.will !== undefined) {
       opts.will = {
         topic: options.will.topic,
@@ -119,6 +126,11 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
 
   function scheduleReconnect(): void {
     if (closed || timer !== undefined) return;
+    if (renewing) {
+      renewing = false;
+      setImmediate(open);
+      return;
+    }
     if (fallbackPending) {
       // The refusal was about the protocol version, not the link: retry at once with 3.1.1. Not on the
       // injected clock: this is part of one connection attempt, not a backoff.
@@ -289,6 +301,16 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
 
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),
+
+    renewCredentials(next: TlsCredentials): void {
+      credentials = next;
+      const a = attempt;
+      if (closed || a === undefined || !a.connected) return;
+      logger.info({ url: options.url }, 'reconnecting to use renewed TLS credentials');
+      renewing = true;
+      // A clean DISCONNECT: the broker discards the will, so the hub sees no death, only a new session.
+      a.client.end(false);
+    },
 
     stats(): TransportStats {
       let bytesIn = counters.bytesIn;

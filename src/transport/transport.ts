@@ -33,6 +33,13 @@ export interface TransportStats {
   readonly messagesIn: number;
 }
 
+/** PEM client credentials of a TLS link. */
+export interface TlsCredentials {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+}
+
 export interface TransportEvents {
   connected: [];
   disconnected: [reason: string];
@@ -57,6 +64,13 @@ export interface Transport {
   on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;
   off<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;
   stats(): TransportStats;
+  /**
+   * New TLS credentials (a renewed client certificate, [FM-CERT-6]) for every connection from now on. A link that is
+   * up is closed cleanly (no will) and opened again at once with them; a link that is down uses them at its next
+   * attempt. QoS 1 publishes not acknowledged yet are rejected, as on any lost link (the durable outbox resends).
+   * Absent: the transport has no TLS (memory, no broker).
+   */
+  renewCredentials?(credentials: TlsCredentials): void;
   /**
    * Closes the link. `graceful` (the default) disconnects cleanly, so the broker discards the will;
    * `graceful: false` drops the socket as a crash would, so the broker publishes the will.
