@@ -18,8 +18,10 @@ test('broker ACL: a node receives its own desired config only, and may still sub
   assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/config/ranch/r2'), false);
   assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/config/valley/r1'), false);
   assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/config/ranch/r1/extra'), false);
-  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/digest'), true);
-  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/ranch/r2/data'), true);
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/state'), true);
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/aware/north'), true);
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/digest'), false, "the hub's fleet digest is the hub's");
+  assert.equal(canReceive(r1, 'fieldmesh', 'fieldmesh/_hub/alerts'), false);
   assert.equal(canReceive(hub, 'fieldmesh', 'fieldmesh/_hub/config/ranch/r2'), true);
   assert.equal(canReceive({ kind: 'anonymous' }, 'fieldmesh', 'fieldmesh/_hub/config/ranch/r2'), true);
   assert.equal(canPublish(r1, 'fieldmesh', 'fieldmesh/_hub/config/ranch/r1'), false, 'only the hub publishes desired configs');

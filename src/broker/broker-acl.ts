@@ -1,5 +1,7 @@
-// Topic ACL of the embedded broker: a node publishes only as itself; hub and admin go anywhere.
+// Topic ACL of the embedded broker: a node publishes only as itself and reads only what the Mosquitto ACL of
+// `fieldmesh pki mosquitto-conf` lets it read; hub and admin go anywhere.
 
+import { HUB_LEVEL, NODE_CHANNELS } from '../protocol/index.js';
 import type { BrokerRole, BrokerUser } from './broker-config.js';
 
 /**
@@ -18,41 +20,37 @@ function nodeOf(identity: Identity): { site: string; node: string } | undefined 
   return { site: bound.site ?? '', node: bound.node ?? '' };
 }
 
-/** Channels of other nodes a node may follow, so the awareness plane works node to node. */
-const FOLLOWED_CHANNELS = new Set(['data', 'birth', 'death', 'aware', 'zone']);
 const ID_OR_PLUS = /^(\+|[a-z0-9][a-z0-9_-]{0,62})$/;
 
 function isUnder(filterOrTopic: string, root: string): boolean {
   return filterOrTopic === `${root}/#` || filterOrTopic.startsWith(`${root}/`);
 }
 
-/** A node user may publish only under `<prefix>/<its site>/<its node>/` (its will included). */
+/**
+ * A node may publish only its own channels, `<prefix>/<its site>/<its node>/<channel>` (its will included), as the
+ * Mosquitto ACL's `topic write` lines: not its own command topics (the hub writes those) nor anything deeper.
+ */
 export function canPublish(identity: Identity, prefix: string, topic: string): boolean {
   const bound = nodeOf(identity);
   if (bound === undefined) return true;
-  const { site, node } = bound;
-  return topic.startsWith(`${prefix}/${site}/${node}/`);
+  const own = `${prefix}/${bound.site}/${bound.node}/`;
+  return topic.startsWith(own) && (NODE_CHANNELS as readonly string[]).includes(topic.slice(own.length));
 }
 
 /**
- * A node user may subscribe to its own commands (`<prefix>/<site>/<node>/cmd/...`), the hub's
- * topics (`<prefix>/_hub/...`) and the data, birth and death channels of any node
- * (`<prefix>/+/+/data` or with concrete ids). Everything else is refused.
+ * A node may subscribe to its own commands (`<prefix>/<site>/<node>/cmd/...`), the hub's topics (`<prefix>/_hub/...`,
+ * what arrives filtered by canReceive) and the zone frames of its own site (`<prefix>/<site>/+/zone`, consensus
+ * zones over the broker). Another node's data, birth, death and commands, and another site, are refused.
  */
 export function canSubscribe(identity: Identity, prefix: string, filter: string): boolean {
   const bound = nodeOf(identity);
   if (bound === undefined) return true;
   const { site, node } = bound;
   if (isUnder(filter, `${prefix}/${site}/${node}/cmd`)) return true;
-  if (isUnder(filter, `${prefix}/_hub`)) return true;
-  if (!filter.startsWith(`${prefix}/`)) return false;
-  const levels = filter.slice(prefix.length + 1).split('/');
-  return (
-    levels.length === 3 &&
-    ID_OR_PLUS.test(levels[0] as string) &&
-    ID_OR_PLUS.test(levels[1] as string) &&
-    FOLLOWED_CHANNELS.has(levels[2] as string)
-  );
+  if (filter === `${prefix}/${HUB_LEVEL}/#` || isUnder(filter, `${prefix}/${HUB_LEVEL}`)) return true;
+  if (!filter.startsWith(`${prefix}/${site}/`)) return false;
+  const levels = filter.slice(`${prefix}/${site}/`.length).split('/');
+  return levels.length === 2 && ID_OR_PLUS.test(levels[0] as string) && levels[1] === 'zone';
 }
 
 /**
@@ -62,16 +60,22 @@ export function canSubscribe(identity: Identity, prefix: string, filter: string)
 const PER_NODE_HUB_ROOTS = ['config', 'assign', 'cert'] as const;
 
 /**
- * [FM-CONFIG-DIST] [FM-ASSIGN-1] Whether a message on `topic` may reach this client: a node user receives the
- * desired config (`<prefix>/_hub/config/<site>/<node>`) and the assignment (`<prefix>/_hub/assign/<site>/<node>`)
- * of its own node only, whatever filter it subscribed with (`_hub/#` stays grantable for the hub's other topics).
+ * [FM-CONFIG-DIST] [FM-ASSIGN-1] Whether a message on `topic` may reach this client, whatever filter it subscribed
+ * with: of the hub's topics a node receives the hub state, the awareness digests (`_hub/aware`, `_hub/aware/<zone>`:
+ * this broker does not know a node's zone, the Mosquitto ACL gives it its own zone's only) and the desired config,
+ * assignment and certificate of its own node; the hub's alerts and anything else under `_hub/` stay with the hub.
  */
 export function canReceive(identity: Identity, prefix: string, topic: string): boolean {
   const bound = nodeOf(identity);
   if (bound === undefined) return true;
+  const hub = `${prefix}/${HUB_LEVEL}/`;
+  if (!topic.startsWith(hub)) return true;
+  const rest = topic.slice(hub.length);
+  if (rest === 'state' || rest === 'aware') return true;
+  const levels = rest.split('/');
+  if (levels.length === 2 && levels[0] === 'aware') return true;
   for (const level of PER_NODE_HUB_ROOTS) {
-    const root = `${prefix}/_hub/${level}/`;
-    if (topic.startsWith(root)) return topic === `${root}${bound.site}/${bound.node}`;
+    if (levels[0] === level) return rest === `${level}/${bound.site}/${bound.node}`;
   }
-  return true;
+  return false;
 }

@@ -126,7 +126,7 @@ describe('broker with users and ACLs', () => {
     );
   });
 
-  test('broker grants a node its own commands, the hub topics and fleet data, and refuses the rest', async () => {
+  test("broker grants a node its own commands, the hub topics and its site's zone frames, and refuses another node's data", async () => {
     const n1 = await open({ clientId: 'n1-subs', ...nodeUser });
     const filters = {
       'fieldmesh/s1/n1/cmd/#': { qos: 1 as const },
@@ -149,8 +149,8 @@ describe('broker with users and ACLs', () => {
     assert.deepEqual(byTopic, {
       'fieldmesh/s1/n1/cmd/#': 1,
       'fieldmesh/_hub/#': 1,
-      'fieldmesh/+/+/data': 0,
-      'fieldmesh/s2/n9/birth': 0,
+      'fieldmesh/+/+/data': 128,
+      'fieldmesh/s2/n9/birth': 128,
       'fieldmesh/s1/n2/cmd/#': 128,
       'fieldmesh/#': 128,
       'fieldmesh/+/+/event': 128,
