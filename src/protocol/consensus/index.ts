@@ -6,3 +6,4 @@ export * from './zone-config.js';
 export * from './zone-datagram.js';
 export * from './zone-frames.js';
 export * from './zone-json.js';
+export * from './zone-signature.js';

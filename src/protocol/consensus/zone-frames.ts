@@ -6,6 +6,13 @@ import { ByteReader, ByteWriter, FrameError } from '../codec.js';
 import { PROTOCOL_VERSION, quantize } from '../frames.js';
 import type { Detection, Vote } from './types.js';
 import { MAX_VOTE_EVIDENCE } from './votes.js';
+import {
+  isSignedZoneFrame,
+  openSignedZoneFrame,
+  ZONE_KEY_ID_BYTES,
+  ZONE_SIGNATURE_OVERHEAD_BYTES,
+  type ZoneFrameSignature,
+} from './zone-signature.js';
 
 /**
  * [FM-ZONE-FRAME-1] Frame types of the zone family, sent as nibble 0 and a varint type (frames.ts holds
@@ -99,7 +106,13 @@ export interface HeldFrame {
 
 export type ZoneFrame = DetectionFrame | VoteFrame | EpochFrame | PumpStateFrame | CommandFrame | HeldFrame;
 
-export type ZoneDecodeResult = { readonly ok: true; readonly frame: ZoneFrame } | { readonly ok: false; readonly error: FrameError };
+/**
+ * A decoded zone frame; `signature` when it came signed ([FM-ZONE-SIGN-1]): whether that signature holds is the
+ * receiver's to check (`verifyZoneFrameSignature`), decoding only opens the envelope.
+ */
+export type ZoneDecodeResult =
+  | { readonly ok: true; readonly frame: ZoneFrame; readonly signature?: ZoneFrameSignature }
+  | { readonly ok: false; readonly error: FrameError };
 
 // ---------- encoding ----------
 
@@ -378,6 +391,24 @@ export function zoneFrameTypeOf(bytes: Uint8Array): ZoneFrameTypeName | undefine
  * receiver counts it and carries on. [FM-ZONE-FRAME-1] [FM-FRAME-3]
  */
 export function decodeZoneFrame(bytes: Uint8Array): ZoneDecodeResult {
+  // [FM-ZONE-SIGN-1] A signed frame decodes as the frame it carries, with its signature beside it.
+  if (isSignedZoneFrame(bytes)) {
+    if (bytes.length > MAX_ZONE_FRAME_BYTES + ZONE_SIGNATURE_OVERHEAD_BYTES)
+      return { ok: false, error: new FrameError('oversized', `signed zone frame of ${bytes.length} bytes`, MAX_ZONE_FRAME_BYTES) };
+    const opened = openSignedZoneFrame(bytes);
+    if (!opened.ok) return opened;
+    const at = 2 + ZONE_KEY_ID_BYTES;
+    const inner = decodeZoneFrame(opened.opened.frame);
+    if (!inner.ok) {
+      const e = inner.error;
+      return {
+        ok: false,
+        error: new FrameError(e.reason, `signed zone frame: ${e.message.replace(/ \(at byte \d+\)$/, '')}`, at + e.offset),
+      };
+    }
+    if (inner.signature !== undefined) return { ok: false, error: new FrameError('malformed', 'a signed frame inside a signed frame', at) };
+    return { ok: true, frame: inner.frame, signature: opened.opened.signature };
+  }
   try {
     if (bytes.length > MAX_ZONE_FRAME_BYTES)
       throw new FrameError('oversized', `zone frame of ${bytes.length} bytes exceeds ${MAX_ZONE_FRAME_BYTES}`, MAX_ZONE_FRAME_BYTES);

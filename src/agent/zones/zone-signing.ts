@@ -1,0 +1,165 @@
+// Zone frames signed with the node's key and checked against the fleet CA: the signer (this node's key and
+// certificate) and the authenticator (the senders' certificates, verified once and cached by key id, and each
+// frame's signature and sender). `zoneSecurity.signing: required` in node.yaml; docs/consensus.md "Authorised
+// twice", [FM-ZONE-SIGN-1..5] in docs/protocol.md.
+
+import { webcrypto } from 'node:crypto';
+import type { Logger } from '../../kit/index.js';
+import { type CertificateRefusal, importPrivateKeyPem, keyMatchesCertificate, verifyNodeCertificate, x509 } from '../../pki/index.js';
+import type { ZoneConfig } from '../../protocol/consensus/types.js';
+import type { ZoneFrame } from '../../protocol/consensus/zone-frames.js';
+import {
+  signZoneFrame,
+  verifyZoneFrameSignature,
+  type ZoneFrameSignature,
+  type ZoneKey,
+  type ZoneSignatureRefusal,
+  zoneKeyId,
+} from '../../protocol/consensus/zone-signature.js';
+
+/** This node's side: its key signs every zone frame it sends. */
+export interface ZoneSigner {
+  readonly keyId: string;
+  /** The certificate's DER, sent once on each link ([FM-ZONE-SIGN-3]). */
+  readonly certificateDer: Uint8Array;
+  sign(frame: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Loads the node's key and certificate (PEM). Throws FM_ZONE_SIGNING when the key is not the certificate's or
+ * not ECDSA P-256: a node that must sign and cannot is a configuration error the operator must see.
+ */
+export async function createZoneSigner(o: { keyPem: string; certPem: string; keyFile: string }): Promise<ZoneSigner> {
+  const cert = new x509.X509Certificate(o.certPem);
+  const key = await importPrivateKeyPem(o.keyPem, o.keyFile);
+  if (!keyMatchesCertificate(o.keyPem, o.certPem)) throw new Error(`${o.keyFile} is not the key of the certificate ${cert.subject}`);
+  const certificateDer = new Uint8Array(cert.rawData);
+  const keyId = await zoneKeyId(certificateDer);
+  return { keyId, certificateDer, sign: (frame) => signZoneFrame(frame, keyId, key as ZoneKey) };
+}
+
+/** [FM-ZONE-SIGN-5] Whether the zone lists `sender` for what `frame` does. */
+export function zoneListsSender(zone: ZoneConfig, frame: ZoneFrame, sender: string): boolean {
+  switch (frame.type) {
+    case 'vote':
+      return zone.voters.includes(sender);
+    case 'pumpState':
+      return zone.pumps.some((p) => p.id === frame.pump && p.node === sender);
+    case 'detection':
+      return zone.cameras.some((c) => c.node === sender);
+    case 'command':
+    case 'epoch':
+    case 'held':
+      return zone.voters.includes(sender) || zone.cameras.some((c) => c.node === sender) || zone.pumps.some((p) => p.node === sender);
+  }
+}
+
+/** What the authenticator holds of a key id: a verified certificate, or why it was refused. */
+type KnownKey =
+  | { readonly ok: true; readonly node: string; readonly publicKey: ZoneKey; readonly notAfter: number; readonly serial: string }
+  | { readonly ok: false; readonly node: string; readonly reason: CertificateRefusal | 'other-site'; readonly message: string };
+
+export interface ZoneAuthenticatorOptions {
+  /** This node's site: a certificate must name it (OU). */
+  readonly site: string;
+  /** The fleet CA (PEM). Absent: every certificate and so every frame is refused (fail-safe), loudly. */
+  readonly ca: string | undefined;
+  /** The fleet CA's CRL (PEM), when given. */
+  readonly crl?: string;
+  /** The zones this node knows, by id. */
+  readonly zones: readonly ZoneConfig[];
+  readonly now: () => number;
+  readonly logger: Logger;
+  /** A certificate refused, by its reason (for the metrics). */
+  readonly onCertificateRefused?: (reason: CertificateRefusal | 'other-site' | 'no-ca') => void;
+}
+
+export type CertificateOutcome =
+  | { readonly ok: true; readonly keyId: string; readonly node: string }
+  | { readonly ok: false; readonly keyId: string; readonly reason: string };
+
+/**
+ * The receiving side: certificates heard from senders are verified against the fleet CA (chain, validity,
+ * CRL), must have CN = the sender and OU = this site, and are cached by key id; each frame's signature is then
+ * checked with the key its key id names. [FM-ZONE-SIGN-4] [FM-ZONE-SIGN-5]
+ */
+export class ZoneFrameAuthenticator {
+  readonly #o: ZoneAuthenticatorOptions;
+  readonly #zones: Map<string, ZoneConfig>;
+  readonly #keys = new Map<string, KnownKey>();
+
+  constructor(options: ZoneAuthenticatorOptions) {
+    this.#o = options;
+    this.#zones = new Map(options.zones.map((z) => [z.id, z]));
+  }
+
+  /** Whether this key id is known (verified or refused): a want for it is no longer needed. */
+  knows(keyId: string): boolean {
+    return this.#keys.has(keyId);
+  }
+
+  /** Verified certificates held, by node (for the status). */
+  nodes(): string[] {
+    return [...new Set([...this.#keys.values()].filter((k) => k.ok).map((k) => k.node))].sort();
+  }
+
+  /**
+   * A certificate heard from `sender` (the topic's owner, or the datagram's claimed sender). Verified once per
+   * key id; a refusal is kept too, so frames signed with that key are refused without asking again.
+   */
+  async addCertificate(der: Uint8Array, sender: string): Promise<CertificateOutcome> {
+    const keyId = await zoneKeyId(der);
+    const known = this.#keys.get(keyId);
+    if (known?.ok === true && known.node === sender) return { ok: true, keyId, node: known.node };
+    if (known?.ok === false && known.node === sender) return { ok: false, keyId, reason: known.reason };
+    const refuse = (reason: CertificateRefusal | 'other-site' | 'no-ca', message: string): CertificateOutcome => {
+      // A refusal is remembered per key id only for certificates of the fleet CA or none at all; a sender that
+      // merely relays another's certificate under its own name changes nothing of what that key may do.
+      if (!this.#keys.has(keyId) && reason !== 'no-ca' && reason !== 'other-node')
+        this.#keys.set(keyId, { ok: false, node: sender, reason, message });
+      this.#o.onCertificateRefused?.(reason);
+      this.#o.logger.warn({ sender, keyId, reason }, `zone signing: the certificate ${sender} sent is refused (${reason}): ${message}`);
+      return { ok: false, keyId, reason };
+    };
+    if (known?.ok === true) return refuse('other-node', `it is ${known.node}'s certificate, not ${sender}'s`);
+    if (this.#o.ca === undefined)
+      return refuse('no-ca', 'no fleet CA to verify it with (zoneSecurity.ca, pki.dir/ca.crt or mqtt.ca): every signed frame is refused');
+    let pem: string;
+    try {
+      pem = new x509.X509Certificate(der).toString('pem');
+    } catch (err) {
+      return refuse('malformed', (err as Error).message);
+    }
+    const verdict = await verifyNodeCertificate(pem, {
+      ca: this.#o.ca,
+      ...(this.#o.crl === undefined ? {} : { crl: this.#o.crl }),
+      now: this.#o.now(),
+      expectNode: sender,
+    });
+    if (!verdict.ok) return refuse(verdict.reason, verdict.message);
+    if (verdict.site !== this.#o.site) return refuse('other-site', `its site (OU) is ${verdict.site ?? 'none'}, not ${this.#o.site}`);
+    const cert = new x509.X509Certificate(der);
+    const publicKey = (await cert.publicKey.export(webcrypto)) as ZoneKey;
+    this.#keys.set(keyId, { ok: true, node: verdict.node, publicKey, notAfter: verdict.notAfter.getTime(), serial: verdict.serial });
+    this.#o.logger.info({ node: verdict.node, keyId, serial: verdict.serial }, `zone signing: certificate of ${verdict.node} verified`);
+    return { ok: true, keyId, node: verdict.node };
+  }
+
+  /**
+   * [FM-ZONE-SIGN-4] Whether a frame heard from `sender` may go to the engine: undefined when it may (or when it
+   * names a zone this node does not know: the engine ignores it), else the refusal. The checks, in order:
+   * `unsigned`; `unknown-certificate` (key id not verified: unknown, refused, expired since); `wrong-identity`
+   * (the certificate's node is not the sender, or the zone does not list the sender for this frame);
+   * `bad-signature`.
+   */
+  async check(frame: ZoneFrame, signature: ZoneFrameSignature | undefined, sender: string): Promise<ZoneSignatureRefusal | undefined> {
+    const zone = this.#zones.get(frame.type === 'vote' ? frame.vote.zone : frame.zone);
+    if (zone === undefined) return undefined;
+    if (signature === undefined) return 'unsigned';
+    const key = this.#keys.get(signature.keyId);
+    if (key === undefined || !key.ok || key.notAfter < this.#o.now()) return 'unknown-certificate';
+    if (key.node !== sender || !zoneListsSender(zone, frame, sender)) return 'wrong-identity';
+    if (!(await verifyZoneFrameSignature(signature, key.publicKey))) return 'bad-signature';
+    return undefined;
+  }
+}
