@@ -201,7 +201,11 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const brokerless = overrides.createTransport === undefined && !config.mqtt.enabled;
   if (brokerless) metrics.registry.removeSingleMetric('fieldmesh_agent_broker_connected');
   // [FM-CERT-6] The certificate the hub renews (node.yaml `pki`) replaces mqtt.cert/key/ca once there is one.
-  const pkiCredentials = config.pki === undefined ? undefined : readNodeCredentials(config.pki.dir, identity.node);
+  // Only on a TLS URL: given a certificate, mqtt.js would turn mqtt:// into mqtts:// by itself.
+  const pkiCredentials =
+    config.pki === undefined || !/^(mqtts|wss):\/\//i.test(config.mqtt.url)
+      ? undefined
+      : readNodeCredentials(config.pki.dir, identity.node);
   const transport =
     overrides.createTransport?.(will) ??
     (brokerless ? createNoBrokerTransport() : undefined) ??

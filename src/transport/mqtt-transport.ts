@@ -64,6 +64,11 @@ function meterStream(stream: Duplex | undefined): ByteMeter {
   return { bytesIn: () => bytesIn, bytesOut: () => bytesOut };
 }
 
+/** mqtts:// and wss:// links carry TLS (and so a client certificate). */
+function isTlsUrl(url: string): boolean {
+  return /^(mqtts|wss):\/\//i.test(url);
+}
+
 export function createMqttTransport(options: MqttTransportOptions): Transport {
   const clock = options.clock ?? systemClock;
   const logger = (options.logger ?? silentLogger).child({ component: 'mqtt-transport', clientId: options.clientId });
@@ -105,11 +110,13 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     }
     if (options.username !== undefined) opts.username = options.username;
     if (options.password !== undefined) opts.password = options.password;
-    const ca = credentials?.ca ?? options.ca;
+    // Renewed credentials only on a TLS URL: given a cert and a key, mqtt.js turns mqtt:// into mqtts:// itself.
+    const renewed = isTlsUrl(options.url) ? credentials : undefined;
+    const ca = renewed?.ca ?? options.ca;
     if (ca !== undefined) opts.ca = ca;
-    const cert = credentials?.cert ?? options.cert;
+    const cert = renewed?.cert ?? options.cert;
     if (cert !== undefined) opts.cert = cert;
-    const key = credentials?.key ?? options.key;
+    const key = renewed?.key ?? options.key;
     if (key !== undefined) opts.key = key;
     if (options.will !== undefined) {
       opts.will = {
@@ -305,7 +312,8 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     renewCredentials(next: TlsCredentials): void {
       credentials = next;
       const a = attempt;
-      if (closed || a === undefined || !a.connected) return;
+      // Over plain MQTT the client shows no certificate: nothing to reconnect for.
+      if (closed || a === undefined || !a.connected || !isTlsUrl(options.url)) return;
       logger.info({ url: options.url }, 'reconnecting to use renewed TLS credentials');
       renewing = true;
       // A clean DISCONNECT: the broker discards the will, so the hub sees no death, only a new session.
