@@ -40,10 +40,21 @@ const STATE_TITLE: Record<NodeStateName, string> = {
   unknown: 'unknown: not heard since the hub started',
 };
 
-export function StateBadge({ state }: { state: NodeStateName }) {
+/**
+ * A node's state; with `certificate` (the nodes API's, hub.yaml `pki`), an expired or revoked certificate is said
+ * beside it: such a node is shut out by the broker, not merely offline (docs/pki.md "Expiry alerts").
+ */
+export function StateBadge({ state, certificate }: { state: NodeStateName; certificate?: string | null | undefined }) {
+  const shut = certificate === 'expired' || certificate === 'revoked';
   return (
     <span class={`state ${state}`} title={STATE_TITLE[state]}>
       <span aria-hidden="true">{STATE_ICON[state]}</span> {state}
+      {shut ? (
+        <span class="certificate-state" data-certificate={certificate} title={`its certificate of the fleet CA is ${certificate}`}>
+          {' '}
+          · certificate {certificate}
+        </span>
+      ) : null}
     </span>
   );
 }

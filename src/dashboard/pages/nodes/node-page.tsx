@@ -178,7 +178,7 @@ export function NodePage({ site, node }: { site: string; node: string }) {
       </p>
       <div class="title-row">
         <h1>{node}</h1>
-        <StateBadge state={n.state} />
+        <StateBadge state={n.state} certificate={n.certificate} />
         <span class="muted">
           {n.since !== null ? (
             <>

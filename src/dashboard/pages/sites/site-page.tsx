@@ -176,7 +176,7 @@ export function SitePage({ site }: { site: string }) {
                     <a href={nodeHref(n.site, n.node)}>{n.node}</a>
                   </td>
                   <td>
-                    <StateBadge state={n.state} />
+                    <StateBadge state={n.state} certificate={n.certificate} />
                     {n.since !== null && (
                       <span class="sub-inline">
                         {' '}
@@ -228,7 +228,7 @@ export function SitePage({ site }: { site: string }) {
                   {n.node} <span class="muted">→ hub (MQTT)</span>
                 </td>
                 <td>
-                  <StateBadge state={n.state} />
+                  <StateBadge state={n.state} certificate={n.certificate} />
                 </td>
                 <td>
                   <Age time={n.lastHeard} />
