@@ -45,6 +45,8 @@ export const LOCAL_CONFIG_KEYS: readonly string[] = [
   'dataDir',
   'http.host',
   'http.port',
+  'http.tls',
+  'pki',
   'zoneCommands.token',
   'commands.token',
   'reconcile',

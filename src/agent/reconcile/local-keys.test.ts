@@ -46,3 +46,19 @@ test("distributed config: the _file form of a local key is ignored like the key 
   assert.equal(parsed.data.mqtt.password, 'node-own-password');
   assert.equal(parsed.data.commands.token, 'node-own-command-token');
 });
+
+test("distributed config: the node's pki folder and HTTPS files stay its own; the repository's are ignored and named", () => {
+  const own = agentConfigSchema.parse({
+    node,
+    pki: { dir: '/etc/fieldmesh/tls' },
+    http: { tls: { cert: '/etc/fieldmesh/tls/n1.crt', key: '/etc/fieldmesh/tls/n1.key' } },
+  });
+  const kept = parseDistributedConfig({ node }, own);
+  assert.ok(kept.success, JSON.stringify(kept));
+  assert.equal(kept.data.pki?.dir, '/etc/fieldmesh/tls', 'a config without pki does not drop the node own');
+  assert.equal(kept.data.http.tls?.cert, '/etc/fieldmesh/tls/n1.crt');
+  const overridden = parseDistributedConfig({ node, pki: { dir: '/elsewhere' }, http: { tls: { cert: '/x.crt', key: '/x.key' } } }, own);
+  assert.ok(overridden.success, JSON.stringify(overridden));
+  assert.equal(overridden.data.pki?.dir, '/etc/fieldmesh/tls');
+  assert.deepEqual([...overridden.ignored].sort(), ['http.tls', 'pki']);
+});
