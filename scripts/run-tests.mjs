@@ -43,6 +43,8 @@ ensureDebianPackage('mosquitto_sub', 'mosquitto-clients');
 ensureDebianPackage('chromium', 'chromium');
 // The awareness plane is tested across real network namespaces (ip netns, a bridge, veth pairs).
 ensureDebianPackage('ip', 'iproute2');
+// The configuration repository is tested as a real git repository, pulled by real hubs and nodes.
+ensureDebianPackage('git', 'git');
 
 // Type check everything (tests and benches included), lint, then build what the end-to-end tests run.
 for (const [what, args] of [
