@@ -54,6 +54,7 @@ import { createSqliteStore, type StoreSample } from './store/index.js';
 import { registerZoneMetrics } from './zones/zone-metrics.js';
 import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
 import { splitZoneDatagrams } from './zones/zone-segment.js';
+import { setUpZoneSigning, zoneSigningFiles } from './zones/zone-signing.js';
 
 export interface AgentOverrides {
   readonly clock?: Clock;
@@ -515,7 +516,18 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     if (list === undefined || list.length === 0) return;
     zoneMetrics ??= registerZoneMetrics(metrics.registry, () => zones?.stats());
     const zm = zoneMetrics;
+    const signing =
+      config.zoneSecurity.signing === 'required'
+        ? await setUpZoneSigning({
+            site: identity.site,
+            zones: list,
+            files: zoneSigningFiles(config, identity.node),
+            now: () => clock.now(),
+            logger: logger.child({ area: 'zones' }),
+          })
+        : undefined;
     zones = await startZoneRuntime({
+      ...(signing === undefined ? {} : { signing }),
       site: identity.site,
       node: identity.node,
       prefix: config.topicPrefix,

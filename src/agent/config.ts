@@ -247,6 +247,20 @@ const agentConfigObject = z.strictObject({
    * node of a zone carries the same zone blocks (their hash must agree for votes to count).
    */
   zones: zonesSchema.optional(),
+  /**
+   * Zone frames signed with the node's key and checked against the fleet CA (docs/consensus.md "Authorised
+   * twice"). `required` for any fleet with a CA; `off` (default) for fleets without one. Files default to
+   * `pki.dir` (`ca.crt`, `<node>.crt`, `<node>.key`), else `mqtt.ca`, `mqtt.cert`, `mqtt.key`.
+   */
+  zoneSecurity: z
+    .strictObject({
+      signing: z.enum(['off', 'required']).default('off'),
+      ca: z.string().min(1).optional(),
+      crl: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+    })
+    .prefault({} as never),
   /** Operators' commands through this node's API (elect, pump start/stop/estop/clear/test). */
   zoneCommands: z
     .strictObject({

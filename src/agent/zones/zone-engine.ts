@@ -8,6 +8,7 @@ import { evaluateIsolatedFallback, evaluateZone } from '../../protocol/consensus
 import type { ActuationCause, Detection, Vote, VoteRefusal, ZoneConfig, ZoneEvaluation } from '../../protocol/consensus/types.js';
 import { majorityOf, VoteCaster, ZoneVotes, type ZoneVotesSnapshot } from '../../protocol/consensus/votes.js';
 import { zoneConfigHash } from '../../protocol/consensus/zone-config.js';
+import type { ZoneSignatureRefusal } from '../../protocol/consensus/zone-signature.js';
 import type { PumpAction, PumpController, PumpDemand, PumpStateName, PumpStateView } from '../actuators/pump-controller.js';
 import { detectionKey, messageEpoch, messageZone, type ZoneLink, type ZoneMessage, type ZoneStateStore } from './zone-messages.js';
 
@@ -152,7 +153,9 @@ interface ZoneState {
   /** `boot/seq/epoch` of the vote last accepted per voter. */
   readonly accepted: Map<string, string>;
   readonly records: ZoneRecord[];
-  readonly refusals: Map<VoteRefusal, number>;
+  readonly refusals: Map<VoteRefusal | ZoneSignatureRefusal, number>;
+  /** When a signature refusal was last recorded, by sender and reason (recorded once per vote lifetime). */
+  readonly refusalRecorded: Map<string, number>;
   lastEvaluation: ZoneEvaluation | undefined;
   fallback: boolean;
 }
@@ -179,7 +182,8 @@ export interface ZoneStatus {
     /** The envelope's full view, on the pump's owner. */
     readonly view?: PumpStateView;
   }[];
-  readonly refusals: Readonly<Partial<Record<VoteRefusal, number>>>;
+  /** Refused votes by reason, and with `zoneSecurity.signing: required` refused frames by signature reason. */
+  readonly refusals: Readonly<Partial<Record<VoteRefusal | ZoneSignatureRefusal, number>>>;
 }
 
 export class ZoneEngine {
@@ -233,6 +237,7 @@ export class ZoneEngine {
         accepted: new Map(),
         records: [],
         refusals: new Map(),
+        refusalRecorded: new Map(),
         lastEvaluation: undefined,
         fallback: false,
       });
@@ -335,6 +340,21 @@ export class ZoneEngine {
         return;
       }
     }
+  }
+
+  /**
+   * [FM-ZONE-SIGN-4] A frame of `zone` the link refused before the engine (signature, certificate, identity):
+   * counted with the zone's vote refusals, recorded once per vote lifetime per sender and reason.
+   */
+  refuse(zone: string, reason: ZoneSignatureRefusal, sender: string): void {
+    const s = this.#zones.get(zone);
+    if (s === undefined) return;
+    const now = this.#o.clock.now();
+    s.refusals.set(reason, (s.refusals.get(reason) ?? 0) + 1);
+    const key = `${sender}\0${reason}`;
+    if (now - (s.refusalRecorded.get(key) ?? Number.NEGATIVE_INFINITY) < s.zone.policy.voteTtlMs) return;
+    s.refusalRecorded.set(key, now);
+    this.#record(s, { at: now, kind: 'vote-refused', reason, from: sender });
   }
 
   /** The periodic work: re-send unacknowledged detections, acknowledge, vote and renew, count, fallback. */

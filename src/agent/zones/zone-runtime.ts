@@ -10,8 +10,16 @@ import { type Clock, describeError, type Logger, type TimerHandle } from '../../
 import { writeFileDurably } from '../../platform/index.js';
 import type { Detection } from '../../protocol/consensus/types.js';
 import type { ConfiguredZone } from '../../protocol/consensus/zone-config.js';
-import { decodeZoneDatagram, encodeZoneDatagram } from '../../protocol/consensus/zone-datagram.js';
+import { encodeZoneDatagram, openZoneDatagram } from '../../protocol/consensus/zone-datagram.js';
 import { decodeZoneFrame, encodeZoneFrame, type ZoneFrame, type ZoneFrameTypeName } from '../../protocol/consensus/zone-frames.js';
+import {
+  decodeZoneControl,
+  encodeZoneCertificate,
+  encodeZoneCertificateWant,
+  isZoneControl,
+  type ZoneFrameSignature,
+  type ZoneSignatureRefusal,
+} from '../../protocol/consensus/zone-signature.js';
 import { nodeTopic, parseTopic } from '../../protocol/index.js';
 import type { FrameLink, Transport, TransportMessage } from '../../transport/index.js';
 import type { PumpAction, PumpStopReason } from '../actuators/pump-controller.js';
@@ -19,6 +27,7 @@ import { PumpController, type PumpRecord } from '../actuators/pump-controller.js
 import { createPumpDriver } from '../actuators/pump-driver.js';
 import { ZoneEngine, type ZoneRecord, type ZoneStatus } from './zone-engine.js';
 import type { StoredZoneState, ZoneStateStore } from './zone-messages.js';
+import type { ZoneSigning } from './zone-signing.js';
 
 export interface ZoneRuntimeOptions {
   readonly site: string;
@@ -45,6 +54,11 @@ export interface ZoneRuntimeOptions {
    * without it (no awareness plane), only voters heard on the zone link count. [FM-ZONE-REACH]
    */
   readonly liveNodes?: () => readonly string[];
+  /**
+   * `zoneSecurity.signing: required`: every frame this node sends is signed, every frame it hears must be signed
+   * by a certificate of the fleet CA naming its sender, whom the zone lists. [FM-ZONE-SIGN-1..5]
+   */
+  readonly signing?: ZoneSigning;
   /** A pump this node drives started on a certificate: ms from the detection that completed the evidence. */
   readonly onDecisionLatency?: (zone: string, pump: string, ms: number) => void;
   /** Zone records and pump records, for the outbox (the hub's audit). */
@@ -82,7 +96,7 @@ export type ZoneLinkName = 'mqtt' | 'udp';
  * `truncated`, `oversized`, `version`), or on UDP `other-site` (another site's datagram on the segment,
  * ignored) and `own` (a datagram naming this node as its sender).
  */
-export type ZoneFrameRefusal = 'malformed' | 'truncated' | 'oversized' | 'version' | 'other-site' | 'own';
+export type ZoneFrameRefusal = 'malformed' | 'truncated' | 'oversized' | 'version' | 'other-site' | 'own' | ZoneSignatureRefusal;
 
 type Counts<K extends string> = Partial<Record<K, number>>;
 
@@ -143,6 +157,9 @@ class FileZoneStateStore implements ZoneStateStore {
     writeFileDurably(this.path, `${JSON.stringify(this.states)}\n`);
   }
 }
+
+/** The least time between two wants of one key id, or two answers with this node's certificate, on the segment. */
+const WANT_INTERVAL_MS = 1_000;
 
 /** Command ids remembered to execute each once when it arrives on two links (or twice on one). */
 const SEEN_COMMANDS = 1_024;
@@ -210,6 +227,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
   const topic = nodeTopic(o.prefix, o.site, o.node, 'zone');
   /** (zone, boot/seq) of this node's votes already counted as cast. */
   const castSeen = new Set<string>();
+  let signing: Promise<void> = Promise.resolve();
   const send = (m: ZoneFrame): void => {
     const bytes = encodeZoneFrame(m);
     if (m.type === 'vote' && m.vote.voter === o.node) {
@@ -221,14 +239,24 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
         votesCast.set(m.vote.zone, (votesCast.get(m.vote.zone) ?? 0) + 1);
       }
     }
-    if (o.transport.connected) {
-      bump(sent.mqtt, m.type);
-      void o.transport.publish(topic, bytes, { qos: 1 }).catch(() => {});
-    }
-    if (o.segment !== undefined) {
-      bump(sent.udp, m.type);
-      o.segment.send(encodeZoneDatagram(o.site, o.node, bytes));
-    }
+    const transmit = (payload: Uint8Array): void => {
+      if (o.transport.connected) {
+        bump(sent.mqtt, m.type);
+        void o.transport.publish(topic, payload, { qos: 1 }).catch(() => {});
+      }
+      if (o.segment !== undefined) {
+        bump(sent.udp, m.type);
+        o.segment.send(encodeZoneDatagram(o.site, o.node, payload));
+      }
+    };
+    const signer = o.signing?.signer;
+    if (signer === undefined) transmit(bytes);
+    // [FM-ZONE-SIGN-1] Signed in order, so frames leave in the order the engine sent them.
+    else
+      signing = signing.then(
+        () => signer.sign(bytes).then(transmit),
+        () => {},
+      );
   };
   engine = new ZoneEngine({
     node: o.node,
@@ -278,6 +306,65 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     }
     return false;
   };
+  /** Frames and certificates heard, checked one after the other (a certificate before the frames it signs). */
+  let inbound: Promise<void> = Promise.resolve();
+  /** When a want of each key id last went out on the segment. */
+  const wanted = new Map<string, number>();
+  let certificateSentAt = Number.NEGATIVE_INFINITY;
+  const sendCertificateOnSegment = (): void => {
+    const signer = o.signing?.signer;
+    if (signer === undefined || o.segment === undefined || clock.now() - certificateSentAt < WANT_INTERVAL_MS) return;
+    certificateSentAt = clock.now();
+    o.segment.send(encodeZoneDatagram(o.site, o.node, encodeZoneCertificate(signer.certificateDer)));
+  };
+  /** [FM-ZONE-SIGN-3] A certificate (either link) or a want (the segment) heard from `sender`. */
+  const control = (link: ZoneLinkName, bytes: Uint8Array, sender: string): void => {
+    const decoded = decodeZoneControl(bytes);
+    if (!decoded.ok) {
+      bump(rejected[link], decoded.error.reason);
+      return;
+    }
+    const c = decoded.control;
+    if (c.type === 'want') {
+      if (link === 'udp' && c.keyId === o.signing?.signer?.keyId) sendCertificateOnSegment();
+      return;
+    }
+    const authenticator = o.signing?.authenticator;
+    if (authenticator === undefined) return;
+    inbound = inbound.then(async () => {
+      await authenticator.addCertificate(c.der, sender);
+    });
+  };
+  const accept = (link: ZoneLinkName, frame: ZoneFrame, signature: ZoneFrameSignature | undefined, sender: string): void => {
+    const authenticator = o.signing?.authenticator;
+    if (authenticator === undefined) {
+      deliver(link, frame, sender);
+      return;
+    }
+    inbound = inbound.then(async () => {
+      const refusal = await authenticator.check(frame, signature, sender);
+      if (refusal === undefined) {
+        deliver(link, frame, sender);
+        return;
+      }
+      bump(rejected[link], refusal);
+      zoneEngine.refuse(frame.type === 'vote' ? frame.vote.zone : frame.zone, refusal, sender);
+      logger.debug({ link, sender, type: frame.type, refusal }, 'zone frame refused (signing required)');
+      // Ask the segment for a certificate this node has not judged yet (the broker's copy is retained).
+      if (
+        refusal === 'unknown-certificate' &&
+        signature !== undefined &&
+        o.segment !== undefined &&
+        !authenticator.knows(signature.keyId)
+      ) {
+        const last = wanted.get(signature.keyId) ?? Number.NEGATIVE_INFINITY;
+        if (clock.now() - last >= WANT_INTERVAL_MS) {
+          wanted.set(signature.keyId, clock.now());
+          o.segment.send(encodeZoneDatagram(o.site, o.node, encodeZoneCertificateWant(signature.keyId)));
+        }
+      }
+    });
+  };
   const deliver = (link: ZoneLinkName, frame: ZoneFrame, sender: string): void => {
     if (duplicate(frame, sender)) {
       duplicates[link]++;
@@ -291,6 +378,10 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
   const onMessage = (msg: TransportMessage): void => {
     const t = parseTopic(o.prefix, msg.topic);
     if (t?.kind !== 'node' || t.channel !== 'zone' || t.site !== o.site || t.node === o.node) return;
+    if (isZoneControl(msg.payload)) {
+      control('mqtt', msg.payload, t.node);
+      return;
+    }
     // Zone frames only: other traffic on the channel is counted as rejected, never thrown.
     const decoded = decodeZoneFrame(msg.payload);
     if (!decoded.ok) {
@@ -298,7 +389,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
       logger.debug({ sender: t.node, err: decoded.error.message }, 'zone frame rejected');
       return;
     }
-    deliver('mqtt', decoded.frame, t.node);
+    accept('mqtt', decoded.frame, decoded.signature, t.node);
   };
   /**
    * [FM-ZONE-LINK-UDP] A zone datagram names its site and sender; the sender is claimed, not proven (UDP
@@ -306,20 +397,40 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
    * counted and dropped.
    */
   const onDatagram = (bytes: Uint8Array, from: { readonly address: string }): void => {
-    const decoded = decodeZoneDatagram(bytes);
-    if (!decoded.ok) {
+    const opened = openZoneDatagram(bytes);
+    if (!opened.ok) {
+      bump(rejected.udp, opened.error.reason);
+      logger.debug({ from: from.address, err: opened.error.message }, 'zone datagram rejected');
+      return;
+    }
+    const { site, sender, payload } = opened;
+    const isControl = isZoneControl(payload);
+    const decoded = isControl ? undefined : decodeZoneFrame(payload);
+    if (decoded !== undefined && !decoded.ok) {
       bump(rejected.udp, decoded.error.reason);
       logger.debug({ from: from.address, err: decoded.error.message }, 'zone datagram rejected');
       return;
     }
-    const { site, sender, frame } = decoded.datagram;
     if (site !== o.site) bump(rejected.udp, 'other-site');
     else if (sender === o.node) bump(rejected.udp, 'own');
-    else deliver('udp', frame, sender);
+    else if (decoded === undefined) control('udp', payload, sender);
+    else accept('udp', decoded.frame, decoded.signature, sender);
   };
   o.transport.on('message', onMessage);
   o.segment?.onFrame(onDatagram);
   if (o.zones.length > 0) await o.transport.subscribe(nodeTopic(o.prefix, o.site, '+', 'zone'), 1).catch(() => {});
+  // [FM-ZONE-SIGN-3] The certificate travels once: retained on the zone topic (a retained message is untouched by
+  // the frames published there without retain), and on the segment at start and when wanted.
+  const ownCertificate = o.signing?.signer?.certificateDer;
+  const publishCertificate = (): void => {
+    if (ownCertificate !== undefined)
+      void o.transport.publish(topic, encodeZoneCertificate(ownCertificate), { qos: 1, retain: true }).catch(() => {});
+  };
+  if (ownCertificate !== undefined && o.zones.length > 0) {
+    if (o.transport.connected) publishCertificate();
+    o.transport.on('connected', publishCertificate);
+    sendCertificateOnSegment();
+  }
   let timer: TimerHandle | undefined;
   let stopped = false;
   const schedule = (): void => {
@@ -383,7 +494,10 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
       stopped = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       o.transport.off('message', onMessage);
+      o.transport.off('connected', publishCertificate);
       o.segment?.onFrame(() => {});
+      await inbound;
+      await signing;
       await zoneEngine.idle();
       for (const p of pumps) await p.close();
     },

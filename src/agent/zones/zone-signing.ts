@@ -4,6 +4,8 @@
 // twice", [FM-ZONE-SIGN-1..5] in docs/protocol.md.
 
 import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../../kit/index.js';
 import { type CertificateRefusal, importPrivateKeyPem, keyMatchesCertificate, verifyNodeCertificate, x509 } from '../../pki/index.js';
 import type { ZoneConfig } from '../../protocol/consensus/types.js';
@@ -130,12 +132,18 @@ export class ZoneFrameAuthenticator {
     } catch (err) {
       return refuse('malformed', (err as Error).message);
     }
-    const verdict = await verifyNodeCertificate(pem, {
-      ca: this.#o.ca,
-      ...(this.#o.crl === undefined ? {} : { crl: this.#o.crl }),
-      now: this.#o.now(),
-      expectNode: sender,
-    });
+    let verdict: Awaited<ReturnType<typeof verifyNodeCertificate>>;
+    try {
+      verdict = await verifyNodeCertificate(pem, {
+        ca: this.#o.ca,
+        ...(this.#o.crl === undefined ? {} : { crl: this.#o.crl }),
+        now: this.#o.now(),
+        expectNode: sender,
+      });
+    } catch (err) {
+      // An unreadable CA, or a CRL the CA did not sign: this node's configuration, so nothing verifies.
+      return refuse('no-ca', (err as Error).message);
+    }
     if (!verdict.ok) return refuse(verdict.reason, verdict.message);
     if (verdict.site !== this.#o.site) return refuse('other-site', `its site (OU) is ${verdict.site ?? 'none'}, not ${this.#o.site}`);
     const cert = new x509.X509Certificate(der);
@@ -162,4 +170,102 @@ export class ZoneFrameAuthenticator {
     if (!(await verifyZoneFrameSignature(signature, key.publicKey))) return 'bad-signature';
     return undefined;
   }
+}
+
+/** What the zone runtime needs to sign and check: both halves, set up from node.yaml's files. */
+export interface ZoneSigning {
+  /** Undefined when the node's key or certificate could not be read: it then sends unsigned frames, which others refuse. */
+  readonly signer: ZoneSigner | undefined;
+  readonly authenticator: ZoneFrameAuthenticator;
+}
+
+/** The files of `zoneSecurity` (each resolved by the caller: zoneSecurity's own, else pki.dir's, else mqtt's). */
+export interface ZoneSigningFiles {
+  readonly ca?: string | undefined;
+  readonly crl?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+}
+
+/**
+ * `zoneSecurity.signing: required`: reads the node's key and certificate and the fleet CA (and CRL). Never
+ * throws: a file that is missing or unreadable is logged at error level with what it costs (no CA: every
+ * frame refused; no key: this node's frames refused by the others), so the node stays up and refuses rather
+ * than accepts. [FM-ZONE-SIGN-5]
+ */
+export async function setUpZoneSigning(o: {
+  readonly site: string;
+  readonly zones: readonly ZoneConfig[];
+  readonly files: ZoneSigningFiles;
+  readonly now: () => number;
+  readonly logger: Logger;
+  readonly onCertificateRefused?: ZoneAuthenticatorOptions['onCertificateRefused'];
+}): Promise<ZoneSigning> {
+  const read = (what: string, file: string | undefined, cost: string): string | undefined => {
+    if (file === undefined) {
+      o.logger.error({ code: 'FM_ZONE_SIGNING' }, `zone signing required and no ${what} is configured: ${cost}`);
+      return undefined;
+    }
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      o.logger.error(
+        { code: 'FM_ZONE_SIGNING', file },
+        `zone signing required and the ${what} ${file} cannot be read (${(err as Error).message}): ${cost}`,
+      );
+      return undefined;
+    }
+  };
+  const ca = read('fleet CA (zoneSecurity.ca, pki.dir/ca.crt or mqtt.ca)', o.files.ca, 'every zone frame received is refused');
+  const crl = o.files.crl === undefined ? undefined : read('CRL', o.files.crl, 'every zone frame received is refused');
+  const failedCrl = o.files.crl !== undefined && crl === undefined;
+  const cost = "this node's zone frames go unsigned and every other node refuses them";
+  const certPem = read('node certificate (zoneSecurity.cert, pki.dir/<node>.crt or mqtt.cert)', o.files.cert, cost);
+  const keyPem = read('node key (zoneSecurity.key, pki.dir/<node>.key or mqtt.key)', o.files.key, cost);
+  let signer: ZoneSigner | undefined;
+  if (certPem !== undefined && keyPem !== undefined) {
+    try {
+      signer = await createZoneSigner({ keyPem, certPem, keyFile: o.files.key as string });
+    } catch (err) {
+      o.logger.error(
+        { code: 'FM_ZONE_SIGNING', err: (err as Error).message },
+        `zone signing required and the node's key cannot sign: ${cost}`,
+      );
+    }
+  }
+  const authenticator = new ZoneFrameAuthenticator({
+    site: o.site,
+    // A CRL named and unreadable refuses like no CA: revocation unknown is not revocation checked.
+    ca: failedCrl ? undefined : ca,
+    ...(crl === undefined ? {} : { crl }),
+    zones: o.zones,
+    now: o.now,
+    logger: o.logger,
+    ...(o.onCertificateRefused === undefined ? {} : { onCertificateRefused: o.onCertificateRefused }),
+  });
+  if (signer !== undefined) o.logger.info({ keyId: signer.keyId }, 'zone signing required: zone frames are signed and checked');
+  return { signer, authenticator };
+}
+
+/** [FM-ZONE-SIGN-5] Where node.yaml's zone signing files are: `zoneSecurity`'s own, else `pki.dir`'s, else `mqtt`'s. */
+export function zoneSigningFiles(
+  config: {
+    readonly zoneSecurity: {
+      readonly ca?: string | undefined;
+      readonly crl?: string | undefined;
+      readonly cert?: string | undefined;
+      readonly key?: string | undefined;
+    };
+    readonly pki?: { readonly dir: string } | undefined;
+    readonly mqtt: { readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined };
+  },
+  node: string,
+): ZoneSigningFiles {
+  const dir = config.pki?.dir;
+  return {
+    ca: config.zoneSecurity.ca ?? (dir === undefined ? undefined : join(dir, 'ca.crt')) ?? config.mqtt.ca,
+    crl: config.zoneSecurity.crl,
+    cert: config.zoneSecurity.cert ?? (dir === undefined ? undefined : join(dir, `${node}.crt`)) ?? config.mqtt.cert,
+    key: config.zoneSecurity.key ?? (dir === undefined ? undefined : join(dir, `${node}.key`)) ?? config.mqtt.key,
+  };
 }

@@ -12,6 +12,7 @@ import {
   decodeZoneFrame,
   evaluateZone,
   isCountedDetection,
+  isZoneControl,
   majorityOf,
   type ZoneEvaluation,
   type ZoneFrame,
@@ -358,6 +359,8 @@ export class ZoneMonitor {
    * is refused and counted; nothing here throws.
    */
   receiveFrame(site: string, node: string, bytes: Uint8Array): void {
+    // [FM-ZONE-SIGN-3] A node's certificate, retained on its zone topic: the nodes' business, not a zone frame.
+    if (isZoneControl(bytes)) return;
     const decoded = decodeZoneFrame(bytes);
     if (!decoded.ok) {
       this.#reject('malformed', `${site}/${node}: ${decoded.error.message}`);
