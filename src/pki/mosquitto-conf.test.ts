@@ -20,7 +20,7 @@ test('mosquitto ACL: a node writes its own channels and reads its commands, conf
     prefix: 'acme/fieldmesh',
     nodes: [
       { node: 'edge-01', site: 'ranch', awarenessZone: 'north', zoneFrames: true },
-      { node: 'edge-02', site: 'valley' },
+      { node: 'edge-02', site: 'valley', zoneFrames: false },
     ],
     hubs: ['hub'],
     aggregators: ['edge-02'],
@@ -49,6 +49,7 @@ test('mosquitto ACL: a node writes its own channels and reads its commands, conf
   const edge02 = userBlock(acl, 'edge-02');
   assert.ok(edge02.includes('topic read acme/fieldmesh/_hub/aware'), 'the fleet digest without a zone');
   assert.ok(!edge02.some((l) => l.endsWith('/+/zone')), 'no zone frames for a node of no consensus zone');
+  assert.ok(!edge02.some((l) => l.endsWith('/zone')), 'and no writing of zone frames either: no zone lists it');
   assert.deepEqual(edge02.slice(-3), [
     'topic read acme/fieldmesh/+/+/aware',
     'topic write acme/fieldmesh/_hub/aware',

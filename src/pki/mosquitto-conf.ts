@@ -25,7 +25,11 @@ export interface AclNode {
   readonly site: string;
   /** With `awareness.zoneOnly`, the zone whose digest it reads (`<prefix>/_hub/aware/<zone>`); else the fleet's. */
   readonly awarenessZone?: string;
-  /** A member of consensus zones over the broker: reads its site's zone frames (`<prefix>/<site>/+/zone`). */
+  /**
+   * true: a member of consensus zones over the broker: reads its site's zone frames (`<prefix>/<site>/+/zone`).
+   * false (a configuration repository whose zones list it nowhere): may not even write its own zone topic.
+   * Absent (nodes listed by hand, zones unknown): writes its own, reads none.
+   */
   readonly zoneFrames?: boolean;
 }
 
@@ -81,7 +85,10 @@ export function mosquittoAcl(options: MosquittoAclOptions): string {
   }
   for (const n of [...options.nodes].sort((a, b) => a.site.localeCompare(b.site) || a.node.localeCompare(b.node))) {
     lines.push('', `# node ${n.node}, site ${n.site}`, `user ${n.node}`);
-    for (const channel of NODE_CHANNELS) lines.push(`topic write ${nodeTopic(prefix, n.site, n.node, channel)}`);
+    // [FM-ZONE-SIGN-6] Zone frames (and the certificate retained there) only from a node a consensus zone lists.
+    for (const channel of NODE_CHANNELS) {
+      if (channel !== 'zone' || n.zoneFrames !== false) lines.push(`topic write ${nodeTopic(prefix, n.site, n.node, channel)}`);
+    }
     for (const verb of Object.keys(NODE_COMMANDS) as NodeCommand[]) lines.push(`topic read ${commandTopic(prefix, n.site, n.node, verb)}`);
     lines.push(`topic read ${hubTopic(prefix, 'state')}`);
     lines.push(`topic read ${hubConfigTopic(prefix, n.site, n.node)}`);
