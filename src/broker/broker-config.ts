@@ -17,6 +17,8 @@ export const DEFAULT_BROKER_WS_PORT = 18831;
 export const DEFAULT_BROKER_TLS_PORT = 18883;
 /** Secure WebSocket, when websocket and tls are both enabled. */
 export const DEFAULT_BROKER_WSS_PORT = 18884;
+/** GET /metrics, when broker.yaml has a metrics block. */
+export const DEFAULT_BROKER_METRICS_PORT = 18832;
 /** The certificate CNs that get the hub role (`fieldmesh pki mosquitto-conf --hub`'s default too). */
 export const DEFAULT_HUB_IDENTITIES = ['hub'];
 
@@ -100,6 +102,17 @@ export const brokerConfigSchema = z
         hubIdentities: z.array(idText).default(DEFAULT_HUB_IDENTITIES),
         /** Certificate CNs with the admin role. */
         adminIdentities: z.array(idText).default([]),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Prometheus metrics over plain HTTP (GET /metrics): the TLS refusals by reason, the connected clients and the
+     * refused connections, publishes and subscriptions. Off unless given; keep it on loopback or a monitoring network.
+     */
+    metrics: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(DEFAULT_BROKER_METRICS_PORT),
       })
       .strict()
       .optional(),

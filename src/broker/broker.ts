@@ -9,7 +9,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { FieldmeshError, isValidId, type Logger, silentLogger } from '../kit/index.js';
 import { guardTlsServer, peerIdentity, readServerTlsOptions, type TlsGuard, type TlsRefusal } from '../platform/index.js';
@@ -32,6 +32,8 @@ export interface StartedBroker {
   /** Secure WebSocket, when websocket and tls are both enabled. */
   readonly wssUrl?: string;
   readonly wssPort?: number;
+  /** GET /metrics (Prometheus text), when broker.yaml has a metrics block. */
+  readonly metricsUrl?: string;
 }
 
 export interface BrokerStats {
@@ -121,6 +123,20 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
     labelNames: ['reason'],
     registers: [registry],
   });
+  new Gauge({
+    name: 'fieldmesh_broker_clients',
+    help: 'MQTT clients connected to the embedded broker now',
+    registers: [registry],
+    collect() {
+      this.set(aedes?.connectedClients ?? 0);
+    },
+  });
+  const refusedTotal = new Counter({
+    name: 'fieldmesh_broker_refused_total',
+    help: 'Connections (auth), publishes and subscriptions the embedded broker refused',
+    labelNames: ['what'],
+    registers: [registry],
+  });
   /** The certificate identity of each connection that came over TLS with a client certificate. */
   const certificates = new WeakMap<Duplex, Identity>();
   const guards: TlsGuard[] = [];
@@ -131,6 +147,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
   let tlsServer: TlsServer | undefined;
   let httpsServer: HttpsServer | undefined;
   let wssSecure: WebSocketServer | undefined;
+  let metricsServer: HttpServer | undefined;
 
   function countRefusal(reason: TlsRefusal): void {
     tlsRefused.set(reason, (tlsRefused.get(reason) ?? 0) + 1);
@@ -192,6 +209,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
           () => done(null, true),
           (err: AuthenticateError) => {
             counters.rejectedAuth++;
+            refusedTotal.inc({ what: 'auth' });
             logger.warn({ clientId: client.id, username, reason: err.message }, 'connection refused');
             done(err, false);
           },
@@ -203,6 +221,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         const identity = identities.get(client) ?? { kind: 'anonymous' };
         if (canPublish(identity, config.topicPrefix, packet.topic)) return done(null);
         counters.rejectedPublish++;
+        refusedTotal.inc({ what: 'publish' });
         logger.warn({ clientId: client.id, topic: packet.topic }, 'publish refused by ACL');
         // With MQTT 3.1.1, Aedes closes the connection of a client whose publish is refused.
         done(new FieldmeshError('FM_BROKER_ACL_DENIED', `${client.id} may not publish to ${packet.topic}`));
@@ -211,6 +230,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         const identity = identities.get(client) ?? { kind: 'anonymous' };
         if (canSubscribe(identity, config.topicPrefix, subscription.topic)) return done(null, subscription);
         counters.rejectedSubscribe++;
+        refusedTotal.inc({ what: 'subscribe' });
         logger.warn({ clientId: client.id, filter: subscription.topic }, 'subscription refused by ACL');
         // A null subscription makes Aedes answer 0x80 (failure) for this filter [MQTT-3.9.3].
         done(null, null);
@@ -284,6 +304,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
           tlsPort?: number;
           wssUrl?: string;
           wssPort?: number;
+          metricsUrl?: string;
         } = {
           mqttUrl: `mqtt://${urlHost(config.listen.host)}:${port}`,
           port,
@@ -363,6 +384,20 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
             started.wssUrl = `wss://${urlHost(tls.host)}:${wssPort}${config.websocket.path}`;
           }
         }
+        if (config.metrics !== undefined) {
+          metricsServer = createHttpServer((req, res) => {
+            if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+              res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n');
+              return;
+            }
+            registry.metrics().then(
+              (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+              (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
+            );
+          });
+          const metricsPort = await listenWithFallback(metricsServer, 'metrics', config.metrics.host, config.metrics.port, fallback);
+          started.metricsUrl = `http://${urlHost(config.metrics.host)}:${metricsPort}/metrics`;
+        }
         if (anyoneFromOutside)
           logger.warn({ host: config.listen.host }, 'anonymous clients are allowed from the network (allowAnonymous: true)');
         logger.info({ ...started, users: config.users.length, allowAnonymous: config.allowAnonymous }, 'broker started');
@@ -385,6 +420,8 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
       if (http?.listening) closing.push(closeServer(http));
       if (tlsServer?.listening) closing.push(closeServer(tlsServer));
       if (httpsServer?.listening) closing.push(closeServer(httpsServer));
+      if (metricsServer?.listening) closing.push(closeServer(metricsServer));
+      metricsServer = undefined;
       tcp = undefined;
       http = undefined;
       wss = undefined;

@@ -1,4 +1,4 @@
-// `fieldmesh broker --config broker.yaml`: runs the embedded MQTT broker (TCP and WebSocket).
+// `fieldmesh broker --config broker.yaml`: runs the embedded MQTT broker (TCP, WebSocket, TLS) and its /metrics.
 
 import type { Command } from 'commander';
 import { brokerConfigSchema, createBroker } from '../broker/index.js';
@@ -21,7 +21,8 @@ export function registerBroker(program: Command, io: CliIo): void {
       }
       const broker = createBroker(config, { logger: createCliLogger() });
       const started = await broker.start();
-      io.out(`fieldmesh broker on ${started.mqttUrl}${started.wsUrl ? ` and ${started.wsUrl}` : ''}`);
+      const urls = [started.mqttUrl, started.wsUrl, started.mqttsUrl, started.wssUrl].filter((u) => u !== undefined);
+      io.out(`fieldmesh broker on ${urls.join(' and ')}${started.metricsUrl ? `; metrics ${started.metricsUrl}` : ''}`);
       await stopOnSignals(() => broker.stop());
     });
 }
