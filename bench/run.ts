@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console|live|commands|config-rollout ...]
+// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { loadScenario, runSim } from '../src/sim/index.js';
 import { startMosquitto } from '../test/kit/mosquitto.js';
 import { benchAgentMemory } from './agent-memory.js';
 import { benchBackfill } from './backfill.js';
+import { benchCertRotation } from './cert-rotation.js';
 import { benchCommands } from './commands.js';
 import { benchConfigRollout } from './config-rollout.js';
 import { benchConsoleSize } from './console-size.js';
@@ -15,6 +16,7 @@ import { benchHubLatency } from './hub-latency.js';
 import { benchLinkCost } from './link-cost.js';
 import { benchLiveFeed } from './live-feed.js';
 import { benchStore } from './store.js';
+import { benchTlsCost } from './tls-cost.js';
 import { benchWire } from './wire.js';
 
 const only = new Set(process.argv.slice(2));
@@ -58,6 +60,8 @@ if (want('console')) save('consoleSize', await benchConsoleSize());
 if (want('commands')) save('commands', [await benchCommands(200, 0, 0, 5_000), await benchCommands(200, 10, 10, 5_000)]);
 if (want('link-cost')) save('linkCost', await benchLinkCost(5, 300));
 if (want('config-rollout')) save('configRollout', await benchConfigRollout(50));
+if (want('cert-rotation')) save('certRotation', await benchCertRotation(20));
+if (want('tls-cost')) save('tlsCost', await benchTlsCost(10, 60));
 if (want('live')) save('liveFeed', [await benchLiveFeed(10, 20), await benchLiveFeed(50, 20)]);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
