@@ -1,7 +1,7 @@
 // Topic ACL of the embedded broker: a node publishes only as itself and reads only what the Mosquitto ACL of
 // `fieldmesh pki mosquitto-conf` lets it read; hub and admin go anywhere.
 
-import { HUB_LEVEL, NODE_CHANNELS } from '../protocol/index.js';
+import { HUB_LEVEL, NODE_CHANNELS, type ZoneConfig } from '../protocol/index.js';
 import type { BrokerRole, BrokerUser } from './broker-config.js';
 
 /**
@@ -27,14 +27,48 @@ function isUnder(filterOrTopic: string, root: string): boolean {
 }
 
 /**
- * A node may publish only its own channels, `<prefix>/<its site>/<its node>/<channel>` (its will included), as the
- * Mosquitto ACL's `topic write` lines: not its own command topics (the hub writes those) nor anything deeper.
+ * The nodes that may write their zone topic, by site: every node a consensus zone of that site lists (voters, and
+ * the nodes of its cameras and pumps, which the zone schema requires to be voters too). broker.yaml `zones`.
  */
-export function canPublish(identity: Identity, prefix: string, topic: string): boolean {
+export type ZoneWriters = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** The zone writers of broker.yaml's `zones: {<site>: [<zone>, ...]}`. */
+export function zoneWritersOf(zones: Readonly<Record<string, readonly ZoneConfig[]>>): ZoneWriters {
+  const writers = new Map<string, Set<string>>();
+  for (const [site, list] of Object.entries(zones)) {
+    const nodes = new Set<string>();
+    for (const zone of list) {
+      for (const voter of zone.voters) nodes.add(voter);
+      for (const camera of zone.cameras) nodes.add(camera.node);
+      for (const pump of zone.pumps) nodes.add(pump.node);
+    }
+    writers.set(site, nodes);
+  }
+  return writers;
+}
+
+/**
+ * [FM-ZONE-SIGN-6] Whether this publish is a node's write of its own zone topic that no zone of its site lists it
+ * for (a site without zones in broker.yaml lists nobody). Always false without `writers` (no zones configured).
+ */
+export function isZoneWriteRefused(identity: Identity, prefix: string, topic: string, writers: ZoneWriters | undefined): boolean {
+  const bound = nodeOf(identity);
+  if (writers === undefined || bound === undefined) return false;
+  if (topic !== `${prefix}/${bound.site}/${bound.node}/zone`) return false;
+  return writers.get(bound.site)?.has(bound.node) !== true;
+}
+
+/**
+ * A node may publish only its own channels, `<prefix>/<its site>/<its node>/<channel>` (its will included), as the
+ * Mosquitto ACL's `topic write` lines: not its own command topics (the hub writes those) nor anything deeper; with
+ * `zoneWriters`, its zone topic only when a zone of its site lists it.
+ */
+export function canPublish(identity: Identity, prefix: string, topic: string, zoneWriters?: ZoneWriters): boolean {
   const bound = nodeOf(identity);
   if (bound === undefined) return true;
   const own = `${prefix}/${bound.site}/${bound.node}/`;
-  return topic.startsWith(own) && (NODE_CHANNELS as readonly string[]).includes(topic.slice(own.length));
+  if (!topic.startsWith(own) || !(NODE_CHANNELS as readonly string[]).includes(topic.slice(own.length))) return false;
+  return !isZoneWriteRefused(identity, prefix, topic, zoneWriters);
 }
 
 /**

@@ -3,7 +3,7 @@
 import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { tlsMinVersionSchema } from '../platform/index.js';
-import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
+import { DEFAULT_TOPIC_PREFIX, zonesSchema } from '../protocol/index.js';
 
 /** scrypt cost: N = 2^14, r = 8 (RFC 7914's interactive-login example), 32-byte key, 16-byte salt. */
 const SCRYPT_N = 16_384;
@@ -117,6 +117,12 @@ export const brokerConfigSchema = z
       .strict()
       .optional(),
     topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
+    /**
+     * The consensus zones the broker enforces, by site, each site's list as node.yaml's `zones` has it: a node
+     * may publish on its zone topic (`<prefix>/<site>/<node>/zone`) only when a zone of its site lists it. Absent:
+     * every node may write its own zone topic. [FM-ZONE-SIGN-6]
+     */
+    zones: z.record(idText, zonesSchema).optional(),
     /** Default: true only when every listener is on loopback. */
     allowAnonymous: z.boolean().optional(),
     users: z.array(userSchema).default([]),

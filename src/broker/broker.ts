@@ -13,7 +13,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { FieldmeshError, isValidId, type Logger, silentLogger } from '../kit/index.js';
 import { guardTlsServer, peerIdentity, readServerTlsOptions, type TlsGuard, type TlsRefusal } from '../platform/index.js';
-import { canPublish, canReceive, canSubscribe, type Identity } from './broker-acl.js';
+import { canPublish, canReceive, canSubscribe, type Identity, isZoneWriteRefused, zoneWritersOf } from './broker-acl.js';
 import { type BrokerConfig, type BrokerUser, isLoopbackHost, verifyPassword } from './broker-config.js';
 
 export interface BrokerStartOptions {
@@ -49,6 +49,8 @@ export interface BrokerStats {
   readonly rejectedAuth: number;
   readonly rejectedPublish: number;
   readonly rejectedSubscribe: number;
+  /** Zone-topic publishes refused because no zone of broker.yaml lists the node (counted in rejectedPublish too). */
+  readonly rejectedZonePublish: number;
   /** TLS peers refused, by reason (also fieldmesh_broker_tls_refused_total{reason}). */
   readonly tlsRefused: ReadonlyMap<TlsRefusal, number>;
 }
@@ -114,7 +116,18 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
   const identities = new WeakMap<Client, Identity>();
   const connections = new Map<Duplex, Connection>();
   const closedPerClient = new Map<string, number>();
-  const counters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, rejectedAuth: 0, rejectedPublish: 0, rejectedSubscribe: 0 };
+  const counters = {
+    bytesIn: 0,
+    bytesOut: 0,
+    messagesIn: 0,
+    rejectedAuth: 0,
+    rejectedPublish: 0,
+    rejectedSubscribe: 0,
+    rejectedZonePublish: 0,
+  };
+  const zoneWriters = config.zones === undefined ? undefined : zoneWritersOf(config.zones);
+  /** The nodes whose refused zone publish was logged: once per node, the counter says how often. */
+  const zoneRefusalLogged = new Set<string>();
   const tlsRefused = new Map<TlsRefusal, number>();
   const registry = new Registry();
   const tlsRefusedTotal = new Counter({
@@ -135,6 +148,12 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
     name: 'fieldmesh_broker_refused_total',
     help: 'Connections (auth), publishes and subscriptions the embedded broker refused',
     labelNames: ['what'],
+    registers: [registry],
+  });
+  const zonePublishRefusedTotal = new Counter({
+    name: 'fieldmesh_broker_zone_publish_refused_total',
+    help: "Publishes on a node's zone topic refused because no zone of its site in broker.yaml lists the node",
+    labelNames: ['site'],
     registers: [registry],
   });
   /** The certificate identity of each connection that came over TLS with a client certificate. */
@@ -219,10 +238,22 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         // A null client is the broker itself ($SYS heartbeats, wills already authorized).
         if (client === null) return done(null);
         const identity = identities.get(client) ?? { kind: 'anonymous' };
-        if (canPublish(identity, config.topicPrefix, packet.topic)) return done(null);
+        if (canPublish(identity, config.topicPrefix, packet.topic, zoneWriters)) return done(null);
         counters.rejectedPublish++;
         refusedTotal.inc({ what: 'publish' });
-        logger.warn({ clientId: client.id, topic: packet.topic }, 'publish refused by ACL');
+        if (isZoneWriteRefused(identity, config.topicPrefix, packet.topic, zoneWriters)) {
+          // [FM-ZONE-SIGN-6] A node that holds a valid identity but no zone's: its votes never reach a pump owner.
+          const [site = '', node = ''] = packet.topic.slice(config.topicPrefix.length + 1).split('/');
+          counters.rejectedZonePublish++;
+          zonePublishRefusedTotal.inc({ site });
+          if (!zoneRefusalLogged.has(`${site}/${node}`)) {
+            zoneRefusalLogged.add(`${site}/${node}`);
+            logger.warn(
+              { clientId: client.id, site, node, topic: packet.topic },
+              `zone frames of ${site}/${node} refused: no zone of site ${site} in broker.yaml lists it (logged once per node)`,
+            );
+          }
+        } else logger.warn({ clientId: client.id, topic: packet.topic }, 'publish refused by ACL');
         // With MQTT 3.1.1, Aedes closes the connection of a client whose publish is refused.
         done(new FieldmeshError('FM_BROKER_ACL_DENIED', `${client.id} may not publish to ${packet.topic}`));
       },
@@ -400,7 +431,15 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         }
         if (anyoneFromOutside)
           logger.warn({ host: config.listen.host }, 'anonymous clients are allowed from the network (allowAnonymous: true)');
-        logger.info({ ...started, users: config.users.length, allowAnonymous: config.allowAnonymous }, 'broker started');
+        logger.info(
+          {
+            ...started,
+            users: config.users.length,
+            allowAnonymous: config.allowAnonymous,
+            ...(zoneWriters === undefined ? {} : { zoneSites: [...zoneWriters.keys()] }),
+          },
+          'broker started',
+        );
         return started;
       } catch (err) {
         await this.stop();
@@ -451,6 +490,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         rejectedAuth: counters.rejectedAuth,
         rejectedPublish: counters.rejectedPublish,
         rejectedSubscribe: counters.rejectedSubscribe,
+        rejectedZonePublish: counters.rejectedZonePublish,
         tlsRefused: new Map(tlsRefused),
       };
     },

@@ -8,7 +8,15 @@ export {
   createBroker,
   type StartedBroker,
 } from './broker.js';
-export { canPublish, canReceive, canSubscribe, type Identity } from './broker-acl.js';
+export {
+  canPublish,
+  canReceive,
+  canSubscribe,
+  type Identity,
+  isZoneWriteRefused,
+  type ZoneWriters,
+  zoneWritersOf,
+} from './broker-acl.js';
 export {
   type BrokerConfig,
   type BrokerRole,
