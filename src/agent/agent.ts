@@ -54,7 +54,10 @@ import { createSqliteStore, type StoreSample } from './store/index.js';
 import { registerZoneMetrics } from './zones/zone-metrics.js';
 import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
 import { splitZoneDatagrams } from './zones/zone-segment.js';
-import { setUpZoneSigning, zoneSigningFiles } from './zones/zone-signing.js';
+import { setUpZoneSigning, type ZoneSigning, zoneSigningFiles } from './zones/zone-signing.js';
+
+/** How often the zone signing files (CA, CRL, the node's certificate and key) are polled: a TLS listener's CRL's 1 s. */
+const ZONE_SIGNING_POLL_MS = 1_000;
 
 export interface AgentOverrides {
   readonly clock?: Clock;
@@ -83,6 +86,8 @@ export interface AgentOverrides {
     /** A new assignment arrived and is kept on disk: restart the agent under it. Without: it applies at the next start. */
     onAssigned?(assignment: StoredAssignment): void;
   };
+  /** How often zone signing's files are polled for a change (default 1 s). */
+  readonly zoneSigningPollMs?: number;
 }
 
 export interface AgentStats {
@@ -505,6 +510,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   }
 
   let zoneMetrics: ReturnType<typeof registerZoneMetrics> | undefined;
+  let zoneSigning: ZoneSigning | undefined;
   /**
    * (Re)starts the zone runtime with `list` (none or empty: stopped). A reconciled config restarts it with its new
    * zones; a running pump keeps running meanwhile and its controller reopens with its envelope state on disk.
@@ -513,6 +519,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     const running = zones;
     zones = undefined;
     await running?.stop();
+    zoneSigning?.close?.();
+    zoneSigning = undefined;
     if (list === undefined || list.length === 0) return;
     zoneMetrics ??= registerZoneMetrics(metrics.registry, () => zones?.stats());
     const zm = zoneMetrics;
@@ -524,8 +532,12 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
             files: zoneSigningFiles(config, identity.node),
             now: () => clock.now(),
             logger: logger.child({ area: 'zones' }),
+            onCertificateRefused: (reason) => zm.certificateRefused(reason),
+            // A new CRL reaches this pump owner, a renewed certificate signs, without a restart.
+            pollMs: overrides.zoneSigningPollMs ?? ZONE_SIGNING_POLL_MS,
           })
         : undefined;
+    zoneSigning = signing;
     zones = await startZoneRuntime({
       ...(signing === undefined ? {} : { signing }),
       site: identity.site,
@@ -717,6 +729,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           .catch((err: unknown) => logger.warn({ collector: c.name, err: describeError(err) }, 'collector did not stop cleanly'));
       }
       await zones?.stop();
+      zoneSigning?.close?.();
       await awareness?.stop(graceful);
       takeover?.stop();
       await awarenessLink?.close();

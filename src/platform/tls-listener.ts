@@ -227,15 +227,30 @@ export function guardTlsServer(server: TlsServer, options: TlsGuardOptions): Tls
       }
     },
     close() {
-      if (files.crl !== undefined) unwatchFile(files.crl, onCrlChange);
+      stopWatching();
     },
   };
 
-  function onCrlChange(curr: { mtimeMs: number; size: number }, prev: { mtimeMs: number; size: number }): void {
-    if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size) guard.reload();
-  }
-  if (files.crl !== undefined) watchFile(files.crl, { interval: options.crlPollMs ?? 1000, persistent: false }, onCrlChange);
+  const stopWatching = watchFiles(files.crl === undefined ? [] : [files.crl], options.crlPollMs ?? 1000, () => guard.reload());
   return guard;
+}
+
+/**
+ * Polls `paths` every `intervalMs` (fs.watchFile: works for files replaced by a rename, on every filesystem) and
+ * calls `onChange(path)` when one's modification time or size changed. Returns the function that stops watching.
+ * The CRL of a TLS listener, and the zone signing files of a node, are re-read this way.
+ */
+export function watchFiles(paths: readonly string[], intervalMs: number, onChange: (path: string) => void): () => void {
+  const listeners = paths.map((path) => {
+    const listener = (curr: { mtimeMs: number; size: number }, prev: { mtimeMs: number; size: number }): void => {
+      if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size) onChange(path);
+    };
+    watchFile(path, { interval: intervalMs, persistent: false }, listener);
+    return { path, listener };
+  });
+  return () => {
+    for (const { path, listener } of listeners.splice(0)) unwatchFile(path, listener);
+  };
 }
 
 /** `http.tls` of hub.yaml and node.yaml: HTTPS with HSTS, client certificates of the fleet CA optionally required. */

@@ -34,6 +34,8 @@ export const DECISION_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 export interface ZoneMetrics {
   /** A pump this node drives started on a certificate, `ms` after the detection that completed the evidence. */
   decisionLatency(zone: string, pump: string, ms: number): void;
+  /** A certificate heard on a zone link was refused (zone signing): revoked, self-signed, wrong-ca, expired, ... */
+  certificateRefused(reason: string): void;
 }
 
 /**
@@ -138,7 +140,14 @@ export function registerZoneMetrics(registry: Registry, read: () => ZoneRuntimeS
     buckets: DECISION_LATENCY_BUCKETS,
     registers: [registry],
   });
+  const certificateRefused = new Counter({
+    name: 'fieldmesh_zone_certificate_refused_total',
+    help: 'Certificates heard on a zone link and refused (zoneSecurity.signing: required), by reason: revoked, self-signed, wrong-ca, expired, not-yet-valid, other-node, other-site, no-ca, ...',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   return {
     decisionLatency: (zone, pump, ms) => latency.observe({ zone, pump }, ms / 1_000),
+    certificateRefused: (reason) => certificateRefused.inc({ reason }),
   };
 }

@@ -421,15 +421,23 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
   if (o.zones.length > 0) await o.transport.subscribe(nodeTopic(o.prefix, o.site, '+', 'zone'), 1).catch(() => {});
   // [FM-ZONE-SIGN-3] The certificate travels once: retained on the zone topic (a retained message is untouched by
   // the frames published there without retain), and on the segment at start and when wanted.
-  const ownCertificate = o.signing?.signer?.certificateDer;
+  // A renewed certificate (the files re-read) replaces the retained one and goes on the segment at once.
   const publishCertificate = (): void => {
-    if (ownCertificate !== undefined)
+    const ownCertificate = o.signing?.signer?.certificateDer;
+    if (ownCertificate !== undefined && o.transport.connected)
       void o.transport.publish(topic, encodeZoneCertificate(ownCertificate), { qos: 1, retain: true }).catch(() => {});
   };
-  if (ownCertificate !== undefined && o.zones.length > 0) {
-    if (o.transport.connected) publishCertificate();
+  let stopAnnouncing = (): void => {};
+  if (o.signing !== undefined && o.zones.length > 0) {
+    publishCertificate();
     o.transport.on('connected', publishCertificate);
     sendCertificateOnSegment();
+    stopAnnouncing =
+      o.signing.onSignerChanged?.(() => {
+        certificateSentAt = Number.NEGATIVE_INFINITY;
+        publishCertificate();
+        sendCertificateOnSegment();
+      }) ?? stopAnnouncing;
   }
   let timer: TimerHandle | undefined;
   let stopped = false;
@@ -495,6 +503,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
       if (timer !== undefined) clock.clearTimeout(timer);
       o.transport.off('message', onMessage);
       o.transport.off('connected', publishCertificate);
+      stopAnnouncing();
       o.segment?.onFrame(() => {});
       await inbound;
       await signing;
