@@ -1,9 +1,10 @@
-// MqttTransport: the Transport port on mqtt.js, with our own jittered reconnect and wire byte counts.
+// MqttTransport: the Transport port on mqtt.js, with our own jittered reconnect, wire byte counts and TLS sessions.
 
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, MqttClient } from 'mqtt';
 import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import { openTlsLink, type TlsLink, tlsTargetOf } from './tls-link.js';
 import type { MqttTransportOptions, PublishOptions, QoS, TlsCredentials, Transport, TransportStats } from './transport.js';
 import { TransportEmitter } from './typed-emitter.js';
 
@@ -41,9 +42,11 @@ interface ByteMeter {
 }
 
 /**
- * Bytes that really cross the link. TCP and TLS sockets count them themselves (TLS records
- * included), and mqtt.js writes CONNECT before we could wrap anything. Other streams (WebSocket)
- * are observed from here on: 'data' for reads, a wrapped `write` for writes (the CONNECT is missed).
+ * Bytes that really cross the link. A TCP socket counts them itself (and keeps its counts once closed): the
+ * plain link's socket, and under a TLS link the TCP socket the TLS socket runs on (`TlsLink.tcp`), never the
+ * TLS socket, whose counters are cleartext. Other streams (WebSocket, wss:// included) are observed from here on:
+ * 'data' for reads, a wrapped `write` for writes, so their counts are the MQTT bytes without the CONNECT, the
+ * WebSocket framing or TLS.
  */
 function meterStream(stream: Duplex | undefined): ByteMeter {
   if (stream instanceof Socket) return { bytesIn: () => stream.bytesRead, bytesOut: () => stream.bytesWritten };
@@ -89,6 +92,14 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
   let credentials: TlsCredentials | undefined;
   /** The link is being closed on purpose to use new credentials: reconnect at once, not after a backoff. */
   let renewing = false;
+  /**
+   * The last TLS session (TLS 1.3 ticket) the broker gave us, offered at the next connect to resume: about half
+   * the bytes of a full handshake with the client certificate (docs/pki.md "What TLS costs on the link"). One
+   * transport talks to one broker URL, so one session. Dropped with new credentials (a resumed session keeps
+   * the identity it was made with) and after an attempt that failed before CONNACK.
+   */
+  let tlsSession: Buffer | undefined;
+  let tlsResumed = 0;
 
   function clientOptions(): IClientOptions {
     const opts: IClientOptions = {
@@ -110,14 +121,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     }
     if (options.username !== undefined) opts.username = options.username;
     if (options.password !== undefined) opts.password = options.password;
-    // Renewed credentials only on a TLS URL: given a cert and a key, mqtt.js turns mqtt:// into mqtts:// itself.
-    const renewed = isTlsUrl(options.url) ? credentials : undefined;
-    const ca = renewed?.ca ?? options.ca;
-    if (ca !== undefined) opts.ca = ca;
-    const cert = renewed?.cert ?? options.cert;
-    if (cert !== undefined) opts.cert = cert;
-    const key = renewed?.key ?? options.key;
-    if (key !== undefined) opts.key = key;
+    Object.assign(opts, tlsCredentials());
     if (options.will !== undefined) {
       opts.will = {
         topic: options.will.topic,
@@ -179,11 +183,59 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     });
   }
 
+  /**
+   * The credentials of the next link: renewed ones, else the options'. Renewed ones only on a TLS URL: given a
+   * cert and a key, mqtt.js turns mqtt:// into mqtts:// itself.
+   */
+  function tlsCredentials(): { ca?: string; cert?: string; key?: string } {
+    const renewed = isTlsUrl(options.url) ? credentials : undefined;
+    const ca = renewed?.ca ?? options.ca;
+    const cert = renewed?.cert ?? options.cert;
+    const key = renewed?.key ?? options.key;
+    return { ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
+  }
+
+  function hasClientCertificate(): boolean {
+    const { cert, key } = tlsCredentials();
+    return cert !== undefined && key !== undefined;
+  }
+
+  /**
+   * A TLS URL gets a TLS link of ours (mqtt.js's documented `new MqttClient(streamBuilder, options)`), so the
+   * wire is counted under TLS and a session is resumed; anything else goes through mqtt.js's `connect`.
+   */
+  function createClient(): { client: MqttClient; tls?: TlsLink } {
+    const opts = clientOptions();
+    const target = tlsTargetOf(options.url, hasClientCertificate());
+    if (target === undefined) return { client: connect(options.url, opts) };
+    if (opts.username === undefined && target.username !== undefined) opts.username = target.username;
+    if (opts.password === undefined && target.password !== undefined) opts.password = target.password;
+    const holder: { link?: TlsLink } = {};
+    const client = new MqttClient(() => {
+      const link = openTlsLink({
+        ...target,
+        ...tlsCredentials(),
+        ...(tlsSession === undefined ? {} : { session: tlsSession }),
+        onSession: (session) => {
+          if (holder.link === link) tlsSession = session;
+        },
+        onError: (err) => client.emit('error', err),
+      });
+      holder.link = link;
+      return link.socket;
+    }, opts);
+    // mqtt.js's connect() adds the same: an error with no listener would throw.
+    client.on('error', () => {});
+    const link = holder.link;
+    return link === undefined ? { client } : { client, tls: link };
+  }
+
   function open(): void {
     if (closed) return;
     let client: MqttClient;
+    let tls: TlsLink | undefined;
     try {
-      client = connect(options.url, clientOptions());
+      ({ client, tls } = createClient());
     } catch (err) {
       logger.warn({ err: String(err) }, 'cannot create MQTT client');
       scheduleReconnect();
@@ -192,7 +244,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     const a: Attempt = {
       client,
       pending: new Set(),
-      meter: meterStream((client as unknown as { stream?: Duplex }).stream),
+      meter: meterStream(tls?.tcp ?? (client as unknown as { stream?: Duplex }).stream),
       connected: false,
       inflightLimit: Number.POSITIVE_INFINITY,
       inflight: 0,
@@ -224,11 +276,16 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     client.on('connect', (connack) => {
       if (attempt !== a || closed) return;
       a.connected = true;
+      const resumed = tls?.socket.isSessionReused() === true;
+      if (resumed) tlsResumed++;
       // [MQTT-3.2.2.3.3] Receive Maximum absent means 65,535.
       a.inflightLimit = protocolVersion === 5 ? (connack?.properties?.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
       failures = 0;
       counters.connects++;
-      logger.info({ url: options.url }, 'connected to MQTT broker');
+      logger.info(
+        { url: options.url, ...(tls === undefined ? {} : { tls: resumed ? 'resumed' : 'full handshake' }) },
+        'connected to MQTT broker',
+      );
       restoreSubscriptions(a).then(
         () => {
           if (attempt === a && a.connected) events.emit('connected');
@@ -254,6 +311,8 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       } else if (fallbackPending) {
         logger.debug({ reason }, 'retrying with MQTT 3.1.1');
       } else {
+        // Whatever refused us (the broker restarted with new ticket keys, the certificate), start afresh.
+        if (tls !== undefined) tlsSession = undefined;
         logger.debug({ reason }, 'connection attempt failed');
       }
       scheduleReconnect();
@@ -311,6 +370,8 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
 
     renewCredentials(next: TlsCredentials): void {
       credentials = next;
+      // A resumed session would present the old certificate's identity again.
+      tlsSession = undefined;
       const a = attempt;
       // Over plain MQTT the client shows no certificate: nothing to reconnect for.
       if (closed || a === undefined || !a.connected || !isTlsUrl(options.url)) return;
@@ -327,7 +388,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
         bytesIn += m.bytesIn();
         bytesOut += m.bytesOut();
       }
-      return { ...counters, bytesIn, bytesOut };
+      return { ...counters, bytesIn, bytesOut, ...(tlsTargetOf(options.url, hasClientCertificate()) === undefined ? {} : { tlsResumed }) };
     },
 
     async close(closeOptions: { graceful?: boolean } = {}): Promise<void> {

@@ -25,12 +25,22 @@ export interface Will {
 }
 
 export interface TransportStats {
-  /** Bytes written to / read from the socket, MQTT framing included. */
+  /**
+   * Bytes sent / received on the link since start, every connection summed. Over plain TCP and TLS these are the
+   * bytes that cross the wire (TCP payload: MQTT framing, and over TLS the records, handshakes and alerts too).
+   * Over WebSocket (ws://, wss://) they are the MQTT bytes the stream carried after the CONNECT, without the
+   * WebSocket framing or TLS. The memory transport counts the size its MQTT packets would have.
+   */
   readonly bytesOut: number;
   readonly bytesIn: number;
   readonly connects: number;
   readonly messagesOut: number;
   readonly messagesIn: number;
+  /**
+   * Connections whose TLS handshake resumed the session of an earlier one (no certificates exchanged). Present only
+   * on a TLS (mqtts://) link.
+   */
+  readonly tlsResumed?: number;
 }
 
 /** PEM client credentials of a TLS link. */
