@@ -2,14 +2,18 @@
 // the same broker, workload and time: the same nodes (sim_battery indices) over plain MQTT and over MQTT/TLS with
 // client certificates (long-lived connections), wire bytes both ways counted by TCP proxies in front of Mosquitto
 // (TLS records included). Then the cost of one reconnect: plain, TLS with a full handshake, TLS resumed with the
-// session of the previous connection (mqtt.js passes `session` through to tls.connect; it keeps none itself).
+// session of the previous connection (mqtt.js passes `session` through to tls.connect; it keeps none itself). Then
+// the fleet's MqttTransport itself: its first connect, a reconnect after a cut link (it resumes its last session),
+// its byte counters beside the proxy's.
 
 import { readFileSync } from 'node:fs';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import mqtt from 'mqtt';
 import type { Agent } from '../src/agent/index.js';
-import { waitFor } from '../test/kit/wait.js';
+import { createMqttTransport } from '../src/transport/index.js';
+import { once, waitFor } from '../test/kit/wait.js';
 import { type CountingProxy, startTlsFleet, TICK_MS } from './tls-fleet.js';
 
 export interface TlsCostBench {
@@ -20,10 +24,20 @@ export interface TlsCostBench {
   readonly plainBytesPerNodeTick: number;
   readonly tlsBytesPerNodeTick: number;
   readonly ratio: number;
-  /** What the transport's own counters say per node-tick over TLS (they read the TLS socket: cleartext only). */
+  /** What the transport's own counters say per node-tick over TLS (the TCP socket under TLS: the wire). */
   readonly tlsTransportCounterBytesPerNodeTick: number;
   /** One connect (CONNECT/CONNACK, a SUBSCRIBE, DISCONNECT) on the wire, both ways. */
   readonly reconnectBytes: { readonly plain: number; readonly tlsFull: number; readonly tlsResumed: number; readonly resumed: boolean };
+  /** The MqttTransport over TLS: connect (CONNECT/CONNACK, a SUBSCRIBE) then a reconnect after a cut link, on the wire. */
+  readonly transportReconnect: {
+    readonly firstConnectBytes: number;
+    readonly reconnectBytes: number;
+    /** stats().tlsResumed after the reconnect. */
+    readonly tlsResumed: number;
+    /** Both ways over the whole: the transport's counters and the proxy's. */
+    readonly transportCounted: number;
+    readonly proxyCounted: number;
+  };
   readonly tlsVersion: string;
 }
 
@@ -56,6 +70,90 @@ async function oneConnect(
   await new Promise((resolve) => setTimeout(resolve, 100));
   const after = proxy.bytes();
   return { bytes: after.up - before.up + after.down - before.down, ...(got === undefined ? {} : { session: got }), reused, version };
+}
+
+/** A counting proxy whose connections can be cut, as a lost link would. */
+async function startCuttableProxy(targetPort: number): Promise<CountingProxy & { cut(): void }> {
+  let up = 0;
+  let down = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const broker = netConnect(targetPort, '127.0.0.1');
+    for (const s of [client, broker]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        broker.destroy();
+      });
+    }
+    client.on('data', (d: Buffer) => {
+      up += d.length;
+      broker.write(d);
+    });
+    broker.on('data', (d: Buffer) => {
+      down += d.length;
+      client.write(d);
+    });
+    client.on('end', () => broker.end());
+    broker.on('end', () => client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    bytes: () => ({ up, down }),
+    cut() {
+      for (const s of sockets) s.destroy();
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function transportReconnect(
+  tlsPort: number,
+  creds: { ca: Buffer; cert: Buffer; key: Buffer },
+): Promise<TlsCostBench['transportReconnect']> {
+  const proxy = await startCuttableProxy(tlsPort);
+  const transport = createMqttTransport({
+    url: `mqtts://127.0.0.1:${proxy.port}`,
+    clientId: 'reconnect-transport',
+    ca: creds.ca.toString(),
+    cert: creds.cert.toString(),
+    key: creds.key.toString(),
+    backoff: { initialMs: 10, maxMs: 10, factor: 1, jitter: 0 },
+  });
+  const total = () => proxy.bytes().up + proxy.bytes().down;
+  const counted = () => transport.stats().bytesIn + transport.stats().bytesOut;
+  try {
+    await transport.subscribe('fieldmesh/_hub/state', 1);
+    const first = once(transport, 'connected', { what: 'transport connected' });
+    transport.start();
+    await first;
+    // The broker's session tickets follow its handshake; settled when the counters stop moving.
+    await waitFor(() => counted() === total(), { what: 'first connect relayed' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const firstConnectBytes = total();
+    const again = once(transport, 'connected', { what: 'transport reconnected' });
+    proxy.cut();
+    await again;
+    // Not equal to the byte: on the cut the client may still hand a close_notify (24 B) to its kernel that no peer reads.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return {
+      firstConnectBytes,
+      reconnectBytes: total() - firstConnectBytes,
+      tlsResumed: transport.stats().tlsResumed ?? 0,
+      transportCounted: counted(),
+      proxyCounted: total(),
+    };
+  } finally {
+    await transport.close();
+    await proxy.close();
+  }
 }
 
 export async function benchTlsCost(nodes = 10, seconds = 60): Promise<TlsCostBench> {
@@ -93,6 +191,7 @@ export async function benchTlsCost(nodes = 10, seconds = 60): Promise<TlsCostBen
     const plainConnect = await oneConnect(fleet.plainProxy, false, undefined);
     const full = await oneConnect(fleet.tlsProxy, true, creds);
     const resumed = await oneConnect(fleet.tlsProxy, true, creds, full.session);
+    const viaTransport = await transportReconnect(fleet.tlsPort, creds);
     return {
       nodesPerFleet: nodes,
       seconds,
@@ -102,6 +201,7 @@ export async function benchTlsCost(nodes = 10, seconds = 60): Promise<TlsCostBen
       ratio: Math.round((tlsB / plainB) * 1000) / 1000,
       tlsTransportCounterBytesPerNodeTick: perNodeTick(c1 - c0),
       reconnectBytes: { plain: plainConnect.bytes, tlsFull: full.bytes, tlsResumed: resumed.bytes, resumed: resumed.reused },
+      transportReconnect: viaTransport,
       tlsVersion: full.version,
     };
   } finally {
