@@ -15,11 +15,12 @@ const QUIET_FLAGS = [
   '--disable-sync',
 ];
 
-export function launchBrowser(): Promise<Browser> {
+/** `args`: more Chromium flags, e.g. `--ignore-certificate-errors-spki-list=<hash>` to trust a test CA. */
+export function launchBrowser(args: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     // playwright gives every launch a fresh, empty profile of its own.
-    args: QUIET_FLAGS,
+    args: [...QUIET_FLAGS, ...args],
   });
 }
