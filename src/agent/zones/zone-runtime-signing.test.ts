@@ -1,7 +1,7 @@
 // The zone runtime with `zoneSecurity.signing: required`, on an in-memory UDP segment where the sender is only
 // claimed: certificates travel once (at start, and on a want), the voters' signed votes start the pump, and an
 // intruder holding a valid fleet certificate of another zone, forging votes as two voters, starts nothing and is
-// counted. A pump owner with no CA refuses everything (fail-safe). Real processes: test/e2e/zones-signing.test.ts.
+// counted. A pump owner with no CA refuses everything (fail-safe). Real processes: test/e2e/zones-signed.test.ts.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
