@@ -63,9 +63,16 @@ export function isZoneWriteRefused(identity: Identity, prefix: string, topic: st
  * Mosquitto ACL's `topic write` lines: not its own command topics (the hub writes those) nor anything deeper; with
  * `zoneWriters`, its zone topic only when a zone of its site lists it.
  */
-export function canPublish(identity: Identity, prefix: string, topic: string, zoneWriters?: ZoneWriters): boolean {
+export function canPublish(
+  identity: Identity,
+  prefix: string,
+  topic: string,
+  zoneWriters?: ZoneWriters,
+  aggregators?: ReadonlySet<string>,
+): boolean {
   const bound = nodeOf(identity);
   if (bound === undefined) return true;
+  if (isAggregator(bound, aggregators) && isDigestTopic(prefix, topic)) return true;
   const own = `${prefix}/${bound.site}/${bound.node}/`;
   if (!topic.startsWith(own) || !(NODE_CHANNELS as readonly string[]).includes(topic.slice(own.length))) return false;
   return !isZoneWriteRefused(identity, prefix, topic, zoneWriters);
@@ -76,15 +83,33 @@ export function canPublish(identity: Identity, prefix: string, topic: string, zo
  * what arrives filtered by canReceive) and the zone frames of its own site (`<prefix>/<site>/+/zone`, consensus
  * zones over the broker). Another node's data, birth, death and commands, and another site, are refused.
  */
-export function canSubscribe(identity: Identity, prefix: string, filter: string): boolean {
+export function canSubscribe(identity: Identity, prefix: string, filter: string, aggregators?: ReadonlySet<string>): boolean {
   const bound = nodeOf(identity);
   if (bound === undefined) return true;
   const { site, node } = bound;
+  // An aggregator reads every node's awareness frames: `<prefix>/+/+/aware` or narrower.
+  if (isAggregator(bound, aggregators)) {
+    const levels = filter.startsWith(`${prefix}/`) ? filter.slice(prefix.length + 1).split('/') : [];
+    if (levels.length === 3 && ID_OR_PLUS.test(levels[0] as string) && ID_OR_PLUS.test(levels[1] as string) && levels[2] === 'aware')
+      return true;
+  }
   if (isUnder(filter, `${prefix}/${site}/${node}/cmd`)) return true;
   if (filter === `${prefix}/${HUB_LEVEL}/#` || isUnder(filter, `${prefix}/${HUB_LEVEL}`)) return true;
   if (!filter.startsWith(`${prefix}/${site}/`)) return false;
   const levels = filter.slice(`${prefix}/${site}/`.length).split('/');
   return levels.length === 2 && ID_OR_PLUS.test(levels[0] as string) && levels[1] === 'zone';
+}
+
+/** Whether broker.yaml's `aggregators` names this node (`site/node`). [FM-AWARE-5] */
+function isAggregator(bound: { site: string; node: string }, aggregators: ReadonlySet<string> | undefined): boolean {
+  return aggregators?.has(`${bound.site}/${bound.node}`) === true;
+}
+
+/** The awareness digests an aggregator writes: `<prefix>/_hub/aware` and `<prefix>/_hub/aware/<zone>`. */
+function isDigestTopic(prefix: string, topic: string): boolean {
+  const digest = `${prefix}/${HUB_LEVEL}/aware`;
+  if (topic === digest) return true;
+  return topic.startsWith(`${digest}/`) && /^[a-z0-9][a-z0-9_-]{0,62}$/.test(topic.slice(digest.length + 1));
 }
 
 /**

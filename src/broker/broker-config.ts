@@ -123,6 +123,14 @@ export const brokerConfigSchema = z
      * every node may write its own zone topic. [FM-ZONE-SIGN-6]
      */
     zones: z.record(idText, zonesSchema).optional(),
+    /**
+     * Node identities (`site/node`) that may act as the awareness aggregator while the hub is away [FM-AWARE-5]:
+     * read every node's awareness frames and write the digests, as `fieldmesh pki mosquitto-conf --aggregator` grants
+     * on Mosquitto. Other node identities get neither (anonymous, hub and admin clients go anywhere).
+     */
+    aggregators: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/[a-z0-9][a-z0-9_-]{0,62}$/, 'expected SITE/NODE, e.g. ranch/bess-01'))
+      .default([]),
     /** Default: true only when every listener is on loopback. */
     allowAnonymous: z.boolean().optional(),
     users: z.array(userSchema).default([]),

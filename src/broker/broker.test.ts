@@ -68,7 +68,9 @@ describe('broker with users and ACLs', () => {
       users: [
         { username: 'hub', password: 'hub-secret', role: 'hub' },
         { username: 'n1', passwordHash: hashPassword(NODE_PASSWORD), role: 'node', site: 's1', node: 'n1' },
+        { username: 'n2', password: 'n2-secret', role: 'node', site: 's1', node: 'n2' },
       ],
+      aggregators: ['s1/n2'],
     }),
   );
   let started: StartedBroker;
@@ -95,6 +97,32 @@ describe('broker with users and ACLs', () => {
     await assert.rejects(client(started.mqttUrl, { clientId: 'bad', username: 'n1', password: 'wrong' }), /Bad username or password/i);
     await assert.rejects(client(started.mqttUrl, { clientId: 'ghost', username: 'ghost', password: 'x' }), /Bad username or password/i);
     assert.equal(broker.stats().rejectedAuth - before, 3);
+  });
+
+  test('broker lets a node of `aggregators` read every awareness frame and write the digests; another node neither [FM-AWARE-5]', async () => {
+    const hub = await open({ clientId: 'hub-agg', ...hubUser });
+    const got = messages(hub);
+    await hub.subscribeAsync('fieldmesh/_hub/#', { qos: 1 });
+    const n2 = await open({ clientId: 'n2-agg', username: 'n2', password: 'n2-secret' });
+    const heard = messages(n2);
+    await n2.subscribeAsync('fieldmesh/+/+/aware', { qos: 0 });
+    const n1 = await open({ clientId: 'n1-agg', ...nodeUser });
+    await assert.rejects(n1.subscribeAsync('fieldmesh/+/+/aware', { qos: 0 }), 'n1 is no aggregator: the subscription is refused');
+    await n1.publishAsync('fieldmesh/s1/n1/aware', 'pulse', { qos: 1 });
+    await nextMessage(heard, 'fieldmesh/s1/n1/aware');
+    await n2.publishAsync('fieldmesh/_hub/aware/z1', 'digest', { qos: 1 });
+    await nextMessage(got, 'fieldmesh/_hub/aware/z1');
+    const n1Again = await open({ clientId: 'n1-agg-2', ...nodeUser });
+    const closed = once(emitter(n1Again), 'close');
+    n1Again.publish('fieldmesh/_hub/aware/z1', 'forged digest', { qos: 0 });
+    await closed;
+    await hub.publishAsync('fieldmesh/_hub/state', 'marker-agg', { qos: 1 });
+    await nextMessage(got, 'fieldmesh/_hub/state');
+    assert.deepEqual(
+      got.filter((m) => m.topic === 'fieldmesh/_hub/aware/z1').map((m) => m.payload),
+      ['digest'],
+      "only the aggregator's digest arrived",
+    );
   });
 
   test('broker delivers a node publish under its own prefix', async () => {

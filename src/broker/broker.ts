@@ -126,6 +126,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
     rejectedZonePublish: 0,
   };
   const zoneWriters = config.zones === undefined ? undefined : zoneWritersOf(config.zones);
+  const aggregators = new Set(config.aggregators);
   /** The nodes whose refused zone publish was logged: once per node, the counter says how often. */
   const zoneRefusalLogged = new Set<string>();
   const tlsRefused = new Map<TlsRefusal, number>();
@@ -238,7 +239,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         // A null client is the broker itself ($SYS heartbeats, wills already authorized).
         if (client === null) return done(null);
         const identity = identities.get(client) ?? { kind: 'anonymous' };
-        if (canPublish(identity, config.topicPrefix, packet.topic, zoneWriters)) return done(null);
+        if (canPublish(identity, config.topicPrefix, packet.topic, zoneWriters, aggregators)) return done(null);
         counters.rejectedPublish++;
         refusedTotal.inc({ what: 'publish' });
         if (isZoneWriteRefused(identity, config.topicPrefix, packet.topic, zoneWriters)) {
@@ -259,7 +260,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
       },
       authorizeSubscribe(client, subscription: Subscription, done) {
         const identity = identities.get(client) ?? { kind: 'anonymous' };
-        if (canSubscribe(identity, config.topicPrefix, subscription.topic)) return done(null, subscription);
+        if (canSubscribe(identity, config.topicPrefix, subscription.topic, aggregators)) return done(null, subscription);
         counters.rejectedSubscribe++;
         refusedTotal.inc({ what: 'subscribe' });
         logger.warn({ clientId: client.id, filter: subscription.topic }, 'subscription refused by ACL');
