@@ -11,7 +11,7 @@ import {
   type MembershipChange,
   type MembershipChangeKind,
 } from '../awareness/index.js';
-import { type Clock, createId, describeError, type Logger, silentLogger, systemClock } from '../kit/index.js';
+import { type Clock, createId, describeError, FieldmeshError, type Logger, silentLogger, systemClock } from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
 import { type Detection, FIELDMESH_VERSION, type LogLevelName, parseSelector } from '../protocol/index.js';
 import { createMqttTransport, createNoBrokerTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
@@ -471,6 +471,15 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       await reconcile.reconcileNow();
       return reconcile.reconciler.status();
     },
+    // [FM-CERT-8] renew-cert: a new key and CSR now, whatever the certificate's age.
+    ...(config.pki === undefined || brokerless
+      ? {}
+      : {
+          renewCertificate: async (by: string) => {
+            if (certificates === undefined) throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', 'renew-cert: the renewer is not running');
+            return certificates.renewNow(by);
+          },
+        }),
   });
 
   function contextFor(collector: Collector): CollectorContext {
@@ -620,7 +629,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       ((a) => logger.warn({ site: a.site, zone: a.zone }, 'identity: the assignment is kept; the node runs under it from its next start')),
   });
 
-  // [FM-CERT-1..6] Renewal of the node's certificate by the hub, over the fleet transport.
+  // [FM-CERT-1..8] Renewal of the node's certificate by the hub, over the fleet transport.
   const certificates =
     config.pki === undefined || brokerless
       ? undefined

@@ -141,6 +141,9 @@ export function summarize(command: CommandName, r: CommandResult): string {
       text = `config ${String(running.hash ?? '-').slice(0, 12)} from ${running.source ?? '-'}${pending.length > 0 ? `; ${pending.length} changes wait for a restart` : ''}`;
       break;
     }
+    case 'renew-cert':
+      text = `${v.sent === false ? 'CSR made, sent when connected' : 'CSR sent'} (request ${v.requestId}); replaces ${v.serial ?? 'no certificate'}`;
+      break;
     case 'pump-test':
       text = `test handed to the zone (epoch ${v.epoch ?? '-'})`;
       break;

@@ -1,7 +1,7 @@
 // The hub's configuration (hub.yaml + FIELDMESH_* overrides): one zod schema with defaults and units.
 
 import { z } from 'zod';
-import { durationMs } from '../kit/index.js';
+import { durationMs, parseDurationMs } from '../kit/index.js';
 import { httpTlsSchema } from '../platform/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
 import { inhibitRulesSchema } from './alerts/inhibition.js';
@@ -184,6 +184,22 @@ export const hubConfigSchema = z.strictObject({
         .gt(0, 'expected a fraction above 0')
         .lt(1, 'expected a fraction below 1')
         .default(2 / 3),
+      /**
+       * [FM-CERT-7] How long after a node reconnected with its renewed certificate its older ones are revoked as
+       * superseded (a new CRL written): a duration, `0` at once, `never` to keep them until they expire.
+       */
+      revokeSupersededAfter: z
+        .union([z.literal('never'), z.union([z.string(), z.number()])])
+        .default('1h')
+        .transform((v, ctx) => {
+          if (v === 'never') return null;
+          const ms = parseDurationMs(v);
+          if (ms === undefined || ms < 0) {
+            ctx.addIssue({ code: 'custom', message: `expected a duration like "1h", "30s", 0 or "never", got ${JSON.stringify(v)}` });
+            return 0;
+          }
+          return ms;
+        }),
     })
     .optional(),
   /** Where the hub keeps its boot counter (hub-state.json). */

@@ -2,6 +2,7 @@
 // and owns the timers (sweep, digest, retention) and the hub's own MQTT presence.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { Aggregator } from '../awareness/index.js';
@@ -413,6 +414,20 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       registry: metrics.registry,
       transport: () => transport,
       isApproved: (site, node) => registrations.isApproved(site, node),
+      revokeSupersededAfterMs: pki.revokeSupersededAfter,
+      pendingFile: join(pki.dir, 'pending-csrs.json'),
+      audit: (target, result) =>
+        void auth.audit({
+          actor: 'hub',
+          actorKind: 'cli',
+          role: null,
+          method: 'PKI',
+          route: 'pki-revoke-superseded',
+          target,
+          status: 0,
+          result,
+          ip: null,
+        }),
     });
   }
 
@@ -949,6 +964,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       commands.close();
       configRepo?.stop();
       nodeCommands.close();
+      certificates?.stop();
       persistNodes();
       aggregator?.stop();
       await actions.close();

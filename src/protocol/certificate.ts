@@ -34,6 +34,16 @@ export type CertificateAnswer =
   | { readonly requestId: string; readonly status: 'pending' }
   | { readonly requestId: string; readonly status: 'refused'; readonly code: string; readonly message: string };
 
+/**
+ * [FM-CERT-7] What a node sends on the same csr topic once it has reconnected with a renewed certificate (and at
+ * every connection after): the serial of the certificate its link uses. The hub revokes the node's older
+ * certificates as superseded after hub.yaml `pki.revokeSupersededAfter`.
+ */
+export interface CertificateInUse {
+  /** Lower-case hex, as in the CA's index. */
+  readonly inUse: string;
+}
+
 /** [FM-CERT-1] A CSR is small (a P-256 key, a few SANs): anything larger is refused unread. */
 export const MAX_CSR_BYTES = 16_384;
 
@@ -56,6 +66,7 @@ const pem = (what: string, label: string) =>
     .refine((s) => s.includes(`-----BEGIN ${label}-----`), `${what}: expected PEM (${label})`);
 
 const requestSchema = z.object({ requestId, csr: pem('csr', 'CERTIFICATE REQUEST') });
+const inUseSchema = z.object({ inUse: z.string().regex(/^[0-9a-f]{1,64}$/, 'inUse: expected a lower-case hex serial') }).strict();
 const answerSchema = z.discriminatedUnion('status', [
   z.object({
     requestId,
@@ -94,6 +105,29 @@ export function decodeCertificateRequest(bytes: Uint8Array): CertificateRequest 
     throw new FieldmeshError('FM_CERT_INVALID', `certificate request of ${bytes.byteLength} bytes; at most ${MAX_CSR_BYTES}`);
   }
   const parsed = requestSchema.safeParse(decodeJson(bytes, 'certificate request'));
+  if (!parsed.success) throw new FieldmeshError('FM_CERT_INVALID', `certificate request refused: ${problems(parsed.error)}`);
+  return parsed.data;
+}
+
+export function encodeCertificateInUse(m: CertificateInUse): Uint8Array {
+  return encode({ inUse: m.inUse });
+}
+
+/**
+ * [FM-CERT-1][FM-CERT-7] One message of a node's csr topic: a request, or the serial of the certificate in use.
+ * Throws FM_CERT_INVALID naming every problem.
+ */
+export function decodeCsrTopicMessage(bytes: Uint8Array): CertificateRequest | CertificateInUse {
+  if (bytes.byteLength > MAX_CSR_BYTES) {
+    throw new FieldmeshError('FM_CERT_INVALID', `certificate request of ${bytes.byteLength} bytes; at most ${MAX_CSR_BYTES}`);
+  }
+  const value = decodeJson(bytes, 'certificate request');
+  if (typeof value === 'object' && value !== null && 'inUse' in value) {
+    const parsed = inUseSchema.safeParse(value);
+    if (!parsed.success) throw new FieldmeshError('FM_CERT_INVALID', `certificate in use refused: ${problems(parsed.error)}`);
+    return parsed.data;
+  }
+  const parsed = requestSchema.safeParse(value);
   if (!parsed.success) throw new FieldmeshError('FM_CERT_INVALID', `certificate request refused: ${problems(parsed.error)}`);
   return parsed.data;
 }

@@ -18,6 +18,7 @@ export const COMMAND_NAMES = [
   'pump-test',
   'service',
   'reload-config',
+  'renew-cert',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
@@ -35,13 +36,21 @@ export const POSITIONAL_ARGS: Readonly<Record<CommandName, readonly string[]>> =
   'pump-test': ['zone', 'pump'],
   service: ['action', 'name?'],
   'reload-config': [],
+  'renew-cert': [],
 };
 
 /** Commands that read and change nothing on the node. */
 export const READ_ONLY_COMMANDS: readonly CommandName[] = ['ping', 'get', 'query'];
 
 /** The commands a node carries out itself, by name, in a `command` query frame ([FM-QUERY-7]). */
-export const NODE_SIDE_COMMANDS: readonly CommandName[] = ['set-log-level', 'get', 'restart-collector', 'service', 'reload-config'];
+export const NODE_SIDE_COMMANDS: readonly CommandName[] = [
+  'set-log-level',
+  'get',
+  'restart-collector',
+  'service',
+  'reload-config',
+  'renew-cert',
+];
 
 /** The log levels `set-log-level` takes (pino's names). */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

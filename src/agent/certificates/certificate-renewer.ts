@@ -21,6 +21,7 @@ import {
   type CertificateAnswer,
   type CertificateRequest,
   decodeCertificateAnswer,
+  encodeCertificateInUse,
   encodeCertificateRequest,
   hubCertTopic,
   nodeCsrTopic,
@@ -97,6 +98,13 @@ export interface CertificateRenewerOptions {
 export interface CertificateRenewer {
   /** Checks now: asks for a certificate when due (or again when a request waits). Tests call it on a manual clock. */
   check(): Promise<'requested' | 'resent' | 'not-due' | 'offline'>;
+  /**
+   * `fieldmesh cmd TARGET renew-cert`: a new key and CSR now, whatever the certificate's age (a request in flight
+   * is replaced by the new one). The certificate follows as any renewal's.
+   */
+  renewNow(by: string): Promise<{ readonly requestId: string; readonly serial: string | null; readonly sent: boolean }>;
+  /** [FM-CERT-7] Tells the hub the serial of the certificate in use (the agent calls it at each connection). */
+  announceInUse(): Promise<string | undefined>;
   /** Takes one answer (the transport's handler calls it; tests may too). */
   accept(payload: Uint8Array): Promise<'renewed' | 'pending' | 'refused' | 'ignored' | 'invalid'>;
   /** The certificate in use: serial and validity; undefined before the first. */
@@ -182,7 +190,14 @@ export function createCertificateRenewer(o: CertificateRenewerOptions): Certific
     }
     const c = current();
     if (c !== undefined && o.clock.now() < c.dueAt) return 'not-due';
-    // [FM-CERT-1] A new key for every request: the key never leaves the node.
+    return (await makeRequest(c, undefined)).sent ? 'requested' : 'offline';
+  }
+
+  /** [FM-CERT-1] A new key for every request: the key never leaves the node. */
+  async function makeRequest(
+    c: ReturnType<typeof current>,
+    by: string | undefined,
+  ): Promise<{ readonly requestId: string; readonly sent: boolean }> {
     const { keyPem, csrPem } = await createNodeCsr({ node, site, ...(o.sans === undefined ? {} : { sans: o.sans }) });
     const request: CertificateRequest = { requestId: `${o.clock.now().toString(36)}-${randomBytes(4).toString('hex')}`, csr: csrPem };
     writeFileAtomic(files.nextKey, keyPem, { mode: 0o600 });
@@ -190,11 +205,32 @@ export function createCertificateRenewer(o: CertificateRenewerOptions): Certific
     renewals?.inc({ result: 'requested' });
     logger.info(
       { requestId: request.requestId, serial: c?.serial, notAfter: c === undefined ? undefined : new Date(c.notAfter).toISOString() },
-      c === undefined
-        ? 'certificates: no certificate yet; asking the hub for one'
-        : `certificates: ${Math.round(renewAt() * 100)} % of the validity passed; asking the hub for a new certificate`,
+      by !== undefined
+        ? `certificates: renewal asked by ${by} (renew-cert); asking the hub for a new certificate`
+        : c === undefined
+          ? 'certificates: no certificate yet; asking the hub for one'
+          : `certificates: ${Math.round(renewAt() * 100)} % of the validity passed; asking the hub for a new certificate`,
     );
-    return (await send(request)) ? 'requested' : 'offline';
+    const sent = o.transport.connected && (await send(request));
+    return { requestId: request.requestId, sent };
+  }
+
+  async function renewNow(by: string): Promise<{ readonly requestId: string; readonly serial: string | null; readonly sent: boolean }> {
+    const c = current();
+    const r = await makeRequest(c, by);
+    return { ...r, serial: c?.serial ?? null };
+  }
+
+  async function announceInUse(): Promise<string | undefined> {
+    const c = current();
+    if (c === undefined || !o.transport.connected) return undefined;
+    try {
+      await o.transport.publish(nodeCsrTopic(o.prefix, site, node), encodeCertificateInUse({ inUse: c.serial }), { qos: 1 });
+      return c.serial;
+    } catch (err) {
+      logger.debug({ err: describeError(err) }, 'certificates: certificate in use not announced; again at the next connection');
+      return undefined;
+    }
   }
 
   async function accept(payload: Uint8Array): Promise<'renewed' | 'pending' | 'refused' | 'ignored' | 'invalid'> {
@@ -268,6 +304,8 @@ export function createCertificateRenewer(o: CertificateRenewerOptions): Certific
     if (m.topic === answerTopic) void guarded(() => accept(m.payload), 'ignored' as const);
   };
   const onConnected = (): void => {
+    // [FM-CERT-7] First the serial this connection uses (after a renewal, the new one: the hub revokes the older).
+    void guarded(announceInUse, undefined);
     void guarded(check, 'offline' as const);
   };
   function schedule(): void {
@@ -280,6 +318,13 @@ export function createCertificateRenewer(o: CertificateRenewerOptions): Certific
 
   return {
     check: () => guarded(check, 'offline'),
+    renewNow(by) {
+      // In the queue like a check, but a failure is the command's to report.
+      const run = queue.then(() => renewNow(by));
+      queue = run.catch(() => {});
+      return run;
+    },
+    announceInUse: () => guarded(announceInUse, undefined),
     accept: (payload) => guarded(() => accept(payload), 'ignored'),
     current,
     start() {

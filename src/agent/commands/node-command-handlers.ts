@@ -57,6 +57,8 @@ export interface NodeCommandDeps {
    * the agent wires it: the command answers FM_COMMAND_UNSUPPORTED.
    */
   readonly reloadConfig?: (by: string) => Promise<object>;
+  /** `renew-cert`: a new key and CSR now (node.yaml `pki`); undefined on a node without it. */
+  readonly renewCertificate?: (by: string) => Promise<object>;
 }
 
 /** A node command's answer; throws FieldmeshError (FM_QUERY_INVALID, FM_NOT_FOUND, FM_COMMAND_UNSUPPORTED...). */
@@ -263,6 +265,13 @@ export function createNodeCommandHandler(d: NodeCommandDeps): NodeCommandHandler
         if (d.reloadConfig === undefined)
           throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', 'reload-config: not supported by this node yet');
         return d.reloadConfig(by);
+      case 'renew-cert':
+        if (d.renewCertificate === undefined)
+          throw new FieldmeshError(
+            'FM_COMMAND_UNSUPPORTED',
+            'renew-cert: this node does not renew its certificate over the fleet transport (node.yaml has no pki section, or it runs brokerless)',
+          );
+        return d.renewCertificate(by);
       default:
         throw new FieldmeshError('FM_COMMAND_UNSUPPORTED', `command "${name}": not supported by this node`);
     }

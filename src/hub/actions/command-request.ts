@@ -37,6 +37,7 @@ const ARGS: Record<CommandName, { required: readonly string[]; optional: readonl
   'pump-test': { required: ['zone', 'pump'], optional: [] },
   service: { required: ['action'], optional: ['name', 'lines'] },
   'reload-config': { required: [], optional: [] },
+  'renew-cert': { required: [], optional: [] },
 };
 
 export interface CommandRequest {

@@ -4,14 +4,19 @@
 // `<prefix>/_hub/cert/<site>/<node>` [FM-CERT-3]. A pending node's request is kept and signed at its approval
 // [FM-CERT-5]. It also knows each node's certificate from the CA's index: its expiry (the metric and the built-in
 // alerts) and its state (valid, expired, revoked) for the nodes API.
+// [FM-CERT-7] Once a node says which certificate its link uses (a message on its csr topic, sent at every
+// connection), its older certificates are revoked as superseded after `pki.revokeSupersededAfter`, and a new CRL
+// written. Pending requests are kept in `<pki.dir>/pending-csrs.json` so that a hub restart keeps them.
 
+import { existsSync, readFileSync } from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { describeError, FieldmeshError, isFieldmeshError, type Logger } from '../../kit/index.js';
-import { type FleetCa, readCsrSubject, readIndex } from '../../pki/index.js';
+import { type Clock, describeError, FieldmeshError, isFieldmeshError, type Logger, type TimerHandle } from '../../kit/index.js';
+import { type FleetCa, readCsrSubject, readIndex, writeFileAtomic } from '../../pki/index.js';
 import {
   type CertificateAnswer,
   type CertificateRequest,
   decodeCertificateRequest,
+  decodeCsrTopicMessage,
   encodeCertificateAnswer,
   hubCertTopic,
   type NodeCertificateState,
@@ -27,7 +32,17 @@ export interface NodeCertificate {
   readonly notAfter: number;
 }
 
-export type CsrOutcome = 'issued' | 'pending' | 'refused' | 'invalid' | 'resent';
+export type CsrOutcome = 'issued' | 'pending' | 'refused' | 'invalid' | 'resent' | 'in-use';
+
+/**
+ * [FM-CERT-7] What a node's certificate in use led to: `current` (nothing older in force), `scheduled` (the older
+ * ones go after the grace), `revoked` (gone now: grace 0), `kept` (`never`), `unknown` (not this node's
+ * certificate in force: ignored).
+ */
+export type InUseOutcome = 'current' | 'scheduled' | 'revoked' | 'kept' | 'unknown';
+
+/** Default hub.yaml `pki.revokeSupersededAfter`: an hour after the node reconnected with its new certificate. */
+export const DEFAULT_REVOKE_SUPERSEDED_AFTER_MS = 3_600_000;
 
 export interface CertificateSignerOptions {
   readonly ca: FleetCa;
@@ -36,8 +51,17 @@ export interface CertificateSignerOptions {
   readonly validityMs: number;
   /** The fraction of its validity after which a node renews (hub.yaml `pki.renewAt`), told to nodes in each answer. */
   readonly renewAt: number;
-  readonly clock: { now(): number };
+  readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * [FM-CERT-7] hub.yaml `pki.revokeSupersededAfter`: how long after a node proved it uses its new certificate its
+   * older ones are revoked as superseded, ms; 0 at once; null never (default DEFAULT_REVOKE_SUPERSEDED_AFTER_MS).
+   */
+  readonly revokeSupersededAfterMs?: number | null;
+  /** Where pending requests are kept across restarts (`<pki.dir>/pending-csrs.json`); absent: memory only. */
+  readonly pendingFile?: string;
+  /** One audit entry (the hub's audit log, route `pki-revoke-superseded`): what was revoked, and whether it was. */
+  readonly audit?: (target: string, result: 'ok' | 'failed') => void;
   readonly registry?: Registry;
   readonly transport: () => Transport | undefined;
   /** Whether the node is admitted (registration). */
@@ -56,10 +80,14 @@ export class CertificateSigner {
   /** Answers not published yet (the hub off the broker): published at the next connection. */
   readonly #owed = new Set<string>();
   readonly #requests: Counter<'result'> | undefined;
+  readonly #superseded: Counter | undefined;
+  /** [FM-CERT-7] Revocations waiting for their grace, per node. */
+  readonly #revocations = new Map<string, TimerHandle>();
 
   constructor(o: CertificateSignerOptions) {
     this.#o = o;
     this.#logger = o.logger.child({ area: 'certificates' });
+    this.#loadPending();
     if (o.registry !== undefined) {
       this.#requests = new Counter({
         name: 'fieldmesh_hub_certificate_requests_total',
@@ -68,6 +96,11 @@ export class CertificateSigner {
         registers: [o.registry],
       });
       for (const result of ['issued', 'pending', 'refused', 'invalid', 'resent']) this.#requests.inc({ result }, 0);
+      this.#superseded = new Counter({
+        name: 'fieldmesh_hub_certificates_superseded_total',
+        help: 'Node certificates the hub revoked as superseded once the node used its renewed one (hub.yaml pki.revokeSupersededAfter).',
+        registers: [o.registry],
+      });
       const signer = this;
       new Gauge({
         name: 'fieldmesh_node_certificate_expiry_seconds',
@@ -108,7 +141,12 @@ export class CertificateSigner {
   async receive(site: string, node: string, payload: Uint8Array): Promise<CsrOutcome> {
     let request: CertificateRequest;
     try {
-      request = decodeCertificateRequest(payload);
+      const message = decodeCsrTopicMessage(payload);
+      if ('inUse' in message) {
+        await this.inUse(site, node, message.inUse);
+        return 'in-use';
+      }
+      request = message;
     } catch (err) {
       this.#requests?.inc({ result: 'invalid' });
       this.#logger.warn(
@@ -145,6 +183,7 @@ export class CertificateSigner {
     if (!this.#o.isApproved(site, node)) {
       // [FM-CERT-5] Kept (the newest wins) and signed when an admin approves the node.
       this.#pending.set(k, { site, node, request });
+      this.#savePending();
       this.#requests?.inc({ result: 'pending' });
       this.#logger.info(
         { site, node, requestId: request.requestId },
@@ -162,9 +201,117 @@ export class CertificateSigner {
     const waiting = this.#pending.get(k);
     if (waiting === undefined) return undefined;
     this.#pending.delete(k);
+    this.#savePending();
     // Approved under another site (an assignment): the node asks again under its new identity.
     if (!this.#o.isApproved(site, node)) return undefined;
     return this.#sign(site, node, waiting.request);
+  }
+
+  /**
+   * [FM-CERT-7] The node's link uses certificate `serial`: its older certificates in force are revoked as
+   * superseded after the grace (a newer report restarts it).
+   */
+  async inUse(site: string, node: string, serial: string): Promise<InUseOutcome> {
+    const k = key(site, node);
+    const index = this.#index();
+    const at = index.findIndex((c) => c.serial === serial);
+    const used = index[at];
+    if (used === undefined || used.node !== node || used.site !== site || used.state !== 'valid') {
+      this.#logger.warn(
+        { site, node, serial },
+        `certificates: ${k} says it uses certificate ${serial}, which is not one of its certificates in force; ignored`,
+      );
+      return 'unknown';
+    }
+    // The index is append-only: the entries before are older.
+    const older = index.slice(0, at).filter((c) => c.node === node && c.state === 'valid');
+    if (older.length === 0) return 'current';
+    const grace = this.#o.revokeSupersededAfterMs === undefined ? DEFAULT_REVOKE_SUPERSEDED_AFTER_MS : this.#o.revokeSupersededAfterMs;
+    if (grace === null) return 'kept';
+    const previous = this.#revocations.get(k);
+    if (previous !== undefined) this.#o.clock.clearTimeout(previous);
+    this.#revocations.delete(k);
+    if (grace === 0) {
+      await this.#revokeOlder(site, node, serial);
+      return 'revoked';
+    }
+    this.#logger.info(
+      { site, node, serial, older: older.map((c) => c.serial), graceMs: grace },
+      `certificates: ${k} uses its new certificate ${serial}; ${older.map((c) => c.serial).join(', ')} revoked as superseded in ${Math.round(grace / 1_000)} s`,
+    );
+    this.#revocations.set(
+      k,
+      this.#o.clock.setTimeout(() => {
+        this.#revocations.delete(k);
+        void this.#revokeOlder(site, node, serial);
+      }, grace),
+    );
+    return 'scheduled';
+  }
+
+  /** Stops the revocations waiting for their grace (the node's next connection schedules them again). */
+  stop(): void {
+    for (const t of this.#revocations.values()) this.#o.clock.clearTimeout(t);
+    this.#revocations.clear();
+  }
+
+  async #revokeOlder(site: string, node: string, serial: string): Promise<void> {
+    const k = key(site, node);
+    const index = this.#index();
+    const at = index.findIndex((c) => c.serial === serial);
+    if (at < 0 || index[at]?.state !== 'valid') return;
+    for (const c of index.slice(0, at)) {
+      if (c.node !== node || c.state !== 'valid') continue;
+      try {
+        const { crl } = await this.#o.ca.revoke(c.serial, 'superseded');
+        this.#superseded?.inc();
+        this.#logger.info(
+          { site, node, serial: c.serial, inUse: serial, crl: crl.number },
+          `certificates: revoked ${k}'s certificate ${c.serial} as superseded by ${serial}; CRL ${crl.number} written`,
+        );
+        this.#o.audit?.(`${k} certificate ${c.serial} superseded by ${serial}`, 'ok');
+      } catch (err) {
+        this.#logger.warn(
+          { site, node, serial: c.serial, err: describeError(err) },
+          `certificates: ${k}'s superseded certificate ${c.serial} not revoked: ${describeError(err)}`,
+        );
+        this.#o.audit?.(`${k} certificate ${c.serial} superseded by ${serial}`, 'failed');
+      }
+    }
+  }
+
+  #loadPending(): void {
+    const file = this.#o.pendingFile;
+    if (file === undefined || !existsSync(file)) return;
+    try {
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown; requests?: unknown };
+      if (saved.version !== 1 || !Array.isArray(saved.requests)) throw new Error('expected {"version": 1, "requests": [...]}');
+      for (const r of saved.requests as { site?: unknown; node?: unknown; request?: unknown }[]) {
+        if (typeof r.site !== 'string' || typeof r.node !== 'string') throw new Error('a request without site or node');
+        const request = decodeCertificateRequest(new TextEncoder().encode(JSON.stringify(r.request)));
+        this.#pending.set(key(r.site, r.node), { site: r.site, node: r.node, request });
+      }
+      if (this.#pending.size > 0)
+        this.#logger.info(
+          { file, pending: this.#pending.size },
+          `certificates: ${this.#pending.size} pending requests reloaded from ${file}`,
+        );
+    } catch (err) {
+      this.#logger.warn(
+        { file, err: describeError(err) },
+        `certificates: ${file} cannot be read: ${describeError(err)}; pending requests wait for the nodes' next retry`,
+      );
+    }
+  }
+
+  #savePending(): void {
+    const file = this.#o.pendingFile;
+    if (file === undefined) return;
+    try {
+      writeFileAtomic(file, `${JSON.stringify({ version: 1, requests: [...this.#pending.values()] }, null, 2)}\n`, { mode: 0o600 });
+    } catch (err) {
+      this.#logger.warn({ file, err: describeError(err) }, `certificates: ${file} not written: ${describeError(err)}`);
+    }
   }
 
   /** The hub (re)connected: publishes the answers owed. */
