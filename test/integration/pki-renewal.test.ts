@@ -3,14 +3,25 @@
 // at the hub; `fieldmesh hub nodes approve` issues its first certificate; then, with certificates of about five
 // minutes and renewAt 0.5, the node renews by itself, writes the new certificate next to its new key and
 // reconnects once with it, while it keeps pushing: every sample it recorded reaches the hub (its own store and
-// the hub compared exactly). docs/pki.md "Renewal over the fleet transport".
+// the hub compared exactly). Then [FM-CERT-7]: once the node reconnected with its new certificate (it names it on
+// its csr topic), the hub revokes the old one as superseded after pki.revokeSupersededAfter (2 s here): `pki list`
+// says superseded and the CRL lists it; and [FM-CERT-8]: `fieldmesh cmd node:ranch/delta renew-cert` gives the node
+// a third certificate at once, long before it is due, while samples keep flowing. docs/pki.md "Renewal over the
+// fleet transport".
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { certificateInfo, keyMatchesCertificate, verifyNodeCertificate } from '../../src/pki/index.js';
+import {
+  canonicalSerial,
+  certificateInfo,
+  keyMatchesCertificate,
+  parseCrl,
+  readIndex,
+  verifyNodeCertificate,
+} from '../../src/pki/index.js';
 import { type FieldmeshProcess, fieldmeshKilledAfter, runFieldmesh, writeHubConfig } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
@@ -46,6 +57,9 @@ interface Matrix {
 }
 
 let startedAt = 0;
+/** The serials of the first and the renewed certificate, for the tests after the renewal. */
+let firstSerial = '';
+let secondSerial = '';
 
 async function socValues(where: 'hub' | 'node', endMs: number): Promise<[number, string][]> {
   const selector = where === 'hub' ? 'battery_soc{node="delta"}' : 'battery_soc';
@@ -93,7 +107,7 @@ before(async () => {
   const hubYaml = await writeHubConfig(dir, broker.url);
   writeFileSync(
     hubYaml,
-    `registration: {mode: approve}\nauth: {mode: on}\npki: {dir: ${join(dir, 'pki')}, nodeCertDays: ${CERT_DAYS}, renewAt: 0.5}\n`,
+    `registration: {mode: approve}\nauth: {mode: on}\npki: {dir: ${join(dir, 'pki')}, nodeCertDays: ${CERT_DAYS}, renewAt: 0.5, revokeSupersededAfter: 2s}\n`,
     { flag: 'a' },
   );
   const made = await cli(['hub', 'token', 'create', '--config', hubYaml, '--name', 'admin', '--role', 'admin']);
@@ -137,7 +151,7 @@ test('pki renewal: the first certificate at approval, then a renewal by the node
   const verdict = await verifyNodeCertificate(first, { ca, now: Date.now(), expectNode: 'delta' });
   assert.equal(verdict.ok, true, JSON.stringify(verdict));
   assert.equal(keyMatchesCertificate(readFileSync(join(tlsDir(), 'delta.key'), 'utf8'), first), true);
-  const firstSerial = certificateInfo(first).serial;
+  firstSerial = certificateInfo(first).serial;
   await waitFor(
     async () =>
       (await hubGet<{ nodes: { node: string; state: string; certificate?: string }[] }>('/api/v1/nodes')).nodes.some(
@@ -155,6 +169,7 @@ test('pki renewal: the first certificate at approval, then a renewal by the node
   const renewedAfterMs = Date.now() - t1;
   await node?.waitForOutput(/reconnecting to use renewed TLS credentials/, 10_000);
   const second = readFileSync(certFile(), 'utf8');
+  secondSerial = certificateInfo(second).serial;
   assert.equal(keyMatchesCertificate(readFileSync(join(tlsDir(), 'delta.key'), 'utf8'), second), true, 'the new key');
   assert.equal((await verifyNodeCertificate(second, { ca, now: Date.now(), expectNode: 'delta' })).ok, true);
 
@@ -182,4 +197,71 @@ test('pki renewal: the first certificate at approval, then a renewal by the node
   t.diagnostic(
     `first certificate ${firstIssuedMs} ms after approval; renewed ${renewedAfterMs} ms after it; ${recorded.length} samples in the window, all at the hub`,
   );
+});
+
+interface Listed {
+  serial: string;
+  node: string;
+  state: string;
+}
+
+async function pkiList(): Promise<Listed[]> {
+  const listed = await cli(['pki', 'list', '--dir', join(dir, 'pki'), '--json']);
+  assert.equal(listed.code, 0, listed.err);
+  return JSON.parse(listed.out) as Listed[];
+}
+
+const crlSerials = () =>
+  parseCrl(readFileSync(join(dir, 'pki', 'crl.pem'), 'utf8'), 'crl.pem').entries.map((e) => canonicalSerial(e.serialNumber));
+
+test('pki renewal: the old certificate is revoked as superseded once the node uses its new one, and the CRL lists it [FM-CERT-7]', async (t) => {
+  assert.ok(firstSerial !== '' && secondSerial !== '', 'the renewal test ran first');
+  const t0 = Date.now();
+  await waitFor(async () => (await pkiList()).find((c) => c.serial === firstSerial)?.state === 'superseded', {
+    what: `delta's first certificate ${firstSerial} superseded in pki list`,
+    timeoutMs: 20_000,
+  });
+  const revokedAfterMs = Date.now() - t0;
+  const listed = await pkiList();
+  const indexed = readIndex(join(dir, 'pki', 'index.json')).certificates.find((c) => c.serial === firstSerial);
+  assert.equal(indexed?.reason, 'superseded');
+  assert.equal(listed.find((c) => c.serial === secondSerial)?.state, 'valid', 'the one in use stays');
+  await waitFor(() => crlSerials().includes(canonicalSerial(firstSerial)), { what: 'the CRL lists the superseded certificate' });
+  assert.ok(!crlSerials().includes(canonicalSerial(secondSerial)));
+  const metrics = await (await fetch(`${hubUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+  assert.match(metrics, /fieldmesh_hub_certificates_superseded_total 1\b/);
+  t.diagnostic(`superseded certificate seen revoked in pki list ${revokedAfterMs} ms after this test began (grace 2 s from the in-use report)`);
+});
+
+test('pki renewal: fieldmesh cmd renew-cert gives the node a new certificate at once, samples still flow [FM-CERT-8]', async (t) => {
+  const before = certificateInfo(readFileSync(certFile(), 'utf8')).serial;
+  const t0 = Date.now();
+  const run = await cli(['cmd', 'node:ranch/delta', 'renew-cert', '--hub', hubUrl, '--token-file', join(dir, 'admin.token'), '--json']);
+  assert.equal(run.code, 0, `${run.out}\n${run.err}`);
+  const view = JSON.parse(run.out) as { results: { node: string; status: string; result?: { serial?: string; sent?: boolean } }[] };
+  assert.deepEqual(
+    view.results.map((r) => [r.node, r.status, r.result?.serial, r.result?.sent]),
+    [['delta', 'ok', before, true]],
+  );
+  await waitFor(() => certificateInfo(readFileSync(certFile(), 'utf8')).serial !== before, {
+    what: 'a third certificate on delta after renew-cert',
+    timeoutMs: 20_000,
+  });
+  const renewedMs = Date.now() - t0;
+  const third = readFileSync(certFile(), 'utf8');
+  const ca = readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8');
+  assert.equal((await verifyNodeCertificate(third, { ca, now: Date.now(), expectNode: 'delta' })).ok, true);
+  assert.equal(keyMatchesCertificate(readFileSync(join(tlsDir(), 'delta.key'), 'utf8'), third), true, 'the new key');
+  // The one it replaced goes too, once the node reconnected with the third.
+  await waitFor(async () => (await pkiList()).find((c) => c.serial === before)?.state === 'superseded', {
+    what: `${before} superseded after renew-cert`,
+    timeoutMs: 20_000,
+  });
+  // Samples still flow after the switch: the hub gets values newer than the command.
+  const since = Date.now();
+  await waitFor(async () => (await socValues('hub', Date.now())).some(([ts]) => ts * 1_000 > since), {
+    what: 'samples from delta at the hub after renew-cert',
+    timeoutMs: 20_000,
+  });
+  t.diagnostic(`renew-cert: new certificate on the node ${renewedMs} ms after the command`);
 });
