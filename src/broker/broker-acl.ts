@@ -1,7 +1,7 @@
 // Topic ACL of the embedded broker: a node publishes only as itself and reads only what the Mosquitto ACL of
 // `fieldmesh pki mosquitto-conf` lets it read; hub and admin go anywhere.
 
-import { HUB_LEVEL, NODE_CHANNELS, type ZoneConfig } from '../protocol/index.js';
+import { HUB_LEVEL, NODE_CHANNELS, ZONE_LEVEL, type ZoneConfig, zoneWriters } from '../protocol/index.js';
 import type { BrokerRole, BrokerUser } from './broker-config.js';
 
 /**
@@ -21,47 +21,53 @@ function nodeOf(identity: Identity): { site: string; node: string } | undefined 
 }
 
 const ID_OR_PLUS = /^(\+|[a-z0-9][a-z0-9_-]{0,62})$/;
+const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function isUnder(filterOrTopic: string, root: string): boolean {
   return filterOrTopic === `${root}/#` || filterOrTopic.startsWith(`${root}/`);
 }
 
 /**
- * The nodes that may write their zone topic, by site: every node a consensus zone of that site lists (voters, and
- * the nodes of its cameras and pumps, which the zone schema requires to be voters too). broker.yaml `zones`.
+ * The nodes that may write each zone's topic, by site then zone: every node the zone lists (voters, and the nodes of
+ * its cameras and pumps, which the zone schema requires to be voters too) and the owners of the pumps of the zones
+ * its `policy.activates` names (they count its votes). broker.yaml `zones`.
  */
-export type ZoneWriters = ReadonlyMap<string, ReadonlySet<string>>;
+export type ZoneWriters = ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<string>>>;
 
 /** The zone writers of broker.yaml's `zones: {<site>: [<zone>, ...]}`. */
 export function zoneWritersOf(zones: Readonly<Record<string, readonly ZoneConfig[]>>): ZoneWriters {
-  const writers = new Map<string, Set<string>>();
+  const writers = new Map<string, Map<string, Set<string>>>();
   for (const [site, list] of Object.entries(zones)) {
-    const nodes = new Set<string>();
-    for (const zone of list) {
-      for (const voter of zone.voters) nodes.add(voter);
-      for (const camera of zone.cameras) nodes.add(camera.node);
-      for (const pump of zone.pumps) nodes.add(pump.node);
-    }
-    writers.set(site, nodes);
+    writers.set(site, new Map(list.map((zone) => [zone.id, zoneWriters(zone, list)])));
   }
   return writers;
 }
 
+/** The zone of `topic` when it is `<prefix>/<site>/<node>/zone/<zone>` of this node; else undefined. */
+function ownZoneOf(bound: { site: string; node: string }, prefix: string, topic: string): string | undefined {
+  const own = `${prefix}/${bound.site}/${bound.node}/${ZONE_LEVEL}/`;
+  if (!topic.startsWith(own)) return undefined;
+  const zone = topic.slice(own.length);
+  return ID.test(zone) ? zone : undefined;
+}
+
 /**
- * [FM-ZONE-SIGN-6] Whether this publish is a node's write of its own zone topic that no zone of its site lists it
- * for (a site without zones in broker.yaml lists nobody). Always false without `writers` (no zones configured).
+ * [FM-ZONE-SIGN-6] Whether this publish is a node's write of its own topic of zone Z (`<prefix>/<site>/<node>/zone/<Z>`)
+ * that zone Z of its site does not list it for (an unknown zone, or a site without zones in broker.yaml, lists
+ * nobody). Always false without `writers` (no zones configured). The zone, for the refusal's counter, is `zoneOf`.
  */
 export function isZoneWriteRefused(identity: Identity, prefix: string, topic: string, writers: ZoneWriters | undefined): boolean {
   const bound = nodeOf(identity);
   if (writers === undefined || bound === undefined) return false;
-  if (topic !== `${prefix}/${bound.site}/${bound.node}/zone`) return false;
-  return writers.get(bound.site)?.has(bound.node) !== true;
+  const zone = ownZoneOf(bound, prefix, topic);
+  if (zone === undefined) return false;
+  return writers.get(bound.site)?.get(zone)?.has(bound.node) !== true;
 }
 
 /**
  * A node may publish only its own channels, `<prefix>/<its site>/<its node>/<channel>` (its will included), as the
- * Mosquitto ACL's `topic write` lines: not its own command topics (the hub writes those) nor anything deeper; with
- * `zoneWriters`, its zone topic only when a zone of its site lists it.
+ * Mosquitto ACL's `topic write` lines, and its zone topics `<prefix>/<site>/<node>/zone/<zone>`: not its own command
+ * topics (the hub writes those) nor anything deeper; with `zoneWriters`, the topic of zone Z only when Z lists it.
  */
 export function canPublish(
   identity: Identity,
@@ -73,14 +79,14 @@ export function canPublish(
   const bound = nodeOf(identity);
   if (bound === undefined) return true;
   if (isAggregator(bound, aggregators) && isDigestTopic(prefix, topic)) return true;
+  if (ownZoneOf(bound, prefix, topic) !== undefined) return !isZoneWriteRefused(identity, prefix, topic, zoneWriters);
   const own = `${prefix}/${bound.site}/${bound.node}/`;
-  if (!topic.startsWith(own) || !(NODE_CHANNELS as readonly string[]).includes(topic.slice(own.length))) return false;
-  return !isZoneWriteRefused(identity, prefix, topic, zoneWriters);
+  return topic.startsWith(own) && (NODE_CHANNELS as readonly string[]).includes(topic.slice(own.length));
 }
 
 /**
  * A node may subscribe to its own commands (`<prefix>/<site>/<node>/cmd/...`), the hub's topics (`<prefix>/_hub/...`,
- * what arrives filtered by canReceive) and the zone frames of its own site (`<prefix>/<site>/+/zone`, consensus
+ * what arrives filtered by canReceive) and the zone frames of its own site (`<prefix>/<site>/+/zone/+`, consensus
  * zones over the broker). Another node's data, birth, death and commands, and another site, are refused.
  */
 export function canSubscribe(identity: Identity, prefix: string, filter: string, aggregators?: ReadonlySet<string>): boolean {
@@ -97,7 +103,7 @@ export function canSubscribe(identity: Identity, prefix: string, filter: string,
   if (filter === `${prefix}/${HUB_LEVEL}/#` || isUnder(filter, `${prefix}/${HUB_LEVEL}`)) return true;
   if (!filter.startsWith(`${prefix}/${site}/`)) return false;
   const levels = filter.slice(`${prefix}/${site}/`.length).split('/');
-  return levels.length === 2 && ID_OR_PLUS.test(levels[0] as string) && levels[1] === 'zone';
+  return levels.length === 3 && ID_OR_PLUS.test(levels[0] as string) && levels[1] === ZONE_LEVEL && ID_OR_PLUS.test(levels[2] as string);
 }
 
 /** Whether broker.yaml's `aggregators` names this node (`site/node`). [FM-AWARE-5] */

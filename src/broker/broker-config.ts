@@ -119,8 +119,8 @@ export const brokerConfigSchema = z
     topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
     /**
      * The consensus zones the broker enforces, by site, each site's list as node.yaml's `zones` has it: a node
-     * may publish on its zone topic (`<prefix>/<site>/<node>/zone`) only when a zone of its site lists it. Absent:
-     * every node may write its own zone topic. [FM-ZONE-SIGN-6]
+     * may publish on its topic of zone Z (`<prefix>/<site>/<node>/zone/<Z>`) only when zone Z lists it (or drives a
+     * pump a fire in Z activates). Absent: every node may write its own zone topics. [FM-ZONE-SIGN-6]
      */
     zones: z.record(idText, zonesSchema).optional(),
     /**

@@ -153,8 +153,8 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
   });
   const zonePublishRefusedTotal = new Counter({
     name: 'fieldmesh_broker_zone_publish_refused_total',
-    help: "Publishes on a node's zone topic refused because no zone of its site in broker.yaml lists the node",
-    labelNames: ['site'],
+    help: "Publishes on a node's topic of zone Z refused because zone Z of its site in broker.yaml does not list the node",
+    labelNames: ['site', 'zone'],
     registers: [registry],
   });
   /** The certificate identity of each connection that came over TLS with a client certificate. */
@@ -243,15 +243,16 @@ export function createBroker(config: BrokerConfig, deps: BrokerDeps = {}): Broke
         counters.rejectedPublish++;
         refusedTotal.inc({ what: 'publish' });
         if (isZoneWriteRefused(identity, config.topicPrefix, packet.topic, zoneWriters)) {
-          // [FM-ZONE-SIGN-6] A node that holds a valid identity but no zone's: its votes never reach a pump owner.
-          const [site = '', node = ''] = packet.topic.slice(config.topicPrefix.length + 1).split('/');
+          // [FM-ZONE-SIGN-6] A node with a valid identity writing the topic of a zone that does not list it (no zone
+          // at all, or a zone of its site it is no member of): its frames never reach that zone's members.
+          const [site = '', node = '', , zone = ''] = packet.topic.slice(config.topicPrefix.length + 1).split('/');
           counters.rejectedZonePublish++;
-          zonePublishRefusedTotal.inc({ site });
-          if (!zoneRefusalLogged.has(`${site}/${node}`)) {
-            zoneRefusalLogged.add(`${site}/${node}`);
+          zonePublishRefusedTotal.inc({ site, zone });
+          if (!zoneRefusalLogged.has(`${site}/${node}/${zone}`)) {
+            zoneRefusalLogged.add(`${site}/${node}/${zone}`);
             logger.warn(
-              { clientId: client.id, site, node, topic: packet.topic },
-              `zone frames of ${site}/${node} refused: no zone of site ${site} in broker.yaml lists it (logged once per node)`,
+              { clientId: client.id, site, node, zone, topic: packet.topic },
+              `zone frames of ${site}/${node} for zone ${zone} refused: zone ${zone} of site ${site} in broker.yaml does not list it (logged once per node and zone)`,
             );
           }
         } else logger.warn({ clientId: client.id, topic: packet.topic }, 'publish refused by ACL');

@@ -173,7 +173,12 @@ test('cli pki mosquitto-conf: the listener and ACL for the shipped configuration
   assert.equal(readFileSync(join(out, 'ca.crt'), 'utf8'), readFileSync(join(pki, 'ca.crt'), 'utf8'));
   const acl = readFileSync(join(out, 'fieldmesh.acl'), 'utf8');
   // ridge nodes are zone-only members of the consensus zone ridge-crest; valley nodes are neither.
-  assert.match(acl, /user ridge-01\n(topic .*\n)*topic read fieldmesh\/_hub\/aware\/ridge-crest\ntopic read fieldmesh\/ridge\/\+\/zone\n/);
+  assert.match(
+    acl,
+    /user ridge-01\n(topic .*\n)*topic read fieldmesh\/_hub\/aware\/ridge-crest\ntopic read fieldmesh\/ridge\/\+\/zone\/\+\n/,
+  );
+  assert.match(acl, /user ridge-01\n(topic .*\n)*topic write fieldmesh\/ridge\/ridge-01\/zone\/ridge-crest\n/, 'the topic of its zone');
+  assert.doesNotMatch(acl, /^topic write fieldmesh\/[a-z-]+\/valley-02\/zone/m, 'no zone lists valley-02');
   assert.match(acl, /user valley-02\n(topic .*\n)*topic read fieldmesh\/_hub\/aware\n$/);
   assert.equal(acl.match(/^user /gm)?.length, 6, 'five nodes and the hub');
 });

@@ -21,7 +21,7 @@ import {
   writeFileAtomic,
   writeNodeCsr,
 } from '../pki/index.js';
-import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
+import { type ConfiguredZone, DEFAULT_TOPIC_PREFIX, zoneWriters } from '../protocol/index.js';
 import { type CliIo, errorText } from './io.js';
 import { formatTable } from './status.js';
 
@@ -366,6 +366,11 @@ export function registerPki(program: Command, io: CliIo): void {
   for (const cmd of pki.commands) cmd.exitOverride();
 }
 
+/** [FM-ZONE-SIGN-6] The zones whose topic `node` may write (as the broker and the agent judge it); undefined without zones. */
+function writableZones(node: string, zones: readonly ConfiguredZone[] | undefined): string[] | undefined {
+  return zones?.filter((z) => zoneWriters(z, zones).has(node)).map((z) => z.id);
+}
+
 /** The nodes of `--fleet`: a configuration repository, or `SITE/NODE[/ZONE]` entries. */
 function readFleet(value: string, prefixFlag: string | undefined): { nodes: AclNode[]; prefix: string; source: string } {
   if (existsSync(value) && statSync(value).isDirectory()) {
@@ -383,7 +388,7 @@ function readFleet(value: string, prefixFlag: string | undefined): { nodes: AclN
       node: r.nodeId,
       site: r.site,
       ...(r.parsed?.awareness.zoneOnly === true ? { awarenessZone: r.zone } : {}),
-      zoneFrames: zonesOfNode(repo, r.nodeId).length > 0,
+      zones: writableZones(r.nodeId, r.parsed?.zones) ?? zonesOfNode(repo, r.nodeId).map((z) => z.id),
     }));
     if (nodes.length === 0) throw new FieldmeshError('FM_PKI_INVALID', `${value}: the configuration repository defines no node`);
     return { nodes, prefix: prefixFlag ?? [...prefixes][0] ?? DEFAULT_TOPIC_PREFIX, source: repo.root };

@@ -172,7 +172,7 @@ describe('cli pub and sub', () => {
     assert.equal(typeof bad.error.offset, 'number');
   });
 
-  test("sub --json decodes zone frames on <prefix>/+/+/zone, the sender being the topic's node", async () => {
+  test("sub --json decodes zone frames on <prefix>/+/+/zone/<zone>, the sender being the topic's node", async () => {
     const t0 = Date.UTC(2026, 0, 1);
     const frames: [string, ZoneFrame][] = [
       [
@@ -204,17 +204,18 @@ describe('cli pub and sub', () => {
     ];
     for (const [node, frame] of frames) {
       writeFileSync(join(dir, `${node}.zone`), encodeZoneFrame(frame));
-      await run(['pub', '-p', port, '-r', '-q', '1', '-t', `fieldmesh/ranch/${node}/zone`, '-f', join(dir, `${node}.zone`)]).done;
+      await run(['pub', '-p', port, '-r', '-q', '1', '-t', `fieldmesh/ranch/${node}/zone/north`, '-f', join(dir, `${node}.zone`)]).done;
     }
-    const sub = run(['sub', '-p', port, '--json', '-t', 'fieldmesh/+/+/zone', '-C', '2']);
+    const sub = run(['sub', '-p', port, '--json', '-t', 'fieldmesh/+/+/zone/+', '-C', '2']);
     await sub.done;
     const lines = sub.out.map((l) => JSON.parse(l)).sort((a, b) => a.node.localeCompare(b.node));
     assert.deepEqual(lines, [
       {
-        topic: 'fieldmesh/ranch/n2/zone',
+        topic: 'fieldmesh/ranch/n2/zone/north',
         site: 'ranch',
         node: 'n2',
         channel: 'zone',
+        zone: 'north',
         frame: {
           type: 'detection',
           zone: 'north',
@@ -223,10 +224,11 @@ describe('cli pub and sub', () => {
         },
       },
       {
-        topic: 'fieldmesh/ranch/n3/zone',
+        topic: 'fieldmesh/ranch/n3/zone/north',
         site: 'ranch',
         node: 'n3',
         channel: 'zone',
+        zone: 'north',
         frame: {
           type: 'vote',
           vote: {
@@ -397,7 +399,7 @@ test('sub --json renders every zone frame type with RFC 3339 times, and an undec
   const render = createJsonRenderer('fieldmesh');
   const t0 = Date.UTC(2026, 0, 1);
   const at = new Date(t0).toISOString();
-  const frame = (f: ZoneFrame) => render({ topic: 'fieldmesh/ranch/n1/zone', payload: encodeZoneFrame(f), retain: false }).frame;
+  const frame = (f: ZoneFrame) => render({ topic: 'fieldmesh/ranch/n1/zone/north', payload: encodeZoneFrame(f), retain: false }).frame;
   assert.deepEqual(frame({ type: 'epoch', zone: 'north', epoch: 4, by: 'olga', reason: 'elect' }), {
     type: 'epoch',
     zone: 'north',
@@ -445,7 +447,7 @@ test('sub --json renders every zone frame type with RFC 3339 times, and an undec
     epoch: 4,
     keys: [7, 0xffffffff],
   });
-  const bad = render({ topic: 'fieldmesh/ranch/n1/zone', payload: Uint8Array.of(0x10, 19, 5), retain: false });
+  const bad = render({ topic: 'fieldmesh/ranch/n1/zone/north', payload: Uint8Array.of(0x10, 19, 5), retain: false });
   assert.equal(bad.node, 'n1');
   assert.equal(bad.channel, 'zone');
   assert.equal((bad.error as { reason: string }).reason, 'truncated');

@@ -1,6 +1,6 @@
 // `fieldmesh sub`: prints messages like mosquitto_sub (payloads as raw bytes, a newline after each
 // unless -N), or with --json decodes fieldmesh frames (one session per node, so data frames show
-// series names and values; zone frames on <prefix>/+/+/zone too) one JSON object per line.
+// series names and values; zone frames on <prefix>/+/+/zone/+ too) one JSON object per line.
 
 import type { Command } from 'commander';
 import { FieldmeshError } from '../kit/index.js';
@@ -75,9 +75,11 @@ export function createJsonRenderer(prefix: string): (message: TransportMessage) 
     const where =
       parsed.kind === 'hub'
         ? { channel: parsed.channel }
-        : { site: parsed.site, node: parsed.node, channel: parsed.kind === 'node' ? parsed.channel : `cmd/${parsed.command}` };
-    // [FM-ZONE-FRAME-1] Zone frames (types 18 to 23) on <prefix>/<site>/<node>/zone: the sender is the topic's node.
-    if (parsed.kind === 'node' && parsed.channel === 'zone') {
+        : parsed.kind === 'zone'
+          ? { site: parsed.site, node: parsed.node, channel: 'zone', zone: parsed.zone }
+          : { site: parsed.site, node: parsed.node, channel: parsed.kind === 'node' ? parsed.channel : `cmd/${parsed.command}` };
+    // [FM-ZONE-FRAME-1] Zone frames (types 18 to 23) on <prefix>/<site>/<node>/zone/<zone>: the sender is the topic's node.
+    if (parsed.kind === 'zone') {
       const zone = decodeZoneFrame(payload);
       return zone.ok ? { topic, ...where, frame: zoneFrameToJson(zone.frame) } : { topic, ...where, error: frameErrorJson(zone.error) };
     }

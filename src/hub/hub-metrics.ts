@@ -187,15 +187,15 @@ export function createHubMetrics(
 export interface ZoneMetrics {
   /** Zone records (`zone_*` events) the hub received live, by zone and record kind. */
   readonly decisions: Counter<'zone' | 'kind'>;
-  /** Zone frames heard on `<prefix>/+/+/zone` that decoded. */
+  /** Zone frames heard on `<prefix>/+/+/zone/+` that decoded. */
   readonly framesReceived: Counter;
-  /** Zone frames and zone events refused, by reason: malformed, unknown-zone, not-member. */
+  /** Zone frames and zone events refused, by reason: malformed, other-zone, unknown-zone, not-member. */
   readonly framesRejected: Counter<'reason'>;
   /** From the detection that completed a majority's evidence to the majority record, seconds. */
   readonly decisionLatency: Histogram;
 }
 
-export const ZONE_REJECT_REASONS = ['malformed', 'unknown-zone', 'not-member'] as const;
+export const ZONE_REJECT_REASONS = ['malformed', 'other-zone', 'unknown-zone', 'not-member'] as const;
 export type ZoneRejectReason = (typeof ZONE_REJECT_REASONS)[number];
 
 /** Buckets for decision latency: a tick or two on a good link, a minute when a voter's frames need repeats. */
@@ -242,7 +242,7 @@ export function createZoneMetrics(registry: Registry, zones: () => readonly Aler
     }),
     framesReceived: new Counter({
       name: 'fieldmesh_zone_frames_received_total',
-      help: 'Zone frames heard on <prefix>/+/+/zone that decoded.',
+      help: 'Zone frames heard on <prefix>/+/+/zone/+ that decoded.',
       registers,
     }),
     framesRejected,

@@ -33,6 +33,7 @@ import {
   hubTopic,
   parseTopic,
   withTargetLabels,
+  zoneSubscription,
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
 import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHubCommandPorts, type PingResult } from './actions/index.js';
@@ -661,14 +662,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       void certificates.receive(topic.site, topic.node, message.payload);
       return;
     }
-    // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
-    if (topic.kind !== 'node' || topic.channel === 'aware') return;
     // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
-    if (topic.channel === 'zone') {
+    if (topic.kind === 'zone') {
       if (!registrations.admit(topic.site, topic.node)) return;
-      zoneMonitor.receiveFrame(topic.site, topic.node, message.payload);
+      zoneMonitor.receiveFrame(topic.site, topic.node, message.payload, topic.zone);
       return;
     }
+    // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
+    if (topic.kind !== 'node' || topic.channel === 'aware') return;
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
       // A bad reply fails a request an operator waits for: worth more than a debug line.
@@ -932,6 +933,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       transport.on('connected', onConnected);
       transport.on('disconnected', onDisconnected);
       await transport.subscribe(fleetSubscription(prefix), 1);
+      await transport.subscribe(zoneSubscription(prefix), 1);
       transport.start();
       // [FM-AWARE-5] The MQTT awareness path: one digest per tick of every node's frames.
       if (config.awareness.aggregate) {

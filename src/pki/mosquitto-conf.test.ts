@@ -19,8 +19,8 @@ test('mosquitto ACL: a node writes its own channels and reads its commands, conf
   const acl = mosquittoAcl({
     prefix: 'acme/fieldmesh',
     nodes: [
-      { node: 'edge-01', site: 'ranch', awarenessZone: 'north', zoneFrames: true },
-      { node: 'edge-02', site: 'valley', zoneFrames: false },
+      { node: 'edge-01', site: 'ranch', awarenessZone: 'north', zones: ['north', 'south'] },
+      { node: 'edge-02', site: 'valley', zones: [] },
     ],
     hubs: ['hub'],
     aggregators: ['edge-02'],
@@ -33,8 +33,9 @@ test('mosquitto ACL: a node writes its own channels and reads its commands, conf
     'topic write acme/fieldmesh/ranch/edge-01/history',
     'topic write acme/fieldmesh/ranch/edge-01/aware',
     'topic write acme/fieldmesh/ranch/edge-01/reply',
-    'topic write acme/fieldmesh/ranch/edge-01/zone',
     'topic write acme/fieldmesh/ranch/edge-01/csr',
+    'topic write acme/fieldmesh/ranch/edge-01/zone/north',
+    'topic write acme/fieldmesh/ranch/edge-01/zone/south',
     'topic read acme/fieldmesh/ranch/edge-01/cmd/rebirth',
     'topic read acme/fieldmesh/ranch/edge-01/cmd/ack',
     'topic read acme/fieldmesh/ranch/edge-01/cmd/backfill',
@@ -44,12 +45,12 @@ test('mosquitto ACL: a node writes its own channels and reads its commands, conf
     'topic read acme/fieldmesh/_hub/assign/ranch/edge-01',
     'topic read acme/fieldmesh/_hub/cert/ranch/edge-01',
     'topic read acme/fieldmesh/_hub/aware/north',
-    'topic read acme/fieldmesh/ranch/+/zone',
+    'topic read acme/fieldmesh/ranch/+/zone/+',
   ]);
   const edge02 = userBlock(acl, 'edge-02');
   assert.ok(edge02.includes('topic read acme/fieldmesh/_hub/aware'), 'the fleet digest without a zone');
-  assert.ok(!edge02.some((l) => l.endsWith('/+/zone')), 'no zone frames for a node of no consensus zone');
-  assert.ok(!edge02.some((l) => l.endsWith('/zone')), 'and no writing of zone frames either: no zone lists it');
+  assert.ok(!edge02.some((l) => l.endsWith('/+/zone/+')), 'no zone frames for a node of no consensus zone');
+  assert.ok(!edge02.some((l) => l.includes('/zone/')), 'and no writing of zone frames either: no zone lists it');
   assert.deepEqual(edge02.slice(-3), [
     'topic read acme/fieldmesh/+/+/aware',
     'topic write acme/fieldmesh/_hub/aware',

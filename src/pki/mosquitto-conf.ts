@@ -13,6 +13,8 @@ import {
   NODE_CHANNELS,
   type NodeCommand,
   nodeTopic,
+  zoneSubscription,
+  zoneTopic,
 } from '../protocol/index.js';
 import { assertId } from './names.js';
 
@@ -26,11 +28,12 @@ export interface AclNode {
   /** With `awareness.zoneOnly`, the zone whose digest it reads (`<prefix>/_hub/aware/<zone>`); else the fleet's. */
   readonly awarenessZone?: string;
   /**
-   * true: a member of consensus zones over the broker: reads its site's zone frames (`<prefix>/<site>/+/zone`).
-   * false (a configuration repository whose zones list it nowhere): may not even write its own zone topic.
-   * Absent (nodes listed by hand, zones unknown): writes its own, reads none.
+   * [FM-ZONE-SIGN-6] The consensus zones whose topic it writes (`<prefix>/<site>/<node>/zone/<zone>`, one line each);
+   * non-empty: it also reads its site's zone frames (`<prefix>/<site>/+/zone/+`). Empty (a configuration repository
+   * whose zones list it nowhere): it writes no zone topic. Absent (nodes listed by hand, zones unknown): it writes
+   * its own of every zone (`.../zone/+`), reads none.
    */
-  readonly zoneFrames?: boolean;
+  readonly zones?: readonly string[];
 }
 
 export interface MosquittoAclOptions {
@@ -85,17 +88,16 @@ export function mosquittoAcl(options: MosquittoAclOptions): string {
   }
   for (const n of [...options.nodes].sort((a, b) => a.site.localeCompare(b.site) || a.node.localeCompare(b.node))) {
     lines.push('', `# node ${n.node}, site ${n.site}`, `user ${n.node}`);
-    // [FM-ZONE-SIGN-6] Zone frames (and the certificate retained there) only from a node a consensus zone lists.
-    for (const channel of NODE_CHANNELS) {
-      if (channel !== 'zone' || n.zoneFrames !== false) lines.push(`topic write ${nodeTopic(prefix, n.site, n.node, channel)}`);
-    }
+    for (const channel of NODE_CHANNELS) lines.push(`topic write ${nodeTopic(prefix, n.site, n.node, channel)}`);
+    // [FM-ZONE-SIGN-6] The frames of zone Z (and the certificate retained there) only from a node zone Z lists.
+    for (const zone of n.zones ?? ['+']) lines.push(`topic write ${zoneTopic(prefix, n.site, n.node, zone)}`);
     for (const verb of Object.keys(NODE_COMMANDS) as NodeCommand[]) lines.push(`topic read ${commandTopic(prefix, n.site, n.node, verb)}`);
     lines.push(`topic read ${hubTopic(prefix, 'state')}`);
     lines.push(`topic read ${hubConfigTopic(prefix, n.site, n.node)}`);
     lines.push(`topic read ${hubAssignTopic(prefix, n.site, n.node)}`);
     lines.push(`topic read ${hubCertTopic(prefix, n.site, n.node)}`);
     lines.push(`topic read ${digestTopic(prefix, n.awarenessZone)}`);
-    if (n.zoneFrames === true) lines.push(`topic read ${nodeTopic(prefix, n.site, '+', 'zone')}`);
+    if (n.zones !== undefined && n.zones.length > 0) lines.push(`topic read ${zoneSubscription(prefix, n.site)}`);
     if (aggregators.has(n.node)) {
       lines.push(`topic read ${awareSubscription(prefix)}`);
       lines.push(`topic write ${digestTopic(prefix)}`, `topic write ${digestTopic(prefix, '+')}`);

@@ -4,9 +4,13 @@
 import { FieldmeshError, isValidId } from '../kit/index.js';
 
 export const DEFAULT_TOPIC_PREFIX = 'fieldmesh';
-/** `zone`: a node's zone frames (detections, votes, epochs, pump states, commands) for its zones' members. [FM-ZONE-LINK] */
-export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history' | 'aware' | 'reply' | 'zone' | 'csr';
-export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history', 'aware', 'reply', 'zone', 'csr'];
+export type NodeChannel = 'birth' | 'death' | 'data' | 'event' | 'history' | 'aware' | 'reply' | 'csr';
+export const NODE_CHANNELS: readonly NodeChannel[] = ['birth', 'death', 'data', 'event', 'history', 'aware', 'reply', 'csr'];
+/**
+ * [FM-ZONE-LINK] The level under a node that holds its zone frames (detections, votes, epochs, pump states, commands),
+ * one topic per zone: `<prefix>/<site>/<node>/zone/<zone>`.
+ */
+export const ZONE_LEVEL = 'zone';
 export type NodeCommand = 'rebirth' | 'ack' | 'backfill' | 'query';
 /** [FM-TOPIC-4] `alerts`: the alert engine's notifications (Alertmanager's webhook JSON, QoS 1). */
 export type HubChannel = 'state' | 'digest' | 'aware' | 'alerts';
@@ -16,6 +20,7 @@ export const HUB_LEVEL = '_hub';
 export type ParsedTopic =
   | { readonly kind: 'node'; readonly site: string; readonly node: string; readonly channel: NodeChannel }
   | { readonly kind: 'cmd'; readonly site: string; readonly node: string; readonly command: string }
+  | { readonly kind: 'zone'; readonly site: string; readonly node: string; readonly zone: string }
   | { readonly kind: 'hub'; readonly channel: HubChannel };
 
 /** [FM-TOPIC-1] A prefix is one or more non-empty levels without wildcards. */
@@ -28,6 +33,16 @@ export function assertTopicPrefix(prefix: string): string {
 
 export function nodeTopic(prefix: string, site: string, node: string, channel: NodeChannel): string {
   return `${prefix}/${site}/${node}/${channel}`;
+}
+
+/** [FM-ZONE-LINK] Where `node` publishes the frames of zone `zone` (and its certificate, retained); `+` for wildcards. */
+export function zoneTopic(prefix: string, site: string, node: string, zone: string): string {
+  return `${prefix}/${site}/${node}/${ZONE_LEVEL}/${zone}`;
+}
+
+/** [FM-ZONE-LINK] Every zone frame of a site (`+` for every site): `<prefix>/<site>/+/zone/+`. */
+export function zoneSubscription(prefix: string, site = '+'): string {
+  return zoneTopic(prefix, site, '+', '+');
 }
 
 export function commandTopic(prefix: string, site: string, node: string, command: NodeCommand): string {
@@ -68,6 +83,9 @@ export function parseTopic(prefix: string, topic: string): ParsedTopic | undefin
   if (site === undefined || node === undefined || third === undefined || !isValidId(site) || !isValidId(node)) return undefined;
   if (levels.length === 3 && (NODE_CHANNELS as readonly string[]).includes(third)) {
     return { kind: 'node', site, node, channel: third as NodeChannel };
+  }
+  if (levels.length === 4 && third === ZONE_LEVEL && fourth !== undefined && isValidId(fourth)) {
+    return { kind: 'zone', site, node, zone: fourth };
   }
   if (levels.length === 4 && third === 'cmd' && fourth !== undefined && fourth !== '') {
     return { kind: 'cmd', site, node, command: fourth };

@@ -3,7 +3,7 @@
 // detection to the pump's start, real engines, votes and envelopes. [FM-ZONE-SIM-6] Three paths:
 // - `udp`: zone datagrams broadcast on the shared channel (no retries: a lost frame waits for the engine's
 //   repeat on the next tick);
-// - `mqtt`: the broker star the zone link runs through (`<prefix>/<site>/<node>/zone`, QoS 1): every frame
+// - `mqtt`: the broker star the zone link runs through (`<prefix>/<site>/<node>/zone/<zone>`, QoS 1): every frame
 //   goes up to the broker and down to each other node as acknowledged unicasts on the same channel, each
 //   lost attempt retried by the MAC (up to 7 retries, backoff doubling), TCP's retransmission (200 ms, then
 //   doubling) only when all fail; PUBACKs take airtime too;

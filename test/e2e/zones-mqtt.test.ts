@@ -1,5 +1,5 @@
 // Zone consensus end to end: real `fieldmesh node` processes, their zone link through a real Mosquitto
-// (`<prefix>/<site>/<node>/zone`), detections pushed over HTTP, pumps driven by the simulated driver, a
+// (`<prefix>/<site>/<node>/zone/<zone>`), detections pushed over HTTP, pumps driven by the simulated driver, a
 // shell script (the command driver) and an MQTT relay the test plays. Every state and cause is read from
 // the nodes' API (`GET /api/v1/zones/:zone`) and their outbox (the audit the hub receives).
 //

@@ -5,9 +5,10 @@
 // votes as v1 and as itself, signed and unsigned, and a self-signed certificate with v1's name: the pump does not
 // start, the owner's /api/v1/zones/north and /metrics show each refusal; then the voters' fire starts it. Over MQTT
 // through the embedded broker's TLS listener (certificate identities): without broker.yaml zones the owner alone
-// refuses the intruder's frames; with them a node no zone lists (x9, a valid certificate too) is refused at the
-// broker and counted, while x1, a voter of south, still reaches the owner (the broker's ACL is per node, not per
-// zone) and is refused there; the voters' fire starts the pump. docs/consensus.md "Authorised twice".
+// refuses the intruder's frames; with them the broker refuses x1, a voter of south, on north's topic
+// (`<prefix>/<site>/x1/zone/north`: the ACL is per zone) and x9, whose valid certificate no zone lists, counting
+// both for north; x1's vote for north on its own south topic passes the broker and every receiver refuses it
+// (`other-zone`); the voters' fire starts the pump. docs/consensus.md "Authorised twice".
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -223,7 +224,7 @@ test('e2e zones signed over UDP: an intruder with a valid certificate of another
   for (const p of voters.procs) assert.equal(await p.exited(), 0, p.stderr());
 });
 
-test("e2e zones signed over MQTT: the owner refuses another zone's node with or without broker zones; the broker refuses a node no zone lists", async () => {
+test("e2e zones signed over MQTT: without broker zones the owner refuses another zone's node; with them the broker refuses its writes of north's topic and a node no zone lists, the owner a frame on another zone's topic", async () => {
   const tlsPort = await freePort();
   const ca = join(pkiDir('broker'), 'ca.crt');
   const brokerWith = (zones: boolean): Broker =>
@@ -280,7 +281,7 @@ test("e2e zones signed over MQTT: the owner refuses another zone's node with or 
     // Without zones at the broker: the intruder's frames reach the owner, which refuses them.
     const x1Signer = await signerOf(certs.get('x1') as KeyAndCert, 'x1');
     const open = await intruderClient('x1', 'x1-open');
-    const topic = `fieldmesh/${SITE}/x1/zone`;
+    const topic = `fieldmesh/${SITE}/x1/zone/north`;
     await open.publishAsync(topic, Buffer.from(encodeZoneCertificate(der((certs.get('x1') as KeyAndCert).certPem))), {
       qos: 1,
       retain: true,
@@ -309,28 +310,37 @@ test("e2e zones signed over MQTT: the owner refuses another zone's node with or 
       timeoutMs: 20_000,
       what: 'v3 back on the broker',
     });
-    const before = (await zoneStatus(owner)).refusals;
-    // x1 is a voter of south: the broker lets it write its zone topic (the ACL is per node); the owner refuses it.
+    // x1 is a voter of south: the broker lets it write the topic of south only (the ACL is per zone). Its vote for
+    // north on north's topic is refused there, counted for north; the connection closes (MQTT 3.1.1).
     const member = await intruderClient('x1', 'x1-member');
-    await member.publishAsync(topic, Buffer.from(await x1Signer.sign(forgedVote('v1', 500))), { qos: 1 });
-    await waitFor(async () => ((await zoneStatus(owner)).refusals['wrong-identity'] ?? 0) > (before['wrong-identity'] ?? 0), {
-      what: "x1's vote as v1 refused at the owner behind the broker's zones",
-    });
+    const memberClosed = new Promise<void>((resolve) => member.once('close', () => resolve()));
+    member.publish(topic, Buffer.from(await x1Signer.sign(forgedVote('v1', 500))), { qos: 1 });
+    await memberClosed;
+    assert.equal(broker.stats().rejectedZonePublish, 1);
+    assert.match(await broker.registry.metrics(), /^fieldmesh_broker_zone_publish_refused_total\{site="ranch",zone="north"\} 1$/m);
+    // On its own topic of south the broker lets it write; a vote for north there is refused by every receiver.
+    const rejectedOtherZone = async (): Promise<number> =>
+      (await nodeMetric(owner, 'fieldmesh_zone_frames_rejected_total', 'link="mqtt",reason="other-zone"')) ?? 0;
+    assert.equal(await rejectedOtherZone(), 0);
+    const south = await intruderClient('x1', 'x1-south');
+    await south.publishAsync(`fieldmesh/${SITE}/x1/zone/south`, Buffer.from(await x1Signer.sign(forgedVote('v1', 501))), { qos: 1 });
+    await waitFor(async () => (await rejectedOtherZone()) === 1, { what: "x1's vote for north on south's topic refused at the owner" });
     // x9 holds a valid certificate of the fleet and site, and no zone lists it: refused at the broker, counted.
     const x9 = await intruderClient('x9', 'x9');
     const x9Signer = await signerOf(certs.get('x9') as KeyAndCert, 'x9');
     const closed = new Promise<void>((resolve) => x9.once('close', () => resolve()));
-    x9.publish(`fieldmesh/${SITE}/x9/zone`, Buffer.from(await x9Signer.sign(forgedVote('v1', 501))), { qos: 1 });
+    x9.publish(`fieldmesh/${SITE}/x9/zone/north`, Buffer.from(await x9Signer.sign(forgedVote('v1', 502))), { qos: 1 });
     await closed;
-    assert.equal(broker.stats().rejectedZonePublish, 1);
+    assert.equal(broker.stats().rejectedZonePublish, 2);
     const metrics = await broker.registry.metrics();
-    assert.match(metrics, /^fieldmesh_broker_zone_publish_refused_total\{site="ranch"\} 1$/m);
+    assert.match(metrics, /^fieldmesh_broker_zone_publish_refused_total\{site="ranch",zone="north"\} 2$/m);
     const refusedBehindBroker = (await zoneStatus(owner)).refusals;
 
     const started = await fire(voters.url);
     assert.equal(started.pumps.find((p) => p.id === 'p1')?.cause, 'majority');
-    assert.deepEqual((await zoneStatus(owner)).refusals, refusedBehindBroker, 'nothing of x9 reached the owner');
-    assert.equal(broker.stats().rejectedZonePublish, 1, "the voters' own zone frames passed the broker");
+    assert.deepEqual((await zoneStatus(owner)).refusals, refusedBehindBroker, 'nothing of x1 on north nor of x9 reached the owner');
+    assert.equal(broker.stats().rejectedZonePublish, 2, "the voters' own zone frames passed the broker");
+    assert.equal(await rejectedOtherZone(), 1, 'and were each on their own zone topic');
   } finally {
     for (const c of clients) c.end(true);
     for (const p of voters?.procs ?? []) p.kill('SIGTERM');

@@ -12,7 +12,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { digestTopic } from '../../src/awareness/index.js';
 import { type Broker, brokerConfigSchema, createBroker } from '../../src/broker/index.js';
 import { main } from '../../src/cli/main.js';
-import { commandTopic, hubAssignTopic, hubCertTopic, hubConfigTopic, hubTopic, nodeTopic } from '../../src/protocol/index.js';
+import { commandTopic, hubAssignTopic, hubCertTopic, hubConfigTopic, hubTopic, nodeTopic, zoneTopic } from '../../src/protocol/index.js';
 import { type CertFiles, createFleetCerts, type FleetCerts } from '../kit/fleet-certs.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
@@ -42,13 +42,15 @@ const PUBLISH: readonly Row[] = [
   { what: 'own birth', topic: nodeTopic(P, SITE, 'n1', 'birth'), allowed: true },
   { what: 'own death', topic: nodeTopic(P, SITE, 'n1', 'death'), allowed: true },
   { what: 'own event', topic: nodeTopic(P, SITE, 'n1', 'event'), allowed: true },
-  { what: 'own zone frames', topic: nodeTopic(P, SITE, 'n1', 'zone'), allowed: true },
+  { what: 'own zone frames of zone north', topic: zoneTopic(P, SITE, 'n1', 'north'), allowed: true },
+  { what: 'the zone level without a zone (the old topic)', topic: `${P}/${SITE}/n1/zone`, allowed: false },
+  { what: 'below an own zone topic', topic: `${zoneTopic(P, SITE, 'n1', 'north')}/extra`, allowed: false },
   { what: 'own aware frames', topic: nodeTopic(P, SITE, 'n1', 'aware'), allowed: true },
   { what: 'own csr', topic: nodeTopic(P, SITE, 'n1', 'csr'), allowed: true },
   { what: 'below an own channel', topic: `${nodeTopic(P, SITE, 'n1', 'data')}/extra`, allowed: false },
   { what: 'a command to itself', topic: commandTopic(P, SITE, 'n1', 'ack'), allowed: false },
   { what: "another node's data", topic: nodeTopic(P, SITE, 'n2', 'data'), allowed: false },
-  { what: "another node's zone frames (a vote)", topic: nodeTopic(P, SITE, 'n2', 'zone'), allowed: false },
+  { what: "another node's zone frames (a vote)", topic: zoneTopic(P, SITE, 'n2', 'north'), allowed: false },
   { what: "another node's csr", topic: nodeTopic(P, SITE, 'n2', 'csr'), allowed: false },
   { what: 'a command to another node', topic: commandTopic(P, SITE, 'n2', 'rebirth'), allowed: false },
   { what: 'its node id on another site', topic: nodeTopic(P, 'valley', 'n1', 'data'), allowed: false },
@@ -70,7 +72,7 @@ const RECEIVE: readonly Row[] = [
   { what: "the fleet's awareness digest (it runs zone-only)", topic: digestTopic(P), allowed: false, embedded: true },
   {
     what: "another node's zone frames (not a consensus zone member)",
-    topic: nodeTopic(P, SITE, 'n2', 'zone'),
+    topic: zoneTopic(P, SITE, 'n2', 'north'),
     allowed: false,
     embedded: true,
   },

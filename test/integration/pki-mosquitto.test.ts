@@ -14,7 +14,7 @@ import { main } from '../../src/cli/main.js';
 import { ManualClock } from '../../src/kit/index.js';
 import { DAY_MS, openFleetCa, x509 } from '../../src/pki/index.js';
 import { createTestCa, issueTo, type KeyAndCert, selfSignedNode, signWithCaKey, type TestCa } from '../../src/pki/pki-test-kit.js';
-import { commandTopic, hubAssignTopic, hubConfigTopic, hubTopic, nodeTopic } from '../../src/protocol/index.js';
+import { commandTopic, hubAssignTopic, hubConfigTopic, hubTopic, nodeTopic, zoneTopic } from '../../src/protocol/index.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
 import { waitFor } from '../kit/wait.js';
@@ -222,9 +222,10 @@ test('pki mosquitto ACL: a node writes only its own topics (a forged topic of an
     [nodeTopic(P, 'ranch', 'edge-01', 'data'), true],
     [nodeTopic(P, 'ranch', 'edge-01', 'birth'), true],
     [nodeTopic(P, 'ranch', 'edge-01', 'death'), true],
-    [nodeTopic(P, 'ranch', 'edge-01', 'zone'), true],
+    [zoneTopic(P, 'ranch', 'edge-01', 'north'), true],
+    [`${P}/ranch/edge-01/zone`, false],
     [nodeTopic(P, 'ranch', 'edge-02', 'data'), false],
-    [nodeTopic(P, 'ranch', 'edge-02', 'zone'), false],
+    [zoneTopic(P, 'ranch', 'edge-02', 'north'), false],
     [nodeTopic(P, 'valley', 'edge-01', 'data'), false],
     [commandTopic(P, 'ranch', 'edge-02', 'rebirth'), false],
     [commandTopic(P, 'ranch', 'edge-01', 'ack'), false],
@@ -261,7 +262,7 @@ test('pki mosquitto ACL: a node reads its own commands and config, the hub state
     [hubConfigTopic(P, 'ranch', 'edge-02'), false],
     [hubAssignTopic(P, 'ranch', 'edge-02'), false],
     [nodeTopic(P, 'ranch', 'edge-02', 'data'), false],
-    [nodeTopic(P, 'ranch', 'edge-02', 'zone'), false],
+    [zoneTopic(P, 'ranch', 'edge-02', 'north'), false],
     [hubTopic(P, 'alerts'), false],
   ];
   const control = commandTopic(P, 'ranch', 'edge-01', 'ack');

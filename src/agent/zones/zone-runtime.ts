@@ -1,6 +1,6 @@
 // The zones of one running node: the zone engine with the pumps this node drives, its epochs on disk,
-// its tick, and its links to the zone's other members: through the broker (`<prefix>/<site>/<node>/zone`,
-// QoS 1) and, when the awareness plane runs on UDP, on the shared segment as zone datagrams (the sender's
+// its tick, and its links to the zone's other members: through the broker (`<prefix>/<site>/<node>/zone/<zone>`,
+// QoS 1, one topic per zone) and, when the awareness plane runs on UDP, on the shared segment as zone datagrams (the sender's
 // id beside the frame). Both may run at once; the engine takes a frame heard twice once. [FM-ZONE-LINK]
 // Its figures for /metrics: `stats()` (zone-metrics.ts).
 
@@ -20,13 +20,13 @@ import {
   type ZoneFrameSignature,
   type ZoneSignatureRefusal,
 } from '../../protocol/consensus/zone-signature.js';
-import { nodeTopic, parseTopic } from '../../protocol/index.js';
+import { parseTopic, zoneSubscription, zoneTopic, zoneWriters } from '../../protocol/index.js';
 import type { FrameLink, Transport, TransportMessage } from '../../transport/index.js';
 import type { PumpAction, PumpStopReason } from '../actuators/pump-controller.js';
 import { PumpController, type PumpRecord } from '../actuators/pump-controller.js';
 import { createPumpDriver } from '../actuators/pump-driver.js';
 import { ZoneEngine, type ZoneRecord, type ZoneStatus } from './zone-engine.js';
-import type { StoredZoneState, ZoneStateStore } from './zone-messages.js';
+import { messageZone, type StoredZoneState, type ZoneStateStore } from './zone-messages.js';
 import type { ZoneSigning } from './zone-signing.js';
 
 export interface ZoneRuntimeOptions {
@@ -96,7 +96,16 @@ export type ZoneLinkName = 'mqtt' | 'udp';
  * `truncated`, `oversized`, `version`), or on UDP `other-site` (another site's datagram on the segment,
  * ignored) and `own` (a datagram naming this node as its sender).
  */
-export type ZoneFrameRefusal = 'malformed' | 'truncated' | 'oversized' | 'version' | 'other-site' | 'own' | ZoneSignatureRefusal;
+/** `other-zone`: a frame of one zone on another zone's topic (the broker checked the topic's zone, not the frame's). */
+export type ZoneFrameRefusal =
+  | 'malformed'
+  | 'truncated'
+  | 'oversized'
+  | 'version'
+  | 'other-site'
+  | 'own'
+  | 'other-zone'
+  | ZoneSignatureRefusal;
 
 type Counts<K extends string> = Partial<Record<K, number>>;
 
@@ -224,7 +233,8 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
       pumps.push(controller);
     }
   }
-  const topic = nodeTopic(o.prefix, o.site, o.node, 'zone');
+  /** [FM-ZONE-LINK] One topic per zone: the broker lets a node write the topics of the zones that list it. */
+  const topicOf = (zone: string): string => zoneTopic(o.prefix, o.site, o.node, zone);
   /** (zone, boot/seq) of this node's votes already counted as cast. */
   const castSeen = new Set<string>();
   let signing: Promise<void> = Promise.resolve();
@@ -242,7 +252,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     const transmit = (payload: Uint8Array): void => {
       if (o.transport.connected) {
         bump(sent.mqtt, m.type);
-        void o.transport.publish(topic, payload, { qos: 1 }).catch(() => {});
+        void o.transport.publish(topicOf(messageZone(m)), payload, { qos: 1 }).catch(() => {});
       }
       if (o.segment !== undefined) {
         bump(sent.udp, m.type);
@@ -374,10 +384,13 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     zoneEngine.receive(frame, sender);
   };
 
-  /** [FM-ZONE-LINK] The sender is the node the topic names: the broker lets a node publish only under its own. */
+  /**
+   * [FM-ZONE-LINK] The sender is the node the topic names (the broker lets a node publish only under its own), and
+   * a frame must be of the zone the topic names (the broker lets it write only the topics of the zones listing it).
+   */
   const onMessage = (msg: TransportMessage): void => {
     const t = parseTopic(o.prefix, msg.topic);
-    if (t?.kind !== 'node' || t.channel !== 'zone' || t.site !== o.site || t.node === o.node) return;
+    if (t?.kind !== 'zone' || t.site !== o.site || t.node === o.node) return;
     if (isZoneControl(msg.payload)) {
       control('mqtt', msg.payload, t.node);
       return;
@@ -387,6 +400,11 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     if (!decoded.ok) {
       bump(rejected.mqtt, decoded.error.reason);
       logger.debug({ sender: t.node, err: decoded.error.message }, 'zone frame rejected');
+      return;
+    }
+    if (messageZone(decoded.frame) !== t.zone) {
+      bump(rejected.mqtt, 'other-zone');
+      logger.debug({ sender: t.node, topic: t.zone, zone: messageZone(decoded.frame) }, "zone frame refused: another zone's topic");
       return;
     }
     accept('mqtt', decoded.frame, decoded.signature, t.node);
@@ -418,14 +436,18 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
   };
   o.transport.on('message', onMessage);
   o.segment?.onFrame(onDatagram);
-  if (o.zones.length > 0) await o.transport.subscribe(nodeTopic(o.prefix, o.site, '+', 'zone'), 1).catch(() => {});
-  // [FM-ZONE-SIGN-3] The certificate travels once: retained on the zone topic (a retained message is untouched by
+  if (o.zones.length > 0) await o.transport.subscribe(zoneSubscription(o.prefix, o.site), 1).catch(() => {});
+  // [FM-ZONE-SIGN-3] The certificate travels once: retained on each zone topic (a retained message is untouched by
   // the frames published there without retain), and on the segment at start and when wanted.
   // A renewed certificate (the files re-read) replaces the retained one and goes on the segment at once.
   const publishCertificate = (): void => {
     const ownCertificate = o.signing?.signer?.certificateDer;
-    if (ownCertificate !== undefined && o.transport.connected)
-      void o.transport.publish(topic, encodeZoneCertificate(ownCertificate), { qos: 1, retain: true }).catch(() => {});
+    if (ownCertificate === undefined || !o.transport.connected) return;
+    for (const zone of o.zones) {
+      // Only on the topics the broker lets it write: a refused publish closes an MQTT 3.1.1 connection.
+      if (!zoneWriters(zone, o.zones).has(o.node)) continue;
+      void o.transport.publish(topicOf(zone.id), encodeZoneCertificate(ownCertificate), { qos: 1, retain: true }).catch(() => {});
+    }
   };
   let stopAnnouncing = (): void => {};
   if (o.signing !== undefined && o.zones.length > 0) {

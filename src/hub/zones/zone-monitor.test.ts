@@ -591,3 +591,19 @@ test('zone alerts: QuorumLost is pending when two of three voters go, fires afte
     await a.engine.stop();
   }
 });
+
+test("zone monitor: a frame of another zone than its topic's is refused as other-zone and changes nothing", async () => {
+  const s = setup();
+  const t0 = s.clock.now();
+  const vote = (zone: string) =>
+    encodeZoneFrame({
+      type: 'vote',
+      vote: { zone, epoch: 2, voter: 'c', configHash: 'h', boot: 1, seq: 9, time: t0, ttlMs: 6_000, evidence: [] },
+    });
+  // c is a voter of east and of north: its vote for north on its topic of east is refused.
+  s.monitor.receiveFrame(SITE, 'c', vote('north'), 'east');
+  assert.match(await metric(s.registry, 'fieldmesh_zone_frames_rejected_total{reason="other-zone"}'), / 1$/);
+  assert.equal(await metric(s.registry, 'fieldmesh_zone_frames_received_total'), 'fieldmesh_zone_frames_received_total 0');
+  s.monitor.receiveFrame(SITE, 'c', vote('north'), 'north');
+  assert.equal(await metric(s.registry, 'fieldmesh_zone_frames_received_total'), 'fieldmesh_zone_frames_received_total 1');
+});

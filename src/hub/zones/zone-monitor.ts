@@ -1,6 +1,6 @@
 // The hub's view of the zones (docs/consensus.md "The hub's view"): the zones of hub.yaml and of the
 // configuration repository (a new set at run time: `setZones`), what their members say live on
-// `<prefix>/+/+/zone` and durably as events (`detection`, `zone_*`, `pump_*`), the voters' state from the
+// `<prefix>/+/+/zone/+` and durably as events (`detection`, `zone_*`, `pump_*`), the voters' state from the
 // fleet, and the nodes' own evaluator over the detections held here, for display only (the nodes decide;
 // the hub never votes). Rebuilt from the last 24 h of stored events at start, and for a zone added later.
 // Rules [FM-HUB-ZONE-n] in docs/consensus.md.
@@ -354,16 +354,21 @@ export class ZoneMonitor {
   }
 
   /**
-   * [FM-HUB-ZONE-2] A frame heard on `<prefix>/<site>/<node>/zone`: the sender is the node the topic names.
-   * What does not decode, names a zone the hub does not watch or comes from a node that may not say it
-   * is refused and counted; nothing here throws.
+   * [FM-HUB-ZONE-2] A frame heard on `<prefix>/<site>/<node>/zone/<zone>`: the sender is the node the topic names.
+   * What does not decode, is of another zone than `topicZone` (the topic's), names a zone the hub does not watch
+   * or comes from a node that may not say it is refused and counted; nothing here throws.
    */
-  receiveFrame(site: string, node: string, bytes: Uint8Array): void {
+  receiveFrame(site: string, node: string, bytes: Uint8Array, topicZone?: string): void {
     // [FM-ZONE-SIGN-3] A node's certificate, retained on its zone topic: the nodes' business, not a zone frame.
     if (isZoneControl(bytes)) return;
     const decoded = decodeZoneFrame(bytes);
     if (!decoded.ok) {
       this.#reject('malformed', `${site}/${node}: ${decoded.error.message}`);
+      return;
+    }
+    const frameZone = decoded.frame.type === 'vote' ? decoded.frame.vote.zone : decoded.frame.zone;
+    if (topicZone !== undefined && frameZone !== topicZone) {
+      this.#reject('other-zone', `${site}/${node}: a frame of zone ${frameZone} on the topic of zone ${topicZone}`);
       return;
     }
     this.#o.metrics?.framesReceived.inc();

@@ -7,3 +7,4 @@ export * from './zone-datagram.js';
 export * from './zone-frames.js';
 export * from './zone-json.js';
 export * from './zone-signature.js';
+export * from './zone-writers.js';
