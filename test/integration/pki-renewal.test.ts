@@ -230,7 +230,9 @@ test('pki renewal: the old certificate is revoked as superseded once the node us
   assert.ok(!crlSerials().includes(canonicalSerial(secondSerial)));
   const metrics = await (await fetch(`${hubUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
   assert.match(metrics, /fieldmesh_hub_certificates_superseded_total 1\b/);
-  t.diagnostic(`superseded certificate seen revoked in pki list ${revokedAfterMs} ms after this test began (grace 2 s from the in-use report)`);
+  t.diagnostic(
+    `superseded certificate seen revoked in pki list ${revokedAfterMs} ms after this test began (grace 2 s from the in-use report)`,
+  );
 });
 
 test('pki renewal: fieldmesh cmd renew-cert gives the node a new certificate at once, samples still flow [FM-CERT-8]', async (t) => {
