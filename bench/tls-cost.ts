@@ -7,14 +7,14 @@
 // its byte counters beside the proxy's.
 
 import { readFileSync } from 'node:fs';
-import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import mqtt from 'mqtt';
 import type { Agent } from '../src/agent/index.js';
 import { createMqttTransport } from '../src/transport/index.js';
+import { type CountingProxy, startCountingProxy } from '../test/kit/counting-proxy.js';
 import { once, waitFor } from '../test/kit/wait.js';
-import { type CountingProxy, startTlsFleet, TICK_MS } from './tls-fleet.js';
+import { startTlsFleet, TICK_MS } from './tls-fleet.js';
 
 export interface TlsCostBench {
   readonly nodesPerFleet: number;
@@ -72,53 +72,11 @@ async function oneConnect(
   return { bytes: after.up - before.up + after.down - before.down, ...(got === undefined ? {} : { session: got }), reused, version };
 }
 
-/** A counting proxy whose connections can be cut, as a lost link would. */
-async function startCuttableProxy(targetPort: number): Promise<CountingProxy & { cut(): void }> {
-  let up = 0;
-  let down = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const broker = netConnect(targetPort, '127.0.0.1');
-    for (const s of [client, broker]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        broker.destroy();
-      });
-    }
-    client.on('data', (d: Buffer) => {
-      up += d.length;
-      broker.write(d);
-    });
-    broker.on('data', (d: Buffer) => {
-      down += d.length;
-      client.write(d);
-    });
-    client.on('end', () => broker.end());
-    broker.on('end', () => client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    bytes: () => ({ up, down }),
-    cut() {
-      for (const s of sockets) s.destroy();
-    },
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 async function transportReconnect(
   tlsPort: number,
   creds: { ca: Buffer; cert: Buffer; key: Buffer },
 ): Promise<TlsCostBench['transportReconnect']> {
-  const proxy = await startCuttableProxy(tlsPort);
+  const proxy = await startCountingProxy(tlsPort);
   const transport = createMqttTransport({
     url: `mqtts://127.0.0.1:${proxy.port}`,
     clientId: 'reconnect-transport',

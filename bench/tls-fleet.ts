@@ -5,13 +5,13 @@
 // certificate in its pki.dir.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Agent, agentConfigSchema, createAgent } from '../src/agent/index.js';
 import { createHub, type Hub, hubConfigSchema } from '../src/hub/index.js';
 import { type Logger, ManualClock } from '../src/kit/index.js';
 import { initFleetCa, openFleetCa } from '../src/pki/index.js';
+import { type CountingProxy, startCountingProxy } from '../test/kit/counting-proxy.js';
 import { type MosquittoInstance, startMosquitto } from '../test/kit/mosquitto.js';
 import { freePort } from '../test/kit/ports.js';
 
@@ -26,52 +26,6 @@ export const quiet: Logger = {
   error: (obj, msg) => console.error('error', msg, JSON.stringify(obj)),
   child: () => quiet,
 };
-
-/** A TCP proxy counting the bytes of every connection both ways. */
-export interface CountingProxy {
-  readonly port: number;
-  /** Bytes client to broker and broker to client, summed over every connection so far. */
-  bytes(): { up: number; down: number };
-  close(): Promise<void>;
-}
-
-export async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
-  let up = 0;
-  let down = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const broker = netConnect(targetPort, '127.0.0.1');
-    for (const s of [client, broker]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        broker.destroy();
-      });
-    }
-    client.on('data', (d: Buffer) => {
-      up += d.length;
-      broker.write(d);
-    });
-    broker.on('data', (d: Buffer) => {
-      down += d.length;
-      client.write(d);
-    });
-    client.on('end', () => broker.end());
-    broker.on('end', () => client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    bytes: () => ({ up, down }),
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 export interface TlsFleet {
   readonly dir: string;

@@ -4,11 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createMqttTransport, type Transport } from '../../src/transport/index.js';
+import { type CountingProxy, startCountingProxy } from '../kit/counting-proxy.js';
 import { createFleetCerts, type FleetCerts } from '../kit/fleet-certs.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
@@ -17,61 +17,6 @@ import { once, waitFor } from '../kit/wait.js';
 /** One TLS 1.3 alert record (5 header + 2 alert + 1 type + 16 tag): the broker's close_notify, which the client may close before reading. */
 const CLOSE_NOTIFY_BYTES = 24;
 const FAST_BACKOFF = { initialMs: 20, maxMs: 50, factor: 2, jitter: 0 };
-
-interface CountingProxy {
-  readonly port: number;
-  /** Bytes client to broker (up) and broker to client (down), every connection summed. */
-  bytes(): { up: number; down: number };
-  /** Connections accepted so far. */
-  connections(): number;
-  /** Cuts every open connection, as a lost link would. */
-  cut(): void;
-  close(): Promise<void>;
-}
-
-async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
-  let up = 0;
-  let down = 0;
-  let accepted = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    accepted++;
-    const broker = netConnect(targetPort, '127.0.0.1');
-    for (const s of [client, broker]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        broker.destroy();
-      });
-    }
-    client.on('data', (d: Buffer) => {
-      up += d.length;
-      broker.write(d);
-    });
-    broker.on('data', (d: Buffer) => {
-      down += d.length;
-      client.write(d);
-    });
-    client.on('end', () => broker.end());
-    broker.on('end', () => client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    bytes: () => ({ up, down }),
-    connections: () => accepted,
-    cut() {
-      for (const s of sockets) s.destroy();
-    },
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 let certs: FleetCerts;
 let dir: string;
