@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { launchBrowser } from '../kit/browser.js';
+import { launchBrowser, logInConsole } from '../kit/browser.js';
 import { writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
@@ -78,14 +78,7 @@ before(async () => {
 after(stopAll);
 
 test('console: a node whose certificate was revoked says so beside its state; a valid one says nothing', async () => {
-  const context = await (browser as Browser).newContext({ viewport: { width: 1400, height: 900 } });
-  const page = await context.newPage();
-  await page.goto(hubUrl);
-  await page.waitForURL(/\/login/);
-  await page.locator('input[name="username"]').fill(USERS.operator.name);
-  await page.locator('input[name="password"]').fill(USERS.operator.password);
-  await page.locator('button[type="submit"]').click();
-  await page.locator('[data-testid="conn"].live').waitFor({ timeout: 15_000 });
+  const { context, page } = await logInConsole(browser as Browser, hubUrl, USERS.operator);
 
   const nodes = await waitFor(
     async () => {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../kit/browser.js';
+import { launchBrowser, logInConsole } from '../kit/browser.js';
 import { USERS, writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
@@ -115,16 +115,8 @@ before(async () => {
 
 after(stopAll);
 
-async function logIn(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await (browser as Browser).newContext({ viewport: VIEWPORT });
-  const page = await context.newPage();
-  await page.goto(hubUrl);
-  await page.waitForURL(/\/login/);
-  await page.locator('input[name="username"]').fill(USERS.operator.name);
-  await page.locator('input[name="password"]').fill(USERS.operator.password);
-  await page.locator('button[type="submit"]').click();
-  await page.locator('[data-testid="conn"].live').waitFor({ timeout: 15_000 });
-  return { context, page };
+function logIn(): Promise<{ context: BrowserContext; page: Page }> {
+  return logInConsole(browser as Browser, hubUrl, USERS.operator, { viewport: VIEWPORT });
 }
 
 const row = (page: Page, name: string) => page.locator(`[data-testid="config-nodes"] tr[data-node="${name}"]`);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser } from '../kit/browser.js';
+import { launchBrowser, logInConsole } from '../kit/browser.js';
 import { writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
@@ -74,15 +74,7 @@ before(async () => {
 after(stopAll);
 
 async function logIn(user: { name: string; password: string }): Promise<Page> {
-  const context = await (browser as Browser).newContext({ viewport: { width: 1400, height: 900 } });
-  const page = await context.newPage();
-  await page.goto(hubUrl);
-  await page.waitForURL(/\/login/);
-  await page.locator('input[name="username"]').fill(user.name);
-  await page.locator('input[name="password"]').fill(user.password);
-  await page.locator('button[type="submit"]').click();
-  await page.locator('[data-testid="conn"].live').waitFor({ timeout: 15_000 });
-  return page;
+  return (await logInConsole(browser as Browser, hubUrl, user)).page;
 }
 
 test('console registrations: an admin approves one waiting node and rejects the other', async () => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../kit/browser.js';
+import { launchBrowser, logInConsole } from '../kit/browser.js';
 import { writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
@@ -108,16 +108,8 @@ before(async () => {
 
 after(stopAll);
 
-async function logIn(user: { name: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await (browser as Browser).newContext({ viewport: VIEWPORT });
-  const page = await context.newPage();
-  await page.goto(hubUrl);
-  await page.waitForURL(/\/login/);
-  await page.locator('input[name="username"]').fill(user.name);
-  await page.locator('input[name="password"]').fill(user.password);
-  await page.locator('button[type="submit"]').click();
-  await page.locator('[data-testid="conn"].live').waitFor({ timeout: 15_000 });
-  return { context, page };
+function logIn(user: { name: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
+  return logInConsole(browser as Browser, hubUrl, user, { viewport: VIEWPORT });
 }
 
 /** A detection as a detector would push it to its node (`kind: detection`, docs/collectors.md). */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../kit/browser.js';
+import { launchBrowser, logInConsole } from '../kit/browser.js';
 import { type ConsoleFleet, PUSH_TOKEN, startConsoleFleet, USERS } from '../kit/console-fleet.js';
 
 const SHOTS = new URL('../../artifacts/screenshots/', import.meta.url).pathname;
@@ -28,17 +28,9 @@ after(async () => {
   await fleet?.stop();
 });
 
-async function logIn(user: { name: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: VIEWPORT });
-  const page = await context.newPage();
-  await page.goto(fleet.hubUrl);
-  // Not logged in: the console sends the browser to the login page.
-  await page.waitForURL(/\/login/);
-  await page.locator('input[name="username"]').fill(user.name);
-  await page.locator('input[name="password"]').fill(user.password);
-  await page.locator('button[type="submit"]').click();
-  await page.locator('[data-testid="conn"].live').waitFor({ timeout: 15_000 });
-  return { context, page };
+function logIn(user: { name: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
+  // Not logged in, the console sends the browser to the login page first.
+  return logInConsole(browser, fleet.hubUrl, user, { viewport: VIEWPORT });
 }
 
 async function count(page: Page, testid: string): Promise<number> {
