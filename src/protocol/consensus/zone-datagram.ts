@@ -106,37 +106,16 @@ export function openZoneDatagram(
  * throws; a bad envelope or frame comes back with its reason and byte offset (of the datagram).
  */
 export function decodeZoneDatagram(bytes: Uint8Array): ZoneDatagramResult {
-  try {
-    if (bytes.length > MAX_ZONE_DATAGRAM_BYTES)
-      throw new FrameError(
-        'oversized',
-        `zone datagram of ${bytes.length} bytes exceeds ${MAX_ZONE_DATAGRAM_BYTES}`,
-        MAX_ZONE_DATAGRAM_BYTES,
-      );
-    const r = new ByteReader(bytes);
-    const first = r.u8('frame header');
-    if (first >> 4 !== PROTOCOL_VERSION)
-      throw new FrameError('version', `protocol version ${first >> 4}, this build speaks ${PROTOCOL_VERSION}`, 0);
-    if ((first & 0x0f) !== 0) throw new FrameError('malformed', `frame type ${first & 0x0f} is not a zone datagram`, 0);
-    const typeAt = r.offset;
-    const type = r.varint('frame type');
-    if (type !== ZONE_DATAGRAM_TYPE) throw new FrameError('malformed', `frame type ${type} is not a zone datagram`, typeAt);
-    const site = readId(r, 'site');
-    const sender = readId(r, 'sender');
-    const at = r.offset;
-    const frameBytes = bytes.subarray(at);
-    if (frameBytes.length === 0) throw new FrameError('truncated', 'no zone frame after the envelope', at);
-    const inner = decodeZoneFrame(frameBytes);
-    if (!inner.ok) {
-      const e = inner.error;
-      throw new FrameError(e.reason, `zone frame: ${e.message.replace(/ \(at byte \d+\)$/, '')}`, at + e.offset);
-    }
-    return {
-      ok: true,
-      datagram: { site, sender, frame: inner.frame, frameBytes, ...(inner.signature === undefined ? {} : { signature: inner.signature }) },
-    };
-  } catch (err) {
-    if (err instanceof FrameError) return { ok: false, error: err };
-    return { ok: false, error: new FrameError('malformed', String(err), 0) };
+  const opened = openZoneDatagram(bytes);
+  if (!opened.ok) return opened;
+  const { site, sender, payload: frameBytes, at } = opened;
+  const inner = decodeZoneFrame(frameBytes);
+  if (!inner.ok) {
+    const e = inner.error;
+    return { ok: false, error: new FrameError(e.reason, `zone frame: ${e.message.replace(/ \(at byte \d+\)$/, '')}`, at + e.offset) };
   }
+  return {
+    ok: true,
+    datagram: { site, sender, frame: inner.frame, frameBytes, ...(inner.signature === undefined ? {} : { signature: inner.signature }) },
+  };
 }
