@@ -4,13 +4,13 @@
 // state, and nothing beside n1's; the nodes API says the same.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, logInConsole } from '../kit/browser.js';
-import { writeConsoleHub } from '../kit/console-fleet.js';
+import { startConsoleNode, writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { waitFor } from '../kit/wait.js';
@@ -52,21 +52,7 @@ before(async () => {
     hub = runFieldmesh(['hub', '--config', hubYaml]);
     [, hubUrl = ''] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
     for (const id of ['n1', 'n2']) {
-      const yaml = join(dir, `${id}.yaml`);
-      writeFileSync(
-        yaml,
-        [
-          `node: {id: ${id}, site: ranch, zone: west}`,
-          `mqtt: {url: "${mosquitto.url}"}`,
-          `dataDir: ${join(dir, id)}`,
-          'http: {host: 127.0.0.1, port: 0}',
-          'publish: {tick: 500ms, heartbeat: 1s}',
-          '',
-        ].join('\n'),
-      );
-      const p = runFieldmesh(['node', '--config', yaml]);
-      procs.push(p);
-      await p.waitForOutput(/fieldmesh node \S+ \(boot \d+\)/);
+      procs.push(await startConsoleNode(dir, mosquitto.url, { id, site: 'ranch', zone: 'west' }));
     }
     browser = await launchBrowser();
   } catch (err) {

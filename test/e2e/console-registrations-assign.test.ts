@@ -6,13 +6,13 @@
 // ranch/echo. Screenshots go to artifacts/screenshots/.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, logInConsole } from '../kit/browser.js';
-import { writeConsoleHub } from '../kit/console-fleet.js';
+import { startConsoleNode, writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { waitFor } from '../kit/wait.js';
@@ -49,21 +49,7 @@ before(async () => {
       ['alpha', 'farm', 'east'],
       ['echo', 'ranch', 'west'],
     ] as const) {
-      const yaml = join(dir, `${id}.yaml`);
-      writeFileSync(
-        yaml,
-        [
-          `node: {id: ${id}, site: ${site}, zone: ${zone}}`,
-          `mqtt: {url: "${mosquitto.url}"}`,
-          `dataDir: ${join(dir, id)}`,
-          'http: {host: 127.0.0.1, port: 0}',
-          'publish: {tick: 500ms, heartbeat: 1s}',
-          '',
-        ].join('\n'),
-      );
-      const p = runFieldmesh(['node', '--config', yaml]);
-      procs.push(p);
-      await p.waitForOutput(/fieldmesh node \S+ \(boot \d+\)/);
+      procs.push(await startConsoleNode(dir, mosquitto.url, { id, site, zone }));
     }
     browser = await launchBrowser();
   } catch (err) {

@@ -152,3 +152,34 @@ export async function startConsoleFleet(options: { siteOfflineFor?: string } = {
   await Promise.all(nodes.map((n) => fleet.start(n)));
   return fleet;
 }
+
+/**
+ * Starts a node process for a browser test: node.yaml in `dir` (its data under `dir/<id>`, the API on a free
+ * loopback port, a 500 ms tick and 1 s heartbeat), waiting for its banner. The caller stops it.
+ */
+export async function startConsoleNode(
+  dir: string,
+  mqttUrl: string,
+  node: { readonly id: string; readonly site: string; readonly zone: string },
+): Promise<FieldmeshProcess> {
+  const yaml = join(dir, `${node.id}.yaml`);
+  writeFileSync(
+    yaml,
+    [
+      `node: {id: ${node.id}, site: ${node.site}, zone: ${node.zone}}`,
+      `mqtt: {url: "${mqttUrl}"}`,
+      `dataDir: ${join(dir, node.id)}`,
+      'http: {host: 127.0.0.1, port: 0}',
+      'publish: {tick: 500ms, heartbeat: 1s}',
+      '',
+    ].join('\n'),
+  );
+  const p = runFieldmesh(['node', '--config', yaml]);
+  try {
+    await p.waitForOutput(/fieldmesh node \S+ \(boot \d+\)/);
+  } catch (err) {
+    p.kill('SIGKILL');
+    throw err;
+  }
+  return p;
+}
