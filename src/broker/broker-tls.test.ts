@@ -9,31 +9,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { type CertFiles, createFleetCerts, type FleetCerts } from '../../test/kit/fleet-certs.js';
+import { warningLogger } from '../../test/kit/recording-logger.js';
 import { waitFor } from '../../test/kit/wait.js';
-import type { Logger } from '../kit/index.js';
 import type { TlsRefusal } from '../platform/index.js';
 import { type Broker, createBroker, type StartedBroker } from './broker.js';
 import { brokerConfigSchema } from './broker-config.js';
-
-interface Warning {
-  readonly obj: Record<string, unknown>;
-  readonly msg: string;
-}
-
-function recordingLogger(): Logger & { warnings: Warning[] } {
-  const warnings: Warning[] = [];
-  const logger: Logger & { warnings: Warning[] } = {
-    warnings,
-    debug() {},
-    info() {},
-    warn(obj, msg) {
-      warnings.push({ obj: obj as Record<string, unknown>, msg: msg ?? '' });
-    },
-    error() {},
-    child: () => logger,
-  };
-  return logger;
-}
 
 /** Connects over TLS and resolves on CONNACK; rejects with why the session did not open. */
 async function mqttsClient(url: string, certs: FleetCerts, cert: CertFiles | undefined, extra: IClientOptions = {}): Promise<MqttClient> {
@@ -62,7 +42,7 @@ describe('broker over TLS with fleet certificates', () => {
   let certs: FleetCerts;
   let broker: Broker;
   let started: StartedBroker;
-  const logger = recordingLogger();
+  const logger = warningLogger();
 
   before(async () => {
     certs = await createFleetCerts();

@@ -13,29 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import { type Agent, agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
 import { type Broker, brokerConfigSchema, createBroker } from '../../src/broker/index.js';
 import { createHub, type Hub, hubConfigSchema } from '../../src/hub/index.js';
-import type { Logger } from '../../src/kit/index.js';
 import { type CertFiles, createFleetCerts, type FleetCerts } from '../kit/fleet-certs.js';
+import { warningLogger } from '../kit/recording-logger.js';
 import { waitFor } from '../kit/wait.js';
-
-interface Warning {
-  readonly obj: Record<string, unknown>;
-  readonly msg: string;
-}
-
-function recordingLogger(): Logger & { warnings: Warning[] } {
-  const warnings: Warning[] = [];
-  const logger: Logger & { warnings: Warning[] } = {
-    warnings,
-    debug() {},
-    info() {},
-    warn(obj, msg) {
-      warnings.push({ obj: obj as Record<string, unknown>, msg: msg ?? '' });
-    },
-    error() {},
-    child: () => logger,
-  };
-  return logger;
-}
 
 interface Answer {
   readonly status: number;
@@ -87,8 +67,8 @@ describe('mTLS: hub and node over TLS with fleet certificates', () => {
   let dataDir: string;
   let hubUrl: string;
   let nodeUrl: string;
-  const hubLogger = recordingLogger();
-  const nodeLogger = recordingLogger();
+  const hubLogger = warningLogger();
+  const nodeLogger = warningLogger();
 
   before(async () => {
     certs = await createFleetCerts();
