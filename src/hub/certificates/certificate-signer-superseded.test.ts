@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
+import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../../kit/index.js';
 import { canonicalSerial, createNodeCsr, DAY_MS, parseCrl, readIndex } from '../../pki/index.js';
 import { createTestCa, type TestCa } from '../../pki/pki-test-kit.js';
@@ -93,11 +94,6 @@ function crlSerials(s: Setup): string[] {
   return crl.entries.map((e) => canonicalSerial(e.serialNumber));
 }
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(ok(), what);
-}
-
 test('certificates: the older certificate is revoked as superseded an hour after the node uses its new one [FM-CERT-7]', async (t) => {
   const s = await setup(new Set(['ranch/edge-01']));
   t.after(s.testCa.cleanup);
@@ -114,7 +110,7 @@ test('certificates: the older certificate is revoked as superseded an hour after
   assert.equal(stateOf(s, first)?.state, 'valid', 'within the grace');
   s.clock.advance(1_000);
   // The audit entry comes last, after the index and the CRL.
-  await until('the first certificate superseded', () => s.audits.length === 1);
+  await waitFor(() => s.audits.length === 1, { what: 'the first certificate superseded' });
   assert.equal(stateOf(s, first)?.state, 'superseded');
   assert.equal(stateOf(s, first)?.reason, 'superseded');
   assert.equal(stateOf(s, second)?.state, 'valid');
