@@ -8,10 +8,10 @@
 // connection), its older certificates are revoked as superseded after `pki.revokeSupersededAfter`, and a new CRL
 // written. Pending requests are kept in `<pki.dir>/pending-csrs.json` so that a hub restart keeps them.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Clock, describeError, FieldmeshError, isFieldmeshError, type Logger, type TimerHandle } from '../../kit/index.js';
-import { type FleetCa, readCsrSubject, readIndex, writeFileAtomic } from '../../pki/index.js';
+import { type CertificateIndex, type FleetCa, readCsrSubject, readIndex, writeFileAtomic } from '../../pki/index.js';
 import {
   type CertificateAnswer,
   type CertificateRequest,
@@ -83,6 +83,7 @@ export class CertificateSigner {
   readonly #superseded: Counter | undefined;
   /** [FM-CERT-7] Revocations waiting for their grace, per node. */
   readonly #revocations = new Map<string, TimerHandle>();
+  #indexCache: { ino: number; mtimeMs: number; size: number; certificates: CertificateIndex['certificates'] } | undefined;
 
   constructor(o: CertificateSignerOptions) {
     this.#o = o;
@@ -385,9 +386,20 @@ export class CertificateSigner {
     }
   }
 
-  #index() {
+  /**
+   * The CA's index, read again only when the file changed (this hub signs and revokes, an admin runs `fieldmesh
+   * pki`): the nodes API asks it once per node.
+   */
+  #index(): CertificateIndex['certificates'] {
     try {
-      return readIndex(this.#o.ca.indexFile).certificates;
+      const file = this.#o.ca.indexFile;
+      // Written by rename (writeFileAtomic): a new version is a new inode.
+      const { ino, mtimeMs, size } = statSync(file);
+      const held = this.#indexCache;
+      if (held !== undefined && held.ino === ino && held.mtimeMs === mtimeMs && held.size === size) return held.certificates;
+      const { certificates } = readIndex(file);
+      this.#indexCache = { ino, mtimeMs, size, certificates };
+      return certificates;
     } catch (err) {
       this.#logger.warn({ err: describeError(err) }, `certificates: the CA's index cannot be read: ${describeError(err)}`);
       return [];
