@@ -217,13 +217,13 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const backlogOf = (site: string, node: string): NodeBacklog | undefined => backlogs.get(nodeKey(site, node));
   // [FM-CERT-1..6] The online signer, with hub.yaml `pki` (built below, once registrations exist).
   let certificates: CertificateSigner | undefined;
-  const certificateOf = (node: string) => certificates?.stateOf(node);
+  const certificateOf = (site: string, node: string) => certificates?.stateOf(site, node);
   const live = new LiveFeed({
     clock,
-    snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true, backlogOf(r.site, r.node), certificateOf(r.node))),
+    snapshot: () => fleet.nodes().map((r) => toNodeView(r, clock.now(), true, backlogOf(r.site, r.node), certificateOf(r.site, r.node))),
     nodeView: (site, node) => {
       const r = fleet.get(site, node);
-      return r === undefined ? undefined : toNodeView(r, clock.now(), true, backlogOf(site, node), certificateOf(node));
+      return r === undefined ? undefined : toNodeView(r, clock.now(), true, backlogOf(site, node), certificateOf(site, node));
     },
     sites: () => siteMonitor.sites(),
     alerts: () => (alerts?.list() ?? []).map(toAlertView),
@@ -462,7 +462,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
               return result;
             },
           },
-    ...(certificates === undefined ? {} : { certificate: (node: string) => certificates?.stateOf(node) ?? null }),
+    ...(certificates === undefined ? {} : { certificate: (site: string, node: string) => certificates?.stateOf(site, node) ?? null }),
   };
   const httpTls = config.http.tls;
   const app = createHubApp(deps, httpTls === undefined ? {} : fastifyHttpsOption(httpTls, 'http.tls'));

@@ -61,5 +61,5 @@ export interface HubApiDeps {
   /** Node registrations: list, approve, reject (absent: /api/v1/registrations is not served). */
   readonly registrations?: RegistrationsPort;
   /** The state of a node's certificate at the hub's fleet CA (absent without hub.yaml `pki`). */
-  readonly certificate?: (node: string) => NodeCertificateState | null;
+  readonly certificate?: (site: string, node: string) => NodeCertificateState | null;
 }

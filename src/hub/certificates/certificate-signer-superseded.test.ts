@@ -117,7 +117,7 @@ test('certificates: the older certificate is revoked as superseded an hour after
   assert.ok(crlSerials(s).includes(canonicalSerial(first)), `CRL lists ${first}: ${crlSerials(s).join(', ')}`);
   assert.deepEqual(s.audits, [{ target: `ranch/edge-01 certificate ${first} superseded by ${second}`, result: 'ok' }]);
   assert.match(await s.registry.metrics(), /fieldmesh_hub_certificates_superseded_total 1/);
-  assert.equal(signer.stateOf('edge-01'), 'valid');
+  assert.equal(signer.stateOf('ranch', 'edge-01'), 'valid');
 
   // Reported again (the next connection): nothing left to revoke.
   assert.equal(await signer.inUse('ranch', 'edge-01', second), 'current');

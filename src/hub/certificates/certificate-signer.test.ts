@@ -121,7 +121,7 @@ test('certificates: a pending node gets "pending", and its certificate when an a
       ['p1', 'issued'],
     ],
   );
-  assert.equal(s.signer.stateOf('edge-07'), 'valid');
+  assert.equal(s.signer.stateOf('ranch', 'edge-07'), 'valid');
 });
 
 test('certificates: a renewal with a new key, the expiry metric, and the state of a node: valid, expired, revoked', async (t) => {
@@ -150,10 +150,11 @@ test('certificates: a renewal with a new key, the expiry metric, and the state o
   assert.equal(rows.length, 2, 'renewed with overlap: the old one stays in the index');
 
   s.clock.advance(30 * DAY_MS);
-  assert.equal(s.signer.stateOf('edge-01'), 'valid');
-  assert.equal(s.signer.stateOf('edge-02'), 'expired');
+  assert.equal(s.signer.stateOf('ranch', 'edge-01'), 'valid');
+  assert.equal(s.signer.stateOf('ranch', 'edge-02'), 'expired');
   assert.ok(((await expiry())['edge-02'] ?? 0) < 0, 'negative once expired');
   await s.testCa.ca.revoke('edge-01', 'keyCompromise');
-  assert.equal(s.signer.stateOf('edge-01'), 'revoked');
-  assert.equal(s.signer.stateOf('edge-05'), null);
+  assert.equal(s.signer.stateOf('ranch', 'edge-01'), 'revoked');
+  assert.equal(s.signer.stateOf('ranch', 'edge-05'), null);
+  assert.equal(s.signer.stateOf('valley', 'edge-01'), null, 'a node of the same id in another site has no certificate of its own');
 });

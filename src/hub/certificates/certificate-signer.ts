@@ -123,15 +123,15 @@ export class CertificateSigner {
     for (const c of this.#index()) {
       if (c.state !== 'valid') continue;
       // The index is append-only: a later entry is newer.
-      latest.set(c.node, { site: c.site, node: c.node, serial: c.serial, notAfter: Date.parse(c.notAfter) });
+      latest.set(`${c.site}/${c.node}`, { site: c.site, node: c.node, serial: c.serial, notAfter: Date.parse(c.notAfter) });
     }
     return [...latest.values()];
   }
 
   /** The state of a node's certificate for the nodes API; null when the CA never issued it one. */
-  stateOf(node: string): NodeCertificateState | null {
+  stateOf(site: string, node: string): NodeCertificateState | null {
     const now = this.#o.clock.now();
-    const mine = this.#index().filter((c) => c.node === node);
+    const mine = this.#index().filter((c) => c.node === node && c.site === site);
     if (mine.length === 0) return null;
     if (mine.some((c) => c.state === 'valid' && Date.parse(c.notAfter) > now)) return 'valid';
     const newest = mine[mine.length - 1];

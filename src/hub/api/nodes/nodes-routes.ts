@@ -14,7 +14,9 @@ export function registerNodesRoutes(app: FastifyInstance, deps: HubApiDeps): voi
     const now = deps.clock.now();
     const withValues = truthy(request.query.values);
     return {
-      nodes: deps.fleet.nodes().map((r) => toNodeView(r, now, withValues, deps.backlog?.(r.site, r.node), deps.certificate?.(r.node))),
+      nodes: deps.fleet
+        .nodes()
+        .map((r) => toNodeView(r, now, withValues, deps.backlog?.(r.site, r.node), deps.certificate?.(r.site, r.node))),
     };
   });
 
@@ -22,6 +24,6 @@ export function registerNodesRoutes(app: FastifyInstance, deps: HubApiDeps): voi
     const { site, node } = request.params;
     const record = deps.fleet.get(site, node);
     if (record === undefined) throw new FieldmeshError('FM_NOT_FOUND', `node ${site}/${node} is not known to this hub`);
-    return toNodeView(record, deps.clock.now(), true, deps.backlog?.(site, node), deps.certificate?.(node));
+    return toNodeView(record, deps.clock.now(), true, deps.backlog?.(site, node), deps.certificate?.(site, node));
   });
 }

@@ -43,7 +43,7 @@ export function registerSitesRoutes(app: FastifyInstance, deps: HubApiDeps): voi
     const nodeViews = deps.fleet
       .nodes()
       .filter((r) => r.site === site)
-      .map((r) => toNodeView(r, now, true, deps.backlog?.(r.site, r.node), deps.certificate?.(r.node)));
+      .map((r) => toNodeView(r, now, true, deps.backlog?.(r.site, r.node), deps.certificate?.(r.site, r.node)));
     const alerts = (deps.alerts?.list() ?? []).filter((a) => a.alert.labels.site === site).map(toAlertView);
     return { ...view, nodeViews, alerts };
   });
