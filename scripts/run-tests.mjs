@@ -10,8 +10,8 @@ const root = new URL('..', import.meta.url).pathname;
 
 let aptUpdated = false;
 
-function ensureDebianPackage(binary, pkg) {
-  const found = spawnSync('sh', ['-c', `command -v ${binary} || test -x /usr/sbin/${binary}`], { stdio: 'ignore' });
+function ensureDebianPackage(binary, pkg, probe = `command -v ${binary} || test -x /usr/sbin/${binary}`) {
+  const found = spawnSync('sh', ['-c', probe], { stdio: 'ignore' });
   if (found.status === 0) return;
   if (process.getuid?.() !== 0) {
     console.error(`tests need ${binary} (Debian package ${pkg}); install it with: sudo apt-get install -y ${pkg}`);
@@ -45,6 +45,8 @@ ensureDebianPackage('chromium', 'chromium');
 ensureDebianPackage('ip', 'iproute2');
 // The configuration repository is tested as a real git repository, pulled by real hubs and nodes.
 ensureDebianPackage('git', 'git');
+// The hub's PostgreSQL store is tested on private servers (test/kit/postgres.ts) of Debian's PostgreSQL.
+ensureDebianPackage('initdb', 'postgresql', 'ls /usr/lib/postgresql/*/bin/initdb');
 
 // Type check everything (tests and benches included), lint, then build what the end-to-end tests run.
 for (const [what, args] of [

@@ -1,0 +1,207 @@
+// Starts a private PostgreSQL server for tests: Debian's binaries, a data folder copied from one initdb
+// template per test process, a free 127.0.0.1 port and a unix socket in its own temp folder, fsync on;
+// fresh databases on demand; stopped on every exit path (test/kit/reaper.ts). Never the machine's 5432.
+
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from './ports.js';
+import { signalGroup, spawnReaped } from './reaper.js';
+
+export interface PostgresOptions {
+  /** How long to wait for the server to accept connections (default 30000 ms). */
+  readonly readyTimeoutMs?: number;
+  /** Extra `-c name=value` settings. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+export interface PostgresInstance {
+  readonly port: number;
+  /** PID of the postmaster (changes on restart). */
+  readonly pid: number;
+  /** A connection URL to `database` on this server (superuser `postgres`, trust on loopback). */
+  url(database?: string): string;
+  /** Creates a fresh, empty database and returns its URL. */
+  createDatabase(name?: string): Promise<string>;
+  /** Everything the server logged so far. */
+  log(): string;
+  /** Kills the server outright (SIGKILL to the postmaster and its backends), as a crash. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and data (after `kill`: crash recovery). */
+  start(): Promise<void>;
+  /** Fast shutdown (SIGINT; SIGKILL after 10 s), and the data folder deleted. */
+  stop(): Promise<void>;
+}
+
+/** The bin folder of the newest Debian PostgreSQL (13 or newer), or of initdb on PATH. */
+export function postgresBinDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .map(Number)
+        .filter((v) => Number.isInteger(v) && v >= 13)
+        .sort((a, b) => b - a)
+    : [];
+  const candidates = [...versions.map((v) => join(root, String(v), 'bin')), ...(process.env.PATH ?? '').split(':')];
+  for (const dir of candidates) {
+    try {
+      accessSync(join(dir, 'initdb'), constants.X_OK);
+      accessSync(join(dir, 'postgres'), constants.X_OK);
+      return dir;
+    } catch {}
+  }
+  throw new Error('PostgreSQL 13+ is not installed (Debian package "postgresql")');
+}
+
+/** PostgreSQL refuses to run as root: as root, its processes run as the `postgres` OS user. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/** A folder the server's user owns (0700), removed when the test process exits. */
+function ownedTempDir(prefix: string, user: { uid: number; gid: number } | undefined): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (user) chownSync(dir, user.uid, user.gid);
+  leftovers.add(dir);
+  return dir;
+}
+
+const leftovers = new Set<string>();
+process.once('exit', () => {
+  for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
+});
+
+let template: string | undefined;
+
+/**
+ * One initdb per test process (about a second); each server copies its data folder. --no-sync only for
+ * the template: the copies are what run, with fsync on.
+ */
+function templateDataDir(bin: string, user: { uid: number; gid: number } | undefined): string {
+  if (template !== undefined) return template;
+  const dir = ownedTempDir('fieldmesh-pg-template-', user);
+  const data = join(dir, 'data');
+  execFileSync(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+    { stdio: ['ignore', 'ignore', 'pipe'], ...(user ?? {}), cwd: dir },
+  );
+  template = data;
+  return data;
+}
+
+let databases = 0;
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresInstance> {
+  const bin = postgresBinDir();
+  const user = serverUser();
+  const source = templateDataDir(bin, user);
+  const dir = ownedTempDir('fieldmesh-pg-', user);
+  const data = join(dir, 'data');
+  const socket = join(dir, 'socket');
+  execFileSync('cp', ['-a', source, data]);
+  mkdirSync(socket, { mode: 0o700 });
+  if (user) chownSync(socket, user.uid, user.gid);
+  const port = await freePort();
+  const settings: Record<string, string> = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: socket,
+    // Durability is what the hub's store is tested for.
+    fsync: 'on',
+    synchronous_commit: 'on',
+    full_page_writes: 'on',
+    // Several servers may run at once on a small machine.
+    shared_buffers: '16MB',
+    max_connections: '60',
+    logging_collector: 'off',
+    ...options.settings,
+  };
+  const args = ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  async function launch(): Promise<void> {
+    const proc = spawnReaped(join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...(user ?? {}) });
+    child = proc;
+    const timeoutMs = options.readyTimeoutMs ?? 30_000;
+    const from = output.length;
+    await new Promise<void>((resolve, reject) => {
+      let ready = false;
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        if (!ready && output.slice(from).includes('database system is ready to accept connections')) {
+          ready = true;
+          clearTimeout(timer);
+          proc.off('exit', onExit);
+          resolve();
+        }
+      };
+      const onExit = (code: number | null) => {
+        clearTimeout(timer);
+        reject(new Error(`postgres exited with code ${code} before it was ready:\n${output}`));
+      };
+      const timer = setTimeout(() => {
+        signalGroup(proc, 'SIGKILL');
+        reject(new Error(`postgres was not ready within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      proc.stderr?.on('data', onData);
+      proc.stdout?.on('data', onData);
+      proc.once('exit', onExit);
+      proc.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  async function halt(signal: 'SIGINT' | 'SIGKILL'): Promise<void> {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => signalGroup(proc, 'SIGKILL'), 10_000);
+      proc.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      // The postmaster alone for a fast shutdown (it ends its backends); the whole group for a crash.
+      if (signal === 'SIGINT') proc.kill('SIGINT');
+      else signalGroup(proc, 'SIGKILL');
+    });
+  }
+
+  const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  await launch();
+  return {
+    port,
+    get pid() {
+      return child?.pid ?? -1;
+    },
+    url,
+    async createDatabase(name) {
+      databases++;
+      const database = name ?? `test_${process.pid}_${databases}`;
+      const admin = new pg.Client({ connectionString: url() });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
+      } finally {
+        await admin.end();
+      }
+      return url(database);
+    },
+    log: () => output,
+    kill: () => halt('SIGKILL'),
+    start: () => launch(),
+    async stop() {
+      await halt('SIGINT');
+      rmSync(dir, { recursive: true, force: true });
+      leftovers.delete(dir);
+    },
+  };
+}
