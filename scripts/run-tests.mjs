@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The test command: makes sure the real peers the tests need are installed (Debian's mosquitto,
-// mosquitto-clients and chromium), type checks, lints, builds the package (end-to-end tests drive the
+// mosquitto-clients, chromium and nats-server), type checks, lints, builds the package (end-to-end tests drive the
 // built binary), then runs every *.test.ts through node:test with tsx. Usage: node scripts/run-tests.mjs [file-or-folder ...]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -45,6 +45,8 @@ ensureDebianPackage('chromium', 'chromium');
 ensureDebianPackage('ip', 'iproute2');
 // The configuration repository is tested as a real git repository, pulled by real hubs and nodes.
 ensureDebianPackage('git', 'git');
+// The hub's queue path (NATS JetStream) is tested against real nats-servers the tests start on free ports.
+ensureDebianPackage('nats-server', 'nats-server');
 // The hub's PostgreSQL store is tested on private servers (test/kit/postgres.ts) of Debian's PostgreSQL.
 ensureDebianPackage('initdb', 'postgresql', 'ls /usr/lib/postgresql/*/bin/initdb');
 
