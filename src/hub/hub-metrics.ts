@@ -254,3 +254,32 @@ export function createZoneMetrics(registry: Registry, zones: () => readonly Aler
     }),
   };
 }
+
+/** The hub's hand-kept counts for `Hub.stats()` (tests and benches read them; /metrics has the same as counters). */
+export interface HubCounters {
+  framesReceived: number;
+  framesRejected: number;
+  samplesStored: number;
+  historySamplesStored: number;
+  eventsStored: number;
+  acksSent: number;
+  rebirthsRequested: number;
+  digestsPublished: number;
+  backfillsSent: number;
+  backfillsCompleted: number;
+}
+
+export function newHubCounters(): HubCounters {
+  return {
+    framesReceived: 0,
+    framesRejected: 0,
+    samplesStored: 0,
+    historySamplesStored: 0,
+    eventsStored: 0,
+    acksSent: 0,
+    rebirthsRequested: 0,
+    digestsPublished: 0,
+    backfillsSent: 0,
+    backfillsCompleted: 0,
+  };
+}

@@ -6,33 +6,17 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { Aggregator } from '../awareness/index.js';
-import {
-  type Clock,
-  createId,
-  describeError,
-  FieldmeshError,
-  type Logger,
-  silentLogger,
-  systemClock,
-  type TimerHandle,
-} from '../kit/index.js';
+import { type Clock, describeError, FieldmeshError, type Logger, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
 import { openFleetCa } from '../pki/index.js';
 import { fastifyHttpsOption, nextBootEpoch, secureFastifyApp } from '../platform/index.js';
 import {
   assertTopicPrefix,
   commandTopic,
   decodeWireFrame,
-  type EventFrame,
   encodeAck,
-  encodeBackfill,
-  encodeDigest,
-  encodeHubState,
   encodeRebirth,
   fleetSubscription,
-  type HistoryFrame,
-  hubTopic,
   parseTopic,
-  withTargetLabels,
   zoneSubscription,
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
@@ -50,13 +34,14 @@ import { type AuthStore, createHubAuth, createSqliteAuthStore, type HubAuth } fr
 import { CertificateSigner } from './certificates/certificate-signer.js';
 import type { HubConfig } from './config.js';
 import { ConfigReconciler, type ConfigRepoRenderer, RepoDefinitions } from './config-repo/index.js';
-import { type FleetEvent, FleetState, type FrameOutcome, type NodeRecord, nodeKey } from './fleet/fleet-state.js';
+import { type FleetEvent, FleetState, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
-import { createHubMetrics, createZoneMetrics, type HubMetrics } from './hub-metrics.js';
-import { type BackfillOrigin, type BackfillRecord, dueBackfills } from './ledger/backfills.js';
+import { createHubMetrics, createZoneMetrics, type HubMetrics, newHubCounters } from './hub-metrics.js';
+import { backlogOfFrame, DurableIngest, LiveIngest, WriteQueue } from './ingest/index.js';
+import { BackfillScheduler } from './ledger/backfill-scheduler.js';
 import type { NodeBacklog } from './ledger/completeness.js';
-import { type CoverageSpan, seriesText } from './ledger/coverage.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
+import { HubPresence } from './presence.js';
 import {
   createMemoryRegistrationStore,
   createRegistrationActions,
@@ -65,7 +50,7 @@ import {
   type RegistrationStore,
 } from './registration/index.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
-import type { HubStorage, SampleInput } from './storage/storage.js';
+import type { HubStorage } from './storage/storage.js';
 import { createHubZones } from './zones/hub-zones.js';
 import { ZoneMonitor } from './zones/zone-monitor.js';
 
@@ -73,14 +58,10 @@ import { ZoneMonitor } from './zones/zone-monitor.js';
 export const SWEEP_INTERVAL_MS = 1_000;
 /** Retention runs at start and then this often. */
 export const RETENTION_INTERVAL_MS = 3_600_000;
-/** A digest goes out at least this often even when nothing changed, so late subscribers catch up. */
-export const DIGEST_MAX_SILENCE_MS = 30_000;
 /** How often outstanding backfill requests are checked for being due (new, or unanswered past the timeout). */
 export const BACKFILL_CHECK_INTERVAL_MS = 1_000;
 /** How often the zone monitor recomputes what depends on time (pending detections, the live feed's zone messages). */
 export const ZONE_REFRESH_INTERVAL_MS = 1_000;
-/** Recent sample ages kept for p50/p99 in stats(). */
-const SAMPLE_AGE_RING_SIZE = 10_000;
 
 export interface HubOverrides {
   readonly transport?: Transport;
@@ -171,10 +152,6 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   });
   /** Each node's outbox backlog as its last history frame reported it (restored from storage at start). */
   const backlogs = new Map<string, NodeBacklog & { site: string; node: string }>();
-  /** [FM-DURABLE-6] Backfill requests not yet reported done, by id (restored from storage at start). */
-  const outstanding = new Map<string, BackfillRecord>();
-  /** When a backfill request last went to each node, for the per-node rate limit. */
-  const lastBackfillSent = new Map<string, number>();
   const metrics = createHubMetrics(
     () => fleet.countByState(),
     () =>
@@ -185,34 +162,30 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         pendingBytes: b.pendingBytes ?? 0,
         ageSeconds: b.oldestPendingMs === null ? 0 : Math.max(0, clock.now() - b.oldestPendingMs) / 1_000,
       })),
-    () => outstanding.size,
+    () => backfills.size,
   );
   const storage = overrides.storage ?? createSqliteStorage({ path: config.storage.path, retentionMs: config.storage.retention });
   let transport: Transport | undefined = overrides.transport;
   let aggregator: Aggregator | undefined;
-  let epoch = 0;
+  let presence: HubPresence | undefined;
   let started = false;
   let stopped = false;
-  const counters = {
-    framesReceived: 0,
-    framesRejected: 0,
-    samplesStored: 0,
-    historySamplesStored: 0,
-    eventsStored: 0,
-    acksSent: 0,
-    rebirthsRequested: 0,
-    digestsPublished: 0,
-    backfillsSent: 0,
-    backfillsCompleted: 0,
-  };
-  const sampleAges: number[] = [];
-  let sampleAgeNext = 0;
-  const dirtyNodes = new Set<string>();
+  const counters = newHubCounters();
   const timers = new Map<string, TimerHandle>();
-  // Writes are chained so they land in arrival order, whatever the storage's own concurrency.
-  let writes: Promise<unknown> = Promise.resolve();
-  let digestSeq = 0;
-  let lastDigestAt = Number.NEGATIVE_INFINITY;
+  const writes = new WriteQueue({ logger, onError: () => metrics.storageErrors.inc() });
+  // [FM-DURABLE-6] Repair requests, remembered in storage (restored at start).
+  const backfills = new BackfillScheduler({
+    prefix,
+    storage,
+    writes,
+    pacing: { minIntervalMs: config.backfill.minInterval, timeoutMs: config.backfill.timeout },
+    clock,
+    logger,
+    metrics,
+    counters,
+    transport: () => transport,
+    reachable: (site, node) => fleet.get(site, node)?.state !== 'offline',
+  });
 
   const backlogOf = (site: string, node: string): NodeBacklog | undefined => backlogs.get(nodeKey(site, node));
   // [FM-CERT-1..6] The online signer, with hub.yaml `pki` (built below, once registrations exist).
@@ -441,7 +414,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     readiness,
     logger,
     backlog: backlogOf,
-    requestBackfill: ({ site, node, fromMs, toMs, selectors }) => requestBackfill(site, node, fromMs, toMs, selectors, 'operator'),
+    requestBackfill: ({ site, node, fromMs, toMs, selectors }) => backfills.request(site, node, fromMs, toMs, selectors, 'operator'),
     nodeCommands,
     ...(alerts === undefined ? {} : { alerts }),
     auth,
@@ -487,109 +460,60 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     );
   }
 
-  function enqueueWrite(what: string, work: () => Promise<unknown>): void {
-    writes = writes.then(work).catch((err: unknown) => {
-      metrics.storageErrors.inc();
-      logger.error({ err: describeError(err) }, `storage: ${what} failed`);
-    });
-  }
-
-  /** Runs `work` in the write chain, in order with every other write, and hands its result (or error) back. */
-  function writeInOrder<T>(work: () => Promise<T>): Promise<T> {
-    const result = writes.then(work);
-    writes = result.catch(() => {});
-    return result;
-  }
-
-  /** [FM-DURABLE-6] Remembers a backfill request (so a restart does not forget it), then sends what is due. */
-  async function requestBackfill(
-    site: string,
-    node: string,
-    fromMs: number,
-    toMs: number,
-    selectors: readonly string[],
-    origin: BackfillOrigin,
-  ): Promise<BackfillRecord> {
-    const record: BackfillRecord = {
-      id: createId(),
-      site,
-      node,
-      fromMs,
-      toMs,
-      selectors,
-      origin,
-      createdAt: clock.now(),
-      sentAt: null,
-      attempts: 0,
-      doneAt: null,
-    };
-    await writeInOrder(() => storage.createBackfill(record));
-    outstanding.set(record.id, record);
-    logger.info({ site, node, requestId: record.id, fromMs, toMs, origin }, 'backfill requested');
-    sendBackfills();
-    return record;
-  }
-
-  /**
-   * [FM-DURABLE-6] Publishes the requests that are due: new ones, and those not reported done within
-   * `backfill.timeout` of their last publish; at most one per node per `backfill.minInterval`, never to
-   * a node known to be offline (it goes out once the node is back).
-   */
-  function sendBackfills(): void {
-    if (transport === undefined || !transport.connected || stopped) return;
-    const now = clock.now();
-    const pacing = { minIntervalMs: config.backfill.minInterval, timeoutMs: config.backfill.timeout };
-    const reachable = (site: string, node: string) => fleet.get(site, node)?.state !== 'offline';
-    for (const r of dueBackfills(outstanding.values(), now, pacing, lastBackfillSent, reachable)) {
-      const sent: BackfillRecord = { ...r, sentAt: now, attempts: r.attempts + 1 };
-      outstanding.set(r.id, sent);
-      lastBackfillSent.set(nodeKey(r.site, r.node), now);
-      const frame = encodeBackfill({ requestId: r.id, fromMs: r.fromMs, toMs: r.toMs, selectors: r.selectors });
-      transport
-        .publish(commandTopic(prefix, r.site, r.node, 'backfill'), frame, { qos: 1 })
-        .then(() => {
-          counters.backfillsSent++;
-          metrics.backfillsSent.inc({ origin: r.origin });
-          enqueueWrite('backfill request sent', () => storage.markBackfillSent(r.id, now));
-        })
-        .catch((err: unknown) => {
-          // Not out: due again at the next check.
-          if (outstanding.get(r.id) === sent) outstanding.set(r.id, r);
-          logger.debug({ site: r.site, node: r.node, requestId: r.id, err: describeError(err) }, 'backfill request not sent');
-        });
-    }
-  }
-
-  function recordSampleAge(ms: number): void {
-    const age = Math.max(0, ms);
-    metrics.sampleAge.observe(age / 1_000);
-    if (sampleAges.length < SAMPLE_AGE_RING_SIZE) sampleAges.push(age);
-    else sampleAges[sampleAgeNext] = age;
-    sampleAgeNext = (sampleAgeNext + 1) % SAMPLE_AGE_RING_SIZE;
-  }
-
-  function persistNodes(): void {
-    if (dirtyNodes.size === 0) return;
-    const records = [...dirtyNodes].map((k) => fleet.getByKey(k)).filter((r) => r !== undefined);
-    dirtyNodes.clear();
-    enqueueWrite('node registry update', async () => {
-      for (const r of records) await storage.upsertNode(storedNode(r));
-    });
-  }
-
-  function publishEvents(events: readonly FleetEvent[]): void {
-    let stateChanged = false;
+  /** Fleet events to the live feed, the command engine, the configuration repository and the console. */
+  function publishEvents(events: readonly FleetEvent[], stateChanged: boolean): void {
     for (const e of events) {
-      if (e.type !== 'valuesChanged') {
-        dirtyNodes.add(nodeKey(e.site, e.node));
-        stateChanged = true;
-      }
       live.publish(e);
       if (e.type === 'nodeWentOffline') nodeCommands.nodeWentOffline(e.site, e.node);
     }
     if (stateChanged) configRepo?.fleetChanged();
     if (stateChanged) queueConsoleRefresh();
   }
+
+  // Live ingest: births, data, deaths into the fleet state and their samples into history.
+  const liveIngest = new LiveIngest({
+    prefix,
+    fleet,
+    storage,
+    writes,
+    clock,
+    logger,
+    metrics,
+    counters,
+    transport: () => transport,
+    onFleetEvents: publishEvents,
+    onBirth: (site, node, zone) => {
+      births.birthArrived(site, node);
+      // [FM-ASSIGN-5] A node now running under its assignment: its retained assignment is cleared.
+      registrationActions.birthAdmitted(site, node, zone);
+    },
+  });
+
+  // Durable ingest [FM-DURABLE-3]: history and event frames stored, then acknowledged, in the write queue's order.
+  const durableIngest = new DurableIngest({
+    storage,
+    clock,
+    logger,
+    metrics,
+    counters,
+    sendAck: async (site, node, lane, firstSeq, lastSeq) => {
+      if (transport === undefined) throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', 'no broker link');
+      await transport.publish(commandTopic(prefix, site, node, 'ack'), encodeAck({ lane, firstSeq, lastSeq }), { qos: 1 });
+    },
+    onBackfillDone: (done) => backfills.completed(done),
+    // [FM-DURABLE-6] Ask for every newly reported drop, once per range.
+    onDropped: (site, node, fresh) => {
+      if (!config.backfill.requestDropped) return;
+      for (const d of fresh) void backfills.request(site, node, d.fromMs, d.toMs, [], 'dropped').catch(() => {});
+    },
+    onEventStored: (event) => {
+      live.publishEvent(toEventView(event));
+      // [FM-HUB-ZONE-3] Detections, zone and pump records, as stored (a resend never counts twice).
+      zoneMonitor.receiveEvent(event);
+      // [FM-CONFIG-DIST] config_applied / config_rejected reports.
+      configRepo?.receiveEvent(event);
+    },
+  });
 
   /**
    * After an approval: an `unknown-node` rebirth request, so the node re-announces itself and its outbox
@@ -618,19 +542,6 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     counters.rebirthsRequested++;
     metrics.requestRebirth('operator');
     logger.info({ site, node, cause: 'operator' }, 'requesting rebirth');
-  }
-
-  function requestRebirth(outcome: FrameOutcome): void {
-    const request = outcome.rebirth;
-    if (request === undefined || transport === undefined) return;
-    counters.rebirthsRequested++;
-    metrics.requestRebirth(request.cause);
-    logger.info({ site: outcome.site, node: outcome.node, cause: request.cause }, 'requesting rebirth');
-    transport
-      .publish(commandTopic(prefix, outcome.site, outcome.node, 'rebirth'), encodeRebirth({ reason: request.reason }), { qos: 1 })
-      .catch((err: unknown) =>
-        logger.warn({ err: describeError(err), site: outcome.site, node: outcome.node }, 'rebirth request not sent'),
-      );
   }
 
   function reject(reason: Parameters<HubMetrics['rejectFrame']>[0], topic: string, message: string): void {
@@ -690,145 +601,26 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       return;
     }
     if (decoded.frame.type === 'history' && topic.channel === 'history') {
-      storeHistory(topic.site, topic.node, decoded.frame);
+      const frame = decoded.frame;
+      const receivedAt = clock.now();
+      backlogs.set(nodeKey(topic.site, topic.node), { site: topic.site, node: topic.node, ...backlogOfFrame(frame, receivedAt) });
+      writes.enqueue('history batch', () => durableIngest.history(topic.site, topic.node, frame, receivedAt));
       return;
     }
-    const outcome = fleet.applyFrame(topic, decoded.frame, clock.now());
     // Every event on its own channel is stored and acknowledged, whatever the fleet state made of the
     // frame (unknown node, old session): events need no alias table and are never dropped.
-    if (decoded.frame.type === 'event' && topic.channel === 'event') storeEvent(topic.site, topic.node, decoded.frame);
-    if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${decoded.frame.type} frame`);
-    if (!outcome.ignored) dirtyNodes.add(nodeKey(topic.site, topic.node));
-    requestRebirth(outcome);
-    if (decoded.frame.type === 'birth' && outcome.applied) {
-      births.birthArrived(topic.site, topic.node);
-      // [FM-ASSIGN-5] A node now running under its assignment: its retained assignment is cleared.
-      registrationActions.birthAdmitted(topic.site, topic.node, decoded.frame.zone);
-    }
-    for (const age of outcome.sampleAgesMs ?? []) recordSampleAge(age);
-    if (outcome.samples.length > 0) {
-      const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
-      const batch: SampleInput[] = outcome.samples.map((s) => ({
-        series: { name: s.def.name, labels: withTargetLabels(s.def.labels, base), unit: s.def.unit, type: s.def.type },
-        ts: s.time,
-        value: s.value,
-      }));
-      const spans: CoverageSpan[] = outcome.samples.map((s) => ({
-        series: seriesText(s.def.name, s.def.labels),
-        times: [s.time],
-        intervalMs: s.def.maxSilenceMs > 0 ? s.def.maxSilenceMs : undefined,
-      }));
-      enqueueWrite('sample batch', async () => {
-        const n = await storage.appendSamples(batch);
-        counters.samplesStored += n;
-        metrics.samplesStored.inc(n);
-      });
-      enqueueWrite('coverage', () => storage.recordCoverage(outcome.site, outcome.node, spans));
-    }
-    publishEvents(outcome.events);
-  }
-
-  /**
-   * [FM-DURABLE-3] Commits a history frame's samples (deduplicated by series and timestamp), then
-   * acknowledges exactly its outbox range. [FM-DURABLE-4] Live state is left alone.
-   */
-  function storeHistory(site: string, node: string, frame: HistoryFrame): void {
-    const zone = frame.zone;
-    const batch: SampleInput[] = frame.series.flatMap((s) => {
-      const series = { name: s.name, labels: withTargetLabels(s.labels, { site, node, zone }), unit: s.unit, type: s.type };
-      return s.samples.map(([ts, value]) => ({ series, ts, value }));
-    });
-    const now = clock.now();
-    const backlog: NodeBacklog = {
-      pendingRows: frame.pendingRows,
-      oldestPendingMs: frame.oldestPendingMs,
-      pendingBytes: frame.pendingBytes,
-      reportedAt: now,
-    };
-    backlogs.set(nodeKey(site, node), { site, node, ...backlog });
-    const spans: CoverageSpan[] = frame.series.map((s) => ({ series: seriesText(s.name, s.labels), times: s.samples.map(([t]) => t) }));
-    enqueueWrite('history batch', async () => {
-      const n = batch.length > 0 ? await storage.appendSamples(batch) : 0;
-      counters.historySamplesStored += n;
-      metrics.samplesStored.inc(n);
-      metrics.historySamplesStored.inc(n);
-      await sendAck(site, node, 'samples', frame.firstSeq, frame.lastSeq);
-    });
-    // The ledger [decision 0001 "Completeness"]: what the node still holds, what it dropped, what we hold.
-    // Bookkeeping after the ack: a failure here is a storage error, never a withheld ack.
-    enqueueWrite('completeness ledger', async () => {
-      await storage.recordBacklog(site, node, backlog);
-      // Drops first: one reported in the same frame as a repair is newer than the request, so not covered.
-      const fresh = await storage.recordDropped(site, node, frame.dropped, now);
-      await storage.recordCoverage(site, node, spans);
-      for (const report of frame.repaired) {
-        const done = await storage.completeBackfill(site, node, report, now);
-        if (done === undefined) {
-          logger.debug({ site, node, requestId: report.requestId }, 'repair report for no outstanding request (done already, or unknown)');
-          continue;
-        }
-        outstanding.delete(done.id);
-        counters.backfillsCompleted++;
-        metrics.backfillsCompleted.inc({ origin: done.origin });
-        logger.info({ site, node, requestId: done.id, fromMs: done.fromMs, toMs: done.toMs }, 'backfill reported done');
-      }
-      // [FM-DURABLE-6] Ask for every newly reported drop, once per range.
-      if (config.backfill.requestDropped) {
-        for (const d of fresh) void requestBackfill(site, node, d.fromMs, d.toMs, [], 'dropped').catch(() => {});
-      }
-    });
-  }
-
-  /** [FM-DURABLE-3] Commits an event (deduplicated by node and event id), then acknowledges its outbox seq. */
-  function storeEvent(site: string, node: string, frame: EventFrame): void {
+    const frame = decoded.frame;
     const receivedAt = clock.now();
-    const event = {
-      site,
-      node,
-      id: frame.id,
-      seq: frame.seq,
-      epoch: frame.epoch,
-      time: frame.time,
-      priority: frame.priority,
-      kind: frame.kind,
-      payload: frame.payload,
-      receivedAt,
-    };
-    enqueueWrite('event', async () => {
-      const n = await storage.appendEvents([event]);
-      if (n > 0) {
-        counters.eventsStored += n;
-        metrics.eventsStored.inc({ priority: frame.priority }, n);
-        live.publishEvent(toEventView(event));
-        // [FM-HUB-ZONE-3] Detections, zone and pump records, as stored (a resend never counts twice).
-        zoneMonitor.receiveEvent(event);
-        // [FM-CONFIG-DIST] config_applied / config_rejected reports.
-        configRepo?.receiveEvent(event);
-      }
-      // [FM-DURABLE-1] The event frame's seq is the node's outbox seq in the events lane.
-      await sendAck(site, node, 'events', frame.seq, frame.seq);
-    });
-  }
-
-  async function sendAck(site: string, node: string, lane: 'events' | 'samples', firstSeq: number, lastSeq: number): Promise<void> {
-    if (transport === undefined) return;
-    const ack = encodeAck({ lane, firstSeq, lastSeq });
-    // A lost ack costs a resend, which storage absorbs: log it, never count it as a storage error.
-    try {
-      await transport.publish(commandTopic(prefix, site, node, 'ack'), ack, { qos: 1 });
-      counters.acksSent++;
-      metrics.acksSent.inc({ lane });
-    } catch (err) {
-      logger.debug({ site, node, lane, err: describeError(err) }, 'ack not sent; the node will resend');
-    }
+    const outcome = liveIngest.apply(topic, frame);
+    if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${frame.type} frame`);
+    if (frame.type === 'event' && topic.channel === 'event')
+      writes.enqueue('event', () => durableIngest.event(topic.site, topic.node, frame, receivedAt));
   }
 
   function onConnected(): void {
-    logger.info({ epoch }, 'connected to the broker');
+    logger.info({ epoch: presence?.epoch }, 'connected to the broker');
     // [FM-TOPIC-4] A retained hubState with a new epoch makes every node re-announce itself.
-    transport
-      ?.publish(hubTopic(prefix, 'state'), encodeHubState({ epoch, online: true, time: clock.now() }), { qos: 1, retain: true })
-      .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'hubState online not published'));
+    presence?.online();
     registrationActions.connected();
     certificates?.connected();
   }
@@ -837,28 +629,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger.warn({ reason }, 'lost the broker');
   }
 
-  function sweep(): void {
-    publishEvents(fleet.sweep(clock.now()));
-  }
-
   function digest(): void {
-    persistNodes();
+    liveIngest.persist();
     registrations.flush();
-    const now = clock.now();
-    const changed = fleet.takeChanged();
-    if (!changed && now - lastDigestAt < DIGEST_MAX_SILENCE_MS) return;
-    if (transport === undefined || !transport.connected) return;
-    lastDigestAt = now;
-    const frame = encodeDigest({ epoch, seq: digestSeq++, time: now, entries: fleet.digestEntries(now) });
-    counters.digestsPublished++;
-    metrics.digestsPublished.inc();
-    transport.publish(hubTopic(prefix, 'digest'), frame, { qos: 0 }).catch((err: unknown) => {
-      logger.debug({ err: describeError(err) }, 'digest not published');
-    });
+    presence?.digest();
   }
 
   function retention(): void {
-    enqueueWrite('retention', async () => {
+    writes.enqueue('retention', async () => {
       const deleted = await storage.applyRetention(clock.now());
       if (deleted > 0) logger.info({ deleted }, 'retention deleted old samples');
     });
@@ -900,13 +678,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
       started = true;
-      epoch = nextBootEpoch(config.dataDir, 'hub-state.json', clock.now());
+      const epoch = nextBootEpoch(config.dataDir, 'hub-state.json', clock.now());
+      presence = new HubPresence({ prefix, fleet, clock, logger, metrics, counters, transport: () => transport }, epoch);
       const knownNodes = await storage.listNodes();
       for (const known of knownNodes) fleet.restore(known);
       // Switching approve mode on grandfathers every node known until now.
       registrations.start(knownNodes);
       for (const b of await storage.listBacklogs()) backlogs.set(nodeKey(b.site, b.node), b);
-      for (const r of await storage.listBackfills({ outstanding: true })) outstanding.set(r.id, r);
+      await backfills.reload();
       // [FM-HUB-ZONE-3] Pump states, decisions and detections of the last 24 h, before any frame arrives.
       await zoneMonitor.rebuild(storage);
       if (transport === undefined) {
@@ -919,12 +698,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           ...optionalPem('cert', readPem(config.mqtt.cert)),
           ...optionalPem('key', readPem(config.mqtt.key)),
           // The broker announces our death to the nodes when the link dies without a goodbye.
-          will: {
-            topic: hubTopic(prefix, 'state'),
-            payload: encodeHubState({ epoch, online: false, time: clock.now() }),
-            qos: 1,
-            retain: true,
-          },
+          will: presence.will(),
           clock,
           logger,
         });
@@ -941,10 +715,10 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         aggregator.start();
       }
       retention();
-      every('sweep', SWEEP_INTERVAL_MS, sweep);
+      every('sweep', SWEEP_INTERVAL_MS, () => liveIngest.sweep());
       every('digest', config.fleet.digestInterval, digest);
       every('retention', RETENTION_INTERVAL_MS, retention);
-      every('backfill', BACKFILL_CHECK_INTERVAL_MS, sendBackfills);
+      every('backfill', BACKFILL_CHECK_INTERVAL_MS, () => backfills.sendDue());
       // Age-based health (backlog age, freshness) and silences that start or end on their own.
       every('console', SITE_HEALTH_INTERVAL_MS, refreshConsole);
       every('zones', ZONE_REFRESH_INTERVAL_MS, () => zoneMonitor.refresh());
@@ -967,32 +741,29 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       configRepo?.stop();
       nodeCommands.close();
       certificates?.stop();
-      persistNodes();
+      backfills.stop();
+      liveIngest.persist();
       aggregator?.stop();
       await actions.close();
       await alerts?.stop();
       if (transport !== undefined) {
         transport.off('message', onMessage);
-        if (transport.connected) {
-          await transport
-            .publish(hubTopic(prefix, 'state'), encodeHubState({ epoch, online: false, time: clock.now() }), { qos: 1, retain: true })
-            .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'hubState offline not published'));
-        }
+        await presence?.offline();
         transport.off('connected', onConnected);
         transport.off('disconnected', onDisconnected);
         await transport.close();
       }
       await app.close();
-      await writes;
+      await writes.drain();
       await storage.close();
       registrations.flush();
       registrationStore.close();
       await authStore.close();
-      logger.info({ epoch }, 'hub stopped');
+      logger.info({ epoch: presence?.epoch }, 'hub stopped');
     },
 
     stats() {
-      return { epoch, ...counters, sampleAgesMs: [...sampleAges] };
+      return { epoch: presence?.epoch ?? 0, ...counters, sampleAgesMs: liveIngest.sampleAges() };
     },
   };
 }
@@ -1009,22 +780,4 @@ function optionalPassphrase(file: string | undefined): { passphrase?: string } {
 
 function optionalPem(name: 'ca' | 'cert' | 'key', pem: string | undefined): Record<string, string> {
   return pem === undefined ? {} : { [name]: pem };
-}
-
-function storedNode(r: Readonly<NodeRecord>) {
-  return {
-    site: r.site,
-    node: r.node,
-    zone: r.zone,
-    state: r.state,
-    epoch: r.epoch,
-    agentVersion: r.agentVersion,
-    tickMs: r.tickMs,
-    heartbeatMs: r.heartbeatMs,
-    lastHeard: r.lastHeard,
-    lastChanged: r.lastChanged,
-    bootTime: r.bootTime,
-    bootTimeHub: r.bootTimeHub,
-    configVersion: r.configVersion,
-  };
 }

@@ -1,0 +1,143 @@
+// Live ingest: births, data, deaths and heartbeats into the fleet state; the samples they carry into history; the
+// rebirth requests the fleet state asks for; the registry of nodes kept in storage. The hub's soft state: every
+// hub process that serves the console runs one (docs/scale-out.md).
+
+import { type Clock, describeError, type Logger } from '../../kit/index.js';
+import { commandTopic, encodeRebirth, type WireFrame, withTargetLabels } from '../../protocol/index.js';
+import type { Transport } from '../../transport/index.js';
+import { type FleetEvent, type FleetState, type FrameOutcome, type FrameSource, type NodeRecord, nodeKey } from '../fleet/fleet-state.js';
+import type { HubCounters, HubMetrics } from '../hub-metrics.js';
+import { type CoverageSpan, seriesText } from '../ledger/coverage.js';
+import type { HubStorage, SampleInput, StoredNode } from '../storage/storage.js';
+import type { WriteQueue } from './write-queue.js';
+
+/** Recent sample ages kept for p50/p99 in stats(). */
+const SAMPLE_AGE_RING_SIZE = 10_000;
+
+export interface LiveIngestOptions {
+  readonly prefix: string;
+  readonly fleet: FleetState;
+  readonly storage: HubStorage;
+  readonly writes: WriteQueue;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: HubMetrics;
+  readonly counters: HubCounters;
+  readonly transport: () => Transport | undefined;
+  /** Fleet events (state changes and new values), after the registry noted the nodes that changed. */
+  readonly onFleetEvents: (events: readonly FleetEvent[], stateChanged: boolean) => void;
+  /** A birth the fleet state applied. */
+  readonly onBirth: (site: string, node: string, zone: string) => void;
+}
+
+export class LiveIngest {
+  private readonly dirty = new Set<string>();
+  private readonly ages: number[] = [];
+  private ageNext = 0;
+
+  constructor(private readonly o: LiveIngestOptions) {}
+
+  /** Applies a birth, data, death or heartbeat frame (or an event frame's liveness) and stores its samples. */
+  apply(source: FrameSource, frame: WireFrame): FrameOutcome {
+    const { fleet, clock } = this.o;
+    const outcome = fleet.applyFrame(source, frame, clock.now());
+    if (!outcome.ignored) this.dirty.add(nodeKey(source.site, source.node));
+    this.requestRebirth(outcome);
+    if (frame.type === 'birth' && outcome.applied) this.o.onBirth(source.site, source.node, frame.zone);
+    for (const age of outcome.sampleAgesMs ?? []) this.recordSampleAge(age);
+    if (outcome.samples.length > 0) this.store(outcome);
+    this.fleetEvents(outcome.events);
+    return outcome;
+  }
+
+  /** Nodes silent too long go stale, then offline. */
+  sweep(): void {
+    this.fleetEvents(this.o.fleet.sweep(this.o.clock.now()));
+  }
+
+  /** Writes the registry entries of the nodes that changed since the last call. */
+  persist(): void {
+    if (this.dirty.size === 0) return;
+    const records = [...this.dirty].map((k) => this.o.fleet.getByKey(k)).filter((r) => r !== undefined);
+    this.dirty.clear();
+    this.o.writes.enqueue('node registry update', async () => {
+      for (const r of records) await this.o.storage.upsertNode(storedNode(r));
+    });
+  }
+
+  /** Receive time minus sample time of recent samples, ms. */
+  sampleAges(): number[] {
+    return [...this.ages];
+  }
+
+  private fleetEvents(events: readonly FleetEvent[]): void {
+    let stateChanged = false;
+    for (const e of events) {
+      if (e.type === 'valuesChanged') continue;
+      this.dirty.add(nodeKey(e.site, e.node));
+      stateChanged = true;
+    }
+    this.o.onFleetEvents(events, stateChanged);
+  }
+
+  private store(outcome: FrameOutcome): void {
+    const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
+    const batch: SampleInput[] = outcome.samples.map((s) => ({
+      series: { name: s.def.name, labels: withTargetLabels(s.def.labels, base), unit: s.def.unit, type: s.def.type },
+      ts: s.time,
+      value: s.value,
+    }));
+    const spans: CoverageSpan[] = outcome.samples.map((s) => ({
+      series: seriesText(s.def.name, s.def.labels),
+      times: [s.time],
+      intervalMs: s.def.maxSilenceMs > 0 ? s.def.maxSilenceMs : undefined,
+    }));
+    const { storage, writes, counters, metrics } = this.o;
+    writes.enqueue('sample batch', async () => {
+      const n = await storage.appendSamples(batch);
+      counters.samplesStored += n;
+      metrics.samplesStored.inc(n);
+    });
+    writes.enqueue('coverage', () => storage.recordCoverage(outcome.site, outcome.node, spans));
+  }
+
+  private requestRebirth(outcome: FrameOutcome): void {
+    const request = outcome.rebirth;
+    const transport = this.o.transport();
+    if (request === undefined || transport === undefined) return;
+    this.o.counters.rebirthsRequested++;
+    this.o.metrics.requestRebirth(request.cause);
+    this.o.logger.info({ site: outcome.site, node: outcome.node, cause: request.cause }, 'requesting rebirth');
+    transport
+      .publish(commandTopic(this.o.prefix, outcome.site, outcome.node, 'rebirth'), encodeRebirth({ reason: request.reason }), { qos: 1 })
+      .catch((err: unknown) =>
+        this.o.logger.warn({ err: describeError(err), site: outcome.site, node: outcome.node }, 'rebirth request not sent'),
+      );
+  }
+
+  private recordSampleAge(ms: number): void {
+    const age = Math.max(0, ms);
+    this.o.metrics.sampleAge.observe(age / 1_000);
+    if (this.ages.length < SAMPLE_AGE_RING_SIZE) this.ages.push(age);
+    else this.ages[this.ageNext] = age;
+    this.ageNext = (this.ageNext + 1) % SAMPLE_AGE_RING_SIZE;
+  }
+}
+
+export function storedNode(r: Readonly<NodeRecord>): StoredNode {
+  return {
+    site: r.site,
+    node: r.node,
+    zone: r.zone,
+    state: r.state,
+    epoch: r.epoch,
+    agentVersion: r.agentVersion,
+    tickMs: r.tickMs,
+    heartbeatMs: r.heartbeatMs,
+    lastHeard: r.lastHeard,
+    lastChanged: r.lastChanged,
+    bootTime: r.bootTime,
+    bootTimeHub: r.bootTimeHub,
+    configVersion: r.configVersion,
+  };
+}
