@@ -52,6 +52,8 @@ test('hub config: an empty file gives the documented defaults', () => {
     console: { title: 'fieldmesh', map: {}, health: { backlogWarn: 600_000, backlogError: 3_600_000, freshness: 300_000 } },
     dataDir: './fieldmesh-data',
     registration: { mode: 'open' },
+    roles: ['ingest', 'worker', 'api'],
+    leader: { lease: 10_000 },
     zones: [],
   });
 });
@@ -226,4 +228,25 @@ test('hub config: bad site coordinates, ids, duplicates and console values are r
     () => loadConfig(hubConfigSchema, { file: 'hub.yaml', text: 'sites:\n  - {id: a}\n  - {id: a}\n' }),
     (e) => isFieldmeshError(e, 'FM_CONFIG_INVALID') && /hub\.yaml: sites\[1\]\.id: site "a" is listed twice/.test(e.message),
   );
+});
+
+test('hub config: a queue needs a PostgreSQL storage, and split roles need a queue', () => {
+  const bad = (text: string) => {
+    try {
+      loadConfig(hubConfigSchema, { text, file: 'hub.yaml' });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'accepted';
+  };
+  assert.match(bad('queue: { url: nats://127.0.0.1:4333 }'), /storage\.url.*needs storage\.url/);
+  assert.match(bad('roles: [api]'), /roles.*need queue\.url/);
+  assert.match(bad('queue: { url: redis://x }\nstorage: { url: postgres://h/db }'), /queue\.url.*nats:\/\//);
+  assert.match(bad('storage: { url: mysql://h/db }'), /storage\.url.*postgres:\/\//);
+  const ok = loadConfig(hubConfigSchema, {
+    text: 'queue: { url: "nats://a:1,nats://b:2" }\nstorage: { url: postgres://h/db }\nroles: [worker]',
+    file: 'hub.yaml',
+  });
+  assert.deepEqual(ok.roles, ['worker']);
+  assert.equal(ok.queue?.workers, 1);
 });
