@@ -1,9 +1,21 @@
 // MemoryTransport: an in-process broker and transport with MQTT semantics (wildcards, retained
 // messages, wills, outages) for fast unit tests of logic that talks through the Transport port.
 
-import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, systemClock, type TimerHandle } from '../kit/index.js';
-import { isValidFilter, isValidTopic, matchesFilter } from './topic-filter.js';
-import type { MqttTransportOptions, PublishOptions, QoS, Transport, TransportMessage, TransportStats, Will } from './transport.js';
+import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import { SubscriptionTable } from './subscription-table.js';
+import { isValidTopic, matchesFilter } from './topic-filter.js';
+import type {
+  MessageHandler,
+  MqttTransportOptions,
+  PublishOptions,
+  QoS,
+  SubscribeOptions,
+  Subscription,
+  Transport,
+  TransportMessage,
+  TransportStats,
+  Will,
+} from './transport.js';
 import { TransportEmitter } from './typed-emitter.js';
 
 /** What the broker needs from a connected memory transport. */
@@ -11,7 +23,8 @@ interface MemorySession {
   readonly clientId: string;
   readonly will: Will | undefined;
   readonly filters: Map<string, QoS>;
-  deliver(message: TransportMessage, wireBytes: number): void;
+  /** A message for the client; `filter` when it is a retained message sent for that new subscription. */
+  deliver(message: TransportMessage, wireBytes: number, filter?: string): void;
   /** The broker cut the link (drop or stop). */
   lost(reason: string): void;
 }
@@ -117,7 +130,27 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
   const clock = options.clock ?? systemClock;
   const backoff = options.backoff ?? RECONNECT_BACKOFF;
   const events = new TransportEmitter();
-  const subscriptions = new Map<string, QoS>();
+  const table = new SubscriptionTable(
+    {
+      subscribe(filter, qos) {
+        const s = session;
+        if (!s) return undefined;
+        s.filters.set(filter, qos);
+        counters.bytesOut += 7 + Buffer.byteLength(filter);
+        counters.bytesIn += 5;
+        deliverRetained(s, filter, qos);
+        return Promise.resolve();
+      },
+      unsubscribe(filter) {
+        const s = session;
+        if (!s) return;
+        s.filters.delete(filter);
+        counters.bytesOut += 6 + Buffer.byteLength(filter);
+        counters.bytesIn += 4;
+      },
+    },
+    (options.logger ?? silentLogger).child({ component: 'memory-transport', clientId: options.clientId }),
+  );
   const counters = { bytesIn: 0, bytesOut: 0, connects: 0, messagesIn: 0, messagesOut: 0 };
   let session: MemorySession | undefined;
   let failures = 0;
@@ -136,7 +169,7 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
   }
 
   function deliverRetained(s: MemorySession, filter: string, qos: QoS): void {
-    for (const m of broker.retainedFor(filter)) s.deliver(m, publishPacketBytes(m.topic, m.payload.length, qos));
+    for (const m of broker.retainedFor(filter)) s.deliver({ ...m }, publishPacketBytes(m.topic, m.payload.length, qos), filter);
   }
 
   function open(): void {
@@ -145,12 +178,13 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
       clientId: options.clientId,
       will: options.will,
       filters: new Map(),
-      deliver(message, wireBytes) {
+      deliver(message, wireBytes, filter) {
         setImmediate(() => {
           if (session !== s) return;
           counters.bytesIn += wireBytes;
           counters.messagesIn++;
-          events.emit('message', message);
+          // Like an MQTT 3.1.1 broker: one copy per client, whatever the filters it matches.
+          if (table.dispatch(message, undefined, filter)) events.emit('message', message);
         });
       },
       lost(reason) {
@@ -170,9 +204,10 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
     counters.bytesOut += connectBytes(options.clientId, options.will);
     counters.bytesIn += 4;
     // Subscriptions are restored before `connected` fires, as the MQTT transport does.
-    for (const [filter, qos] of subscriptions) {
+    for (const { filter, qos } of table.filters()) {
       s.filters.set(filter, qos);
       deliverRetained(s, filter, qos);
+      table.granted(filter);
     }
     setImmediate(() => {
       if (session === s) events.emit('connected');
@@ -200,27 +235,22 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
       broker.publish(topic, payload, opts.retain ?? false);
     },
 
-    async subscribe(filter: string, qos: QoS): Promise<void> {
-      if (!isValidFilter(filter)) throw new FieldmeshError('FM_TRANSPORT_REFUSED', `invalid topic filter "${filter}"`);
-      subscriptions.set(filter, qos);
-      const s = session;
-      if (!s) return;
-      s.filters.set(filter, qos);
-      counters.bytesOut += 7 + Buffer.byteLength(filter);
-      counters.bytesIn += 5;
-      deliverRetained(s, filter, qos);
-    },
+    subscribe: ((filter: string, handlerOrQos: MessageHandler | QoS, opts?: SubscribeOptions): Subscription | Promise<void> =>
+      typeof handlerOrQos === 'function'
+        ? table.add(filter, handlerOrQos, opts?.qos ?? 1)
+        : table.pin(filter, handlerOrQos)) as Transport['subscribe'],
 
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),
 
     stats(): TransportStats {
-      return { ...counters };
+      return { ...counters, handlerErrors: table.handlerErrors };
     },
 
     async close(closeOptions: { graceful?: boolean } = {}): Promise<void> {
       if (closed) return;
       closed = true;
+      table.close();
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
       const s = session;

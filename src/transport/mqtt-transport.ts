@@ -4,8 +4,19 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect, type IClientOptions, MqttClient } from 'mqtt';
 import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import { SubscriptionTable } from './subscription-table.js';
 import { openTlsLink, type TlsLink, tlsTargetOf } from './tls-link.js';
-import type { MqttTransportOptions, PublishOptions, QoS, TlsCredentials, Transport, TransportStats } from './transport.js';
+import type {
+  MessageHandler,
+  MqttTransportOptions,
+  PublishOptions,
+  QoS,
+  SubscribeOptions,
+  Subscription,
+  TlsCredentials,
+  Transport,
+  TransportStats,
+} from './transport.js';
 import { TransportEmitter } from './typed-emitter.js';
 
 /** mqtt.js default is 30 s; a dead link should be noticed well before the backoff ceiling. */
@@ -30,6 +41,12 @@ interface Attempt {
   inflightLimit: number;
   inflight: number;
   readonly waiting: Array<() => void>;
+  /**
+   * MQTT 5 with subscription identifiers (CONNACK's Subscription Identifiers Available, true when absent): each
+   * SUBSCRIBE carries its filter's id and every PUBLISH the ids of the subscriptions it is for, so a broker that sends
+   * one copy per matching subscription (Mosquitto does) still reaches each handler once.
+   */
+  subscriptionIds: boolean;
 }
 
 function unavailable(message: string, cause?: unknown): FieldmeshError {
@@ -77,7 +94,22 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
   const logger = (options.logger ?? silentLogger).child({ component: 'mqtt-transport', clientId: options.clientId });
   const backoff = options.backoff ?? RECONNECT_BACKOFF;
   const events = new TransportEmitter();
-  const subscriptions = new Map<string, QoS>();
+  const table = new SubscriptionTable(
+    {
+      subscribe(filter, qos, id) {
+        const a = attempt;
+        return a?.connected ? subscribeOn(a, filter, qos, id) : undefined;
+      },
+      unsubscribe(filter) {
+        const a = attempt;
+        if (!a?.connected) return;
+        a.client.unsubscribe(filter, (err?: Error) => {
+          if (err) logger.debug({ filter, err: err.message }, 'unsubscribe failed');
+        });
+      },
+    },
+    logger,
+  );
   const counters = { bytesIn: 0, bytesOut: 0, connects: 0, messagesIn: 0, messagesOut: 0 };
   let attempt: Attempt | undefined;
   /** Meters of every link so far; a few per outage, cheap to sum. Folded into `counters` on close. */
@@ -158,25 +190,31 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     }, delay);
   }
 
+  /** Every filter again on a new connection, one SUBSCRIBE each (a subscription identifier is per packet). */
   async function restoreSubscriptions(a: Attempt): Promise<void> {
-    if (subscriptions.size === 0) return;
-    const topics: Record<string, { qos: QoS }> = {};
-    for (const [filter, qos] of subscriptions) topics[filter] = { qos };
-    await subscribeOn(a, topics);
+    const results = await Promise.allSettled(
+      table.filters().map(async ({ filter, qos, id }) => {
+        try {
+          await subscribeOn(a, filter, qos, id);
+          table.granted(filter);
+        } catch (err) {
+          table.granted(filter, err);
+          throw err;
+        }
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
-  function subscribeOn(a: Attempt, topics: Record<string, { qos: QoS }>): Promise<void> {
+  function subscribeOn(a: Attempt, filter: string, qos: QoS, id: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      a.client.subscribe(topics, (err, granted) => {
+      const opts = a.subscriptionIds ? { qos, properties: { subscriptionIdentifier: id } } : { qos };
+      a.client.subscribe({ [filter]: { qos } }, opts, (err, granted) => {
         // mqtt.js reports a refused filter (SUBACK 0x80) as an error carrying the SUBACK packet.
         const codes = (err as { packet?: { granted?: number[] } } | null)?.packet?.granted;
-        const filters = Object.keys(topics);
-        const refused = codes
-          ? filters.filter((_, i) => (codes[i] ?? 0) >= 0x80)
-          : (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
-        if (refused.length > 0) {
-          return reject(new FieldmeshError('FM_TRANSPORT_REFUSED', `the broker refused subscription to ${refused.join(', ')}`));
-        }
+        const refused = codes ? (codes[0] ?? 0) >= 0x80 : (granted ?? []).some((g) => g.qos === 128);
+        if (refused) return reject(new FieldmeshError('FM_TRANSPORT_REFUSED', `the broker refused subscription to ${filter}`));
         if (err) return reject(unavailable(`subscribe failed: ${err.message}`, err));
         resolve();
       });
@@ -249,6 +287,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       inflightLimit: Number.POSITIVE_INFINITY,
       inflight: 0,
       waiting: [],
+      subscriptionIds: false,
     };
     attempt = a;
     meters.add(a.meter);
@@ -271,7 +310,9 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     client.on('message', (topic, payload, packet) => {
       if (attempt !== a) return;
       counters.messagesIn++;
-      events.emit('message', { topic, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.length), retain: packet.retain });
+      const message = { topic, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.length), retain: packet.retain };
+      const ids = packet.properties?.subscriptionIdentifier;
+      if (table.dispatch(message, ids === undefined ? undefined : Array.isArray(ids) ? ids : [ids])) events.emit('message', message);
     });
     client.on('connect', (connack) => {
       if (attempt !== a || closed) return;
@@ -280,6 +321,8 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       if (resumed) tlsResumed++;
       // [MQTT-3.2.2.3.3] Receive Maximum absent means 65,535.
       a.inflightLimit = protocolVersion === 5 ? (connack?.properties?.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
+      // [MQTT-3.2.2.3.12] Subscription Identifiers Available, absent means available.
+      a.subscriptionIds = protocolVersion === 5 && connack?.properties?.subscriptionIdentifiersAvailable !== false;
       failures = 0;
       counters.connects++;
       logger.info(
@@ -359,11 +402,10 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       });
     },
 
-    async subscribe(filter: string, qos: QoS): Promise<void> {
-      subscriptions.set(filter, qos);
-      const a = attempt;
-      if (a?.connected) await subscribeOn(a, { [filter]: { qos } });
-    },
+    subscribe: ((filter: string, handlerOrQos: MessageHandler | QoS, opts?: SubscribeOptions): Subscription | Promise<void> =>
+      typeof handlerOrQos === 'function'
+        ? table.add(filter, handlerOrQos, opts?.qos ?? 1)
+        : table.pin(filter, handlerOrQos)) as Transport['subscribe'],
 
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),
@@ -388,12 +430,19 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
         bytesIn += m.bytesIn();
         bytesOut += m.bytesOut();
       }
-      return { ...counters, bytesIn, bytesOut, ...(tlsTargetOf(options.url, hasClientCertificate()) === undefined ? {} : { tlsResumed }) };
+      return {
+        ...counters,
+        bytesIn,
+        bytesOut,
+        handlerErrors: table.handlerErrors,
+        ...(tlsTargetOf(options.url, hasClientCertificate()) === undefined ? {} : { tlsResumed }),
+      };
     },
 
     async close(closeOptions: { graceful?: boolean } = {}): Promise<void> {
       if (closed) return;
       closed = true;
+      table.close();
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
       const a = attempt;

@@ -2,7 +2,8 @@
 // for a connection waits (the durable outbox keeps its rows on disk), and a publish is refused.
 
 import { FieldmeshError } from '../kit/index.js';
-import type { Transport } from './transport.js';
+import { isValidFilter } from './topic-filter.js';
+import type { Subscription, Transport } from './transport.js';
 
 export function createNoBrokerTransport(): Transport {
   return {
@@ -11,10 +12,15 @@ export function createNoBrokerTransport(): Transport {
     publish: async () => {
       throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', 'no broker is configured (mqtt.enabled: false)');
     },
-    subscribe: async () => {},
+    // Nothing ever arrives; a subscription has no broker to wait for.
+    subscribe: ((filter: string, handlerOrQos: unknown): Subscription | Promise<void> => {
+      if (typeof handlerOrQos !== 'function') return Promise.resolve();
+      if (!isValidFilter(filter)) throw new FieldmeshError('FM_TRANSPORT_REFUSED', `invalid topic filter "${filter}"`);
+      return { filter, ready: Promise.resolve(), unsubscribe() {} };
+    }) as Transport['subscribe'],
     on() {},
     off() {},
-    stats: () => ({ bytesOut: 0, bytesIn: 0, connects: 0, messagesOut: 0, messagesIn: 0 }),
+    stats: () => ({ bytesOut: 0, bytesIn: 0, connects: 0, messagesOut: 0, messagesIn: 0, handlerErrors: 0 }),
     close: async () => {},
   };
 }

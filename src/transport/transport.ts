@@ -11,6 +11,37 @@ export interface TransportMessage {
   readonly retain: boolean;
 }
 
+/**
+ * Receives the messages of one subscription, synchronously, in the order they arrived. A handler that throws (or
+ * returns a promise that rejects) is logged and counted (`TransportStats.handlerErrors`); the other handlers of the
+ * message still get it.
+ */
+export type MessageHandler = (message: TransportMessage) => void;
+
+export interface SubscribeOptions {
+  /**
+   * The highest QoS the broker delivers with (default 1). Handlers of one filter share one broker subscription, at
+   * the highest QoS any of them asks.
+   */
+  readonly qos?: QoS;
+}
+
+/** One handler's subscription to one filter (the habit of nats.js: `subscribe` returns it, `unsubscribe` ends it). */
+export interface Subscription {
+  readonly filter: string;
+  /**
+   * Settles once the broker answered the SUBSCRIBE that covers this handler: at once when the link is up, else on
+   * the next connection (before `connected` fires). Rejects with FM_TRANSPORT_REFUSED when the broker refuses the
+   * filter; resolves when the subscription ends first (unsubscribed, transport closed) or there is no broker.
+   */
+  readonly ready: Promise<void>;
+  /**
+   * Stops delivery to this handler at once (a message being dispatched does not reach it any more). The last
+   * handler of a filter unsubscribes it at the broker. Idempotent.
+   */
+  unsubscribe(): void;
+}
+
 export interface PublishOptions {
   readonly qos: QoS;
   readonly retain?: boolean;
@@ -36,6 +67,8 @@ export interface TransportStats {
   readonly connects: number;
   readonly messagesOut: number;
   readonly messagesIn: number;
+  /** Handlers that threw or rejected (each failure once); the other handlers of those messages still got them. */
+  readonly handlerErrors?: number;
   /**
    * Connections whose TLS handshake resumed the session of an earlier one (no certificates exchanged). Present only
    * on a TLS (mqtts://) link.
@@ -53,6 +86,10 @@ export interface TlsCredentials {
 export interface TransportEvents {
   connected: [];
   disconnected: [reason: string];
+  /**
+   * @deprecated Every message of the filters subscribed with `subscribe(filter, qos)`, for the hub until it registers
+   * on its frame router; everything else uses `subscribe(filter, handler)`.
+   */
   message: [message: TransportMessage];
 }
 
@@ -69,7 +106,20 @@ export interface Transport {
    * plane tracks (node, boot, seq) end to end. Rejects when the link is down.
    */
   publish(topic: string, payload: Uint8Array, options: PublishOptions): Promise<void>;
-  /** Subscribes now (when connected) and after every reconnect. */
+  /**
+   * Delivers to `handler` every message whose topic matches `filter` ([MQTT-4.7]: `+` one level, `#` the rest), from
+   * now until `unsubscribe`. Handlers of one filter share one broker subscription, counted: the first subscribes at
+   * the broker, a later one subscribes again (the broker re-sends the filter's retained messages, with
+   * `retain: true`, to every handler of it), the last one leaving unsubscribes. Subscriptions are restored on every
+   * reconnect, before `connected` fires. A message matching several filters reaches each of their handlers once
+   * (over MQTT 5 the broker's copies are told apart by subscription identifiers). Throws FM_TRANSPORT_REFUSED for
+   * an invalid filter.
+   */
+  subscribe(filter: string, handler: MessageHandler, options?: SubscribeOptions): Subscription;
+  /**
+   * @deprecated Subscribes `filter` for the `message` event, now (when connected) and after every reconnect, never
+   * unsubscribed: the hub's until it registers on its frame router.
+   */
   subscribe(filter: string, qos: QoS): Promise<void>;
   on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;
   off<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;

@@ -7,8 +7,8 @@ import { mqttTarget, runTransportContract } from './transport.contract.js';
 runTransportContract('aedes', async () => {
   const port = await freePort();
   const broker = createBroker(brokerConfigSchema.parse({ listen: { port }, websocket: { enabled: false } }));
-  const { mqttUrl } = await broker.start({ fallbackToFreePort: false });
-  return mqttTarget(mqttUrl, {
+  await broker.start({ fallbackToFreePort: false });
+  return mqttTarget(port, {
     async restartBroker() {
       await broker.stop();
       await broker.start({ fallbackToFreePort: false });

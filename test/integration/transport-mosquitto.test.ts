@@ -9,7 +9,7 @@ import { mqttTarget, runTransportContract } from './transport.contract.js';
 
 runTransportContract('mosquitto', async () => {
   const mosquitto = await startMosquitto();
-  return mqttTarget(mosquitto.url, {
+  return mqttTarget(mosquitto.port, {
     restartBroker: () => mosquitto.restart(),
     teardown: () => mosquitto.stop(),
   });

@@ -3,7 +3,15 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { type BackoffOptions, isFieldmeshError } from '../../src/kit/index.js';
-import { createMqttTransport, type Transport, type TransportMessage, type Will } from '../../src/transport/index.js';
+import {
+  createMqttTransport,
+  type MessageHandler,
+  type QoS,
+  type Transport,
+  type TransportMessage,
+  type Will,
+} from '../../src/transport/index.js';
+import { type CountingProxy, startCountingProxy } from '../kit/counting-proxy.js';
 import { once, waitFor } from '../kit/wait.js';
 
 /** Fast reconnects so the broker-restart test takes milliseconds, not seconds. */
@@ -17,16 +25,33 @@ export interface TransportFactoryOptions {
 export interface ContractTarget {
   /** A new, not yet started transport to the target broker. */
   create(options: TransportFactoryOptions): Transport;
+  /** A new transport whose link `drop` cuts as a lost network would (the broker stays up; the transport reconnects). */
+  createDroppable(options: TransportFactoryOptions): Promise<{ transport: Transport; drop(): void }>;
   /** Stops the broker and starts it again at the same address (sessions and retained state may go). */
   restartBroker(): Promise<void>;
   teardown(): Promise<void>;
 }
 
-/** A target for an MQTT broker reachable at `url`, using MqttTransport. */
-export function mqttTarget(url: string, control: Pick<ContractTarget, 'restartBroker' | 'teardown'>): ContractTarget {
+/**
+ * A target for an MQTT broker on 127.0.0.1:`port`, using MqttTransport; droppable transports go through a TCP
+ * proxy of their own (test/kit/counting-proxy.ts) that cuts their connection.
+ */
+export function mqttTarget(port: number, control: Pick<ContractTarget, 'restartBroker' | 'teardown'>): ContractTarget {
+  const proxies: CountingProxy[] = [];
+  const connect = (url: string, o: TransportFactoryOptions): Transport =>
+    createMqttTransport({ url, clientId: o.clientId, ...(o.will ? { will: o.will } : {}), backoff: TEST_BACKOFF });
   return {
-    create: (o) => createMqttTransport({ url, clientId: o.clientId, ...(o.will ? { will: o.will } : {}), backoff: TEST_BACKOFF }),
-    ...control,
+    create: (o) => connect(`mqtt://127.0.0.1:${port}`, o),
+    async createDroppable(o) {
+      const proxy = await startCountingProxy(port);
+      proxies.push(proxy);
+      return { transport: connect(`mqtt://127.0.0.1:${proxy.port}`, o), drop: () => proxy.cut() };
+    },
+    restartBroker: () => control.restartBroker(),
+    async teardown() {
+      await Promise.all(proxies.map((p) => p.close()));
+      await control.teardown();
+    },
   };
 }
 
@@ -75,17 +100,25 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       return t;
     }
 
-    function inbox(t: Transport): TransportMessage[] {
+    /** What `t` receives through a subscription of `filter`, once the broker has granted it. */
+    async function inbox(t: Transport, filter: string, qos: QoS = 1): Promise<TransportMessage[]> {
       const got: TransportMessage[] = [];
-      t.on('message', (m) => got.push(m));
+      await t.subscribe(filter, (m) => got.push(m), { qos }).ready;
       return got;
+    }
+
+    /** Publishes `topic` then an end marker on `${r}/end`; resolves once `got` (subscribed to it) holds the marker. */
+    async function published(pub: Transport, r: string, topics: readonly string[], marker: TransportMessage[]): Promise<void> {
+      for (const topic of topics) await pub.publish(topic, bytes(1), { qos: 1 });
+      const n = marker.length;
+      await pub.publish(`${r}/end`, bytes(0xee), { qos: 1 });
+      await waitFor(() => marker.length > n, { what: 'the end marker' });
     }
 
     test('transport connects and round-trips binary payloads byte-exact with QoS 0 and 1', async () => {
       const r = root();
       const sub = await connect('sub');
-      const got = inbox(sub);
-      await sub.subscribe(`${r}/bin`, 1);
+      const got = await inbox(sub, `${r}/bin`);
       const pub = await connect('pub');
       await pub.publish(`${r}/bin`, ALL_BYTES, { qos: 0 });
       await pub.publish(`${r}/bin`, bytes(0, 0xff, 0, 0x80), { qos: 1 });
@@ -101,10 +134,8 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       const r = root();
       const plus = await connect('plus');
       const hash = await connect('hash');
-      const plusGot = inbox(plus);
-      const hashGot = inbox(hash);
-      await plus.subscribe(`${r}/+/data`, 0);
-      await hash.subscribe(`${r}/s1/#`, 0);
+      const plusGot = await inbox(plus, `${r}/+/data`, 0);
+      const hashGot = await inbox(hash, `${r}/s1/#`, 0);
       const pub = await connect('pub');
       for (const topic of [`${r}/s1/data`, `${r}/s2/data`, `${r}/s1/n1/data`, `${r}/s1`, `${r}/end`]) {
         await pub.publish(topic, bytes(1), { qos: 1 });
@@ -123,13 +154,123 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       );
     });
 
+    test('transport hands each handler only the messages of its own filter, once, when filters of one client overlap', async () => {
+      const r = root();
+      const sub = await connect('sub');
+      const all = await inbox(sub, `${r}/#`);
+      const exact = await inbox(sub, `${r}/a/b`);
+      const exactToo = await inbox(sub, `${r}/a/b`);
+      const plus = await inbox(sub, `${r}/+/b`);
+      const other = await inbox(sub, `${r}/x/#`);
+      const marker = await inbox(sub, `${r}/end`);
+      const pub = await connect('pub');
+      const before = sub.stats().messagesIn;
+      await published(pub, r, [`${r}/a/b`, `${r}/c/b`, `${r}/a/c`], marker);
+      await waitFor(() => all.length >= 4, { what: 'every message through the # filter' });
+      assert.deepEqual(
+        all.map((m) => m.topic),
+        [`${r}/a/b`, `${r}/c/b`, `${r}/a/c`, `${r}/end`],
+      );
+      assert.deepEqual(
+        exact.map((m) => m.topic),
+        [`${r}/a/b`],
+      );
+      assert.deepEqual(
+        exactToo.map((m) => m.topic),
+        [`${r}/a/b`],
+        'two handlers of one filter both get it',
+      );
+      assert.deepEqual(
+        plus.map((m) => m.topic),
+        [`${r}/a/b`, `${r}/c/b`],
+      );
+      assert.deepEqual(other, []);
+      // Over MQTT 5 a broker may send one copy per matching subscription (Mosquitto does): more messages in, and
+      // still one per handler.
+      assert.ok(sub.stats().messagesIn - before >= 4);
+    });
+
+    test('transport unsubscribe stops one handler at once and the last one unsubscribes at the broker', async () => {
+      const r = root();
+      const sub = await connect('sub');
+      const firstGot: TransportMessage[] = [];
+      const secondGot: TransportMessage[] = [];
+      const first = sub.subscribe(`${r}/t`, (m) => firstGot.push(m));
+      const second = sub.subscribe(`${r}/t`, (m) => secondGot.push(m));
+      await Promise.all([first.ready, second.ready]);
+      const marker = await inbox(sub, `${r}/end`);
+      const pub = await connect('pub');
+      await published(pub, r, [`${r}/t`], marker);
+      assert.equal(firstGot.length, 1);
+      assert.equal(secondGot.length, 1);
+      first.unsubscribe();
+      first.unsubscribe();
+      await published(pub, r, [`${r}/t`], marker);
+      assert.equal(firstGot.length, 1, 'an unsubscribed handler gets nothing more');
+      assert.equal(secondGot.length, 2, 'the other handler of the filter still gets it');
+      second.unsubscribe();
+      // The broker reads one client's packets in order: once this SUBACK is in, the UNSUBSCRIBE was done.
+      await sub.subscribe(`${r}/sync`, () => {}).ready;
+      const before = sub.stats().messagesIn;
+      await published(pub, r, [`${r}/t`, `${r}/t`], marker);
+      assert.equal(secondGot.length, 2);
+      assert.equal(sub.stats().messagesIn - before, 1, 'only the end marker came in: the broker dropped the filter');
+      // Subscribed again after the last handler left: a new broker subscription.
+      const again = await inbox(sub, `${r}/t`);
+      await published(pub, r, [`${r}/t`], marker);
+      assert.equal(again.length, 1);
+    });
+
+    test('transport a handler joining a filter already subscribed gets its retained message; an invalid filter is refused', async () => {
+      const r = root();
+      const pub = await connect('pub');
+      await pub.publish(`${r}/state`, bytes(5), { qos: 1, retain: true });
+      const sub = await connect('sub');
+      const early = await inbox(sub, `${r}/state`);
+      await waitFor(() => early.length >= 1, { what: 'the retained message at the first handler' });
+      const late = await inbox(sub, `${r}/state`);
+      await waitFor(() => late.length >= 1, { what: 'the retained message at the handler that joined' });
+      assert.equal(late[0]?.retain, true);
+      assert.deepEqual([...(late[0]?.payload ?? [])], [5]);
+      assert.throws(
+        () => sub.subscribe(`${r}/#/x`, () => {}),
+        (err) => isFieldmeshError(err, 'FM_TRANSPORT_REFUSED'),
+      );
+      await pub.publish(`${r}/state`, new Uint8Array(0), { qos: 1, retain: true });
+    });
+
+    test('transport isolates handlers: one that throws or rejects does not stop the others, and keeps its subscription', async () => {
+      const r = root();
+      const sub = await connect('sub');
+      let thrown = 0;
+      let rejected = 0;
+      sub.subscribe(`${r}/t`, () => {
+        thrown++;
+        throw new Error('handler bug');
+      });
+      // A handler typed to return nothing may still hand back a promise that rejects.
+      const rejecting: MessageHandler = () => {
+        rejected++;
+        return Promise.reject(new Error('async handler bug'));
+      };
+      sub.subscribe(`${r}/t`, rejecting);
+      const fine = await inbox(sub, `${r}/t`);
+      const wide = await inbox(sub, `${r}/#`);
+      const pub = await connect('pub');
+      await pub.publish(`${r}/t`, bytes(1), { qos: 1 });
+      await pub.publish(`${r}/t`, bytes(2), { qos: 1 });
+      await waitFor(() => fine.length >= 2 && wide.length >= 2, { what: 'both messages at the handlers that work' });
+      assert.equal(thrown, 2);
+      assert.equal(rejected, 2);
+      await waitFor(() => sub.stats().handlerErrors === 4, { what: 'four handler failures counted' });
+    });
+
     test('transport delivers a retained message to a late subscriber with the retain flag', async () => {
       const r = root();
       const pub = await connect('pub');
       await pub.publish(`${r}/state`, bytes(7, 7), { qos: 1, retain: true });
       const late = await connect('late');
-      const got = inbox(late);
-      await late.subscribe(`${r}/#`, 1);
+      const got = await inbox(late, `${r}/#`);
       await waitFor(() => got.length >= 1, { what: 'retained message at the late subscriber' });
       assert.equal(got[0]?.topic, `${r}/state`);
       assert.deepEqual([...(got[0]?.payload ?? [])], [7, 7]);
@@ -141,8 +282,7 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
     test('transport will is published on an ungraceful drop and not on a graceful close', async () => {
       const r = root();
       const watcher = await connect('watcher');
-      const got = inbox(watcher);
-      await watcher.subscribe(`${r}/will/#`, 1);
+      const got = await inbox(watcher, `${r}/will/#`);
       const polite = await connect('polite', { topic: `${r}/will/polite`, payload: bytes(1), qos: 1, retain: false });
       const crash = await connect('crash', { topic: `${r}/will/crash`, payload: bytes(0xde, 0xad), qos: 1, retain: false });
       await polite.close({ graceful: true });
@@ -159,12 +299,16 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       );
     });
 
-    test('transport restores subscriptions after the broker restarts', async () => {
+    test('transport restores subscriptions after the broker restarts, and not those unsubscribed', async () => {
       const r = root();
       const sub = await connect('sub');
       const pub = await connect('pub');
-      const got = inbox(sub);
-      await sub.subscribe(`${r}/after`, 1);
+      const got = await inbox(sub, `${r}/after`);
+      const wide = await inbox(sub, `${r}/+`);
+      const gone: TransportMessage[] = [];
+      const left = sub.subscribe(`${r}/gone`, (m) => gone.push(m));
+      await left.ready;
+      left.unsubscribe();
       const subDown = once(sub, 'disconnected', { what: 'subscriber noticed the broker going away', timeoutMs: 10_000 });
       const subBack = once(sub, 'connected', { what: 'subscriber reconnected after the restart', timeoutMs: 15_000 });
       const pubBack = once(pub, 'connected', { what: 'publisher reconnected after the restart', timeoutMs: 15_000 });
@@ -172,9 +316,80 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       await subDown;
       await Promise.all([subBack, pubBack]);
       assert.equal(sub.stats().connects, 2);
+      const before = sub.stats().messagesIn;
+      await pub.publish(`${r}/gone`, bytes(9), { qos: 1 });
       await pub.publish(`${r}/after`, bytes(4, 2), { qos: 1 });
-      await waitFor(() => got.length >= 1, { what: 'message through the restored subscription' });
+      await waitFor(() => got.length >= 1 && wide.length >= 2, { what: 'messages through the restored subscriptions' });
       assert.deepEqual([...(got[0]?.payload ?? [])], [4, 2]);
+      assert.deepEqual(
+        wide.map((m) => m.topic),
+        [`${r}/gone`, `${r}/after`],
+      );
+      assert.equal(gone.length, 0);
+      // The wide filter's copy of gone and the two copies of after (MQTT 5 may send one per subscription).
+      assert.ok(sub.stats().messagesIn - before <= 3);
+    });
+
+    test('transport restores subscriptions after its own link drops, with the broker up', async () => {
+      const r = root();
+      const { transport: sub, drop } = await target.createDroppable({ clientId: `droppable-${process.pid}-${seq}` });
+      open.push(sub);
+      const connected = once(sub, 'connected', { what: 'droppable connected', timeoutMs: 10_000 });
+      sub.start();
+      await connected;
+      const got = await inbox(sub, `${r}/+/x`);
+      const pub = await connect('pub');
+      const down = once(sub, 'disconnected', { what: 'the subscriber noticed its link drop', timeoutMs: 10_000 });
+      const back = once(sub, 'connected', { what: 'the subscriber reconnected', timeoutMs: 15_000 });
+      drop();
+      await down;
+      // Joined around the reconnection (before or after it, as the backoff falls): granted either way.
+      const joined: TransportMessage[] = [];
+      const join = sub.subscribe(`${r}/joined`, (m) => joined.push(m));
+      await back;
+      await join.ready;
+      await pub.publish(`${r}/a/x`, bytes(1), { qos: 1 });
+      await pub.publish(`${r}/joined`, bytes(2), { qos: 1 });
+      await waitFor(() => got.length >= 1 && joined.length >= 1, { what: 'messages through the restored and the new subscription' });
+      assert.equal(got[0]?.topic, `${r}/a/x`);
+      assert.equal(sub.stats().connects, 2);
+    });
+
+    test('transport subscriptions made while the link is down are granted when it comes up', async () => {
+      const r = root();
+      const sub = make('early');
+      const got: TransportMessage[] = [];
+      const subscription = sub.subscribe(`${r}/early`, (m) => got.push(m));
+      let granted = false;
+      void subscription.ready.then(() => {
+        granted = true;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(granted, false, 'nothing granted before the link is up');
+      const connected = once(sub, 'connected', { what: 'early subscriber connected', timeoutMs: 10_000 });
+      sub.start();
+      await connected;
+      assert.equal(granted, true, 'granted before connected fired');
+      const pub = await connect('pub');
+      await pub.publish(`${r}/early`, bytes(3), { qos: 1 });
+      await waitFor(() => got.length >= 1, { what: 'the message at the early subscriber' });
+    });
+
+    test('transport message event (deprecated, the hub still uses it) gets the filters subscribed with a QoS, not those of handlers', async () => {
+      const r = root();
+      const sub = await connect('sub');
+      const legacy: TransportMessage[] = [];
+      sub.on('message', (m) => legacy.push(m));
+      await sub.subscribe(`${r}/old`, 1);
+      const handled = await inbox(sub, `${r}/new`);
+      const pub = await connect('pub');
+      await pub.publish(`${r}/new`, bytes(1), { qos: 1 });
+      await pub.publish(`${r}/old`, bytes(2), { qos: 1 });
+      await waitFor(() => legacy.length >= 1 && handled.length >= 1, { what: 'one message on each path' });
+      assert.deepEqual(
+        legacy.map((m) => m.topic),
+        [`${r}/old`],
+      );
     });
 
     test('transport publish rejects with FM_TRANSPORT_UNAVAILABLE while not connected', async () => {
@@ -190,8 +405,7 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
     test('transport byte and message counters grow with traffic', async () => {
       const r = root();
       const sub = await connect('sub');
-      const got = inbox(sub);
-      await sub.subscribe(`${r}/count`, 1);
+      const got = await inbox(sub, `${r}/count`);
       const pub = await connect('pub');
       const before = { pub: pub.stats(), sub: sub.stats() };
       assert.ok(before.pub.bytesOut > 0, 'the CONNECT counts');

@@ -11,7 +11,7 @@ import { ManualClock, silentLogger } from '../../kit/index.js';
 import { certificateInfo, DAY_MS, keyMatchesCertificate } from '../../pki/index.js';
 import { createTestCa } from '../../pki/pki-test-kit.js';
 import { type CertificateInUse, type CertificateRequest, decodeCsrTopicMessage, encodeCertificateAnswer } from '../../protocol/index.js';
-import type { Transport } from '../../transport/index.js';
+import { createNoBrokerTransport, type Transport } from '../../transport/index.js';
 import { certificateFiles, createCertificateRenewer } from './certificate-renewer.js';
 
 async function setup(t: { after(fn: () => void): void }) {
@@ -30,7 +30,8 @@ async function setup(t: { after(fn: () => void): void }) {
       assert.equal(topic, 'fieldmesh/ranch/edge-01/csr');
       sent.push(decodeCsrTopicMessage(payload));
     },
-    subscribe: async () => {},
+    // Nothing arrives through this fake.
+    subscribe: createNoBrokerTransport().subscribe,
     on() {},
     off() {},
     stats: () => ({ bytesIn: 0, bytesOut: 0, connects: 1, messagesIn: 0, messagesOut: 0 }),

@@ -12,7 +12,7 @@ import { ManualClock, silentLogger } from '../../kit/index.js';
 import { createNodeCsr, DAY_MS, keyMatchesCertificate } from '../../pki/index.js';
 import { createTestCa } from '../../pki/pki-test-kit.js';
 import { type CertificateRequest, decodeCertificateRequest, encodeCertificateAnswer } from '../../protocol/index.js';
-import type { TlsCredentials, Transport } from '../../transport/index.js';
+import { createNoBrokerTransport, type TlsCredentials, type Transport } from '../../transport/index.js';
 import { certificateFiles, createCertificateRenewer, readNodeCredentials } from './certificate-renewer.js';
 
 function recordingTransport(sent: { topic: string; request: CertificateRequest }[]): Transport {
@@ -22,7 +22,8 @@ function recordingTransport(sent: { topic: string; request: CertificateRequest }
     publish: async (topic, payload) => {
       sent.push({ topic, request: decodeCertificateRequest(payload) });
     },
-    subscribe: async () => {},
+    // Nothing arrives through this fake.
+    subscribe: createNoBrokerTransport().subscribe,
     on() {},
     off() {},
     stats: () => ({ bytesIn: 0, bytesOut: 0, connects: 1, messagesIn: 0, messagesOut: 0 }),

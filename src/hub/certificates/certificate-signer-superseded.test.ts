@@ -13,7 +13,7 @@ import { ManualClock, silentLogger } from '../../kit/index.js';
 import { canonicalSerial, createNodeCsr, DAY_MS, parseCrl, readIndex } from '../../pki/index.js';
 import { createTestCa, type TestCa } from '../../pki/pki-test-kit.js';
 import { type CertificateAnswer, decodeCertificateAnswer, encodeCertificateInUse, encodeCertificateRequest } from '../../protocol/index.js';
-import type { Transport } from '../../transport/index.js';
+import { createNoBrokerTransport, type Transport } from '../../transport/index.js';
 import { hubConfigSchema } from '../config.js';
 import { CertificateSigner, type CertificateSignerOptions } from './certificate-signer.js';
 
@@ -24,7 +24,8 @@ function recordingTransport(answers: CertificateAnswer[]): Transport {
     publish: async (_topic, payload) => {
       answers.push(decodeCertificateAnswer(payload));
     },
-    subscribe: async () => {},
+    // Nothing arrives through this fake.
+    subscribe: createNoBrokerTransport().subscribe,
     on() {},
     off() {},
     stats: () => ({ bytesIn: 0, bytesOut: 0, connects: 1, messagesIn: 0, messagesOut: 0 }),

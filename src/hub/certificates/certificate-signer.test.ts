@@ -9,7 +9,7 @@ import { ManualClock, silentLogger } from '../../kit/index.js';
 import { createNodeCsr, DAY_MS, verifyNodeCertificate } from '../../pki/index.js';
 import { createTestCa } from '../../pki/pki-test-kit.js';
 import { type CertificateAnswer, decodeCertificateAnswer, encodeCertificateRequest, hubCertTopic } from '../../protocol/index.js';
-import type { PublishOptions, Transport } from '../../transport/index.js';
+import { createNoBrokerTransport, type PublishOptions, type Transport } from '../../transport/index.js';
 import { CertificateSigner } from './certificate-signer.js';
 
 interface Published {
@@ -25,7 +25,8 @@ function recordingTransport(published: Published[]): Transport {
     publish: async (topic, payload, options) => {
       published.push({ topic, answer: decodeCertificateAnswer(payload), options });
     },
-    subscribe: async () => {},
+    // Nothing arrives through this fake.
+    subscribe: createNoBrokerTransport().subscribe,
     on() {},
     off() {},
     stats: () => ({ bytesIn: 0, bytesOut: 0, connects: 1, messagesIn: 0, messagesOut: 0 }),
