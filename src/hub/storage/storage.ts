@@ -1,6 +1,6 @@
 // The hub's storage port: series and their samples (the history of critical metrics), the event log,
 // the completeness ledger and the fleet registry, so all survive a hub restart. Implementations:
-// SqliteStorage (later PostgresStorage).
+// SqliteStorage (sqlite/, the default) and PostgresStorage (postgres/, for hubs of several processes); both pass storage.contract.ts.
 
 import type { DroppedRange, EventPriority, LabelMatcher, NodeStateName, RepairedRange, SeriesType } from '../../protocol/index.js';
 import type { BackfillRecord } from '../ledger/backfills.js';

@@ -4,8 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DroppedRange } from '../../../protocol/index.js';
-import { EVENT_PRIORITIES, type EventPriority, type LabelMatcher, matchesSelector } from '../../../protocol/index.js';
-import type { BackfillOrigin, BackfillRecord } from '../../ledger/backfills.js';
+import { EVENT_PRIORITIES, type LabelMatcher, matchesSelector } from '../../../protocol/index.js';
 import { addSpan, type Interval, pruneBefore, type SeriesCoverage } from '../../ledger/coverage.js';
 import {
   type EventInput,
@@ -18,6 +17,21 @@ import {
   seriesKey,
   sortedLabels,
 } from '../storage.js';
+import {
+  type BackfillRow,
+  type BacklogRow,
+  type DroppedRow,
+  type EventRow,
+  type NodeRow,
+  nodeRow,
+  type SeriesRow,
+  storable,
+  toBackfill,
+  toBacklog,
+  toEvent,
+  toNodeLedger,
+  toStoredNode,
+} from '../storage-rows.js';
 
 export interface SqliteStorageOptions {
   /** File path, or ":memory:". */
@@ -123,80 +137,9 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, type
   ['nodes', 'config_version', 'TEXT'],
 ];
 
-interface BackfillRow {
-  id: string;
-  site: string;
-  node: string;
-  from_ms: number;
-  to_ms: number;
-  selectors: string;
-  origin: string;
-  created_at: number;
-  sent_at: number | null;
-  attempts: number;
-  done_at: number | null;
-}
-
-function toBackfill(r: BackfillRow): BackfillRecord {
-  return {
-    id: r.id,
-    site: r.site,
-    node: r.node,
-    fromMs: r.from_ms,
-    toMs: r.to_ms,
-    selectors: JSON.parse(r.selectors) as string[],
-    origin: r.origin as BackfillOrigin,
-    createdAt: r.created_at,
-    sentAt: r.sent_at,
-    attempts: r.attempts,
-    doneAt: r.done_at,
-  };
-}
-
-interface EventRow {
-  site: string;
-  node: string;
-  id: string;
-  seq: number;
-  epoch: number;
-  time: number;
-  priority: number;
-  kind: string;
-  payload: Buffer;
-  received_at: number;
-}
-
-interface SeriesRow {
-  id: number;
-  name: string;
-  labels: string;
-  unit: string;
-  type: string;
-}
-
-interface NodeRow {
-  site: string;
-  node: string;
-  zone: string;
-  state: string;
-  epoch: number | null;
-  agent_version: string | null;
-  tick_ms: number | null;
-  heartbeat_ms: number | null;
-  last_heard: number | null;
-  last_changed: number;
-  boot_time: number | null;
-  boot_time_hub: number | null;
-  config_version: string | null;
-}
-
-function opt<T>(v: T | null): T | undefined {
-  return v === null ? undefined : v;
-}
-
-/** SQLite stores NaN as NULL; ±Inf survive as REAL. */
-function storable(value: number | null): number | null {
-  return value === null || Number.isNaN(value) ? null : value;
+/** SQLite keeps a request's selectors as JSON text. */
+function backfillOf(r: BackfillRow<string>): BackfillRow {
+  return { ...r, selectors: JSON.parse(r.selectors) as string[] };
 }
 
 export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
@@ -230,8 +173,8 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
   const upsertNodeStmt = db.prepare(
     `INSERT INTO nodes (site, node, zone, state, epoch, agent_version, tick_ms, heartbeat_ms, last_heard, last_changed,
        boot_time, boot_time_hub, config_version)
-     VALUES (@site, @node, @zone, @state, @epoch, @agentVersion, @tickMs, @heartbeatMs, @lastHeard, @lastChanged,
-       @bootTime, @bootTimeHub, @configVersion)
+     VALUES (@site, @node, @zone, @state, @epoch, @agent_version, @tick_ms, @heartbeat_ms, @last_heard, @last_changed,
+       @boot_time, @boot_time_hub, @config_version)
      ON CONFLICT (site, node) DO UPDATE SET zone = excluded.zone, state = excluded.state, epoch = excluded.epoch,
        agent_version = excluded.agent_version, tick_ms = excluded.tick_ms, heartbeat_ms = excluded.heartbeat_ms,
        last_heard = excluded.last_heard, last_changed = excluded.last_changed, boot_time = excluded.boot_time,
@@ -254,7 +197,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
   const growDropped = db.prepare<[number, string, string, number, number]>(
     'UPDATE dropped_ranges SET rows = max(rows, ?) WHERE site = ? AND node = ? AND from_ms = ? AND to_ms = ?',
   );
-  const selectBackfill = db.prepare<[string], BackfillRow>('SELECT * FROM backfills WHERE id = ?');
+  const selectBackfill = db.prepare<[string], BackfillRow<string>>('SELECT * FROM backfills WHERE id = ?');
   const upsertCoverage = db.prepare<[string, string, string, number, string]>(
     `INSERT INTO coverage (site, node, series, interval_ms, intervals) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (site, node, series) DO UPDATE SET interval_ms = excluded.interval_ms, intervals = excluded.intervals`,
@@ -419,44 +362,13 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
       return db
         .prepare<Array<string | number>, EventRow>(sql)
         .all(...params, Math.max(0, Math.floor(q.limit)))
-        .map((r) => ({
-          site: r.site,
-          node: r.node,
-          id: r.id,
-          seq: r.seq,
-          epoch: r.epoch,
-          time: r.time,
-          priority: (EVENT_PRIORITIES[r.priority] ?? 'normal') as EventPriority,
-          kind: r.kind,
-          payload: new Uint8Array(r.payload),
-          receivedAt: r.received_at,
-        }));
+        .map(toEvent);
     },
     async recordBacklog(site, node, b) {
       upsertBacklog.run(site, node, b.pendingRows, b.oldestPendingMs, b.pendingBytes, b.reportedAt);
     },
     async listBacklogs() {
-      return db
-        .prepare<
-          [],
-          {
-            site: string;
-            node: string;
-            pending_rows: number;
-            oldest_pending_ms: number | null;
-            pending_bytes: number | null;
-            reported_at: number;
-          }
-        >('SELECT * FROM backlogs ORDER BY site, node')
-        .all()
-        .map((r) => ({
-          site: r.site,
-          node: r.node,
-          pendingRows: r.pending_rows,
-          oldestPendingMs: r.oldest_pending_ms,
-          pendingBytes: r.pending_bytes,
-          reportedAt: r.reported_at,
-        }));
+      return db.prepare<[], BacklogRow>('SELECT * FROM backlogs ORDER BY site, node').all().map(toBacklog);
     },
     async recordDropped(site, node, ranges, reportedAt) {
       if (ranges.length === 0) return [];
@@ -489,9 +401,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
       }
       const sql = `SELECT * FROM backfills ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, from_ms, id`;
       return db
-        .prepare<string[], BackfillRow>(sql)
+        .prepare<string[], BackfillRow<string>>(sql)
         .all(...params)
-        .map(toBackfill);
+        .map((r) => toBackfill(backfillOf(r)));
     },
     async markBackfillSent(id, at) {
       db.prepare('UPDATE backfills SET sent_at = ?, attempts = attempts + 1 WHERE id = ?').run(at, id);
@@ -509,7 +421,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
                AND from_ms >= ? AND to_ms <= ? AND COALESCE(reported_at, 0) <= ?`,
           ).run(row.id, site, node, row.from_ms, row.to_ms, row.created_at);
         }
-        return toBackfill({ ...row, done_at: at });
+        return toBackfill({ ...backfillOf(row), done_at: at });
       })();
     },
     async recordCoverage(site, node, spans) {
@@ -526,82 +438,25 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
       saveCoverageTx(site, node, changed);
     },
     async nodeLedger(site, node) {
-      const b = db
-        .prepare<
-          [string, string],
-          { pending_rows: number; oldest_pending_ms: number | null; pending_bytes: number | null; reported_at: number }
-        >('SELECT pending_rows, oldest_pending_ms, pending_bytes, reported_at FROM backlogs WHERE site = ? AND node = ?')
-        .get(site, node);
+      const backlog = db.prepare<[string, string], BacklogRow>('SELECT * FROM backlogs WHERE site = ? AND node = ?').get(site, node);
       const ranges = db
-        .prepare<[string, string], { from_ms: number; to_ms: number; rows: number; repaired_by: string | null }>(
+        .prepare<[string, string], DroppedRow>(
           'SELECT from_ms, to_ms, rows, repaired_by FROM dropped_ranges WHERE site = ? AND node = ? ORDER BY from_ms, to_ms',
         )
         .all(site, node);
-      const dropped = ranges.filter((r) => r.repaired_by === null).map((r) => ({ fromMs: r.from_ms, toMs: r.to_ms, rows: r.rows }));
-      const repaired = ranges.flatMap((r) =>
-        r.repaired_by === null ? [] : [{ fromMs: r.from_ms, toMs: r.to_ms, rows: r.rows, requestId: r.repaired_by }],
-      );
       const repairs = db
-        .prepare<[string, string], BackfillRow>(
+        .prepare<[string, string], BackfillRow<string>>(
           'SELECT * FROM backfills WHERE site = ? AND node = ? AND done_at IS NULL ORDER BY created_at, from_ms, id',
         )
         .all(site, node)
-        .map(toBackfill);
-      const coverage = [...(coverageByNode.get(nodeKeyOf(site, node))?.values() ?? [])].sort((a, b) =>
-        a.series < b.series ? -1 : a.series > b.series ? 1 : 0,
-      );
-      return {
-        backlog:
-          b === undefined
-            ? undefined
-            : {
-                pendingRows: b.pending_rows,
-                oldestPendingMs: b.oldest_pending_ms,
-                pendingBytes: b.pending_bytes,
-                reportedAt: b.reported_at,
-              },
-        dropped,
-        repaired,
-        repairs,
-        coverage,
-      };
+        .map(backfillOf);
+      return toNodeLedger(backlog, ranges, repairs, [...(coverageByNode.get(nodeKeyOf(site, node))?.values() ?? [])]);
     },
     async upsertNode(n: StoredNode) {
-      upsertNodeStmt.run({
-        site: n.site,
-        node: n.node,
-        zone: n.zone,
-        state: n.state,
-        epoch: n.epoch ?? null,
-        agentVersion: n.agentVersion ?? null,
-        tickMs: n.tickMs ?? null,
-        heartbeatMs: n.heartbeatMs ?? null,
-        lastHeard: n.lastHeard ?? null,
-        lastChanged: n.lastChanged,
-        bootTime: n.bootTime ?? null,
-        bootTimeHub: n.bootTimeHub ?? null,
-        configVersion: n.configVersion ?? null,
-      });
+      upsertNodeStmt.run(nodeRow(n));
     },
     async listNodes() {
-      return db
-        .prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY site, node')
-        .all()
-        .map((r) => ({
-          site: r.site,
-          node: r.node,
-          zone: r.zone,
-          state: r.state as StoredNode['state'],
-          epoch: opt(r.epoch),
-          agentVersion: opt(r.agent_version),
-          tickMs: opt(r.tick_ms),
-          heartbeatMs: opt(r.heartbeat_ms),
-          lastHeard: opt(r.last_heard),
-          lastChanged: r.last_changed,
-          bootTime: opt(r.boot_time),
-          bootTimeHub: opt(r.boot_time_hub),
-          configVersion: opt(r.config_version),
-        }));
+      return db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY site, node').all().map(toStoredNode);
     },
     async close() {
       if (!open) return;
