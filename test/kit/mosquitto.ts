@@ -6,7 +6,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { signalGroup, spawnReaped } from './reaper.js';
+import { haltProcess, spawnUntilReady } from './server-process.js';
 
 export interface MosquittoUser {
   readonly username: string;
@@ -100,51 +100,20 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   let output = '';
 
   async function launch(): Promise<void> {
-    const proc = spawnReaped(binary, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    const timeoutMs = options.readyTimeoutMs ?? 10_000;
-    const from = output.length;
-    await new Promise<void>((resolve, reject) => {
-      let ready = false;
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        if (!ready && /mosquitto version \S+ running/.test(output.slice(from))) {
-          ready = true;
-          clearTimeout(timer);
-          proc.off('exit', onExit);
-          resolve();
-        }
-      };
-      const onExit = (code: number | null) => {
-        clearTimeout(timer);
-        reject(new Error(`mosquitto exited with code ${code} before it was ready:\n${output}`));
-      };
-      const timer = setTimeout(() => {
-        signalGroup(proc, 'SIGKILL');
-        reject(new Error(`mosquitto was not ready within ${timeoutMs} ms:\n${output}`));
-      }, timeoutMs);
-      proc.stderr?.on('data', onData);
-      proc.stdout?.on('data', onData);
-      proc.once('exit', onExit);
-      proc.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+    child = await spawnUntilReady(binary, ['-c', confFile], {
+      what: 'mosquitto',
+      ready: /mosquitto version \S+ running/,
+      timeoutMs: options.readyTimeoutMs ?? 10_000,
+      onOutput: (text) => {
+        output += text;
+      },
     });
   }
 
   async function halt(): Promise<void> {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => signalGroup(proc, 'SIGKILL'), 5000);
-      proc.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      signalGroup(proc, 'SIGTERM');
-    });
+    await haltProcess(proc, 'SIGTERM');
   }
 
   await launch();
