@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   FM_NOT_FOUND: 'the requested resource does not exist',
   FM_TRANSPORT_UNAVAILABLE: 'the MQTT broker could not be reached',
   FM_TRANSPORT_REFUSED: 'the MQTT broker refused a subscription',
+  FM_QUEUE_UNAVAILABLE:
+    'NATS JetStream could not be reached, or did not confirm storing a frame in time (no PubAck); nothing was acknowledged to the node, which resends',
   FM_PORT_IN_USE: 'a listening port is taken and no fallback was allowed',
   FM_BROKER_ACL_DENIED: 'the embedded broker refused a publish by its topic ACL',
   FM_CLI_USAGE: 'a command-line argument is missing or malformed',
@@ -73,6 +75,8 @@ export const ERROR_CODES = {
     'an identity assignment from the hub (site and zone at approval) is not UTF-8 JSON {site, zone, by, at} with valid ids; the node refuses it and keeps its identity',
   FM_CERT_INVALID:
     'a certificate request or answer on the fleet transport is not the UTF-8 JSON of [FM-CERT-1..3] (too large, a field missing or wrong); the hub or the node refuses it, logs and counts it',
+  FM_LEADER_DEPOSED:
+    "a singleton duty's write was refused: this hub process no longer holds the leader lease of that epoch (another took over, or it stopped renewing); nothing was written",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

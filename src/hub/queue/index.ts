@@ -1,0 +1,8 @@
+// The hub's queue path (docs/scale-out.md): the JetStream frame stream, its workers, the MQTT-facing ingest tier, and
+// their metrics.
+
+export * from './frame-stream.js';
+export * from './frame-workers.js';
+export * from './nats-connection.js';
+export * from './queue-metrics.js';
+export * from './subjects.js';
