@@ -3,7 +3,7 @@
 
 import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
 import { SubscriptionTable } from './subscription-table.js';
-import { isValidTopic, matchesFilter } from './topic-filter.js';
+import { isValidTopic, matchesFilter, sharedFilter } from './topic-filter.js';
 import type {
   MessageHandler,
   MqttTransportOptions,
@@ -41,6 +41,8 @@ export function publishPacketBytes(topic: string, payloadBytes: number, qos: QoS
 export class MemoryBroker {
   private readonly sessions = new Map<string, MemorySession>();
   private readonly retained = new Map<string, TransportMessage>();
+  /** Next member's turn per shared subscription. */
+  private readonly shareTurns = new Map<string, number>();
   private up = true;
 
   /** True while the broker accepts connections. */
@@ -85,18 +87,31 @@ export class MemoryBroker {
       if (copy.length === 0) this.retained.delete(topic);
       else this.retained.set(topic, { topic, payload: copy, retain: true });
     }
+    const best = new Map<MemorySession, QoS>();
+    /** Members of each shared subscription (group and filter) the topic matches. */
+    const shares = new Map<string, { session: MemorySession; qos: QoS }[]>();
     for (const session of this.sessions.values()) {
-      let best: QoS | undefined;
       for (const [filter, qos] of session.filters) {
-        if (matchesFilter(filter, topic) && (best === undefined || qos > best)) best = qos;
+        if (!matchesFilter(filter, topic)) continue;
+        if (sharedFilter(filter) !== undefined) shares.set(filter, [...(shares.get(filter) ?? []), { session, qos }]);
+        else if (qos > (best.get(session) ?? -1)) best.set(session, qos);
       }
-      // [MQTT-3.3.1-9] Live deliveries carry retain = false.
-      if (best !== undefined) session.deliver({ topic, payload: copy, retain: false }, publishPacketBytes(topic, copy.length, best));
     }
+    // [MQTT-4.8.2] Each message of a shared subscription goes to one of its members, here in turn.
+    for (const [filter, members] of shares) {
+      const turn = this.shareTurns.get(filter) ?? 0;
+      this.shareTurns.set(filter, turn + 1);
+      const { session, qos } = members[turn % members.length] as { session: MemorySession; qos: QoS };
+      if (qos > (best.get(session) ?? -1)) best.set(session, qos);
+    }
+    // [MQTT-3.3.1-9] Live deliveries carry retain = false.
+    for (const [session, qos] of best)
+      session.deliver({ topic, payload: copy, retain: false }, publishPacketBytes(topic, copy.length, qos));
   }
 
-  /** @internal Retained messages matching a new subscription. */
+  /** @internal Retained messages matching a new subscription (none for a shared one [MQTT-3.8.4-4]). */
   retainedFor(filter: string): TransportMessage[] {
+    if (sharedFilter(filter) !== undefined) return [];
     return [...this.retained.values()].filter((m) => matchesFilter(filter, m.topic));
   }
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isValidFilter, matchesFilter } from './topic-filter.js';
+import { isValidFilter, matchesFilter, sharedFilter } from './topic-filter.js';
 
 test('topic filter matches the examples of the MQTT specification', () => {
   assert.equal(matchesFilter('sport/tennis/player1/#', 'sport/tennis/player1'), true);
@@ -70,4 +70,16 @@ test('topic filter derived from a topic by wildcards always matches it', () => {
       assert.equal(matchesFilter(filter, topic), true, `${filter} vs ${topic}`);
     }),
   );
+});
+
+test('topic filter: a shared subscription $share/<group>/<filter> matches as its filter and is valid only with a plain group', () => {
+  assert.deepEqual(sharedFilter('$share/ingest/fieldmesh/+/+/history'), { group: 'ingest', filter: 'fieldmesh/+/+/history' });
+  assert.equal(sharedFilter('fieldmesh/+/+/history'), undefined);
+  assert.equal(matchesFilter('$share/ingest/fieldmesh/+/+/history', 'fieldmesh/s1/n1/history'), true);
+  assert.equal(matchesFilter('$share/ingest/fieldmesh/+/+/history', 'fieldmesh/s1/n1/data'), false);
+  assert.equal(matchesFilter('$share/g/#', '$SYS/broker'), false);
+  assert.equal(isValidFilter('$share/ingest/fieldmesh/#'), true);
+  for (const bad of ['$share/ingest', '$share//a', '$share/in+/a', '$share/in#/a', '$share/g/a/#/b', '$share/g/']) {
+    assert.equal(isValidFilter(bad), false, bad);
+  }
 });

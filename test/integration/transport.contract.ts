@@ -30,13 +30,18 @@ export interface ContractTarget {
   /** Stops the broker and starts it again at the same address (sessions and retained state may go). */
   restartBroker(): Promise<void>;
   teardown(): Promise<void>;
+  /** False for a broker without MQTT 5 shared subscriptions (`$share/<group>/<filter>`): Aedes. Default true. */
+  readonly sharedSubscriptions?: boolean;
 }
 
 /**
  * A target for an MQTT broker on 127.0.0.1:`port`, using MqttTransport; droppable transports go through a TCP
  * proxy of their own (test/kit/counting-proxy.ts) that cuts their connection.
  */
-export function mqttTarget(port: number, control: Pick<ContractTarget, 'restartBroker' | 'teardown'>): ContractTarget {
+export function mqttTarget(
+  port: number,
+  control: Pick<ContractTarget, 'restartBroker' | 'teardown' | 'sharedSubscriptions'>,
+): ContractTarget {
   const proxies: CountingProxy[] = [];
   const connect = (url: string, o: TransportFactoryOptions): Transport =>
     createMqttTransport({ url, clientId: o.clientId, ...(o.will ? { will: o.will } : {}), backoff: TEST_BACKOFF });
@@ -48,6 +53,7 @@ export function mqttTarget(port: number, control: Pick<ContractTarget, 'restartB
       return { transport: connect(`mqtt://127.0.0.1:${proxy.port}`, o), drop: () => proxy.cut() };
     },
     restartBroker: () => control.restartBroker(),
+    ...(control.sharedSubscriptions === undefined ? {} : { sharedSubscriptions: control.sharedSubscriptions }),
     async teardown() {
       await Promise.all(proxies.map((p) => p.close()));
       await control.teardown();
@@ -152,6 +158,28 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
         hashGot.map((m) => m.topic),
         [`${r}/s1/data`, `${r}/s1/n1/data`, `${r}/s1`, `${r}/s1/end`],
       );
+    });
+
+    test('transport shared subscription: two clients of one $share group split the messages, each to one of them; a plain subscriber gets all', async (t) => {
+      if (target.sharedSubscriptions === false) return t.skip(`${name} has no shared subscriptions`);
+      const r = root();
+      const a = await connect('share-a');
+      const b = await connect('share-b');
+      const gotA = await inbox(a, `$share/ingest/${r}/+/history`);
+      const gotB = await inbox(b, `$share/ingest/${r}/+/history`);
+      const plain = await connect('plain');
+      const all = await inbox(plain, `${r}/+/history`);
+      const pub = await connect('pub');
+      const topics = Array.from({ length: 40 }, (_, i) => `${r}/n${i}/history`);
+      for (const topic of topics) await pub.publish(topic, bytes(1), { qos: 1 });
+      await pub.publish(`${r}/other/data`, bytes(1), { qos: 1 });
+      await waitFor(() => gotA.length + gotB.length === 40 && all.length === 40, {
+        what: 'all 40 at the group and at the plain subscriber',
+      });
+      const split = [...gotA, ...gotB].map((m) => m.topic).sort();
+      assert.deepEqual(split, [...topics].sort(), 'each message once across the group, with its own topic');
+      assert.ok(gotA.length > 0 && gotB.length > 0, `both members got a share (${gotA.length}, ${gotB.length})`);
+      assert.equal(all.length, 40);
     });
 
     test('transport hands each handler only the messages of its own filter, once, when filters of one client overlap', async () => {
