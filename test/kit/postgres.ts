@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import { signalGroup, spawnReaped } from './reaper.js';
+import { haltProcess, spawnUntilReady } from './server-process.js';
 
 export interface PostgresOptions {
   /** How long to wait for the server to accept connections (default 30000 ms). */
@@ -126,53 +126,22 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   let output = '';
 
   async function launch(): Promise<void> {
-    const proc = spawnReaped(join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...(user ?? {}) });
-    child = proc;
-    const timeoutMs = options.readyTimeoutMs ?? 30_000;
-    const from = output.length;
-    await new Promise<void>((resolve, reject) => {
-      let ready = false;
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        if (!ready && output.slice(from).includes('database system is ready to accept connections')) {
-          ready = true;
-          clearTimeout(timer);
-          proc.off('exit', onExit);
-          resolve();
-        }
-      };
-      const onExit = (code: number | null) => {
-        clearTimeout(timer);
-        reject(new Error(`postgres exited with code ${code} before it was ready:\n${output}`));
-      };
-      const timer = setTimeout(() => {
-        signalGroup(proc, 'SIGKILL');
-        reject(new Error(`postgres was not ready within ${timeoutMs} ms:\n${output}`));
-      }, timeoutMs);
-      proc.stderr?.on('data', onData);
-      proc.stdout?.on('data', onData);
-      proc.once('exit', onExit);
-      proc.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+    child = await spawnUntilReady(join(bin, 'postgres'), args, {
+      what: 'postgres',
+      ready: 'database system is ready to accept connections',
+      timeoutMs: options.readyTimeoutMs ?? 30_000,
+      spawn: { cwd: dir, ...(user ?? {}) },
+      onOutput: (text) => {
+        output += text;
+      },
     });
   }
 
+  /** SIGINT is PostgreSQL's fast shutdown (its backends take it as a cancel); SIGKILL a crash. */
   async function halt(signal: 'SIGINT' | 'SIGKILL'): Promise<void> {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => signalGroup(proc, 'SIGKILL'), 10_000);
-      proc.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      // The postmaster alone for a fast shutdown (it ends its backends); the whole group for a crash.
-      if (signal === 'SIGINT') proc.kill('SIGINT');
-      else signalGroup(proc, 'SIGKILL');
-    });
+    await haltProcess(proc, signal, 10_000);
   }
 
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
