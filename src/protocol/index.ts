@@ -9,6 +9,7 @@ export { FrameError, type FrameRejectReason } from './codec.js';
 export * from './config-dist.js';
 export * from './config-hash.js';
 export * from './consensus/index.js';
+export * from './frame-router.js';
 export * from './frames.js';
 export {
   ACK_LANES,
