@@ -49,8 +49,10 @@ import {
   RegistrationGate,
   type RegistrationStore,
 } from './registration/index.js';
+import { type Leadership, soleLeadership } from './scale-out/leadership.js';
+import { createScaleOut } from './scale-out/scale-out.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
-import type { HubStorage } from './storage/storage.js';
+import type { EventInput, HubStorage } from './storage/storage.js';
 import { createHubZones } from './zones/hub-zones.js';
 import { ZoneMonitor } from './zones/zone-monitor.js';
 
@@ -60,6 +62,8 @@ export const SWEEP_INTERVAL_MS = 1_000;
 export const RETENTION_INTERVAL_MS = 3_600_000;
 /** How often outstanding backfill requests are checked for being due (new, or unanswered past the timeout). */
 export const BACKFILL_CHECK_INTERVAL_MS = 1_000;
+/** How often the scale-out leader reads outstanding backfill requests again (workers add some for dropped ranges). */
+const BACKFILL_RELOAD_INTERVAL_MS = 5_000;
 /** How often the zone monitor recomputes what depends on time (pending detections, the live feed's zone messages). */
 export const ZONE_REFRESH_INTERVAL_MS = 1_000;
 
@@ -74,6 +78,10 @@ export interface HubOverrides {
   readonly configRepoRenderer?: ConfigRepoRenderer;
   /** Node registrations (default: a SQLite table in storage.path; in memory when it is ":memory:"). */
   readonly registrationStore?: RegistrationStore;
+  /** Who runs the singleton duties (default: this process, the embedded hub; a PostgreSQL lease with `queue`). */
+  readonly leadership?: Leadership;
+  /** Called when a scale-out leader lost its lease (the command line exits, and systemd starts it again as a follower). */
+  readonly onLeadershipLost?: (reason: string) => void;
 }
 
 export interface HubStartOptions {
@@ -145,6 +153,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const clock = overrides.clock ?? systemClock;
   const logger = (overrides.logger ?? silentLogger).child({ component: 'hub' });
   const prefix = assertTopicPrefix(config.topicPrefix);
+  // docs/scale-out.md: with a queue, durable frames go through NATS JetStream to workers, and api processes contend.
+  const queueConfig = config.queue;
+  if (queueConfig !== undefined && (overrides.leadership === undefined || overrides.storage === undefined))
+    throw new FieldmeshError(
+      'FM_CONFIG_INVALID',
+      'queue: a scale-out hub is opened with openHub() (it needs its PostgreSQL storage and lease)',
+    );
+  const leadership = overrides.leadership ?? soleLeadership(() => nextBootEpoch(config.dataDir, 'hub-state.json', clock.now()));
   const fleet = new FleetState({
     clock,
     staleAfterHeartbeats: config.fleet.staleAfterHeartbeats,
@@ -482,6 +498,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     counters,
     transport: () => transport,
     onFleetEvents: publishEvents,
+    // With a queue, history comes from the nodes' history frames through the workers (every critical sample is in them).
+    storeSamples: queueConfig === undefined,
     onBirth: (site, node, zone) => {
       births.birthArrived(site, node);
       // [FM-ASSIGN-5] A node now running under its assignment: its retained assignment is cleared.
@@ -506,14 +524,32 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       if (!config.backfill.requestDropped) return;
       for (const d of fresh) void backfills.request(site, node, d.fromMs, d.toMs, [], 'dropped').catch(() => {});
     },
-    onEventStored: (event) => {
-      live.publishEvent(toEventView(event));
-      // [FM-HUB-ZONE-3] Detections, zone and pump records, as stored (a resend never counts twice).
-      zoneMonitor.receiveEvent(event);
-      // [FM-CONFIG-DIST] config_applied / config_rejected reports.
-      configRepo?.receiveEvent(event);
-    },
+    onEventStored: eventStored,
   });
+
+  function eventStored(event: EventInput): void {
+    live.publishEvent(toEventView(event));
+    // [FM-HUB-ZONE-3] Detections, zone and pump records, as stored (a resend never counts twice).
+    zoneMonitor.receiveEvent(event);
+    // [FM-CONFIG-DIST] config_applied / config_rejected reports.
+    configRepo?.receiveEvent(event);
+  }
+
+  const scaleOut =
+    queueConfig === undefined
+      ? undefined
+      : createScaleOut({
+          config,
+          queue: queueConfig,
+          storage,
+          clock,
+          logger,
+          registry: metrics.registry,
+          metrics,
+          counters,
+          transport: () => transport,
+          onEventStored: eventStored,
+        });
 
   /**
    * After an approval: an `unknown-node` rebirth request, so the node re-announces itself and its outbox
@@ -581,6 +617,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     }
     // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
     if (topic.kind !== 'node' || topic.channel === 'aware') return;
+    // With a queue, history frames are the ingest tier's and the workers'.
+    if (queueConfig !== undefined && topic.channel === 'history') return;
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
       // A bad reply fails a request an operator waits for: worth more than a debug line.
@@ -613,7 +651,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     const receivedAt = clock.now();
     const outcome = liveIngest.apply(topic, frame);
     if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${frame.type} frame`);
-    if (frame.type === 'event' && topic.channel === 'event')
+    if (frame.type === 'event' && topic.channel === 'event' && queueConfig === undefined)
       writes.enqueue('event', () => durableIngest.event(topic.site, topic.node, frame, receivedAt));
   }
 
@@ -630,9 +668,50 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   }
 
   function digest(): void {
-    liveIngest.persist();
+    if (presence !== undefined) liveIngest.persist();
     registrations.flush();
     presence?.digest();
+  }
+
+  let transportReady = false;
+  let startComplete = false;
+
+  /** This process leads from now: the hub epoch the nodes see is `epoch`. */
+  function becomeLeader(epoch: number): void {
+    presence = new HubPresence({ prefix, fleet, clock, logger, metrics, counters, transport: () => transport }, epoch);
+    logger.info({ epoch }, queueConfig === undefined ? 'hub epoch' : 'this hub process leads');
+    if (transportReady) startLeaderDuties();
+    if (startComplete) void alerts?.start().catch((err: unknown) => logger.error({ err: describeError(err) }, 'alerts did not start'));
+  }
+
+  /** The singleton duties: the retained state, the awareness digest, retention, backfill scheduling. */
+  function startLeaderDuties(): void {
+    if (transport === undefined) return;
+    if (transport.connected) presence?.online();
+    // [FM-AWARE-5] The MQTT awareness path: one digest per tick of every node's frames.
+    if (config.awareness.aggregate) {
+      aggregator = new Aggregator({ transport, prefix, clock, logger, tickMs: config.awareness.tick, zones: true });
+      aggregator.start();
+    }
+    retention();
+    every('retention', RETENTION_INTERVAL_MS, retention);
+    every('backfill', BACKFILL_CHECK_INTERVAL_MS, () => backfills.sendDue());
+    // Workers add the requests for dropped ranges they stored: read them again now and then.
+    if (queueConfig !== undefined) every('backfill-reload', BACKFILL_RELOAD_INTERVAL_MS, () => void backfills.reload().catch(() => {}));
+  }
+
+  /** A leader that could not renew its lease stops leading at once: another process may lead already. */
+  function leadershipLost(reason: string): void {
+    logger.error({ reason }, 'this hub process lost the leader lease');
+    presence = undefined;
+    for (const name of ['retention', 'backfill', 'backfill-reload']) {
+      const t = timers.get(name);
+      if (t !== undefined) clock.clearTimeout(t);
+      timers.delete(name);
+    }
+    aggregator?.stop();
+    aggregator = undefined;
+    overrides.onLeadershipLost?.(reason);
   }
 
   function retention(): void {
@@ -678,8 +757,6 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
       started = true;
-      const epoch = nextBootEpoch(config.dataDir, 'hub-state.json', clock.now());
-      presence = new HubPresence({ prefix, fleet, clock, logger, metrics, counters, transport: () => transport }, epoch);
       const knownNodes = await storage.listNodes();
       for (const known of knownNodes) fleet.restore(known);
       // Switching approve mode on grandfathers every node known until now.
@@ -688,6 +765,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await backfills.reload();
       // [FM-HUB-ZONE-3] Pump states, decisions and detections of the last 24 h, before any frame arrives.
       await zoneMonitor.rebuild(storage);
+      // The embedded hub leads at once (its presence gives the transport its will); a scale-out api process contends.
+      await leadership.start({ gained: becomeLeader, lost: leadershipLost });
       if (transport === undefined) {
         transport = createMqttTransport({
           url: config.mqtt.url,
@@ -697,8 +776,9 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           ...optionalPem('ca', readPem(config.mqtt.ca)),
           ...optionalPem('cert', readPem(config.mqtt.cert)),
           ...optionalPem('key', readPem(config.mqtt.key)),
-          // The broker announces our death to the nodes when the link dies without a goodbye.
-          will: presence.will(),
+          // The broker announces our death to the nodes when the link dies without a goodbye (the embedded hub's; the
+          // api processes of a scale-out hub come and go without one: the leader's online state is what nodes follow).
+          ...(queueConfig === undefined && presence !== undefined ? { will: presence.will() } : {}),
           clock,
           logger,
         });
@@ -709,16 +789,11 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await transport.subscribe(fleetSubscription(prefix), 1);
       await transport.subscribe(zoneSubscription(prefix), 1);
       transport.start();
-      // [FM-AWARE-5] The MQTT awareness path: one digest per tick of every node's frames.
-      if (config.awareness.aggregate) {
-        aggregator = new Aggregator({ transport, prefix, clock, logger, tickMs: config.awareness.tick, zones: true });
-        aggregator.start();
-      }
-      retention();
+      transportReady = true;
+      if (leadership.epoch !== undefined) startLeaderDuties();
       every('sweep', SWEEP_INTERVAL_MS, () => liveIngest.sweep());
       every('digest', config.fleet.digestInterval, digest);
-      every('retention', RETENTION_INTERVAL_MS, retention);
-      every('backfill', BACKFILL_CHECK_INTERVAL_MS, () => backfills.sendDue());
+      await scaleOut?.start();
       // Age-based health (backlog age, freshness) and silences that start or end on their own.
       every('console', SITE_HEALTH_INTERVAL_MS, refreshConsole);
       every('zones', ZONE_REFRESH_INTERVAL_MS, () => zoneMonitor.refresh());
@@ -727,8 +802,9 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       const httpUrl = options.listen === false ? '' : await listen(options.fallbackToFreePort ?? true);
       listenUrl = httpUrl;
       // After the fleet registry is restored and the URL known: alerts link to it.
-      await alerts?.start();
-      logger.info({ epoch, httpUrl, nodes: fleet.size }, 'hub started');
+      startComplete = true;
+      if (leadership.epoch !== undefined) await alerts?.start();
+      logger.info({ epoch: leadership.epoch, httpUrl, nodes: fleet.size, roles: config.roles }, 'hub started');
       return { httpUrl };
     },
 
@@ -754,6 +830,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         await transport.close();
       }
       await app.close();
+      await scaleOut?.stop();
+      await leadership.stop();
       await writes.drain();
       await storage.close();
       registrations.flush();

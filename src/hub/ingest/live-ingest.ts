@@ -26,6 +26,8 @@ export interface LiveIngestOptions {
   readonly transport: () => Transport | undefined;
   /** Fleet events (state changes and new values), after the registry noted the nodes that changed. */
   readonly onFleetEvents: (events: readonly FleetEvent[], stateChanged: boolean) => void;
+  /** Whether the samples of live frames go to storage (false when history frames alone feed it). */
+  readonly storeSamples: boolean;
   /** A birth the fleet state applied. */
   readonly onBirth: (site: string, node: string, zone: string) => void;
 }
@@ -45,7 +47,7 @@ export class LiveIngest {
     this.requestRebirth(outcome);
     if (frame.type === 'birth' && outcome.applied) this.o.onBirth(source.site, source.node, frame.zone);
     for (const age of outcome.sampleAgesMs ?? []) this.recordSampleAge(age);
-    if (outcome.samples.length > 0) this.store(outcome);
+    if (outcome.samples.length > 0 && this.o.storeSamples) this.store(outcome);
     this.fleetEvents(outcome.events);
     return outcome;
   }

@@ -1,0 +1,99 @@
+// The queue side of a scale-out hub process (docs/scale-out.md): its NATS connection, the stream, and the roles of
+// hub.yaml `roles` other than api: ingest (MQTT durable frames into the stream, acks back) and worker (the stream
+// into storage); for the api role, the notices of what workers stored.
+
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Registry } from 'prom-client';
+import { type Clock, describeError, type Logger } from '../../kit/index.js';
+import type { Transport } from '../../transport/index.js';
+import type { HubConfig } from '../config.js';
+import type { HubCounters } from '../hub-metrics.js';
+import type { DurableIngestMetrics } from '../ingest/index.js';
+import { connectQueue, createFrameStream, createQueueMetrics } from '../queue/index.js';
+import type { EventInput, HubStorage } from '../storage/storage.js';
+import { decodeStoredEvent, storedEventSubject } from './notifications.js';
+import { createWorkerRole, type WorkerRole } from './worker-role.js';
+
+export interface ScaleOutOptions {
+  readonly config: HubConfig;
+  readonly queue: NonNullable<HubConfig['queue']>;
+  readonly storage: HubStorage;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly metrics: DurableIngestMetrics;
+  readonly counters: HubCounters;
+  readonly transport: () => Transport | undefined;
+  /** An event a worker (of any process) stored for the first time: the api role's live feed and monitors. */
+  readonly onEventStored: (event: EventInput) => void;
+  /** A connection to use instead of dialling queue.url (tests). */
+  readonly connection?: NatsConnection;
+}
+
+export interface ScaleOut {
+  readonly connection: NatsConnection | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createScaleOut(o: ScaleOutOptions): ScaleOut {
+  const roles = new Set(o.config.roles);
+  const logger = o.logger.child({ component: 'scale-out' });
+  const queueMetrics = createQueueMetrics(o.registry);
+  let nc: NatsConnection | undefined = o.connection;
+  let worker: WorkerRole | undefined;
+
+  return {
+    get connection() {
+      return nc;
+    },
+    async start() {
+      nc ??= await connectQueue({ servers: o.queue.url.split(','), name: `fieldmesh-hub ${o.config.roles.join('+')}`, logger });
+      const connection = nc;
+      if (roles.has('ingest') || roles.has('worker')) {
+        const stream = createFrameStream({
+          connection,
+          name: o.queue.stream,
+          subjectPrefix: o.queue.subjectPrefix,
+          replicas: o.queue.replicas,
+          duplicateWindowMs: o.queue.duplicateWindow,
+          metrics: queueMetrics,
+          logger,
+        });
+        await stream.ensure();
+      }
+      if (roles.has('worker')) {
+        worker = createWorkerRole({
+          config: o.config,
+          queue: o.queue,
+          connection,
+          storage: o.storage,
+          clock: o.clock,
+          logger,
+          metrics: o.metrics,
+          queueMetrics,
+          counters: o.counters,
+          onUndecodable: (message, reason) =>
+            logger.error({ site: message.site, node: message.node, seq: message.seq, reason }, 'stream message does not decode: dropped'),
+        });
+        await worker.start();
+      }
+      if (roles.has('api')) {
+        connection.subscribe(storedEventSubject(o.queue.subjectPrefix), {
+          callback: (err, msg) => {
+            if (err !== null) return;
+            try {
+              o.onEventStored(decodeStoredEvent(msg.data));
+            } catch (e) {
+              logger.warn({ err: describeError(e) }, 'stored-event notice refused');
+            }
+          },
+        });
+      }
+    },
+    async stop() {
+      await worker?.stop();
+      if (o.connection === undefined) await nc?.drain().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// The worker role of a scale-out hub (docs/scale-out.md): durable frames from the JetStream stream into storage with the
+// same durable ingest the embedded hub runs, each acknowledged to its node (through the ingest tier) only once stored,
+// and the stream message acknowledged only after that. Workers hold no state: any number share the stream's consumer.
+
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type Clock, describeError, type Logger } from '../../kit/index.js';
+import { decodeWireFrame, encodeAck } from '../../protocol/index.js';
+import type { HubConfig } from '../config.js';
+import type { HubCounters } from '../hub-metrics.js';
+import { DurableIngest, type DurableIngestMetrics } from '../ingest/index.js';
+import { newBackfillRecord } from '../ledger/backfill-scheduler.js';
+import { ackSubject, createFrameWorker, type FrameWorker, type QueueMetrics, type WorkerMessage } from '../queue/index.js';
+import type { EventInput, HubStorage } from '../storage/storage.js';
+import { encodeStoredEvent, storedEventSubject } from './notifications.js';
+
+export interface WorkerRoleOptions {
+  readonly config: HubConfig;
+  readonly queue: NonNullable<HubConfig['queue']>;
+  readonly connection: NatsConnection;
+  readonly storage: HubStorage;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: DurableIngestMetrics;
+  readonly queueMetrics: QueueMetrics;
+  readonly counters: HubCounters;
+  /** Refusals of frames that do not decode (the ingest tier checked them: only a corrupt stream gets here). */
+  readonly onUndecodable: (message: WorkerMessage, reason: string) => void;
+}
+
+export interface WorkerRole {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
+  const { connection: nc, queue, storage, clock } = o;
+  const logger = o.logger.child({ component: 'worker' });
+  const durable = new DurableIngest({
+    storage,
+    clock,
+    logger,
+    metrics: o.metrics,
+    counters: o.counters,
+    // [FM-QUEUE-3] The ack goes to the ingest tier, which holds the MQTT link, over core NATS: a lost one costs a resend.
+    sendAck: async (site, node, lane, firstSeq, lastSeq) => {
+      nc.publish(ackSubject(queue.subjectPrefix, site, node), encodeAck({ lane, firstSeq, lastSeq }));
+    },
+    // Workers only remember the request; the leader's backfill scheduler reads it from storage and sends it.
+    onDropped: (site, node, fresh) => {
+      if (!o.config.backfill.requestDropped) return;
+      for (const d of fresh) void storage.createBackfill(newBackfillRecord(site, node, d.fromMs, d.toMs, [], 'dropped', clock.now()));
+    },
+    // The api processes' live feed, zone monitor and configuration repository hear of stored events.
+    onEventStored: (event: EventInput) => nc.publish(storedEventSubject(queue.subjectPrefix), encodeStoredEvent(event)),
+  });
+
+  async function handle(message: WorkerMessage): Promise<void> {
+    const decoded = decodeWireFrame(message.payload);
+    if (!decoded.ok) {
+      o.onUndecodable(message, decoded.error.reason);
+      return;
+    }
+    const frame = decoded.frame;
+    if (frame.type === 'history' && message.channel === 'history')
+      await durable.history(message.site, message.node, frame, message.receivedAt);
+    else if (frame.type === 'event' && message.channel === 'event')
+      await durable.event(message.site, message.node, frame, message.receivedAt);
+    else o.onUndecodable(message, `a ${frame.type} frame on the ${message.channel} channel`);
+  }
+
+  const workers: FrameWorker[] = [];
+  for (let i = 0; i < queue.workers; i++) {
+    workers.push(
+      createFrameWorker({
+        connection: nc,
+        handler: handle,
+        stream: queue.stream,
+        subjectPrefix: queue.subjectPrefix,
+        metrics: o.queueMetrics,
+        logger,
+      }),
+    );
+  }
+  return {
+    async start() {
+      for (const w of workers) await w.start();
+      logger.info({ workers: workers.length, stream: queue.stream }, 'workers started');
+    },
+    async stop() {
+      await Promise.all(
+        workers.map((w) => w.stop().catch((err: unknown) => logger.warn({ err: describeError(err) }, 'worker did not stop cleanly'))),
+      );
+    },
+  };
+}
