@@ -2,7 +2,7 @@
 // `hub token` manage the console's users and API tokens (hub-auth.ts), `hub nodes` registrations (hub-nodes.ts).
 
 import type { Command } from 'commander';
-import { createHub, type HubConfig, hubConfigSchema, loadRuleFiles } from '../hub/index.js';
+import { type HubConfig, hubConfigSchema, loadRuleFiles, openHub } from '../hub/index.js';
 import { redactUrl } from '../kit/index.js';
 import { loadConfigFile } from './config-file.js';
 import { type PasswordIo, registerHubAuthCommands } from './hub-auth.js';
@@ -36,14 +36,32 @@ export function registerHub(program: Command, io: CliIo & PasswordIo): void {
     .description('run the hub: fleet state, critical-metric history, HTTP API and live page')
     .option('-c, --config <file>', 'hub.yaml (FIELDMESH_CONFIG); FIELDMESH_* variables override it')
     .option('--check', 'validate the configuration and the alert rule files, and exit')
-    .action(async (opts: { config?: string; check?: boolean }) => {
-      const config = loadConfigFile(hubConfigSchema, opts.config ?? process.env.FIELDMESH_CONFIG, process.env);
+    .option('--storage <url>', 'postgres://... : the hub stores in PostgreSQL (storage.url, FIELDMESH_STORAGE__URL)')
+    .option('--queue <url>', 'nats://host:port[,...]: durable frames through NATS JetStream (queue.url, FIELDMESH_QUEUE__URL)')
+    .option('--role <roles>', 'what this process of a scale-out hub does: ingest, worker, api, comma-separated (roles)')
+    .action(async (opts: { config?: string; check?: boolean; storage?: string; queue?: string; role?: string }) => {
+      // Flags win over the file and the variables: they are variables of the highest rank.
+      const env = {
+        ...process.env,
+        ...(opts.storage === undefined ? {} : { FIELDMESH_STORAGE__URL: opts.storage }),
+        ...(opts.queue === undefined ? {} : { FIELDMESH_QUEUE__URL: opts.queue }),
+        ...(opts.role === undefined ? {} : { FIELDMESH_ROLES: `[${opts.role}]` }),
+      };
+      const config = loadConfigFile(hubConfigSchema, opts.config ?? process.env.FIELDMESH_CONFIG, env);
       if (opts.check) {
         const rules = checkRuleFiles(config.alerts);
         io.out(`${opts.config ?? 'configuration'}: valid${rules === undefined ? '' : ` (${rules})`}`);
         return;
       }
-      const hub = createHub(config, { logger: createCliLogger(), configRepoRenderer: renderConfigRepoFiles });
+      const logger = createCliLogger();
+      const hub = await openHub(config, {
+        logger,
+        configRepoRenderer: renderConfigRepoFiles,
+        // A scale-out leader that lost its lease exits (75, EX_TEMPFAIL); its service manager starts it as a follower.
+        onLeadershipLost: () => {
+          void hub.stop().finally(() => process.exit(75));
+        },
+      });
       const { httpUrl } = await hub.start();
       io.out(`fieldmesh hub -> ${redactUrl(config.mqtt.url)}; console ${httpUrl}/`);
       await stopOnSignals(() => hub.stop());

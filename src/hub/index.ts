@@ -21,6 +21,7 @@ export {
 } from './fleet/fleet-state.js';
 export { createHub, type Hub, type HubOverrides, type HubStartOptions, type HubStats } from './hub.js';
 export { createHubMetrics, type HubMetrics } from './hub-metrics.js';
+export { openHub } from './open-hub.js';
 export { createPostgresStorage, type PostgresStorageOptions } from './storage/postgres/postgres-storage.js';
 export { createSqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
 export type { HubStorage, SampleInput, SeriesIdentity, SeriesPoints, StoredNode, StoredSeries } from './storage/storage.js';
