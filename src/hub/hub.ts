@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { Aggregator } from '../awareness/index.js';
-import { type Clock, describeError, FieldmeshError, type Logger, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
+import {
+  type Clock,
+  createId,
+  describeError,
+  FieldmeshError,
+  type Logger,
+  silentLogger,
+  systemClock,
+  type TimerHandle,
+} from '../kit/index.js';
 import { openFleetCa } from '../pki/index.js';
 import { fastifyHttpsOption, nextBootEpoch, secureFastifyApp } from '../platform/index.js';
 import {
@@ -19,7 +28,7 @@ import {
   parseTopic,
   zoneSubscription,
 } from '../protocol/index.js';
-import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
+import { createMqttTransport, type Transport, type TransportMessage, type Will } from '../transport/index.js';
 import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHubCommandPorts, type PingResult } from './actions/index.js';
 import type { AlertEngine } from './alerts/alert-engine.js';
 import { createAlertEngine } from './alerts/create-alert-engine.js';
@@ -155,11 +164,15 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const prefix = assertTopicPrefix(config.topicPrefix);
   // docs/scale-out.md: with a queue, durable frames go through NATS JetStream to workers, and api processes contend.
   const queueConfig = config.queue;
+  /** Without a queue the hub does everything; with one, `roles` says whether this process serves the fleet state and API. */
+  const api = queueConfig === undefined || config.roles.includes('api');
   if (queueConfig !== undefined && (overrides.leadership === undefined || overrides.storage === undefined))
     throw new FieldmeshError(
       'FM_CONFIG_INVALID',
       'queue: a scale-out hub is opened with openHub() (it needs its PostgreSQL storage and lease)',
     );
+  /** Tells this process's MQTT clients from those of the other processes of a scale-out hub. */
+  const processSuffix = createId().slice(0, 8);
   const leadership = overrides.leadership ?? soleLeadership(() => nextBootEpoch(config.dataDir, 'hub-state.json', clock.now()));
   const fleet = new FleetState({
     clock,
@@ -221,7 +234,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   function readiness(): Readiness {
     const reasons: string[] = [];
     if (!started || stopped) reasons.push('hub: not started');
-    if (!transport?.connected) reasons.push('mqtt: not connected');
+    if (api && !transport?.connected) reasons.push('mqtt: not connected');
+    if (scaleOut !== undefined && scaleOut.connection?.isClosed() !== false) reasons.push('queue: not connected');
     if (!storage.isOpen) reasons.push('storage: not open');
     return { ready: reasons.length === 0, reasons };
   }
@@ -549,6 +563,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           counters,
           transport: () => transport,
           onEventStored: eventStored,
+          ingestTransport: () => mqttLink(`${config.mqtt.clientId}-ingest-${processSuffix}`),
         });
 
   /**
@@ -667,6 +682,46 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger.warn({ reason }, 'lost the broker');
   }
 
+  /** The api role: fleet state from the broker, the leader contention, the console's timers. */
+  async function startApi(): Promise<void> {
+    // The embedded hub leads at once (its presence gives the transport its will); a scale-out api process contends.
+    await leadership.start({ gained: becomeLeader, lost: leadershipLost });
+    if (transport === undefined) {
+      // The api processes of a scale-out hub each have a client id of their own (one id would have them evict each other).
+      transport = mqttLink(queueConfig === undefined ? config.mqtt.clientId : `${config.mqtt.clientId}-api-${processSuffix}`, {
+        // The broker announces our death to the nodes when the link dies without a goodbye (the embedded hub's; the
+        // api processes of a scale-out hub come and go without one: the leader's online state is what nodes follow).
+        ...(queueConfig === undefined && presence !== undefined ? { will: presence.will() } : {}),
+      });
+    }
+    transport.on('message', onMessage);
+    transport.on('connected', onConnected);
+    transport.on('disconnected', onDisconnected);
+    await transport.subscribe(fleetSubscription(prefix), 1);
+    await transport.subscribe(zoneSubscription(prefix), 1);
+    transport.start();
+    transportReady = true;
+    if (leadership.epoch !== undefined) startLeaderDuties();
+    every('sweep', SWEEP_INTERVAL_MS, () => liveIngest.sweep());
+    every('digest', config.fleet.digestInterval, digest);
+  }
+
+  /** An MQTT link to the broker of hub.yaml `mqtt` under `clientId`. */
+  function mqttLink(clientId: string, extra: { will?: Will } = {}): Transport {
+    return createMqttTransport({
+      url: config.mqtt.url,
+      clientId,
+      ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
+      ...(config.mqtt.password !== undefined ? { password: config.mqtt.password } : {}),
+      ...optionalPem('ca', readPem(config.mqtt.ca)),
+      ...optionalPem('cert', readPem(config.mqtt.cert)),
+      ...optionalPem('key', readPem(config.mqtt.key)),
+      ...extra,
+      clock,
+      logger,
+    });
+  }
+
   function digest(): void {
     if (presence !== undefined) liveIngest.persist();
     registrations.flush();
@@ -765,39 +820,14 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await backfills.reload();
       // [FM-HUB-ZONE-3] Pump states, decisions and detections of the last 24 h, before any frame arrives.
       await zoneMonitor.rebuild(storage);
-      // The embedded hub leads at once (its presence gives the transport its will); a scale-out api process contends.
-      await leadership.start({ gained: becomeLeader, lost: leadershipLost });
-      if (transport === undefined) {
-        transport = createMqttTransport({
-          url: config.mqtt.url,
-          clientId: config.mqtt.clientId,
-          ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
-          ...(config.mqtt.password !== undefined ? { password: config.mqtt.password } : {}),
-          ...optionalPem('ca', readPem(config.mqtt.ca)),
-          ...optionalPem('cert', readPem(config.mqtt.cert)),
-          ...optionalPem('key', readPem(config.mqtt.key)),
-          // The broker announces our death to the nodes when the link dies without a goodbye (the embedded hub's; the
-          // api processes of a scale-out hub come and go without one: the leader's online state is what nodes follow).
-          ...(queueConfig === undefined && presence !== undefined ? { will: presence.will() } : {}),
-          clock,
-          logger,
-        });
-      }
-      transport.on('message', onMessage);
-      transport.on('connected', onConnected);
-      transport.on('disconnected', onDisconnected);
-      await transport.subscribe(fleetSubscription(prefix), 1);
-      await transport.subscribe(zoneSubscription(prefix), 1);
-      transport.start();
-      transportReady = true;
-      if (leadership.epoch !== undefined) startLeaderDuties();
-      every('sweep', SWEEP_INTERVAL_MS, () => liveIngest.sweep());
-      every('digest', config.fleet.digestInterval, digest);
+      if (api) await startApi();
       await scaleOut?.start();
-      // Age-based health (backlog age, freshness) and silences that start or end on their own.
-      every('console', SITE_HEALTH_INTERVAL_MS, refreshConsole);
-      every('zones', ZONE_REFRESH_INTERVAL_MS, () => zoneMonitor.refresh());
-      await configRepo?.start(storage);
+      if (api) {
+        // Age-based health (backlog age, freshness) and silences that start or end on their own.
+        every('console', SITE_HEALTH_INTERVAL_MS, refreshConsole);
+        every('zones', ZONE_REFRESH_INTERVAL_MS, () => zoneMonitor.refresh());
+        await configRepo?.start(storage);
+      }
       await auth.announce();
       const httpUrl = options.listen === false ? '' : await listen(options.fallbackToFreePort ?? true);
       listenUrl = httpUrl;
