@@ -81,6 +81,11 @@ export interface FrameStream {
    */
   append(message: FrameMessage, msgId: string | undefined): Promise<AppendResult>;
   info(): Promise<StreamInfo>;
+  /**
+   * Whether the stream still holds the message at `seq`. In a work queue a message leaves when a worker acknowledged
+   * it (after storing it), or past max age, which is never inside the duplicate window. Rejects when it cannot tell.
+   */
+  holds(seq: number): Promise<boolean>;
 }
 
 /** The stream's configuration: a work queue on file storage; why each setting is in docs/scale-out.md. */
@@ -156,6 +161,10 @@ export function createFrameStream(options: FrameStreamOptions): FrameStream {
 
     async info() {
       return (await jsm()).streams.info(name);
+    },
+
+    async holds(seq) {
+      return (await (await jsm()).streams.getMessage(name, { seq })) !== null;
     },
   };
 }

@@ -4,5 +4,7 @@
 export * from './frame-stream.js';
 export * from './frame-workers.js';
 export * from './nats-connection.js';
+export * from './queue-acks.js';
+export * from './queue-ingest.js';
 export * from './queue-metrics.js';
 export * from './subjects.js';

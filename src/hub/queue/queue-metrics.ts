@@ -21,7 +21,7 @@ export type HandleOutcome = 'acked' | 'nak' | 'ack-failed' | 'returned';
 export type DeadLetterReason = 'handler-failed' | 'max-deliveries' | 'invalid-subject';
 /** Why the ingest tier refused a frame from MQTT or an ack from NATS. */
 export type RefuseReason = 'undecodable' | 'wrong-type' | 'bad-topic' | 'overload';
-export type ForwardOutcome = 'forwarded' | 'failed';
+export type ForwardOutcome = 'forwarded' | 'replayed' | 'failed';
 
 export interface QueueMetrics {
   readonly appends: Counter<'channel' | 'outcome'>;
@@ -80,7 +80,7 @@ export function createQueueMetrics(registry: Registry): QueueMetrics {
   });
   const acksForwarded = new Counter({
     name: 'fieldmesh_queue_acks_forwarded_total',
-    help: 'Ack frames the ingest tier forwarded from NATS to the node over MQTT (failed: the MQTT link was down; the node resends).',
+    help: 'Ack frames the ingest tier sent a node over MQTT: forwarded from a worker, replayed for a resend of a frame stored already, failed (the MQTT link was down; the node resends).',
     labelNames: ['outcome'] as const,
     registers,
   });
