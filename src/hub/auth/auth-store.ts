@@ -1,5 +1,6 @@
-// The port where the console's users, sessions, API tokens and audit log are kept. The hub uses
-// SqliteAuthStore (its own tables in the hub's database); tests may pass another through overrides.
+// The port where the console's users, sessions, API tokens and audit log are kept: SqliteAuthStore (its
+// own tables in the hub's database file) or PostgresAuthStore (a scale-out hub's database); both pass
+// auth-store.contract.ts. Tests may pass another through overrides.
 
 import type { Role } from './roles.js';
 

@@ -26,6 +26,7 @@ export {
   type UserView,
 } from './hub-auth.js';
 export { checkPasswordRules, hashPassword, PASSWORD_MIN_LENGTH, verifyPassword } from './password.js';
+export { createPostgresAuthStore } from './postgres-auth-store.js';
 export { isRole, ROLES, type Role, roleAtLeast } from './roles.js';
 export { type Access, decideRoute, findRouteRule, ROUTE_RULES, type RouteRule } from './route-access.js';
 export { createSqliteAuthStore, type SqliteAuthStoreOptions } from './sqlite-auth-store.js';

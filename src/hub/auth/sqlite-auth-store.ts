@@ -4,18 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  ActorKind,
-  AuditEntry,
-  AuditQuery,
-  AuthStore,
-  SessionRecord,
-  TokenRecord,
-  UserChange,
-  UserRecord,
-  UserWriteOutcome,
-} from './auth-store.js';
-import type { Role } from './roles.js';
+import { type AuditRow, type SessionRow, type TokenRow, toAudit, toSession, toToken, toUser, type UserRow } from './auth-rows.js';
+import type { AuditQuery, AuthStore, UserChange, UserWriteOutcome } from './auth-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auth_users (
@@ -58,82 +48,6 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 CREATE INDEX IF NOT EXISTS audit_log_time ON audit_log (time);
 `;
-
-interface UserRow {
-  name: string;
-  role: string;
-  password_hash: string;
-  created_at: number;
-  updated_at: number;
-  last_login_at: number | null;
-}
-interface SessionRow {
-  digest: string;
-  user: string;
-  csrf_token: string;
-  created_at: number;
-  last_seen_at: number;
-  ip: string | null;
-}
-interface TokenRow {
-  name: string;
-  role: string;
-  digest: string;
-  created_at: number;
-  last_used_at: number | null;
-  created_by: string | null;
-}
-interface AuditRow {
-  id: number;
-  time: number;
-  actor: string | null;
-  actor_kind: string;
-  role: string | null;
-  method: string;
-  route: string;
-  target: string | null;
-  status: number;
-  result: string;
-  ip: string | null;
-}
-
-const toUser = (r: UserRow): UserRecord => ({
-  name: r.name,
-  role: r.role as Role,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  lastLoginAt: r.last_login_at,
-});
-const toSession = (r: SessionRow): SessionRecord => ({
-  digest: r.digest,
-  user: r.user,
-  csrfToken: r.csrf_token,
-  createdAt: r.created_at,
-  lastSeenAt: r.last_seen_at,
-  ip: r.ip,
-});
-const toToken = (r: TokenRow): TokenRecord => ({
-  name: r.name,
-  role: r.role as Role,
-  digest: r.digest,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  createdBy: r.created_by,
-});
-const toAudit = (r: AuditRow): AuditEntry => ({
-  id: r.id,
-  time: r.time,
-  actor: r.actor,
-  actorKind: r.actor_kind as ActorKind,
-  role: r.role as Role | null,
-  method: r.method,
-  route: r.route,
-  target: r.target,
-  status: r.status,
-  result: r.result as AuditEntry['result'],
-  ip: r.ip,
-});
 
 export interface SqliteAuthStoreOptions {
   /** The hub's database file (storage.path); ":memory:" keeps nothing. */

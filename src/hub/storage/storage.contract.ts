@@ -2,20 +2,12 @@
 // implementation's test file with a target that opens stores on fresh places (a file, a database).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { parseSelector } from '../../protocol/index.js';
+import { type ContractTarget, useContractTarget } from './contract-test-kit.js';
 import type { EventInput, EventQuery, HubStorage, SeriesIdentity } from './storage.js';
 
-export interface StoragePlace {
-  /** Opens a store on this place; a second open sees what the first stored (a hub restart). */
-  open(options: { readonly retentionMs: number }): Promise<HubStorage>;
-}
-
-export interface StorageTarget {
-  /** A fresh, empty place to open stores on. */
-  fresh(): Promise<StoragePlace>;
-  teardown(): Promise<void>;
-}
+export type StorageTarget = ContractTarget<HubStorage, { readonly retentionMs: number }>;
 
 const DAY_MS = 86_400_000;
 
@@ -43,29 +35,12 @@ const event = (id: string, over: Partial<EventInput> = {}): EventInput => ({
 
 export function runStorageContract(name: string, setup: () => Promise<StorageTarget>): void {
   describe(`storage contract: ${name}`, () => {
-    let target: StorageTarget;
-    const opened: HubStorage[] = [];
-
-    before(async () => {
-      target = await setup();
-    });
-    after(async () => {
-      await target?.teardown();
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((s) => s.close()));
-    });
-
-    /** A store on a fresh place, and the place, to open it again. */
-    async function fresh(retentionMs = 86_400_000): Promise<{ storage: HubStorage; reopen(): Promise<HubStorage> }> {
-      const place = await target.fresh();
-      const openOne = async () => {
-        const s = await place.open({ retentionMs });
-        opened.push(s);
-        return s;
-      };
-      return { storage: await openOne(), reopen: openOne };
-    }
+    const open = useContractTarget(setup);
+    /** A store on a fresh place, and a way to open it again. */
+    const fresh = async (retentionMs = 86_400_000) => {
+      const { store, reopen } = await open({ retentionMs });
+      return { storage: store, reopen };
+    };
 
     test('a second sample at the same time replaces the first; queries return points in order', async () => {
       const { storage } = await fresh();

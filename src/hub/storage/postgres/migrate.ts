@@ -3,6 +3,7 @@
 // starting together apply each step once.
 
 import type { Pool, PoolClient } from 'pg';
+import { openPool, type PostgresPoolOptions } from './pool.js';
 
 /** One step of a component's schema; `version` numbers are 1, 2, 3... and never change once shipped. */
 export interface MigrationStep {
@@ -68,5 +69,17 @@ export async function migrate(pool: Pool, component: string, steps: readonly Mig
     }
   } finally {
     client.release();
+  }
+}
+
+/** A pool on which `component` is migrated (closed again when migrating fails). */
+export async function openMigratedPool(options: PostgresPoolOptions, component: string, steps: readonly MigrationStep[]): Promise<Pool> {
+  const pool = await openPool(options);
+  try {
+    await migrate(pool, component, steps);
+    return pool;
+  } catch (err) {
+    await pool.end();
+    throw err;
   }
 }

@@ -22,8 +22,8 @@ import {
   toNodeLedger,
   toStoredNode,
 } from '../storage-rows.js';
-import { migrate } from './migrate.js';
-import { inTransaction, openPool, type PostgresPoolOptions } from './pool.js';
+import { openMigratedPool } from './migrate.js';
+import { inTransaction, type PostgresPoolOptions } from './pool.js';
 import {
   createPartitions,
   DAY_MS,
@@ -107,14 +107,7 @@ async function saveCoverage(client: PoolClient, site: string, node: string, chan
 
 /** Connects, brings the schema up to date and makes the partitions ahead; the hub's store on PostgreSQL. */
 export async function createPostgresStorage(options: PostgresStorageOptions): Promise<HubStorage> {
-  const pool = await openPool(options);
-  try {
-    await migrate(pool, 'storage', STORAGE_MIGRATIONS);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
-  return openPostgresStorage(pool, options);
+  return openPostgresStorage(await openMigratedPool(options, 'storage', STORAGE_MIGRATIONS), options);
 }
 
 async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions): Promise<HubStorage> {
