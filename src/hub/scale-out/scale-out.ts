@@ -9,7 +9,7 @@ import type { Transport } from '../../transport/index.js';
 import type { HubConfig } from '../config.js';
 import type { HubCounters } from '../hub-metrics.js';
 import type { DurableIngestMetrics } from '../ingest/index.js';
-import { connectQueue, createFrameStream, createQueueMetrics } from '../queue/index.js';
+import { connectQueue, createFrameStream, createQueueIngest, createQueueMetrics, type QueueIngest } from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import { decodeStoredEvent, storedEventSubject } from './notifications.js';
 import { createWorkerRole, type WorkerRole } from './worker-role.js';
@@ -28,6 +28,8 @@ export interface ScaleOutOptions {
   readonly onEventStored: (event: EventInput) => void;
   /** A connection to use instead of dialling queue.url (tests). */
   readonly connection?: NatsConnection;
+  /** The ingest role's own MQTT link (its subscriptions are the durable channels only); made when the role starts. */
+  readonly ingestTransport: () => Transport;
 }
 
 export interface ScaleOut {
@@ -42,6 +44,8 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
   const queueMetrics = createQueueMetrics(o.registry);
   let nc: NatsConnection | undefined = o.connection;
   let worker: WorkerRole | undefined;
+  let ingest: QueueIngest | undefined;
+  let ingestTransport: Transport | undefined;
 
   return {
     get connection() {
@@ -61,6 +65,22 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
           logger,
         });
         await stream.ensure();
+        if (roles.has('ingest')) {
+          ingestTransport = o.ingestTransport();
+          ingest = createQueueIngest({
+            transport: ingestTransport,
+            connection,
+            stream,
+            topicPrefix: o.config.topicPrefix,
+            shareGroup: o.queue.ingestGroup,
+            clock: o.clock,
+            metrics: queueMetrics,
+            logger,
+          });
+          ingest.start();
+          ingestTransport.start();
+          await ingest.ready;
+        }
       }
       if (roles.has('worker')) {
         worker = createWorkerRole({
@@ -92,6 +112,8 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
       }
     },
     async stop() {
+      await ingest?.stop();
+      await ingestTransport?.close();
       await worker?.stop();
       if (o.connection === undefined) await nc?.drain().catch(() => {});
     },
