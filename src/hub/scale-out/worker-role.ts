@@ -4,12 +4,12 @@
 
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
-import { decodeWireFrame, encodeAck } from '../../protocol/index.js';
+import { decodeWireFrame } from '../../protocol/index.js';
 import type { HubConfig } from '../config.js';
 import type { HubCounters } from '../hub-metrics.js';
 import { DurableIngest, type DurableIngestMetrics } from '../ingest/index.js';
 import { newBackfillRecord } from '../ledger/backfill-scheduler.js';
-import { ackSubject, createFrameWorker, type FrameWorker, type QueueMetrics, type WorkerMessage } from '../queue/index.js';
+import { createFrameWorker, createQueueAckSender, type FrameWorker, type QueueMetrics, type WorkerMessage } from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import { encodeStoredEvent, storedEventSubject } from './notifications.js';
 
@@ -42,9 +42,7 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
     metrics: o.metrics,
     counters: o.counters,
     // [FM-QUEUE-3] The ack goes to the ingest tier, which holds the MQTT link, over core NATS: a lost one costs a resend.
-    sendAck: async (site, node, lane, firstSeq, lastSeq) => {
-      nc.publish(ackSubject(queue.subjectPrefix, site, node), encodeAck({ lane, firstSeq, lastSeq }));
-    },
+    sendAck: createQueueAckSender(nc, queue.subjectPrefix),
     // Workers only remember the request; the leader's backfill scheduler reads it from storage and sends it.
     onDropped: (site, node, fresh) => {
       if (!o.config.backfill.requestDropped) return;
