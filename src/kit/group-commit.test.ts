@@ -30,3 +30,14 @@ test('group commit: a failing flush rejects its batch only', async () => {
   await submit('c');
   assert.equal(calls, 2);
 });
+
+test('group commit: items weigh what `weigh` says, and flush() commits what waits at once', async () => {
+  const flushes: number[][] = [];
+  const submit = createGroupCommit<number>((items) => flushes.push([...items]), { maxBatch: 10, delayMs: 60_000, weigh: (n) => n });
+  const heavy = Promise.all([submit(4), submit(7)]);
+  await heavy;
+  const light = submit(1);
+  submit.flush();
+  await light;
+  assert.deepEqual(flushes, [[4, 7], [1]]);
+});

@@ -25,6 +25,15 @@ function openChecked(path: string): Database.Database {
   }
 }
 
+/** Renames a database file with its -wal and -shm to `<path>.corrupt-<nowMs>`; returns the new path. */
+export function moveDatabaseAside(path: string, nowMs: number): string {
+  const aside = `${path}.corrupt-${nowMs}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
+  }
+  return aside;
+}
+
 /**
  * Opens `path` with WAL and synchronous=FULL. A file that is not a database, or fails quick_check, is
  * renamed to `<path>.corrupt-<time>` (with its -wal and -shm), one line is logged naming both paths,
@@ -35,10 +44,7 @@ export function openDurableDatabase(path: string, logger: Logger, what: string, 
     return { db: openChecked(path), quarantinedTo: undefined };
   } catch (err) {
     if (!existsSync(path)) throw err;
-    const aside = `${path}.corrupt-${nowMs}`;
-    for (const suffix of ['', '-wal', '-shm']) {
-      if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
-    }
+    const aside = moveDatabaseAside(path, nowMs);
     logger.error(
       { path, quarantinedTo: aside, err: (err as Error).message },
       `${what} at ${path} is damaged; moved it to ${aside} and started a new one`,

@@ -2,6 +2,7 @@
 // acknowledges them, and the hub's backfill requests with their progress. [FM-DURABLE-1] [FM-DURABLE-5]
 // [FM-DURABLE-6]; design in docs/decisions/0001-durable-plane.md.
 
+import type Database from 'better-sqlite3';
 import { createGroupCommit, FieldmeshError, type Logger, silentLogger } from '../../kit/index.js';
 import { openDurableDatabase } from '../../platform/index.js';
 import type { AckLane, DroppedRange, EventPriority, HistorySeries, RepairedRange, SeriesType } from '../../protocol/index.js';
@@ -76,8 +77,14 @@ export interface OutboxBacklog {
   readonly oldestPendingMs: number | undefined;
 }
 
-export interface OutboxOptions {
-  readonly path: string;
+/**
+ * Where the outbox keeps its tables (all named `outbox_*`): `database`, a connection it shares (the agent's is
+ * the store's, so that the record sink commits both in one transaction: decision 0001), or a file of its own
+ * at `path` (opened, and a damaged one moved aside, as `openDurableDatabase` does).
+ */
+export type OutboxOptions = OutboxSettings & ({ readonly path: string } | { readonly database: Database.Database });
+
+export interface OutboxSettings {
   readonly maxSampleRows?: number;
   readonly logger?: Logger;
   /** Called with the rows deleted unsent by coalescing (for counters). */
@@ -85,9 +92,19 @@ export interface OutboxOptions {
 }
 
 export interface Outbox {
+  /** The connection the outbox's tables live on. */
+  readonly database: Database.Database;
   /** Durable once resolved (same group commit for concurrent callers). */
   appendSamples(samples: readonly OutboxSample[]): Promise<void>;
   appendEvent(event: OutboxEvent): Promise<void>;
+  /**
+   * For a caller that commits the outbox's rows in a transaction of its own on `database` (the record sink,
+   * with the store's rows): call inside that transaction, then `settleWrite` once it committed or rolled back.
+   * The samples must have whole ms times from 0 on.
+   */
+  writeInTransaction(samples: readonly OutboxSample[], events: readonly OutboxEvent[]): void;
+  /** After `writeInTransaction`'s transaction: counts its coalesced rows once committed, forgets its cached series once rolled back. */
+  settleWrite(committed: boolean): void;
   /** Events with seq > afterSeq, oldest first. */
   pendingEvents(afterSeq: number, limit: number): PendingEvent[];
   /** Sample rows with seq > afterSeq, at most maxRows, grouped by series with ascending unique times. */
@@ -114,32 +131,54 @@ export interface Outbox {
    * far is acknowledged: its range [lastSeq, lastSeq] names the last row ever queued.
    */
   reportBatch(): HistoryBatch | undefined;
-  /** Where a damaged file was moved at open, if it was. */
+  /** Where a damaged file was moved at open, if it was (only with a file of its own). */
   readonly quarantinedTo: string | undefined;
+  /** Closes the file of its own; a shared connection is its owner's to close. */
   close(): void;
 }
 
 type Write = { kind: 'samples'; samples: readonly OutboxSample[] } | { kind: 'event'; event: OutboxEvent };
 
-export function createSqliteOutbox(options: OutboxOptions): Outbox {
-  const logger = options.logger ?? silentLogger;
-  const maxRows = options.maxSampleRows ?? OUTBOX_MAX_SAMPLE_ROWS;
-  const { db, quarantinedTo } = openDurableDatabase(options.path, logger, 'outbox');
+/** Bytes of `db`'s file that the outbox's tables and indexes take (their pages, from `dbstat`). */
+export function outboxDiskBytes(db: Database.Database): number {
+  // One b-tree at a time: dbstat walks only the b-tree its `name` constraint names.
+  const names = db
+    .prepare("SELECT name FROM sqlite_master WHERE tbl_name LIKE 'outbox\\_%' ESCAPE '\\' AND rootpage > 0")
+    .pluck()
+    .all() as string[];
+  const size = db.prepare('SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = ? AND aggregate = TRUE').pluck();
+  let bytes = 0;
+  for (const name of names) bytes += size.get(name) as number;
+  return bytes;
+}
+
+/** Tables of the outbox, all `outbox_*` so that they can share the store's file; created when missing. */
+export function createOutboxTables(db: Database.Database): void {
   db.exec(`
-    CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, type TEXT NOT NULL, unit TEXT NOT NULL, UNIQUE (name, labels));
-    CREATE TABLE IF NOT EXISTS samples (seq INTEGER PRIMARY KEY AUTOINCREMENT, series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL);
-    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority TEXT NOT NULL, ts INTEGER NOT NULL, payload BLOB NOT NULL);
-    CREATE TABLE IF NOT EXISTS dropped (id INTEGER PRIMARY KEY AUTOINCREMENT, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, rows INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS samples_by_series ON samples (series_id, seq);
-    CREATE TABLE IF NOT EXISTS backfills (
+    CREATE TABLE IF NOT EXISTS outbox_series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, type TEXT NOT NULL, unit TEXT NOT NULL, UNIQUE (name, labels));
+    CREATE TABLE IF NOT EXISTS outbox_samples (seq INTEGER PRIMARY KEY AUTOINCREMENT, series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL);
+    CREATE TABLE IF NOT EXISTS outbox_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority TEXT NOT NULL, ts INTEGER NOT NULL, payload BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS outbox_dropped (id INTEGER PRIMARY KEY AUTOINCREMENT, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, rows INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS outbox_samples_by_series ON outbox_samples (series_id, seq);
+    CREATE TABLE IF NOT EXISTS outbox_backfills (
       id TEXT PRIMARY KEY, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, selectors TEXT NOT NULL,
       cursor_ms INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0, received_at INTEGER NOT NULL,
       reported INTEGER NOT NULL DEFAULT 0, arrival INTEGER NOT NULL DEFAULT 0
     );
   `);
+}
+
+export function createSqliteOutbox(options: OutboxOptions): Outbox {
+  const logger = options.logger ?? silentLogger;
+  const maxRows = options.maxSampleRows ?? OUTBOX_MAX_SAMPLE_ROWS;
+  const owned = 'path' in options;
+  const { db, quarantinedTo } = owned
+    ? openDurableDatabase(options.path, logger, 'outbox')
+    : { db: options.database, quarantinedTo: undefined };
+  createOutboxTables(db);
   const seriesIds = new Map<string, number>();
   const seriesById = new Map<number, { name: string; labels: Record<string, string>; type: SeriesType; unit: string }>();
-  for (const row of db.prepare('SELECT id, name, labels, type, unit FROM series').all() as Array<{
+  for (const row of db.prepare('SELECT id, name, labels, type, unit FROM outbox_series').all() as Array<{
     id: number;
     name: string;
     labels: string;
@@ -149,12 +188,46 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     seriesIds.set(`${row.name}${row.labels}`, row.id);
     seriesById.set(row.id, { name: row.name, labels: JSON.parse(row.labels) as Record<string, string>, type: row.type, unit: row.unit });
   }
-  let sampleRows = (db.prepare('SELECT COUNT(*) AS n FROM samples').get() as { n: number }).n;
+  let sampleRows = (db.prepare('SELECT COUNT(*) AS n FROM outbox_samples').get() as { n: number }).n;
 
-  const insertSeries = db.prepare('INSERT INTO series (name, labels, type, unit) VALUES (?, ?, ?, ?)');
+  const insertSeries = db.prepare('INSERT INTO outbox_series (name, labels, type, unit) VALUES (?, ?, ?, ?)');
   // SQLite stores NaN as NULL; values are never null otherwise, so NULL reads back as NaN.
-  const insertSample = db.prepare('INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)');
-  const insertEvent = db.prepare('INSERT OR IGNORE INTO events (id, kind, priority, ts, payload) VALUES (?, ?, ?, ?, ?)');
+  const insertSample = db.prepare('INSERT INTO outbox_samples (series_id, ts, value) VALUES (?, ?, ?)');
+  const insertEvent = db.prepare('INSERT OR IGNORE INTO outbox_events (id, kind, priority, ts, payload) VALUES (?, ?, ?, ?, ?)');
+
+  /**
+   * What the transaction in progress changed in memory, undone when it rolls back (the ids of the series it
+   * added may be handed out again) and counted when it commits (rows coalesced).
+   */
+  let unsettled = { series: [] as string[], dropped: 0 };
+  function settle(committed: boolean): void {
+    const done = unsettled;
+    unsettled = { series: [], dropped: 0 };
+    if (committed) {
+      if (done.dropped > 0) options.onDropped?.(done.dropped);
+      return;
+    }
+    for (const key of done.series) {
+      const id = seriesIds.get(key);
+      seriesIds.delete(key);
+      if (id !== undefined) seriesById.delete(id);
+    }
+    sampleRows = (db.prepare('SELECT COUNT(*) AS n FROM outbox_samples').get() as { n: number }).n;
+  }
+  /** Runs `tx` (a transaction) and settles what it changed in memory. */
+  function settled<A extends unknown[], R>(tx: (...args: A) => R): (...args: A) => R {
+    return (...args) => {
+      let result: R;
+      try {
+        result = tx(...args);
+      } catch (err) {
+        settle(false);
+        throw err;
+      }
+      settle(true);
+      return result;
+    };
+  }
 
   function seriesId(s: OutboxSample): number {
     const labels = JSON.stringify(Object.fromEntries(Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1))));
@@ -164,6 +237,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       id = Number(insertSeries.run(s.name, labels, s.type, s.unit).lastInsertRowid);
       seriesIds.set(key, id);
       seriesById.set(id, { name: s.name, labels: JSON.parse(labels) as Record<string, string>, type: s.type, unit: s.unit });
+      unsettled.series.push(key);
     }
     return id;
   }
@@ -173,10 +247,12 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     if (sampleRows <= maxRows) return;
     const excess = sampleRows - Math.floor(maxRows * COALESCE_TO);
     const victims = db
-      .prepare(`SELECT seq, ts FROM samples WHERE seq NOT IN (SELECT MAX(seq) FROM samples GROUP BY series_id) ORDER BY seq LIMIT ?`)
+      .prepare(
+        `SELECT seq, ts FROM outbox_samples WHERE seq NOT IN (SELECT MAX(seq) FROM outbox_samples GROUP BY series_id) ORDER BY seq LIMIT ?`,
+      )
       .all(excess) as Array<{ seq: number; ts: number }>;
     if (victims.length === 0) return;
-    const del = db.prepare('DELETE FROM samples WHERE seq = ?');
+    const del = db.prepare('DELETE FROM outbox_samples WHERE seq = ?');
     let from = Number.POSITIVE_INFINITY;
     let to = Number.NEGATIVE_INFINITY;
     for (const v of victims) {
@@ -184,26 +260,30 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       from = Math.min(from, v.ts);
       to = Math.max(to, v.ts);
     }
-    db.prepare('INSERT INTO dropped (from_ms, to_ms, rows) VALUES (?, ?, ?)').run(from, to, victims.length);
+    db.prepare('INSERT INTO outbox_dropped (from_ms, to_ms, rows) VALUES (?, ?, ?)').run(from, to, victims.length);
     sampleRows -= victims.length;
-    options.onDropped?.(victims.length);
+    unsettled.dropped += victims.length;
     logger.warn({ rows: victims.length, fromMs: from, toMs: to }, 'outbox at its cap: older samples coalesced to the latest per series');
   }
 
-  const flush = db.transaction((writes: readonly Write[]) => {
-    for (const w of writes) {
-      if (w.kind === 'event') {
-        const e = w.event;
-        insertEvent.run(e.id, e.kind, e.priority, e.time, Buffer.from(e.payload));
-      } else {
-        for (const s of w.samples) {
-          insertSample.run(seriesId(s), s.time, Number.isNaN(s.value) ? null : s.value);
-          sampleRows++;
-        }
-      }
+  /** Inside a transaction: the rows, then coalescing past the cap. */
+  function write(samples: readonly OutboxSample[], events: readonly OutboxEvent[]): void {
+    for (const e of events) insertEvent.run(e.id, e.kind, e.priority, e.time, Buffer.from(e.payload));
+    for (const s of samples) {
+      insertSample.run(seriesId(s), s.time, Number.isNaN(s.value) ? null : s.value);
+      sampleRows++;
     }
     coalesce();
-  });
+  }
+
+  const flush = settled(
+    db.transaction((writes: readonly Write[]) => {
+      for (const w of writes) {
+        if (w.kind === 'event') write([], [w.event]);
+        else write(w.samples, []);
+      }
+    }),
+  );
   const submit = createGroupCommit<Write>((writes) => flush(writes), { maxBatch: 256, delayMs: 0 });
 
   /** Dropped ranges reported in frames not yet acknowledged, by the frame's lastSeq. */
@@ -220,12 +300,16 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     last_seq: number;
     reported: number;
   };
-  const selectBackfill = db.prepare('SELECT * FROM backfills WHERE id = ?');
-  let backfillArrival = (db.prepare('SELECT COALESCE(MAX(arrival), 0) AS n FROM backfills').get() as { n: number }).n;
+  const selectBackfill = db.prepare('SELECT * FROM outbox_backfills WHERE id = ?');
+  let backfillArrival = (db.prepare('SELECT COALESCE(MAX(arrival), 0) AS n FROM outbox_backfills').get() as { n: number }).n;
 
   function droppedReports(): DroppedRange[] {
     return (
-      db.prepare('SELECT from_ms, to_ms, rows FROM dropped ORDER BY id').all() as Array<{ from_ms: number; to_ms: number; rows: number }>
+      db.prepare('SELECT from_ms, to_ms, rows FROM outbox_dropped ORDER BY id').all() as Array<{
+        from_ms: number;
+        to_ms: number;
+        rows: number;
+      }>
     ).map((d) => ({ fromMs: d.from_ms, toMs: d.to_ms, rows: d.rows }));
   }
 
@@ -236,15 +320,15 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
   function finishedBackfills(): Array<{ id: string; from_ms: number; to_ms: number }> {
     return db
       .prepare(
-        `SELECT id, from_ms, to_ms FROM backfills WHERE reported = 0 AND cursor_ms > to_ms
-           AND last_seq < COALESCE((SELECT MIN(seq) FROM samples), 9007199254740991) ORDER BY arrival LIMIT 1024`,
+        `SELECT id, from_ms, to_ms FROM outbox_backfills WHERE reported = 0 AND cursor_ms > to_ms
+           AND last_seq < COALESCE((SELECT MIN(seq) FROM outbox_samples), 9007199254740991) ORDER BY arrival LIMIT 1024`,
       )
       .all() as Array<{ id: string; from_ms: number; to_ms: number }>;
   }
 
   /** Registers the reports a frame ending at `lastSeq` carries, so its ack clears them. */
   function reports(lastSeq: number): { dropped: DroppedRange[]; repaired: RepairedRange[] } {
-    const droppedRows = db.prepare('SELECT MAX(id) AS id FROM dropped').get() as { id: number | null };
+    const droppedRows = db.prepare('SELECT MAX(id) AS id FROM outbox_dropped').get() as { id: number | null };
     if (droppedRows.id !== null) droppedInFlight.set(lastSeq, droppedRows.id);
     const finished = finishedBackfills();
     if (finished.length > 0)
@@ -258,23 +342,31 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     };
   }
 
-  const enqueueBackfillTx = db.transaction((task: BackfillTask, samples: readonly OutboxSample[], nextCursorMs: number): boolean => {
-    const { id } = task;
-    const now = selectBackfill.get(id) as BackfillRow | undefined;
-    if (now === undefined || now.cursor_ms !== task.cursorMs || now.from_ms !== task.fromMs || now.to_ms !== task.toMs) return true;
-    if (samples.length > 0 && sampleRows + samples.length > maxRows) return false;
-    let lastSeq = 0;
-    for (const s of samples) {
-      lastSeq = Number(insertSample.run(seriesId(s), s.time, Number.isNaN(s.value) ? null : s.value).lastInsertRowid);
-      sampleRows++;
-    }
-    if (lastSeq > 0) db.prepare('UPDATE backfills SET cursor_ms = ?, last_seq = ? WHERE id = ?').run(nextCursorMs, lastSeq, id);
-    else db.prepare('UPDATE backfills SET cursor_ms = ? WHERE id = ?').run(nextCursorMs, id);
-    return true;
-  });
+  const enqueueBackfillTx = settled(
+    db.transaction((task: BackfillTask, samples: readonly OutboxSample[], nextCursorMs: number): boolean => {
+      const { id } = task;
+      const now = selectBackfill.get(id) as BackfillRow | undefined;
+      if (now === undefined || now.cursor_ms !== task.cursorMs || now.from_ms !== task.fromMs || now.to_ms !== task.toMs) return true;
+      if (samples.length > 0 && sampleRows + samples.length > maxRows) return false;
+      let lastSeq = 0;
+      for (const s of samples) {
+        lastSeq = Number(insertSample.run(seriesId(s), s.time, Number.isNaN(s.value) ? null : s.value).lastInsertRowid);
+        sampleRows++;
+      }
+      if (lastSeq > 0) db.prepare('UPDATE outbox_backfills SET cursor_ms = ?, last_seq = ? WHERE id = ?').run(nextCursorMs, lastSeq, id);
+      else db.prepare('UPDATE outbox_backfills SET cursor_ms = ? WHERE id = ?').run(nextCursorMs, id);
+      return true;
+    }),
+  );
 
   return {
+    database: db,
     quarantinedTo,
+    writeInTransaction(samples, events) {
+      if (!db.inTransaction) throw new Error('outbox writeInTransaction: no transaction is open on its database');
+      write(samples, events);
+    },
+    settleWrite: settle,
     appendSamples(samples) {
       const bad = samples.find((x) => !Number.isSafeInteger(x.time) || x.time < 0);
       if (bad !== undefined) {
@@ -290,7 +382,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     },
     pendingEvents(afterSeq, limit) {
       const rows = db
-        .prepare('SELECT seq, id, kind, priority, ts, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?')
+        .prepare('SELECT seq, id, kind, priority, ts, payload FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?')
         .all(afterSeq, limit) as Array<{
         seq: number;
         id: string;
@@ -310,7 +402,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     },
     historyBatch(afterSeq, limit) {
       const rows = db
-        .prepare('SELECT seq, series_id, ts, value FROM samples WHERE seq > ? ORDER BY seq LIMIT ?')
+        .prepare('SELECT seq, series_id, ts, value FROM outbox_samples WHERE seq > ? ORDER BY seq LIMIT ?')
         .all(afterSeq, limit) as Array<{
         seq: number;
         series_id: number;
@@ -338,28 +430,28 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       return { firstSeq: afterSeq + 1, lastSeq, rows: rows.length, series, ...reports(lastSeq) };
     },
     reportBatch() {
-      const owed = db.prepare('SELECT 1 FROM dropped LIMIT 1').get() !== undefined || finishedBackfills().length > 0;
+      const owed = db.prepare('SELECT 1 FROM outbox_dropped LIMIT 1').get() !== undefined || finishedBackfills().length > 0;
       if (!owed) return undefined;
-      const last = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'samples'").get() as { seq: number } | undefined;
+      const last = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox_samples'").get() as { seq: number } | undefined;
       const lastSeq = last?.seq ?? 0;
       return { firstSeq: lastSeq, lastSeq, rows: 0, series: [], ...reports(lastSeq) };
     },
     ack(lane, firstSeq, lastSeq) {
-      if (lane === 'events') return db.prepare('DELETE FROM events WHERE seq BETWEEN ? AND ?').run(firstSeq, lastSeq).changes;
-      const deleted = db.prepare('DELETE FROM samples WHERE seq BETWEEN ? AND ?').run(firstSeq, lastSeq).changes;
+      if (lane === 'events') return db.prepare('DELETE FROM outbox_events WHERE seq BETWEEN ? AND ?').run(firstSeq, lastSeq).changes;
+      const deleted = db.prepare('DELETE FROM outbox_samples WHERE seq BETWEEN ? AND ?').run(firstSeq, lastSeq).changes;
       sampleRows -= deleted;
       const droppedUpTo = droppedInFlight.get(lastSeq);
       if (droppedUpTo !== undefined) {
-        db.prepare('DELETE FROM dropped WHERE id <= ?').run(droppedUpTo);
+        db.prepare('DELETE FROM outbox_dropped WHERE id <= ?').run(droppedUpTo);
         droppedInFlight.delete(lastSeq);
       }
       const repaired = repairedInFlight.get(lastSeq);
       if (repaired !== undefined) {
-        const mark = db.prepare('UPDATE backfills SET reported = 1 WHERE id = ? AND cursor_ms > to_ms');
+        const mark = db.prepare('UPDATE outbox_backfills SET reported = 1 WHERE id = ? AND cursor_ms > to_ms');
         db.transaction(() => {
           for (const id of repaired) mark.run(id);
           db.prepare(
-            'DELETE FROM backfills WHERE reported = 1 AND id NOT IN (SELECT id FROM backfills WHERE reported = 1 ORDER BY arrival DESC LIMIT ?)',
+            'DELETE FROM outbox_backfills WHERE reported = 1 AND id NOT IN (SELECT id FROM outbox_backfills WHERE reported = 1 ORDER BY arrival DESC LIMIT ?)',
           ).run(REPORTED_BACKFILLS_KEPT);
         })();
       }
@@ -369,8 +461,10 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     },
     backlog() {
       // The oldest queued row's time: rows queue in collection order, and this stays O(1).
-      const oldest = (db.prepare('SELECT ts AS t FROM samples ORDER BY seq LIMIT 1').get() as { t: number } | undefined) ?? { t: null };
-      const events = db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number };
+      const oldest = (db.prepare('SELECT ts AS t FROM outbox_samples ORDER BY seq LIMIT 1').get() as { t: number } | undefined) ?? {
+        t: null,
+      };
+      const events = db.prepare('SELECT COUNT(*) AS n FROM outbox_events').get() as { n: number };
       return { sampleRows, eventRows: events.n, oldestPendingMs: oldest.t ?? undefined };
     },
     sampleRoom() {
@@ -381,11 +475,11 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       const known = selectBackfill.get(request.id) as BackfillRow | undefined;
       if (known !== undefined && known.from_ms === request.fromMs && known.to_ms === request.toMs && known.selectors === selectors) {
         if (known.cursor_ms <= known.to_ms || known.reported === 0) return 'pending';
-        db.prepare('UPDATE backfills SET reported = 0 WHERE id = ?').run(request.id);
+        db.prepare('UPDATE outbox_backfills SET reported = 0 WHERE id = ?').run(request.id);
         return 'reported-again';
       }
       db.prepare(
-        `INSERT INTO backfills (id, from_ms, to_ms, selectors, cursor_ms, last_seq, received_at, reported, arrival)
+        `INSERT INTO outbox_backfills (id, from_ms, to_ms, selectors, cursor_ms, last_seq, received_at, reported, arrival)
          VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?)
          ON CONFLICT (id) DO UPDATE SET from_ms = excluded.from_ms, to_ms = excluded.to_ms, selectors = excluded.selectors,
            cursor_ms = excluded.cursor_ms, last_seq = 0, received_at = excluded.received_at, reported = 0, arrival = excluded.arrival`,
@@ -393,7 +487,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       return 'added';
     },
     backfillTasks() {
-      return (db.prepare('SELECT * FROM backfills WHERE cursor_ms <= to_ms ORDER BY arrival').all() as BackfillRow[]).map((r) => ({
+      return (db.prepare('SELECT * FROM outbox_backfills WHERE cursor_ms <= to_ms ORDER BY arrival').all() as BackfillRow[]).map((r) => ({
         id: r.id,
         fromMs: r.from_ms,
         toMs: r.to_ms,
@@ -405,7 +499,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
       return enqueueBackfillTx(task, samples, nextCursorMs);
     },
     close() {
-      db.close();
+      if (owned) db.close();
     },
   };
 }

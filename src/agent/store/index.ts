@@ -1,6 +1,13 @@
 // The node's local time-series store: the SampleStore port and its SQLite implementation.
 export { type DecodedChunk, decodeChunk, encodeChunk, MAX_CHUNK_TS } from './chunk-codec.js';
-export { createSqliteStore, type SqliteStore, type SqliteStoreOptions, type StoreOpenReport } from './sqlite-store.js';
+export {
+  checkStoreSamples,
+  createSqliteStore,
+  type SqliteStore,
+  type SqliteStoreOptions,
+  type StoreOpenReport,
+  type StoreWrite,
+} from './sqlite-store.js';
 export type {
   RollupFn,
   SampleStore,

@@ -29,6 +29,11 @@ export interface SqliteStoreOptions {
   readonly retentionMs?: number;
   /** Size cap of the database file with its WAL, in bytes; past it the oldest chunks go. Default none. */
   readonly maxBytes?: number;
+  /**
+   * Bytes of the file that other tables sharing it hold (the agent's outbox: decision 0001), left out of
+   * `maxBytes`: the store deletes its own chunks for its own size only. Asked only when the file is over the cap.
+   */
+  readonly sharedBytes?: (db: Database.Database) => number;
   /** Width of the aligned time window one chunk covers, in ms. Default 2 h (as Gorilla and Prometheus). */
   readonly chunkSpanMs?: number;
   /**
@@ -56,8 +61,24 @@ export interface StoreOpenReport {
   readonly reason?: string;
 }
 
+/**
+ * The store's part of a transaction that a caller runs on the store's database (the record sink commits
+ * the outbox's rows with it). `write` inside the transaction, then `settle` at once, before anything
+ * else writes to the store.
+ */
+export interface StoreWrite {
+  /** The batch's new series and ONE head_log row holding all its samples. */
+  write(): void;
+  /** Committed: the samples reach the in-memory head. Rolled back: the series `write` added are forgotten. */
+  settle(committed: boolean): void;
+}
+
 export interface SqliteStore extends SampleStore {
   readonly path: string;
+  /** The connection: other tables may share the file and its transactions (the outbox, in the agent). */
+  readonly database: Database.Database;
+  /** A write of `batches` for a transaction the caller runs on `database`; the samples must pass `checkStoreSamples`. */
+  prepareWrite(batches: readonly (readonly StoreSample[])[]): StoreWrite;
   readonly openReport: StoreOpenReport;
   /** Database files moved aside as unreadable at open (0 or 1). */
   readonly quarantined: number;
@@ -144,6 +165,19 @@ function fileBytes(path: string): number {
     }
   }
   return total;
+}
+
+/** Throws FM_STORE_SAMPLE_INVALID unless every sample has an integer ms time in [0, 2^52] and a number value. */
+export function checkStoreSamples(samples: readonly StoreSample[]): void {
+  for (const s of samples) {
+    if (!Number.isSafeInteger(s.time) || s.time < 0 || s.time > MAX_CHUNK_TS || typeof s.value !== 'number') {
+      throw new FieldmeshError(
+        'FM_STORE_SAMPLE_INVALID',
+        `sample ${s.name} needs an integer ms time in [0, 2^52] and a number value (got ${s.time}, ${s.value})`,
+        { details: { name: s.name, time: s.time } },
+      );
+    }
+  }
 }
 
 /** Opens the file and proves it readable; throws when it is not a database or fails quick_check. */
@@ -331,22 +365,51 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return id;
   }
 
-  /** One transaction: new series, then ONE head_log row holding every sample of the batch. */
-  const writeBatch = db.transaction((batches: (readonly StoreSample[])[], count: number, added: string[]) => {
-    if (commitIds.length < count) commitIds = new Float64Array(count);
-    const ids = commitIds;
-    const writer = commitWriter;
-    writer.reset();
-    let k = 0;
-    for (const samples of batches) {
-      for (const s of samples) {
-        const id = seriesIdFor(s, added);
-        ids[k++] = id;
-        writer.add(id, s.time, s.value);
-      }
-    }
-    stmt.insertHeadLog.run(writer.minTs, writer.maxTs, writer.bytes());
-  });
+  /** The store's part of a transaction: new series, then ONE head_log row holding every sample of the batches. */
+  function prepareWrite(batches: readonly (readonly StoreSample[])[]): StoreWrite {
+    const added: string[] = [];
+    let count = 0;
+    for (const samples of batches) count += samples.length;
+    return {
+      write() {
+        if (count === 0) return;
+        // Reused across commits: settle() reads the ids before any other write can run.
+        if (commitIds.length < count) commitIds = new Float64Array(count);
+        const ids = commitIds;
+        const writer = commitWriter;
+        writer.reset();
+        let k = 0;
+        for (const samples of batches) {
+          for (const s of samples) {
+            const id = seriesIdFor(s, added);
+            ids[k++] = id;
+            writer.add(id, s.time, s.value);
+          }
+        }
+        stmt.insertHeadLog.run(writer.minTs, writer.maxTs, writer.bytes());
+      },
+      settle(committed) {
+        if (!committed) {
+          // The transaction rolled back, so the series it created do not exist either.
+          for (const key of added) {
+            const id = byKey.get(key);
+            byKey.delete(key);
+            if (id !== undefined) byId.delete(id);
+          }
+          if (added.length > 0) idCache = new WeakMap();
+          return;
+        }
+        // Committed and fsynced: only now does the in-memory head see the samples.
+        const ids = commitIds;
+        let k = 0;
+        for (const samples of batches) {
+          for (const s of samples) headSamples += headOf(ids[k++] as number).set(s.time, s.value);
+        }
+      },
+    };
+  }
+
+  const runWrite = db.transaction((w: StoreWrite) => w.write());
 
   /** Commits the pending batch in one transaction (one WAL fsync) and settles every waiter of it. */
   function commitPending(): void {
@@ -359,28 +422,17 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     pending = [];
     pendingWaiters = [];
     pendingCount = 0;
-    const added: string[] = [];
+    const w = prepareWrite(batches);
     try {
-      writeBatch(batches, count, added);
+      runWrite(w);
     } catch (err) {
-      // The transaction rolled back, so the series it created do not exist either.
-      for (const key of added) {
-        const id = byKey.get(key);
-        byKey.delete(key);
-        if (id !== undefined) byId.delete(id);
-      }
-      if (added.length > 0) idCache = new WeakMap();
+      w.settle(false);
       log.error({ err, samples: count }, 'store commit failed');
-      for (const w of waiters) w.reject(err);
+      for (const waiter of waiters) waiter.reject(err);
       return;
     }
-    // Committed and fsynced: only now does the in-memory head see the samples.
-    const ids = commitIds;
-    let k = 0;
-    for (const samples of batches) {
-      for (const s of samples) headSamples += headOf(ids[k++] as number).set(s.time, s.value);
-    }
-    for (const w of waiters) w.resolve();
+    w.settle(true);
+    for (const waiter of waiters) waiter.resolve();
   }
 
   /** Why a decoded head_log row cannot be trusted, or undefined when it can. */
@@ -499,18 +551,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   migrateOldHead();
   replayHeadLog();
-
-  function validate(samples: readonly StoreSample[]): void {
-    for (const s of samples) {
-      if (!Number.isSafeInteger(s.time) || s.time < 0 || s.time > MAX_CHUNK_TS || typeof s.value !== 'number') {
-        throw new FieldmeshError(
-          'FM_STORE_SAMPLE_INVALID',
-          `sample ${s.name} needs an integer ms time in [0, 2^52] and a number value (got ${s.time}, ${s.value})`,
-          { details: { name: s.name, time: s.time } },
-        );
-      }
-    }
-  }
 
   function assertOpen(): void {
     if (closed) throw new FieldmeshError('FM_STORE_CLOSED', `store ${path} is closed`);
@@ -750,11 +790,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
+  /** The file with its WAL, less what the tables sharing it hold. */
+  const ownBytes = () => fileBytes(path) - (options.sharedBytes?.(db) ?? 0);
+
   function enforceSizeCap(cap: number): number {
-    let sizeBefore = fileBytes(path);
-    if (sizeBefore <= cap) return 0;
+    if (fileBytes(path) <= cap) return 0;
     shrinkFile();
-    sizeBefore = fileBytes(path);
+    const sizeBefore = ownBytes();
+    if (sizeBefore <= cap) return 0;
     let size = sizeBefore;
     let deletedSamples = 0;
     let deletedChunks = 0;
@@ -790,7 +833,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         })();
       }
       shrinkFile();
-      size = fileBytes(path);
+      size = ownBytes();
     }
     const rollupPart = deletedRollups > 0 ? ` and the ${deletedRollups} oldest rollup rows` : '';
     const line = `store over its ${cap}-byte cap at ${sizeBefore} bytes: deleted the ${deletedChunks} oldest chunks (${deletedSamples} samples)${rollupPart}, now ${size} bytes`;
@@ -833,6 +876,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const store: SqliteStore = {
     path,
+    database: db,
+    prepareWrite(batches) {
+      assertOpen();
+      return prepareWrite(batches);
+    },
     get openReport() {
       return openReport;
     },
@@ -849,7 +897,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     append(samples) {
       try {
         assertOpen();
-        validate(samples);
+        checkStoreSamples(samples);
       } catch (err) {
         return Promise.reject(err);
       }
