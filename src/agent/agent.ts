@@ -34,10 +34,11 @@ import type { AgentConfig } from './config.js';
 import { configVersionOf } from './config-version.js';
 import { CriticalSet } from './critical-set.js';
 import { createAgentHttp, listenWithFallback } from './http-server.js';
-import { Backfiller, createSqliteOutbox, Replicator } from './outbox/index.js';
+import { Backfiller, Replicator } from './outbox/index.js';
 import { Publisher } from './publisher.js';
 import { QueryResponder } from './query-responder.js';
 import { type ApplyResult, createNodeReconcile, type NodeReconcile, type ReconcileOverrides } from './reconcile/index.js';
+import { type NodeRecords, openNodeRecords } from './record-sink.js';
 import {
   createHealthProbe,
   createPidRegistry,
@@ -50,7 +51,7 @@ import {
   type ServiceEvent,
   type ServiceSupervisor,
 } from './services/index.js';
-import { createSqliteStore, type StoreSample } from './store/index.js';
+import type { StoreSample } from './store/index.js';
 import { registerZoneMetrics } from './zones/zone-metrics.js';
 import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
 import { splitZoneDatagrams } from './zones/zone-segment.js';
@@ -88,6 +89,8 @@ export interface AgentOverrides {
   };
   /** How often zone signing's files are polled for a change (default 1 s). */
   readonly zoneSigningPollMs?: number;
+  /** The store, outbox and record sink instead of `openNodeRecords` on the state dir (bench/record-sink.ts measures another layout). */
+  readonly records?: (stateDir: string) => NodeRecords;
 }
 
 export interface AgentStats {
@@ -245,22 +248,25 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     metrics,
   });
   mkdirSync(stateDir, { recursive: true });
-  const store = createSqliteStore({
-    path: join(stateDir, 'store.db'),
-    retentionMs: config.store.retention,
-    ...(config.store.maxBytes !== undefined ? { maxBytes: config.store.maxBytes } : {}),
-    rollups: config.store.rollups.map((r) => ({ resolutionMs: r.resolution, retentionMs: r.retention })),
-    clock,
-    logger,
-  });
+  // [FM-DURABLE-1] One file, store.db: the store, the outbox, and the sink that commits a batch to both at once.
+  const { store, outbox, sink, carryOver } =
+    overrides.records?.(stateDir) ??
+    openNodeRecords({
+      dir: stateDir,
+      store: {
+        retentionMs: config.store.retention,
+        ...(config.store.maxBytes !== undefined ? { maxBytes: config.store.maxBytes } : {}),
+        rollups: config.store.rollups.map((r) => ({ resolutionMs: r.resolution, retentionMs: r.retention })),
+        clock,
+      },
+      outbox: {
+        maxSampleRows: config.outbox.maxSampleRows,
+        onDropped: (rows) => metrics.outboxDropped.inc({ lane: 'samples', reason: 'cap' }, rows),
+      },
+      logger,
+    });
   if (store.quarantined > 0) metrics.quarantined.inc({ file: 'store' });
-  const outbox = createSqliteOutbox({
-    path: join(stateDir, 'outbox.db'),
-    maxSampleRows: config.outbox.maxSampleRows,
-    logger,
-    onDropped: (rows) => metrics.outboxDropped.inc({ lane: 'samples', reason: 'cap' }, rows),
-  });
-  if (outbox.quarantinedTo !== undefined) metrics.quarantined.inc({ file: 'outbox' });
+  if (carryOver.quarantinedTo !== undefined) metrics.quarantined.inc({ file: 'outbox' });
   const replicator = new Replicator({
     outbox,
     transport,
@@ -434,7 +440,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     // [FM-ZONE-DETECT] A detection reaches the zones at once; its copy for the hub goes through the outbox.
     if (event.kind === DETECTION_KIND) zones?.detect(event.payload as Detection);
     const payload = new TextEncoder().encode(JSON.stringify(event.payload ?? null));
-    await outbox.appendEvent({ id: event.id ?? createId(), kind: event.kind, priority: event.priority, time: event.time, payload });
+    await sink.recordEvent({ id: event.id ?? createId(), kind: event.kind, priority: event.priority, time: event.time, payload });
     eventsCollected++;
     metrics.eventsCollected.inc({ priority: event.priority });
     replicator.notify();
@@ -504,8 +510,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         const durable = samples
           .filter((s) => critical.observe(s) && config.outbox.replicateSamples)
           .map((s) => ({ name: s.name, labels: s.labels, type: s.type ?? 'gauge', unit: s.unit ?? '', time: s.time, value: s.value }));
-        // Everything collected is kept locally; the critical part also waits in the outbox for the hub.
-        await Promise.all([store.append(samples.map(toStoreSample)), outbox.appendSamples(durable)]);
+        // Everything collected is kept locally; the critical part also waits in the outbox for the hub: one commit.
+        await sink.record(samples.map(toStoreSample), durable);
         samplesCollected += samples.length;
         counter.inc(samples.length);
         if (durable.length > 0) replicator.notify();
@@ -748,6 +754,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       await backfiller.stop();
       await transport.close({ graceful });
       await http?.close();
+      sink.flush();
       outbox.close();
       await store.close();
       logLevel.close();

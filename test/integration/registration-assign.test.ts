@@ -204,7 +204,7 @@ test('registration assign: approved with --site farm --zone east, a pending node
     nodeYaml: { site: 'ranch', zone: 'west' },
   });
   assert.equal(readFileSync(nodeYaml, 'utf8'), nodeYamlText);
-  assert.equal(existsSync(join(dataDir(), 'farm', 'delta', 'outbox.db')), true);
+  assert.equal(existsSync(join(dataDir(), 'farm', 'delta', 'store.db')), true);
   assert.equal(existsSync(join(dataDir(), 'ranch', 'delta')), false);
   // The hub cleared its retained assignment once farm/delta announced itself.
   await waitFor(async () => !(await retainedOn('fieldmesh/_hub/assign/ranch/delta')), { what: 'retained assignment cleared' });

@@ -3,7 +3,7 @@
 // two brokers are a real partition: each side hears only its own half), detections pushed over HTTP
 // (`kind: detection`, the node's http_push collector), zone status read from `GET /api/v1/zones/:zone`,
 // operators' commands sent with the bearer token, and the audit read from each node's outbox
-// (`<dataDir>/<site>/<node>/outbox.db`, events that wait there for the hub). `heal` ends a partition: one
+// (table `outbox_events` of `<dataDir>/<site>/<node>/store.db`, events that wait there for the hub). `heal` ends a partition: one
 // broker goes and its address leads to another broker from then on, so its nodes reconnect there on
 // their own (no restart). With `udp`, there is no broker: the awareness plane and the zone link share UDP
 // multicast on loopback, or on a segment of network namespaces (test/kit/netns.ts) whose split and join are
@@ -263,9 +263,9 @@ export async function startZoneFleet(options: ZoneFleetOptions): Promise<ZoneFle
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     audit(id, kinds) {
-      const db = new Database(join(node(id).stateDir, 'outbox.db'), { readonly: true, fileMustExist: true });
+      const db = new Database(join(node(id).stateDir, 'store.db'), { readonly: true, fileMustExist: true });
       try {
-        const rows = db.prepare('SELECT seq, kind, priority, ts, payload FROM events ORDER BY seq').all() as {
+        const rows = db.prepare('SELECT seq, kind, priority, ts, payload FROM outbox_events ORDER BY seq').all() as {
           seq: number;
           kind: string;
           priority: string;
