@@ -13,7 +13,14 @@ import {
 } from '../awareness/index.js';
 import { type Clock, createId, describeError, FieldmeshError, type Logger, silentLogger, systemClock } from '../kit/index.js';
 import { nextBootEpoch } from '../platform/index.js';
-import { type Detection, FIELDMESH_VERSION, type LogLevelName, parseSelector } from '../protocol/index.js';
+import {
+  createFrameRouter,
+  type Detection,
+  FIELDMESH_VERSION,
+  type FrameRouter,
+  type LogLevelName,
+  parseSelector,
+} from '../protocol/index.js';
 import { createMqttTransport, createNoBrokerTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
 import { registerGetRoute } from './api/get-routes.js';
@@ -121,6 +128,8 @@ export interface Agent {
   readonly configVersion: string;
   readonly metrics: AgentMetrics;
   readonly transport: Transport;
+  /** The process's frame router: every part reading frames from the broker registers on it; its stats count them. */
+  readonly router: FrameRouter;
   /** The awareness plane, once started with `awareness.transport` other than none. */
   readonly awareness: AwarenessPlane | undefined;
   /** The zones this node takes part in, once started with `zones:` in its config (the demo and tests read them). */
@@ -232,6 +241,16 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       clock,
       logger,
     });
+  // [FM-TOPIC-5] The process's one frame router: every frame from the broker is parsed and decoded once, for all
+  // the parts below that read it; what does not decode is counted here, once.
+  const router = createFrameRouter({
+    source: transport,
+    prefix: config.topicPrefix,
+    onRejected: (r) => {
+      metrics.framesRejected.inc({ reason: r.reason });
+      logger.warn({ topic: r.topic, reason: r.reason }, `frame rejected: ${r.message}`);
+    },
+  });
   const publisher = new Publisher({
     identity,
     prefix: config.topicPrefix,
@@ -242,6 +261,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     tickMs: config.publish.tick,
     heartbeatMs: config.publish.heartbeat,
     transport,
+    router,
     critical,
     clock,
     logger,
@@ -270,6 +290,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const replicator = new Replicator({
     outbox,
     transport,
+    router,
     identity,
     prefix: config.topicPrefix,
     epoch,
@@ -293,9 +314,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   const backfiller = new Backfiller({
     outbox,
     store,
-    transport,
+    router,
     identity,
-    prefix: config.topicPrefix,
     clock,
     logger,
     critical: criticalSelectors.map((c) => parseSelector(c.match)),
@@ -313,6 +333,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     bootTime,
     configVersion,
     transport,
+    router,
     queries: createStoreQueries(store, { now: () => clock.now() }),
     clock,
     logger,
@@ -661,6 +682,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     configVersion,
     metrics,
     transport,
+    router,
     get awareness() {
       return awareness;
     },

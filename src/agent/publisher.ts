@@ -3,17 +3,8 @@
 // Events and history travel the durable plane (outbox/).
 
 import { type Clock, describeError, type Logger, type TimerHandle } from '../kit/index.js';
-import {
-  commandTopic,
-  decodeWireFrame,
-  encodeDeath,
-  FIELDMESH_VERSION,
-  hubTopic,
-  nodeTopic,
-  parseTopic,
-  SessionEncoder,
-} from '../protocol/index.js';
-import type { QoS, Transport, TransportMessage } from '../transport/index.js';
+import { encodeDeath, FIELDMESH_VERSION, type FrameRouter, type HubStateFrame, nodeTopic, SessionEncoder } from '../protocol/index.js';
+import type { QoS, Subscription, Transport } from '../transport/index.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { NodeIdentity } from './collectors/collector.js';
 import type { CriticalSet } from './critical-set.js';
@@ -29,6 +20,8 @@ export interface PublisherOptions {
   readonly tickMs: number;
   readonly heartbeatMs: number;
   readonly transport: Transport;
+  /** The process's frame router: the hub's rebirth requests and state come through it. */
+  readonly router: FrameRouter;
   readonly critical: CriticalSet;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -44,6 +37,7 @@ export class Publisher {
   private timer: TimerHandle | undefined;
   private hubEpoch: number | undefined;
   private stopped = false;
+  private subscriptions: Subscription[] = [];
 
   constructor(private readonly o: PublisherOptions) {
     this.encoder = new SessionEncoder(o.epoch);
@@ -60,12 +54,20 @@ export class Publisher {
   }
 
   start(): void {
-    const { transport, prefix, identity } = this.o;
+    const { transport, router, identity } = this.o;
     transport.on('connected', this.onConnected);
     transport.on('disconnected', this.onDisconnected);
-    transport.on('message', this.onMessage);
-    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'rebirth'), 1).catch(() => {});
-    void transport.subscribe(hubTopic(prefix, 'state'), 1).catch(() => {});
+    this.subscriptions = [
+      router.on(
+        'cmd/rebirth',
+        (frame) => {
+          this.o.logger.debug({ reason: frame.reason }, 'rebirth requested');
+          this.requestBirth('rebirth-request');
+        },
+        { site: identity.site, node: identity.node },
+      ),
+      router.on('hub/state', (frame, { message }) => this.onHubState(frame, message.retain)),
+    ];
     if (transport.connected) this.onConnected();
     this.schedule();
   }
@@ -77,7 +79,7 @@ export class Publisher {
     const { transport, prefix, identity } = this.o;
     transport.off('connected', this.onConnected);
     transport.off('disconnected', this.onDisconnected);
-    transport.off('message', this.onMessage);
+    for (const s of this.subscriptions) s.unsubscribe();
     if (transport.connected) {
       const death = encodeDeath({ epoch: this.o.epoch, reason: 'shutdown' });
       await this.send('death', nodeTopic(prefix, identity.site, identity.node, 'death'), death).catch(() => {});
@@ -101,29 +103,14 @@ export class Publisher {
     this.o.metrics.connected.set(0);
   };
 
-  private readonly onMessage = (msg: TransportMessage): void => {
-    const parsed = parseTopic(this.o.prefix, msg.topic);
-    if (parsed === undefined) return;
-    const isOwnCommand = parsed.kind === 'cmd' && parsed.site === this.o.identity.site && parsed.node === this.o.identity.node;
-    if (!isOwnCommand && !(parsed.kind === 'hub' && parsed.channel === 'state')) return;
-    const decoded = decodeWireFrame(msg.payload);
-    if (!decoded.ok) {
-      this.o.metrics.framesRejected.inc({ reason: decoded.error.reason });
-      this.o.logger.warn({ topic: msg.topic, code: decoded.error.code }, decoded.error.message);
-      return;
-    }
-    const frame = decoded.frame;
-    if (frame.type === 'rebirth') {
-      this.o.logger.debug({ reason: frame.reason }, 'rebirth requested');
-      this.requestBirth('rebirth-request');
-    } else if (frame.type === 'hubState' && frame.online) {
-      // [FM-SESSION-5] A hub that came online after our birth has not seen it: announce again.
-      // A retained state seen on subscribe describes a hub that was already up: it got our birth.
-      const known = this.hubEpoch;
-      this.hubEpoch = frame.epoch;
-      if ((known !== undefined && known !== frame.epoch) || (known === undefined && !msg.retain)) this.requestBirth('hub-online');
-    }
-  };
+  private onHubState(frame: HubStateFrame, retained: boolean): void {
+    if (!frame.online) return;
+    // [FM-SESSION-5] A hub that came online after our birth has not seen it: announce again.
+    // A retained state seen on subscribe describes a hub that was already up: it got our birth.
+    const known = this.hubEpoch;
+    this.hubEpoch = frame.epoch;
+    if ((known !== undefined && known !== frame.epoch) || (known === undefined && !retained)) this.requestBirth('hub-online');
+  }
 
   private schedule(): void {
     if (this.stopped) return;

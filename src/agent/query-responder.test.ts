@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { inflateRawSync } from 'node:zlib';
 import { FieldmeshError, ManualClock, silentLogger } from '../kit/index.js';
-import { commandTopic, decodeWireFrame, encodeQuery, nodeTopic, type ReplyFrame } from '../protocol/index.js';
+import { commandTopic, createFrameRouter, encodeQuery, type ReplyFrame } from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker, type Transport } from '../transport/index.js';
 import { createAgentMetrics } from './agent-metrics.js';
 import type { StoreQueries } from './api/store-queries.js';
@@ -34,6 +34,7 @@ async function setup(queries: StoreQueries) {
     bootTime: clock.now() - 5_000,
     configVersion: 'abcdefabcdef',
     transport: node,
+    router: createFrameRouter({ source: node, prefix: 'fieldmesh' }),
     queries,
     clock,
     logger: silentLogger,
@@ -43,11 +44,11 @@ async function setup(queries: StoreQueries) {
   });
   responder.start();
   const replies: Array<{ frame: ReplyFrame; body: { code?: string; message?: string } & Record<string, unknown> }> = [];
-  hub.on('message', (m) => {
-    const d = decodeWireFrame(m.payload);
-    if (d.ok && d.frame.type === 'reply') replies.push({ frame: d.frame, body: JSON.parse(inflateRawSync(d.frame.body).toString('utf8')) });
-  });
-  await hub.subscribe(nodeTopic('fieldmesh', 's1', 'n1', 'reply'), 1);
+  await createFrameRouter({ source: hub, prefix: 'fieldmesh' }).on(
+    'reply',
+    (frame) => replies.push({ frame, body: JSON.parse(inflateRawSync(frame.body).toString('utf8')) }),
+    { site: 's1', node: 'n1' },
+  ).ready;
   const ask = (requestId: string, kind: 'ping' | 'query_range' | 'series', timeoutMs = 10_000) =>
     hub.publish(
       commandTopic('fieldmesh', 's1', 'n1', 'query'),

@@ -6,20 +6,18 @@
 import { deflateRawSync } from 'node:zlib';
 import { type Clock, describeError, FieldmeshError, isFieldmeshError, type Logger } from '../kit/index.js';
 import {
-  commandTopic,
-  decodeWireFrame,
   encodeReply,
   FIELDMESH_VERSION,
+  type FrameRouter,
   MAX_REPLY_BODY_BYTES,
   nodeTopic,
   type Params,
-  parseTopic,
   type QueryFrame,
   type ReplyStatus,
   ZONE_PUMP_ACTIONS,
   type ZonePumpAction,
 } from '../protocol/index.js';
-import type { Transport, TransportMessage } from '../transport/index.js';
+import type { Subscription, Transport } from '../transport/index.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { StoreQueries } from './api/store-queries.js';
 import type { NodeIdentity } from './collectors/collector.js';
@@ -43,6 +41,8 @@ export interface QueryResponderOptions {
   readonly bootTime: number;
   readonly configVersion: string;
   readonly transport: Transport;
+  /** The process's frame router: the hub's queries come through it. */
+  readonly router: FrameRouter;
   readonly queries: StoreQueries;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -67,28 +67,23 @@ export class QueryResponder {
   private running = 0;
   private readonly queue: Waiting[] = [];
   private stopped = false;
+  private subscription: Subscription | undefined;
 
   constructor(private readonly o: QueryResponderOptions) {}
 
   start(): void {
-    const { transport, prefix, identity } = this.o;
-    transport.on('message', this.onMessage);
-    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'query'), 1).catch(() => {});
+    const { router, identity } = this.o;
+    // An undecodable query is the router's to count and report: nothing to answer without an id.
+    this.subscription = router.on('cmd/query', (frame) => this.receive(frame), { site: identity.site, node: identity.node });
   }
 
   stop(): void {
     this.stopped = true;
     this.queue.length = 0;
-    this.o.transport.off('message', this.onMessage);
+    this.subscription?.unsubscribe();
   }
 
-  private readonly onMessage = (msg: TransportMessage): void => {
-    const t = parseTopic(this.o.prefix, msg.topic);
-    if (t?.kind !== 'cmd' || t.command !== 'query' || t.site !== this.o.identity.site || t.node !== this.o.identity.node) return;
-    const decoded = decodeWireFrame(msg.payload);
-    // The publisher counts and logs every undecodable command of ours; nothing to answer without an id.
-    if (!decoded.ok || decoded.frame.type !== 'query') return;
-    const frame = decoded.frame;
+  private receive(frame: QueryFrame): void {
     if (frame.kind === 'ping') {
       // [FM-QUERY-5] At once, never queued: the ping measures the link, not the node's load.
       const nonce = frame.params.find(([name]) => name === 'nonce')?.[1] ?? '';
@@ -126,7 +121,7 @@ export class QueryResponder {
         message: `node ${this.o.identity.site}/${this.o.identity.node} is answering ${this.running} queries with ${this.queue.length} waiting; try again shortly`,
       });
     }
-  };
+  }
 
   /** [FM-QUERY-6] A pump action or an election, handed to the zone runtime; its answer or its refusal goes back. */
   private zoneCommand(frame: QueryFrame): void {

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../../kit/index.js';
-import { commandTopic, encodeBackfill, type LabelMatcher, matchesSelector, parseSelector } from '../../protocol/index.js';
+import {
+  commandTopic,
+  createFrameRouter,
+  encodeBackfill,
+  type LabelMatcher,
+  matchesSelector,
+  parseSelector,
+} from '../../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../../transport/index.js';
 import type { SampleStore, StorePoints } from '../store/store.js';
 import { Backfiller, type BackfillRequestOutcome, cut } from './backfiller.js';
@@ -49,9 +56,8 @@ async function setup(options: { maxSampleRows?: number } = {}) {
   const backfiller = new Backfiller({
     outbox,
     store,
-    transport,
+    router: createFrameRouter({ source: transport, prefix: 'fieldmesh' }),
     identity: { site: 's', zone: 'z', node: 'n' },
-    prefix: 'fieldmesh',
     clock,
     logger: silentLogger,
     critical: [parseSelector('soc'), parseSelector('volts'), parseSelector('{device="bms",__name__=~"so.*"}')],

@@ -3,8 +3,8 @@
 // never past the outbox's cap. [FM-DURABLE-6]
 
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
-import { type BackfillFrame, commandTopic, decodeWireFrame, parseSelector, parseTopic, type SeriesSelector } from '../../protocol/index.js';
-import type { Transport, TransportMessage } from '../../transport/index.js';
+import { type BackfillFrame, type FrameRouter, parseSelector, type SeriesSelector } from '../../protocol/index.js';
+import type { Subscription } from '../../transport/index.js';
 import type { NodeIdentity } from '../collectors/collector.js';
 import type { SampleStore } from '../store/store.js';
 import type { BackfillAdmission, BackfillTask, Outbox, OutboxSample } from './sqlite-outbox.js';
@@ -20,9 +20,9 @@ export type BackfillRequestOutcome = BackfillAdmission | 'refused';
 export interface BackfillerOptions {
   readonly outbox: Outbox;
   readonly store: Pick<SampleStore, 'query'>;
-  readonly transport: Transport;
+  /** The process's frame router: the hub's backfill requests come through it. */
+  readonly router: FrameRouter;
   readonly identity: NodeIdentity;
-  readonly prefix: string;
   readonly clock: Clock;
   readonly logger: Logger;
   /** The node's critical selectors: what a request without selectors reads (what the outbox replicates). */
@@ -47,13 +47,13 @@ export class Backfiller {
   /** Span of the next piece per request id, adapted to the density of its series. */
   private readonly spans = new Map<string, number>();
   private idle: Promise<void> = Promise.resolve();
+  private subscription: Subscription | undefined;
 
   constructor(private readonly o: BackfillerOptions) {}
 
   start(): void {
-    const { transport, prefix, identity } = this.o;
-    transport.on('message', this.onMessage);
-    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'backfill'), 1).catch(() => {});
+    const { router, identity } = this.o;
+    this.subscription = router.on('cmd/backfill', (frame) => this.handle(frame), { site: identity.site, node: identity.node });
     // Requests persisted before a restart carry on.
     this.kick();
   }
@@ -61,7 +61,7 @@ export class Backfiller {
   /** Stops reading; resolves once a piece being read is settled, so the store and outbox can close. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.o.transport.off('message', this.onMessage);
+    this.subscription?.unsubscribe();
     await this.idle;
   }
 
@@ -111,21 +111,6 @@ export class Backfiller {
     if (outcome === 'reported-again') this.o.notify();
     return outcome;
   }
-
-  private readonly onMessage = (msg: TransportMessage): void => {
-    const t = parseTopic(this.o.prefix, msg.topic);
-    if (t?.kind !== 'cmd' || t.command !== 'backfill' || t.site !== this.o.identity.site || t.node !== this.o.identity.node) return;
-    const decoded = decodeWireFrame(msg.payload);
-    if (!decoded.ok || decoded.frame.type !== 'backfill') {
-      this.o.logger.warn(
-        { topic: msg.topic, err: decoded.ok ? 'not a backfill frame' : decoded.error.message },
-        'undecodable backfill ignored',
-      );
-      this.o.onRequest?.('refused');
-      return;
-    }
-    this.handle(decoded.frame);
-  };
 
   private async run(): Promise<void> {
     const { outbox, maxPieceRows, maxQueuedRows } = this.o;

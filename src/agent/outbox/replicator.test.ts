@@ -9,7 +9,7 @@ import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../../kit/index.js';
 import {
   commandTopic,
-  decodeWireFrame,
+  createFrameRouter,
   encodeAck,
   encodeHubState,
   encodeRebirth,
@@ -29,6 +29,7 @@ test('replicator: unacknowledged history is resent after the ack timeout and aft
   const replicator = new Replicator({
     outbox,
     transport,
+    router: createFrameRouter({ source: transport, prefix: 'fieldmesh' }),
     identity,
     prefix: 'fieldmesh',
     epoch: 1,
@@ -41,13 +42,9 @@ test('replicator: unacknowledged history is resent after the ack timeout and aft
   });
   const hub = createMemoryTransport(broker, { clientId: 'hub', clock });
   const seen: HistoryFrame[] = [];
-  hub.on('message', (m) => {
-    const d = decodeWireFrame(m.payload);
-    if (d.ok && d.frame.type === 'history') seen.push(d.frame);
-  });
   hub.start();
   await waitFor(() => hub.connected);
-  await hub.subscribe('fieldmesh/s/n/history', 1);
+  await createFrameRouter({ source: hub, prefix: 'fieldmesh' }).on('history', (frame) => seen.push(frame), { site: 's', node: 'n' }).ready;
   await hub.publish(hubTopic('fieldmesh', 'state'), encodeHubState({ epoch: 1, online: true, time: 0 }), { qos: 1, retain: true });
   replicator.start();
   transport.start();

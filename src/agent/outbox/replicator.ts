@@ -2,14 +2,24 @@
 // and deletes what the hub acknowledges. [FM-DURABLE-2] [FM-DURABLE-3] [FM-DURABLE-5]
 
 import { type Clock, describeError, type Logger, type TimerHandle } from '../../kit/index.js';
-import { commandTopic, decodeWireFrame, encodeEvent, encodeHistory, hubTopic, nodeTopic, parseTopic } from '../../protocol/index.js';
-import type { Transport, TransportMessage } from '../../transport/index.js';
+import {
+  type AckFrame,
+  encodeEvent,
+  encodeHistory,
+  type FrameRouter,
+  type HubStateFrame,
+  nodeTopic,
+  type RebirthFrame,
+} from '../../protocol/index.js';
+import type { Subscription, Transport } from '../../transport/index.js';
 import type { NodeIdentity } from '../collectors/collector.js';
 import type { Outbox } from './sqlite-outbox.js';
 
 export interface ReplicatorOptions {
   readonly outbox: Outbox;
   readonly transport: Transport;
+  /** The process's frame router: the hub's acks, rebirth requests and state come through it. */
+  readonly router: FrameRouter;
   readonly identity: NodeIdentity;
   readonly prefix: string;
   readonly epoch: number;
@@ -59,6 +69,7 @@ export class Replicator {
   /** Encoded history bytes and rows of recent frames (decayed), for the pendingBytes estimate. */
   private recentBytes = 0;
   private recentRows = 0;
+  private subscriptions: Subscription[] = [];
 
   constructor(private readonly o: ReplicatorOptions) {
     this.tokens = o.budgetBytesPerSecond;
@@ -66,14 +77,16 @@ export class Replicator {
   }
 
   start(): void {
-    const { transport, prefix, identity } = this.o;
+    const { transport, router, identity } = this.o;
+    const own = { site: identity.site, node: identity.node };
     transport.on('connected', this.onConnected);
-    transport.on('message', this.onMessage);
     transport.on('disconnected', this.onDisconnected);
-    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'ack'), 1).catch(() => {});
-    void transport.subscribe(hubTopic(prefix, 'state'), 1).catch(() => {});
-    // An unknown-node rebirth request means the hub ignored what went out (the publisher subscribes too).
-    void transport.subscribe(commandTopic(prefix, identity.site, identity.node, 'rebirth'), 1).catch(() => {});
+    this.subscriptions = [
+      router.on('cmd/ack', (frame) => this.onAck(frame), own),
+      router.on('hub/state', (frame) => this.onHubState(frame)),
+      // An unknown-node rebirth request means the hub ignored what went out (the publisher reads it too).
+      router.on('cmd/rebirth', (frame) => this.onRebirth(frame), own),
+    ];
     if (transport.connected) this.onConnected();
   }
 
@@ -82,8 +95,8 @@ export class Replicator {
     if (this.timer) this.o.clock.clearTimeout(this.timer);
     if (this.ackTimer) this.o.clock.clearTimeout(this.ackTimer);
     this.o.transport.off('connected', this.onConnected);
-    this.o.transport.off('message', this.onMessage);
     this.o.transport.off('disconnected', this.onDisconnected);
+    for (const s of this.subscriptions) s.unsubscribe();
   }
 
   /** History frames and events sent and not yet acknowledged. */
@@ -148,44 +161,33 @@ export class Replicator {
     this.eventsInFlight.clear();
   };
 
-  private readonly onMessage = (msg: TransportMessage): void => {
-    const t = parseTopic(this.o.prefix, msg.topic);
-    if (t?.kind === 'hub' && t.channel === 'state') {
-      const d = decodeWireFrame(msg.payload);
-      if (d.ok && d.frame.type === 'hubState' && d.frame.online) {
-        const known = this.hubEpoch;
-        this.hubEpoch = d.frame.epoch;
-        if (known !== undefined && known !== d.frame.epoch) {
-          this.resend();
-          this.pump();
-        }
-      }
-      return;
+  private onHubState(frame: HubStateFrame): void {
+    if (!frame.online) return;
+    const known = this.hubEpoch;
+    this.hubEpoch = frame.epoch;
+    if (known !== undefined && known !== frame.epoch) {
+      this.resend();
+      this.pump();
     }
-    if (t?.kind !== 'cmd' || t.site !== this.o.identity.site || t.node !== this.o.identity.node) return;
-    if (t.command === 'rebirth') {
-      // The hub does not know this node (a new hub database, or a registration it just approved): what it
-      // ignored was never acknowledged; send it again now rather than at the ack timeout.
-      const d = decodeWireFrame(msg.payload);
-      if (d.ok && d.frame.type === 'rebirth' && d.frame.reason === 'unknown-node' && this.framesInFlight > 0) {
-        this.resend();
-        this.pump();
-      }
-      return;
+  }
+
+  private onRebirth(frame: RebirthFrame): void {
+    // The hub does not know this node (a new hub database, or a registration it just approved): what it
+    // ignored was never acknowledged; send it again now rather than at the ack timeout.
+    if (frame.reason === 'unknown-node' && this.framesInFlight > 0) {
+      this.resend();
+      this.pump();
     }
-    if (t.command !== 'ack') return;
-    const decoded = decodeWireFrame(msg.payload);
-    if (!decoded.ok || decoded.frame.type !== 'ack') {
-      this.o.logger.warn({ topic: msg.topic }, 'undecodable ack ignored');
-      return;
-    }
-    const { lane, firstSeq, lastSeq } = decoded.frame;
+  }
+
+  private onAck(frame: AckFrame): void {
+    const { lane, firstSeq, lastSeq } = frame;
     const rows = this.o.outbox.ack(lane, firstSeq, lastSeq);
     if (lane === 'samples') this.inFlight.delete(lastSeq);
     else for (let seq = firstSeq; seq <= lastSeq && this.eventsInFlight.size > 0; seq++) this.eventsInFlight.delete(seq);
     this.o.onAck?.(lane, rows);
     this.pump();
-  };
+  }
 
   private refill(): void {
     const budget = this.o.budgetBytesPerSecond;
