@@ -160,8 +160,7 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       );
     });
 
-    test('transport shared subscription: two clients of one $share group split the messages, each to one of them; a plain subscriber gets all', async (t) => {
-      if (target.sharedSubscriptions === false) return t.skip(`${name} has no shared subscriptions`);
+    test('transport shared subscription: two clients of one $share group split the messages, each to one of them; a plain subscriber gets all (a broker without them: the group gets none)', async () => {
       const r = root();
       const a = await connect('share-a');
       const b = await connect('share-b');
@@ -173,6 +172,12 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       const topics = Array.from({ length: 40 }, (_, i) => `${r}/n${i}/history`);
       for (const topic of topics) await pub.publish(topic, bytes(1), { qos: 1 });
       await pub.publish(`${r}/other/data`, bytes(1), { qos: 1 });
+      if (target.sharedSubscriptions === false) {
+        // Aedes takes `$share/...` as a plain filter nothing matches: the scale-out ingest needs a broker with them.
+        await waitFor(() => all.length === 40, { what: 'all 40 at the plain subscriber' });
+        assert.equal(gotA.length + gotB.length, 0, 'a broker without shared subscriptions gives the group nothing');
+        return;
+      }
       await waitFor(() => gotA.length + gotB.length === 40 && all.length === 40, {
         what: 'all 40 at the group and at the plain subscriber',
       });
