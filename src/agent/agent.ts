@@ -400,12 +400,12 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
         segment?.awareness ??
         createMqttLink({
           transport,
+          router,
           prefix: config.topicPrefix,
           site: identity.site,
           node: identity.node,
           origin: () => plane.originId,
           ...(a.zoneOnly ? { zone: identity.zone } : {}),
-          onBadDigest: (topic, message) => logger.warn({ topic }, `awareness digest on ${topic} is malformed: ${message}`),
         }),
       critical: critical.cursor(),
       clock,
@@ -420,10 +420,17 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     awareness = plane;
     registerAwarenessMetrics(metrics.registry, () => plane.stats());
     if (a.transport === 'mqtt') {
-      const aggregator = new Aggregator({ transport, prefix: config.topicPrefix, clock, logger, tickMs: config.publish.tick, zones: true });
-      takeover = new AggregatorTakeover({
+      const aggregator = new Aggregator({
         transport,
+        router,
         prefix: config.topicPrefix,
+        clock,
+        logger,
+        tickMs: config.publish.tick,
+        zones: true,
+      });
+      takeover = new AggregatorTakeover({
+        router,
         aggregator,
         mode: a.aggregator,
         self: () => plane.originId,

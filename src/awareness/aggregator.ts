@@ -3,12 +3,19 @@
 // can be configured to, or takes over while the hub is away. [FM-AWARE-5]
 
 import type { Clock, Logger, TimerHandle } from '../kit/index.js';
-import { decodeAwarenessFrame, encodeBundle, parseTopic } from '../protocol/index.js';
-import type { Transport, TransportMessage } from '../transport/index.js';
-import { awareSubscription, digestTopic } from './topics.js';
+import { type AwarenessFrame, createFrameRouter, encodeBundle, type FrameRouter, type RouteContext } from '../protocol/index.js';
+import type { Subscription, Transport } from '../transport/index.js';
+import { digestTopic } from './topics.js';
 
 export interface AggregatorOptions {
+  /** Where the digests go out. */
   readonly transport: Transport;
+  /**
+   * The process's frame router: every node's awareness frames come through it, decoded (a malformed one is its to
+   * report). Without one (the hub's, until it registers on a router of its own), a router over `transport` of this
+   * aggregator's own, which logs what it refuses.
+   */
+  readonly router?: FrameRouter;
   readonly prefix: string;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -22,7 +29,6 @@ export interface AggregatorOptions {
 
 export interface AggregatorStats {
   readonly framesIn: number;
-  readonly framesRejected: number;
   readonly framesDropped: number;
   readonly digestsOut: number;
   readonly bytesOut: number;
@@ -33,9 +39,19 @@ export class Aggregator {
   private readonly zoneOf = new Map<number, string>();
   private timer: TimerHandle | undefined;
   private active = false;
-  private readonly counts = { framesIn: 0, framesRejected: 0, framesDropped: 0, digestsOut: 0, bytesOut: 0 };
+  private readonly counts = { framesIn: 0, framesDropped: 0, digestsOut: 0, bytesOut: 0 };
+  private readonly router: FrameRouter;
+  private subscription: Subscription | undefined;
 
-  constructor(private readonly o: AggregatorOptions) {}
+  constructor(private readonly o: AggregatorOptions) {
+    this.router =
+      o.router ??
+      createFrameRouter({
+        source: o.transport,
+        prefix: o.prefix,
+        onRejected: (r) => o.logger.warn({ topic: r.topic, reason: r.reason }, `awareness frame on ${r.topic} rejected: ${r.message}`),
+      });
+  }
 
   get isActive(): boolean {
     return this.active;
@@ -45,9 +61,7 @@ export class Aggregator {
   start(): void {
     if (this.active) return;
     this.active = true;
-    this.o.transport.on('message', this.onMessage);
-    this.o.transport.on('connected', this.subscribe);
-    if (this.o.transport.connected) this.subscribe();
+    this.subscription = this.router.on('aware', this.onFrame);
     this.schedule();
     this.o.logger.info({ topic: digestTopic(this.o.prefix) }, 'awareness aggregator started');
   }
@@ -58,8 +72,8 @@ export class Aggregator {
     this.active = false;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.o.transport.off('message', this.onMessage);
-    this.o.transport.off('connected', this.subscribe);
+    // Unsubscribed at the broker too: a node that hands back stops receiving every node's frames.
+    this.subscription?.unsubscribe();
     this.pending = [];
     this.o.logger.info({}, 'awareness aggregator stopped');
   }
@@ -68,31 +82,14 @@ export class Aggregator {
     return { ...this.counts };
   }
 
-  private readonly subscribe = (): void => {
-    void this.o.transport.subscribe(awareSubscription(this.o.prefix), 0).catch(() => {});
-  };
-
-  private readonly onMessage = (msg: TransportMessage): void => {
-    if (!msg.topic.endsWith('/aware')) return;
-    const levels = msg.topic.slice(this.o.prefix.length + 1).split('/');
-    if (levels.length !== 3 || parseTopic(this.o.prefix, `${this.o.prefix}/${levels[0]}/${levels[1]}/birth`) === undefined) return;
-    const decoded = decodeAwarenessFrame(msg.payload);
-    if (!decoded.ok) {
-      this.counts.framesRejected++;
-      this.o.logger.warn(
-        { topic: msg.topic, code: decoded.error.code },
-        `awareness frame on ${msg.topic} rejected: ${decoded.error.message}`,
-      );
-      return;
-    }
+  private readonly onFrame = (frame: AwarenessFrame, { message }: RouteContext<'aware'>): void => {
     this.counts.framesIn++;
-    const frame = decoded.frame;
     if (frame.type === 'announce') this.zoneOf.set(frame.origin, frame.birth.zone);
     if (this.pending.length >= (this.o.maxFramesPerDigest ?? 4096)) {
       this.counts.framesDropped++;
       return;
     }
-    this.pending.push({ frame: msg.payload, origin: frame.origin });
+    this.pending.push({ frame: message.payload, origin: frame.origin });
   };
 
   private schedule(): void {

@@ -2,12 +2,15 @@
 // the aggregator's digest, one message per tick bundling what the fleet (or its zone) sent. Nodes
 // subscribe to one topic, not to N. [FM-AWARE-5]
 
-import { decodeBundle } from '../protocol/index.js';
-import type { FrameLink, LinkPeer, LinkStats, Transport, TransportMessage } from '../transport/index.js';
+import { decodeBundle, type FrameRouter } from '../protocol/index.js';
+import type { FrameLink, LinkPeer, LinkStats, Transport } from '../transport/index.js';
 import { awareTopic, digestTopic } from './topics.js';
 
 export interface MqttLinkOptions {
+  /** Where this node's frames go out. */
   readonly transport: Transport;
+  /** The process's frame router: the digests come through it, unbundled (a malformed one is its to report). */
+  readonly router: FrameRouter;
   readonly prefix: string;
   readonly site: string;
   readonly node: string;
@@ -15,49 +18,43 @@ export interface MqttLinkOptions {
   readonly origin: () => number;
   /** Read the digest of this zone only; the whole fleet's when undefined. */
   readonly zone?: string;
-  /** Called with each malformed digest (the frames before the fault are still delivered). */
-  readonly onBadDigest?: (topic: string, message: string) => void;
 }
 
 const AGGREGATOR: LinkPeer = { address: 'aggregator' };
 
-/**
- * The frames of a digest that are not this node's own (its own come back in it: the origin is bytes 1-2 of
- * every awareness frame), and the decoding error when the digest is malformed past them.
- */
+/** The frames that are not this node's own (its own come back in the digest: the origin is bytes 1-2 of every awareness frame). */
+export function othersOf(frames: readonly Uint8Array[], self: number | undefined): Uint8Array[] {
+  return frames.filter((f) => !(f.length >= 3 && (((f[1] as number) << 8) | (f[2] as number)) === self));
+}
+
+/** The frames of a digest that are not this node's own, and the decoding error when the digest is malformed past them. */
 export function othersInDigest(digest: Uint8Array, self: number | undefined): { frames: Uint8Array[]; error?: string } {
   const { frames, error } = decodeBundle(digest);
-  const others = frames.filter((f) => !(f.length >= 3 && (((f[1] as number) << 8) | (f[2] as number)) === self));
+  const others = othersOf(frames, self);
   return error === undefined ? { frames: others } : { frames: others, error: error.message };
 }
 
 export function createMqttLink(o: MqttLinkOptions): FrameLink {
   const own = awareTopic(o.prefix, o.site, o.node);
-  const digest = digestTopic(o.prefix, o.zone);
   let receiver: ((frame: Uint8Array, from: LinkPeer) => void) | undefined;
   let closed = false;
   const stats = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, sendErrors: 0 };
 
-  const onMessage = (msg: TransportMessage): void => {
-    if (msg.topic !== digest || closed) return;
-    const { frames, error } = othersInDigest(msg.payload, o.origin());
-    if (error !== undefined) o.onBadDigest?.(msg.topic, error);
-    for (const frame of frames) {
-      stats.framesReceived++;
-      stats.bytesReceived += frame.length;
-      receiver?.(frame, AGGREGATOR);
-    }
-  };
-  const subscribe = (): void => {
-    void o.transport.subscribe(digest, 0).catch(() => {});
-  };
-  o.transport.on('message', onMessage);
-  // Subscriptions of a clean session are gone after a reconnection.
-  o.transport.on('connected', subscribe);
-  if (o.transport.connected) subscribe();
+  const subscription = o.router.on(
+    'hub/aware',
+    (frames) => {
+      if (closed) return;
+      for (const frame of othersOf(frames, o.origin())) {
+        stats.framesReceived++;
+        stats.bytesReceived += frame.length;
+        receiver?.(frame, AGGREGATOR);
+      }
+    },
+    o.zone === undefined ? {} : { zone: o.zone },
+  );
 
   return {
-    description: `mqtt ${own} -> ${digest}`,
+    description: `mqtt ${own} -> ${digestTopic(o.prefix, o.zone)}`,
     send(frame) {
       if (closed || !o.transport.connected) {
         stats.sendErrors++;
@@ -77,8 +74,7 @@ export function createMqttLink(o: MqttLinkOptions): FrameLink {
     async close() {
       if (closed) return;
       closed = true;
-      o.transport.off('message', onMessage);
-      o.transport.off('connected', subscribe);
+      subscription.unsubscribe();
     },
   };
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock, silentLogger } from '../kit/index.js';
-import { encodeHubState, encodePulse, hubTopic } from '../protocol/index.js';
+import { createFrameRouter, encodeHubState, encodePulse, hubTopic, type RouteRejection } from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker, type Transport } from '../transport/index.js';
 import { Aggregator } from './aggregator.js';
 import { createMqttLink } from './mqtt-link.js';
@@ -36,7 +36,8 @@ test('mqtt path: one digest per tick bundles what every node sent; each link del
   const links = await Promise.all(
     (['a', 'b'] as const).map(async (node, i) => {
       const t = await connected(broker, node, clock);
-      const link = createMqttLink({ transport: t, prefix: PREFIX, site: 'farm', node, origin: () => i + 1 });
+      const router = createFrameRouter({ source: t, prefix: PREFIX });
+      const link = createMqttLink({ transport: t, router, prefix: PREFIX, site: 'farm', node, origin: () => i + 1 });
       link.onFrame((frame) => received[node]?.push(((frame[1] as number) << 8) | (frame[2] as number)));
       return link;
     }),
@@ -52,7 +53,6 @@ test('mqtt path: one digest per tick bundles what every node sent; each link del
   assert.deepEqual(received, { a: [2, 2], b: [1] });
   assert.deepEqual(aggregator.stats(), {
     framesIn: 3,
-    framesRejected: 0,
     framesDropped: 0,
     digestsOut: 1,
     bytesOut: aggregator.stats().bytesOut,
@@ -63,35 +63,37 @@ test('mqtt path: one digest per tick bundles what every node sent; each link del
   aggregator.stop();
 });
 
-test('mqtt path: a malformed frame is rejected by the aggregator and a malformed digest is reported by the link', async () => {
+test('mqtt path: a malformed frame never reaches the aggregator and a malformed digest is reported, both by their frame router', async () => {
   const clock = new ManualClock(0);
   const broker = new MemoryBroker();
   const hub = await connected(broker, 'hub', clock);
-  const aggregator = new Aggregator({ transport: hub, prefix: PREFIX, clock, logger: silentLogger, tickMs: 2000 });
+  const hubRouter = createFrameRouter({ source: hub, prefix: PREFIX });
+  const aggregator = new Aggregator({ transport: hub, router: hubRouter, prefix: PREFIX, clock, logger: silentLogger, tickMs: 2000 });
   aggregator.start();
   const node = await connected(broker, 'n', clock);
-  const bad: string[] = [];
+  const bad: RouteRejection[] = [];
   const link = createMqttLink({
     transport: node,
+    router: createFrameRouter({ source: node, prefix: PREFIX, onRejected: (r) => bad.push(r) }),
     prefix: PREFIX,
     site: 'farm',
     node: 'n',
     origin: () => 9,
-    onBadDigest: (_t, m) => bad.push(m),
   });
   const got: Uint8Array[] = [];
   link.onFrame((f) => got.push(f));
   await settle();
   await node.publish(`${PREFIX}/farm/n/aware`, Uint8Array.of(0x1c, 0, 1), { qos: 0 });
   await settle();
-  assert.equal(aggregator.stats().framesRejected, 1);
+  assert.equal(hubRouter.stats().rejected.truncated, 1);
+  assert.equal(aggregator.stats().framesIn, 0);
   // A digest cut in the middle of its second frame: the first is still delivered.
   const first = pulse(3, 1);
   await hub.publish(digestTopic(PREFIX), Uint8Array.of(first.length, ...first, 40, 1, 2), { qos: 0 });
   await settle();
   assert.equal(got.length, 1);
   assert.equal(bad.length, 1);
-  assert.match(bad[0] as string, /announces 40 bytes/);
+  assert.match(bad[0]?.message ?? '', /announces 40 bytes/);
   aggregator.stop();
 });
 
@@ -103,8 +105,7 @@ test('mqtt path: with auto, the lowest live origin aggregates while the hub is o
     const t = await connected(broker, `n${self}`, clock);
     const aggregator = new Aggregator({ transport: t, prefix: PREFIX, clock, logger: silentLogger, tickMs: 2000 });
     const takeover = new AggregatorTakeover({
-      transport: t,
-      prefix: PREFIX,
+      router: createFrameRouter({ source: t, prefix: PREFIX }),
       aggregator,
       mode: 'auto',
       self: () => self,

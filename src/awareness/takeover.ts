@@ -4,13 +4,13 @@
 // aggregate cost duplicates, which receivers drop by (origin, session, type, seq). [FM-AWARE-5]
 
 import type { Clock, Logger, TimerHandle } from '../kit/index.js';
-import { decodeWireFrame, hubTopic } from '../protocol/index.js';
-import type { Transport, TransportMessage } from '../transport/index.js';
+import type { FrameRouter } from '../protocol/index.js';
+import type { Subscription } from '../transport/index.js';
 import type { Aggregator } from './aggregator.js';
 
 export interface TakeoverOptions {
-  readonly transport: Transport;
-  readonly prefix: string;
+  /** The process's frame router: the hub's state comes through it. */
+  readonly router: FrameRouter;
   readonly aggregator: Aggregator;
   readonly mode: 'never' | 'auto' | 'always';
   /** This node's origin id and the origins it currently holds alive. */
@@ -25,6 +25,7 @@ export interface TakeoverOptions {
 export class AggregatorTakeover {
   private hubOnline: boolean | undefined;
   private timer: TimerHandle | undefined;
+  private subscription: Subscription | undefined;
 
   constructor(private readonly o: TakeoverOptions) {}
 
@@ -34,31 +35,18 @@ export class AggregatorTakeover {
       this.o.aggregator.start();
       return;
     }
-    this.o.transport.on('message', this.onMessage);
-    this.o.transport.on('connected', this.subscribe);
-    if (this.o.transport.connected) this.subscribe();
+    this.subscription = this.o.router.on('hub/state', (frame) => {
+      this.hubOnline = frame.online;
+      this.decide();
+    });
     this.schedule();
   }
 
   stop(): void {
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
-    this.o.transport.off('message', this.onMessage);
-    this.o.transport.off('connected', this.subscribe);
+    this.subscription?.unsubscribe();
     this.o.aggregator.stop();
   }
-
-  private readonly subscribe = (): void => {
-    void this.o.transport.subscribe(hubTopic(this.o.prefix, 'state'), 1).catch(() => {});
-  };
-
-  private readonly onMessage = (msg: TransportMessage): void => {
-    if (msg.topic !== hubTopic(this.o.prefix, 'state')) return;
-    const decoded = decodeWireFrame(msg.payload);
-    if (decoded.ok && decoded.frame.type === 'hubState') {
-      this.hubOnline = decoded.frame.online;
-      this.decide();
-    }
-  };
 
   private schedule(): void {
     this.timer = this.o.clock.setTimeout(() => {
