@@ -247,6 +247,12 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     source: transport,
     prefix: config.topicPrefix,
     onRejected: (r) => {
+      // A zone topic's refusals count with the zone link's (fieldmesh_zone_frames_rejected_total{link="mqtt"}).
+      if (r.parsed?.kind === 'zone' && zones !== undefined && r.reason !== 'unknown-topic') {
+        zones.refuseFromBroker(r.reason);
+        logger.debug({ topic: r.topic, reason: r.reason }, `zone frame rejected: ${r.message}`);
+        return;
+      }
       metrics.framesRejected.inc({ reason: r.reason });
       logger.warn({ topic: r.topic, reason: r.reason }, `frame rejected: ${r.message}`);
     },
@@ -593,6 +599,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       boot: epoch,
       tickMs: config.publish.tick,
       transport,
+      router,
       ...(zoneSegment !== undefined ? { segment: zoneSegment } : {}),
       ...(awareness !== undefined ? { liveNodes: liveSiteNodes(awareness, identity.site, clock) } : {}),
       onDecisionLatency: (zone, pump, ms) => zm.decisionLatency(zone, pump, ms),

@@ -30,7 +30,6 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
   let waiters: (() => void)[] = [];
 
   const onMessage = (message: TransportMessage): void => {
-    if (message.topic !== stateTopic) return;
     const text = decoder.decode(message.payload).trim();
     reported = text === payloadOn ? 'running' : text === payloadOff ? 'stopped' : 'unknown';
     reportedSinceCommand = true;
@@ -38,8 +37,8 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
     waiters = [];
     for (const w of ready) w();
   };
-  transport.on('message', onMessage);
-  const subscribed = transport.subscribe(stateTopic, 1);
+  // The relay's own topic, not a fieldmesh frame: straight from the transport.
+  const subscription = transport.subscribe(stateTopic, onMessage);
 
   /** Resolves when the link is up, or after `linkTimeoutMs` (the publish then fails: the link is down). */
   function linkUp(): Promise<void> {
@@ -56,8 +55,9 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
   }
 
   async function send(op: 'start' | 'stop', payload: string): Promise<void> {
-    await subscribed;
     await linkUp();
+    // Restored before `connected` fires: a state the relay reports after the command is not missed.
+    if (transport!.connected) await subscription.ready;
     reportedSinceCommand = false;
     try {
       await transport!.publish(topic, new TextEncoder().encode(payload), { qos: config.qos, retain: config.retain });
@@ -91,7 +91,7 @@ export function createMqttPumpDriver(config: MqttPumpDriverConfig, deps: PumpDri
       return reported;
     },
     async close() {
-      transport.off('message', onMessage);
+      subscription.unsubscribe();
       for (const w of waiters) w();
       waiters = [];
     },

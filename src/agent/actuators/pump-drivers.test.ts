@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isFieldmeshError, ManualClock } from '../../kit/index.js';
 import { zoneFileSchema } from '../../protocol/consensus/index.js';
-import { createMemoryTransport, MemoryBroker, type Transport } from '../../transport/index.js';
+import { createMemoryTransport, MemoryBroker, type Transport, type TransportMessage } from '../../transport/index.js';
 import { parsePumpReading } from './command-pump-driver.js';
 import { createPumpDriver } from './pump-driver.js';
 
@@ -110,14 +110,12 @@ async function connected(broker: MemoryBroker, clientId: string): Promise<Transp
 async function startRelay(broker: MemoryBroker, topic: string, options: { mute?: boolean; stuck?: boolean } = {}) {
   const t = await connected(broker, 'relay');
   const received: string[] = [];
-  t.on('message', (m) => {
-    if (m.topic !== topic) return;
+  await t.subscribe(topic, (m) => {
     const payload = new TextDecoder().decode(m.payload);
     received.push(payload);
     const state = options.stuck ? 'ON' : payload;
     if (!options.mute) void t.publish(`${topic}/state`, new TextEncoder().encode(state), { qos: 1 });
-  });
-  await t.subscribe(topic, 1);
+  }).ready;
   return { transport: t, received };
 }
 
@@ -171,9 +169,7 @@ describe('mqtt pump driver', () => {
     const driver = createPumpDriver(config({ on: '1', off: '0', retain: true }), { pump: 'pump-1', transport, readTimeoutMs: 50 });
     await driver.start();
     const late = await connected(broker, 'late');
-    const got = next(late, 'message') as Promise<unknown> as Promise<[{ payload: Uint8Array; retain: boolean }]>;
-    await late.subscribe('gpio/pump/pump-1', 1);
-    const [m] = await got;
+    const m = await new Promise<TransportMessage>((resolve) => late.subscribe('gpio/pump/pump-1', resolve));
     assert.equal(new TextDecoder().decode(m.payload), '1');
     assert.equal(m.retain, true);
     await driver.close?.();

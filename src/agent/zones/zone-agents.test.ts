@@ -172,13 +172,13 @@ test('zones in agents: a pump behind an MQTT relay boots stopped, told off throu
   const broker = new MemoryBroker();
   const relay = createMemoryTransport(broker, { clientId: 'relay' });
   const told: string[] = [];
-  relay.on('message', (m) => {
+  const relayed = relay.subscribe('gpio/pump/pump-9', (m) => {
     const payload = new TextDecoder().decode(m.payload);
     told.push(payload);
     void relay.publish(`${m.topic}/state`, m.payload, { qos: 1 });
   });
   relay.start();
-  await relay.subscribe('gpio/pump/pump-9', 1);
+  await relayed.ready;
   const clock = new ManualClock();
   const dataDir = mkdtempSync(join(tmpdir(), 'fm-zone-mqtt-relay-'));
   const config = agentConfigSchema.parse({

@@ -10,7 +10,14 @@ import { after, before, test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../../kit/index.js';
 import { createTestCa, issueTo, type TestCa } from '../../pki/pki-test-kit.js';
-import { type ConfiguredZone, encodeZoneDatagram, encodeZoneFrame, zoneConfigHash, zonesSchema } from '../../protocol/index.js';
+import {
+  type ConfiguredZone,
+  createFrameRouter,
+  encodeZoneDatagram,
+  encodeZoneFrame,
+  zoneConfigHash,
+  zonesSchema,
+} from '../../protocol/index.js';
 import { createMemoryTransport, type FrameLink, type LinkPeer, MemoryBroker } from '../../transport/index.js';
 import { startZoneRuntime, type ZoneRuntime } from './zone-runtime.js';
 import { createZoneSigner, setUpZoneSigning } from './zone-signing.js';
@@ -93,6 +100,7 @@ async function fleet(o: { caOf?: (node: string) => string | undefined } = {}) {
         boot: 1,
         tickMs: 500,
         transport,
+        router: createFrameRouter({ source: transport, prefix: 'fieldmesh' }),
         segment: seg.link(id),
         signing,
       }),

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../../kit/index.js';
-import { encodeZoneDatagram, encodeZoneFrame, zonesSchema } from '../../protocol/index.js';
+import { createFrameRouter, encodeZoneDatagram, encodeZoneFrame, zonesSchema } from '../../protocol/index.js';
 import { createMemoryTransport, type FrameLink, type LinkPeer, MemoryBroker } from '../../transport/index.js';
 import { registerZoneMetrics } from './zone-metrics.js';
 import { reachableVoters, startZoneRuntime, type ZoneRuntime } from './zone-runtime.js';
@@ -78,6 +78,7 @@ async function fleet() {
         boot: 1,
         tickMs: 500,
         transport,
+        router: createFrameRouter({ source: transport, prefix: 'fieldmesh' }),
         segment: seg.link(id),
         onDecisionLatency: (zone, pump, ms) => latencies.push({ zone, pump, ms }),
       }),

@@ -17,11 +17,12 @@ import {
   encodeZoneCertificate,
   encodeZoneCertificateWant,
   isZoneControl,
+  type ZoneControl,
   type ZoneFrameSignature,
   type ZoneSignatureRefusal,
 } from '../../protocol/consensus/zone-signature.js';
-import { parseTopic, zoneSubscription, zoneTopic, zoneWriters } from '../../protocol/index.js';
-import type { FrameLink, Transport, TransportMessage } from '../../transport/index.js';
+import { type FrameRouter, type RouteContext, type ZoneTopicMessage, zoneTopic, zoneWriters } from '../../protocol/index.js';
+import type { FrameLink, Subscription, Transport } from '../../transport/index.js';
 import type { PumpAction, PumpStopReason } from '../actuators/pump-controller.js';
 import { PumpController, type PumpRecord } from '../actuators/pump-controller.js';
 import { createPumpDriver } from '../actuators/pump-driver.js';
@@ -43,6 +44,11 @@ export interface ZoneRuntimeOptions {
   readonly tickMs: number;
   /** The broker link (a node without a broker passes its no-broker transport: nothing is sent). */
   readonly transport: Transport;
+  /**
+   * The process's frame router: the zone topics of this node's site come through it, decoded. What it refuses
+   * there (undecodable, another zone's frame on a zone's topic) the composition root hands to `refuseFromBroker`.
+   */
+  readonly router: FrameRouter;
   /**
    * The shared UDP segment, when the awareness plane runs on UDP: the zone side of its link
    * (`splitZoneDatagrams`), which carries zone datagrams only. [FM-ZONE-LINK-UDP]
@@ -80,6 +86,11 @@ export interface ZoneRuntime {
   counters(): ZoneCounters;
   /** Everything /metrics shows of the zones (zone-metrics.ts), read at each scrape. */
   stats(): ZoneRuntimeStats;
+  /**
+   * A message of a zone topic that the frame router refused (it does not decode, or a frame of another zone than its
+   * topic's, [FM-ZONE-FRAME-11]): counted with the broker link's refusals.
+   */
+  refuseFromBroker(reason: ZoneFrameRefusal): void;
   stop(): Promise<void>;
 }
 
@@ -328,13 +339,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     o.segment.send(encodeZoneDatagram(o.site, o.node, encodeZoneCertificate(signer.certificateDer)));
   };
   /** [FM-ZONE-SIGN-3] A certificate (either link) or a want (the segment) heard from `sender`. */
-  const control = (link: ZoneLinkName, bytes: Uint8Array, sender: string): void => {
-    const decoded = decodeZoneControl(bytes);
-    if (!decoded.ok) {
-      bump(rejected[link], decoded.error.reason);
-      return;
-    }
-    const c = decoded.control;
+  const control = (link: ZoneLinkName, c: ZoneControl, sender: string): void => {
     if (c.type === 'want') {
       if (link === 'udp' && c.keyId === o.signing?.signer?.keyId) sendCertificateOnSegment();
       return;
@@ -385,29 +390,14 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
   };
 
   /**
-   * [FM-ZONE-LINK] The sender is the node the topic names (the broker lets a node publish only under its own), and
-   * a frame must be of the zone the topic names (the broker lets it write only the topics of the zones listing it).
+   * [FM-ZONE-LINK] The sender is the node the topic names (the broker lets a node publish only under its own); the
+   * router let through only frames of the zone the topic names (the broker lets a node write only the topics of the
+   * zones listing it) and control frames.
    */
-  const onMessage = (msg: TransportMessage): void => {
-    const t = parseTopic(o.prefix, msg.topic);
-    if (t?.kind !== 'zone' || t.site !== o.site || t.node === o.node) return;
-    if (isZoneControl(msg.payload)) {
-      control('mqtt', msg.payload, t.node);
-      return;
-    }
-    // Zone frames only: other traffic on the channel is counted as rejected, never thrown.
-    const decoded = decodeZoneFrame(msg.payload);
-    if (!decoded.ok) {
-      bump(rejected.mqtt, decoded.error.reason);
-      logger.debug({ sender: t.node, err: decoded.error.message }, 'zone frame rejected');
-      return;
-    }
-    if (messageZone(decoded.frame) !== t.zone) {
-      bump(rejected.mqtt, 'other-zone');
-      logger.debug({ sender: t.node, topic: t.zone, zone: messageZone(decoded.frame) }, "zone frame refused: another zone's topic");
-      return;
-    }
-    accept('mqtt', decoded.frame, decoded.signature, t.node);
+  const onZoneMessage = (m: ZoneTopicMessage, { topic }: RouteContext<'zone'>): void => {
+    if (topic.node === o.node) return;
+    if (m.kind === 'control') control('mqtt', m.control, topic.node);
+    else accept('mqtt', m.frame, m.signature, topic.node);
   };
   /**
    * [FM-ZONE-LINK-UDP] A zone datagram names its site and sender; the sender is claimed, not proven (UDP
@@ -422,21 +412,24 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
       return;
     }
     const { site, sender, payload } = opened;
-    const isControl = isZoneControl(payload);
-    const decoded = isControl ? undefined : decodeZoneFrame(payload);
-    if (decoded !== undefined && !decoded.ok) {
+    const decoded = isZoneControl(payload) ? decodeZoneControl(payload) : decodeZoneFrame(payload);
+    if (!decoded.ok) {
       bump(rejected.udp, decoded.error.reason);
       logger.debug({ from: from.address, err: decoded.error.message }, 'zone datagram rejected');
       return;
     }
     if (site !== o.site) bump(rejected.udp, 'other-site');
     else if (sender === o.node) bump(rejected.udp, 'own');
-    else if (decoded === undefined) control('udp', payload, sender);
+    else if ('control' in decoded) control('udp', decoded.control, sender);
     else accept('udp', decoded.frame, decoded.signature, sender);
   };
-  o.transport.on('message', onMessage);
   o.segment?.onFrame(onDatagram);
-  if (o.zones.length > 0) await o.transport.subscribe(zoneSubscription(o.prefix, o.site), 1).catch(() => {});
+  let subscription: Subscription | undefined;
+  if (o.zones.length > 0) {
+    subscription = o.router.on('zone', onZoneMessage, { site: o.site });
+    // Not awaited: the link may come up later (the subscription is made then); a refusal is logged.
+    subscription.ready.catch((err: unknown) => logger.warn({ err: describeError(err) }, 'zones: subscribing to the zone topics failed'));
+  }
   // [FM-ZONE-SIGN-3] The certificate travels once: retained on each zone topic (a retained message is untouched by
   // the frames published there without retain), and on the segment at start and when wanted.
   // A renewed certificate (the files re-read) replaces the retained one and goes on the segment at once.
@@ -489,6 +482,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     elect: (zone) => zoneEngine.elect(zone),
     command: (zone, pump, action, by, id) => zoneEngine.command(zone, pump, action, by, id),
     counters: () => ({ framesSent: total(sent), framesReceived: total(received), framesRejected: total(rejected) }),
+    refuseFromBroker: (reason) => bump(rejected.mqtt, reason),
     stats: () => ({
       sent: structuredClone(sent),
       received: structuredClone(received),
@@ -523,7 +517,7 @@ export async function startZoneRuntime(o: ZoneRuntimeOptions): Promise<ZoneRunti
     async stop() {
       stopped = true;
       if (timer !== undefined) clock.clearTimeout(timer);
-      o.transport.off('message', onMessage);
+      subscription?.unsubscribe();
       o.transport.off('connected', publishCertificate);
       stopAnnouncing();
       o.segment?.onFrame(() => {});
