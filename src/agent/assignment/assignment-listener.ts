@@ -7,7 +7,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { describeError, isFieldmeshError, type Logger } from '../../kit/index.js';
 import { decodeAssignment, hubAssignTopic, type NodeAssignment } from '../../protocol/index.js';
-import type { Transport, TransportMessage } from '../../transport/index.js';
+import type { Subscription, Transport } from '../../transport/index.js';
 import { type StoredAssignment, saveAssignment } from './assignment-store.js';
 
 export interface AssignmentListenerOptions {
@@ -91,20 +91,18 @@ export function createAssignmentListener(o: AssignmentListenerOptions): Assignme
     return 'applied';
   }
 
-  const onMessage = (m: TransportMessage): void => {
-    if (m.topic === topic) accept(m.payload);
-  };
+  let subscription: Subscription | undefined;
   return {
     topic,
     accept,
     start() {
-      o.transport.on('message', onMessage);
-      void o.transport
-        .subscribe(topic, 1)
-        .catch((err: unknown) => logger.warn({ topic, err: describeError(err) }, 'identity: subscribing to the assignment topic failed'));
+      subscription = o.transport.subscribe(topic, (m) => accept(m.payload));
+      subscription.ready.catch((err: unknown) =>
+        logger.warn({ topic, err: describeError(err) }, 'identity: subscribing to the assignment topic failed'),
+      );
     },
     stop() {
-      o.transport.off('message', onMessage);
+      subscription?.unsubscribe();
     },
   };
 }

@@ -26,7 +26,7 @@ import {
   hubCertTopic,
   nodeCsrTopic,
 } from '../../protocol/index.js';
-import type { TlsCredentials, Transport, TransportMessage } from '../../transport/index.js';
+import type { Subscription, TlsCredentials, Transport, TransportMessage } from '../../transport/index.js';
 
 /** The default fraction of its validity after which a node renews (the seed's sites: every 6 months of a year). */
 export const DEFAULT_RENEW_AT = 2 / 3;
@@ -301,8 +301,9 @@ export function createCertificateRenewer(o: CertificateRenewerOptions): Certific
   }
 
   const onMessage = (m: TransportMessage): void => {
-    if (m.topic === answerTopic) void guarded(() => accept(m.payload), 'ignored' as const);
+    void guarded(() => accept(m.payload), 'ignored' as const);
   };
+  let subscription: Subscription | undefined;
   const onConnected = (): void => {
     // [FM-CERT-7] First the serial this connection uses (after a renewal, the new one: the hub revokes the older).
     void guarded(announceInUse, undefined);
@@ -329,18 +330,18 @@ export function createCertificateRenewer(o: CertificateRenewerOptions): Certific
     current,
     start() {
       finishSwitch(o.dir, node);
-      o.transport.on('message', onMessage);
       o.transport.on('connected', onConnected);
-      void o.transport
-        .subscribe(answerTopic, 1)
-        .catch((err: unknown) => logger.warn({ topic: answerTopic, err: describeError(err) }, 'certificates: subscribing failed'));
+      subscription = o.transport.subscribe(answerTopic, onMessage);
+      subscription.ready.catch((err: unknown) =>
+        logger.warn({ topic: answerTopic, err: describeError(err) }, 'certificates: subscribing failed'),
+      );
       schedule();
       if (o.transport.connected) onConnected();
     },
     stop() {
       stopped = true;
       if (timer !== undefined) o.clock.clearTimeout(timer);
-      o.transport.off('message', onMessage);
+      subscription?.unsubscribe();
       o.transport.off('connected', onConnected);
     },
   };

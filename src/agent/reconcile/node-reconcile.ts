@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
 import { type ConfigReportPayload, configHashOf, hubConfigTopic, type NodeIdentityStatus } from '../../protocol/index.js';
-import type { Transport, TransportMessage } from '../../transport/index.js';
+import type { Subscription, Transport, TransportMessage } from '../../transport/index.js';
 import type { AgentConfig } from '../config.js';
 import { type ApplyResult, applyConfigLive, type LiveParts } from './apply-config.js';
 import { ConfigReconciler, type RunningConfigInfo } from './config-reconciler.js';
@@ -91,12 +91,12 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
   });
   const topic = hubConfigTopic(o.config.topicPrefix, local.node.site, local.node.id);
   const onMessage = (m: TransportMessage): void => {
-    if (m.topic !== topic) return;
     void reconciler
       .acceptFrame(m.payload)
       .catch((err: unknown) => logger.error({ err: describeError(err) }, 'config: a desired config failed unexpectedly'));
   };
   let repo: RepoReconciler | undefined;
+  let subscription: Subscription | undefined;
   let unwatch: (() => void) | undefined;
   /** node.yaml read again, for hand edits: what it sets, or why it does not read. */
   const readLocal = (file: LocalConfigFile): void => {
@@ -126,10 +126,10 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
         unwatch = watchLocalFile(file.path, () => readLocal(file), { clock: o.clock, logger });
       }
       if (source === 'hub' && o.brokered) {
-        o.transport.on('message', onMessage);
-        void o.transport
-          .subscribe(topic, 1)
-          .catch((err: unknown) => logger.warn({ topic, err: describeError(err) }, 'config: subscribing to the desired config failed'));
+        subscription = o.transport.subscribe(topic, onMessage);
+        subscription.ready.catch((err: unknown) =>
+          logger.warn({ topic, err: describeError(err) }, 'config: subscribing to the desired config failed'),
+        );
       } else if (source === 'repo') {
         const dir = local.reconcile.repo;
         if (dir === undefined || o.overrides.renderSelf === undefined) {
@@ -152,7 +152,7 @@ export function createNodeReconcile(o: NodeReconcileOptions): NodeReconcile {
     },
     stop() {
       unwatch?.();
-      o.transport.off('message', onMessage);
+      subscription?.unsubscribe();
       repo?.stop();
     },
   };
