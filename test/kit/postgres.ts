@@ -174,3 +174,18 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     },
   };
 }
+
+/**
+ * A contract-suite target whose places are fresh databases on one private server (started now, stopped
+ * at teardown); `open` opens a store on a database's URL.
+ */
+export async function postgresTarget<S, O>(open: (url: string, options: O) => Promise<S>) {
+  const server = await startPostgres();
+  return {
+    async fresh() {
+      const url = await server.createDatabase();
+      return { open: (options: O) => open(url, options) };
+    },
+    teardown: () => server.stop(),
+  };
+}

@@ -1,6 +1,7 @@
 // The alert engine's storage port: alert instances (with their acknowledgements and what was
 // notified), silences, and the notifications not yet delivered, so all of it survives a hub restart.
-// Implementation: SqliteAlertStore (its own file next to the hub's database).
+// Implementations: SqliteAlertStore (its own file next to the hub's database) and PostgresAlertStore (a
+// scale-out hub's database); both pass alert-store.contract.ts.
 
 import type { AlertRecord, Silence } from './alert.js';
 

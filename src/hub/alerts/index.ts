@@ -23,6 +23,7 @@ export {
   inhibitRulesSchema,
 } from './inhibition.js';
 export { alertsTopic } from './notifiers/mqtt-notifier.js';
+export { createPostgresAlertStore, type PostgresAlertStoreOptions } from './postgres/postgres-alert-store.js';
 export { formatPromDuration, parsePromDurationMs } from './prom-duration.js';
 export { loadRuleFiles, parseRuleFile } from './rule-file.js';
 export { parseSilenceInput, SILENCE_RETENTION_MS, type SilenceInput, silenceState } from './silences.js';

@@ -2,20 +2,11 @@
 // processes changing users at once.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type PostgresInstance, startPostgres } from '../../../test/kit/postgres.js';
+import { type PostgresInstance, postgresTarget, startPostgres } from '../../../test/kit/postgres.js';
 import { runAuthStoreContract } from './auth-store.contract.js';
 import { createPostgresAuthStore } from './postgres-auth-store.js';
 
-runAuthStoreContract('postgres', async () => {
-  const server = await startPostgres();
-  return {
-    async fresh() {
-      const url = await server.createDatabase();
-      return { open: () => createPostgresAuthStore({ url }) };
-    },
-    teardown: () => server.stop(),
-  };
-});
+runAuthStoreContract('postgres', () => postgresTarget((url) => createPostgresAuthStore({ url })));
 
 let server: PostgresInstance;
 before(async () => {

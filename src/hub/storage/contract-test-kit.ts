@@ -1,6 +1,9 @@
 // What the stores' contract suites share: a target that gives fresh places (a file, a database) to open
 // stores on, and the hooks that set it up, tear it down and close every store a test opened.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, afterEach, before } from 'node:test';
 
 export interface ContractPlace<S, O> {
@@ -41,5 +44,21 @@ export function useContractTarget<S extends { close(): Promise<void> }, O>(
       return s;
     };
     return { store: await openOne(), reopen: openOne };
+  };
+}
+
+/** A target whose places are files in temp folders (one per place), for the SQLite stores. */
+export function tempFileTarget<S, O>(fileName: string, open: (path: string, options: O) => S | Promise<S>): ContractTarget<S, O> {
+  const dirs: string[] = [];
+  return {
+    async fresh() {
+      const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-contract-'));
+      dirs.push(dir);
+      const path = join(dir, fileName);
+      return { open: async (options) => open(path, options) };
+    },
+    async teardown() {
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
   };
 }

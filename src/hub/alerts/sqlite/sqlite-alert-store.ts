@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from '../../../kit/index.js';
 import { openDurableDatabase } from '../../../platform/index.js';
 import type { AlertRecord, Silence } from '../alert.js';
 import type { AlertCommit, AlertStore, PendingNotification } from '../alert-store.js';
+import { type NotificationRow, toNotification } from '../alert-store-rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alerts (
@@ -36,18 +37,6 @@ export interface SqliteAlertStoreOptions {
   /** File path, or ":memory:". */
   readonly path: string;
   readonly logger?: Logger;
-}
-
-interface NotificationRow {
-  id: number;
-  notifier: string;
-  payload: string;
-  attempts: number;
-  created_at: number;
-}
-
-function toNotification(r: NotificationRow): PendingNotification {
-  return { id: r.id, notifier: r.notifier, payload: r.payload, attempts: r.attempts, createdAt: r.created_at };
 }
 
 export function createSqliteAlertStore(options: SqliteAlertStoreOptions): AlertStore {

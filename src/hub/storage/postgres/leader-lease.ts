@@ -63,6 +63,11 @@ export interface LeaderLease {
    * written) when it does not.
    */
   fenced<T>(write: (client: PoolClient) => Promise<T>): Promise<T>;
+  /**
+   * The check `fenced` makes, for a write in a transaction of its own (another store's, on the same
+   * database): throws FM_LEADER_DEPOSED unless this holder leads at the epoch it knows.
+   */
+  check(client: PoolClient): Promise<void>;
   /** Stops renewing and, when leader, lets the lease lapse at once so another takes over without waiting. */
   stop(): Promise<void>;
 }
@@ -123,6 +128,15 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
     return term;
   }
 
+  const notLeader = () =>
+    new FieldmeshError('FM_LEADER_DEPOSED', `lease "${name}": ${holder} is not leader`, { details: { lease: name, holder } });
+
+  async function check(client: PoolClient): Promise<void> {
+    const held = term;
+    if (held === undefined) throw notLeader();
+    await checkLeaseEpoch(client, name, holder, held.epoch);
+  }
+
   function tick(): void {
     running = tryAcquire().catch((err: unknown) => {
       // Unreachable: we cannot know whether we still hold it, so stop acting as leader.
@@ -145,15 +159,14 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
       timer.unref();
     },
     async fenced(write) {
-      const held = term;
-      if (held === undefined) {
-        throw new FieldmeshError('FM_LEADER_DEPOSED', `lease "${name}": ${holder} is not leader`, { details: { lease: name, holder } });
-      }
+      // Known deposed: refused without asking the database (which may be what is out of reach).
+      if (term === undefined) throw notLeader();
       return inTransaction(pool, async (client) => {
-        await checkLeaseEpoch(client, name, holder, held.epoch);
+        await check(client);
         return write(client);
       });
     },
+    check,
     async stop() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;

@@ -4,23 +4,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { type PostgresInstance, startPostgres } from '../../../../test/kit/postgres.js';
+import { type PostgresInstance, postgresTarget, startPostgres } from '../../../../test/kit/postgres.js';
 import { parseSelector } from '../../../protocol/index.js';
 import { runStorageContract } from '../storage.contract.js';
 import type { EventInput, HubStorage, SampleInput, SeriesIdentity } from '../storage.js';
 import { createPostgresStorage } from './postgres-storage.js';
 import { DAY_MS, dayStart, partitionName } from './sample-partitions.js';
 
-runStorageContract('postgres', async () => {
-  const server = await startPostgres();
-  return {
-    async fresh() {
-      const url = await server.createDatabase();
-      return { open: ({ retentionMs }) => createPostgresStorage({ url, retentionMs }) };
-    },
-    teardown: () => server.stop(),
-  };
-});
+runStorageContract('postgres', () =>
+  postgresTarget((url, { retentionMs }: { retentionMs: number }) => createPostgresStorage({ url, retentionMs })),
+);
 
 describe('postgres storage', () => {
   let server: PostgresInstance;

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
+import { tempFileTarget } from '../contract-test-kit.js';
 import { runStorageContract } from '../storage.contract.js';
 import { createSqliteStorage } from './sqlite-storage.js';
 
@@ -19,14 +20,10 @@ function tempDb(): string {
   return join(dir, 'nested', 'hub.db');
 }
 
-runStorageContract('sqlite', async () => ({
-  async fresh() {
-    // A folder that does not exist yet: the store makes it.
-    const path = tempDb();
-    return { open: async ({ retentionMs }) => createSqliteStorage({ path, retentionMs }) };
-  },
-  async teardown() {},
-}));
+// In a folder that does not exist yet: the store makes it.
+runStorageContract('sqlite', async () =>
+  tempFileTarget(join('nested', 'hub.db'), (path, { retentionMs }) => createSqliteStorage({ path, retentionMs })),
+);
 
 test('sqlite storage: a file from before pending bytes and repairs gains the new columns on open', async () => {
   const path = tempDb();
