@@ -88,7 +88,8 @@ async function transportReconnect(
   const total = () => proxy.bytes().up + proxy.bytes().down;
   const counted = () => transport.stats().bytesIn + transport.stats().bytesOut;
   try {
-    await transport.subscribe('fieldmesh/_hub/state', 1);
+    // Restored on every connect, as a node's subscriptions are; nothing here reads the state.
+    transport.subscribe('fieldmesh/_hub/state', () => {});
     const first = once(transport, 'connected', { what: 'transport connected' });
     transport.start();
     await first;

@@ -4,7 +4,7 @@
 
 import { type BatteryReading, BatterySim } from '../agent/index.js';
 import { type Logger, silentLogger } from '../kit/index.js';
-import { createMqttTransport, type Transport } from '../transport/index.js';
+import { createMqttTransport, type Transport, type TransportMessage } from '../transport/index.js';
 import { type AirtimeModel, frameAirtimeUs, IPV4_UDP_HEADER_BYTES } from './medium.js';
 import { findMosquitto, MOSQUITTO_MISSING_NOTE, type SimMosquitto, startSimMosquitto } from './mosquitto.js';
 import type { DesignMeasures, DesignResult, TimeSeries } from './report.js';
@@ -108,11 +108,17 @@ function sumStats(clients: readonly Transport[]): TickTraffic {
   return { bytesUp, bytesDown, publishesUp, publishesDown };
 }
 
-function connectClient(url: string, clientId: string, filters: readonly string[], logger: Logger): Promise<Transport> {
+function connectClient(
+  url: string,
+  clientId: string,
+  filters: readonly string[],
+  onMessage: (message: TransportMessage) => void,
+  logger: Logger,
+): Promise<Transport> {
   // The baseline's paho clients speak MQTT 3.1.1: no topic aliases, full topic in every PUBLISH.
   const t = createMqttTransport({ url, clientId, protocolVersion: 4, keepaliveS: JSON_STAR_KEEPALIVE_S, logger });
-  // Subscriptions registered before start go out in one SUBSCRIBE on connect; 'connected' follows its SUBACK.
-  for (const f of filters) void t.subscribe(f, 1);
+  // Subscriptions registered before start go out on connect; 'connected' follows their SUBACKs.
+  for (const f of filters) t.subscribe(f, onMessage);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       t.off('connected', onConnected);
@@ -190,36 +196,36 @@ export async function runJsonStar(o: JsonStarOptions): Promise<DesignResult> {
     let waiting: { tick: number; resolve: () => void } | undefined;
     const tickNs = o.tickMs * 1e6;
 
+    /** Subscriber s received a message. */
+    const receive = (s: number, { topic, payload }: TransportMessage): void => {
+      const [, origin, metric] = topic.split('/');
+      const oi = nodeIndex.get(origin ?? '');
+      const mi = metricIndex.get(metric ?? '');
+      let k = -1;
+      try {
+        k = ((JSON.parse(Buffer.from(payload).toString('utf8')) as { timestamp: number }).timestamp - EPOCH_NS) / tickNs;
+      } catch {}
+      if (oi === undefined || mi === undefined || !Number.isInteger(k) || k < 0 || k >= ticks) {
+        strays++;
+        return;
+      }
+      const at = ((s * ticks + k) * n + oi) * metricCount + mi;
+      const copies = received[at] ?? 0;
+      received[at] = Math.min(255, copies + 1);
+      if (copies > 0) {
+        duplicates++;
+        return;
+      }
+      deliveredInTick[k] = (deliveredInTick[k] ?? 0) + 1;
+      if (waiting !== undefined && waiting.tick === k && deliveredInTick[k] === perTick) waiting.resolve();
+    };
     const filters = JSON_STAR_METRICS.map((m) => `bess/+/${m}`);
-    const connected = await Promise.allSettled(names.map((name) => connectClient(broker.url, `json-star-${name}`, filters, logger)));
+    const connected = await Promise.allSettled(
+      names.map((name, s) => connectClient(broker.url, `json-star-${name}`, filters, (m) => receive(s, m), logger)),
+    );
     for (const c of connected) if (c.status === 'fulfilled') clients.push(c.value);
     const failed = connected.find((c) => c.status === 'rejected');
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
-
-    clients.forEach((client, s) => {
-      client.on('message', ({ topic, payload }) => {
-        const [, origin, metric] = topic.split('/');
-        const oi = nodeIndex.get(origin ?? '');
-        const mi = metricIndex.get(metric ?? '');
-        let k = -1;
-        try {
-          k = ((JSON.parse(Buffer.from(payload).toString('utf8')) as { timestamp: number }).timestamp - EPOCH_NS) / tickNs;
-        } catch {}
-        if (oi === undefined || mi === undefined || !Number.isInteger(k) || k < 0 || k >= ticks) {
-          strays++;
-          return;
-        }
-        const at = ((s * ticks + k) * n + oi) * metricCount + mi;
-        const copies = received[at] ?? 0;
-        received[at] = Math.min(255, copies + 1);
-        if (copies > 0) {
-          duplicates++;
-          return;
-        }
-        deliveredInTick[k] = (deliveredInTick[k] ?? 0) + 1;
-        if (waiting !== undefined && waiting.tick === k && deliveredInTick[k] === perTick) waiting.resolve();
-      });
-    });
     o.onProgress?.(0);
 
     const enc = new TextEncoder();

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
 import { createHub, createSqliteStorage, hubConfigSchema } from '../../src/hub/index.js';
 import { ManualClock } from '../../src/kit/index.js';
-import { decodeWireFrame, type HistoryFrame, nodeTopic } from '../../src/protocol/index.js';
+import { createFrameRouter, type HistoryFrame } from '../../src/protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../../src/transport/index.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -67,13 +67,12 @@ test('backfill: a node that dropped rows at its outbox cap while the hub was awa
   );
   const history: HistoryFrame[] = [];
   const observer = createMemoryTransport(broker, { clientId: 'observer', clock });
-  observer.on('message', (m) => {
-    const d = decodeWireFrame(m.payload);
-    if (d.ok && d.frame.type === 'history') history.push(d.frame);
+  const histories = createFrameRouter({ source: observer, prefix: 'fieldmesh' }).on('history', (frame) => history.push(frame), {
+    site: 'farm',
+    node: 'bess-01',
   });
   observer.start();
-  await waitFor(() => observer.connected, { what: 'observer connected' });
-  await observer.subscribe(nodeTopic('fieldmesh', 'farm', 'bess-01', 'history'), 1);
+  await histories.ready;
   await agent.start();
   await waitFor(() => firstHub.fleet.get('farm', 'bess-01')?.state === 'online', { what: 'the node online at the first hub' });
 

@@ -48,11 +48,9 @@ before(async () => {
     timeoutMs: 15_000,
   });
   observer = createMqttTransport({ url: mqttUrl, clientId: 'observer' });
-  observer.on('message', (m) => rebirthTopics.push(m.topic));
-  const connected = new Promise<void>((resolve) => observer.on('connected', () => resolve()));
+  const rebirths = observer.subscribe('fieldmesh/+/+/cmd/rebirth', (m) => rebirthTopics.push(m.topic));
   observer.start();
-  await connected;
-  await observer.subscribe('fieldmesh/+/+/cmd/rebirth', 1);
+  await rebirths.ready;
 });
 
 after(async () => {

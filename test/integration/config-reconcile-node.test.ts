@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../src/kit/index.js';
 import {
+  createFrameRouter,
   type DesiredConfig,
-  decodeWireFrame,
   desiredConfigOf,
   encodeConfigFrame,
   hubConfigTopic,
   type NodeConfigStatus,
 } from '../../src/protocol/index.js';
-import { createMqttTransport, type Transport, type TransportMessage } from '../../src/transport/index.js';
+import { createMqttTransport, type Transport } from '../../src/transport/index.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { nodeMetric } from '../kit/node-api.js';
@@ -39,18 +39,13 @@ const running = new Set<FieldmeshProcess>();
 before(async () => {
   mosquitto = await startMosquitto();
   hub = createMqttTransport({ url: mosquitto.url, clientId: 'test-hub', logger: silentLogger });
-  hub.on('message', (m: TransportMessage) => {
-    const [, , node, channel] = m.topic.split('/');
-    if (channel !== 'event' || node === undefined) return;
-    const d = decodeWireFrame(m.payload);
-    if (!d.ok || d.frame.type !== 'event') return;
-    const list = events.get(node) ?? [];
-    list.push({ kind: d.frame.kind, payload: JSON.parse(new TextDecoder().decode(d.frame.payload)) });
-    events.set(node, list);
+  const eventFrames = createFrameRouter({ source: hub, prefix: 'fieldmesh' }).on('event', (frame, { topic }) => {
+    const list = events.get(topic.node) ?? [];
+    list.push({ kind: frame.kind, payload: JSON.parse(new TextDecoder().decode(frame.payload)) });
+    events.set(topic.node, list);
   });
   hub.start();
-  await waitFor(() => hub.connected, { what: 'the test hub connected' });
-  await hub.subscribe('fieldmesh/+/+/event', 1);
+  await eventFrames.ready;
 });
 
 after(async () => {

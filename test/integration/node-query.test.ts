@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { type Agent, agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
 import { createHub, type Hub, hubConfigSchema } from '../../src/hub/index.js';
 import type { Logger } from '../../src/kit/index.js';
-import { commandTopic, decodeWireFrame, encodeReply, FIELDMESH_VERSION, nodeTopic, SessionEncoder } from '../../src/protocol/index.js';
+import { createFrameRouter, encodeReply, FIELDMESH_VERSION, nodeTopic, SessionEncoder } from '../../src/protocol/index.js';
 import { createMqttTransport, type Transport } from '../../src/transport/index.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { waitFor } from '../kit/wait.js';
@@ -68,15 +68,17 @@ before(async () => {
 
   // A node that is online at the hub (it sent a birth) but answers queries as `fakeMode` says.
   fake = createMqttTransport({ url: mosquitto.url, clientId: 'fake-node' });
-  fake.on('message', (m) => {
-    const d = decodeWireFrame(m.payload);
-    if (fakeMode !== 'garbage' || !d.ok || d.frame.type !== 'query') return;
-    const garbage = encodeReply({ requestId: d.frame.requestId, status: 'ok', body: new Uint8Array([0xff, 0xfe, 0xfd]) });
-    void fake.publish(nodeTopic('fieldmesh', SITE, 'mute', 'reply'), garbage, { qos: 1 });
-  });
+  const queries = createFrameRouter({ source: fake, prefix: 'fieldmesh' }).on(
+    'cmd/query',
+    (query) => {
+      if (fakeMode !== 'garbage') return;
+      const garbage = encodeReply({ requestId: query.requestId, status: 'ok', body: new Uint8Array([0xff, 0xfe, 0xfd]) });
+      void fake.publish(nodeTopic('fieldmesh', SITE, 'mute', 'reply'), garbage, { qos: 1 });
+    },
+    { site: SITE, node: 'mute' },
+  );
   fake.start();
-  await waitFor(() => fake.connected, { what: 'the fake node connected' });
-  await fake.subscribe(commandTopic('fieldmesh', SITE, 'mute', 'query'), 1);
+  await queries.ready;
   const birth = new SessionEncoder(1).birth({
     time: Date.now(),
     zone: 'north',

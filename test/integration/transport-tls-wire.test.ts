@@ -83,7 +83,7 @@ test('mqtt transport over TLS counts the bytes on the wire: handshake, records a
   const connected = once(transport, 'connected', { what: 'connected over TLS' });
   transport.start();
   await connected;
-  await transport.subscribe('farm/n1/#', 1);
+  await transport.subscribe('farm/n1/#', () => {}).ready;
   for (let i = 0; i < 20; i++) await transport.publish(`farm/n1/m${i % 3}`, new Uint8Array(40).fill(i), { qos: 1 });
   const delta = () => {
     const p = proxy.bytes();
@@ -113,7 +113,7 @@ test('mqtt transport resumes the TLS session on a reconnect and drops it with re
   const b0 = proxy.bytes();
   transport.start();
   await first;
-  await transport.subscribe('farm/n1/#', 1);
+  await transport.subscribe('farm/n1/#', () => {}).ready;
   assert.equal(transport.stats().tlsResumed, 0);
   await waitFor(() => mosquitto.log().includes("as wire-resume (p5, c1, k30, u'n1')"), { what: 'broker saw n1' });
   const fullBytes = proxy.bytes().up - b0.up + proxy.bytes().down - b0.down;

@@ -4,15 +4,7 @@
 // offline (born, then dead). No agent, no store: a few hundred fit in one test process.
 
 import { deflateRawSync } from 'node:zlib';
-import {
-  decodeWireFrame,
-  encodeDeath,
-  encodeReply,
-  FIELDMESH_VERSION,
-  nodeTopic,
-  parseTopic,
-  SessionEncoder,
-} from '../../src/protocol/index.js';
+import { createFrameRouter, encodeDeath, encodeReply, FIELDMESH_VERSION, nodeTopic, SessionEncoder } from '../../src/protocol/index.js';
 import { createMqttTransport, type Transport } from '../../src/transport/index.js';
 import { waitFor } from './wait.js';
 
@@ -54,39 +46,40 @@ export async function startSimResponders(o: SimRespondersOptions): Promise<SimRe
       const group = ids.slice(g, g + per);
       const link = createMqttTransport({ url: o.mqttUrl, clientId: `sim-responders-${o.site}-${g}` });
       links.push(link);
-      link.on('message', (m) => {
-        const t = parseTopic(prefix, m.topic);
-        if (t?.kind !== 'cmd' || t.command !== 'query' || !group.includes(t.node)) return;
-        const d = decodeWireFrame(m.payload);
-        if (!d.ok || d.frame.type !== 'query') return;
-        if (o.silent?.has(t.node)) {
-          stats.ignored++;
-          return;
-        }
-        const nonce = d.frame.params.find(([k]) => k === 'nonce')?.[1] ?? '';
-        const body = deflateRawSync(
-          Buffer.from(
-            JSON.stringify({
-              epoch: 1,
-              agentVersion: FIELDMESH_VERSION,
-              bootTime,
-              uptimeMs: Date.now() - bootTime,
-              configVersion: '',
-              nonce,
-            }),
-          ),
-        );
-        const reply = encodeReply({
-          requestId: d.frame.requestId,
-          status: 'ok',
-          body: new Uint8Array(body.buffer, body.byteOffset, body.length),
-        });
-        stats.answered++;
-        void link.publish(nodeTopic(prefix, o.site, t.node, 'reply'), reply, { qos: 1 }).catch(() => {});
-      });
+      const queries = createFrameRouter({ source: link, prefix }).on(
+        'cmd/query',
+        (query, { topic: t }) => {
+          if (!group.includes(t.node)) return;
+          if (o.silent?.has(t.node)) {
+            stats.ignored++;
+            return;
+          }
+          const nonce = query.params.find(([k]) => k === 'nonce')?.[1] ?? '';
+          const body = deflateRawSync(
+            Buffer.from(
+              JSON.stringify({
+                epoch: 1,
+                agentVersion: FIELDMESH_VERSION,
+                bootTime,
+                uptimeMs: Date.now() - bootTime,
+                configVersion: '',
+                nonce,
+              }),
+            ),
+          );
+          const reply = encodeReply({
+            requestId: query.requestId,
+            status: 'ok',
+            body: new Uint8Array(body.buffer, body.byteOffset, body.length),
+          });
+          stats.answered++;
+          void link.publish(nodeTopic(prefix, o.site, t.node, 'reply'), reply, { qos: 1 }).catch(() => {});
+        },
+        { site: o.site },
+      );
       link.start();
       await waitFor(() => link.connected, { what: `sim responders connection ${g / per}`, timeoutMs: 10_000 });
-      await link.subscribe(`${prefix}/${o.site}/+/cmd/query`, 1);
+      await queries.ready;
       for (const id of group) {
         const enc = new SessionEncoder(1);
         const birth = enc.birth({
