@@ -1,6 +1,11 @@
 // Node registration with approval at the hub (docs/registration.md).
 
 export {
+  createPostgresRegistrationStore,
+  type PostgresRegistrationStore,
+  type PostgresRegistrationStoreOptions,
+} from './postgres-registration-store.js';
+export {
   type ApprovalResult,
   createRegistrationActions,
   type KnownPlaces,

@@ -9,7 +9,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Clock, FieldmeshError, type Logger } from '../../kit/index.js';
 import type { WireFrame } from '../../protocol/index.js';
-import type { AssignmentState, RegistrationRecord, RegistrationStatus, RegistrationStore } from './registration-store.js';
+import {
+  type AssignmentState,
+  blankRegistration,
+  type RegistrationRecord,
+  type RegistrationStatus,
+  type RegistrationStore,
+} from './registration-store.js';
 
 export type RegistrationMode = 'open' | 'approve';
 
@@ -107,7 +113,7 @@ export class RegistrationGate {
       let n = 0;
       for (const k of known) {
         if (this.#records.has(key(k.site, k.node))) continue;
-        this.#put({ ...blank(k.site, k.node), status: 'approved', origin: 'grandfathered', decidedBy: 'hub', decidedAt: now });
+        this.#put({ ...blankRegistration(k.site, k.node), status: 'approved', origin: 'grandfathered', decidedBy: 'hub', decidedAt: now });
         n++;
       }
       this.#o.logger.info(
@@ -140,7 +146,7 @@ export class RegistrationGate {
     let r = this.#records.get(k);
     const created = r === undefined;
     if (r === undefined) {
-      r = { ...blank(site, node), firstSeen: now };
+      r = { ...blankRegistration(site, node), firstSeen: now };
       this.#records.set(k, r);
     }
     r.firstSeen ??= now;
@@ -311,7 +317,7 @@ export class RegistrationGate {
   ): RegistrationView {
     this.#checkMode(site, node);
     const k = key(site, node);
-    const r = this.#records.get(k) ?? blank(site, node);
+    const r = this.#records.get(k) ?? blankRegistration(site, node);
     r.status = status;
     r.decidedBy = by;
     r.decidedAt = this.#o.clock.now();
@@ -335,26 +341,4 @@ export class RegistrationGate {
     this.#dirty.delete(k);
     this.#o.store.put(r);
   }
-}
-
-function blank(site: string, node: string): RegistrationRecord {
-  return {
-    site,
-    node,
-    status: 'pending',
-    zone: null,
-    agentVersion: null,
-    bootTime: null,
-    configVersion: null,
-    firstSeen: null,
-    lastSeen: null,
-    births: 0,
-    framesIgnored: 0,
-    decidedBy: null,
-    decidedAt: null,
-    origin: null,
-    assignedSite: null,
-    assignedZone: null,
-    assignmentState: null,
-  };
 }

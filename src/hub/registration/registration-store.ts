@@ -1,6 +1,7 @@
 // Node registrations in SQLite (docs/registration.md): a table of its own (node_registrations) and one
 // meta row (registration_meta) in the hub's database file, through a connection of its own like the auth
-// store, so approvals survive restarts. An in-memory store serves tests and `storage.path: ":memory:"`.
+// store, so approvals survive restarts. An in-memory store serves tests and `storage.path: ":memory:"`;
+// postgres-registration-store.ts keeps them in a scale-out hub's database. All pass registration-store.contract.ts.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -49,6 +50,29 @@ export interface RegistrationRecord {
   assignmentState: AssignmentState | null;
 }
 
+/** A pending registration of which nothing is known yet. */
+export function blankRegistration(site: string, node: string): RegistrationRecord {
+  return {
+    site,
+    node,
+    status: 'pending',
+    zone: null,
+    agentVersion: null,
+    bootTime: null,
+    configVersion: null,
+    firstSeen: null,
+    lastSeen: null,
+    births: 0,
+    framesIgnored: 0,
+    decidedBy: null,
+    decidedAt: null,
+    origin: null,
+    assignedSite: null,
+    assignedZone: null,
+    assignmentState: null,
+  };
+}
+
 export interface RegistrationStore {
   list(): RegistrationRecord[];
   put(record: RegistrationRecord): void;
@@ -85,7 +109,8 @@ CREATE TABLE IF NOT EXISTS registration_meta (
 );
 `;
 
-interface Row {
+/** A row of node_registrations (the same columns in SQLite and PostgreSQL). */
+export interface RegistrationRow {
   site: string;
   node: string;
   status: string;
@@ -108,7 +133,7 @@ interface Row {
 /** Columns added after the table first shipped: a database made before them gets them, empty (no assignment). */
 const ADDED_COLUMNS = ['assigned_site TEXT', 'assigned_zone TEXT', 'assignment_state TEXT'] as const;
 
-function fromRow(r: Row): RegistrationRecord {
+export function toRegistration(r: RegistrationRow): RegistrationRecord {
   return {
     site: r.site,
     node: r.node,
@@ -131,6 +156,29 @@ function fromRow(r: Row): RegistrationRecord {
   };
 }
 
+/** The record's row, for the stores that write one (PostgreSQL). */
+export function registrationRow(r: RegistrationRecord): RegistrationRow {
+  return {
+    site: r.site,
+    node: r.node,
+    status: r.status,
+    zone: r.zone,
+    agent_version: r.agentVersion,
+    boot_time: r.bootTime,
+    config_version: r.configVersion,
+    first_seen: r.firstSeen,
+    last_seen: r.lastSeen,
+    births: r.births,
+    frames_ignored: r.framesIgnored,
+    decided_by: r.decidedBy,
+    decided_at: r.decidedAt,
+    origin: r.origin,
+    assigned_site: r.assignedSite,
+    assigned_zone: r.assignedZone,
+    assignment_state: r.assignmentState,
+  };
+}
+
 /** The registrations in the hub's database file (storage.path); ":memory:" keeps nothing. */
 export function createSqliteRegistrationStore(options: { readonly path: string }): RegistrationStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -149,7 +197,7 @@ export function createSqliteRegistrationStore(options: { readonly path: string }
   );
   for (const column of ADDED_COLUMNS)
     if (!have.has(column.split(' ')[0] as string)) db.exec(`ALTER TABLE node_registrations ADD COLUMN ${column}`);
-  const selectAll = db.prepare<[], Row>('SELECT * FROM node_registrations ORDER BY site, node');
+  const selectAll = db.prepare<[], RegistrationRow>('SELECT * FROM node_registrations ORDER BY site, node');
   const upsert = db.prepare(
     `INSERT INTO node_registrations (site, node, status, zone, agent_version, boot_time, config_version, first_seen, last_seen,
        births, frames_ignored, decided_by, decided_at, origin, assigned_site, assigned_zone, assignment_state)
@@ -167,7 +215,7 @@ export function createSqliteRegistrationStore(options: { readonly path: string }
   );
   let open = true;
   return {
-    list: () => selectAll.all().map(fromRow),
+    list: () => selectAll.all().map(toRegistration),
     put: (record) => {
       if (open) upsert.run({ ...record });
     },

@@ -21,7 +21,7 @@ export interface ContractTarget<S, O> {
  * Registers the suite's hooks (call inside `describe`) and returns `fresh`: a store on a fresh place,
  * and `reopen` to open another on the same place.
  */
-export function useContractTarget<S extends { close(): Promise<void> }, O>(
+export function useContractTarget<S extends { close(): unknown }, O>(
   setup: () => Promise<ContractTarget<S, O>>,
 ): (options: O) => Promise<{ store: S; reopen(): Promise<S> }> {
   let target: ContractTarget<S, O> | undefined;
