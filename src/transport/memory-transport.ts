@@ -23,8 +23,12 @@ interface MemorySession {
   readonly clientId: string;
   readonly will: Will | undefined;
   readonly filters: Map<string, QoS>;
-  /** A message for the client; `filter` when it is a retained message sent for that new subscription. */
-  deliver(message: TransportMessage, wireBytes: number, filter?: string): void;
+  /**
+   * A message for the client, one copy whatever it matches, with the filters it is for (as MQTT 5 subscription
+   * identifiers would say): the plain ones it matches and the shared ones whose turn this client had, or the one new
+   * subscription a retained message is sent for.
+   */
+  deliver(message: TransportMessage, wireBytes: number, filters: readonly string[]): void;
   /** The broker cut the link (drop or stop). */
   lost(reason: string): void;
 }
@@ -87,14 +91,23 @@ export class MemoryBroker {
       if (copy.length === 0) this.retained.delete(topic);
       else this.retained.set(topic, { topic, payload: copy, retain: true });
     }
-    const best = new Map<MemorySession, QoS>();
+    /** Per client: the highest QoS of the filters the message is for, and those filters. */
+    const to = new Map<MemorySession, { qos: QoS; filters: string[] }>();
+    const add = (session: MemorySession, filter: string, qos: QoS): void => {
+      const entry = to.get(session);
+      if (entry === undefined) to.set(session, { qos, filters: [filter] });
+      else {
+        entry.filters.push(filter);
+        if (qos > entry.qos) entry.qos = qos;
+      }
+    };
     /** Members of each shared subscription (group and filter) the topic matches. */
     const shares = new Map<string, { session: MemorySession; qos: QoS }[]>();
     for (const session of this.sessions.values()) {
       for (const [filter, qos] of session.filters) {
         if (!matchesFilter(filter, topic)) continue;
         if (sharedFilter(filter) !== undefined) shares.set(filter, [...(shares.get(filter) ?? []), { session, qos }]);
-        else if (qos > (best.get(session) ?? -1)) best.set(session, qos);
+        else add(session, filter, qos);
       }
     }
     // [MQTT-4.8.2] Each message of a shared subscription goes to one of its members, here in turn.
@@ -102,11 +115,11 @@ export class MemoryBroker {
       const turn = this.shareTurns.get(filter) ?? 0;
       this.shareTurns.set(filter, turn + 1);
       const { session, qos } = members[turn % members.length] as { session: MemorySession; qos: QoS };
-      if (qos > (best.get(session) ?? -1)) best.set(session, qos);
+      add(session, filter, qos);
     }
     // [MQTT-3.3.1-9] Live deliveries carry retain = false.
-    for (const [session, qos] of best)
-      session.deliver({ topic, payload: copy, retain: false }, publishPacketBytes(topic, copy.length, qos));
+    for (const [session, { qos, filters }] of to)
+      session.deliver({ topic, payload: copy, retain: false }, publishPacketBytes(topic, copy.length, qos), filters);
   }
 
   /** @internal Retained messages matching a new subscription (none for a shared one [MQTT-3.8.4-4]). */
@@ -184,7 +197,7 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
   }
 
   function deliverRetained(s: MemorySession, filter: string, qos: QoS): void {
-    for (const m of broker.retainedFor(filter)) s.deliver({ ...m }, publishPacketBytes(m.topic, m.payload.length, qos), filter);
+    for (const m of broker.retainedFor(filter)) s.deliver({ ...m }, publishPacketBytes(m.topic, m.payload.length, qos), [filter]);
   }
 
   function open(): void {
@@ -193,13 +206,12 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
       clientId: options.clientId,
       will: options.will,
       filters: new Map(),
-      deliver(message, wireBytes, filter) {
+      deliver(message, wireBytes, filters) {
         setImmediate(() => {
           if (session !== s) return;
           counters.bytesIn += wireBytes;
           counters.messagesIn++;
-          // Like an MQTT 3.1.1 broker: one copy per client, whatever the filters it matches.
-          if (table.dispatch(message, undefined, filter)) events.emit('message', message);
+          if (table.dispatch(message, { filters })) events.emit('message', message);
         });
       },
       lost(reason) {

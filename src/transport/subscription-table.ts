@@ -113,18 +113,18 @@ export class SubscriptionTable {
   }
 
   /**
-   * Hands `message` to the handlers of the filters it was delivered for: `only` (the retained messages of one new
-   * subscription), else those of its subscription identifiers, else every filter its topic matches. Returns
-   * whether one of them is pinned (the `message` event's).
+   * Hands `message` to the handlers of the filters it was delivered for: `filters` when the link says which (the
+   * memory broker), else those of its MQTT 5 subscription identifiers, else every filter its topic matches (over MQTT
+   * 3.1.1 a message matching a shared and a plain filter of one client reaches the handlers of both, whichever the
+   * broker sent it for). Returns whether one of them is pinned (the `message` event's).
    */
-  dispatch(message: TransportMessage, ids?: readonly number[], only?: string): boolean {
+  dispatch(message: TransportMessage, by: { readonly ids?: readonly number[]; readonly filters?: readonly string[] }): boolean {
     let targets: FilterEntry[];
-    if (only !== undefined) {
-      const f = this.byFilter.get(only);
-      targets = f === undefined ? [] : [f];
-    } else if (ids !== undefined && ids.length > 0) {
+    if (by.filters !== undefined) {
+      targets = by.filters.flatMap((filter) => this.byFilter.get(filter) ?? []);
+    } else if (by.ids !== undefined && by.ids.length > 0) {
       targets = [];
-      for (const id of ids) {
+      for (const id of by.ids) {
         const f = this.byId.get(id);
         if (f !== undefined && !targets.includes(f)) targets.push(f);
       }

@@ -187,6 +187,28 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       assert.equal(all.length, 40);
     });
 
+    test('transport a client in a share group that also holds a plain filter of the same topics: its share handler gets its turns only', async () => {
+      const r = root();
+      const a = await connect('share-plain-a');
+      const b = await connect('share-plain-b');
+      const shareA = await inbox(a, `$share/g/${r}/+/x`);
+      const plainA = await inbox(a, `${r}/+/x`);
+      const shareB = await inbox(b, `$share/g/${r}/+/x`);
+      const pub = await connect('pub');
+      for (let i = 0; i < 20; i++) await pub.publish(`${r}/n${i}/x`, bytes(i), { qos: 1 });
+      await waitFor(() => plainA.length === 20, { what: 'all 20 at the plain filter' });
+      if (target.sharedSubscriptions === false) {
+        // Aedes: no shared subscriptions, MQTT 3.1.1 (no subscription identifiers): the share filter matches as its
+        // inner filter, so the plain filter's copies reach it too; B's share gets nothing.
+        await waitFor(() => shareA.length === 20, { what: "the plain filter's copies at the share handler" });
+        assert.equal(shareB.length, 0);
+        return;
+      }
+      await waitFor(() => shareA.length + shareB.length === 20, { what: 'the 20 split across the group' });
+      assert.ok(shareA.length > 0 && shareB.length > 0, `both members got a share (${shareA.length}, ${shareB.length})`);
+      assert.ok(shareA.length < 20, "A's share handler got its turns, not the plain filter's copies");
+    });
+
     test('transport hands each handler only the messages of its own filter, once, when filters of one client overlap', async () => {
       const r = root();
       const sub = await connect('sub');
