@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory|backfill|store|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost ...]
+// Usage: npm run bench [-- wire|hub|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { benchConsoleSize } from './console-size.js';
 import { benchHubLatency } from './hub-latency.js';
 import { benchLinkCost } from './link-cost.js';
 import { benchLiveFeed } from './live-feed.js';
+import { benchRecordSink } from './record-sink.js';
 import { benchStore } from './store.js';
 import { benchTlsCost } from './tls-cost.js';
 import { benchWire } from './wire.js';
@@ -39,6 +40,7 @@ if (want('wire')) {
 if (want('hub')) save('hubLatency', [await benchHubLatency(10, 20), await benchHubLatency(50, 30)]);
 if (want('memory')) save('agentMemory', await benchAgentMemory(1_000));
 if (want('store')) save('store', await benchStore(200));
+if (want('record-sink')) save('recordSink', await benchRecordSink());
 if (want('awareness')) {
   // Issue 4's figures: fieldmesh UDP and MQTT digest beside the JSON-star baseline through a real Mosquitto, one run each.
   const runs = [];
