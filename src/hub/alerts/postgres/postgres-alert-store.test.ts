@@ -18,8 +18,8 @@ test('postgres alert store: a commit fenced by the leader lease is refused once 
   const pool = await openPool({ url });
   try {
     await migrateLeases(pool);
-    const a = createLeaderLease({ pool, name: 'alerts', holder: 'a', ttlMs: 200 });
-    const b = createLeaderLease({ pool, name: 'alerts', holder: 'b', ttlMs: 200 });
+    const a = createLeaderLease({ pool, name: 'alerts', holder: 'a', ttlMs: 1_000 });
+    const b = createLeaderLease({ pool, name: 'alerts', holder: 'b', ttlMs: 1_000 });
     const storeOf = (lease: typeof a) => createPostgresAlertStore({ url, fence: (client) => lease.check(client) });
     const [storeA, storeB] = await Promise.all([storeOf(a), storeOf(b)]);
     try {

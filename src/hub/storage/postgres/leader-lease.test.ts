@@ -55,8 +55,8 @@ describe('leader lease', () => {
 
   test('the other contender takes over with a greater epoch once the leader stops renewing; the deposed leader may not write', async () => {
     const { contender, log, write } = await setup();
-    const a = (await contender('a', 300)).lease;
-    const b = (await contender('b', 300)).lease;
+    const a = (await contender('a', 1_000)).lease;
+    const b = (await contender('b', 1_000)).lease;
     assert.equal((await a.tryAcquire())?.epoch, 1);
     assert.equal(await b.tryAcquire(), undefined, 'a holds it');
     assert.equal((await a.tryAcquire())?.epoch, 1, 'a renewal keeps the epoch');
@@ -74,18 +74,23 @@ describe('leader lease', () => {
   test('a leader that lets go hands over at once; renewing keeps a leader in place past its ttl', async () => {
     const { contender } = await setup();
     const changes: Array<number | undefined> = [];
-    const a = (await contender('a', 200, { onChange: (t) => changes.push(t?.epoch) })).lease;
-    const b = (await contender('b', 200)).lease;
+    const a = (await contender('a', 600, { onChange: (t) => changes.push(t?.epoch) })).lease;
+    const b = (await contender('b', 600)).lease;
     a.start();
     await waitFor(() => a.term, { what: 'a to lead' });
     b.start();
-    // Renewed every 50 ms, a keeps the lease through several of its 200 ms terms while b keeps asking.
+    // Renewed every 50 ms, a keeps the lease through two of its 600 ms terms while b keeps asking.
     const since = Date.now();
-    await waitFor(() => Date.now() - since > 600 && (a.term?.expiresAt ?? 0) > since + 600, { what: 'a renewed past 3 ttls' });
+    await waitFor(() => Date.now() - since > 1_200 && (a.term?.expiresAt ?? 0) > since + 1_200, {
+      timeoutMs: 5_000,
+      what: 'a renewed past two ttls',
+    });
     assert.equal(b.term, undefined);
+    const wouldLapse = a.term?.expiresAt ?? 0;
     await a.stop();
     assert.deepEqual(changes, [1, undefined]);
-    await waitFor(() => b.term?.epoch === 2, { what: 'b to take over after a let go' });
+    const taken = await waitFor(() => (b.term?.epoch === 2 ? b.term : undefined), { what: 'b to take over after a let go' });
+    assert.ok(taken.expiresAt - 600 < wouldLapse, "b took over before a's last term would have lapsed");
   });
 
   test('a leader whose connections die is replaced after its ttl and stops taking itself for leader', async () => {
@@ -105,8 +110,8 @@ describe('leader lease', () => {
 
   test('a takeover waits for the write the old leader checked its epoch for, and that write is the last of its epoch', async () => {
     const { admin, contender, log, write } = await setup();
-    const a = (await contender('a', 300)).lease;
-    const b = (await contender('b', 300)).lease;
+    const a = (await contender('a', 1_000)).lease;
+    const b = (await contender('b', 1_000)).lease;
     await a.tryAcquire();
     let release!: () => void;
     const gate = new Promise<void>((r) => {
