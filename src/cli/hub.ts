@@ -38,14 +38,14 @@ export function registerHub(program: Command, io: CliIo & PasswordIo): void {
     .option('--check', 'validate the configuration and the alert rule files, and exit')
     .option('--storage <url>', 'postgres://... : the hub stores in PostgreSQL (storage.url, FIELDMESH_STORAGE__URL)')
     .option('--queue <url>', 'nats://host:port[,...]: durable frames through NATS JetStream (queue.url, FIELDMESH_QUEUE__URL)')
-    .option('--role <roles>', 'what this process of a scale-out hub does: ingest, worker, api, comma-separated (roles)')
-    .action(async (opts: { config?: string; check?: boolean; storage?: string; queue?: string; role?: string }) => {
+    .option('--roles <roles>', 'what this process of a scale-out hub does: ingest, worker, api, comma-separated (roles)')
+    .action(async (opts: { config?: string; check?: boolean; storage?: string; queue?: string; roles?: string }) => {
       // Flags win over the file and the variables: they are variables of the highest rank.
       const env = {
         ...process.env,
         ...(opts.storage === undefined ? {} : { FIELDMESH_STORAGE__URL: opts.storage }),
         ...(opts.queue === undefined ? {} : { FIELDMESH_QUEUE__URL: opts.queue }),
-        ...(opts.role === undefined ? {} : { FIELDMESH_ROLES: `[${opts.role}]` }),
+        ...(opts.roles === undefined ? {} : { FIELDMESH_ROLES: `[${opts.roles}]` }),
       };
       const config = loadConfigFile(hubConfigSchema, opts.config ?? process.env.FIELDMESH_CONFIG, env);
       if (opts.check) {
