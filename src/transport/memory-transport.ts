@@ -4,18 +4,7 @@
 import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
 import { SubscriptionTable } from './subscription-table.js';
 import { isValidTopic, matchesFilter, sharedFilter } from './topic-filter.js';
-import type {
-  MessageHandler,
-  MqttTransportOptions,
-  PublishOptions,
-  QoS,
-  SubscribeOptions,
-  Subscription,
-  Transport,
-  TransportMessage,
-  TransportStats,
-  Will,
-} from './transport.js';
+import type { MqttTransportOptions, PublishOptions, QoS, Transport, TransportMessage, TransportStats, Will } from './transport.js';
 import { TransportEmitter } from './typed-emitter.js';
 
 /** What the broker needs from a connected memory transport. */
@@ -262,10 +251,7 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
       broker.publish(topic, payload, opts.retain ?? false);
     },
 
-    subscribe: ((filter: string, handlerOrQos: MessageHandler | QoS, opts?: SubscribeOptions): Subscription | Promise<void> =>
-      typeof handlerOrQos === 'function'
-        ? table.add(filter, handlerOrQos, opts?.qos ?? 1)
-        : table.pin(filter, handlerOrQos)) as Transport['subscribe'],
+    subscribe: table.subscribe,
 
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),

@@ -6,17 +6,7 @@ import { connect, type IClientOptions, MqttClient } from 'mqtt';
 import { backoffDelayMs, FieldmeshError, RECONNECT_BACKOFF, silentLogger, systemClock, type TimerHandle } from '../kit/index.js';
 import { SubscriptionTable } from './subscription-table.js';
 import { openTlsLink, type TlsLink, tlsTargetOf } from './tls-link.js';
-import type {
-  MessageHandler,
-  MqttTransportOptions,
-  PublishOptions,
-  QoS,
-  SubscribeOptions,
-  Subscription,
-  TlsCredentials,
-  Transport,
-  TransportStats,
-} from './transport.js';
+import type { MqttTransportOptions, PublishOptions, QoS, TlsCredentials, Transport, TransportStats } from './transport.js';
 import { TransportEmitter } from './typed-emitter.js';
 
 /** mqtt.js default is 30 s; a dead link should be noticed well before the backoff ceiling. */
@@ -402,10 +392,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       });
     },
 
-    subscribe: ((filter: string, handlerOrQos: MessageHandler | QoS, opts?: SubscribeOptions): Subscription | Promise<void> =>
-      typeof handlerOrQos === 'function'
-        ? table.add(filter, handlerOrQos, opts?.qos ?? 1)
-        : table.pin(filter, handlerOrQos)) as Transport['subscribe'],
+    subscribe: table.subscribe,
 
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),

@@ -3,7 +3,7 @@
 
 import { FieldmeshError, type Logger } from '../kit/index.js';
 import { isValidFilter, matchesFilter } from './topic-filter.js';
-import type { MessageHandler, QoS, Subscription, TransportMessage } from './transport.js';
+import type { MessageHandler, QoS, SubscribeOptions, Subscription, Transport, TransportMessage } from './transport.js';
 
 /** What the table asks of the link. */
 export interface BrokerSubscriber {
@@ -57,10 +57,11 @@ export class SubscriptionTable {
     return [...this.byFilter.values()].map(({ filter, qos, id }) => ({ filter, qos, id }));
   }
 
-  /** Whether any filter is held (a message for none of them is stale). */
-  get size(): number {
-    return this.byFilter.size;
-  }
+  /** The Transport port's `subscribe`, both forms: with a handler (`add`), or with a QoS (deprecated: `pin`). */
+  readonly subscribe = ((filter: string, handlerOrQos: MessageHandler | QoS, options?: SubscribeOptions): Subscription | Promise<void> =>
+    typeof handlerOrQos === 'function'
+      ? this.add(filter, handlerOrQos, options?.qos ?? 1)
+      : this.pin(filter, handlerOrQos)) as Transport['subscribe'];
 
   add(filter: string, handler: MessageHandler, qos: QoS): Subscription {
     if (!isValidFilter(filter)) throw refused(filter);
