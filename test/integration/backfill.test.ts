@@ -8,30 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
+import { agentConfigSchema, createAgent } from '../../src/agent/index.js';
 import { createHub, createSqliteStorage, hubConfigSchema } from '../../src/hub/index.js';
 import { ManualClock } from '../../src/kit/index.js';
 import { createFrameRouter, type HistoryFrame } from '../../src/protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../../src/transport/index.js';
+import { feederCollector } from '../kit/feeder-collector.js';
 import { waitFor } from '../kit/wait.js';
 
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** A collector the test feeds, with the sample times it chooses. */
-function feeder(): Collector & { ctx?: CollectorContext } {
-  const c: Collector & { ctx?: CollectorContext } = {
-    kind: 'manual',
-    name: 'feeder',
-    async start(ctx) {
-      c.ctx = ctx;
-    },
-    async stop() {},
-  };
-  return c;
-}
 
 test('backfill: a node that dropped rows at its outbox cap while the hub was away sends them again when asked; the hub ends complete and exact', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fm-backfill-it-'));
@@ -47,7 +35,7 @@ test('backfill: a node that dropped rows at its outbox cap while the hub was awa
   const firstHub = createHub(hubConfig, { transport: createMemoryTransport(broker, { clientId: 'hub' }), clock });
   await firstHub.start({ listen: false });
 
-  const collector = feeder();
+  const collector = feederCollector();
   const agent = createAgent(
     agentConfigSchema.parse({
       dataDir,

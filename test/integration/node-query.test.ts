@@ -6,11 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Agent, agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
+import { type Agent, agentConfigSchema, createAgent } from '../../src/agent/index.js';
 import { createHub, type Hub, hubConfigSchema } from '../../src/hub/index.js';
 import type { Logger } from '../../src/kit/index.js';
 import { createFrameRouter, encodeReply, FIELDMESH_VERSION, nodeTopic, SessionEncoder } from '../../src/protocol/index.js';
 import { createMqttTransport, type Transport } from '../../src/transport/index.js';
+import { feederCollector } from '../kit/feeder-collector.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -23,14 +24,7 @@ let hub: Hub;
 let agent: Agent;
 let fake: Transport;
 let dataDir: string;
-const collector: Collector & { ctx?: CollectorContext } = {
-  kind: 'manual',
-  name: 'feeder',
-  async start(ctx) {
-    collector.ctx = ctx;
-  },
-  async stop() {},
-};
+const collector = feederCollector();
 const warnings: string[] = [];
 const logger: Logger = {
   debug() {},

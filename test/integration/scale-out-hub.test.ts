@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
+import { agentConfigSchema, createAgent } from '../../src/agent/index.js';
 import { type Hub, hubConfigSchema, openHub } from '../../src/hub/index.js';
 import { createPostgresStorage } from '../../src/hub/storage/postgres/postgres-storage.js';
 import { createMqttTransport } from '../../src/transport/index.js';
+import { feederCollector } from '../kit/feeder-collector.js';
 import { startMosquitto } from '../kit/mosquitto.js';
 import { startNatsServer } from '../kit/nats.js';
 import { startPostgres } from '../kit/postgres.js';
@@ -21,18 +22,6 @@ const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function feeder(): Collector & { ctx?: CollectorContext } {
-  const c: Collector & { ctx?: CollectorContext } = {
-    kind: 'manual',
-    name: 'feeder',
-    async start(ctx) {
-      c.ctx = ctx;
-    },
-    async stop() {},
-  };
-  return c;
-}
 
 test('scale-out hub: two ingest processes, two workers, NATS JetStream and PostgreSQL store every recorded sample and event exactly once, through the loss of a worker and an ingest process', async () => {
   const mosquitto = await startMosquitto();
@@ -72,7 +61,7 @@ test('scale-out hub: two ingest processes, two workers, NATS JetStream and Postg
 
     const dataDir = mkdtempSync(join(tmpdir(), 'fm-scale-out-node-'));
     dirs.push(dataDir);
-    const collector = feeder();
+    const collector = feederCollector();
     const agent = createAgent(
       agentConfigSchema.parse({
         dataDir,

@@ -10,9 +10,10 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Agent, agentConfigSchema, type Collector, type CollectorContext, createAgent } from '../../src/agent/index.js';
+import { type Agent, agentConfigSchema, type CollectorContext, createAgent } from '../../src/agent/index.js';
 import { type Broker, brokerConfigSchema, createBroker } from '../../src/broker/index.js';
 import { createHub, type Hub, hubConfigSchema } from '../../src/hub/index.js';
+import { feederCollector } from '../kit/feeder-collector.js';
 import { type CertFiles, createFleetCerts, type FleetCerts } from '../kit/fleet-certs.js';
 import { warningLogger } from '../kit/recording-logger.js';
 import { waitFor } from '../kit/wait.js';
@@ -50,14 +51,7 @@ function get(url: string, certs: FleetCerts, cert: CertFiles | undefined, extra:
   });
 }
 
-const collector: Collector & { ctx?: CollectorContext } = {
-  kind: 'manual',
-  name: 'feeder',
-  async start(ctx) {
-    collector.ctx = ctx;
-  },
-  async stop() {},
-};
+const collector = feederCollector();
 
 describe('mTLS: hub and node over TLS with fleet certificates', () => {
   let certs: FleetCerts;
