@@ -124,6 +124,9 @@ test('scale-out hub: two ingest processes, two workers, NATS JetStream and Postg
       await check.close();
     }
     assert.ok(workerB.stats().historySamplesStored > 0, 'the remaining worker stored frames');
+    // The only api process leads, under the lease's fencing epoch (the hub epoch the nodes see); the others never do.
+    assert.equal(api.stats().epoch, 1, 'the api process leads with the first epoch of the lease');
+    assert.equal(workerB.stats().epoch, 0, 'a worker process does not contend');
     assert.equal(api.stats().samplesStored, 0, 'the api process stores no live samples: history comes through the workers');
     void ingestB;
   } finally {

@@ -27,7 +27,8 @@ export function leaseLeadership(lease: () => LeaderLease): { leadership: Leaders
     async start(e) {
       events = e;
       const l = lease();
-      await l.tryAcquire().then(onChange, () => onChange(undefined));
+      // The lease tells onChange itself; a first attempt that fails leaves this process a follower until the next.
+      await l.tryAcquire().catch(() => {});
       l.start();
     },
     async stop() {

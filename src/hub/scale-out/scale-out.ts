@@ -2,7 +2,7 @@
 // hub.yaml `roles` other than api: ingest (MQTT durable frames into the stream, acks back) and worker (the stream
 // into storage); for the api role, the notices of what workers stored.
 
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
 import type { Transport } from '../../transport/index.js';
@@ -46,6 +46,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
   let worker: WorkerRole | undefined;
   let ingest: QueueIngest | undefined;
   let ingestTransport: Transport | undefined;
+  let notices: NatsSubscription | undefined;
 
   return {
     get connection() {
@@ -99,7 +100,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
         await worker.start();
       }
       if (roles.has('api')) {
-        connection.subscribe(storedEventSubject(o.queue.subjectPrefix), {
+        notices = connection.subscribe(storedEventSubject(o.queue.subjectPrefix), {
           callback: (err, msg) => {
             if (err !== null) return;
             try {
@@ -112,6 +113,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
       }
     },
     async stop() {
+      notices?.unsubscribe();
       await ingest?.stop();
       await ingestTransport?.close();
       await worker?.stop();

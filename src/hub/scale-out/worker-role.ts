@@ -46,7 +46,13 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
     // Workers only remember the request; the leader's backfill scheduler reads it from storage and sends it.
     onDropped: (site, node, fresh) => {
       if (!o.config.backfill.requestDropped) return;
-      for (const d of fresh) void storage.createBackfill(newBackfillRecord(site, node, d.fromMs, d.toMs, [], 'dropped', clock.now()));
+      for (const d of fresh) {
+        storage
+          .createBackfill(newBackfillRecord(site, node, d.fromMs, d.toMs, [], 'dropped', clock.now()))
+          .catch((err: unknown) =>
+            logger.error({ site, node, err: describeError(err) }, 'storage: backfill request for a dropped range failed'),
+          );
+      }
     },
     // The api processes' live feed, zone monitor and configuration repository hear of stored events.
     onEventStored: (event: EventInput) => nc.publish(storedEventSubject(queue.subjectPrefix), encodeStoredEvent(event)),
