@@ -1,7 +1,6 @@
 // The node's query_range over a real SqliteStore with rollups: a rollup answers when the range reaches
 // before the oldest raw sample or the step covers a bucket (plain selectors), rollup= and fn= pick one,
 // and a rollup the node does not keep is a 400 naming the parameter.
-// calendar: the store and its retention read a manual clock; the routes a given now.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +15,8 @@ import { registerStoreRoutes } from './store-routes.js';
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 0, 1);
+/** Midnight (UTC) yesterday: sample times relative to the run, on a day boundary. */
+const T0 = Math.floor(Date.now() / DAY) * DAY - DAY;
 const S = (ms: number) => ms / 1000;
 /** Pack a: 50 + (i mod 97) / 10 at sample i (every 5 s from T0); pack b: 20. */
 const valueA = (i: number) => 50 + (i % 97) / 10;

@@ -1,13 +1,13 @@
 // The node's Prometheus API via inject(): range and instant queries with aggregation, series, labels,
 // form POSTs like Grafana's, and 400 bad_data naming what is unsupported.
-// calendar: a memory store without retention, queried by routes given a fixed now.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import { createMemorySampleStore } from './memory-store.js';
 import { registerStoreRoutes } from './store-routes.js';
 
-const T0 = Date.UTC(2026, 0, 1);
+/** Midnight (UTC) yesterday: sample times relative to the run, on a day boundary. */
+const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
 const S0 = T0 / 1_000;
 
 async function setup() {
@@ -57,7 +57,7 @@ test('node api query_range: sum by, avg without and count aggregate across serie
         method: 'POST',
         url: '/api/v1/query_range',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({ query, start: '2026-01-01T00:00:00Z', end: String(S0 + 10), step: '10' }).toString(),
+        payload: new URLSearchParams({ query, start: new Date(T0).toISOString(), end: String(S0 + 10), step: '10' }).toString(),
       })
     ).json();
   assert.deepEqual((await q('sum by (site) (battery_soc)')).data.result, [

@@ -1,5 +1,4 @@
 // Tests of the http_push collector through fastify inject (no socket).
-// calendar: the collector and the test context (which holds samples to the store window) read a manual clock; the dates are relative to it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,12 +9,15 @@ import { ManualClock, resolveSecretFiles } from '../../kit/index.js';
 import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js';
 import { createTestContext } from './test-context.js';
 
+/** Midnight (UTC) yesterday: sample times relative to the run, on a day boundary. */
+const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+
 const TOKEN = 's3cret-token';
 
 async function setup(extra: Record<string, unknown> = {}, failRecord?: Error) {
   const http = Fastify();
   http.get('/other', async () => ({ ok: true }));
-  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const clock = new ManualClock(T0);
   const ctx = createTestContext({ http, clock, ...(failRecord ? { failRecord } : {}) });
   const collector = createHttpPushCollector(httpPushCollectorSchema.parse({ type: 'http_push', token: TOKEN, ...extra }), 0);
   await collector.start(ctx);
@@ -27,9 +29,14 @@ async function setup(extra: Record<string, unknown> = {}, failRecord?: Error) {
 test('http_push: an array of probe results becomes samples and events, answered after recording', async () => {
   const { ctx, post, http } = await setup();
   const body = [
-    { kind: 'probe_result', time: '2026-01-01T00:00:05Z', metrics: { rtt_seconds: 0.031, loss_ratio: 0 }, labels: { target: 'dns' } },
+    {
+      kind: 'probe_result',
+      time: new Date(T0 + 5_000).toISOString(),
+      metrics: { rtt_seconds: 0.031, loss_ratio: 0 },
+      labels: { target: 'dns' },
+    },
     { metrics: { jitter_seconds: 0.002 } },
-    { kind: 'link_down', priority: 'high', time: 1_767_225_600_123, id: 'probe-7', payload: { iface: 'wlan0' } },
+    { kind: 'link_down', priority: 'high', time: T0 + 123, id: 'probe-7', payload: { iface: 'wlan0' } },
   ];
   const res = await post(JSON.stringify(body), { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-www-form-urlencoded' });
   assert.equal(res.statusCode, 200, res.body);
@@ -38,16 +45,16 @@ test('http_push: an array of probe results becomes samples and events, answered 
     name: 'rtt_seconds',
     labels: { target: 'dns' },
     value: 0.031,
-    time: Date.parse('2026-01-01T00:00:05Z'),
+    time: T0 + 5_000,
     type: 'gauge',
   });
-  assert.equal(ctx.samples[2]?.time, Date.UTC(2026, 0, 1), 'no time: the receive time');
+  assert.equal(ctx.samples[2]?.time, T0, 'no time: the receive time');
   assert.equal(ctx.events[0]?.kind, 'probe_result');
   assert.equal(ctx.events[0]?.priority, 'normal');
   assert.deepEqual(ctx.events[0]?.payload, body[0]);
   assert.deepEqual(
     { id: ctx.events[1]?.id, kind: ctx.events[1]?.kind, priority: ctx.events[1]?.priority, time: ctx.events[1]?.time },
-    { id: 'probe-7', kind: 'link_down', priority: 'high', time: 1_767_225_600_123 },
+    { id: 'probe-7', kind: 'link_down', priority: 'high', time: T0 + 123 },
   );
   assert.deepEqual(ctx.rejections, []);
   assert.equal((await http.inject({ method: 'GET', url: '/other' })).statusCode, 200, 'other routes undisturbed');

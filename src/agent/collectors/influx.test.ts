@@ -1,5 +1,4 @@
 // Tests of the influx collector's v1/v2 endpoints through fastify inject (no socket).
-// calendar: the collector and the test context (which holds samples to the store window) read a manual clock; the dates are relative to it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -8,9 +7,12 @@ import { ManualClock } from '../../kit/index.js';
 import { createInfluxCollector, influxCollectorSchema } from './influx.js';
 import { createTestContext } from './test-context.js';
 
+/** Midnight (UTC) yesterday: sample times relative to the run, on a day boundary. */
+const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+
 async function setup(extra: Record<string, unknown> = {}) {
   const http = Fastify();
-  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const clock = new ManualClock(T0);
   const ctx = createTestContext({ http, clock });
   const collector = createInfluxCollector(influxCollectorSchema.parse({ type: 'influx', ...extra }), 0);
   await collector.start(ctx);
@@ -18,8 +20,8 @@ async function setup(extra: Record<string, unknown> = {}) {
 }
 
 const TELEGRAF = [
-  'cpu,cpu=cpu-total,host=gx usage_idle=97.5,usage_user=1.25 1767225600000000000',
-  'victron,system_id=c0619ab1a2b3 battery_soc=76.4,dc_voltage=52.31,gen_running=true,state="bulk" 1767225600000000000',
+  `cpu,cpu=cpu-total,host=gx usage_idle=97.5,usage_user=1.25 ${T0}000000`,
+  `victron,system_id=c0619ab1a2b3 battery_soc=76.4,dc_voltage=52.31,gen_running=true,state="bulk" ${T0}000000`,
   'temp,sensor=t1 value=21i',
 ].join('\n');
 
@@ -40,11 +42,11 @@ test('influx: a v1 write maps points to samples the VictoriaMetrics way and answ
     name: 'cpu_usage_idle',
     labels: { cpu: 'cpu-total', host: 'gx' },
     value: 97.5,
-    time: 1_767_225_600_000,
+    time: T0,
   });
   assert.equal(byName.victron_gen_running?.value, 1);
   assert.deepEqual(byName.temp?.labels, { sensor: 't1' });
-  assert.equal(byName.temp?.time, Date.UTC(2026, 0, 1), 'no timestamp: receive time');
+  assert.equal(byName.temp?.time, T0, 'no timestamp: receive time');
   assert.equal(collector.skippedStringFields, 1);
 });
 
@@ -53,11 +55,11 @@ test('influx: v2 write with Token auth, seconds precision and a gzip body', asyn
   const res = await http.inject({
     method: 'POST',
     url: '/api/v2/write?org=o&bucket=b&precision=s',
-    payload: gzipSync('m,a=1 v=2 1767225600\n'),
+    payload: gzipSync(`m,a=1 v=2 ${T0 / 1000}\n`),
     headers: { authorization: 'Token tok', 'content-encoding': 'gzip', 'content-type': 'text/plain; charset=utf-8' },
   });
   assert.equal(res.statusCode, 204, res.body);
-  assert.deepEqual(ctx.samples, [{ name: 'm_v', labels: { a: '1' }, value: 2, time: 1_767_225_600_000 }]);
+  assert.deepEqual(ctx.samples, [{ name: 'm_v', labels: { a: '1' }, value: 2, time: T0 }]);
 });
 
 test('influx: v1 auth by u/p query, basic auth or bearer; 401 otherwise; ping and health stay open', async () => {
