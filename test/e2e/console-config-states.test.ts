@@ -10,13 +10,13 @@
 // Screenshots go to artifacts/screenshots/.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, logInConsole } from '../kit/browser.js';
-import { USERS, writeConsoleHub } from '../kit/console-fleet.js';
+import { stopConsoleStack, USERS, writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 
@@ -56,15 +56,7 @@ function write(path: string, text: string): void {
   writeFileSync(join(repo, path), text);
 }
 
-async function stopAll(): Promise<void> {
-  await browser?.close();
-  for (const n of nodes.values()) n.proc.kill('SIGKILL');
-  await Promise.all([...nodes.values()].map((n) => n.proc.exited()));
-  hub?.kill('SIGTERM');
-  await hub?.exited();
-  await mosquitto?.stop();
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-}
+const stopAll = () => stopConsoleStack({ browser, nodes: [...nodes.values()].map((n) => n.proc), hub, mosquitto, dir });
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });

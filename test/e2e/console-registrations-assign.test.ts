@@ -6,13 +6,13 @@
 // ranch/echo. Screenshots go to artifacts/screenshots/.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, logInConsole } from '../kit/browser.js';
-import { startConsoleNode, writeConsoleHub } from '../kit/console-fleet.js';
+import { startConsoleNode, stopConsoleStack, writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 import { waitFor } from '../kit/wait.js';
@@ -27,15 +27,7 @@ let hubUrl: string;
 const procs: FieldmeshProcess[] = [];
 let browser: Browser | undefined;
 
-async function stopAll(): Promise<void> {
-  await browser?.close();
-  for (const p of procs) p.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exited()));
-  hub?.kill('SIGTERM');
-  await hub?.exited();
-  await mosquitto?.stop();
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-}
+const stopAll = () => stopConsoleStack({ browser, nodes: procs, hub, mosquitto, dir });
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });

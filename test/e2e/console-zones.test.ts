@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, logInConsole } from '../kit/browser.js';
-import { writeConsoleHub } from '../kit/console-fleet.js';
+import { stopConsoleStack, writeConsoleHub } from '../kit/console-fleet.js';
 import { type FieldmeshProcess, runFieldmesh } from '../kit/fieldmesh-process.js';
 import { type MosquittoInstance, startMosquitto } from '../kit/mosquitto.js';
 
@@ -49,14 +49,7 @@ let hubUrl: string;
 const nodes = new Map<string, { process: FieldmeshProcess; url: string }>();
 let browser: Browser | undefined;
 
-async function stopAll(): Promise<void> {
-  await browser?.close();
-  for (const n of nodes.values()) n.process.kill('SIGKILL');
-  await Promise.all([...nodes.values()].map((n) => n.process.exited()));
-  hub?.kill('SIGTERM');
-  await hub?.exited();
-  await mosquitto?.stop();
-}
+const stopAll = () => stopConsoleStack({ browser, nodes: [...nodes.values()].map((n) => n.process), hub, mosquitto });
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });

@@ -2,7 +2,7 @@
 // (an operator and a viewer) and short alert windows, and two sites of two node processes each that a
 // test can kill and start again.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FieldmeshProcess, runFieldmesh } from './fieldmesh-process.js';
@@ -182,4 +182,23 @@ export async function startConsoleNode(
     throw err;
   }
   return p;
+}
+
+/** What a console test started, as far as it got: stopped in reverse (browser, nodes by SIGKILL, hub, broker), then `dir` deleted. */
+export interface ConsoleStack {
+  readonly browser?: { close(): Promise<void> } | undefined;
+  readonly nodes: readonly FieldmeshProcess[];
+  readonly hub?: FieldmeshProcess | undefined;
+  readonly mosquitto?: MosquittoInstance | undefined;
+  readonly dir?: string | undefined;
+}
+
+export async function stopConsoleStack(s: ConsoleStack): Promise<void> {
+  await s.browser?.close();
+  for (const p of s.nodes) p.kill('SIGKILL');
+  await Promise.all(s.nodes.map((p) => p.exited()));
+  s.hub?.kill('SIGTERM');
+  await s.hub?.exited();
+  await s.mosquitto?.stop();
+  if (s.dir !== undefined) rmSync(s.dir, { recursive: true, force: true });
 }
