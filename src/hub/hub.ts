@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { Aggregator } from '../awareness/index.js';
 import {
   type Clock,
@@ -193,6 +193,12 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       })),
     () => backfills.size,
   );
+  // docs/scale-out.md: which api process leads, for operators and their alerts.
+  const leaderEpoch = new Gauge({
+    name: 'fieldmesh_hub_leader_epoch',
+    help: 'The fencing epoch under which this hub process runs the singleton duties (the embedded hub: its boot epoch); 0 while it does not',
+    registers: [metrics.registry],
+  });
   const storage = overrides.storage ?? createSqliteStorage({ path: config.storage.path, retentionMs: config.storage.retention });
   let transport: Transport | undefined = overrides.transport;
   let aggregator: Aggregator | undefined;
@@ -733,6 +739,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
 
   /** This process leads from now: the hub epoch the nodes see is `epoch`. */
   function becomeLeader(epoch: number): void {
+    leaderEpoch.set(epoch);
     presence = new HubPresence({ prefix, fleet, clock, logger, metrics, counters, transport: () => transport }, epoch);
     logger.info({ epoch }, queueConfig === undefined ? 'hub epoch' : 'this hub process leads');
     if (transportReady) startLeaderDuties();
@@ -758,6 +765,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   /** A leader that could not renew its lease stops leading at once: another process may lead already. */
   function leadershipLost(reason: string): void {
     logger.error({ reason }, 'this hub process lost the leader lease');
+    leaderEpoch.set(0);
     presence = undefined;
     for (const name of ['retention', 'backfill', 'backfill-reload']) {
       const t = timers.get(name);
