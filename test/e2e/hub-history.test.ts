@@ -12,6 +12,7 @@ import { createPrometheusClient } from '../../src/client/index.js';
 import { fieldmeshKilledAfter, writeHubConfig } from '../kit/fieldmesh-process.js';
 import { startMosquitto } from '../kit/mosquitto.js';
 import { freePort } from '../kit/ports.js';
+import { newPushLedger, pushLoop } from '../kit/push-ledger.js';
 import { waitFor } from '../kit/wait.js';
 
 const start = fieldmeshKilledAfter();
@@ -23,36 +24,6 @@ const PUSHERS = 2;
 const PER_ROUND = 6_000;
 /** The most points one range query may ask for (the API refuses more than 11,000). */
 const QUERY_POINTS = 10_000;
-
-/** Pushed samples: value = ts - base, so a value found at another millisecond is seen at once. */
-interface Ledger {
-  readonly base: number;
-  next: number;
-  readonly acked: Set<number>;
-  stop: boolean;
-}
-
-/** One producer: takes the next BATCH milliseconds, never ahead of the wall clock, and pushes them. */
-async function pushLoop(ledger: Ledger, url: () => string): Promise<void> {
-  while (!ledger.stop) {
-    const first = ledger.next;
-    ledger.next += BATCH;
-    // Timestamps keep to the wall clock: the frames the node sends at the same instants fall among them.
-    const ahead = first - Date.now();
-    if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
-    const lines = Array.from({ length: BATCH }, (_, k) => `probe_dense,rig=a value=${first + k - ledger.base} ${first + k}`);
-    try {
-      const res = await fetch(`${url()}/api/v2/write?org=o&bucket=b&precision=ms`, {
-        method: 'POST',
-        headers: { authorization: `Token ${TOKEN}` },
-        body: lines.join('\n'),
-      });
-      if (res.status === 204) for (let k = 0; k < BATCH; k++) ledger.acked.add(first + k);
-    } catch {
-      // The node was killed under the request: not acknowledged, so nothing is owed.
-    }
-  }
-}
 
 /** Every millisecond of [fromMs, toMs] as the API answers it at a 1 ms step (a gap repeats the value before). */
 async function valuesByMs(url: string, query: string, fromMs: number, toMs: number): Promise<(number | undefined)[]> {
@@ -93,13 +64,16 @@ test('hub history: through kill -9 rounds under dense concurrent pushes, the hub
     const hub = start(['hub', '--config', hubYaml]);
     const [, hubUrl] = await hub.waitForOutput(/console (http:\/\/\S+?)\/?\s/);
     const base = Date.now();
-    const ledger: Ledger = { base, next: base, acked: new Set(), stop: false };
+    const ledger = newPushLedger(base);
     let nodeUrl = '';
     let pushers: Promise<void>[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const node = start(['node', '--config', nodeYaml]);
       [, nodeUrl = ''] = await node.waitForOutput(/HTTP (http:\/\/\S+)/);
-      if (round === 1) pushers = Array.from({ length: PUSHERS }, () => pushLoop(ledger, () => nodeUrl));
+      if (round === 1)
+        pushers = Array.from({ length: PUSHERS }, () =>
+          pushLoop(ledger, () => nodeUrl, { token: TOKEN, series: 'probe_dense,rig=a', batch: BATCH }),
+        );
       const target = round * PER_ROUND;
       await waitFor(() => ledger.acked.size >= target, {
         timeoutMs: 60_000,
