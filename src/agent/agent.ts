@@ -3,6 +3,7 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Gauge } from 'prom-client';
 import {
   Aggregator,
   AggregatorTakeover,
@@ -293,6 +294,18 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     });
   if (store.quarantined > 0) metrics.quarantined.inc({ file: 'store' });
   if (carryOver.quarantinedTo !== undefined) metrics.quarantined.inc({ file: 'outbox' });
+  // What the hub has not acknowledged yet, as Prometheus sees it (the hub's view of it is the node's backlog).
+  new Gauge({
+    name: 'fieldmesh_outbox_pending_rows',
+    help: 'Outbox rows not acknowledged by the hub yet, by lane.',
+    labelNames: ['lane'],
+    registers: [metrics.registry],
+    collect() {
+      const b = outbox.backlog();
+      this.set({ lane: 'samples' }, b.sampleRows);
+      this.set({ lane: 'events' }, b.eventRows);
+    },
+  });
   const replicator = new Replicator({
     outbox,
     transport,

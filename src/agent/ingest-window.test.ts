@@ -233,6 +233,9 @@ test('ingest window: over random times around both bounds, every acknowledged sa
   assert.equal(agent.stats().localSeries, acknowledged.size);
   assert.equal(agent.stats().criticalSeries, acknowledged.size);
   assert.equal(agent.stats().outboxPendingRows, acknowledged.size);
+  // The same backlog as Prometheus sees it.
+  const pending = (await agent.metrics.registry.metrics()).match(/^fieldmesh_outbox_pending_rows\{[^}]*lane="samples"[^}]*\} (\d+)$/m);
+  assert.equal(Number(pending?.[1]), acknowledged.size);
   await stop();
 
   const stored = await storedAfterRetention(storePath, clock);
