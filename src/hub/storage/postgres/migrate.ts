@@ -3,7 +3,7 @@
 // starting together apply each step once.
 
 import type { Pool, PoolClient } from 'pg';
-import { openPool, type PostgresPoolOptions } from './pool.js';
+import { borrowPool, openPool, type PostgresPoolOptions } from './pool.js';
 
 /** One step of a component's schema; `version` numbers are 1, 2, 3... and never change once shipped. */
 export interface MigrationStep {
@@ -72,9 +72,9 @@ export async function migrate(pool: Pool, component: string, steps: readonly Mig
   }
 }
 
-/** A pool on which `component` is migrated (closed again when migrating fails). */
+/** A pool on which `component` is migrated (closed again when migrating fails): options.pool borrowed, or a new one. */
 export async function openMigratedPool(options: PostgresPoolOptions, component: string, steps: readonly MigrationStep[]): Promise<Pool> {
-  const pool = await openPool(options);
+  const pool = options.pool === undefined ? await openPool(options) : borrowPool(options.pool);
   try {
     await migrate(pool, component, steps);
     return pool;

@@ -10,6 +10,11 @@ export interface PostgresPoolOptions {
   readonly poolSize?: number;
   /** The pool's `application_name`, seen in pg_stat_activity (default "fieldmesh-hub"). */
   readonly applicationName?: string;
+  /**
+   * A pool the process's stores share (openHub opens one): used instead of opening one of this URL, and
+   * not ended by the store's close (its opener ends it).
+   */
+  readonly pool?: Pool;
 }
 
 const INT8_OID = 20;
@@ -29,6 +34,17 @@ export async function openPool(options: PostgresPoolOptions): Promise<Pool> {
   // An idle connection the server closed (restart, failover) must not crash the hub: the pool drops it.
   pool.on('error', () => {});
   return pool;
+}
+
+/** `pool` as a store borrows it: everything as the pool, but `end` leaves it open for the other stores. */
+export function borrowPool(pool: Pool): Pool {
+  return new Proxy(pool, {
+    get(target, prop) {
+      if (prop === 'end') return async () => {};
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Runs `fn` in a transaction on one connection: COMMIT when it returns, ROLLBACK when it throws. */

@@ -105,12 +105,27 @@ async function saveCoverage(client: PoolClient, site: string, node: string, chan
   }
 }
 
+/** A check run first in a write's transaction (a leader lease's `check`): throwing refuses the write, and nothing of it is written. */
+export type WriteFence = (client: PoolClient) => Promise<void>;
+
+/** The writes only the leader of a scale-out hub makes: its node registry, its backfill requests, retention. */
+export type LeaderWrites = Pick<HubStorage, 'upsertNode' | 'createBackfill' | 'markBackfillSent' | 'applyRetention'>;
+
+export interface PostgresStorage extends HubStorage {
+  /**
+   * The same store, with the leader's writes (LeaderWrites) each checking `fence` in their own transaction:
+   * a deposed leader's registry update, backfill request or retention pass writes nothing (FM_LEADER_DEPOSED).
+   * Reads and the other writes (ingest: any process's) are the store's own. Closing it closes the store.
+   */
+  fencedBy(fence: WriteFence): HubStorage;
+}
+
 /** Connects, brings the schema up to date and makes the partitions ahead; the hub's store on PostgreSQL. */
-export async function createPostgresStorage(options: PostgresStorageOptions): Promise<HubStorage> {
+export async function createPostgresStorage(options: PostgresStorageOptions): Promise<PostgresStorage> {
   return openPostgresStorage(await openMigratedPool(options, 'storage', STORAGE_MIGRATIONS), options);
 }
 
-async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions): Promise<HubStorage> {
+async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions): Promise<PostgresStorage> {
   const now = options.now ?? Date.now;
   const aheadDays = options.partitionsAheadDays ?? 2;
 
@@ -246,9 +261,75 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
     return out.sort((a, b) => byText(seriesKey(a), seriesKey(b)));
   }
 
+  /** One write of the leader's: in a transaction of its own, `fence` first, when there is one. */
+  function leaderWrite<T>(fence: WriteFence | undefined, write: (client: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(pool, async (client) => {
+      await fence?.(client);
+      return write(client);
+    });
+  }
+
+  /** LeaderWrites, fenced by `fence` (undefined: the store's own, unfenced). */
+  function leaderWrites(fence: WriteFence | undefined): LeaderWrites {
+    return {
+      async applyRetention(nowMs) {
+        const cutoff = nowMs - options.retentionMs;
+        const deleted = await leaderWrite(fence, async (client) => {
+          const gone = layout === 'partitions' ? await dropPartitionsBefore(client, cutoff) : await dropChunksBefore(client, cutoff);
+          await client.query('DELETE FROM events WHERE time < $1', [cutoff]);
+          await client.query('DELETE FROM dropped_ranges WHERE to_ms < $1', [cutoff]);
+          // The node's store keeps its history for about as long: an older range cannot be sent any more.
+          await client.query('DELETE FROM backfills WHERE to_ms < $1', [cutoff]);
+          const rows = await client.query<CoverageRow>('SELECT * FROM coverage ORDER BY site, node, series FOR UPDATE');
+          const changed = new Map<string, { site: string; node: string; list: SeriesCoverage[] }>();
+          for (const row of rows.rows) {
+            const c: SeriesCoverage = { series: row.series, intervalMs: row.interval_ms, intervals: row.intervals };
+            const pruned = pruneBefore(c, cutoff);
+            if (pruned.intervals.length === c.intervals.length) continue;
+            const key = `${row.site}\u0000${row.node}`;
+            const entry = changed.get(key) ?? { site: row.site, node: row.node, list: [] };
+            changed.set(key, entry);
+            entry.list.push(pruned);
+          }
+          for (const { site, node, list } of changed.values()) await saveCoverage(client, site, node, list);
+          if (layout === 'partitions') await refreshPartitions(client);
+          return gone;
+        });
+        await ensurePartitions(daysAhead());
+        return deleted;
+      },
+      async createBackfill(r) {
+        await leaderWrite(fence, (client) =>
+          client.query(
+            `INSERT INTO backfills (id, site, node, from_ms, to_ms, selectors, origin, created_at, sent_at, attempts, done_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+            [r.id, r.site, r.node, r.fromMs, r.toMs, JSON.stringify(r.selectors), r.origin, r.createdAt, r.sentAt, r.attempts, r.doneAt],
+          ),
+        );
+      },
+      async markBackfillSent(id, at) {
+        await leaderWrite(fence, (client) =>
+          client.query('UPDATE backfills SET sent_at = $1, attempts = attempts + 1 WHERE id = $2', [at, id]),
+        );
+      },
+      async upsertNode(n: StoredNode) {
+        const row = nodeRow(n);
+        await leaderWrite(fence, (client) =>
+          client.query(
+            `INSERT INTO nodes (${NODE_COLUMNS.join(', ')}) VALUES (${NODE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+             ON CONFLICT (site, node) DO UPDATE SET ${NODE_COLUMNS.slice(2)
+               .map((c) => `${c} = excluded.${c}`)
+               .join(', ')}`,
+            NODE_COLUMNS.map((c) => row[c]),
+          ),
+        );
+      },
+    };
+  }
+
   let open = true;
 
-  return {
+  const store: HubStorage = {
     get isOpen() {
       return open;
     },
@@ -303,32 +384,7 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
       const having = new Set(r.rows.map((row) => row.id));
       return found.filter((s) => having.has(s.id));
     },
-    async applyRetention(nowMs) {
-      const cutoff = nowMs - options.retentionMs;
-      const deleted = await inTransaction(pool, async (client) => {
-        const gone = layout === 'partitions' ? await dropPartitionsBefore(client, cutoff) : await dropChunksBefore(client, cutoff);
-        await client.query('DELETE FROM events WHERE time < $1', [cutoff]);
-        await client.query('DELETE FROM dropped_ranges WHERE to_ms < $1', [cutoff]);
-        // The node's store keeps its history for about as long: an older range cannot be sent any more.
-        await client.query('DELETE FROM backfills WHERE to_ms < $1', [cutoff]);
-        const rows = await client.query<CoverageRow>('SELECT * FROM coverage ORDER BY site, node, series FOR UPDATE');
-        const changed = new Map<string, { site: string; node: string; list: SeriesCoverage[] }>();
-        for (const row of rows.rows) {
-          const c: SeriesCoverage = { series: row.series, intervalMs: row.interval_ms, intervals: row.intervals };
-          const pruned = pruneBefore(c, cutoff);
-          if (pruned.intervals.length === c.intervals.length) continue;
-          const key = `${row.site}\u0000${row.node}`;
-          const entry = changed.get(key) ?? { site: row.site, node: row.node, list: [] };
-          changed.set(key, entry);
-          entry.list.push(pruned);
-        }
-        for (const { site, node, list } of changed.values()) await saveCoverage(client, site, node, list);
-        if (layout === 'partitions') await refreshPartitions(client);
-        return gone;
-      });
-      await ensurePartitions(daysAhead());
-      return deleted;
-    },
+    ...leaderWrites(undefined),
     async appendEvents(events) {
       if (events.length === 0) return 0;
       const sorted = [...events].sort((a, b) => byText(a.site, b.site) || byText(a.node, b.node) || byText(a.id, b.id));
@@ -411,13 +467,6 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
       }
       return out;
     },
-    async createBackfill(r) {
-      await pool.query(
-        `INSERT INTO backfills (id, site, node, from_ms, to_ms, selectors, origin, created_at, sent_at, attempts, done_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [r.id, r.site, r.node, r.fromMs, r.toMs, JSON.stringify(r.selectors), r.origin, r.createdAt, r.sentAt, r.attempts, r.doneAt],
-      );
-    },
     async listBackfills(filter = {}) {
       const where: string[] = [];
       const params: string[] = [];
@@ -435,9 +484,6 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
         params,
       );
       return r.rows.map(toBackfill);
-    },
-    async markBackfillSent(id, at) {
-      await pool.query('UPDATE backfills SET sent_at = $1, attempts = attempts + 1 WHERE id = $2', [at, id]);
     },
     async completeBackfill(site, node, report, at) {
       return inTransaction(pool, async (client) => {
@@ -495,16 +541,6 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
         coverage.rows.map((row) => ({ series: row.series, intervalMs: row.interval_ms, intervals: row.intervals })),
       );
     },
-    async upsertNode(n: StoredNode) {
-      const row = nodeRow(n);
-      await pool.query(
-        `INSERT INTO nodes (${NODE_COLUMNS.join(', ')}) VALUES (${NODE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
-         ON CONFLICT (site, node) DO UPDATE SET ${NODE_COLUMNS.slice(2)
-           .map((c) => `${c} = excluded.${c}`)
-           .join(', ')}`,
-        NODE_COLUMNS.map((c) => row[c]),
-      );
-    },
     async listNodes() {
       const r = await pool.query<NodeRow>('SELECT * FROM nodes');
       return r.rows.sort((a, b) => byText(a.site, b.site) || byText(a.node, b.node)).map(toStoredNode);
@@ -515,4 +551,8 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
       await pool.end();
     },
   };
+  return Object.assign(store, {
+    // The store's getters and methods, the leader's writes replaced by fenced ones.
+    fencedBy: (fence: WriteFence): HubStorage => Object.assign(Object.create(store) as HubStorage, leaderWrites(fence)),
+  });
 }
