@@ -53,6 +53,16 @@ const key = (site: string, node: string) => `${site}/${node}`;
 /** Approved under another site: its frames under this key are not admitted any more. */
 const isMoved = (r: RegistrationRecord) => r.status === 'approved' && r.assignedSite !== null && r.assignedSite !== r.site;
 
+/** Whether `theirs` (the store's) holds a decision `mine` lacks: a later one, or the same one's later assignment step. */
+function decidedLater(theirs: RegistrationRecord, mine: RegistrationRecord): boolean {
+  if (theirs.decidedAt === null) return false;
+  if (mine.decidedAt === null || theirs.decidedAt > mine.decidedAt) return true;
+  return (
+    theirs.decidedAt === mine.decidedAt &&
+    (theirs.status !== mine.status || theirs.assignedSite !== mine.assignedSite || theirs.assignmentState !== mine.assignmentState)
+  );
+}
+
 export class RegistrationGate {
   readonly #o: RegistrationGateOptions;
   readonly #records = new Map<string, RegistrationRecord>();
@@ -289,6 +299,38 @@ export class RegistrationGate {
   /** Rejects a node: its frames stay ignored (an approved node loses its approval) until it is approved. */
   reject(site: string, node: string, by: string): RegistrationView {
     return this.#decide(site, node, 'rejected', by);
+  }
+
+  /**
+   * Takes in the decisions another hub process made (a scale-out hub's api processes share the store: call after the
+   * store read the rows again): a node decided there, or decided again later than here, gets that decision and
+   * assignment; one heard of there only is added. This process's counts and last-seen times stay its own. Returns how
+   * many changed.
+   */
+  adopt(): number {
+    let changed = 0;
+    for (const theirs of this.#o.store.list()) {
+      const k = key(theirs.site, theirs.node);
+      const mine = this.#records.get(k);
+      if (mine !== undefined && !decidedLater(theirs, mine)) continue;
+      const r = mine ?? theirs;
+      if (mine !== undefined) {
+        mine.status = theirs.status;
+        mine.decidedBy = theirs.decidedBy;
+        mine.decidedAt = theirs.decidedAt;
+        mine.origin = theirs.origin;
+        mine.assignedSite = theirs.assignedSite;
+        mine.assignedZone = theirs.assignedZone;
+        mine.assignmentState = theirs.assignmentState;
+      }
+      this.#records.set(k, r);
+      for (const [to, from] of this.#assignedFrom) if (from === k) this.#assignedFrom.delete(to);
+      if (r.assignedSite !== null && r.assignmentState !== null) this.#assignedFrom.set(key(r.assignedSite, r.node), k);
+      this.#logged.delete(k);
+      changed++;
+      this.#o.onChange?.({ ...r });
+    }
+    return changed;
   }
 
   /** Writes the last-seen times and counts that changed since the last flush. */
