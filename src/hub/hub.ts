@@ -31,6 +31,7 @@ import {
 import { createMqttTransport, type Transport, type TransportMessage, type Will } from '../transport/index.js';
 import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHubCommandPorts, type PingResult } from './actions/index.js';
 import type { AlertEngine } from './alerts/alert-engine.js';
+import type { AlertStore } from './alerts/alert-store.js';
 import { createAlertEngine } from './alerts/create-alert-engine.js';
 import { toAlertView } from './api/alerts/alert-view.js';
 import type { HubApiDeps, Readiness } from './api/api-deps.js';
@@ -87,6 +88,13 @@ export interface HubOverrides {
   readonly configRepoRenderer?: ConfigRepoRenderer;
   /** Node registrations (default: a SQLite table in storage.path; in memory when it is ":memory:"). */
   readonly registrationStore?: RegistrationStore;
+  /** Alerts, silences and the notification outbox (default: SQLite, alerts.statePath). */
+  readonly alertStore?: AlertStore;
+  /**
+   * What the leader's duties write through (node registry, backfill requests, retention): a scale-out hub's storage
+   * fenced by the leader lease, so a deposed leader writes nothing (default: `storage`).
+   */
+  readonly leaderStorage?: HubStorage;
   /** Who runs the singleton duties (default: this process, the embedded hub; a PostgreSQL lease with `queue`). */
   readonly leadership?: Leadership;
   /** Called when a scale-out leader lost its lease (the command line exits, and systemd starts it again as a follower). */
@@ -200,6 +208,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     registers: [metrics.registry],
   });
   const storage = overrides.storage ?? createSqliteStorage({ path: config.storage.path, retentionMs: config.storage.retention });
+  const leaderStorage = overrides.leaderStorage ?? storage;
   let transport: Transport | undefined = overrides.transport;
   let aggregator: Aggregator | undefined;
   let presence: HubPresence | undefined;
@@ -211,7 +220,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   // [FM-DURABLE-6] Repair requests, remembered in storage (restored at start).
   const backfills = new BackfillScheduler({
     prefix,
-    storage,
+    storage: leaderStorage,
     writes,
     pacing: { minIntervalMs: config.backfill.minInterval, timeoutMs: config.backfill.timeout },
     clock,
@@ -285,6 +294,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         // Every event refreshes the console; alertInhibitionChanged too: a source that starts or stops
         // firing changes its targets' views (inhibited) without changing their state.
         onEvent: () => queueConsoleRefresh(),
+        ...(overrides.alertStore === undefined ? {} : { store: overrides.alertStore }),
       })
     : undefined;
 
@@ -510,7 +520,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const liveIngest = new LiveIngest({
     prefix,
     fleet,
-    storage,
+    storage: leaderStorage,
     writes,
     clock,
     logger,
@@ -779,7 +789,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
 
   function retention(): void {
     writes.enqueue('retention', async () => {
-      const deleted = await storage.applyRetention(clock.now());
+      const deleted = await leaderStorage.applyRetention(clock.now());
       if (deleted > 0) logger.info({ deleted }, 'retention deleted old samples');
     });
   }
@@ -856,7 +866,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       nodeCommands.close();
       certificates?.stop();
       backfills.stop();
-      liveIngest.persist();
+      // The registry is the leader's to write (a follower's write would be refused by the lease's fence).
+      if (leadership.epoch !== undefined) liveIngest.persist();
       aggregator?.stop();
       await actions.close();
       await alerts?.stop();
