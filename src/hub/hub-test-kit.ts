@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { afterEach } from 'node:test';
 import { waitFor } from '../../test/kit/wait.js';
 import { type Logger, ManualClock } from '../kit/index.js';
-import { decodeWireFrame, encodeDeath, nodeTopic, type SeriesDef, SessionEncoder, type WireFrame } from '../protocol/index.js';
+import {
+  decodeWireFrame,
+  encodeDeath,
+  encodeHistory,
+  nodeTopic,
+  type SeriesDef,
+  SessionEncoder,
+  type WireFrame,
+} from '../protocol/index.js';
 import { createMemoryTransport, MemoryBroker, type Transport, type TransportMessage } from '../transport/index.js';
 import { hubConfigSchema } from './config.js';
 import { createHub, type Hub } from './hub.js';
@@ -38,6 +46,22 @@ type BirthFields = Parameters<SessionEncoder['birth']>[0];
 /** A birth in zone z1 with 1 s ticks and 5 s heartbeats; `fields` overrides any of it. */
 export function birthOf(enc: SessionEncoder, time: number, series: SeriesDef[], fields: Partial<BirthFields> = {}): Uint8Array {
   return enc.birth({ time, zone: 'z1', agentVersion: '0.1.0', tickMs: 1_000, heartbeatMs: 5_000, series, ...fields });
+}
+
+/** A history frame of outbox row 1: one battery_soc sample at `time`, nothing pending (zone z1 unless given). */
+export function historyOf(epoch: number, time: number, zone = 'z1'): Uint8Array {
+  return encodeHistory({
+    epoch,
+    zone,
+    firstSeq: 1,
+    lastSeq: 1,
+    pendingRows: 0,
+    oldestPendingMs: null,
+    pendingBytes: 0,
+    dropped: [],
+    repaired: [],
+    series: [{ name: 'battery_soc', labels: {}, unit: 'percent', type: 'gauge', samples: [[time, 50]] }],
+  });
 }
 
 /** Moves the clock on in the alert engine's 15 s steps, awaiting each evaluation. */

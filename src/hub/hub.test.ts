@@ -107,6 +107,8 @@ test('hub: the node will makes it offline', async () => {
 test('hub: a malformed payload on a node topic is counted and the next good frame is still processed', async () => {
   const { hub, clock, node, enc } = await setup();
   await node.publish(nodeTopic('fieldmesh', 's1', 'n1', 'data'), new Uint8Array([0x13, 0xff]), { qos: 1 });
+  // A site that is no id, on a channel the hub reads (a channel it does not read it never receives).
+  await node.publish('fieldmesh/Site One/n1/data', new Uint8Array([1]), { qos: 1 });
   await node.publish('fieldmesh/s1/n1/bogus', new Uint8Array([1]), { qos: 1 });
   await publish(node, 'birth', birthOf(enc, clock.now(), SERIES));
   await waitFor(async () => (await nodeState(hub))?.state === 'online', { what: 'online after a bad frame' });

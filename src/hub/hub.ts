@@ -21,14 +21,19 @@ import { fastifyHttpsOption, nextBootEpoch, secureFastifyApp } from '../platform
 import {
   assertTopicPrefix,
   commandTopic,
-  decodeWireFrame,
+  createFrameRouter,
   encodeAck,
   encodeRebirth,
-  fleetSubscription,
-  parseTopic,
-  zoneSubscription,
+  type FrameRouter,
+  type HistoryFrame,
+  type RouteContext,
+  type RoutedFrames,
+  type RoutedTopic,
+  type RouteRejection,
+  type SourceSubscription,
+  type WireFrame,
 } from '../protocol/index.js';
-import { createMqttTransport, type Transport, type TransportMessage, type Will } from '../transport/index.js';
+import { createMqttTransport, type Transport, type Will } from '../transport/index.js';
 import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHubCommandPorts, type PingResult } from './actions/index.js';
 import type { AlertEngine } from './alerts/alert-engine.js';
 import type { AlertStore } from './alerts/alert-store.js';
@@ -76,6 +81,9 @@ export const BACKFILL_CHECK_INTERVAL_MS = 1_000;
 const BACKFILL_RELOAD_INTERVAL_MS = 5_000;
 /** How often the zone monitor recomputes what depends on time (pending detections, the live feed's zone messages). */
 export const ZONE_REFRESH_INTERVAL_MS = 1_000;
+
+/** The routes of live ingest: what keeps the fleet state (an event is a sign of life too). */
+type LiveRoute = 'birth' | 'data' | 'death' | 'event';
 
 export interface HubOverrides {
   readonly transport?: Transport;
@@ -150,6 +158,11 @@ export interface Hub {
   readonly registrations: RegistrationGate;
   /** The online signer of node certificates; undefined without hub.yaml `pki` (docs/pki.md). */
   readonly certificates: CertificateSigner | undefined;
+  /**
+   * The process's frame router ([FM-TOPIC-5]): every frame the hub reads from the broker is parsed and decoded once
+   * there. Undefined before start, and in a process of a scale-out hub without the api role.
+   */
+  readonly router: FrameRouter | undefined;
   /** Connects, restores the fleet registry, starts timers and the HTTP listener. Call once. */
   start(options?: HubStartOptions): Promise<{ httpUrl: string }>;
   /** Publishes hubState offline, then closes transport, HTTP and storage. */
@@ -211,6 +224,10 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const leaderStorage = overrides.leaderStorage ?? storage;
   let transport: Transport | undefined = overrides.transport;
   let aggregator: Aggregator | undefined;
+  /** The process's one frame router, over the broker link (built in startApi; none in a worker-only process). */
+  let router: FrameRouter | undefined;
+  /** The hub's own routes on it, ended at stop. */
+  const routes: SourceSubscription[] = [];
   let presence: HubPresence | undefined;
   let started = false;
   let stopped = false;
@@ -619,71 +636,97 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
 
   const csrWithoutPkiLogged = new Set<string>();
 
-  function onMessage(message: TransportMessage): void {
-    const topic = parseTopic(prefix, message.topic);
-    if (topic === undefined) {
-      reject('unknown-topic', message.topic, 'not a fieldmesh node topic');
+  /** [FM-CERT-1] The hub asked for a certificate without a signer: said once per topic. */
+  function csrWithoutPki(topic: string, site: string, node: string): void {
+    if (csrWithoutPkiLogged.has(topic)) return;
+    csrWithoutPkiLogged.add(topic);
+    logger.warn({ site, node }, 'certificates: a node asks for a certificate, and hub.yaml has no pki section');
+  }
+
+  /**
+   * [FM-TOPIC-5] What the frame router refused (undecodable, of another type than its channel carries, of another
+   * zone than its topic's, or no fieldmesh topic): no handler got it; counted once, where its reader counts.
+   */
+  function onRejected(r: RouteRejection): void {
+    const t = r.parsed;
+    if (t?.kind === 'zone') {
+      // The registration gate before anything: a zone frame of a node that is not admitted is not the monitor's.
+      if (registrations.admit(t.site, t.node)) zoneMonitor.refuse(r.reason, t.site, t.node, r.message);
       return;
     }
-    // [FM-CERT-1] A node's certificate request: the signer's (admission is its to decide: a pending node's waits).
-    if (topic.kind === 'node' && topic.channel === 'csr') {
-      if (certificates === undefined) {
-        if (!csrWithoutPkiLogged.has(message.topic)) {
-          csrWithoutPkiLogged.add(message.topic);
-          logger.warn(
-            { site: topic.site, node: topic.node },
-            'certificates: a node asks for a certificate, and hub.yaml has no pki section',
-          );
-        }
-        return;
-      }
-      void certificates.receive(topic.site, topic.node, message.payload);
+    if (t?.kind === 'node' && t.channel === 'csr') {
+      if (certificates === undefined) csrWithoutPki(r.topic, t.site, t.node);
+      else certificates.unreadable(t.site, t.node, r.message);
       return;
     }
-    // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
-    if (topic.kind === 'zone') {
-      if (!registrations.admit(topic.site, topic.node)) return;
-      zoneMonitor.receiveFrame(topic.site, topic.node, message.payload, topic.zone);
+    // Awareness frames are the aggregator's: said as its own router said them, not counted with the hub's.
+    if (t?.kind === 'node' && t.channel === 'aware') {
+      logger.warn({ topic: r.topic, reason: r.reason }, `awareness frame on ${r.topic} rejected: ${r.message}`);
       return;
     }
-    // Awareness frames are the aggregator's (its own subscription); the hub's fleet state comes from births and data.
-    if (topic.kind !== 'node' || topic.channel === 'aware') return;
-    // With a queue, history frames are the ingest tier's and the workers'.
-    if (queueConfig !== undefined && topic.channel === 'history') return;
-    const decoded = decodeWireFrame(message.payload);
-    if (!decoded.ok) {
-      // A bad reply fails a request an operator waits for: worth more than a debug line.
-      if (topic.channel === 'reply')
-        logger.warn({ topic: message.topic, code: decoded.error.code }, `reply frame rejected: ${decoded.error.message}`);
-      reject(decoded.error.reason, message.topic, decoded.error.message);
-      return;
-    }
-    // [docs/registration.md] A node that is not approved: counted, its birth's facts kept, nothing else.
-    if (topic.channel !== 'reply' && !registrations.admit(topic.site, topic.node, decoded.frame)) return;
+    // A bad reply fails a request an operator waits for: worth more than a debug line.
+    if (t?.kind === 'node' && t.channel === 'reply')
+      logger.warn({ topic: r.topic, reason: r.reason }, `reply frame rejected: ${r.message}`);
+    reject(r.reason === 'other-zone' ? 'malformed' : r.reason, r.topic, r.message);
+  }
+
+  /** A frame from a node the registration gate admits: counted as received. [docs/registration.md] */
+  function admitted(topic: RoutedTopic<'birth'>, frame: WireFrame): boolean {
+    // A node that is not approved: counted, its birth's facts kept, nothing else.
+    if (!registrations.admit(topic.site, topic.node, frame)) return false;
     counters.framesReceived++;
-    metrics.framesReceived.inc({ type: decoded.frame.type });
-    if (topic.channel === 'reply') {
-      // [FM-QUERY-2] Answers to the hub's queries, matched by request id; never news about the node's state.
-      if (decoded.frame.type !== 'reply') reject('malformed', message.topic, `a ${decoded.frame.type} frame on a reply topic`);
-      else if (!nodeCommands.handleReply(topic.site, topic.node, decoded.frame))
-        reject('malformed', message.topic, 'unreadable reply body');
-      return;
-    }
-    if (decoded.frame.type === 'history' && topic.channel === 'history') {
-      const frame = decoded.frame;
-      const receivedAt = clock.now();
-      backlogs.set(nodeKey(topic.site, topic.node), { site: topic.site, node: topic.node, ...backlogOfFrame(frame, receivedAt) });
-      writes.enqueue('history batch', () => durableIngest.history(topic.site, topic.node, frame, receivedAt));
-      return;
-    }
-    // Every event on its own channel is stored and acknowledged, whatever the fleet state made of the
-    // frame (unknown node, old session): events need no alias table and are never dropped.
-    const frame = decoded.frame;
+    metrics.framesReceived.inc({ type: frame.type });
+    return true;
+  }
+
+  /** Live ingest: births, data, deaths and events into the fleet state (an event is a sign of life too). */
+  function ingestLive(frame: RoutedFrames[LiveRoute], { topic, message }: RouteContext<LiveRoute>): void {
+    if (!admitted(topic, frame)) return;
     const receivedAt = clock.now();
     const outcome = liveIngest.apply(topic, frame);
     if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${frame.type} frame`);
-    if (frame.type === 'event' && topic.channel === 'event' && queueConfig === undefined)
+    // Every event on its own channel is stored and acknowledged, whatever the fleet state made of the frame (unknown
+    // node, old session): events need no alias table and are never dropped. With a queue, the workers store them.
+    if (frame.type === 'event' && queueConfig === undefined)
       writes.enqueue('event', () => durableIngest.event(topic.site, topic.node, frame, receivedAt));
+  }
+
+  /** Durable ingest of the embedded hub: a history frame stored, then acknowledged. [FM-DURABLE-3] */
+  function ingestHistory(frame: HistoryFrame, { topic }: RouteContext<'history'>): void {
+    if (!admitted(topic, frame)) return;
+    const receivedAt = clock.now();
+    backlogs.set(nodeKey(topic.site, topic.node), { site: topic.site, node: topic.node, ...backlogOfFrame(frame, receivedAt) });
+    writes.enqueue('history batch', () => durableIngest.history(topic.site, topic.node, frame, receivedAt));
+  }
+
+  /**
+   * The hub's readers of the broker, each on its channel of the process's one router. With a queue, history frames
+   * are the ingest tier's and the workers': this process does not subscribe to them at all.
+   */
+  function readFrames(r: FrameRouter): SourceSubscription[] {
+    return [
+      r.on('birth', ingestLive),
+      r.on('data', ingestLive),
+      r.on('death', ingestLive),
+      r.on('event', ingestLive),
+      ...(queueConfig === undefined ? [r.on('history', ingestHistory)] : []),
+      // [FM-QUERY-2] Answers to the hub's queries, matched by request id; never news about the node's state (and
+      // never held by the registration gate).
+      r.on('reply', (frame, { topic, message }) => {
+        counters.framesReceived++;
+        metrics.framesReceived.inc({ type: frame.type });
+        if (!nodeCommands.handleReply(topic.site, topic.node, frame)) reject('malformed', message.topic, 'unreadable reply body');
+      }),
+      // [FM-CERT-1] A node's certificate request: the signer's (admission is its to decide: a pending node's waits).
+      r.on('csr', (request, { topic, message }) => {
+        if (certificates === undefined) csrWithoutPki(message.topic, topic.site, topic.node);
+        else void certificates.receive(topic.site, topic.node, request);
+      }),
+      // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
+      r.on('zone', (zoneMessage, { topic }) => {
+        if (registrations.admit(topic.site, topic.node)) zoneMonitor.receive(topic.site, topic.node, zoneMessage);
+      }),
+    ];
   }
 
   function onConnected(): void {
@@ -710,11 +753,12 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         ...(queueConfig === undefined && presence !== undefined ? { will: presence.will() } : {}),
       });
     }
-    transport.on('message', onMessage);
+    // [FM-TOPIC-5] The process's one frame router: each message's topic parsed once, its frame decoded once, for
+    // every reader below and the aggregator; what does not decode is counted once (onRejected).
+    router = createFrameRouter({ source: transport, prefix, onRejected });
+    routes.push(...readFrames(router));
     transport.on('connected', onConnected);
     transport.on('disconnected', onDisconnected);
-    await transport.subscribe(fleetSubscription(prefix), 1);
-    await transport.subscribe(zoneSubscription(prefix), 1);
     transport.start();
     transportReady = true;
     if (leadership.epoch !== undefined) startLeaderDuties();
@@ -762,7 +806,15 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (transport.connected) presence?.online();
     // [FM-AWARE-5] The MQTT awareness path: one digest per tick of every node's frames.
     if (config.awareness.aggregate) {
-      aggregator = new Aggregator({ transport, prefix, clock, logger, tickMs: config.awareness.tick, zones: true });
+      aggregator = new Aggregator({
+        transport,
+        ...(router === undefined ? {} : { router }),
+        prefix,
+        clock,
+        logger,
+        tickMs: config.awareness.tick,
+        zones: true,
+      });
       aggregator.start();
     }
     retention();
@@ -826,6 +878,9 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     get certificates() {
       return certificates;
     },
+    get router() {
+      return router;
+    },
 
     async start(options = {}) {
       if (started) throw new Error('hub already started');
@@ -872,7 +927,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await actions.close();
       await alerts?.stop();
       if (transport !== undefined) {
-        transport.off('message', onMessage);
+        for (const route of routes.splice(0)) route.unsubscribe();
         await presence?.offline();
         transport.off('connected', onConnected);
         transport.off('disconnected', onDisconnected);

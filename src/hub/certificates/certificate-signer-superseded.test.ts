@@ -12,7 +12,13 @@ import { waitFor } from '../../../test/kit/wait.js';
 import { ManualClock, silentLogger } from '../../kit/index.js';
 import { canonicalSerial, createNodeCsr, DAY_MS, parseCrl, readIndex } from '../../pki/index.js';
 import { createTestCa, type TestCa } from '../../pki/pki-test-kit.js';
-import { type CertificateAnswer, decodeCertificateAnswer, encodeCertificateInUse, encodeCertificateRequest } from '../../protocol/index.js';
+import {
+  type CertificateAnswer,
+  decodeCertificateAnswer,
+  decodeCsrTopicMessage,
+  encodeCertificateInUse,
+  encodeCertificateRequest,
+} from '../../protocol/index.js';
 import { createNoBrokerTransport, type Transport } from '../../transport/index.js';
 import { hubConfigSchema } from '../config.js';
 import { CertificateSigner, type CertificateSignerOptions } from './certificate-signer.js';
@@ -81,8 +87,8 @@ const csr = async (node: string, site: string, requestId: string) =>
 
 /** A first certificate and its renewal for ranch/edge-01: their serials. */
 async function renewed(s: Setup, signer: CertificateSigner): Promise<{ first: string; second: string }> {
-  assert.equal(await signer.receive('ranch', 'edge-01', await csr('edge-01', 'ranch', 'r1')), 'issued');
-  assert.equal(await signer.receive('ranch', 'edge-01', await csr('edge-01', 'ranch', 'r2')), 'issued');
+  assert.equal(await signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(await csr('edge-01', 'ranch', 'r1'))), 'issued');
+  assert.equal(await signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(await csr('edge-01', 'ranch', 'r2'))), 'issued');
   const serials = s.answers.flatMap((a) => (a.status === 'issued' ? [a.serial] : []));
   assert.equal(serials.length, 2);
   return { first: serials[0] as string, second: serials[1] as string };
@@ -105,7 +111,7 @@ test('certificates: the older certificate is revoked as superseded an hour after
   // Still on the old one: nothing older than it.
   assert.equal(await signer.inUse('ranch', 'edge-01', first), 'current');
   // On its new one (the message of its csr topic): the old one goes after the grace.
-  assert.equal(await signer.receive('ranch', 'edge-01', encodeCertificateInUse({ inUse: second })), 'in-use');
+  assert.equal(await signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(encodeCertificateInUse({ inUse: second }))), 'in-use');
   s.clock.advance(3_600_000 - 1_000);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(stateOf(s, first)?.state, 'valid', 'within the grace');
@@ -151,7 +157,8 @@ test('certificates: a serial in use that is not the node own certificate in forc
   assert.equal(await signer.inUse('ranch', 'edge-01', 'abcdef'), 'unknown');
   assert.equal(stateOf(s, first)?.state, 'valid');
   // A malformed in-use message is invalid, counted as such.
-  assert.equal(await signer.receive('ranch', 'edge-01', new TextEncoder().encode('{"inUse":"XYZ"}')), 'invalid');
+  assert.throws(() => decodeCsrTopicMessage(new TextEncoder().encode('{"inUse":"XYZ"}')), /certificate in use refused/);
+  assert.equal(signer.unreadable('ranch', 'edge-01', 'certificate in use refused'), 'invalid');
   assert.equal(await signer.inUse('ranch', 'edge-01', second), 'revoked');
   assert.equal(await signer.inUse('ranch', 'edge-01', first), 'unknown');
 });
@@ -162,7 +169,7 @@ test('certificates: a pending node request survives a restart of the hub and is 
   t.after(s.testCa.cleanup);
   const pendingFile = join(s.testCa.dir, 'pending-csrs.json');
   const before = s.signer({ pendingFile });
-  assert.equal(await before.receive('ranch', 'edge-01', await csr('edge-01', 'ranch', 'kept-1')), 'pending');
+  assert.equal(await before.receive('ranch', 'edge-01', decodeCsrTopicMessage(await csr('edge-01', 'ranch', 'kept-1'))), 'pending');
   const saved = JSON.parse(readFileSync(pendingFile, 'utf8')) as { version: number; requests: { node: string }[] };
   assert.equal(saved.version, 1);
   assert.deepEqual(

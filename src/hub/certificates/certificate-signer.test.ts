@@ -8,7 +8,13 @@ import { Registry } from 'prom-client';
 import { ManualClock, silentLogger } from '../../kit/index.js';
 import { createNodeCsr, DAY_MS, verifyNodeCertificate } from '../../pki/index.js';
 import { createTestCa } from '../../pki/pki-test-kit.js';
-import { type CertificateAnswer, decodeCertificateAnswer, encodeCertificateRequest, hubCertTopic } from '../../protocol/index.js';
+import {
+  type CertificateAnswer,
+  decodeCertificateAnswer,
+  decodeCsrTopicMessage,
+  encodeCertificateRequest,
+  hubCertTopic,
+} from '../../protocol/index.js';
 import { createNoBrokerTransport, type PublishOptions, type Transport } from '../../transport/index.js';
 import { CertificateSigner } from './certificate-signer.js';
 
@@ -62,7 +68,7 @@ test('certificates: the hub signs an admitted node CSR and answers retained on i
   const s = await setup();
   t.after(() => s.testCa.cleanup());
   const { payload } = await request('edge-01', 'ranch', 'r1');
-  assert.equal(await s.signer.receive('ranch', 'edge-01', payload), 'issued');
+  assert.equal(await s.signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(payload)), 'issued');
   const [out] = s.published;
   assert.equal(out?.topic, hubCertTopic('fieldmesh', 'ranch', 'edge-01'));
   assert.deepEqual(out?.options, { qos: 1, retain: true });
@@ -75,7 +81,7 @@ test('certificates: the hub signs an admitted node CSR and answers retained on i
   assert.equal(Math.round((out.answer.notAfter - s.clock.now()) / DAY_MS), 90);
 
   // A retry of the same request (the answer was lost) gets the same certificate, not a second one.
-  assert.equal(await s.signer.receive('ranch', 'edge-01', payload), 'resent');
+  assert.equal(await s.signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(payload)), 'resent');
   const again = s.published[1]?.answer;
   assert.equal(again?.status === 'issued' ? again.serial : undefined, out.answer.serial);
   assert.equal(s.testCa.ca.list().length, 1);
@@ -85,9 +91,9 @@ test('certificates: a CSR for another node or another site is refused and nothin
   const s = await setup(new Set(['ranch/edge-01', 'ranch/edge-02']));
   t.after(() => s.testCa.cleanup());
   const forOther = await request('edge-02', 'ranch', 'a');
-  assert.equal(await s.signer.receive('ranch', 'edge-01', forOther.payload), 'refused');
+  assert.equal(await s.signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(forOther.payload)), 'refused');
   const otherSite = await request('edge-01', 'valley', 'b');
-  assert.equal(await s.signer.receive('ranch', 'edge-01', otherSite.payload), 'refused');
+  assert.equal(await s.signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(otherSite.payload)), 'refused');
   const answers = s.published.map((p) => p.answer);
   assert.deepEqual(
     answers.map((a) => [a.requestId, a.status, a.status === 'refused' ? a.code : '']),
@@ -99,7 +105,9 @@ test('certificates: a CSR for another node or another site is refused and nothin
   const first = answers[0];
   assert.match(first?.status === 'refused' ? first.message : '', /CN "edge-02"/);
   assert.equal(s.testCa.ca.list().length, 0);
-  assert.equal(await s.signer.receive('ranch', 'edge-01', new TextEncoder().encode('{"requestId":"x"}')), 'invalid');
+  // A request that does not decode: the hub's frame router refuses it, the signer counts it invalid.
+  assert.throws(() => decodeCsrTopicMessage(new TextEncoder().encode('{"requestId":"x"}')), /certificate request refused/);
+  assert.equal(s.signer.unreadable('ranch', 'edge-01', 'certificate request refused: csr: required'), 'invalid');
   const metrics = await s.registry.getSingleMetricAsString('fieldmesh_hub_certificate_requests_total');
   assert.match(metrics, /result="refused"} 2/);
   assert.match(metrics, /result="invalid"} 1/);
@@ -109,7 +117,7 @@ test('certificates: a pending node gets "pending", and its certificate when an a
   const s = await setup(new Set());
   t.after(() => s.testCa.cleanup());
   const { payload } = await request('edge-07', 'ranch', 'p1');
-  assert.equal(await s.signer.receive('ranch', 'edge-07', payload), 'pending');
+  assert.equal(await s.signer.receive('ranch', 'edge-07', decodeCsrTopicMessage(payload)), 'pending');
   assert.equal(s.published[0]?.answer.status, 'pending');
   assert.equal(s.testCa.ca.list().length, 0);
   assert.equal(await s.signer.approved('ranch', 'edge-09'), undefined, 'no request waits for another node');
@@ -128,8 +136,8 @@ test('certificates: a pending node gets "pending", and its certificate when an a
 test('certificates: a renewal with a new key, the expiry metric, and the state of a node: valid, expired, revoked', async (t) => {
   const s = await setup(new Set(['ranch/edge-01', 'ranch/edge-02']));
   t.after(() => s.testCa.cleanup());
-  await s.signer.receive('ranch', 'edge-01', (await request('edge-01', 'ranch', 'one')).payload);
-  await s.signer.receive('ranch', 'edge-02', (await request('edge-02', 'ranch', 'two')).payload);
+  await s.signer.receive('ranch', 'edge-01', decodeCsrTopicMessage((await request('edge-01', 'ranch', 'one')).payload));
+  await s.signer.receive('ranch', 'edge-02', decodeCsrTopicMessage((await request('edge-02', 'ranch', 'two')).payload));
   const expiry = async () => {
     const m = await s.registry.getSingleMetric('fieldmesh_node_certificate_expiry_seconds')?.get();
     return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.node), Math.round(v.value / 86_400)]));
@@ -139,7 +147,7 @@ test('certificates: a renewal with a new key, the expiry metric, and the state o
   s.clock.advance(61 * DAY_MS);
   assert.deepEqual(await expiry(), { 'edge-01': 29, 'edge-02': 29 });
   const renewal = await request('edge-01', 'ranch', 'renew');
-  assert.equal(await s.signer.receive('ranch', 'edge-01', renewal.payload), 'issued');
+  assert.equal(await s.signer.receive('ranch', 'edge-01', decodeCsrTopicMessage(renewal.payload)), 'issued');
   const answer = s.published.at(-1)?.answer;
   assert.equal(answer?.status, 'issued');
   if (answer?.status !== 'issued') return;

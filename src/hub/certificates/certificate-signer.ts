@@ -14,9 +14,9 @@ import { type Clock, describeError, FieldmeshError, isFieldmeshError, type Logge
 import { type CertificateIndex, type FleetCa, readCsrSubject, readIndex, writeFileAtomic } from '../../pki/index.js';
 import {
   type CertificateAnswer,
+  type CertificateInUse,
   type CertificateRequest,
   decodeCertificateRequest,
-  decodeCsrTopicMessage,
   encodeCertificateAnswer,
   hubCertTopic,
   type NodeCertificateState,
@@ -138,24 +138,13 @@ export class CertificateSigner {
     return newest?.state === 'revoked' ? 'revoked' : 'expired';
   }
 
-  /** [FM-CERT-1..3] One message on a node's csr topic. */
-  async receive(site: string, node: string, payload: Uint8Array): Promise<CsrOutcome> {
-    let request: CertificateRequest;
-    try {
-      const message = decodeCsrTopicMessage(payload);
-      if ('inUse' in message) {
-        await this.inUse(site, node, message.inUse);
-        return 'in-use';
-      }
-      request = message;
-    } catch (err) {
-      this.#requests?.inc({ result: 'invalid' });
-      this.#logger.warn(
-        { site, node, err: describeError(err) },
-        `certificates: request from ${key(site, node)} refused: ${describeError(err)}`,
-      );
-      return 'invalid';
+  /** [FM-CERT-1..3] One message on a node's csr topic, decoded by the hub's frame router. */
+  async receive(site: string, node: string, message: CertificateRequest | CertificateInUse): Promise<CsrOutcome> {
+    if ('inUse' in message) {
+      await this.inUse(site, node, message.inUse);
+      return 'in-use';
     }
+    const request = message;
     const k = key(site, node);
     const last = this.#answers.get(k);
     if (last !== undefined && last.requestId === request.requestId && last.status !== 'pending') {
@@ -194,6 +183,13 @@ export class CertificateSigner {
       return 'pending';
     }
     return this.#sign(site, node, request);
+  }
+
+  /** A message on a node's csr topic that does not decode (the frame router's refusal): counted as invalid. */
+  unreadable(site: string, node: string, why: string): CsrOutcome {
+    this.#requests?.inc({ result: 'invalid' });
+    this.#logger.warn({ site, node, err: why }, `certificates: request from ${key(site, node)} refused: ${why}`);
+    return 'invalid';
   }
 
   /** [FM-CERT-5] The node was approved: a request it sent while pending is signed now. */

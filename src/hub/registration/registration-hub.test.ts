@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../../../test/kit/wait.js';
-import { commandTopic, encodeEvent, encodeHistory, hubAssignTopic, nodeTopic, SessionEncoder } from '../../protocol/index.js';
-import { batterySoc, birthOf, hubTestKit, wire } from '../hub-test-kit.js';
+import { commandTopic, encodeEvent, hubAssignTopic, nodeTopic, SessionEncoder } from '../../protocol/index.js';
+import { batterySoc, birthOf, historyOf, hubTestKit, wire } from '../hub-test-kit.js';
 
 const kit = hubTestKit();
 
@@ -20,18 +20,7 @@ test('registration at the hub: pending until approved, nothing stored or acknowl
   const topic = (ch: 'birth' | 'event' | 'history') => nodeTopic('fieldmesh', 'wildfire', 'edge-west-01', ch);
   const enc = new SessionEncoder(2);
   const event = encodeEvent({ epoch: 2, seq: 7, time: clock.now(), id: 'e7', priority: 'high', kind: 'smoke', payload: new Uint8Array() });
-  const history = encodeHistory({
-    epoch: 2,
-    zone: 'west',
-    firstSeq: 1,
-    lastSeq: 1,
-    pendingRows: 0,
-    oldestPendingMs: null,
-    pendingBytes: 0,
-    dropped: [],
-    repaired: [],
-    series: [{ name: 'battery_soc', labels: {}, unit: 'percent', type: 'gauge', samples: [[clock.now() - 1_000, 50]] }],
-  });
+  const history = historyOf(2, clock.now() - 1_000, 'west');
   await node.publish(topic('birth'), birthOf(enc, clock.now(), [batterySoc()], { zone: 'west' }), { qos: 1 });
   await node.publish(topic('event'), event, { qos: 1 });
   await node.publish(topic('history'), history, { qos: 1 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { ManualClock } from '../../kit/index.js';
-import { type Detection, encodeZoneFrame } from '../../protocol/index.js';
+import type { Detection, ZoneFrame, ZoneTopicMessage } from '../../protocol/index.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
 import { createAlertEngine } from '../alerts/create-alert-engine.js';
 import { createSqliteAlertStore } from '../alerts/sqlite/sqlite-alert-store.js';
@@ -16,6 +16,9 @@ import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import { type HubZone, hubZonesSchema } from './hub-zone-config.js';
 import { type ZoneFleetNode, ZoneMonitor } from './zone-monitor.js';
+
+/** A zone frame as the hub's frame router hands it to the monitor. */
+const zoneFrame = (frame: ZoneFrame): ZoneTopicMessage => ({ kind: 'frame', frame });
 
 const SITE = 'ranch';
 const ZONES = hubZonesSchema.parse([
@@ -155,18 +158,14 @@ test('zone monitor: frames and events in, the zone view out: detections, the eva
   const t0 = s.clock.now();
   // The live path first: a detection frame from a, a vote frame of b, garbage, a forged detection.
   const da = detection('a', 'cam-a2', t0 - 2_000, 0.8);
-  s.monitor.receiveFrame(SITE, 'a', encodeZoneFrame({ type: 'detection', zone: 'north', epoch: 2, detection: da }));
-  s.monitor.receiveFrame(SITE, 'b', new Uint8Array([1, 2, 3, 4]));
-  s.monitor.receiveFrame(
+  s.monitor.receive(SITE, 'a', zoneFrame({ type: 'detection', zone: 'north', epoch: 2, detection: da }));
+  s.monitor.refuse('truncated', SITE, 'b', 'garbage');
+  s.monitor.receive(SITE, 'b', zoneFrame({ type: 'detection', zone: 'north', epoch: 2, detection: detection('a', 'cam-a1', t0) }));
+  s.monitor.receive(SITE, 'x', zoneFrame({ type: 'epoch', zone: 'nowhere', epoch: 9, by: 'x', reason: 'elect' }));
+  s.monitor.receive(
     SITE,
     'b',
-    encodeZoneFrame({ type: 'detection', zone: 'north', epoch: 2, detection: detection('a', 'cam-a1', t0) }),
-  );
-  s.monitor.receiveFrame(SITE, 'x', encodeZoneFrame({ type: 'epoch', zone: 'nowhere', epoch: 9, by: 'x', reason: 'elect' }));
-  s.monitor.receiveFrame(
-    SITE,
-    'b',
-    encodeZoneFrame({
+    zoneFrame({
       type: 'vote',
       vote: { zone: 'north', epoch: 2, voter: 'b', configHash: 'h', boot: 1, seq: 9, time: t0, ttlMs: 6_000, evidence: ['d1'] },
     }),
@@ -324,7 +323,7 @@ test('zone monitor: a new set of zones keeps the state of those that stay, rebui
     const t0 = clock.now() - 5 * 60_000;
     await storage.appendEvents(fire(s.monitor, t0));
     const a2 = detection('a', 'cam-a2', t0 + 100);
-    s.monitor.receiveFrame(SITE, 'a', encodeZoneFrame({ type: 'detection', zone: 'north', epoch: 2, detection: a2 }));
+    s.monitor.receive(SITE, 'a', zoneFrame({ type: 'detection', zone: 'north', epoch: 2, detection: a2 }));
     // Zone west is not watched yet: its node's records are refused (and stored, as every event is).
     const dd = detection('d', 'cam-d1', t0 + 60_000);
     const west = [
@@ -419,8 +418,8 @@ test('zone monitor: a new set of zones keeps the state of those that stay, rebui
     );
 
     // East's frames are now refused as those of a zone the hub does not watch; west's are taken.
-    s.monitor.receiveFrame(SITE, 'c', encodeZoneFrame({ type: 'epoch', zone: 'east', epoch: 9, by: 'c', reason: 'elect' }));
-    s.monitor.receiveFrame(SITE, 'd', encodeZoneFrame({ type: 'epoch', zone: 'west', epoch: 5, by: 'd', reason: 'elect' }));
+    s.monitor.receive(SITE, 'c', zoneFrame({ type: 'epoch', zone: 'east', epoch: 9, by: 'c', reason: 'elect' }));
+    s.monitor.receive(SITE, 'd', zoneFrame({ type: 'epoch', zone: 'west', epoch: 5, by: 'd', reason: 'elect' }));
     assert.match(await rejected(), / 3$/);
     assert.equal(s.monitor.view('west')?.epoch, 5);
 
@@ -595,15 +594,14 @@ test('zone alerts: QuorumLost is pending when two of three voters go, fires afte
 test("zone monitor: a frame of another zone than its topic's is refused as other-zone and changes nothing", async () => {
   const s = setup();
   const t0 = s.clock.now();
-  const vote = (zone: string) =>
-    encodeZoneFrame({
-      type: 'vote',
-      vote: { zone, epoch: 2, voter: 'c', configHash: 'h', boot: 1, seq: 9, time: t0, ttlMs: 6_000, evidence: [] },
-    });
-  // c is a voter of east and of north: its vote for north on its topic of east is refused.
-  s.monitor.receiveFrame(SITE, 'c', vote('north'), 'east');
+  const vote = zoneFrame({
+    type: 'vote',
+    vote: { zone: 'north', epoch: 2, voter: 'c', configHash: 'h', boot: 1, seq: 9, time: t0, ttlMs: 6_000, evidence: [] },
+  });
+  // c is a voter of east and of north: its vote for north on its topic of east, refused by the hub's frame router.
+  s.monitor.refuse('other-zone', SITE, 'c', 'a frame of zone north on the topic of zone east');
   assert.match(await metric(s.registry, 'fieldmesh_zone_frames_rejected_total{reason="other-zone"}'), / 1$/);
   assert.equal(await metric(s.registry, 'fieldmesh_zone_frames_received_total'), 'fieldmesh_zone_frames_received_total 0');
-  s.monitor.receiveFrame(SITE, 'c', vote('north'), 'north');
+  s.monitor.receive(SITE, 'c', vote);
   assert.equal(await metric(s.registry, 'fieldmesh_zone_frames_received_total'), 'fieldmesh_zone_frames_received_total 1');
 });

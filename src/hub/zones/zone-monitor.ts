@@ -9,13 +9,13 @@ import { type Clock, describeError, type Logger, silentLogger } from '../../kit/
 import {
   canonicalJson,
   type Detection,
-  decodeZoneFrame,
   evaluateZone,
   isCountedDetection,
-  isZoneControl,
   majorityOf,
+  type RouteRejectReason,
   type ZoneEvaluation,
   type ZoneFrame,
+  type ZoneTopicMessage,
 } from '../../protocol/index.js';
 import type { AlertSnapshot } from '../alerts/alert-engine.js';
 import type { AlertZone } from '../alerts/fleet-series.js';
@@ -354,30 +354,29 @@ export class ZoneMonitor {
   }
 
   /**
-   * [FM-HUB-ZONE-2] A frame heard on `<prefix>/<site>/<node>/zone/<zone>`: the sender is the node the topic names.
-   * What does not decode, is of another zone than `topicZone` (the topic's), names a zone the hub does not watch
-   * or comes from a node that may not say it is refused and counted; nothing here throws.
+   * [FM-HUB-ZONE-2] A message heard on `<prefix>/<site>/<node>/zone/<zone>`, decoded by the hub's frame router (which
+   * refuses what does not decode or is of another zone than the topic's: `refuse`): the sender is the node the topic
+   * names. A frame that names a zone the hub does not watch or comes from a node that may not say it is refused and
+   * counted; nothing here throws.
    */
-  receiveFrame(site: string, node: string, bytes: Uint8Array, topicZone?: string): void {
+  receive(site: string, node: string, message: ZoneTopicMessage): void {
     // [FM-ZONE-SIGN-3] A node's certificate, retained on its zone topic: the nodes' business, not a zone frame.
-    if (isZoneControl(bytes)) return;
-    const decoded = decodeZoneFrame(bytes);
-    if (!decoded.ok) {
-      this.#reject('malformed', `${site}/${node}: ${decoded.error.message}`);
-      return;
-    }
-    const frameZone = decoded.frame.type === 'vote' ? decoded.frame.vote.zone : decoded.frame.zone;
-    if (topicZone !== undefined && frameZone !== topicZone) {
-      this.#reject('other-zone', `${site}/${node}: a frame of zone ${frameZone} on the topic of zone ${topicZone}`);
-      return;
-    }
+    if (message.kind === 'control') return;
     this.#o.metrics?.framesReceived.inc();
     try {
-      this.#applyFrame(site, node, decoded.frame);
+      this.#applyFrame(site, node, message.frame);
     } catch (err) {
       this.#logger.error({ site, node, err: describeError(err) }, 'zone frame not applied');
     }
     this.#queueRefresh();
+  }
+
+  /**
+   * A message on `<prefix>/<site>/<node>/zone/<zone>` the frame router refused: `other-zone` (a frame of another
+   * zone than its topic's, [FM-ZONE-FRAME-11]), any decoding reason counts as `malformed`.
+   */
+  refuse(reason: RouteRejectReason, site: string, node: string, why: string): void {
+    this.#reject(reason === 'other-zone' ? 'other-zone' : 'malformed', `${site}/${node}: ${why}`);
   }
 
   /**
