@@ -44,7 +44,10 @@ export interface LeaderLeaseOptions {
   readonly renewEveryMs?: number;
   /** Told when this process becomes leader (with the new term) or stops being it (undefined). */
   readonly onChange?: (term: LeaseTerm | undefined) => void;
-  /** Told of a failed attempt (database unreachable): the lease lapses by itself if that goes on. */
+  /**
+   * Told of a failed attempt (database unreachable). The leader keeps its term and tries again: it is lost only once
+   * the term lapsed unrenewed (see `start`).
+   */
   readonly onError?: (err: unknown) => void;
 }
 
@@ -55,7 +58,12 @@ export interface LeaderLease {
   readonly term: LeaseTerm | undefined;
   /** Takes the lease when free or lapsed, renews it when held: the term when leader, else undefined. */
   tryAcquire(): Promise<LeaseTerm | undefined>;
-  /** Tries at once, then every renewEveryMs, until `stop`. */
+  /**
+   * Tries at once, then every renewEveryMs, until `stop`. A renewal that fails (a database restarting) keeps the term:
+   * leadership is lost (onChange(undefined)) only when the term lapses unrenewed, ttlMs after the last successful
+   * renewal was sent (by this process's monotonic clock, never later than the database's expiry), or when a renewal
+   * finds another holder.
+   */
   start(): void;
   /**
    * Runs `write` in one transaction after checking, with the lease row share-locked until commit, that
@@ -102,21 +110,39 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
   const renewEveryMs = options.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3));
   let term: LeaseTerm | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** Fires when the term held lapses unrenewed (set again at every successful renewal). */
+  let lapse: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
 
   function become(next: LeaseTerm | undefined): void {
     const changed = next?.epoch !== term?.epoch;
     term = next;
+    if (next === undefined && lapse !== undefined) {
+      clearTimeout(lapse);
+      lapse = undefined;
+    }
     if (changed) options.onChange?.(next);
   }
 
+  /**
+   * The term taken or renewed by a statement sent at `sentAt` (performance.now()) lapses by the database's clock at
+   * its now() + ttlMs, and that now() is no earlier than the sending: so sentAt + ttlMs is never after the lapse.
+   */
+  function holdUntil(sentAt: number): void {
+    if (lapse !== undefined) clearTimeout(lapse);
+    lapse = setTimeout(() => become(undefined), Math.max(0, sentAt + ttlMs - performance.now()));
+    lapse.unref();
+  }
+
   async function tryAcquire(): Promise<LeaseTerm | undefined> {
+    const sentAt = performance.now();
     // One statement: take a free or lapsed lease (epoch + 1 when the holder changes), or renew our own.
     const r = await pool.query<{ epoch: number; expires_ms: number }>(
       `INSERT INTO leases AS l (name, holder, epoch, expires_at) VALUES ($1, $2, 1, now() + $3 * interval '1 millisecond')
        ON CONFLICT (name) DO UPDATE SET
          holder = excluded.holder,
-         epoch = CASE WHEN l.holder = excluded.holder THEN l.epoch ELSE l.epoch + 1 END,
+         -- A lapsed term is never renewed: taken again, even by its old holder, it is a new term.
+         epoch = CASE WHEN l.holder = excluded.holder AND l.expires_at > now() THEN l.epoch ELSE l.epoch + 1 END,
          expires_at = excluded.expires_at,
          changed_at = CASE WHEN l.holder = excluded.holder THEN l.changed_at ELSE now() END
        WHERE l.holder = excluded.holder OR l.expires_at <= now()
@@ -124,6 +150,7 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
       [name, holder, ttlMs],
     );
     const row = r.rows[0];
+    if (row !== undefined) holdUntil(sentAt);
     become(row === undefined ? undefined : { epoch: row.epoch, expiresAt: row.expires_ms });
     return term;
   }
@@ -139,8 +166,7 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
 
   function tick(): void {
     running = tryAcquire().catch((err: unknown) => {
-      // Unreachable: we cannot know whether we still hold it, so stop acting as leader.
-      become(undefined);
+      // Unreachable (a restart, a failover): the term still holds until it lapses, and the next tick tries again.
       options.onError?.(err);
     });
   }
@@ -172,6 +198,7 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
       timer = undefined;
       await running;
       if (term === undefined) return;
+      if (lapse !== undefined) clearTimeout(lapse);
       await pool
         .query('UPDATE leases SET expires_at = now() WHERE name = $1 AND holder = $2', [name, holder])
         .catch((err: unknown) => options.onError?.(err));
