@@ -130,7 +130,11 @@ export function registerSub(program: Command, io: CliIo): void {
       const done = new Promise<void>((resolve) => {
         finish = resolve;
       });
+      /** Messages printed: one delivery for two overlapping filters is printed once. */
+      const printed = new WeakSet<TransportMessage>();
       const onMessage = (m: TransportMessage) => {
+        if (printed.has(m)) return;
+        printed.add(m);
         if (count !== undefined && received >= count) return;
         received++;
         if (render) io.out(JSON.stringify(render(m)));
@@ -138,10 +142,9 @@ export function registerSub(program: Command, io: CliIo): void {
         if (count !== undefined && received >= count) finish();
       };
       const { transport } = await connectForCli(flags, `fieldmesh-sub-${process.pid}`);
-      transport.on('message', onMessage);
       try {
         // Subscribing once connected makes a refused filter (SUBACK 0x80) an error, not silence.
-        for (const f of filters) await transport.subscribe(f, connection.qos);
+        for (const f of filters) await transport.subscribe(f, onMessage, { qos: connection.qos }).ready;
       } catch (err) {
         await transport.close({ graceful: true });
         throw err;
@@ -155,7 +158,6 @@ export function registerSub(program: Command, io: CliIo): void {
         clearTimeout(timer);
         process.off('SIGINT', finish);
         process.off('SIGTERM', finish);
-        transport.off('message', onMessage);
         await transport.close({ graceful: true });
       }
     });

@@ -162,11 +162,10 @@ export function hubTestKit() {
         : {}),
     });
     const received: TransportMessage[] = [];
-    transport.on('message', (m) => received.push(m));
     const connected = new Promise<void>((resolve) => transport.on('connected', () => resolve()));
     transport.start();
     await connected;
-    for (const topic of options.subscribe ?? []) await transport.subscribe(topic, 1);
+    for (const topic of options.subscribe ?? []) await transport.subscribe(topic, (m) => received.push(m)).ready;
     defer(() => transport.close());
     return { transport, received };
   };

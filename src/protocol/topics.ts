@@ -61,11 +61,6 @@ export function hubConfigTopic(prefix: string, site: string, node: string): stri
   return `${prefix}/${HUB_LEVEL}/config/${site}/${node}`;
 }
 
-/** What the hub subscribes to: every node's channels. */
-export function fleetSubscription(prefix: string): string {
-  return `${prefix}/+/+/+`;
-}
-
 /** Parses a topic under `prefix`; undefined when it is not a fieldmesh topic. */
 export function parseTopic(prefix: string, topic: string): ParsedTopic | undefined {
   if (!topic.startsWith(`${prefix}/`)) return undefined;

@@ -200,7 +200,7 @@ export function createMemoryTransport(broker: MemoryBroker, options: MemoryTrans
           if (session !== s) return;
           counters.bytesIn += wireBytes;
           counters.messagesIn++;
-          if (table.dispatch(message, { filters })) events.emit('message', message);
+          table.dispatch(message, { filters });
         });
       },
       lost(reason) {

@@ -302,7 +302,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       counters.messagesIn++;
       const message = { topic, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.length), retain: packet.retain };
       const ids = packet.properties?.subscriptionIdentifier;
-      if (table.dispatch(message, ids === undefined ? {} : { ids: Array.isArray(ids) ? ids : [ids] })) events.emit('message', message);
+      table.dispatch(message, ids === undefined ? {} : { ids: Array.isArray(ids) ? ids : [ids] });
     });
     client.on('connect', (connack) => {
       if (attempt !== a || closed) return;

@@ -13,11 +13,10 @@ export function createNoBrokerTransport(): Transport {
       throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', 'no broker is configured (mqtt.enabled: false)');
     },
     // Nothing ever arrives; a subscription has no broker to wait for.
-    subscribe: ((filter: string, handlerOrQos: unknown): Subscription | Promise<void> => {
-      if (typeof handlerOrQos !== 'function') return Promise.resolve();
+    subscribe(filter: string): Subscription {
       if (!isValidFilter(filter)) throw new FieldmeshError('FM_TRANSPORT_REFUSED', `invalid topic filter "${filter}"`);
       return { filter, ready: Promise.resolve(), unsubscribe() {} };
-    }) as Transport['subscribe'],
+    },
     on() {},
     off() {},
     stats: () => ({ bytesOut: 0, bytesIn: 0, connects: 0, messagesOut: 0, messagesIn: 0, handlerErrors: 0 }),

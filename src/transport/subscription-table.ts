@@ -3,7 +3,7 @@
 
 import { FieldmeshError, type Logger } from '../kit/index.js';
 import { isValidFilter, matchesFilter } from './topic-filter.js';
-import type { MessageHandler, QoS, SubscribeOptions, Subscription, Transport, TransportMessage } from './transport.js';
+import type { MessageHandler, QoS, Subscription, Transport, TransportMessage } from './transport.js';
 
 /** What the table asks of the link. */
 export interface BrokerSubscriber {
@@ -29,8 +29,6 @@ interface FilterEntry {
   readonly id: number;
   qos: QoS;
   readonly handlers: HandlerEntry[];
-  /** Subscribed with the deprecated `subscribe(filter, qos)`: kept for good, its messages go to `message` listeners. */
-  pinned: boolean;
 }
 
 const MAX_SUBSCRIPTION_ID = 268_435_455;
@@ -57,11 +55,8 @@ export class SubscriptionTable {
     return [...this.byFilter.values()].map(({ filter, qos, id }) => ({ filter, qos, id }));
   }
 
-  /** The Transport port's `subscribe`, both forms: with a handler (`add`), or with a QoS (deprecated: `pin`). */
-  readonly subscribe = ((filter: string, handlerOrQos: MessageHandler | QoS, options?: SubscribeOptions): Subscription | Promise<void> =>
-    typeof handlerOrQos === 'function'
-      ? this.add(filter, handlerOrQos, options?.qos ?? 1)
-      : this.pin(filter, handlerOrQos)) as Transport['subscribe'];
+  /** The Transport port's `subscribe`. */
+  readonly subscribe: Transport['subscribe'] = (filter, handler, options) => this.add(filter, handler, options?.qos ?? 1);
 
   add(filter: string, handler: MessageHandler, qos: QoS): Subscription {
     if (!isValidFilter(filter)) throw refused(filter);
@@ -88,21 +83,13 @@ export class SubscriptionTable {
         entry.settle?.();
         const at = f.handlers.indexOf(entry);
         if (at >= 0) f.handlers.splice(at, 1);
-        if (f.handlers.length === 0 && !f.pinned && this.byFilter.get(filter) === f) {
+        if (f.handlers.length === 0 && this.byFilter.get(filter) === f) {
           this.byFilter.delete(filter);
           this.byId.delete(f.id);
           this.broker.unsubscribe(filter);
         }
       },
     };
-  }
-
-  /** The deprecated `subscribe(filter, qos)`: resolves at once while the link is down (as it always did). */
-  pin(filter: string, qos: QoS): Promise<void> {
-    if (!isValidFilter(filter)) return Promise.reject(refused(filter));
-    const f = this.entryOf(filter, qos);
-    f.pinned = true;
-    return this.broker.subscribe(filter, f.qos, f.id) ?? Promise.resolve();
   }
 
   /** After a connection's SUBSCRIBE of `filter` was answered: settles the handlers that waited for it. */
@@ -117,9 +104,9 @@ export class SubscriptionTable {
    * Hands `message` to the handlers of the filters it was delivered for: `filters` when the link says which (the
    * memory broker), else those of its MQTT 5 subscription identifiers, else every filter its topic matches (over MQTT
    * 3.1.1 a message matching a shared and a plain filter of one client reaches the handlers of both, whichever the
-   * broker sent it for). Returns whether one of them is pinned (the `message` event's).
+   * broker sent it for).
    */
-  dispatch(message: TransportMessage, by: { readonly ids?: readonly number[]; readonly filters?: readonly string[] }): boolean {
+  dispatch(message: TransportMessage, by: { readonly ids?: readonly number[]; readonly filters?: readonly string[] }): void {
     let targets: FilterEntry[];
     if (by.filters !== undefined) {
       targets = by.filters.flatMap((filter) => this.byFilter.get(filter) ?? []);
@@ -132,12 +119,9 @@ export class SubscriptionTable {
     } else {
       targets = [...this.byFilter.values()].filter((f) => matchesFilter(f.filter, message.topic));
     }
-    let pinned = false;
     for (const f of targets) {
-      pinned ||= f.pinned;
       for (const h of [...f.handlers]) if (h.active) this.call(h, f.filter, message);
     }
-    return pinned;
   }
 
   /** The transport closed: nothing waits for a SUBACK any more. */
@@ -149,7 +133,7 @@ export class SubscriptionTable {
   private entryOf(filter: string, qos: QoS): FilterEntry {
     let f = this.byFilter.get(filter);
     if (f === undefined) {
-      f = { filter, id: this.nextId, qos, handlers: [], pinned: false };
+      f = { filter, id: this.nextId, qos, handlers: [] };
       this.nextId = this.nextId >= MAX_SUBSCRIPTION_ID ? 1 : this.nextId + 1;
       this.byFilter.set(filter, f);
       this.byId.set(f.id, f);

@@ -86,11 +86,6 @@ export interface TlsCredentials {
 export interface TransportEvents {
   connected: [];
   disconnected: [reason: string];
-  /**
-   * @deprecated Every message of the filters subscribed with `subscribe(filter, qos)`, for the hub until it registers
-   * on its frame router; everything else uses `subscribe(filter, handler)`.
-   */
-  message: [message: TransportMessage];
 }
 
 export interface Transport {
@@ -116,11 +111,6 @@ export interface Transport {
    * an invalid filter.
    */
   subscribe(filter: string, handler: MessageHandler, options?: SubscribeOptions): Subscription;
-  /**
-   * @deprecated Subscribes `filter` for the `message` event, now (when connected) and after every reconnect, never
-   * unsubscribed: the hub's until it registers on its frame router.
-   */
-  subscribe(filter: string, qos: QoS): Promise<void>;
   on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;
   off<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): void;
   stats(): TransportStats;

@@ -430,21 +430,20 @@ export function runTransportContract(name: string, setup: () => Promise<Contract
       await waitFor(() => got.length >= 1, { what: 'the message at the early subscriber' });
     });
 
-    test('transport message event (deprecated, the hub still uses it) gets the filters subscribed with a QoS, not those of handlers', async () => {
+    test('transport handlers of several filters of one client get the messages in the order they were published', async () => {
+      // A process's frame router subscribes one filter per channel (the hub: birth, data, history ...): a node's
+      // birth must still come before its data.
       const r = root();
       const sub = await connect('sub');
-      const legacy: TransportMessage[] = [];
-      sub.on('message', (m) => legacy.push(m));
-      await sub.subscribe(`${r}/old`, 1);
-      const handled = await inbox(sub, `${r}/new`);
+      const order: string[] = [];
+      const births = sub.subscribe(`${r}/+/birth`, (m) => order.push(m.topic));
+      const data = sub.subscribe(`${r}/+/data`, (m) => order.push(m.topic));
+      await Promise.all([births.ready, data.ready]);
       const pub = await connect('pub');
-      await pub.publish(`${r}/new`, bytes(1), { qos: 1 });
-      await pub.publish(`${r}/old`, bytes(2), { qos: 1 });
-      await waitFor(() => legacy.length >= 1 && handled.length >= 1, { what: 'one message on each path' });
-      assert.deepEqual(
-        legacy.map((m) => m.topic),
-        [`${r}/old`],
-      );
+      const sent = [`${r}/n1/birth`, `${r}/n1/data`, `${r}/n2/birth`, `${r}/n1/data`, `${r}/n2/data`, `${r}/n1/birth`];
+      for (const topic of sent) await pub.publish(topic, bytes(1), { qos: 1 });
+      await waitFor(() => order.length >= sent.length, { what: 'every message at the subscriber' });
+      assert.deepEqual(order, sent);
     });
 
     test('transport publish rejects with FM_TRANSPORT_UNAVAILABLE while not connected', async () => {

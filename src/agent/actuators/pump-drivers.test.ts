@@ -88,7 +88,7 @@ describe('command pump driver', () => {
 });
 
 /** The transport's next `event`, as a promise. */
-function next<E extends 'connected' | 'message'>(t: Transport, event: E): Promise<Parameters<Parameters<Transport['on']>[1]>> {
+function next<E extends 'connected'>(t: Transport, event: E): Promise<Parameters<Parameters<Transport['on']>[1]>> {
   return new Promise((resolve) => {
     const listener = (...args: unknown[]): void => {
       t.off(event, listener as never);

@@ -200,10 +200,9 @@ async function setup(rollout: 'auto' | 'manual') {
   hubTransport.start();
   const node = createMemoryTransport(broker, { clientId: 'watcher', clock });
   const seen: TransportMessage[] = [];
-  node.on('message', (m) => seen.push(m));
   node.start();
   await flush();
-  await node.subscribe('fm/_hub/config/#', 1);
+  await node.subscribe('fm/_hub/config/#', (m) => seen.push(m)).ready;
   const renders = new Map<string, ConfigRepoRender>();
   const source = scriptedSource();
   const fleet: { site: string; node: string; zone: string; state: NodeStateName }[] = [];

@@ -19,15 +19,15 @@ const { defer, startHub, connectClient } = hubTestKit();
 async function playNode(broker: MemoryBroker, clock: ManualClock, site: string, node: string) {
   const enc = new SessionEncoder(1);
   const rebirthRequests: string[] = [];
-  const { transport } = await connectClient(broker, `node-${site}-${node}`, { subscribe: [`fieldmesh/${site}/${node}/cmd/#`] });
+  const { transport } = await connectClient(broker, `node-${site}-${node}`);
   const birth = () => transport.publish(nodeTopic('fieldmesh', site, node, 'birth'), birthOf(enc, clock.now(), SERIES), { qos: 1 });
-  transport.on('message', (m) => {
+  await transport.subscribe(`fieldmesh/${site}/${node}/cmd/#`, (m) => {
     const decoded = decodeWireFrame(m.payload);
     if (decoded.ok && decoded.frame.type === 'rebirth') {
       rebirthRequests.push(decoded.frame.reason);
       void birth();
     }
-  });
+  }).ready;
   await birth();
   return { rebirthRequests };
 }
