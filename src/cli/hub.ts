@@ -6,6 +6,7 @@ import { type HubConfig, hubConfigSchema, loadRuleFiles, openHub } from '../hub/
 import { redactUrl } from '../kit/index.js';
 import { loadConfigFile } from './config-file.js';
 import { type PasswordIo, registerHubAuthCommands } from './hub-auth.js';
+import { registerHubBackupCommands } from './hub-backup.js';
 import { renderConfigRepoFiles } from './hub-config-repo.js';
 import { registerHubNodesCommands } from './hub-nodes.js';
 import type { CliIo } from './io.js';
@@ -68,4 +69,5 @@ export function registerHub(program: Command, io: CliIo & PasswordIo): void {
     });
   registerHubAuthCommands(hubCommand, io);
   registerHubNodesCommands(hubCommand, io);
+  registerHubBackupCommands(hubCommand, io);
 }

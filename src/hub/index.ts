@@ -7,6 +7,7 @@ export { LiveFeed } from './api/live/live-feed.js';
 export type { NodeValueView, NodeView } from './api/nodes/node-view.js';
 export type { SiteView } from './api/sites/sites-routes.js';
 export * from './auth/index.js';
+export { backupHub, postgresBackupCommands, restoreHub } from './backup/hub-backup.js';
 export { type HubConfig, hubConfigSchema } from './config.js';
 export * from './config-repo/index.js';
 export {

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   FM_PORT_IN_USE: 'a listening port is taken and no fallback was allowed',
   FM_BROKER_ACL_DENIED: 'the embedded broker refused a publish by its topic ACL',
   FM_CLI_USAGE: 'a command-line argument is missing or malformed',
+  FM_BACKUP_INVALID: 'a file given to `fieldmesh hub restore` is not a hub backup, or is damaged (size or checksum); nothing was restored',
   FM_HUB_INTERNAL: 'the hub failed unexpectedly while answering a request; its log has the details',
   FM_AGENT_INTERNAL: 'the node failed unexpectedly while answering a request; its log has the details',
   FM_STORE_SAMPLE_INVALID: 'a sample given to the local store has a timestamp or value it cannot hold',
