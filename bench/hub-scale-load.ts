@@ -24,10 +24,19 @@ export const TICK_MS = 2_000;
 /** Ticks per history frame: one every 10 s per node. */
 const TICKS_PER_HISTORY = 5;
 const ACK_TIMEOUT_MS = 15_000;
+/** As the agent's replicator: at most this many history frames unacknowledged, at most this many rows in one. */
+const MAX_IN_FLIGHT = 4;
+const MAX_FRAME_ROWS = 2_000;
 /** The scheduler's slot: every node ticks in one of TICK_MS / SLOT_MS slots, so the load is spread evenly. */
 const SLOT_MS = 50;
 const DECIMALS: Record<string, number> = { battery_soc: 1, dc_voltage: 2, dc_current: 1, ac_in_l1_power: 0, ac_out_l1_power: 0 };
-const UNITS: Record<string, string> = { battery_soc: 'percent', dc_voltage: 'volts', dc_current: 'amperes', ac_in_l1_power: 'watts', ac_out_l1_power: 'watts' };
+const UNITS: Record<string, string> = {
+  battery_soc: 'percent',
+  dc_voltage: 'volts',
+  dc_current: 'amperes',
+  ac_in_l1_power: 'watts',
+  ac_out_l1_power: 'watts',
+};
 
 interface InFlight {
   readonly firstSeq: number;
@@ -77,7 +86,7 @@ export interface LoadGenerator {
   readonly nodes: number;
   /** Stops making new samples; births, resends and acks go on. */
   stopSampling(): void;
-  /** History frames sent and not yet acknowledged, all nodes. */
+  /** History frames sent and not yet acknowledged, plus one per node holding rows not yet sent. */
   pendingFrames(): number;
   /** Ack latencies (first send to ack) of frames acknowledged since the last call, ms. */
   takeAckLatencies(): number[];
@@ -182,9 +191,9 @@ export async function startLoad(o: LoadOptions): Promise<LoadGenerator> {
   }
 
   function sendHistory(client: MqttClient, n: SimNode, now: number): void {
-    const rows = n.unsent;
-    if (rows.length === 0) return;
-    n.unsent = [];
+    // At the in-flight limit the rows wait in the outbox and go later, in a fuller frame.
+    if (n.unsent.length === 0 || n.inFlight.size >= MAX_IN_FLIGHT) return;
+    const rows = n.unsent.splice(0, Math.floor(MAX_FRAME_ROWS / w.METRICS.length));
     const firstSeq = n.nextSeq;
     const lastSeq = firstSeq + rows.length * w.METRICS.length - 1;
     n.nextSeq = lastSeq + 1;
@@ -208,7 +217,14 @@ export async function startLoad(o: LoadOptions): Promise<LoadGenerator> {
       series,
     });
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    n.inFlight.set(lastSeq, { firstSeq, bytes: buf, rows: rows.length * w.METRICS.length, ticks: rows.map((r) => r.t), firstSentAt: now, sentAt: now });
+    n.inFlight.set(lastSeq, {
+      firstSeq,
+      bytes: buf,
+      rows: rows.length * w.METRICS.length,
+      ticks: rows.map((r) => r.t),
+      firstSentAt: now,
+      sentAt: now,
+    });
     counters.historyFrames++;
     counters.historySamples += rows.length * w.METRICS.length;
     client.publish(n.topics.history, buf, { qos: 1 }, (err) => {
@@ -243,7 +259,14 @@ export async function startLoad(o: LoadOptions): Promise<LoadGenerator> {
     }
   }
 
-  function onMessage(client: MqttClient, nodes: readonly SimNode[], hubEpoch: { value?: number }, topic: string, payload: Buffer, retained: boolean): void {
+  function onMessage(
+    client: MqttClient,
+    nodes: readonly SimNode[],
+    hubEpoch: { value?: number },
+    topic: string,
+    payload: Buffer,
+    retained: boolean,
+  ): void {
     const decoded = decodeWireFrame(payload);
     if (!decoded.ok) return;
     const frame = decoded.frame;
@@ -272,8 +295,9 @@ export async function startLoad(o: LoadOptions): Promise<LoadGenerator> {
       counters.ackedSamples += f.rows;
       for (const t of f.ticks) n.acked.push(t);
       latencies.push(Date.now() - f.firstSentAt);
+      // Draining: what waited behind the in-flight limit goes now.
+      if (!sampling) sendHistory(client, n, Date.now());
     }
-    void client;
   }
 
   const clients: MqttClient[] = [];
@@ -318,7 +342,7 @@ export async function startLoad(o: LoadOptions): Promise<LoadGenerator> {
     },
     pendingFrames() {
       let pending = 0;
-      for (const n of byKey.values()) pending += n.inFlight.size;
+      for (const n of byKey.values()) pending += n.inFlight.size + (n.unsent.length > 0 ? 1 : 0);
       return pending;
     },
     takeAckLatencies() {

@@ -76,6 +76,8 @@ export interface HubScaleResult {
     readonly lost: number;
     /** Frames still unacknowledged when the drain ended (held by their nodes, not lost). */
     readonly unackedFramesAtEnd: number;
+    /** The hub's own count of history samples stored, whole run (samples the store already held are not counted). */
+    readonly historySamplesStoredByCounter: number;
     readonly drainSeconds: number;
   };
   readonly load: LoadCounters;
@@ -297,7 +299,12 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function startTarget(spec: HubScaleTarget, mosquitto: MosquittoInstance, pg: PostgresInstance | undefined, dir: string): Promise<Target> {
+async function startTarget(
+  spec: HubScaleTarget,
+  mosquitto: MosquittoInstance,
+  pg: PostgresInstance | undefined,
+  dir: string,
+): Promise<Target> {
   const base = { dataDir: dir, mqtt: { url: mosquitto.url }, alerts: { enabled: false } };
   const started: HubProcess[] = [];
   const stopAll = async () => {
@@ -328,7 +335,12 @@ async function startTarget(spec: HubScaleTarget, mosquitto: MosquittoInstance, p
   const nats = await startNatsServer();
   try {
     const url = await pg.createDatabase(`hub_scale_${spec.workers}_${Date.now()}`);
-    const config = { ...base, storage: { path: join(dir, 'hub.db'), url }, queue: { url: nats.urls.join(','), workers: 1 }, leader: { lease: '10s' } };
+    const config = {
+      ...base,
+      storage: { path: join(dir, 'hub.db'), url },
+      queue: { url: nats.urls.join(','), workers: 1 },
+      leader: { lease: '10s' },
+    };
     const api = await startHubProcess('api', { ...config, roles: ['api'] }, dir);
     started.push(api);
     started.push(await startHubProcess('ingest', { ...config, roles: ['ingest'] }, dir));
@@ -367,12 +379,19 @@ async function consumerPending(nats: NatsServerSet): Promise<number> {
   };
   let pending = 0;
   for (const a of body.account_details ?? [])
-    for (const s of a.stream_detail ?? []) for (const c of s.consumer_detail ?? []) pending += (c.num_pending ?? 0) + (c.num_ack_pending ?? 0);
+    for (const s of a.stream_detail ?? [])
+      for (const c of s.consumer_detail ?? []) pending += (c.num_pending ?? 0) + (c.num_ack_pending ?? 0);
   return pending;
 }
 
 /** Acknowledged samples found in storage: every metric of every acknowledged tick of every node. */
-async function countStoredOfAcked(storage: HubStorage, metrics: readonly string[], acked: ReadonlyMap<string, readonly number[]>, from: number, to: number) {
+async function countStoredOfAcked(
+  storage: HubStorage,
+  metrics: readonly string[],
+  acked: ReadonlyMap<string, readonly number[]>,
+  from: number,
+  to: number,
+) {
   let ackedSamples = 0;
   let found = 0;
   const stored = new Map<string, Set<number>>();
@@ -414,15 +433,18 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
     const warmupSeconds = round((performance.now() - t0) / 1000, 1);
     await new Promise((r) => setTimeout(r, (o.settleSeconds ?? 10) * 1000));
 
-    const roots = new Map<string, number>([...target.processes.map((p) => [`hub ${p.name}`, p.proc.pid ?? -1] as const), ...target.servers]);
+    const roots = new Map<string, number>([
+      ...target.processes.map((p) => [`hub ${p.name}`, p.proc.pid ?? -1] as const),
+      ...target.servers,
+    ]);
     const watch = new UsageWatch(roots);
     const scrapeAll = () => Promise.all(target?.processes.map((p) => scrape(p.httpPort)) ?? []);
-    const apiBefore = await scrape(api.httpPort);
-    const allBefore = await scrapeAll();
+    // Counters and clocks are read at once, then the scrapes (all in parallel) say what the hub had by then.
     const countersBefore = { ...generator.counters };
     generator.takeAckLatencies();
     watch.begin();
     const windowStart = performance.now();
+    const [apiBefore, allBefore] = await Promise.all([scrape(api.httpPort), scrapeAll()]);
     const pendingSeries: number[] = [];
     const nats = target.nats;
     while (performance.now() - windowStart < o.measureSeconds * 1000) {
@@ -430,12 +452,11 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
       watch.sample();
       if (nats) pendingSeries.push(await consumerPending(nats));
     }
+    const c = { ...generator.counters };
+    const ackLatencies = generator.takeAckLatencies();
     const processes = watch.end();
     const windowSeconds = (performance.now() - windowStart) / 1000;
-    const apiAfter = await scrape(api.httpPort);
-    const allAfter = await scrapeAll();
-    const ackLatencies = generator.takeAckLatencies();
-    const c = generator.counters;
+    const [apiAfter, allAfter] = await Promise.all([scrape(api.httpPort), scrapeAll()]);
     const rate = (now: number, before: number) => round((now - before) / windowSeconds, 0);
     const age = histogramPercentiles(apiBefore, apiAfter);
     const storedMetric = 'fieldmesh_hub_history_samples_stored_total';
@@ -449,6 +470,7 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
     const drainSeconds = round((performance.now() - drainStart) / 1000, 1);
     const unacked = generator.pendingFrames();
     const acked = generator.acked();
+    const storedByCounter = (await scrapeAll()).reduce((n, s) => n + sum(s, storedMetric), 0);
     const loadCounters = { ...generator.counters };
     await generator.close();
     load = undefined;
@@ -490,6 +512,7 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
         storedOfAcked: accounting.found,
         lost: accounting.ackedSamples - accounting.found,
         unackedFramesAtEnd: unacked,
+        historySamplesStoredByCounter: storedByCounter,
         drainSeconds,
       },
       load: loadCounters,

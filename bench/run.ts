@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost ...]
+// Usage: npm run bench [-- wire|hub|hub-scale|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { benchCommands } from './commands.js';
 import { benchConfigRollout } from './config-rollout.js';
 import { benchConsoleSize } from './console-size.js';
 import { benchHubLatency } from './hub-latency.js';
+import { benchHubScale } from './hub-scale.js';
 import { benchLinkCost } from './link-cost.js';
 import { benchLiveFeed } from './live-feed.js';
 import { benchRecordSink } from './record-sink.js';
@@ -64,6 +65,10 @@ if (want('link-cost')) save('linkCost', await benchLinkCost(5, 300));
 if (want('config-rollout')) save('configRollout', await benchConfigRollout(50));
 if (want('cert-rotation')) save('certRotation', await benchCertRotation(20));
 if (want('tls-cost')) save('tlsCost', await benchTlsCost(10, 60));
+// Issue 13: the embedded hub beside the NATS + PostgreSQL hub with 1, 2 and 4 workers; `hub-scale-1k` or `hub-scale-10k` for one size.
+if (only.has('hub-scale') || only.has('hub-scale-1k')) save('hubScale1k', await benchHubScale({ nodes: 1_000, measureSeconds: 30 }));
+if (only.has('hub-scale') || only.has('hub-scale-10k'))
+  save('hubScale10k', await benchHubScale({ nodes: 10_000, measureSeconds: 20, settleSeconds: 5, drainSeconds: 45 }));
 if (want('live')) save('liveFeed', [await benchLiveFeed(10, 20), await benchLiveFeed(50, 20)]);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
