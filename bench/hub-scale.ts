@@ -37,6 +37,7 @@ interface ProcUsage {
   readonly cpuSeconds: number;
   /** Percent of one CPU over the window. */
   readonly cpuPercent: number;
+  /** A process's VmHWM; for a tree (PostgreSQL's backends), the largest sum of their PSS sampled every 2 s. */
   readonly peakRssMiB: number;
 }
 
@@ -85,7 +86,6 @@ export interface HubScaleResult {
 }
 
 const CLK_TCK = 100;
-const PAGE_KIB = 4;
 
 /** utime + stime of a process, seconds; undefined when it is gone. */
 function cpuSeconds(pid: number): number | undefined {
@@ -98,11 +98,19 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-function rssKiB(pid: number): number {
+/** Peak resident size of one process (VmHWM), KiB. */
+function peakRssKiB(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[21]) * PAGE_KIB;
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Proportional set size (shared pages divided among their sharers), KiB: sums over a tree without counting shared memory twice. */
+function pssKiB(pid: number): number {
+  try {
+    return Number(/Pss:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
   } catch {
     return 0;
   }
@@ -152,7 +160,7 @@ class UsageWatch {
       const pids = processTree(root);
       const byPid = this.cpuByPid.get(name) ?? new Map<number, { first: number; last: number }>();
       this.cpuByPid.set(name, byPid);
-      let rss = 0;
+      let pss = 0;
       for (const pid of pids) {
         const cpu = cpuSeconds(pid);
         if (cpu === undefined) continue;
@@ -160,9 +168,11 @@ class UsageWatch {
         if (known) known.last = cpu;
         // A process born in the window (a PostgreSQL backend) counts from zero.
         else byPid.set(pid, { first: this.begun ? 0 : cpu, last: cpu });
-        rss += rssKiB(pid);
+        if (pids.length > 1) pss += pssKiB(pid);
       }
-      this.peak.set(name, Math.max(this.peak.get(name) ?? 0, rss));
+      // One process: its own peak (VmHWM); a tree (PostgreSQL): the largest sum of PSS seen.
+      const memory = pids.length === 1 ? peakRssKiB(root) : pss;
+      this.peak.set(name, Math.max(this.peak.get(name) ?? 0, memory));
     }
   }
 
@@ -176,7 +186,7 @@ class UsageWatch {
       out[name] = usage(cpu, seconds, (this.peak.get(name) ?? 0) / 1024);
     }
     const own = process.cpuUsage(this.ownStart);
-    out['load generator (bench process)'] = usage((own.user + own.system) / 1e6, seconds, process.memoryUsage().rss / 1024 / 1024);
+    out['load generator (bench process)'] = usage((own.user + own.system) / 1e6, seconds, peakRssKiB(process.pid) / 1024);
     return out;
   }
 }
