@@ -83,6 +83,8 @@ export interface HubScaleResult {
   };
   readonly load: LoadCounters;
   readonly processes: Record<string, ProcUsage>;
+  /** Hub processes that exited on their own during the run (seconds after their start, exit code, last output). */
+  readonly died: Record<string, { readonly code: number | string; readonly atSecond: number; readonly output: string }>;
 }
 
 const CLK_TCK = 100;
@@ -211,9 +213,14 @@ function percentiles(values: number[]): Percentiles {
 
 type Scrape = Map<string, number>;
 
+/** A process's metrics; empty when it does not answer (it died: its exit is reported with the figures). */
 async function scrape(port: number): Promise<Scrape> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  const text = await res.text();
+  let text: string;
+  try {
+    text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  } catch {
+    return new Map();
+  }
   const out: Scrape = new Map();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
@@ -265,6 +272,8 @@ interface HubProcess {
   readonly name: string;
   readonly proc: ChildProcess;
   readonly httpPort: number;
+  /** Set when the process exited before the bench stopped it: its code and the end of its output. */
+  readonly died: () => { readonly code: number | string; readonly atSecond: number; readonly output: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -296,7 +305,23 @@ async function startHubProcess(name: string, config: Record<string, unknown>, di
       reject(new Error(`hub process ${name} exited (${code ?? signal}): ${output}`));
     });
   });
-  return { name, proc, httpPort, stop: () => haltProcess(proc, 'SIGTERM', 15_000) };
+  const startedAt = performance.now();
+  let stopping = false;
+  let died: ReturnType<HubProcess['died']>;
+  proc.once('exit', (code, signal) => {
+    if (!stopping)
+      died = { code: code ?? signal ?? -1, atSecond: round((performance.now() - startedAt) / 1000, 1), output: output.slice(-2_000) };
+  });
+  return {
+    name,
+    proc,
+    httpPort,
+    died: () => died,
+    stop: () => {
+      stopping = true;
+      return haltProcess(proc, 'SIGTERM', 15_000);
+    },
+  };
 }
 
 interface Target {
@@ -486,6 +511,12 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
     load = undefined;
     const stopped = target;
     target = undefined;
+    const died = Object.fromEntries(
+      stopped.processes.flatMap((p) => {
+        const d = p.died();
+        return d === undefined ? [] : [[p.name, d]];
+      }),
+    );
     await stopped.stop();
     const storage = await stopped.openStorage();
     let accounting: { ackedSamples: number; found: number };
@@ -527,6 +558,7 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
       },
       load: loadCounters,
       processes,
+      died,
     };
   } finally {
     await load?.close();
