@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { freePorts } from './ports.js';
 import { haltProcess, spawnUntilReady } from './server-process.js';
 import { waitFor } from './wait.js';
 
@@ -61,12 +61,9 @@ export function natsServerBinary(): string {
   throw new Error('nats-server is not installed (Debian package "nats-server")');
 }
 
-async function ourPort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port !== SYSTEM_NATS_PORT) return port;
-  }
-}
+/** A free port is free only until something takes it: a server that lost that race is started again on new ones. */
+const ADDRESS_IN_USE = /address already in use/;
+const START_ATTEMPTS = 3;
 
 interface Ports {
   readonly client: number;
@@ -160,10 +157,22 @@ function serverSet(servers: NatsServer[], dirs: string[]): NatsServerSet {
 
 /** Starts `count` servers (1: a lone server; 3: a cluster that tolerates the loss of one) and waits until JetStream is healthy. */
 async function startServers(count: number, options: NatsOptions): Promise<NatsServerSet> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServersOnce(count, options);
+    } catch (err) {
+      if (attempt >= START_ATTEMPTS || !ADDRESS_IN_USE.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startServersOnce(count: number, options: NatsOptions): Promise<NatsServerSet> {
   const dirs: string[] = [];
   const servers: (NatsServer & { launch(): Promise<void> })[] = [];
   const ports: Ports[] = [];
-  for (let i = 0; i < count; i++) ports.push({ client: await ourPort(), monitor: await ourPort(), cluster: await ourPort() });
+  const free = await freePorts(3 * count, [SYSTEM_NATS_PORT]);
+  for (let i = 0; i < count; i++)
+    ports.push({ client: free[3 * i] as number, monitor: free[3 * i + 1] as number, cluster: free[3 * i + 2] as number });
   const clusterName = count > 1 ? `fm-test-${process.pid}` : undefined;
   const routes = ports.map((p) => p.cluster);
   for (let i = 0; i < count; i++) {
