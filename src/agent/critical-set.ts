@@ -2,7 +2,7 @@
 // maximum silence decide, per tick, the entries of the next data frame. [FM-REPORT-1..4]
 
 import type { DataEntry, Deadband, SeriesDef, SeriesType, WireValue } from '../protocol/index.js';
-import { inferDecimals, matchesSelector, parseSelector, type SeriesSelector } from '../protocol/index.js';
+import { inferDecimals, matchesSelector, parseSelector, type SeriesSelector, seriesKey } from '../protocol/index.js';
 import type { Sample } from './collectors/collector.js';
 import type { CriticalSelectorConfig } from './config.js';
 
@@ -104,13 +104,6 @@ export function exceedsDeadband(deadband: Deadband, last: WireValue | undefined,
   }
 }
 
-export function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
-  const parts = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
-  return `${name}{${parts.join(',')}}`;
-}
-
 export class CriticalSet {
   private rules: readonly Rule[];
   private readonly critical = new Map<string, CriticalSeries>();
@@ -210,7 +203,7 @@ export class CriticalSet {
    * its own time, so every receiver holds it at the time it was sampled. [FM-FRAME-7]
    */
   observe(sample: Sample): boolean {
-    const key = seriesKey(sample.name, sample.labels);
+    const key = seriesKey(sample);
     const known = this.critical.get(key);
     if (known !== undefined) {
       if (sample.time >= known.time) {

@@ -36,6 +36,7 @@ export {
 } from './node-query.js';
 export * from './prometheus/index.js';
 export * from './selector.js';
+export * from './series.js';
 export * from './session.js';
 export { sha256, sha256Hex } from './sha256.js';
 export * from './topics.js';

@@ -2,7 +2,7 @@
 // points, one point per timestamp with the later write winning) without durability. Not for production.
 
 import { FieldmeshError } from '../../kit/index.js';
-import { type LabelMatcher, matchesSelector } from '../../protocol/index.js';
+import { type LabelMatcher, matchesSelector, seriesKey } from '../../protocol/index.js';
 import { coarsenRollup, computeRollup, rollupPoints } from '../store/rollup-buckets.js';
 import type { SampleStore, StorePoints, StoreRollup, StoreSample, StoreSeries, StoreStats } from '../store/store.js';
 
@@ -20,10 +20,6 @@ interface Entry {
 }
 
 const DEFAULT_RETENTION_MS = 30 * 86_400_000;
-
-function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
-  return JSON.stringify([name, Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
-}
 
 /** Creates an empty in-memory store. `append` resolves at once: nothing here survives the process. */
 export function createMemorySampleStore(options: MemorySampleStoreOptions = {}): SampleStore {
@@ -59,7 +55,7 @@ export function createMemorySampleStore(options: MemorySampleStoreOptions = {}):
         }
       }
       for (const s of samples) {
-        const key = seriesKey(s.name, s.labels);
+        const key = seriesKey(s);
         let entry = byKey.get(key);
         if (entry === undefined) {
           entry = {

@@ -7,8 +7,9 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError, type ErrorCode, isFieldmeshError, type Logger } from '../../kit/index.js';
+import { seriesText } from '../../protocol/index.js';
 import type { RecordOutcome, RejectReason, Sample, SampleRefusal } from './collector.js';
-import { countRefusals, seriesText, timeText } from './sample-window.js';
+import { countRefusals, timeText } from './sample-window.js';
 
 const gunzipAsync = promisify(gunzip);
 

@@ -3,6 +3,7 @@
 // pass, or that lies implausibly far ahead of the node's clock (docs/collectors.md#what-is-refused).
 
 import type { Clock, Logger } from '../../kit/index.js';
+import { seriesText } from '../../protocol/index.js';
 import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
 import type { RecordOutcome, Sample, SampleRefusal, SampleWindow } from './collector.js';
 
@@ -44,12 +45,6 @@ export function countRefusals(outcome: RecordOutcome): Record<SampleRefusal, num
   const counts: Record<SampleRefusal, number> = { 'too-old': 0, 'too-new': 0 };
   for (const r of outcome.refused) counts[r.reason]++;
   return counts;
-}
-
-/** `name{k="v",...}` of a sample, for messages. */
-export function seriesText(s: Pick<Sample, 'name' | 'labels'>): string {
-  const labels = Object.entries(s.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  return labels.length === 0 ? s.name : `${s.name}{${labels.join(',')}}`;
 }
 
 /** An ms time as ISO 8601 when it has one, else the number. */

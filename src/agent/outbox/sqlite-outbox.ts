@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import { createGroupCommit, FieldmeshError, type Logger, silentLogger } from '../../kit/index.js';
 import { openDurableDatabase } from '../../platform/index.js';
 import type { AckLane, DroppedRange, EventPriority, HistorySeries, RepairedRange, SeriesType } from '../../protocol/index.js';
+import { labelsJson } from '../../protocol/index.js';
 
 /** Default cap of the sample lane: about 200 MB of rows, days of a node's critical series. */
 export const OUTBOX_MAX_SAMPLE_ROWS = 5_000_000;
@@ -230,7 +231,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
   }
 
   function seriesId(s: OutboxSample): number {
-    const labels = JSON.stringify(Object.fromEntries(Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1))));
+    const labels = labelsJson(s.labels);
     const key = `${s.name}${labels}`;
     let id = seriesIds.get(key);
     if (id === undefined) {

@@ -5,7 +5,7 @@
 import { existsSync, renameSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { type Clock, FieldmeshError, type Logger, silentLogger, systemClock, type TimerHandle } from '../../kit/index.js';
-import { type LabelMatcher, matchesSelector, type SeriesType } from '../../protocol/index.js';
+import { type LabelMatcher, labelsJson, matchesSelector, type SeriesType } from '../../protocol/index.js';
 import { decodeChunk, encodeChunk, MAX_CHUNK_TS } from './chunk-codec.js';
 import { type DecodedHeadLog, decodeHeadLog, HeadLogWriter } from './head-log-codec.js';
 import { coarsenRollup, computeRollup, concatRollups, mergeRollups, type RollupBuckets, rollupPoints } from './rollup-buckets.js';
@@ -143,13 +143,6 @@ const MIGRATE_ROWS_PER_LOG_ROW = 65_536;
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
-}
-
-function canonicalLabels(labels: Readonly<Record<string, string>>): string {
-  const keys = Object.keys(labels).sort();
-  const sorted: Record<string, string> = {};
-  for (const k of keys) if (k !== '__name__') sorted[k] = labels[k] as string;
-  return JSON.stringify(sorted);
 }
 
 /** `a mod m` for a positive m, never negative (times before 1970 are possible in a query). */
@@ -346,7 +339,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     let byName = idCache.get(s.labels);
     const cached = byName?.get(s.name);
     if (cached !== undefined) return cached;
-    const labels = canonicalLabels(s.labels);
+    const labels = labelsJson(s.labels, ['__name__']);
     const key = `${s.name}\u0000${labels}`;
     let id = byKey.get(key);
     if (id === undefined) {

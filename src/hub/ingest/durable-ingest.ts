@@ -7,7 +7,7 @@ import { type AckLane, type DroppedRange, type EventFrame, type HistoryFrame, wi
 import type { HubCounters, HubMetrics } from '../hub-metrics.js';
 import type { BackfillRecord } from '../ledger/backfills.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
-import { type CoverageSpan, seriesText } from '../ledger/coverage.js';
+import { type CoverageSpan, ledgerSeries } from '../ledger/coverage.js';
 import type { EventInput, HubStorage, SampleInput } from '../storage/storage.js';
 
 /** Publishes an ack frame to a node; resolves once it went out, rejects when it could not (the node resends). */
@@ -104,7 +104,7 @@ export class DurableIngest {
     await storage.recordBacklog(site, node, backlogOfFrame(frame, now));
     // Drops first: one reported in the same frame as a repair is newer than the request, so not covered.
     const fresh = await storage.recordDropped(site, node, frame.dropped, now);
-    const spans: CoverageSpan[] = frame.series.map((s) => ({ series: seriesText(s.name, s.labels), times: s.samples.map(([t]) => t) }));
+    const spans: CoverageSpan[] = frame.series.map((s) => ({ series: ledgerSeries(s.name, s.labels), times: s.samples.map(([t]) => t) }));
     await storage.recordCoverage(site, node, spans);
     for (const report of frame.repaired) {
       const done = await storage.completeBackfill(site, node, report, now);

@@ -7,7 +7,7 @@ import { commandTopic, encodeRebirth, type WireFrame, withTargetLabels } from '.
 import type { Transport } from '../../transport/index.js';
 import { type FleetEvent, type FleetState, type FrameOutcome, type FrameSource, type NodeRecord, nodeKey } from '../fleet/fleet-state.js';
 import type { HubCounters, HubMetrics } from '../hub-metrics.js';
-import { type CoverageSpan, seriesText } from '../ledger/coverage.js';
+import { type CoverageSpan, ledgerSeries } from '../ledger/coverage.js';
 import type { HubStorage, SampleInput, StoredNode } from '../storage/storage.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -90,7 +90,7 @@ export class LiveIngest {
       value: s.value,
     }));
     const spans: CoverageSpan[] = outcome.samples.map((s) => ({
-      series: seriesText(s.def.name, s.def.labels),
+      series: ledgerSeries(s.def.name, s.def.labels),
       times: [s.time],
       intervalMs: s.def.maxSilenceMs > 0 ? s.def.maxSilenceMs : undefined,
     }));

@@ -2,7 +2,7 @@
 // holes are what lies beyond it, and the list stays bounded.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addSpan, holes, MAX_INTERVALS_PER_SERIES, medianSpacing, mergeInterval, pruneBefore, seriesText } from './coverage.js';
+import { addSpan, holes, ledgerSeries, MAX_INTERVALS_PER_SERIES, medianSpacing, mergeInterval, pruneBefore } from './coverage.js';
 
 test('coverage: samples closer than 3 x the usual interval merge into one interval; a longer silence is a hole', () => {
   // 2 s spacing, so gaps up to 6 s are contiguous.
@@ -93,8 +93,8 @@ test('coverage: the interval list is bounded; past the cap the oldest are forgot
 
 test('coverage: a series is named as Prometheus writes it, without site, node and zone', () => {
   assert.equal(
-    seriesText('battery_soc', { site: 's1', node: 'n1', zone: 'z', device: 'bms', a: 'x"y' }),
+    ledgerSeries('battery_soc', { site: 's1', node: 'n1', zone: 'z', device: 'bms', a: 'x"y' }),
     'battery_soc{a="x\\"y",device="bms"}',
   );
-  assert.equal(seriesText('up', { site: 's1' }), 'up');
+  assert.equal(ledgerSeries('up', { site: 's1' }), 'up');
 });

@@ -7,6 +7,8 @@
 // least that often); for a history batch, the lower median spacing of its samples (three or more),
 // else the series' last known interval. The latest batch sets it.
 
+import { seriesText } from '../../protocol/index.js';
+
 /** Samples closer than this many usual intervals count as contiguous. */
 export const CONTIGUITY_FACTOR = 3;
 /** At most this many intervals are kept per series; past it the oldest are forgotten. */
@@ -121,10 +123,9 @@ export function holes(c: SeriesCoverage, start: number, end: number): Interval[]
 }
 
 /** A series as the ledger names it: Prometheus' text form, without the site, node and zone labels. */
-export function seriesText(name: string, labels: Readonly<Record<string, string>>): string {
-  const pairs = Object.keys(labels)
-    .filter((k) => k !== 'site' && k !== 'node' && k !== 'zone')
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
-  return pairs.length === 0 ? name : `${name}{${pairs.join(',')}}`;
+export function ledgerSeries(name: string, labels: Readonly<Record<string, string>>): string {
+  return seriesText({ name, labels }, TARGET_LABEL_NAMES);
 }
+
+/** The labels every hub series carries that the node's own names lack. */
+const TARGET_LABEL_NAMES = ['site', 'node', 'zone'];

@@ -151,13 +151,5 @@ export interface HubStorage {
   close(): Promise<void>;
 }
 
-/** Labels with sorted keys, so equal label sets serialise equally. */
-export function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of Object.keys(labels).sort()) out[k] = labels[k] as string;
-  return out;
-}
-
-export function seriesKey(s: Pick<SeriesIdentity, 'name' | 'labels'>): string {
-  return `${s.name}${JSON.stringify(sortedLabels(s.labels))}`;
-}
+// One series identity and its strings for every part (src/protocol/series.ts).
+export { labelsJson, seriesKey, sortedLabels } from '../../protocol/index.js';

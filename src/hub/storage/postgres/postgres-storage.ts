@@ -6,7 +6,7 @@ import type { Pool, PoolClient } from 'pg';
 import { type DroppedRange, EVENT_PRIORITIES, type LabelMatcher, matchesSelector } from '../../../protocol/index.js';
 import { addSpan, type Interval, pruneBefore, type SeriesCoverage } from '../../ledger/coverage.js';
 import type { HubStorage, SampleInput, SeriesIdentity, SeriesPoints, StoredNode, StoredSeries } from '../storage.js';
-import { seriesKey, sortedLabels } from '../storage.js';
+import { labelsJson, seriesKey } from '../storage.js';
 import {
   type BackfillRow,
   type BacklogRow,
@@ -189,7 +189,7 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
         ids[i] = known.id;
         return;
       }
-      const entry = unknown.get(key) ?? { identity, labels: JSON.stringify(sortedLabels(identity.labels)), at: [] };
+      const entry = unknown.get(key) ?? { identity, labels: labelsJson(identity.labels), at: [] };
       entry.identity = identity;
       entry.at.push(i);
       unknown.set(key, entry);
