@@ -26,6 +26,11 @@ writeFileSync(
     rules:
       - alert: NodeSilent
         expr: fieldmesh_node_last_heard_age_seconds > 900
+  - name: site-aggregates
+    interval: 1m
+    rules:
+      - record: site:dc_voltage:avg5m
+        expr: avg by (site) (avg_over_time(dc_voltage[5m]))
 `,
 );
 const bad = join(dir, 'bad.yaml');
@@ -37,10 +42,12 @@ writeFileSync(
       - alert: Fine
         expr: battery_soc < 20
       - alert: Rising
-        expr: rate(battery_soc[5m]) > 1
+        expr: deriv(battery_soc[5m]) > 1
       - alert: Slow
         expr: battery_soc < 10
         for: five minutes
+      - record: site:rtt:p95
+        expr: quantile_over_time(0.95, rtt_ms)
 `,
 );
 
@@ -60,9 +67,13 @@ async function run(args: string[]): Promise<{ code: number; out: string[]; err: 
   return { code, out, err };
 }
 
-test('hub --check loads good rule files and says how many rules in how many files; exit 0', async () => {
+test('hub --check loads good rule files (alerting and recording) and says how many rules in how many files; exit 0', async () => {
   const one = hubYaml('one.yaml', [good]);
-  assert.deepEqual(await run(['hub', '--config', one, '--check']), { code: 0, out: [`${one}: valid (3 rules in 1 file)`], err: [] });
+  assert.deepEqual(await run(['hub', '--config', one, '--check']), {
+    code: 0,
+    out: [`${one}: valid (4 rules (1 recording) in 1 file)`],
+    err: [],
+  });
   const none = hubYaml('none.yaml', []);
   assert.deepEqual(await run(['hub', '--config', none, '--check']), { code: 0, out: [`${none}: valid`], err: [] });
 });
@@ -74,9 +85,15 @@ test('hub --check with a broken rule file lists every problem with file, path an
   assert.deepEqual(r.out, []);
   const lines = r.err.join('\n').split('\n');
   assert.equal(lines[0], 'error: FM_CONFIG_INVALID: invalid configuration');
-  assert.match(lines[1] as string, new RegExp(`^  ${bad}: groups\\[0\\]\\.rules\\[1\\]\\.expr: .*rate\\(\\).* \\(line 7\\)$`));
+  assert.match(lines[1] as string, new RegExp(`^  ${bad}: groups\\[0\\]\\.rules\\[1\\]\\.expr: .*deriv\\(\\).* \\(line 7\\)$`));
   assert.equal(lines[2], `  ${bad}: groups[0].rules[2].for: expected a duration like "5m" or "1h30m", got "five minutes" (line 10)`);
-  assert.equal(lines.length, 3);
+  assert.match(
+    lines[3] as string,
+    new RegExp(
+      `^  ${bad}: groups\\[0\\]\\.rules\\[3\\]\\.expr: .*quantile_over_time\\(\\) needs a selector with a range, like quantile_over_time\\(0\\.95, x\\[5m\\]\\).* \\(line 12\\)$`,
+    ),
+  );
+  assert.equal(lines.length, 4);
 
   // The same exit code as a hub.yaml that does not validate.
   writeFileSync(join(dir, 'invalid.yaml'), 'http: {port: "eighty"}\n');

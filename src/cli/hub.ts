@@ -2,7 +2,7 @@
 // `hub token` manage the console's users and API tokens (hub-auth.ts), `hub nodes` registrations (hub-nodes.ts).
 
 import type { Command } from 'commander';
-import { type HubConfig, hubConfigSchema, loadRuleFiles, openHub } from '../hub/index.js';
+import { type HubConfig, hubConfigSchema, openHub, readRuleFiles } from '../hub/index.js';
 import { redactUrl } from '../kit/index.js';
 import { loadConfigFile } from './config-file.js';
 import { type PasswordIo, registerHubAuthCommands } from './hub-auth.js';
@@ -26,9 +26,10 @@ export function checkRuleFiles(alerts: HubConfig['alerts']): string | undefined 
   const files = alerts.ruleFiles;
   if (files.length === 0) return undefined;
   if (!alerts.enabled) return `alerts.enabled is false: ${counted(files.length, 'rule file')} not loaded`;
-  // Nothing is evaluated here: the rules are only parsed and bound, so no series source is needed.
-  const rules = loadRuleFiles(files, async () => []);
-  return `${counted(rules.length, 'rule')} in ${counted(files.length, 'file')}`;
+  // Nothing is evaluated here: the rules are only parsed, alerting and recording, as the hub parses them.
+  const { alerting, recording } = readRuleFiles(files);
+  const recorded = recording.length === 0 ? '' : ` (${recording.length} recording)`;
+  return `${counted(alerting.length + recording.length, 'rule')}${recorded} in ${counted(files.length, 'file')}`;
 }
 
 export function registerHub(program: Command, io: CliIo & PasswordIo): void {

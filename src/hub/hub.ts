@@ -38,6 +38,9 @@ import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHu
 import type { AlertEngine } from './alerts/alert-engine.js';
 import type { AlertStore } from './alerts/alert-store.js';
 import { createAlertEngine } from './alerts/create-alert-engine.js';
+import { createAlertSeriesSource, type FleetView } from './alerts/fleet-series.js';
+import { RecordingRules } from './alerts/recording-rules.js';
+import { readRuleFiles } from './alerts/rule-file.js';
 import { toAlertView } from './api/alerts/alert-view.js';
 import type { HubApiDeps, Readiness } from './api/api-deps.js';
 import { createHubApp } from './api/app.js';
@@ -146,6 +149,8 @@ export interface Hub {
   readonly metrics: HubMetrics;
   /** The alert engine; undefined when `alerts.enabled` is false. */
   readonly alerts: AlertEngine | undefined;
+  /** The rule files' recording rules, evaluated while this process leads; undefined when `alerts.enabled` is false. */
+  readonly recordingRules: RecordingRules | undefined;
   /** The console's users, roles, sessions and audit log. */
   readonly auth: HubAuth;
   /** Queries and pings of a node's own store, through the broker. [FM-QUERY-1..5] */
@@ -290,17 +295,18 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     alerts: () => alerts?.list() ?? [],
     onSummaryChanged: (zone) => live.publishMessage('zone', { type: 'zone', zone }),
   });
+  const alertFleet: FleetView = {
+    nodes: () => fleet.nodes(),
+    backlog: backlogOf,
+    zones: () => zoneMonitor.alertZones(),
+    // Read at evaluation time, once the reconciler below exists.
+    configRepo: () => (configRepo === undefined ? undefined : { refused: configRepo.summary().refused, nodes: configRepo.nodes() }),
+    certificates: () => certificates?.certificates() ?? [],
+  };
   // Throws FM_CONFIG_INVALID naming file and path when a rule file is wrong: before anything starts.
   const alerts = config.alerts.enabled
     ? createAlertEngine(config, {
-        fleet: {
-          nodes: () => fleet.nodes(),
-          backlog: backlogOf,
-          zones: () => zoneMonitor.alertZones(),
-          // Read at evaluation time, once the reconciler below exists.
-          configRepo: () => (configRepo === undefined ? undefined : { refused: configRepo.summary().refused, nodes: configRepo.nodes() }),
-          certificates: () => certificates?.certificates() ?? [],
-        },
+        fleet: alertFleet,
         storage,
         clock,
         logger,
@@ -312,6 +318,18 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         // firing changes its targets' views (inhibited) without changing their state.
         onEvent: () => queueConsoleRefresh(),
         ...(overrides.alertStore === undefined ? {} : { store: overrides.alertStore }),
+      })
+    : undefined;
+  // docs/alerts.md "Recording rules": the leader's, their results written through the leader's (fenced) storage.
+  const recordingRules = config.alerts.enabled
+    ? new RecordingRules({
+        rules: readRuleFiles(config.alerts.ruleFiles).recording,
+        source: createAlertSeriesSource(storage, alertFleet),
+        write: (batch) => leaderStorage.appendRecordedSamples(batch),
+        clock,
+        logger,
+        registry: metrics.registry,
+        evaluationIntervalMs: config.alerts.evaluationInterval,
       })
     : undefined;
 
@@ -798,6 +816,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger.info({ epoch }, queueConfig === undefined ? 'hub epoch' : 'this hub process leads');
     if (transportReady) startLeaderDuties();
     if (startComplete) void alerts?.start().catch((err: unknown) => logger.error({ err: describeError(err) }, 'alerts did not start'));
+    if (startComplete) recordingRules?.start();
   }
 
   /** The singleton duties: the retained state, the awareness digest, retention, backfill scheduling. */
@@ -836,6 +855,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     }
     aggregator?.stop();
     aggregator = undefined;
+    void recordingRules?.stop();
     overrides.onLeadershipLost?.(reason);
   }
 
@@ -870,6 +890,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     app,
     metrics,
     alerts,
+    recordingRules,
     auth,
     nodeCommands,
     zones: zoneMonitor,
@@ -907,6 +928,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       // After the fleet registry is restored and the URL known: alerts link to it.
       startComplete = true;
       if (leadership.epoch !== undefined) await alerts?.start();
+      if (leadership.epoch !== undefined) recordingRules?.start();
       logger.info({ epoch: leadership.epoch, httpUrl, nodes: fleet.size, roles: config.roles }, 'hub started');
       return { httpUrl };
     },
@@ -926,6 +948,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       aggregator?.stop();
       await actions.close();
       await alerts?.stop();
+      await recordingRules?.stop();
       if (transport !== undefined) {
         for (const route of routes.splice(0)) route.unsubscribe();
         await presence?.offline();

@@ -1,5 +1,5 @@
 // The hub: fleet state, critical-metric history, Prometheus-compatible HTTP API and live page.
-export { loadRuleFiles, parseRuleFile } from './alerts/index.js';
+export { loadRuleFiles, parseRuleFile, parseRules, RecordingRules, readRuleFiles } from './alerts/index.js';
 export type { HubApiDeps, Readiness } from './api/api-deps.js';
 export { createHubApp } from './api/app.js';
 export type { MeView } from './api/auth/index.js';

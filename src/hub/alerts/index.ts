@@ -25,7 +25,16 @@ export {
 export { alertsTopic } from './notifiers/mqtt-notifier.js';
 export { createPostgresAlertStore, type PostgresAlertStoreOptions } from './postgres/postgres-alert-store.js';
 export { formatPromDuration, parsePromDurationMs } from './prom-duration.js';
-export { loadRuleFiles, parseRuleFile } from './rule-file.js';
+export { RANGE_FUNCTIONS, type RangeCall, type RangeFunction } from './range-functions.js';
+export { type RecordingGroup, RecordingRules, type RecordingRulesOptions } from './recording-rules.js';
+export {
+  loadRuleFiles,
+  type ParsedRules,
+  parseRuleFile,
+  parseRules,
+  type RecordingRuleDefinition,
+  readRuleFiles,
+} from './rule-file.js';
 export { parseSilenceInput, SILENCE_RETENTION_MS, type SilenceInput, silenceState } from './silences.js';
 export { createSqliteAlertStore } from './sqlite/sqlite-alert-store.js';
 export { buildWebhookPayload, type WebhookAlert, type WebhookPayload, ZERO_TIME } from './webhook-payload.js';

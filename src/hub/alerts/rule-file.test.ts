@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FieldmeshError } from '../../kit/index.js';
-import { loadRuleFiles, parseRuleFile } from './rule-file.js';
+import { EXPRESSION_SUPPORTED } from './alert-expr.js';
+import { loadRuleFiles, parseRuleFile, parseRules, readRuleFiles } from './rule-file.js';
 
 function problems(text: string): string[] {
   try {
@@ -60,11 +61,11 @@ test('rule file: each problem names the file, the path and the line', () => {
       - alert: LowSOC
         expr: battery_soc < 20
       - alert: Broken
-        expr: rate(battery_soc[5m]) > 1
+        expr: deriv(battery_soc[5m]) > 1
       - alert: BadFor
         expr: battery_soc < 10
         for: five minutes
-      - record: job:up:sum
+      - record: job up
         expr: sum(up)
       - alert: ""
         expr: up
@@ -79,9 +80,11 @@ test('rule file: each problem names the file, the path and the line', () => {
     rules: {}
 `);
   assert.deepEqual(got, [
-    'rules.yaml: groups[0].rules[1].expr: "rate(battery_soc[5m]) > 1": PromQL functions and aggregations such as rate() in "rate(battery_soc[5m])" are not supported; alert expressions are a series selector or one aggregation of it (sum|avg|min|max|count [by|without (labels)] (selector)), optionally compared with a number by ==, !=, >, <, >= or <=, e.g. battery_soc < 20 or avg by (site) (dc_voltage) > 5 (line 7)',
+    'rules.yaml: groups[0].rules[1].expr: "deriv(battery_soc[5m]) > 1": PromQL functions and aggregations such as deriv() in "deriv(battery_soc[5m])" are not supported; ' +
+      EXPRESSION_SUPPORTED +
+      ' (line 7)',
     'rules.yaml: groups[0].rules[2].for: expected a duration like "5m" or "1h30m", got "five minutes" (line 10)',
-    'rules.yaml: groups[0].rules[3].record: recording rules are not supported by this hub; only alerting rules ("alert") (line 11)',
+    'rules.yaml: groups[0].rules[3].record: expected a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got "job up" (line 11)',
     'rules.yaml: groups[0].rules[4].keep_firing_for: "keep_firing_for" is not supported by this hub (line 20)',
     'rules.yaml: groups[0].rules[4].severity: unknown key; an alerting rule has alert, expr, for, labels, annotations (line 21)',
     'rules.yaml: groups[0].rules[4].alert: expected the alert name (a non-empty string) (line 13)',
@@ -162,4 +165,94 @@ test('rule file: the example in docs/alerts.md loads', () => {
     rules.map((r) => `${r.group}/${r.name}`),
     ['power/BusVoltageHigh', 'power/InverterHot', 'fleet/NodeSilent'],
   );
+});
+
+test("rule file: recording rules are read beside alerting rules, with the group interval and labels (the rule's win)", () => {
+  const parsed = parseRules(
+    `groups:
+  - name: probe-windows
+    interval: 1m
+    labels: {tier: processing, window: 1m}
+    rules:
+      - record: probe:rtt_ms:avg5m
+        expr: avg_over_time(rtt_ms[5m])
+        labels: {window: 5m}
+      - alert: RttHigh
+        expr: probe:rtt_ms:avg5m > 200
+      - record: site:rtt_ms:p95_5m
+        expr: max by (site) (quantile_over_time(0.95, rtt_ms[5m]))
+  - name: zone
+    rules:
+      - record: zone:battery_soc:min
+        expr: min by (site, zone) (battery_soc)
+`,
+    'rules.yaml',
+  );
+  assert.deepEqual(
+    parsed.alerting.map((r) => r.name),
+    ['RttHigh'],
+  );
+  assert.deepEqual(
+    parsed.recording.map((r) => [
+      r.group,
+      r.index,
+      r.record,
+      r.intervalMs,
+      r.labels,
+      r.expr.range?.fn ?? null,
+      r.expr.query.aggregation?.op ?? null,
+    ]),
+    [
+      ['probe-windows', 0, 'probe:rtt_ms:avg5m', 60_000, { tier: 'processing', window: '5m' }, 'avg_over_time', null],
+      ['probe-windows', 2, 'site:rtt_ms:p95_5m', 60_000, { tier: 'processing', window: '1m' }, 'quantile_over_time', 'max'],
+      ['zone', 0, 'zone:battery_soc:min', undefined, {}, null, 'min'],
+    ],
+  );
+});
+
+test('rule file: a bad recording rule names the file, group and rule index, the field and the line', () => {
+  const got = problems(`groups:
+  - name: aggregates
+    rules:
+      - record: site:rtt:avg
+        expr: avg by (site) (avg_over_time(rtt_ms[5m]))
+      - record: "site rtt"
+        expr: avg(rtt_ms)
+      - record: site:rtt:p95
+        expr: quantile_over_time(rtt_ms[5m])
+      - record: site:rtt:max
+        alert: RttMax
+        expr: max(rtt_ms)
+        for: 5m
+        annotations: {summary: x}
+      - record: site:rtt:min
+        labels: {__name__: x, "bad-label": y, ok: [1]}
+`);
+  assert.deepEqual(got, [
+    'rules.yaml: groups[0].rules[1].record: expected a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got "site rtt" (line 6)',
+    `rules.yaml: groups[0].rules[2].expr: "quantile_over_time(rtt_ms[5m])": quantile_over_time takes a number φ and a range: quantile_over_time(0.95, x[5m]); ${EXPRESSION_SUPPORTED} (line 9)`,
+    'rules.yaml: groups[0].rules[3].alert: a rule has either "alert" (an alerting rule) or "record" (a recording rule), not both (line 11)',
+    'rules.yaml: groups[0].rules[3].for: unknown key; a recording rule has record, expr, labels (line 13)',
+    'rules.yaml: groups[0].rules[3].annotations: unknown key; a recording rule has record, expr, labels (line 14)',
+    'rules.yaml: groups[0].rules[4].expr: expected an expression (a non-empty string) (line 15)',
+    'rules.yaml: groups[0].rules[4].labels.__name__: "__name__" is not a valid label name (line 16)',
+    'rules.yaml: groups[0].rules[4].labels.bad-label: "bad-label" is not a valid label name (line 16)',
+    'rules.yaml: groups[0].rules[4].labels.ok: expected a string (line 16)',
+  ]);
+});
+
+test('rule file: the recording rules example in docs/alerts.md loads', () => {
+  const doc = readFileSync(new URL('../../../docs/alerts.md', import.meta.url), 'utf8');
+  const block = /<!-- recording-rule-example[^>]*-->\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(block, 'docs/alerts.md has the marked recording rules example');
+  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-rules-'));
+  try {
+    const file = join(dir, 'aggregates.yaml');
+    writeFileSync(file, block);
+    const { alerting, recording } = readRuleFiles([file]);
+    assert.ok(recording.length >= 3);
+    assert.ok(alerting.length >= 1, 'an alert reads a recorded series');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,19 +1,22 @@
-// Alert rule files in Prometheus' shape (`groups[].rules[]` with `alert`, `expr`, `for`, `labels`,
-// `annotations`), read and validated once: every problem is reported with its file, path and line
-// (`rules.yaml: groups[0].rules[2].expr: ... (line 14)`), so an operator can paste existing rules and
-// fix what this hub does not speak.
+// Rule files in Prometheus' shape (`groups[].rules[]`: alerting rules with `alert`, `expr`, `for`, `labels`,
+// `annotations`; recording rules with `record`, `expr`, `labels`), read and validated once: every problem is
+// reported with its file, path and line (`rules.yaml: groups[0].rules[2].expr: ... (line 14)`), so an operator
+// can paste existing rules and fix what this hub does not speak.
 
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { FieldmeshError } from '../../kit/index.js';
 import type { AlertRule, Template } from './alert.js';
-import { evaluateAlertExpression, parseAlertExpression, type SeriesSource } from './alert-expr.js';
+import { type AlertExpression, evaluateAlertExpression, parseAlertExpression, type SeriesSource } from './alert-expr.js';
 import { parsePromDurationMs } from './prom-duration.js';
 import { compileTemplate } from './template.js';
 
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const GROUP_KEYS = ['name', 'interval', 'labels', 'rules'];
 const RULE_KEYS = ['alert', 'expr', 'for', 'labels', 'annotations'];
+const RECORD_KEYS = ['record', 'expr', 'labels'];
+/** Prometheus' metric names (model.IsValidMetricName): what a recording rule's `record` may be. */
+const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 interface Problem {
   readonly path: string;
@@ -33,6 +36,27 @@ export interface RuleDefinition {
   readonly annotations: ReadonlyArray<readonly [string, Template]>;
 }
 
+/** A recording rule as written: its result is stored as the series `record` (docs/alerts.md "Recording rules"). */
+export interface RecordingRuleDefinition {
+  readonly group: string;
+  readonly file: string;
+  /** The rule's index in its group (groups[g].rules[index]). */
+  readonly index: number;
+  /** The metric name of the series it records. */
+  readonly record: string;
+  readonly expr: AlertExpression;
+  /** How often its group is evaluated, ms; undefined: alerts.evaluationInterval. */
+  readonly intervalMs: number | undefined;
+  /** The group's labels and the rule's (the rule's win), set over the result's labels. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Every rule of one or more files: alerting and recording. */
+export interface ParsedRules {
+  readonly alerting: RuleDefinition[];
+  readonly recording: RecordingRuleDefinition[];
+}
+
 function formatPath(path: readonly (string | number)[]): string {
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
@@ -43,8 +67,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses and validates one rule file's text; throws FM_CONFIG_UNREADABLE (YAML) or FM_CONFIG_INVALID (every problem). */
+/** The alerting rules of one rule file's text (see parseRules). */
 export function parseRuleFile(text: string, file: string): RuleDefinition[] {
+  return parseRules(text, file).alerting;
+}
+
+/** Parses and validates one rule file's text; throws FM_CONFIG_UNREADABLE (YAML) or FM_CONFIG_INVALID (every problem). */
+export function parseRules(text: string, file: string): ParsedRules {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   if (doc.errors.length > 0) {
@@ -69,6 +98,7 @@ export function parseRuleFile(text: string, file: string): RuleDefinition[] {
 
   const root: unknown = doc.toJS() ?? {};
   const rules: RuleDefinition[] = [];
+  const recording: RecordingRuleDefinition[] = [];
   if (!isRecord(root)) {
     problem([], 'expected a mapping with "groups"');
   } else {
@@ -108,7 +138,8 @@ export function parseRuleFile(text: string, file: string): RuleDefinition[] {
           return;
         }
         if ('record' in r) {
-          problem([...rp, 'record'], 'recording rules are not supported by this hub; only alerting rules ("alert")');
+          const def = readRecordingRule(r, rp, problem, groupLabels);
+          if (def !== undefined) recording.push({ group: name, file, index: ri, intervalMs, ...def });
           return;
         }
         for (const k of Object.keys(r)) {
@@ -146,7 +177,50 @@ export function parseRuleFile(text: string, file: string): RuleDefinition[] {
     const lines = problems.map((p) => `${file}: ${p.path}: ${p.message}${p.line === undefined ? '' : ` (line ${p.line})`}`);
     throw new FieldmeshError('FM_CONFIG_INVALID', lines.join('\n'), { details: { file, problems } });
   }
-  return rules;
+  return { alerting: rules, recording };
+}
+
+type ProblemAt = (path: readonly (string | number)[], message: string) => void;
+
+/** A recording rule's own fields, checked; undefined when any is wrong (each problem reported). */
+function readRecordingRule(
+  r: Record<string, unknown>,
+  rp: readonly (string | number)[],
+  problem: ProblemAt,
+  groupLabels: ReadonlyArray<readonly [string, Template]>,
+): Pick<RecordingRuleDefinition, 'record' | 'expr' | 'labels'> | undefined {
+  let ok = true;
+  const bad: ProblemAt = (path, message) => {
+    ok = false;
+    problem(path, message);
+  };
+  for (const k of Object.keys(r)) {
+    if (k === 'alert') bad([...rp, k], 'a rule has either "alert" (an alerting rule) or "record" (a recording rule), not both');
+    else if (!RECORD_KEYS.includes(k)) bad([...rp, k], `unknown key; a recording rule has ${RECORD_KEYS.join(', ')}`);
+  }
+  const record = typeof r.record === 'string' ? r.record.trim() : '';
+  if (!METRIC_NAME_RE.test(record))
+    bad([...rp, 'record'], `expected a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${JSON.stringify(r.record)}`);
+  let expr: AlertExpression | undefined;
+  if (typeof r.expr !== 'string' || r.expr.trim() === '') bad([...rp, 'expr'], 'expected an expression (a non-empty string)');
+  else {
+    try {
+      expr = parseAlertExpression(r.expr);
+    } catch (err) {
+      bad([...rp, 'expr'], (err as Error).message);
+    }
+  }
+  // As Prometheus: a recording rule's labels are set as written (no templates), over the group's.
+  const labels: Record<string, string> = {};
+  for (const [k, t] of groupLabels) labels[k] = t.text;
+  if (r.labels !== undefined && r.labels !== null && !isRecord(r.labels))
+    bad([...rp, 'labels'], 'expected a mapping of label names to strings');
+  for (const [k, v] of Object.entries(isRecord(r.labels) ? r.labels : {})) {
+    if (!LABEL_NAME_RE.test(k) || k.startsWith('__')) bad([...rp, 'labels', k], `"${k}" is not a valid label name`);
+    else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') bad([...rp, 'labels', k], 'expected a string');
+    else labels[k] = String(v);
+  }
+  return ok && expr !== undefined ? { record, expr, labels } : undefined;
 }
 
 function readLabels(
@@ -208,12 +282,11 @@ export function createExpressionRule(def: RuleDefinition, id: string, source: Se
 }
 
 /**
- * Reads every rule file (paths relative to the working directory, as other hub paths) and binds its
- * rules; a rule's id is "<group>/<alert>", with "#2", "#3"... for further rules of the same name in
- * the same group. Throws FM_CONFIG_UNREADABLE or FM_CONFIG_INVALID listing every problem of every file.
+ * Reads and parses every rule file (paths relative to the working directory, as other hub paths). Throws
+ * FM_CONFIG_UNREADABLE or FM_CONFIG_INVALID listing every problem of every file.
  */
-export function loadRuleFiles(paths: readonly string[], source: SeriesSource, taken: Set<string> = new Set()): AlertRule[] {
-  const defs: RuleDefinition[] = [];
+export function readRuleFiles(paths: readonly string[]): ParsedRules {
+  const out: ParsedRules = { alerting: [], recording: [] };
   const problems: string[] = [];
   for (const path of paths) {
     let text: string;
@@ -224,14 +297,24 @@ export function loadRuleFiles(paths: readonly string[], source: SeriesSource, ta
       throw new FieldmeshError('FM_CONFIG_UNREADABLE', `${path}: ${why} (alerts.ruleFiles)`, { cause: err });
     }
     try {
-      defs.push(...parseRuleFile(text, path));
+      const parsed = parseRules(text, path);
+      out.alerting.push(...parsed.alerting);
+      out.recording.push(...parsed.recording);
     } catch (err) {
       if (err instanceof FieldmeshError && err.code === 'FM_CONFIG_INVALID') problems.push(err.message);
       else throw err;
     }
   }
   if (problems.length > 0) throw new FieldmeshError('FM_CONFIG_INVALID', problems.join('\n'));
-  return defs.map((def) => createExpressionRule(def, uniqueId(`${def.group}/${def.name}`, taken), source));
+  return out;
+}
+
+/**
+ * Reads every rule file and binds its alerting rules; a rule's id is "<group>/<alert>", with "#2", "#3"...
+ * for further rules of the same name in the same group. Throws as readRuleFiles.
+ */
+export function loadRuleFiles(paths: readonly string[], source: SeriesSource, taken: Set<string> = new Set()): AlertRule[] {
+  return readRuleFiles(paths).alerting.map((def) => createExpressionRule(def, uniqueId(`${def.group}/${def.name}`, taken), source));
 }
 
 /** `base`, or `base#2`, `base#3`... whichever is not taken yet; marks it taken. */

@@ -105,6 +105,12 @@ export interface HubStorage {
    * the first, so redelivered frames do not duplicate history. Returns the number of samples written.
    */
   appendSamples(batch: readonly SampleInput[]): Promise<number>;
+  /**
+   * Stores samples the hub computed itself (recording rules' results), as appendSamples does; but one of
+   * the leader's writes: on a scale-out hub it is fenced by the leader lease, so a deposed leader's
+   * evaluation writes nothing (FM_LEADER_DEPOSED).
+   */
+  appendRecordedSamples(batch: readonly SampleInput[]): Promise<number>;
   /** Samples with startMs <= ts <= endMs of every series matching all matchers. */
   querySeries(matchers: readonly LabelMatcher[], startMs: number, endMs: number): Promise<SeriesPoints[]>;
   /** Series matching all matchers (every series when none); with a range, only those with samples in it. */

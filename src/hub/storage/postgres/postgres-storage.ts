@@ -108,8 +108,11 @@ async function saveCoverage(client: PoolClient, site: string, node: string, chan
 /** A check run first in a write's transaction (a leader lease's `check`): throwing refuses the write, and nothing of it is written. */
 export type WriteFence = (client: PoolClient) => Promise<void>;
 
-/** The writes only the leader of a scale-out hub makes: its node registry, its backfill requests, retention. */
-export type LeaderWrites = Pick<HubStorage, 'upsertNode' | 'createBackfill' | 'markBackfillSent' | 'applyRetention'>;
+/** The writes only the leader of a scale-out hub makes: its node registry, its backfill requests, retention, recording rules' results. */
+export type LeaderWrites = Pick<
+  HubStorage,
+  'upsertNode' | 'createBackfill' | 'markBackfillSent' | 'applyRetention' | 'appendRecordedSamples'
+>;
 
 export interface PostgresStorage extends HubStorage {
   /**
@@ -220,8 +223,9 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
     return { ids, rows: r.rows };
   }
 
-  async function writeSamples(batch: readonly SampleInput[]): Promise<number> {
+  async function writeSamples(batch: readonly SampleInput[], fence?: WriteFence): Promise<number> {
     const { written, rows } = await inTransaction(pool, async (client) => {
+      await fence?.(client);
       const { ids, rows } = await seriesIds(
         client,
         batch.map((s) => s.series),
@@ -261,6 +265,23 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
     return out.sort((a, b) => byText(seriesKey(a), seriesKey(b)));
   }
 
+  /** Samples in one transaction (`fence` first, when there is one). */
+  async function appendSamples(input: readonly SampleInput[], fence?: WriteFence): Promise<number> {
+    // A time outside the Date range names no day partition; such a sample cannot be a real one.
+    const batch = input.filter((s) => Math.abs(s.ts) <= MAX_TS_MS);
+    if (batch.length === 0) return 0;
+    await ensurePartitions(batch.map((s) => dayStart(Math.round(s.ts))));
+    try {
+      return await writeSamples(batch, fence);
+    } catch (err) {
+      // Another process's retention dropped a partition this one believed in: learn and make it again.
+      if ((err as { code?: string }).code !== NO_PARTITION || layout !== 'partitions') throw err;
+      await inTransaction(pool, refreshPartitions);
+      await ensurePartitions(batch.map((s) => dayStart(Math.round(s.ts))));
+      return writeSamples(batch, fence);
+    }
+  }
+
   /** One write of the leader's: in a transaction of its own, `fence` first, when there is one. */
   function leaderWrite<T>(fence: WriteFence | undefined, write: (client: PoolClient) => Promise<T>): Promise<T> {
     return inTransaction(pool, async (client) => {
@@ -272,6 +293,7 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
   /** LeaderWrites, fenced by `fence` (undefined: the store's own, unfenced). */
   function leaderWrites(fence: WriteFence | undefined): LeaderWrites {
     return {
+      appendRecordedSamples: (batch) => appendSamples(batch, fence),
       async applyRetention(nowMs) {
         const cutoff = nowMs - options.retentionMs;
         const deleted = await leaderWrite(fence, async (client) => {
@@ -338,21 +360,7 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
       for (const row of rows) remember(row);
       return ids[0] as number;
     },
-    async appendSamples(input) {
-      // A time outside the Date range names no day partition; such a sample cannot be a real one.
-      const batch = input.filter((s) => Math.abs(s.ts) <= MAX_TS_MS);
-      if (batch.length === 0) return 0;
-      await ensurePartitions(batch.map((s) => dayStart(Math.round(s.ts))));
-      try {
-        return await writeSamples(batch);
-      } catch (err) {
-        // Another process's retention dropped a partition this one believed in: learn and make it again.
-        if ((err as { code?: string }).code !== NO_PARTITION || layout !== 'partitions') throw err;
-        await inTransaction(pool, refreshPartitions);
-        await ensurePartitions(batch.map((s) => dayStart(Math.round(s.ts))));
-        return writeSamples(batch);
-      }
-    },
+    appendSamples: (input) => appendSamples(input),
     async querySeries(matchers, startMs, endMs) {
       const series = await matching(matchers);
       if (series.length === 0) return [];

@@ -301,6 +301,11 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
       if (batch.length === 0) return 0;
       return appendTx(batch);
     },
+    // One process, always the leader: the same write.
+    async appendRecordedSamples(batch) {
+      if (batch.length === 0) return 0;
+      return appendTx(batch);
+    },
     async querySeries(matchers, startMs, endMs) {
       const out: SeriesPoints[] = [];
       for (const series of matching(matchers)) {
