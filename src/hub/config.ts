@@ -1,7 +1,7 @@
 // The hub's configuration (hub.yaml + FIELDMESH_* overrides): one zod schema with defaults and units.
 
 import { z } from 'zod';
-import { durationMs, parseDurationMs } from '../kit/index.js';
+import { durationMs, isValidId, parseDurationMs } from '../kit/index.js';
 import { httpTlsSchema } from '../platform/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
 import { inhibitRulesSchema } from './alerts/inhibition.js';
@@ -244,6 +244,34 @@ export const hubConfigSchema = z
           .default('fieldmesh-ingest'),
       })
       .optional(),
+    /**
+     * The ingest processes' HTTP push APIs (docs/scale-out.md "Pushes straight to the ingest tier"): `POST /events` and
+     * InfluxDB line protocol (`/api/v2/write`, `/write`) on the hub's HTTP port, served by processes of the `ingest`
+     * role with a queue and at least one token. A token belongs to one site (and optionally one node, else the request
+     * names it with `?node=`); `token_file` reads it from a file.
+     */
+    ingest: z
+      .strictObject({
+        tokens: z
+          .array(
+            z.strictObject({
+              token: z.string().min(16, 'expected at least 16 characters (use token_file for a generated secret)'),
+              site: z.string().refine(isValidId, 'expected a site id (a-z, 0-9, - and _)'),
+              node: z.string().refine(isValidId, 'expected a node id (a-z, 0-9, - and _)').optional(),
+              zone: z.string().default(''),
+            }),
+          )
+          .default([]),
+        /** Largest push body, as sent and, for gzip, decompressed (bytes). */
+        maxBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
+        /** Priority of pushed events that do not name one. */
+        defaultPriority: z.enum(['low', 'normal', 'high', 'critical']).default('normal'),
+      })
+      .prefault({} as never),
     /**
      * What this hub process does (docs/scale-out.md): `ingest` (MQTT durable frames into the queue, acks back to the
      * nodes), `worker` (the queue into storage), `api` (fleet state, HTTP API and console; the leader among them runs the

@@ -60,6 +60,7 @@ import { BackfillScheduler } from './ledger/backfill-scheduler.js';
 import type { NodeBacklog } from './ledger/completeness.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
 import { HubPresence } from './presence.js';
+import { pushIngestRoutes } from './queue/push-ingest.js';
 import {
   createMemoryRegistrationStore,
   createRegistrationActions,
@@ -529,6 +530,18 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     });
     secureFastifyApp(app, { files: httpTls, at: 'http.tls', logger, onRefused: (reason) => tlsRefused.inc({ reason }) });
   }
+
+  // docs/scale-out.md "Pushes straight to the ingest tier": an ingest process with tokens takes the push APIs.
+  if (queueConfig !== undefined && config.roles.includes('ingest') && config.ingest.tokens.length > 0)
+    void app.register(
+      pushIngestRoutes({
+        ...config.ingest,
+        stream: () => scaleOut?.stream,
+        clock,
+        logger,
+        registry: metrics.registry,
+      }),
+    );
 
   function every(name: string, ms: number, fn: () => void): void {
     timers.set(

@@ -2,5 +2,7 @@
 export * from './boot-counter.js';
 export * from './durable-file.js';
 export * from './https-server.js';
+export * from './push-auth.js';
+export * from './push-http.js';
 export * from './sqlite-open.js';
 export * from './tls-listener.js';

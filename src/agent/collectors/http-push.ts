@@ -5,14 +5,21 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import {
+  acceptRawBodies,
+  decodeUtf8,
+  type PushRefusal,
+  readBody,
+  refuse,
+  tokenFromAuthorization,
+  tokensEqual,
+} from '../../platform/index.js';
 import { EVENT_PRIORITIES, type EventPriority } from '../../protocol/index.js';
-import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
-import type { AgentEvent, Collector, CollectorContext, RecordOutcome, RejectReason, Sample } from './collector.js';
+import { type DecodedPush, decodePushBody, type PushKindReader, PushShapeError, parsePushJson } from '../../protocol/push/index.js';
+import type { Collector, CollectorContext, RecordOutcome, RejectReason } from './collector.js';
 import { collectorName, collectorNameSchema } from './collector-name.js';
 import { DETECTION_KIND, DetectionShapeError, detectionEvent, detectionOf } from './detections.js';
-import { tokenFromAuthorization, tokensEqual } from './push-auth.js';
-import { acceptRawBodies, decodeUtf8, type PushRefusal, partialWriteBody, readBody, refuse, sendRecordFailure } from './push-body.js';
-import { findJsonProblem } from './strict-json.js';
+import { partialWriteBody, sendRecordFailure } from './push-body.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -32,97 +39,20 @@ export const httpPushCollectorSchema = z.strictObject({
 
 export type HttpPushCollectorConfig = z.output<typeof httpPushCollectorSchema>;
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-export class PushShapeError extends Error {}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The body's samples and events; a detection (`kind: detection`) read for the zones of `node`. [FM-ZONE-DETECT] */
+export function decodePush(body: unknown, now: number, defaultPriority: EventPriority, node = ''): DecodedPush {
+  return decodePushBody(body, { now, defaultPriority, kinds: { [DETECTION_KIND]: detectionReader(node) } });
 }
 
-/** A time the store can hold: ms in [0, 2^52]. */
-function isStorableTime(ms: number): boolean {
-  return Number.isFinite(ms) && ms >= 0 && ms <= MAX_CHUNK_TS;
-}
-
-/**
- * Turns a parsed body into samples and events, or throws PushShapeError naming the path at fault.
- * `sampleElements[i]` is the index of the element `samples[i]` came from (0 for a single object).
- */
-export function decodePush(
-  body: unknown,
-  now: number,
-  defaultPriority: EventPriority,
-  node = '',
-): { samples: Sample[]; sampleElements: number[]; events: AgentEvent[]; elements: number } {
-  const isArray = Array.isArray(body);
-  const items: unknown[] = isArray ? body : [body];
-  const samples: Sample[] = [];
-  const sampleElements: number[] = [];
-  const events: AgentEvent[] = [];
-  items.forEach((item, i) => {
-    const at = (rest: string) => (isArray ? `[${i}]${rest === '' ? '' : `.${rest}`}` : rest === '' ? '(root)' : rest);
-    const fail = (rest: string, msg: string): never => {
-      throw new PushShapeError(`${at(rest)}: ${msg}`);
-    };
-    if (!isObject(item)) fail('', isArray ? 'expected an object' : 'expected an object or an array of objects');
-    const obj = item as Record<string, unknown>;
-    let time = now;
-    if (obj.time !== undefined) {
-      if (typeof obj.time === 'number') time = obj.time;
-      else if (typeof obj.time === 'string' && /^\d{4}-\d\d-\d\dT/.test(obj.time)) time = Date.parse(obj.time);
-      else time = Number.NaN;
-      if (!isStorableTime(time)) {
-        fail(
-          'time',
-          `expected milliseconds since the epoch or an RFC 3339 time, from 1970 to the year 144683 (got ${JSON.stringify(obj.time)})`,
-        );
-      }
+function detectionReader(node: string): PushKindReader {
+  return (obj, time) => {
+    try {
+      return detectionEvent(detectionOf({ ...obj, time }, node, time));
+    } catch (err) {
+      if (err instanceof DetectionShapeError) throw new PushShapeError(err.message);
+      throw err;
     }
-    let priority = defaultPriority;
-    if (obj.priority !== undefined) {
-      if (!EVENT_PRIORITIES.includes(obj.priority as EventPriority)) fail('priority', `expected one of ${EVENT_PRIORITIES.join(', ')}`);
-      priority = obj.priority as EventPriority;
-    }
-    const labels: Record<string, string> = {};
-    if (obj.labels !== undefined) {
-      if (!isObject(obj.labels)) fail('labels', 'expected an object of strings');
-      for (const [k, v] of Object.entries(obj.labels as Record<string, unknown>)) {
-        if (!LABEL_NAME.test(k) || k.startsWith('__')) fail(`labels.${k}`, 'expected a label name of letters, digits and _');
-        if (typeof v !== 'string') fail(`labels.${k}`, 'expected a string');
-        labels[k] = v as string;
-      }
-    }
-    if (obj.metrics !== undefined) {
-      if (!isObject(obj.metrics)) fail('metrics', 'expected an object of numbers');
-      for (const [k, v] of Object.entries(obj.metrics as Record<string, unknown>)) {
-        if (!METRIC_NAME.test(k)) fail(`metrics.${k}`, 'expected a metric name of letters, digits, _ and :');
-        if (typeof v !== 'number') fail(`metrics.${k}`, 'expected a number');
-        if (!Number.isFinite(v)) fail(`metrics.${k}`, 'expected a finite number');
-        samples.push({ name: k, labels, value: v as number, time, type: 'gauge' });
-        sampleElements.push(i);
-      }
-    }
-    if (obj.kind !== undefined) {
-      if (typeof obj.kind !== 'string' || obj.kind === '') fail('kind', 'expected a non-empty string');
-      if (obj.id !== undefined && typeof obj.id !== 'string') fail('id', 'expected a string');
-      if (obj.kind === DETECTION_KIND) {
-        // [FM-ZONE-DETECT] A detection for the zones: its shape checked here, so a bad one is a 400.
-        try {
-          events.push(detectionEvent(detectionOf({ ...obj, time }, node, time)));
-        } catch (err) {
-          if (err instanceof DetectionShapeError) fail(err.path === '(root)' ? '' : err.path, err.message.slice(err.path.length + 2));
-          throw err;
-        }
-        return;
-      }
-      events.push({ ...(typeof obj.id === 'string' ? { id: obj.id } : {}), kind: obj.kind as string, priority, time, payload: obj });
-    } else if (obj.metrics === undefined) {
-      fail('', 'expected a "kind" (an event) or "metrics" (samples)');
-    }
-  });
-  return { samples, sampleElements, events, elements: items.length };
+  };
 }
 
 /** The body decoded, checked and parsed into samples and events, or why it is refused. */
@@ -131,27 +61,16 @@ function parsePushBody(
   now: number,
   defaultPriority: EventPriority,
   node: string,
-): { ok: true; decoded: ReturnType<typeof decodePush> } | { ok: false; refusal: PushRefusal } {
+): { ok: true; decoded: DecodedPush } | { ok: false; refusal: PushRefusal } {
   const invalid = (message: string, extra: Record<string, unknown> = {}) => ({
     ok: false as const,
     refusal: { status: 400, reason: 'invalid' as const, body: { code: 'FM_PUSH_INVALID' as const, message, ...extra } },
   });
   const text = decodeUtf8(bytes);
   if (!text.ok) return invalid(`invalid UTF-8 at byte ${text.error.offset}`, { offset: text.error.offset });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.text);
-  } catch (err) {
-    return invalid(`invalid JSON: ${(err as Error).message}`);
-  }
-  const problem = findJsonProblem(text.text);
-  if (problem !== undefined) return invalid(`${problem.path}: ${problem.message}`, { path: problem.path });
-  try {
-    return { ok: true, decoded: decodePush(parsed, now, defaultPriority, node) };
-  } catch (err) {
-    if (!(err instanceof PushShapeError)) throw err;
-    return invalid(err.message);
-  }
+  const parsed = parsePushJson(text.text, { now, defaultPriority, kinds: { [DETECTION_KIND]: detectionReader(node) } });
+  if (!parsed.ok) return invalid(parsed.problem.message, parsed.problem.path === undefined ? {} : { path: parsed.problem.path });
+  return { ok: true, decoded: parsed.push };
 }
 
 export function createHttpPushCollector(config: HttpPushCollectorConfig, index: number): Collector {

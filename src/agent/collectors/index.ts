@@ -5,7 +5,6 @@ export * from './exposition.js';
 export * from './host.js';
 export * from './http-push.js';
 export * from './influx.js';
-export * from './line-protocol.js';
 export * from './mqtt.js';
 export * from './prometheus.js';
 export * from './registry.js';

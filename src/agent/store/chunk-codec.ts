@@ -3,6 +3,7 @@
 
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { FieldmeshError } from '../../kit/index.js';
+import { MAX_SAMPLE_TIME_MS } from '../../protocol/push/index.js';
 
 /** Format version in the high nibble of the first byte; bump it when the layout changes. */
 const FORMAT_VERSION = 1;
@@ -22,7 +23,7 @@ export interface DecodedChunk {
 // Scaled integers stay within ±2^50 so that delta-of-delta and its zigzag stay below 2^53 (exact).
 const MAX_SCALED = 2 ** 50;
 /** Timestamps stay below 2^52 ms (year 144,000) for the same reason: zigzag(delta-of-delta) < 2^53. */
-export const MAX_CHUNK_TS = 2 ** 52;
+export const MAX_CHUNK_TS = MAX_SAMPLE_TIME_MS;
 const MAX_SCALE = 9;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 // A decompressed chunk larger than this is not one we wrote (2 h at 1 kHz is ~7 MB of varints).

@@ -16,7 +16,7 @@ import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { FieldmeshError, type Logger, silentLogger } from '../../kit/index.js';
 import { MAX_FRAME_BYTES } from '../../protocol/index.js';
 import type { QueueMetrics } from './queue-metrics.js';
-import { assertSubjectPrefix, frameSubject, type QueueChannel, streamSubjects } from './subjects.js';
+import { assertSubjectPrefix, frameSubject, type StreamChannel, streamSubjects } from './subjects.js';
 
 /** Headers the ingest tier sets on every stream message, beside JetStream's own `Nats-Msg-Id`. */
 export const TOPIC_HEADER = 'Fieldmesh-Topic';
@@ -26,8 +26,8 @@ export const RECEIVED_AT_HEADER = 'Fieldmesh-Received-At';
 export interface FrameMessage {
   readonly site: string;
   readonly node: string;
-  readonly channel: QueueChannel;
-  /** The MQTT topic it arrived on. */
+  readonly channel: StreamChannel;
+  /** The MQTT topic it arrived on (a push: its HTTP method and path). */
   readonly topic: string;
   /** The frame's bytes, as the node sent them. */
   readonly payload: Uint8Array;

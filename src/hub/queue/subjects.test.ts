@@ -29,7 +29,7 @@ const history = {
 test('queue subjects: a frame goes to <prefix>.<site>.<node>.<channel> and parses back; acks to <prefix>.<site>.<node>.ack', () => {
   assert.equal(frameSubject('fieldmesh', 'ridge', 'pump-1', 'history'), 'fieldmesh.ridge.pump-1.history');
   assert.deepEqual(parseFrameSubject('acme.fm', 'acme.fm.ridge.n_2.event'), { site: 'ridge', node: 'n_2', channel: 'event' });
-  assert.deepEqual(streamSubjects('fieldmesh'), ['fieldmesh.*.*.history', 'fieldmesh.*.*.event']);
+  assert.deepEqual(streamSubjects('fieldmesh'), ['fieldmesh.*.*.history', 'fieldmesh.*.*.event', 'fieldmesh.*.*.push']);
   assert.equal(ackSubject('fieldmesh', 'ridge', 'pump-1'), 'fieldmesh.ridge.pump-1.ack');
   assert.equal(ackSubscription('fieldmesh'), 'fieldmesh.*.*.ack');
   assert.deepEqual(parseAckSubject('fieldmesh', 'fieldmesh.ridge.pump-1.ack'), { site: 'ridge', node: 'pump-1' });

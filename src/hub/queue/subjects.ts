@@ -7,6 +7,12 @@ import type { EventFrame, HistoryFrame } from '../../protocol/index.js';
 /** The node channels that go through the stream: the durable plane's frames, each acknowledged once stored. */
 export type QueueChannel = 'history' | 'event';
 export const QUEUE_CHANNELS: readonly QueueChannel[] = ['history', 'event'];
+/**
+ * [FM-QUEUE-4] What the stream carries: the nodes' durable frames, and pushes taken straight by the ingest tier's HTTP
+ * push APIs (`POST /events`, line protocol) as `push` messages (hub/queue/push-message.ts).
+ */
+export type StreamChannel = QueueChannel | 'push';
+export const STREAM_CHANNELS: readonly StreamChannel[] = [...QUEUE_CHANNELS, 'push'];
 
 export const DEFAULT_SUBJECT_PREFIX = 'fieldmesh';
 
@@ -34,20 +40,20 @@ function assertIds(site: string, node: string): void {
 }
 
 /** [FM-QUEUE-1] Where the ingest tier appends a node's frame: `<prefix>.<site>.<node>.<channel>`. */
-export function frameSubject(prefix: string, site: string, node: string, channel: QueueChannel): string {
+export function frameSubject(prefix: string, site: string, node: string, channel: StreamChannel): string {
   assertIds(site, node);
   return `${prefix}.${site}.${node}.${channel}`;
 }
 
-/** The subjects the frame stream holds: every node's history and event frames. */
+/** The subjects the frame stream holds: every node's history and event frames, and pushes. */
 export function streamSubjects(prefix: string): string[] {
-  return QUEUE_CHANNELS.map((channel) => `${prefix}.*.*.${channel}`);
+  return STREAM_CHANNELS.map((channel) => `${prefix}.*.*.${channel}`);
 }
 
 export interface FrameSubject {
   readonly site: string;
   readonly node: string;
-  readonly channel: QueueChannel;
+  readonly channel: StreamChannel;
 }
 
 /** Parses a frame subject under `prefix`; undefined when it is none (wrong prefix, bad id, other channel). */
@@ -56,7 +62,7 @@ export function parseFrameSubject(prefix: string, subject: string): FrameSubject
   const tokens = subject.slice(prefix.length + 1).split('.');
   const [site, node, channel] = tokens;
   if (tokens.length !== 3 || site === undefined || node === undefined || !isValidId(site) || !isValidId(node)) return undefined;
-  return channel === 'history' || channel === 'event' ? { site, node, channel } : undefined;
+  return STREAM_CHANNELS.includes(channel as StreamChannel) ? { site, node, channel: channel as StreamChannel } : undefined;
 }
 
 /**

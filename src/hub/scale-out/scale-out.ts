@@ -9,7 +9,14 @@ import type { Transport } from '../../transport/index.js';
 import type { HubConfig } from '../config.js';
 import type { HubCounters } from '../hub-metrics.js';
 import type { DurableIngestMetrics } from '../ingest/index.js';
-import { connectQueue, createFrameStream, createQueueIngest, createQueueMetrics, type QueueIngest } from '../queue/index.js';
+import {
+  connectQueue,
+  createFrameStream,
+  createQueueIngest,
+  createQueueMetrics,
+  type FrameStream,
+  type QueueIngest,
+} from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import { decodeStoredEvent, storedEventSubject } from './notifications.js';
 import { createWorkerRole, type WorkerRole } from './worker-role.js';
@@ -34,6 +41,8 @@ export interface ScaleOutOptions {
 
 export interface ScaleOut {
   readonly connection: NatsConnection | undefined;
+  /** The frame stream once started, in a process of the ingest or worker role (the push APIs append to it). */
+  readonly stream: FrameStream | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -47,10 +56,14 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
   let ingest: QueueIngest | undefined;
   let ingestTransport: Transport | undefined;
   let notices: NatsSubscription | undefined;
+  let frameStream: FrameStream | undefined;
 
   return {
     get connection() {
       return nc;
+    },
+    get stream() {
+      return frameStream;
     },
     async start() {
       nc ??= await connectQueue({ servers: o.queue.url.split(','), name: `fieldmesh-hub ${o.config.roles.join('+')}`, logger });
@@ -66,6 +79,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
           logger,
         });
         await stream.ensure();
+        frameStream = stream;
         if (roles.has('ingest')) {
           ingestTransport = o.ingestTransport();
           ingest = createQueueIngest({

@@ -9,7 +9,16 @@ import type { HubConfig } from '../config.js';
 import type { HubCounters } from '../hub-metrics.js';
 import { DurableIngest, type DurableIngestMetrics } from '../ingest/index.js';
 import { newBackfillRecord } from '../ledger/backfill-scheduler.js';
-import { createFrameWorker, createQueueAckSender, type FrameWorker, type QueueMetrics, type WorkerMessage } from '../queue/index.js';
+import {
+  createFrameWorker,
+  createQueueAckSender,
+  decodePushMessage,
+  type FrameWorker,
+  pushEvents,
+  pushSamples,
+  type QueueMetrics,
+  type WorkerMessage,
+} from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import { encodeStoredEvent, storedEventSubject } from './notifications.js';
 
@@ -58,7 +67,24 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
     onEventStored: (event: EventInput) => nc.publish(storedEventSubject(queue.subjectPrefix), encodeStoredEvent(event)),
   });
 
+  /** [FM-QUEUE-4] A push the ingest tier took over HTTP: its samples and events stored; no node to acknowledge. */
+  async function storePush(message: WorkerMessage): Promise<void> {
+    const decoded = decodePushMessage(message.payload);
+    if (!decoded.ok) return o.onUndecodable(message, decoded.reason);
+    const samples = pushSamples(message.site, message.node, decoded.message);
+    const n = samples.length > 0 ? await storage.appendSamples(samples) : 0;
+    o.metrics.samplesStored.inc(n);
+    for (const event of pushEvents(message.site, message.node, decoded.message, message.receivedAt)) {
+      // One at a time: each event stored for the first time (a resend is absorbed by its id) goes to the live feed.
+      if ((await storage.appendEvents([event])) === 0) continue;
+      o.counters.eventsStored++;
+      o.metrics.eventsStored.inc({ priority: event.priority });
+      nc.publish(storedEventSubject(queue.subjectPrefix), encodeStoredEvent(event));
+    }
+  }
+
   async function handle(message: WorkerMessage): Promise<void> {
+    if (message.channel === 'push') return storePush(message);
     const decoded = decodeWireFrame(message.payload);
     if (!decoded.ok) {
       o.onUndecodable(message, decoded.error.reason);

@@ -2,7 +2,7 @@
 // no maintained library parses it. The parser never throws; it returns the first error with its
 // 1-based line and column.
 
-import { MAX_CHUNK_TS } from '../store/chunk-codec.js';
+import { MAX_SAMPLE_TIME_MS } from './pushed.js';
 
 /** Timestamp precisions of the v1 (`n`, `u`, `ms`, `s`, `m`, `h`) and v2 (`ns`, `us`, `ms`, `s`) write APIs. */
 export type Precision = 'ns' | 'us' | 'ms' | 's' | 'm' | 'h';
@@ -197,10 +197,10 @@ function parseLine(line: string): ParsedLine {
 
 const UNIT_MS: Readonly<Record<Precision, number>> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
 
-/** Throws when a timestamp in `precision` is outside [0, MAX_CHUNK_TS] ms, suggesting the precision it looks like. */
+/** Throws when a timestamp in `precision` is outside [0, MAX_SAMPLE_TIME_MS] ms, suggesting the precision it looks like. */
 function checkTimestampRange(timestamp: bigint, precision: Precision, column: number): void {
   const ms = timestampToMs(timestamp, precision);
-  if (ms >= 0 && ms <= MAX_CHUNK_TS) return;
+  if (ms >= 0 && ms <= MAX_SAMPLE_TIME_MS) return;
   if (timestamp < 0n) {
     throw new ParseError(column, `timestamp ${timestamp} (precision ${precision}) is before 1970, which fieldmesh does not store`);
   }
