@@ -44,6 +44,8 @@ test('hub config: an empty file gives the documented defaults', () => {
         quorumLost: { enabled: true, for: 60_000, severity: 'warning' },
         certificateExpiring: { enabled: true, before: 90 * 86_400_000, severity: 'warning' },
         certificateExpiringSoon: { enabled: true, before: 14 * 86_400_000, severity: 'critical' },
+        queueLag: { enabled: true, maxPending: 10_000, for: 120_000, severity: 'warning' },
+        queueReplicaBehind: { enabled: true, for: 120_000, severity: 'warning' },
       },
       webhooks: [],
       mqtt: { enabled: true, maxAttempts: 10 },
@@ -54,6 +56,7 @@ test('hub config: an empty file gives the documented defaults', () => {
     registration: { mode: 'open' },
     roles: ['ingest', 'worker', 'api'],
     leader: { lease: 10_000 },
+    ingest: { tokens: [], maxBodyBytes: 1_048_576, defaultPriority: 'normal' },
     zones: [],
   });
 });

@@ -142,6 +142,19 @@ export const hubConfigSchema = z
             certificateExpiringSoon: z
               .strictObject({ enabled: z.boolean().default(true), before: durationMs('14d'), severity: z.string().default('critical') })
               .prefault({} as never),
+            /** A scale-out hub's workers behind: messages not yet stored (pending plus in a worker's hands) above `maxPending`. */
+            queueLag: z
+              .strictObject({
+                enabled: z.boolean().default(true),
+                maxPending: z.number().int().positive().default(10_000),
+                for: durationMs('2m'),
+                severity: z.string().default('warning'),
+              })
+              .prefault({} as never),
+            /** A copy of a replicated stream (queue.replicas 3) offline or not current: one more failure loses the quorum. */
+            queueReplicaBehind: z
+              .strictObject({ enabled: z.boolean().default(true), for: durationMs('2m'), severity: z.string().default('warning') })
+              .prefault({} as never),
           })
           .prefault({} as never),
         /** Alertmanager-style webhook receivers. */

@@ -303,6 +303,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     // Read at evaluation time, once the reconciler below exists.
     configRepo: () => (configRepo === undefined ? undefined : { refused: configRepo.summary().refused, nodes: configRepo.nodes() }),
     certificates: () => certificates?.certificates() ?? [],
+    // Read at evaluation time, once the queue side below exists (a scale-out hub's leader).
+    queue: () => scaleOut?.queueState(),
   };
   // Throws FM_CONFIG_INVALID naming file and path when a rule file is wrong: before anything starts.
   const alerts = config.alerts.enabled

@@ -32,6 +32,10 @@ export interface BuiltinsConfig {
   readonly certificateExpiring?: { readonly enabled: boolean; readonly before: number; readonly severity: string };
   /** The same within 14 days (or expired already). */
   readonly certificateExpiringSoon?: { readonly enabled: boolean; readonly before: number; readonly severity: string };
+  /** A scale-out hub's workers behind: messages not stored yet above `maxPending`. */
+  readonly queueLag?: { readonly enabled: boolean; readonly maxPending: number; readonly for: number; readonly severity: string };
+  /** A copy of the replicated stream offline or not current. */
+  readonly queueReplicaBehind?: { readonly enabled: boolean; readonly for: number; readonly severity: string };
 }
 
 function templates(entries: Record<string, string>): Array<readonly [string, Template]> {
@@ -179,6 +183,55 @@ export function createBuiltinRules(config: BuiltinsConfig, fleet: FleetView, sou
     ['CertificateExpiringSoon', config.certificateExpiringSoon],
   ] as const) {
     if (c?.enabled === true) rules.push(certificateRule(name, c.before, c.severity, fleet, taken));
+  }
+  rules.push(...queueRules(config, fleet, taken));
+  return rules;
+}
+
+/** [docs/scale-out.md "Alerts"] The queue of a scale-out hub: workers behind, a stream copy missing. One alert each, no labels. */
+function queueRules(config: BuiltinsConfig, fleet: FleetView, taken: Set<string>): AlertRule[] {
+  const rules: AlertRule[] = [];
+  const lag = config.queueLag;
+  if (lag?.enabled === true) {
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/QueueLagHigh', taken),
+        'QueueLagHigh',
+        lag.for,
+        lag.severity,
+        {
+          summary: 'The hub workers are behind: {{ $value }} frames not stored yet',
+          description: `More than ${lag.maxPending} messages of the frame stream wait for a worker or its ack; nodes hold their data until it is stored. Add workers, or look at PostgreSQL (docs/scale-out.md).`,
+        },
+        `queue: consumer pending + ack pending > ${lag.maxPending}`,
+        () => {
+          const q = fleet.queue?.();
+          const waiting = q === undefined ? 0 : q.consumerPending + q.consumerAckPending;
+          return waiting > lag.maxPending ? [{ labels: {}, value: waiting }] : [];
+        },
+      ),
+    );
+  }
+  const replica = config.queueReplicaBehind;
+  if (replica?.enabled === true) {
+    rules.push(
+      fleetRule(
+        uniqueId('builtin/QueueReplicaBehind', taken),
+        'QueueReplicaBehind',
+        replica.for,
+        replica.severity,
+        {
+          summary: '{{ $value }} copies of the hub frame stream are offline or behind',
+          description:
+            'A NATS server holding a copy of the stream is down or not caught up: one more failure and the stream stops taking frames (nodes keep theirs and resend).',
+        },
+        'queue: stream replicas offline or not current > 0',
+        () => {
+          const behind = fleet.queue?.()?.replicasBehind ?? 0;
+          return behind > 0 ? [{ labels: {}, value: behind }] : [];
+        },
+      ),
+    );
   }
   return rules;
 }

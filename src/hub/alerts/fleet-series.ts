@@ -67,6 +67,18 @@ export interface FleetView {
   configRepo?(): AlertConfigRepo | undefined;
   /** Each node's newest valid certificate at the hub's fleet CA, when hub.yaml has `pki` (absent: none). */
   certificates?(): readonly AlertCertificate[];
+  /** A scale-out hub's queue as last read (absent or undefined: no queue, or not read yet). */
+  queue?(): AlertQueue | undefined;
+}
+
+/** The JetStream stream and the workers' consumer, as the alerts read them. */
+export interface AlertQueue {
+  /** Messages not delivered to a worker yet. */
+  readonly consumerPending: number;
+  /** Messages in a worker's hands, not acknowledged yet. */
+  readonly consumerAckPending: number;
+  /** Copies of the stream offline or not current. */
+  readonly replicasBehind: number;
 }
 
 /** A node's certificate as the hub's fleet CA holds it. */

@@ -103,6 +103,8 @@ export function queueStateReader(jsm: JetStreamManager, stream: string, consumer
       consumerPending: c.num_pending,
       consumerAckPending: c.num_ack_pending,
       consumerRedelivered: c.num_redelivered,
+      // A replica is behind when offline or not caught up with the leader (an R1 stream has none).
+      replicasBehind: (s.cluster?.replicas ?? []).filter((r) => r.offline === true || !r.current).length,
     };
   };
 }

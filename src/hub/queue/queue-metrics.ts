@@ -14,6 +14,8 @@ export interface QueueState {
   readonly consumerAckPending: number;
   /** Messages delivered more than once and not acknowledged yet. */
   readonly consumerRedelivered: number;
+  /** Copies of the stream (besides its leader's) that are offline or not current: a replicated stream running short. */
+  readonly replicasBehind: number;
 }
 
 export type AppendOutcome = 'stored' | 'duplicate' | 'failed';
@@ -117,6 +119,11 @@ export function createQueueMetrics(registry: Registry): QueueMetrics {
     'fieldmesh_queue_consumer_redelivered',
     'Messages delivered more than once and not acknowledged yet.',
     (s) => s.consumerRedelivered,
+  );
+  gauge(
+    'fieldmesh_queue_stream_replicas_behind',
+    'Copies of the frame stream that are offline or not current (0 for a stream of one copy).',
+    (s) => s.replicasBehind,
   );
 
   return {

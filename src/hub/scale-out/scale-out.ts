@@ -2,6 +2,7 @@
 // hub.yaml `roles` other than api: ingest (MQTT durable frames into the stream, acks back) and worker (the stream
 // into storage); for the api role, the notices of what workers stored.
 
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
@@ -14,8 +15,11 @@ import {
   createFrameStream,
   createQueueIngest,
   createQueueMetrics,
+  DEFAULT_CONSUMER_NAME,
   type FrameStream,
   type QueueIngest,
+  type QueueState,
+  queueStateReader,
 } from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import { decodeStoredEvent, storedEventSubject } from './notifications.js';
@@ -43,9 +47,14 @@ export interface ScaleOut {
   readonly connection: NatsConnection | undefined;
   /** The frame stream once started, in a process of the ingest or worker role (the push APIs append to it). */
   readonly stream: FrameStream | undefined;
+  /** The stream's and the workers' consumer's state as last read (api processes read it every 5 s), for the alerts. */
+  queueState(): QueueState | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** How often an api process reads the queue's state for its alerts. */
+const QUEUE_STATE_INTERVAL_MS = 5_000;
 
 export function createScaleOut(o: ScaleOutOptions): ScaleOut {
   const roles = new Set(o.config.roles);
@@ -56,6 +65,8 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
   let ingest: QueueIngest | undefined;
   let ingestTransport: Transport | undefined;
   let notices: NatsSubscription | undefined;
+  let lastState: QueueState | undefined;
+  let statePoll: NodeJS.Timeout | undefined;
   let frameStream: FrameStream | undefined;
 
   return {
@@ -68,6 +79,22 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
     async start() {
       nc ??= await connectQueue({ servers: o.queue.url.split(','), name: `fieldmesh-hub ${o.config.roles.join('+')}`, logger });
       const connection = nc;
+      // The stream's and consumer's state: gauges at scrape in every process, and the leader's queue alerts.
+      const readState = queueStateReader(await jetstreamManager(connection), o.queue.stream, DEFAULT_CONSUMER_NAME);
+      queueMetrics.watch(readState);
+      if (roles.has('api')) {
+        const poll = () =>
+          void readState().then(
+            (state) => {
+              lastState = state;
+            },
+            // No stream or consumer yet (no ingest or worker started), or NATS away: the last state stands.
+            () => {},
+          );
+        poll();
+        statePoll = setInterval(poll, QUEUE_STATE_INTERVAL_MS);
+        statePoll.unref();
+      }
       if (roles.has('ingest') || roles.has('worker')) {
         const stream = createFrameStream({
           connection,
@@ -126,7 +153,9 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
         });
       }
     },
+    queueState: () => lastState,
     async stop() {
+      if (statePoll !== undefined) clearInterval(statePoll);
       notices?.unsubscribe();
       await ingest?.stop();
       await ingestTransport?.close();
