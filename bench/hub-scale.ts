@@ -60,6 +60,8 @@ export interface HubScaleResult {
     /** Share of the window's live samples older than 1 s at the api process. */
     readonly over1s: number;
     readonly framesRejectedInWindow: number;
+    /** False when the api process did not answer /metrics at the window's end (the live figures are then empty). */
+    readonly apiAnsweredAtEnd: boolean;
   };
   readonly history: {
     readonly offeredPerSecond: number;
@@ -537,6 +539,7 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
         ageMs: { p50: age.p50, p99: age.p99 },
         over1s: age.over1s,
         framesRejectedInWindow: sum(apiAfter, 'fieldmesh_frames_rejected_total') - sum(apiBefore, 'fieldmesh_frames_rejected_total'),
+        apiAnsweredAtEnd: apiAfter.size > 0,
       },
       history: {
         offeredPerSecond: rate(c.historySamples, countersBefore.historySamples),
