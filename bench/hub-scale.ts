@@ -70,6 +70,10 @@ export interface HubScaleResult {
     /** First send of a history frame to its ack, frames acknowledged in the window, ms. */
     readonly ackLatencyMs: Percentiles;
     readonly resentFrames: number;
+    /** Frames the ingest tier refused in the window because 1,000 appends already waited for their PubAck (the node resends them). */
+    readonly refusedOverload?: number;
+    /** Acks the ingest tier sent to the nodes in the window, by outcome (forwarded, replayed, failed). */
+    readonly acksForwarded?: Readonly<Record<string, number>>;
     /** JetStream consumer: messages not yet delivered plus delivered and not acknowledged, sampled every 2 s. */
     readonly consumerPending?: { readonly max: number; readonly atEnd: number; readonly series: readonly number[] };
   };
@@ -236,6 +240,16 @@ function sum(s: Scrape, name: string): number {
   let total = 0;
   for (const [key, value] of s) if (key === name || key.startsWith(`${name}{`)) total += value;
   return total;
+}
+
+/** The increase, over every process, of the series whose keys `match`. */
+function windowSum(before: readonly Scrape[], after: readonly Scrape[], match: (key: string) => boolean): number {
+  const total = (scrapes: readonly Scrape[]) => {
+    let n = 0;
+    for (const s of scrapes) for (const [key, value] of s) if (match(key)) n += value;
+    return n;
+  };
+  return total(after) - total(before);
 }
 
 const AGE = 'fieldmesh_hub_sample_age_seconds';
@@ -547,6 +561,25 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
         storedPerSecond: round(stored / windowSeconds, 0),
         ackLatencyMs: percentiles(ackLatencies),
         resentFrames: c.resentFrames - countersBefore.resentFrames,
+        ...(nats === undefined
+          ? {}
+          : {
+              refusedOverload: windowSum(
+                allBefore,
+                allAfter,
+                (key) => key.startsWith('fieldmesh_queue_refused_total{') && key.includes('reason="overload"'),
+              ),
+              acksForwarded: Object.fromEntries(
+                ['forwarded', 'replayed', 'failed'].map((outcome) => [
+                  outcome,
+                  windowSum(
+                    allBefore,
+                    allAfter,
+                    (key) => key.startsWith('fieldmesh_queue_acks_forwarded_total{') && key.includes(`outcome="${outcome}"`),
+                  ),
+                ]),
+              ),
+            }),
         ...(nats === undefined
           ? {}
           : { consumerPending: { max: Math.max(0, ...pendingSeries), atEnd: pendingSeries.at(-1) ?? 0, series: pendingSeries } }),
