@@ -282,7 +282,7 @@ test('ingest window: a scrape with samples outside the window stores the rest, c
   assert.equal(refusedLines().length, 1);
   assert.match(
     refusedLines()[0] as string,
-    /1 older than the retention, 1 too far ahead; .*e\.g\. stale\{job="exporter",instance=".*"\} at /,
+    /1 older than the retention, 1 too far ahead; .*e\.g\. stale\{instance=".*",job="exporter"\} at /,
   );
   for (let n = 2; n <= 6; n++) await scrape(n);
   assert.equal(refusedLines().length, 1, 'five scrapes within the minute: no new line');
