@@ -25,13 +25,7 @@ import {
   encodeAck,
   encodeRebirth,
   type FrameRouter,
-  type HistoryFrame,
-  type RouteContext,
-  type RoutedFrames,
-  type RoutedTopic,
-  type RouteRejection,
   type SourceSubscription,
-  type WireFrame,
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type Will } from '../transport/index.js';
 import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHubCommandPorts, type PingResult } from './actions/index.js';
@@ -55,7 +49,8 @@ import { ConfigReconciler, type ConfigRepoRenderer, RepoDefinitions } from './co
 import { type FleetEvent, FleetState, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
 import { createHubMetrics, createZoneMetrics, type HubMetrics, newHubCounters } from './hub-metrics.js';
-import { backlogOfFrame, DurableIngest, LiveIngest, WriteQueue } from './ingest/index.js';
+import { createFrameReaders } from './ingest/frame-readers.js';
+import { DurableIngest, LiveIngest, WriteQueue } from './ingest/index.js';
 import { BackfillScheduler } from './ledger/backfill-scheduler.js';
 import type { NodeBacklog } from './ledger/completeness.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
@@ -87,7 +82,6 @@ const BACKFILL_RELOAD_INTERVAL_MS = 5_000;
 export const ZONE_REFRESH_INTERVAL_MS = 1_000;
 
 /** The routes of live ingest: what keeps the fleet state (an event is a sign of life too). */
-type LiveRoute = 'birth' | 'data' | 'death' | 'event';
 
 export interface HubOverrides {
   readonly transport?: Transport;
@@ -615,6 +609,21 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     configRepo?.receiveEvent(event);
   }
 
+  // The hub's readers of the broker, on the process's one frame router (built when the api role starts).
+  const readers = createFrameReaders({
+    logger,
+    clock,
+    metrics,
+    counters,
+    registrations,
+    liveIngest,
+    durable: queueConfig === undefined ? { ingest: durableIngest, writes } : undefined,
+    backlogs,
+    nodeCommands,
+    zoneMonitor,
+    certificates: () => certificates,
+  });
+
   const scaleOut =
     queueConfig === undefined
       ? undefined
@@ -661,107 +670,6 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger.info({ site, node, cause: 'operator' }, 'requesting rebirth');
   }
 
-  function reject(reason: Parameters<HubMetrics['rejectFrame']>[0], topic: string, message: string): void {
-    counters.framesRejected++;
-    metrics.rejectFrame(reason);
-    logger.debug({ topic, reason }, `frame rejected: ${message}`);
-  }
-
-  const csrWithoutPkiLogged = new Set<string>();
-
-  /** [FM-CERT-1] The hub asked for a certificate without a signer: said once per topic. */
-  function csrWithoutPki(topic: string, site: string, node: string): void {
-    if (csrWithoutPkiLogged.has(topic)) return;
-    csrWithoutPkiLogged.add(topic);
-    logger.warn({ site, node }, 'certificates: a node asks for a certificate, and hub.yaml has no pki section');
-  }
-
-  /**
-   * [FM-TOPIC-5] What the frame router refused (undecodable, of another type than its channel carries, of another
-   * zone than its topic's, or no fieldmesh topic): no handler got it; counted once, where its reader counts.
-   */
-  function onRejected(r: RouteRejection): void {
-    const t = r.parsed;
-    if (t?.kind === 'zone') {
-      // The registration gate before anything: a zone frame of a node that is not admitted is not the monitor's.
-      if (registrations.admit(t.site, t.node)) zoneMonitor.refuse(r.reason, t.site, t.node, r.message);
-      return;
-    }
-    if (t?.kind === 'node' && t.channel === 'csr') {
-      if (certificates === undefined) csrWithoutPki(r.topic, t.site, t.node);
-      else certificates.unreadable(t.site, t.node, r.message);
-      return;
-    }
-    // Awareness frames are the aggregator's: said as its own router said them, not counted with the hub's.
-    if (t?.kind === 'node' && t.channel === 'aware') {
-      logger.warn({ topic: r.topic, reason: r.reason }, `awareness frame on ${r.topic} rejected: ${r.message}`);
-      return;
-    }
-    // A bad reply fails a request an operator waits for: worth more than a debug line.
-    if (t?.kind === 'node' && t.channel === 'reply')
-      logger.warn({ topic: r.topic, reason: r.reason }, `reply frame rejected: ${r.message}`);
-    reject(r.reason === 'other-zone' ? 'malformed' : r.reason, r.topic, r.message);
-  }
-
-  /** A frame from a node the registration gate admits: counted as received. [docs/registration.md] */
-  function admitted(topic: RoutedTopic<'birth'>, frame: WireFrame): boolean {
-    // A node that is not approved: counted, its birth's facts kept, nothing else.
-    if (!registrations.admit(topic.site, topic.node, frame)) return false;
-    counters.framesReceived++;
-    metrics.framesReceived.inc({ type: frame.type });
-    return true;
-  }
-
-  /** Live ingest: births, data, deaths and events into the fleet state (an event is a sign of life too). */
-  function ingestLive(frame: RoutedFrames[LiveRoute], { topic, message }: RouteContext<LiveRoute>): void {
-    if (!admitted(topic, frame)) return;
-    const receivedAt = clock.now();
-    const outcome = liveIngest.apply(topic, frame);
-    if (outcome.rejected !== undefined) reject(outcome.rejected, message.topic, `fleet state refused a ${frame.type} frame`);
-    // Every event on its own channel is stored and acknowledged, whatever the fleet state made of the frame (unknown
-    // node, old session): events need no alias table and are never dropped. With a queue, the workers store them.
-    if (frame.type === 'event' && queueConfig === undefined)
-      writes.enqueue('event', () => durableIngest.event(topic.site, topic.node, frame, receivedAt));
-  }
-
-  /** Durable ingest of the embedded hub: a history frame stored, then acknowledged. [FM-DURABLE-3] */
-  function ingestHistory(frame: HistoryFrame, { topic }: RouteContext<'history'>): void {
-    if (!admitted(topic, frame)) return;
-    const receivedAt = clock.now();
-    backlogs.set(nodeKey(topic.site, topic.node), { site: topic.site, node: topic.node, ...backlogOfFrame(frame, receivedAt) });
-    writes.enqueue('history batch', () => durableIngest.history(topic.site, topic.node, frame, receivedAt));
-  }
-
-  /**
-   * The hub's readers of the broker, each on its channel of the process's one router. With a queue, history frames
-   * are the ingest tier's and the workers': this process does not subscribe to them at all.
-   */
-  function readFrames(r: FrameRouter): SourceSubscription[] {
-    return [
-      r.on('birth', ingestLive),
-      r.on('data', ingestLive),
-      r.on('death', ingestLive),
-      r.on('event', ingestLive),
-      ...(queueConfig === undefined ? [r.on('history', ingestHistory)] : []),
-      // [FM-QUERY-2] Answers to the hub's queries, matched by request id; never news about the node's state (and
-      // never held by the registration gate).
-      r.on('reply', (frame, { topic, message }) => {
-        counters.framesReceived++;
-        metrics.framesReceived.inc({ type: frame.type });
-        if (!nodeCommands.handleReply(topic.site, topic.node, frame)) reject('malformed', message.topic, 'unreadable reply body');
-      }),
-      // [FM-CERT-1] A node's certificate request: the signer's (admission is its to decide: a pending node's waits).
-      r.on('csr', (request, { topic, message }) => {
-        if (certificates === undefined) csrWithoutPki(message.topic, topic.site, topic.node);
-        else void certificates.receive(topic.site, topic.node, request);
-      }),
-      // [FM-HUB-ZONE-2] Zone frames (detections, votes, pump states) between a zone's members: the hub listens in.
-      r.on('zone', (zoneMessage, { topic }) => {
-        if (registrations.admit(topic.site, topic.node)) zoneMonitor.receive(topic.site, topic.node, zoneMessage);
-      }),
-    ];
-  }
-
   function onConnected(): void {
     logger.info({ epoch: presence?.epoch }, 'connected to the broker');
     // [FM-TOPIC-4] A retained hubState with a new epoch makes every node re-announce itself.
@@ -788,8 +696,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     }
     // [FM-TOPIC-5] The process's one frame router: each message's topic parsed once, its frame decoded once, for
     // every reader below and the aggregator; what does not decode is counted once (onRejected).
-    router = createFrameRouter({ source: transport, prefix, onRejected });
-    routes.push(...readFrames(router));
+    router = createFrameRouter({ source: transport, prefix, onRejected: (r) => readers.rejected(r) });
+    routes.push(...readers.register(router));
     transport.on('connected', onConnected);
     transport.on('disconnected', onDisconnected);
     transport.start();
