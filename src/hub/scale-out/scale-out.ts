@@ -160,7 +160,11 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
       await ingest?.stop();
       await ingestTransport?.close();
       await worker?.stop();
-      if (o.connection === undefined) await nc?.drain().catch(() => {});
+      // A drain needs the server; without it (NATS down) the connection is closed outright, so it stops reconnecting.
+      if (o.connection === undefined && nc !== undefined && !nc.isClosed()) {
+        const connection = nc;
+        await connection.drain().catch(() => connection.close());
+      }
     },
   };
 }
