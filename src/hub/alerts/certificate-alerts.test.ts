@@ -4,62 +4,23 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../../kit/index.js';
-import { hubConfigSchema } from '../config.js';
-import { hubTestKit } from '../hub-test-kit.js';
-import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
-import { createAlertEngine } from './create-alert-engine.js';
+import { builtinEngine, EVAL_MS } from './builtin-test-kit.js';
 import type { AlertCertificate } from './fleet-series.js';
-import { createSqliteAlertStore } from './sqlite/sqlite-alert-store.js';
 
 const DAY_MS = 86_400_000;
-const EVAL_MS = 15_000;
 const START = Date.UTC(2026, 10, 24, 9, 0, 0);
-const { defer } = hubTestKit();
 
 test('alerts: CertificateExpiring fires at 90 days left and CertificateExpiringSoon at 14, not before; a renewal resolves both', async () => {
-  const clock = new ManualClock(START);
   const certificates: AlertCertificate[] = [
     { site: 'ranch', node: 'edge-01', serial: 'aa01', notAfter: START + 120 * DAY_MS },
     { site: 'ranch', node: 'edge-02', serial: 'bb02', notAfter: START + 365 * DAY_MS },
   ];
-  const config = hubConfigSchema.parse({
-    storage: { path: ':memory:' },
-    alerts: {
-      builtins: {
-        nodeDown: { enabled: false },
-        siteOffline: { enabled: false },
-        lowSoc: { enabled: false },
-        backlogAge: { enabled: false },
-      },
-    },
-  });
-  const storage = createSqliteStorage({ path: ':memory:', retentionMs: DAY_MS });
-  defer(() => storage.close());
-  const engine = createAlertEngine(config, {
-    fleet: { nodes: () => [], backlog: () => undefined, certificates: () => certificates },
-    storage,
-    clock,
-    logger: undefined as never,
-    topicPrefix: 'fieldmesh',
-    transport: () => undefined,
-    listenUrl: () => '',
-    store: createSqliteAlertStore({ path: ':memory:' }),
-    notifiers: [],
-  });
-  defer(() => engine.stop());
-  await engine.start();
+  const { engine, clock, step } = await builtinEngine(START, { certificates: () => certificates }, {});
   const firing = () =>
     engine
       .list(['firing'])
       .map((a) => `${a.alert.labels.alertname}:${a.alert.labels.node}:${a.alert.labels.severity}`)
       .sort();
-  const step = async (ms: number) => {
-    for (let t = 0; t < ms; t += EVAL_MS) {
-      clock.advance(EVAL_MS);
-      await engine.idle();
-    }
-  };
   await step(EVAL_MS);
   assert.deepEqual(firing(), [], '120 days left: nothing');
 
