@@ -118,8 +118,10 @@ test('scale-out hub: two ingest processes, two workers, NATS JetStream and Postg
       assert.equal(points.length, BATCHES * PER_BATCH, 'every recorded sample stored once');
       const wrong = points.filter(([ts, v]) => v !== (ts - base) / 10);
       assert.equal(wrong.length, 0, 'each sample holds the value recorded at its time');
-      const events = await check.queryEvents({ site: 'lab', node: 'rig-1', kind: 'probe_event', limit: 1000 });
-      assert.equal(events.length, BATCHES, 'every event stored once');
+      // Events have their own lane, acknowledged apart from the samples': wait for all of them, then count them.
+      const events = () => check.queryEvents({ site: 'lab', node: 'rig-1', kind: 'probe_event', limit: 1000 });
+      await waitFor(async () => (await events()).length >= BATCHES, { what: `${BATCHES} events stored`, timeoutMs: 60_000 });
+      assert.equal((await events()).length, BATCHES, 'every event stored once');
     } finally {
       await check.close();
     }
