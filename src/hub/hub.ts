@@ -495,6 +495,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     requestBackfill: ({ site, node, fromMs, toMs, selectors }) => backfills.request(site, node, fromMs, toMs, selectors, 'operator'),
     nodeCommands,
     ...(alerts === undefined ? {} : { alerts }),
+    ...(recordingRules === undefined ? {} : { recordingRules }),
     auth,
     actions,
     commands,

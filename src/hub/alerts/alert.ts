@@ -57,6 +57,8 @@ export interface AlertRule {
   readonly file: string;
   /** The `alert` name; becomes the `alertname` label. */
   readonly name: string;
+  /** Its index in its group of a rule file (groups[g].rules[index]); absent for built-ins. */
+  readonly index?: number;
   /** How long the condition must hold before the alert fires, ms (0: fires at once). */
   readonly forMs: number;
   /** How often the rule's group is evaluated, ms; the engine's interval when the group names none. */

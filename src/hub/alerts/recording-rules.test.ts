@@ -162,7 +162,31 @@ test('recording rules: a failed rule is counted by group and logged; the group g
     return storage.appendRecordedSamples(batch);
   });
   await s.advance(30 * S);
+  assert.deepEqual(
+    s.rules.ruleHealth().map((h) => [h.rule.record, h.lastEvaluation, h.lastError]),
+    [
+      ['probe:rtt_ms:avg1m', null, null],
+      ['site:rtt_ms:avg1m', null, null],
+      ['zone:errors:rate1m', null, null],
+      ['collides', null, null],
+      ['fleet:rtt_ms:max', null, null],
+    ],
+    'never evaluated: no health yet',
+  );
   await s.rules.evaluateGroup('rules.yaml;probe');
+  // Each rule's last evaluation, for /api/v1/rules: when, and the error of the failed ones.
+  const health = s.rules.ruleHealth();
+  assert.deepEqual(
+    health.map((h) => [h.rule.record, h.lastEvaluation === null ? null : (h.lastEvaluation - s.T) / S, h.lastError]),
+    [
+      ['probe:rtt_ms:avg1m', 0, null],
+      ['site:rtt_ms:avg1m', 0, null],
+      ['zone:errors:rate1m', 0, 'disk on fire'],
+      ['collides', 0, health[3]?.lastError],
+      ['fleet:rtt_ms:max', null, null],
+    ],
+  );
+  assert.match(health[3]?.lastError ?? '', /two elements with the labels/);
   // "collides" fails every time (two results with the same labels once node="same" is set), the write once.
   assert.deepEqual(
     (await s.failures()).map((v) => [v.labels, v.value]),
@@ -174,6 +198,7 @@ test('recording rules: a failed rule is counted by group and logged; the group g
   broken = false;
   await s.rules.evaluateGroup('rules.yaml;probe');
   assert.equal((await s.failures())[0]?.value, 3, 'only "collides" failed this time');
+  assert.equal(s.rules.ruleHealth()[2]?.lastError, null, 'the rule that succeeded again has no error');
   assert.deepEqual(await s.recorded('zone:errors:rate1m'), [[{ zone: 'z1' }, [[0, 66 / 60 + 45 / 60]]]]);
   await s.storage.close();
 });

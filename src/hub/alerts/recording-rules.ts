@@ -25,6 +25,16 @@ export interface RecordingRulesOptions {
   readonly evaluationIntervalMs: number;
 }
 
+/** A recording rule with the result of its last evaluation, for /api/v1/rules. */
+export interface RecordingRuleHealth {
+  readonly rule: RecordingRuleDefinition;
+  /** Hub time of the last evaluation, ms; null before the first (and always on a process that does not lead). */
+  readonly lastEvaluation: number | null;
+  readonly evaluationMs: number;
+  /** The last evaluation's error (the expression or the write of its results), or null when it went well. */
+  readonly lastError: string | null;
+}
+
 export interface RecordingGroup {
   /** Prometheus' rule_group label: "<file>;<group>". */
   readonly key: string;
@@ -46,6 +56,8 @@ export class RecordingRules {
   private readonly running = new Map<string, Promise<void>>();
   /** Per rule ("<group key>#<index>"), the series it stored at its last evaluation (key -> identity). */
   private readonly previous = new Map<string, Map<string, SeriesIdentity>>();
+  /** Per rule ("<group key>#<index>"), its last evaluation. */
+  private readonly health = new Map<string, Omit<RecordingRuleHealth, 'rule'>>();
   private active = false;
 
   constructor(private readonly options: RecordingRulesOptions) {
@@ -97,6 +109,16 @@ export class RecordingRules {
     await Promise.all([...this.running.values()]);
   }
 
+  /** Every rule, group by group in file order, with the result of its last evaluation. */
+  ruleHealth(): RecordingRuleHealth[] {
+    return this.groups.flatMap((g) =>
+      g.rules.map((rule) => ({
+        rule,
+        ...(this.health.get(`${g.key}#${rule.index}`) ?? { lastEvaluation: null, evaluationMs: 0, lastError: null }),
+      })),
+    );
+  }
+
   private schedule(group: RecordingGroup): void {
     this.timers.set(
       group.key,
@@ -121,6 +143,7 @@ export class RecordingRules {
   private async runGroup(group: RecordingGroup, nowMs: number): Promise<void> {
     for (const rule of group.rules) {
       const ruleKey = `${group.key}#${rule.index}`;
+      const began = this.options.clock.monotonic();
       try {
         const elements = await evaluateAlertExpression(rule.expr, this.options.source, nowMs);
         const produced = new Map<string, SeriesIdentity>();
@@ -142,8 +165,14 @@ export class RecordingRules {
         await this.options.write(batch);
         this.previous.set(ruleKey, produced);
         this.recorded.inc({ rule_group: group.key }, batch.length);
+        this.health.set(ruleKey, { lastEvaluation: nowMs, evaluationMs: this.options.clock.monotonic() - began, lastError: null });
       } catch (err) {
         this.failures.inc({ rule_group: group.key });
+        this.health.set(ruleKey, {
+          lastEvaluation: nowMs,
+          evaluationMs: this.options.clock.monotonic() - began,
+          lastError: describeError(err),
+        });
         this.logger.warn(
           { rule_group: group.key, record: rule.record, index: rule.index, err: describeError(err) },
           'recording rule evaluation failed; nothing of it was stored',

@@ -29,6 +29,8 @@ export interface RuleDefinition {
   readonly group: string;
   readonly file: string;
   readonly name: string;
+  /** The rule's index in its group (groups[g].rules[index]); absent for built-ins. */
+  readonly index?: number;
   readonly expr: string;
   readonly forMs: number;
   readonly intervalMs: number | undefined;
@@ -169,7 +171,7 @@ export function parseRules(text: string, file: string): ParsedRules {
           ...readLabels(r.labels, [...rp, 'labels'], problem),
         ];
         const annotations = readTemplates(r.annotations, [...rp, 'annotations'], problem, false);
-        rules.push({ group: name, file, name: alert, expr, forMs, intervalMs, labels, annotations });
+        rules.push({ group: name, file, name: alert, index: ri, expr, forMs, intervalMs, labels, annotations });
       });
     });
   }
@@ -273,6 +275,7 @@ export function createExpressionRule(def: RuleDefinition, id: string, source: Se
     group: def.group,
     file: def.file,
     name: def.name,
+    ...(def.index === undefined ? {} : { index: def.index }),
     forMs: def.forMs,
     intervalMs: def.intervalMs,
     labels: def.labels,

@@ -5,6 +5,7 @@ import type { NodeCertificateState } from '../../protocol/index.js';
 import type { ActionEngine } from '../actions/action-engine.js';
 import type { CommandEngine } from '../actions/command-engine.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
+import type { RecordingRules } from '../alerts/recording-rules.js';
 import type { HubAuth } from '../auth/index.js';
 import type { ConfigReconciler } from '../config-repo/config-reconciler.js';
 import type { FleetState } from '../fleet/fleet-state.js';
@@ -48,6 +49,8 @@ export interface HubApiDeps {
   readonly auth?: HubAuth;
   /** The alert engine (absent: /api/v1/alerts and /api/v1/rules answer empty, as Prometheus without rules). */
   readonly alerts?: AlertEngine;
+  /** The rule files' recording rules, listed by /api/v1/rules with the alerting rules (absent: none). */
+  readonly recordingRules?: Pick<RecordingRules, 'ruleHealth'>;
   /** Bulk actions with preview (absent: /api/v1/actions is not served). */
   readonly actions?: ActionEngine;
   /** Commands to any set of nodes and key reads (absent: /api/v1/commands and /api/v1/get are not served). */

@@ -121,7 +121,7 @@ function Rules() {
   const [open, setOpen] = useState(false);
   useEffect(() => {
     if (!open || groups !== null) return;
-    api.get<{ data: { groups: RuleGroupInfo[] } }>('/api/v1/rules').then(
+    api.get<{ data: { groups: RuleGroupInfo[] } }>('/api/v1/rules?type=alert').then(
       (r) => setGroups(r.data.groups),
       (err: unknown) => setError(describeError(err)),
     );

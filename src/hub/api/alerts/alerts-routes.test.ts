@@ -3,6 +3,8 @@
 // notification goes out on <prefix>/_hub/alerts, and everything is still there after a hub restart.
 // calendar: the routes run on a manual clock.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../../../../test/kit/wait.js';
 import { ManualClock } from '../../../kit/index.js';
@@ -10,7 +12,8 @@ import type { MemoryBroker } from '../../../transport/index.js';
 import type { Hub } from '../../hub.js';
 import { hubTestKit, runAlerts } from '../../hub-test-kit.js';
 
-const { startHub, connectClient, lostNode } = hubTestKit();
+const kit = hubTestKit();
+const { startHub, connectClient, lostNode } = kit;
 
 const ALERTS = { builtins: { siteOffline: { enabled: false } } };
 
@@ -225,4 +228,105 @@ test('alerts API: alerts, acknowledgements and silences are still there after th
     (await get(again, '/api/v1/silences')).json().silences.map((s: { id: string }) => s.id),
     [id],
   );
+});
+
+test('alerts API: /api/v1/rules lists recording rules beside alerting ones, in file order, and ?type=alert|record filters', async () => {
+  const { tempDir, bornNode } = kit;
+  const dir = tempDir('fieldmesh-rules-api-');
+  const file = join(dir, 'rules.yaml');
+  writeFileSync(
+    file,
+    `groups:
+  - name: power
+    rules:
+      - record: site:up:count
+        expr: count by (site) (fieldmesh_node_up)
+        labels: {tier: aggregates}
+      - alert: SiteEmpty
+        expr: site:up:count < 1
+      - record: fleet:up:sum
+        expr: sum(fieldmesh_node_up)
+  - name: only-records
+    interval: 30s
+    rules:
+      - record: fleet:backlog:max
+        expr: max(fieldmesh_node_backlog_age_seconds)
+`,
+  );
+  const { hub, clock, broker } = await startHub({
+    prefix: 'fieldmesh-rules-api-',
+    clock: new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0)),
+    config: { alerts: { ...ALERTS, ruleFiles: [file] } },
+  });
+  const rulesOf = async (query = '') => {
+    const res = await get(hub, `/api/v1/rules${query}`);
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().data.groups as Array<{ name: string; rules: Array<Record<string, unknown>> }>;
+  };
+  // Never evaluated yet: health unknown, Go's zero time.
+  const before = (await rulesOf('?type=record')).flatMap((g) => g.rules);
+  assert.deepEqual(
+    before.map((r) => [r.name, r.health, r.lastEvaluation]),
+    [
+      ['site:up:count', 'unknown', '0001-01-01T00:00:00Z'],
+      ['fleet:up:sum', 'unknown', '0001-01-01T00:00:00Z'],
+      ['fleet:backlog:max', 'unknown', '0001-01-01T00:00:00Z'],
+    ],
+  );
+
+  await bornNode(broker, clock);
+  await waitFor(() => hub.fleet.get('s1', 'n1')?.state === 'online', { what: 'n1 online' });
+  for (let i = 0; i < 2; i++) {
+    clock.advance(15_000);
+    await hub.alerts?.idle();
+    await hub.recordingRules?.idle();
+  }
+
+  const groups = await rulesOf();
+  assert.deepEqual(
+    groups.map((g) => [g.name, g.rules.map((r) => `${r.type} ${r.name}`)]),
+    [
+      ['fieldmesh-builtin', groups[0]?.rules.map((r) => `alerting ${r.name}`)],
+      ['power', ['recording site:up:count', 'alerting SiteEmpty', 'recording fleet:up:sum']],
+      ['only-records', ['recording fleet:backlog:max']],
+    ],
+  );
+  // Prometheus' recording rule: name, query, labels, health, lastError, evaluationTime, lastEvaluation, type.
+  const recorded = groups[1]?.rules[0] as Record<string, unknown>;
+  assert.deepEqual(Object.keys(recorded).sort(), [
+    'evaluationTime',
+    'health',
+    'labels',
+    'lastError',
+    'lastEvaluation',
+    'name',
+    'query',
+    'type',
+  ]);
+  assert.equal(recorded.query, 'count by (site) (fieldmesh_node_up)');
+  assert.deepEqual(recorded.labels, { tier: 'aggregates' });
+  assert.equal(recorded.health, 'ok');
+  assert.equal(recorded.lastError, '');
+  assert.equal(recorded.lastEvaluation, new Date(clock.now()).toISOString());
+  assert.equal(typeof recorded.evaluationTime, 'number');
+
+  // ?type=record: recording rules only, groups left empty are not listed; ?type=alert: the reverse.
+  assert.deepEqual(
+    (await rulesOf('?type=record')).map((g) => [g.name, g.rules.map((r) => r.name)]),
+    [
+      ['power', ['site:up:count', 'fleet:up:sum']],
+      ['only-records', ['fleet:backlog:max']],
+    ],
+  );
+  const alerting = await rulesOf('?type=alert');
+  assert.deepEqual(
+    alerting.map((g) => g.name),
+    ['fieldmesh-builtin', 'power'],
+  );
+  assert.ok(alerting.every((g) => g.rules.every((r) => r.type === 'alerting')));
+  assert.equal((await rulesOf('?type=')).length, 3, 'an empty type filters nothing, as in Prometheus');
+  const bad = await get(hub, '/api/v1/rules?type=recording');
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json().code, 'FM_QUERY_INVALID');
+  assert.match(bad.json().message, /parameter "type" must be alert or record, got "recording"/);
 });

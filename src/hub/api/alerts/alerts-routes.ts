@@ -10,7 +10,7 @@ import { repeated, requestParams } from '../../../protocol/index.js';
 import type { AlertEngine } from '../../alerts/alert-engine.js';
 import { ALERT_STATES, type AlertState, parsePromDurationMs, parseSilenceInput } from '../../alerts/index.js';
 import type { HubApiDeps } from '../api-deps.js';
-import { toAlertView, toRuleGroups, toSilenceView } from './alert-view.js';
+import { type RuleFilter, toAlertView, toRuleGroups, toSilenceView } from './alert-view.js';
 
 const FINGERPRINT_RE = /^[0-9a-f]{16}$/;
 
@@ -29,6 +29,16 @@ function parseStates(query: unknown): AlertState[] {
         `parameter "state" must be pending, firing, resolved or all (comma-separated), got "${s}"`,
       );
   return raw as AlertState[];
+}
+
+/** Prometheus' `type` parameter of /api/v1/rules: `alert` or `record`; absent or empty lists both. */
+function parseRuleType(query: unknown): RuleFilter {
+  const types = repeated(requestParams(query, undefined), 'type');
+  const type = types.at(-1) ?? '';
+  if (type === '') return { alerting: true, recording: true };
+  if (type === 'alert') return { alerting: true, recording: false };
+  if (type === 'record') return { alerting: false, recording: true };
+  throw new FieldmeshError('FM_QUERY_INVALID', `parameter "type" must be alert or record, got "${type}"`);
 }
 
 function fingerprintParam(fp: string): string {
@@ -107,8 +117,16 @@ export function registerAlertsRoutes(app: FastifyInstance, deps: HubApiDeps, eng
     return { silence: toSilenceView(s, deps.clock.now()) };
   });
 
-  app.get('/api/v1/rules', async () => ({
+  app.get('/api/v1/rules', async (request) => ({
     status: 'success',
-    data: { groups: toRuleGroups(engine.ruleHealth(), engine.list([...ALERT_STATES]), engine.evaluationIntervalMs) },
+    data: {
+      groups: toRuleGroups(
+        engine.ruleHealth(),
+        engine.list([...ALERT_STATES]),
+        engine.evaluationIntervalMs,
+        deps.recordingRules?.ruleHealth() ?? [],
+        parseRuleType(request.query),
+      ),
+    },
   }));
 }
