@@ -5,8 +5,9 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSqliteStore, type StoreRollup, type StoreSample } from '../src/agent/store/index.js';
+import { createSqliteStore, type StoreRollup } from '../src/agent/store/index.js';
 import { ManualClock, quantile } from '../src/kit/index.js';
+import type { Sample } from '../src/protocol/index.js';
 import { benchVictoriaMetrics, type VictoriaMetricsResult } from './victoria-metrics.js';
 import { loadWorkload } from './workload.js';
 
@@ -56,7 +57,7 @@ export async function bytesForOneDay(dir: string, nodes: number, rollups: readon
   const started = performance.now();
   let samples = 0;
   for (let tick = 0; tick < ticks; tick += ticksPerAppend) {
-    const batch: StoreSample[] = [];
+    const batch: Sample[] = [];
     for (let k = tick; k < Math.min(ticks, tick + ticksPerAppend); k++) {
       const time = start + k * INTERVAL_MS;
       for (const sim of sims) {
@@ -89,7 +90,7 @@ async function durableIngest(dir: string, appenders: number, batchSamples: numbe
   let next = 0;
   const batches = Math.ceil(total / batchSamples);
   const labels = Array.from({ length: 1000 }, (_, i) => ({ node: `node${Math.floor(i / 5)}`, device: 'battery', metric: String(i % 5) }));
-  const make = (seq: number): StoreSample[] =>
+  const make = (seq: number): Sample[] =>
     Array.from({ length: batchSamples }, (_, i) => ({
       name: 'bench_value',
       labels: labels[i % 1000] as Record<string, string>,

@@ -21,6 +21,7 @@ import {
   type FrameRouter,
   type LogLevelName,
   parseSelector,
+  type Sample,
 } from '../protocol/index.js';
 import { createMqttTransport, createNoBrokerTransport, createUdpLink, type FrameLink, type Transport } from '../transport/index.js';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
@@ -32,7 +33,7 @@ import { registerZoneRoutes } from './api/zone-routes.js';
 import { createAssignmentListener, identityStatus, type StoredAssignment } from './assignment/index.js';
 import { registerAwarenessMetrics } from './awareness-metrics.js';
 import { createCertificateRenewer, readNodeCredentials } from './certificates/certificate-renewer.js';
-import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason, Sample } from './collectors/collector.js';
+import type { AgentEvent, Collector, CollectorContext, NodeIdentity, RejectReason } from './collectors/collector.js';
 import { DETECTION_KIND } from './collectors/detections.js';
 import { createCollector } from './collectors/registry.js';
 import { admitSamples, countRefusals, RefusedSampleLog, sampleWindow } from './collectors/sample-window.js';
@@ -59,7 +60,6 @@ import {
   type ServiceEvent,
   type ServiceSupervisor,
 } from './services/index.js';
-import type { StoreSample } from './store/index.js';
 import { registerZoneMetrics } from './zones/zone-metrics.js';
 import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
 import { splitZoneDatagrams } from './zones/zone-segment.js';
@@ -162,17 +162,6 @@ const EVENT_OF_CHANGE: Partial<Record<MembershipChangeKind, string>> = {
   isolated: 'awareness_isolated',
   reconnected: 'awareness_reconnected',
 };
-
-function toStoreSample(s: Sample): StoreSample {
-  return {
-    name: s.name,
-    labels: s.labels,
-    time: s.time,
-    value: s.value,
-    ...(s.type ? { type: s.type } : {}),
-    ...(s.unit ? { unit: s.unit } : {}),
-  };
-}
 
 /**
  * [FM-ZONE-REACH] The nodes of `site` the awareness plane holds alive or suspect (not yet judged lost), by node
@@ -558,7 +547,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           .filter((s) => critical.observe(s) && config.outbox.replicateSamples)
           .map((s) => ({ name: s.name, labels: s.labels, type: s.type ?? 'gauge', unit: s.unit ?? '', time: s.time, value: s.value }));
         // Everything collected is kept locally; the critical part also waits in the outbox for the hub: one commit.
-        await sink.record(samples.map(toStoreSample), durable);
+        await sink.record(samples, durable);
         samplesCollected += samples.length;
         counter.inc(samples.length);
         if (durable.length > 0) replicator.notify();

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { OutboxSample } from './outbox/index.js';
+import type { Sample, TypedSample } from '../protocol/index.js';
 import { type NodeRecords, openNodeRecords } from './record-sink.js';
-import type { StoreSample } from './store/index.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -24,10 +23,10 @@ async function close({ store, outbox }: NodeRecords): Promise<void> {
 }
 
 const BASE = Date.now() - 3_600_000;
-const sample = (name: string, time: number, value: number): StoreSample => ({ name, labels: { device: 'battery' }, time, value });
-const durable = (s: StoreSample): OutboxSample => ({ ...s, type: 'gauge', unit: '' });
+const sample = (name: string, time: number, value: number): Sample => ({ name, labels: { device: 'battery' }, time, value });
+const durable = (s: Sample): TypedSample => ({ ...s, type: 'gauge', unit: '' });
 /** A batch of `n` samples of `name` from `from` on, every one of them critical. */
-function batch(name: string, from: number, n: number, value = 1): { samples: StoreSample[]; durable: OutboxSample[] } {
+function batch(name: string, from: number, n: number, value = 1): { samples: Sample[]; durable: TypedSample[] } {
   const samples = Array.from({ length: n }, (_, i) => sample(name, from + i * 1000, value));
   return { samples, durable: samples.map(durable) };
 }

@@ -4,24 +4,17 @@
 
 import { join } from 'node:path';
 import { createGroupCommit, type Logger, silentLogger } from '../kit/index.js';
+import type { Sample, TypedSample } from '../protocol/index.js';
 import {
   carryOverOutboxFile,
   createSqliteOutbox,
   type Outbox,
   type OutboxCarryOver,
   type OutboxEvent,
-  type OutboxSample,
   type OutboxSettings,
   outboxDiskBytes,
 } from './outbox/index.js';
-import {
-  checkStoreSamples,
-  createSqliteStore,
-  type SqliteStore,
-  type SqliteStoreOptions,
-  type StoreSample,
-  type StoreWrite,
-} from './store/index.js';
+import { checkStoreSamples, createSqliteStore, type SqliteStore, type SqliteStoreOptions, type StoreWrite } from './store/index.js';
 
 /** Where the collectors' `record` and `emit`, the push endpoints and the agent's own events write. */
 export interface RecordSink {
@@ -31,7 +24,7 @@ export interface RecordSink {
    * fsynced; a producer may be answered then. Rejects (FM_STORE_SAMPLE_INVALID) a batch with a sample the
    * store cannot keep, before anything is written, and with the commit's error when the commit fails.
    */
-  record(samples: readonly StoreSample[], durable: readonly OutboxSample[]): Promise<void>;
+  record(samples: readonly Sample[], durable: readonly TypedSample[]): Promise<void>;
   /** Records an event into the outbox; resolves once committed and fsynced. */
   recordEvent(event: OutboxEvent): Promise<void>;
   /** Commits whatever waits now (before the store closes). */
@@ -49,21 +42,21 @@ export interface SqliteRecordSinkOptions {
   readonly logger?: Logger;
 }
 
-type SinkItem = { readonly samples: readonly StoreSample[]; readonly durable: readonly OutboxSample[] } | { readonly event: OutboxEvent };
+type SinkItem = { readonly samples: readonly Sample[]; readonly durable: readonly TypedSample[] } | { readonly event: OutboxEvent };
 
 /** The record sink on one SQLite file: the store's and the outbox's rows of every batch in one transaction. */
 export function createSqliteRecordSink(options: SqliteRecordSinkOptions): RecordSink {
   const { store, outbox } = options;
   if (outbox.database !== store.database) throw new Error('the record sink needs the outbox on the store connection');
   const log = (options.logger ?? silentLogger).child({ component: 'record-sink' });
-  const commit = store.database.transaction((storeWrite: StoreWrite, durable: readonly OutboxSample[], events: readonly OutboxEvent[]) => {
+  const commit = store.database.transaction((storeWrite: StoreWrite, durable: readonly TypedSample[], events: readonly OutboxEvent[]) => {
     storeWrite.write();
     outbox.writeInTransaction(durable, events);
   });
 
   function flush(items: readonly SinkItem[]): void {
-    const batches: (readonly StoreSample[])[] = [];
-    const durable: OutboxSample[] = [];
+    const batches: (readonly Sample[])[] = [];
+    const durable: TypedSample[] = [];
     const events: OutboxEvent[] = [];
     let samples = 0;
     for (const item of items) {

@@ -35,6 +35,7 @@ export {
   type ReplyStatus,
 } from './node-query.js';
 export * from './prometheus/index.js';
+export * from './sample.js';
 export * from './selector.js';
 export * from './series.js';
 export * from './session.js';

@@ -2,9 +2,9 @@
 // points, one point per timestamp with the later write winning) without durability. Not for production.
 
 import { FieldmeshError } from '../../kit/index.js';
-import { type LabelMatcher, matchesSelector, seriesKey } from '../../protocol/index.js';
+import { type LabelMatcher, matchesSelector, type Sample, seriesKey } from '../../protocol/index.js';
 import { coarsenRollup, computeRollup, rollupPoints } from '../store/rollup-buckets.js';
-import type { SampleStore, StorePoints, StoreRollup, StoreSample, StoreSeries, StoreStats } from '../store/store.js';
+import type { SampleStore, StorePoints, StoreRollup, StoreSeries, StoreStats } from '../store/store.js';
 
 export interface MemorySampleStoreOptions {
   /** Samples older than now minus this are deleted by applyRetention; default 30 days. */
@@ -44,7 +44,7 @@ export function createMemorySampleStore(options: MemorySampleStoreOptions = {}):
   }
 
   return {
-    async append(samples: readonly StoreSample[]) {
+    async append(samples: readonly Sample[]) {
       open();
       for (const s of samples) {
         if (!Number.isSafeInteger(s.time) || typeof s.value !== 'number' || s.name === '' || '__name__' in s.labels) {

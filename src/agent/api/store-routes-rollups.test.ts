@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ManualClock } from '../../kit/index.js';
-import { createSqliteStore, type SqliteStore, type StoreSample } from '../store/index.js';
+import type { Sample } from '../../protocol/index.js';
+import { createSqliteStore, type SqliteStore } from '../store/index.js';
 import { registerStoreRoutes } from './store-routes.js';
 
 const MIN = 60_000;
@@ -61,8 +62,8 @@ describe('node api query_range with rollups (SqliteStore)', () => {
         { resolutionMs: HOUR, retentionMs: 400 * DAY },
       ],
     });
-    const samples = (from: number, to: number): StoreSample[] => {
-      const out: StoreSample[] = [];
+    const samples = (from: number, to: number): Sample[] => {
+      const out: Sample[] = [];
       for (let t = from; t <= to; t += 5000) {
         out.push({ name: 'battery_soc', labels: A, time: t, value: valueA((t - T0) / 5000) });
         out.push({ name: 'battery_soc', labels: B, time: t, value: 20 });

@@ -3,18 +3,10 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Clock, Logger } from '../../kit/index.js';
-import type { EventPriority, SeriesType } from '../../protocol/index.js';
+import type { EventPriority, Sample } from '../../protocol/index.js';
 
-/** One measurement. `name` follows Prometheus naming; `time` is wall-clock ms. */
-export interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-  readonly time: number;
-  readonly type?: SeriesType;
-  /** Base unit (volts, amperes, watts, percent, bytes, seconds, celsius, ratio) when known. */
-  readonly unit?: string;
-}
+/** One measurement, the one sample shape of protocol/sample.ts. */
+export type { Sample };
 
 /** A discrete fact (a fire detection, an alarm); events are never dropped. */
 export interface AgentEvent {

@@ -15,11 +15,12 @@ import {
   type LabelMatcher,
   matchesSelector,
   parseSelector,
+  type TypedSample,
 } from '../../protocol/index.js';
 import { createMemoryTransport, MemoryBroker } from '../../transport/index.js';
 import type { SampleStore, StorePoints } from '../store/store.js';
 import { Backfiller, type BackfillRequestOutcome, cut } from './backfiller.js';
-import { createSqliteOutbox, type OutboxSample } from './sqlite-outbox.js';
+import { createSqliteOutbox } from './sqlite-outbox.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -148,7 +149,7 @@ test('backfiller: selectors choose the series; a bad selector is refused; a requ
 
 test('backfiller: a nearly full outbox gets only the rows that fit; the repair waits for acks instead of coalescing', async () => {
   const { outbox, request, drain, close } = await setup({ maxSampleRows: 250 });
-  const live: OutboxSample[] = Array.from({ length: 190 }, (_, i) => ({
+  const live: TypedSample[] = Array.from({ length: 190 }, (_, i) => ({
     name: 'live',
     labels: {},
     type: 'gauge',
@@ -168,7 +169,7 @@ test('backfiller: a nearly full outbox gets only the rows that fit; the repair w
 });
 
 test('backfiller: a piece is cut between two timestamps, never inside one', () => {
-  const row = (time: number): OutboxSample => ({ name: 'x', labels: {}, type: 'gauge', unit: '', time, value: 0 });
+  const row = (time: number): TypedSample => ({ name: 'x', labels: {}, type: 'gauge', unit: '', time, value: 0 });
   const rows = [1, 1, 2, 2, 2, 3].map(row);
   assert.deepEqual(cut(rows, 10, 9), { rows, nextCursorMs: 10, truncated: false });
   const three = cut(rows, 3, 9);

@@ -3,11 +3,11 @@
 // never past the outbox's cap. [FM-DURABLE-6]
 
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
-import { type BackfillFrame, type FrameRouter, parseSelector, type SeriesSelector } from '../../protocol/index.js';
+import { type BackfillFrame, type FrameRouter, parseSelector, type SeriesSelector, type TypedSample } from '../../protocol/index.js';
 import type { Subscription } from '../../transport/index.js';
 import type { NodeIdentity } from '../collectors/collector.js';
 import type { SampleStore } from '../store/store.js';
-import type { BackfillAdmission, BackfillTask, Outbox, OutboxSample } from './sqlite-outbox.js';
+import type { BackfillAdmission, BackfillTask, Outbox } from './sqlite-outbox.js';
 
 /** The first piece of a request spans this long; later pieces adapt to about `maxPieceRows` rows. */
 export const BACKFILL_FIRST_PIECE_MS = 5 * 60_000;
@@ -140,10 +140,10 @@ export class Backfiller {
   }
 
   /** The samples of [from, to] of the request's series, ascending by time (series in a stable order). */
-  private async read(task: BackfillTask, from: number, to: number): Promise<OutboxSample[]> {
+  private async read(task: BackfillTask, from: number, to: number): Promise<TypedSample[]> {
     const selectors = task.selectors.length === 0 ? this.o.critical : task.selectors.map((s) => parseSelector(s));
     const seen = new Set<number>();
-    const out: OutboxSample[] = [];
+    const out: TypedSample[] = [];
     for (const selector of selectors) {
       for (const { series, points } of await this.o.store.query(selector.matchers, from, to)) {
         if (seen.has(series.id)) continue;
@@ -157,7 +157,7 @@ export class Backfiller {
 }
 
 interface Piece {
-  readonly rows: OutboxSample[];
+  readonly rows: TypedSample[];
   readonly nextCursorMs: number;
   readonly truncated: boolean;
 }
@@ -167,14 +167,14 @@ interface Piece {
  * exactly where this one ended. When the first timestamp alone holds more than `room` rows, it goes
  * whole (the outbox still refuses it past its cap).
  */
-export function cut(rows: OutboxSample[], room: number, end: number): Piece {
+export function cut(rows: TypedSample[], room: number, end: number): Piece {
   if (rows.length <= room) return { rows, nextCursorMs: end + 1, truncated: false };
-  const at = (rows[room] as OutboxSample).time;
+  const at = (rows[room] as TypedSample).time;
   let n = room;
-  while (n > 0 && (rows[n - 1] as OutboxSample).time === at) n--;
+  while (n > 0 && (rows[n - 1] as TypedSample).time === at) n--;
   if (n > 0) return { rows: rows.slice(0, n), nextCursorMs: at, truncated: true };
   let m = room;
-  while (m < rows.length && (rows[m] as OutboxSample).time === at) m++;
+  while (m < rows.length && (rows[m] as TypedSample).time === at) m++;
   return { rows: rows.slice(0, m), nextCursorMs: at + 1, truncated: true };
 }
 

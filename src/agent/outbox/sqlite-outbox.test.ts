@@ -1,14 +1,16 @@
 // The outbox keeps samples and events across restarts until acknowledged, deletes exactly what is
 // acknowledged, coalesces samples (never events) at its cap and reports what it dropped.
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createSqliteOutbox, type OutboxSample } from './sqlite-outbox.js';
+import type { TypedSample } from '../../protocol/index.js';
+import { createSqliteOutbox } from './sqlite-outbox.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'fm-outbox-'));
-const sample = (name: string, time: number, value: number): OutboxSample => ({
+const sample = (name: string, time: number, value: number): TypedSample => ({
   name,
   labels: { device: 'battery' },
   type: 'gauge',

@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { createGroupCommit, FieldmeshError, type Logger, silentLogger } from '../../kit/index.js';
 import { openDurableDatabase } from '../../platform/index.js';
-import type { AckLane, DroppedRange, EventPriority, HistorySeries, RepairedRange, SeriesType } from '../../protocol/index.js';
+import type { AckLane, DroppedRange, EventPriority, HistorySeries, RepairedRange, SeriesType, TypedSample } from '../../protocol/index.js';
 import { labelsJson } from '../../protocol/index.js';
 
 /** Default cap of the sample lane: about 200 MB of rows, days of a node's critical series. */
@@ -14,15 +14,6 @@ export const OUTBOX_MAX_SAMPLE_ROWS = 5_000_000;
 const COALESCE_TO = 0.9;
 /** Finished backfill requests remembered after their report was acknowledged (to report again if asked). */
 const REPORTED_BACKFILLS_KEPT = 256;
-
-export interface OutboxSample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly type: SeriesType;
-  readonly unit: string;
-  readonly time: number;
-  readonly value: number;
-}
 
 export interface OutboxEvent {
   readonly id: string;
@@ -96,14 +87,14 @@ export interface Outbox {
   /** The connection the outbox's tables live on. */
   readonly database: Database.Database;
   /** Durable once resolved (same group commit for concurrent callers). */
-  appendSamples(samples: readonly OutboxSample[]): Promise<void>;
+  appendSamples(samples: readonly TypedSample[]): Promise<void>;
   appendEvent(event: OutboxEvent): Promise<void>;
   /**
    * For a caller that commits the outbox's rows in a transaction of its own on `database` (the record sink,
    * with the store's rows): call inside that transaction, then `settleWrite` once it committed or rolled back.
    * The samples must have whole ms times from 0 on.
    */
-  writeInTransaction(samples: readonly OutboxSample[], events: readonly OutboxEvent[]): void;
+  writeInTransaction(samples: readonly TypedSample[], events: readonly OutboxEvent[]): void;
   /** After `writeInTransaction`'s transaction: counts its coalesced rows once committed, forgets its cached series once rolled back. */
   settleWrite(committed: boolean): void;
   /** Events with seq > afterSeq, oldest first. */
@@ -125,7 +116,7 @@ export interface Outbox {
    * its cap: a repair waits, it never makes the outbox coalesce. A piece of a task that changed meanwhile
    * (its cursor moved, or its id now names another range) is dropped (true, nothing written).
    */
-  enqueueBackfill(task: BackfillTask, samples: readonly OutboxSample[], nextCursorMs: number): boolean;
+  enqueueBackfill(task: BackfillTask, samples: readonly TypedSample[], nextCursorMs: number): boolean;
   /**
    * A batch with no rows that carries the dropped and repaired ranges still owed to the hub, for when
    * there are no rows to carry them; undefined when nothing is owed. Call only when every row sent so
@@ -138,7 +129,7 @@ export interface Outbox {
   close(): void;
 }
 
-type Write = { kind: 'samples'; samples: readonly OutboxSample[] } | { kind: 'event'; event: OutboxEvent };
+type Write = { kind: 'samples'; samples: readonly TypedSample[] } | { kind: 'event'; event: OutboxEvent };
 
 /** Bytes of `db`'s file that the outbox's tables and indexes take (their pages, from `dbstat`). */
 export function outboxDiskBytes(db: Database.Database): number {
@@ -230,7 +221,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
     };
   }
 
-  function seriesId(s: OutboxSample): number {
+  function seriesId(s: TypedSample): number {
     const labels = labelsJson(s.labels);
     const key = `${s.name}${labels}`;
     let id = seriesIds.get(key);
@@ -268,7 +259,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
   }
 
   /** Inside a transaction: the rows, then coalescing past the cap. */
-  function write(samples: readonly OutboxSample[], events: readonly OutboxEvent[]): void {
+  function write(samples: readonly TypedSample[], events: readonly OutboxEvent[]): void {
     for (const e of events) insertEvent.run(e.id, e.kind, e.priority, e.time, Buffer.from(e.payload));
     for (const s of samples) {
       insertSample.run(seriesId(s), s.time, Number.isNaN(s.value) ? null : s.value);
@@ -344,7 +335,7 @@ export function createSqliteOutbox(options: OutboxOptions): Outbox {
   }
 
   const enqueueBackfillTx = settled(
-    db.transaction((task: BackfillTask, samples: readonly OutboxSample[], nextCursorMs: number): boolean => {
+    db.transaction((task: BackfillTask, samples: readonly TypedSample[], nextCursorMs: number): boolean => {
       const { id } = task;
       const now = selectBackfill.get(id) as BackfillRow | undefined;
       if (now === undefined || now.cursor_ms !== task.cursorMs || now.from_ms !== task.fromMs || now.to_ms !== task.toMs) return true;

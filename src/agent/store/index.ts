@@ -14,7 +14,6 @@ export type {
   StoreCoverage,
   StorePoints,
   StoreRollup,
-  StoreSample,
   StoreSeries,
   StoreStats,
 } from './store.js';

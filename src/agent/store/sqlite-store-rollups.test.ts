@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { isFieldmeshError, ManualClock } from '../../kit/index.js';
-import type { LabelMatcher } from '../../protocol/index.js';
-import { createSqliteStore, type RollupFn, type SqliteStoreOptions, type StoreRollup, type StoreSample } from './index.js';
+import type { LabelMatcher, Sample } from '../../protocol/index.js';
+import { createSqliteStore, type RollupFn, type SqliteStoreOptions, type StoreRollup } from './index.js';
 import { recordingLogger, tempStorePaths } from './store-test-kit.js';
 
 const MIN = 60_000;
@@ -32,7 +32,7 @@ function open(options: Partial<SqliteStoreOptions> = {}) {
   return { store: createSqliteStore({ retentionMs: DAY, rollups: ROLLUPS, ...options, path, clock }), clock, path };
 }
 
-const sample = (time: number, value: number, labels: Record<string, string> = {}): StoreSample => ({ name: 'v', labels, time, value });
+const sample = (time: number, value: number, labels: Record<string, string> = {}): Sample => ({ name: 'v', labels, time, value });
 
 // ---- the brute force: every bucket straight from the raw samples, by another road -------------------
 
@@ -282,7 +282,7 @@ describe('SqliteStore rollups', () => {
     const rollups5m = [{ resolutionMs: 5 * MIN, retentionMs: 400 * DAY }];
     const { store, path } = open({ clock, retentionMs: 30 * DAY, rollups: rollups5m });
     for (let day = 0; day < 3; day++) {
-      const batch: StoreSample[] = [];
+      const batch: Sample[] = [];
       for (let i = 0; i < 24 * 720; i++) {
         for (let s = 0; s < 4; s++)
           batch.push(sample(T0 + day * DAY + i * 5000, Math.round(Math.sin(i / 7 + s) * 1000) / 10, { s: String(s) }));

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { isFieldmeshError, ManualClock } from '../../kit/index.js';
-import { createSqliteStore, encodeChunk, type SqliteStoreOptions, type StoreSample } from './index.js';
+import type { Sample } from '../../protocol/index.js';
+import { createSqliteStore, encodeChunk, type SqliteStoreOptions } from './index.js';
 import { recordingLogger, tempStorePaths } from './store-test-kit.js';
 
 const HOUR = 3_600_000;
@@ -21,7 +22,7 @@ function open(options: Partial<SqliteStoreOptions> & { clock?: ManualClock } = {
   return { store: createSqliteStore({ ...options, path, clock }), clock, path };
 }
 
-const sample = (name: string, labels: Record<string, string>, time: number, value: number): StoreSample => ({ name, labels, time, value });
+const sample = (name: string, labels: Record<string, string>, time: number, value: number): Sample => ({ name, labels, time, value });
 
 describe('SqliteStore', () => {
   it('keeps appended samples, last write of a timestamp wins, NaN and -0 survive head and chunks', async () => {
@@ -147,7 +148,7 @@ describe('SqliteStore', () => {
     // 20 days of noisy hourly-chunked samples for 3 series, starting 30+ days ago.
     const start = T0 + 5 * 24 * HOUR;
     for (let day = 0; day < 20; day++) {
-      const batch: StoreSample[] = [];
+      const batch: Sample[] = [];
       for (let i = 0; i < 24 * 60; i++) {
         for (let s = 0; s < 3; s++) batch.push(sample('v', { s: String(s) }, start + day * 24 * HOUR + i * 60_000, Math.sin(i) * 1000));
       }

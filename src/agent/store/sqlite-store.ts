@@ -5,7 +5,7 @@
 import { existsSync, renameSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { type Clock, FieldmeshError, type Logger, silentLogger, systemClock, type TimerHandle } from '../../kit/index.js';
-import { type LabelMatcher, labelsJson, matchesSelector, type SeriesType } from '../../protocol/index.js';
+import { type LabelMatcher, labelsJson, matchesSelector, type Sample, type SeriesType } from '../../protocol/index.js';
 import { decodeChunk, encodeChunk, MAX_CHUNK_TS } from './chunk-codec.js';
 import { type DecodedHeadLog, decodeHeadLog, HeadLogWriter } from './head-log-codec.js';
 import { coarsenRollup, computeRollup, concatRollups, mergeRollups, type RollupBuckets, rollupPoints } from './rollup-buckets.js';
@@ -17,7 +17,6 @@ import {
   type StoreCoverage,
   type StorePoints,
   type StoreRollup,
-  type StoreSample,
   type StoreSeries,
   type StoreStats,
 } from './store.js';
@@ -78,7 +77,7 @@ export interface SqliteStore extends SampleStore {
   /** The connection: other tables may share the file and its transactions (the outbox, in the agent). */
   readonly database: Database.Database;
   /** A write of `batches` for a transaction the caller runs on `database`; the samples must pass `checkStoreSamples`. */
-  prepareWrite(batches: readonly (readonly StoreSample[])[]): StoreWrite;
+  prepareWrite(batches: readonly (readonly Sample[])[]): StoreWrite;
   readonly openReport: StoreOpenReport;
   /** Database files moved aside as unreadable at open (0 or 1). */
   readonly quarantined: number;
@@ -161,7 +160,7 @@ function fileBytes(path: string): number {
 }
 
 /** Throws FM_STORE_SAMPLE_INVALID unless every sample has an integer ms time in [0, 2^52] and a number value. */
-export function checkStoreSamples(samples: readonly StoreSample[]): void {
+export function checkStoreSamples(samples: readonly Sample[]): void {
   for (const s of samples) {
     if (!Number.isSafeInteger(s.time) || s.time < 0 || s.time > MAX_CHUNK_TS || typeof s.value !== 'number') {
       throw new FieldmeshError(
@@ -317,7 +316,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let corruptChunks = 0;
   let corruptHeadRows = 0;
   const corruptRowIds = new Set<number>();
-  let pending: (readonly StoreSample[])[] = [];
+  let pending: (readonly Sample[])[] = [];
   let pendingWaiters: Waiter[] = [];
   let pendingCount = 0;
   let commitTimer: NodeJS.Timeout | undefined;
@@ -335,7 +334,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return head;
   }
 
-  function seriesIdFor(s: StoreSample, added: string[]): number {
+  function seriesIdFor(s: Sample, added: string[]): number {
     let byName = idCache.get(s.labels);
     const cached = byName?.get(s.name);
     if (cached !== undefined) return cached;
@@ -359,7 +358,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   /** The store's part of a transaction: new series, then ONE head_log row holding every sample of the batches. */
-  function prepareWrite(batches: readonly (readonly StoreSample[])[]): StoreWrite {
+  function prepareWrite(batches: readonly (readonly Sample[])[]): StoreWrite {
     const added: string[] = [];
     let count = 0;
     for (const samples of batches) count += samples.length;

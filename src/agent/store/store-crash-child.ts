@@ -2,8 +2,8 @@
 // each batch number once its append has resolved (acknowledged), until killed or out of batches.
 // Usage: node --import tsx store-crash-child.ts <db path> <base ms> <appenders> <batch size> <max batches>
 
+import type { Sample } from '../../protocol/index.js';
 import { createSqliteStore } from './sqlite-store.js';
-import type { StoreSample } from './store.js';
 
 const [path, baseMs, appenders, batchSize, maxBatches] = process.argv.slice(2);
 if (path === undefined) throw new Error('usage: store-crash-child.ts <db path> <base ms> <appenders> <batch size> <max batches>');
@@ -14,7 +14,7 @@ const store = createSqliteStore({ path });
 const base = Number(baseMs);
 
 /** Batch `seq`: `size` (<= 10,000) samples over 10 series at base + seq s + i/10 ms, value = seq. */
-function crashBatch(seq: number, size: number): StoreSample[] {
+function crashBatch(seq: number, size: number): Sample[] {
   return Array.from({ length: size }, (_, i) => ({
     name: 'crash',
     labels: { s: String(i % 10) },

@@ -1,7 +1,7 @@
 // The node's local time-series store port: every sample every collector collects, kept for its
 // retention, queryable; `append` resolves only once the samples are on stable storage.
 
-import type { LabelMatcher, SeriesType } from '../../protocol/index.js';
+import type { LabelMatcher, Sample, SeriesType } from '../../protocol/index.js';
 
 /** Width of the aligned window one chunk covers unless a store is told otherwise; rollup resolutions divide it. */
 export const DEFAULT_CHUNK_SPAN_MS = 2 * 3_600_000;
@@ -13,17 +13,6 @@ export interface StoreSeries {
   readonly labels: Readonly<Record<string, string>>;
   readonly type: SeriesType;
   readonly unit: string;
-}
-
-export interface StoreSample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** ms since the Unix epoch. */
-  readonly time: number;
-  /** NaN is kept as NaN; null is not stored (a source that went away is simply silent). */
-  readonly value: number;
-  readonly type?: SeriesType;
-  readonly unit?: string;
 }
 
 export interface StorePoints {
@@ -66,7 +55,7 @@ export interface SampleStore {
    * Appends samples. Resolves once they are durable: committed with the WAL fsynced
    * (`synchronous=FULL`). Appends arriving close together share one commit (group commit).
    */
-  append(samples: readonly StoreSample[]): Promise<void>;
+  append(samples: readonly Sample[]): Promise<void>;
   /** Points of every series matching all matchers, within [startMs, endMs]. */
   query(matchers: readonly LabelMatcher[], startMs: number, endMs: number): Promise<StorePoints[]>;
   /**

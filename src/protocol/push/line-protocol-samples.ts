@@ -2,8 +2,8 @@
 // measurement itself), tags as labels, names cleaned to Prometheus' alphabet. Used by a node's `influx` collector and
 // by a scale-out hub's ingest tier (docs/collectors.md#influx).
 
+import type { Sample } from '../sample.js';
 import { type LineProtocolError, type Point, type Precision, timestampToMs } from './line-protocol.js';
-import type { PushedSample } from './pushed.js';
 
 const INVALID_NAME_CHARS = /[^a-zA-Z0-9_:]/g;
 const INVALID_LABEL_CHARS = /[^a-zA-Z0-9_]/g;
@@ -29,8 +29,8 @@ export function pointsToSamples(
   lines: readonly number[],
   precision: Precision,
   now: number,
-): { ok: true; samples: PushedSample[]; sampleLines: number[]; skippedStrings: number } | { ok: false; error: LineProtocolError } {
-  const samples: PushedSample[] = [];
+): { ok: true; samples: Sample[]; sampleLines: number[]; skippedStrings: number } | { ok: false; error: LineProtocolError } {
+  const samples: Sample[] = [];
   const sampleLines: number[] = [];
   let skippedStrings = 0;
   for (const [i, p] of points.entries()) {

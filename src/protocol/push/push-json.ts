@@ -3,7 +3,8 @@
 // here once for a node's collector and for a scale-out hub's ingest tier.
 
 import { EVENT_PRIORITIES, type EventPriority } from '../frames.js';
-import { isStorableTime, type PushedEvent, type PushedSample, PushShapeError } from './pushed.js';
+import type { Sample } from '../sample.js';
+import { isStorableTime, type PushedEvent, PushShapeError } from './pushed.js';
 import { findJsonProblem } from './strict-json.js';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -25,7 +26,7 @@ export interface DecodePushOptions {
 }
 
 export interface DecodedPush {
-  readonly samples: PushedSample[];
+  readonly samples: Sample[];
   /** `sampleElements[i]` is the index of the element `samples[i]` came from (0 for a single object). */
   readonly sampleElements: number[];
   readonly events: PushedEvent[];
@@ -41,7 +42,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function decodePushBody(body: unknown, options: DecodePushOptions): DecodedPush {
   const isArray = Array.isArray(body);
   const items: unknown[] = isArray ? body : [body];
-  const samples: PushedSample[] = [];
+  const samples: Sample[] = [];
   const sampleElements: number[] = [];
   const events: PushedEvent[] = [];
   items.forEach((item, i) => {

@@ -1,7 +1,8 @@
 // What a push (an `http_push` body, InfluxDB line protocol) turns into, wherever it is accepted: at a node's
 // collectors or straight at a scale-out hub's ingest tier (docs/collectors.md, docs/scale-out.md).
 
-import type { EventPriority, SeriesType } from '../frames.js';
+import type { EventPriority } from '../frames.js';
+import type { Sample } from '../sample.js';
 
 /**
  * The latest sample time a push may carry, ms since the epoch: 2^52 (the year 144,683), the node store's chunk codec
@@ -9,15 +10,8 @@ import type { EventPriority, SeriesType } from '../frames.js';
  */
 export const MAX_SAMPLE_TIME_MS = 2 ** 52;
 
-/** One pushed measurement; `time` is wall-clock ms. The agent's collector `Sample` has this shape. */
-export interface PushedSample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-  readonly time: number;
-  readonly type?: SeriesType;
-  readonly unit?: string;
-}
+/** One pushed measurement: the one sample shape. (An alias until the hub's queue modules import `Sample`.) */
+export type PushedSample = Sample;
 
 /** One pushed event; `payload` is the pushed object itself. The agent's `AgentEvent` has this shape. */
 export interface PushedEvent {
