@@ -2,14 +2,21 @@
 // the completeness ledger and the fleet registry, so all survive a hub restart. Implementations:
 // SqliteStorage (sqlite/, the default) and PostgresStorage (postgres/, for hubs of several processes); both pass storage.contract.ts.
 
-import type { DroppedRange, EventPriority, LabelMatcher, NodeStateName, RepairedRange, SeriesType } from '../../protocol/index.js';
+import type {
+  DroppedRange,
+  EventPriority,
+  LabelMatcher,
+  NodeStateName,
+  RepairedRange,
+  SeriesName,
+  SeriesType,
+} from '../../protocol/index.js';
 import type { BackfillRecord } from '../ledger/backfills.js';
 import type { NodeBacklog, NodeLedger } from '../ledger/completeness.js';
 import type { CoverageSpan } from '../ledger/coverage.js';
 
 /** What names a series: its metric name and labels; labels always include site, node and zone. */
-export interface SeriesIdentity {
-  readonly name: string;
+export interface SeriesIdentity extends SeriesName {
   /** Every label of the series, `site`, `node` and `zone` included; never `__name__`. */
   readonly labels: Readonly<Record<string, string>>;
   readonly unit: string;
