@@ -11,6 +11,7 @@ import { renderConfigRepoFiles } from './hub-config-repo.js';
 import { registerHubNodesCommands } from './hub-nodes.js';
 import type { CliIo } from './io.js';
 import { createCliLogger } from './logger.js';
+import { otelVariables } from './otel-env.js';
 import { stopOnSignals } from './signals.js';
 
 function counted(n: number, noun: string): string {
@@ -41,13 +42,17 @@ export function registerHub(program: Command, io: CliIo & PasswordIo): void {
     .option('--storage <url>', 'postgres://... : the hub stores in PostgreSQL (storage.url, FIELDMESH_STORAGE__URL)')
     .option('--queue <url>', 'nats://host:port[,...]: durable frames through NATS JetStream (queue.url, FIELDMESH_QUEUE__URL)')
     .option('--roles <roles>', 'what this process of a scale-out hub does: ingest, worker, api, comma-separated (roles)')
-    .action(async (opts: { config?: string; check?: boolean; storage?: string; queue?: string; roles?: string }) => {
-      // Flags win over the file and the variables: they are variables of the highest rank.
+    .option('--otlp-endpoint <url>', 'OpenTelemetry traces to this OTLP/HTTP collector (tracing.endpoint, OTEL_EXPORTER_OTLP_ENDPOINT)')
+    .action(async (opts: { config?: string; check?: boolean; storage?: string; queue?: string; roles?: string; otlpEndpoint?: string }) => {
+      // Flags win over the file and the variables: they are variables of the highest rank. OpenTelemetry's own
+      // variables rank below FIELDMESH_* ones.
       const env = {
+        ...otelVariables(process.env),
         ...process.env,
         ...(opts.storage === undefined ? {} : { FIELDMESH_STORAGE__URL: opts.storage }),
         ...(opts.queue === undefined ? {} : { FIELDMESH_QUEUE__URL: opts.queue }),
         ...(opts.roles === undefined ? {} : { FIELDMESH_ROLES: `[${opts.roles}]` }),
+        ...(opts.otlpEndpoint === undefined ? {} : { FIELDMESH_TRACING__ENDPOINT: opts.otlpEndpoint }),
       };
       const config = loadConfigFile(hubConfigSchema, opts.config ?? process.env.FIELDMESH_CONFIG, env);
       if (opts.check) {

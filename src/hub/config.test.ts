@@ -56,6 +56,7 @@ test('hub config: an empty file gives the documented defaults', () => {
     registration: { mode: 'open' },
     roles: ['ingest', 'worker', 'api'],
     leader: { lease: 10_000 },
+    tracing: { serviceName: 'fieldmesh-hub', sampleRatio: 1 },
     ingest: { tokens: [], maxBodyBytes: 1_048_576, defaultPriority: 'normal' },
     zones: [],
   });

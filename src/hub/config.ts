@@ -296,6 +296,20 @@ export const hubConfigSchema = z
       .default(['ingest', 'worker', 'api']),
     /** The lease through which one api process of a scale-out hub is the leader (PostgreSQL). */
     leader: z.strictObject({ lease: durationMs('10s') }).prefault({} as never),
+    /**
+     * OpenTelemetry traces of each frame and push through ingest, stream, worker and store (docs/tracing.md). Off until
+     * `endpoint` is set (`--otlp-endpoint`, OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).
+     */
+    tracing: z
+      .strictObject({
+        /** OTLP/HTTP URL of a collector (`http://collector:4318`; a URL without a path gets `/v1/traces`). */
+        endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+        /** The resource's `service.name` (OTEL_SERVICE_NAME); every process adds `fieldmesh.role`, its roles. */
+        serviceName: z.string().min(1).default('fieldmesh-hub'),
+        /** Share of the traces this process starts that are recorded, 0 to 1 (OTEL_TRACES_SAMPLER_ARG); parent-based. */
+        sampleRatio: z.number().min(0).max(1).default(1),
+      })
+      .prefault({} as never),
     /** Where the hub keeps its boot counter (hub-state.json). */
     dataDir: z.string().default('./fieldmesh-data'),
   })

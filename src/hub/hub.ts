@@ -67,6 +67,7 @@ import { type Leadership, soleLeadership } from './scale-out/leadership.js';
 import { createScaleOut } from './scale-out/scale-out.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { EventInput, HubStorage } from './storage/storage.js';
+import type { HubTracing } from './tracing/hub-tracing.js';
 import { createHubZones } from './zones/hub-zones.js';
 import { ZoneMonitor } from './zones/zone-monitor.js';
 
@@ -105,6 +106,8 @@ export interface HubOverrides {
   readonly leadership?: Leadership;
   /** Called when a scale-out leader lost its lease (the command line exits, and systemd starts it again as a follower). */
   readonly onLeadershipLost?: (reason: string) => void;
+  /** Traces of frames and pushes through ingest, stream, worker and store (docs/tracing.md; default: none). */
+  readonly tracing?: HubTracing;
 }
 
 export interface HubStartOptions {
@@ -185,6 +188,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const prefix = assertTopicPrefix(config.topicPrefix);
   // docs/scale-out.md: with a queue, durable frames go through NATS JetStream to workers, and api processes contend.
   const queueConfig = config.queue;
+  /** docs/tracing.md: undefined while tracing is off (nothing traced, nothing paid). */
+  const tracing = overrides.tracing;
   /** Without a queue the hub does everything; with one, `roles` says whether this process serves the fleet state and API. */
   const api = queueConfig === undefined || config.roles.includes('api');
   if (queueConfig !== undefined && (overrides.leadership === undefined || overrides.storage === undefined))
@@ -537,6 +542,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         clock,
         logger,
         registry: metrics.registry,
+        tracing,
       }),
     );
 
@@ -589,6 +595,12 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     logger,
     metrics,
     counters,
+    tracing: tracing && {
+      tracing,
+      dbSystem: config.storage.url === undefined ? 'sqlite' : 'postgresql',
+      ackSystem: 'mqtt',
+      ackDestination: (site, node) => commandTopic(prefix, site, node, 'ack'),
+    },
     sendAck: async (site, node, lane, firstSeq, lastSeq) => {
       if (transport === undefined) throw new FieldmeshError('FM_TRANSPORT_UNAVAILABLE', 'no broker link');
       await transport.publish(commandTopic(prefix, site, node, 'ack'), encodeAck({ lane, firstSeq, lastSeq }), { qos: 1 });
@@ -619,6 +631,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     registrations,
     liveIngest,
     durable: queueConfig === undefined ? { ingest: durableIngest, writes } : undefined,
+    tracing,
     backlogs,
     nodeCommands,
     zoneMonitor,
@@ -639,6 +652,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
           counters,
           transport: () => transport,
           onEventStored: eventStored,
+          tracing,
           ingestTransport: () => mqttLink(`${config.mqtt.clientId}-ingest-${processSuffix}`),
         });
 

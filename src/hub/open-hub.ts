@@ -1,7 +1,7 @@
 // Opens a hub as hub.yaml describes it: the embedded hub (SQLite) as createHub builds it, or, with `storage.url`, all
 // its stores in PostgreSQL (history and events, users and sessions, alerts and silences, registrations) on one pool,
 // and, with `queue`, the leader lease of a scale-out hub that fences the leader's writes (docs/scale-out.md). The
-// PostgreSQL driver is loaded only here, and only then.
+// PostgreSQL driver is loaded only here, and only then; so is the OpenTelemetry SDK, with `tracing.endpoint`.
 
 import type { PoolClient } from 'pg';
 import { describeError, silentLogger } from '../kit/index.js';
@@ -17,6 +17,33 @@ const LEADER_LEASE = 'hub-leader';
 const STORE_POOL_SIZE = 8;
 
 export async function openHub(config: HubConfig, overrides: HubOverrides = {}): Promise<Hub> {
+  // docs/tracing.md: the OpenTelemetry SDK is loaded only with `tracing.endpoint`; flushed and shut down at stop.
+  const endpoint = config.tracing.endpoint;
+  if (endpoint === undefined || overrides.tracing !== undefined) return openStores(config, overrides);
+  const { startOtlpTracing } = await import('./tracing/otlp-tracing.js');
+  const provider = startOtlpTracing({ ...config.tracing, endpoint, roles: config.roles });
+  let hub: Hub;
+  try {
+    hub = await openStores(config, { ...overrides, tracing: provider.tracing });
+  } catch (err) {
+    await provider.shutdown().catch(() => {});
+    throw err;
+  }
+  const { stop } = hub;
+  return Object.assign(hub, {
+    async stop() {
+      await stop();
+      // The spans of the last frames go out before the process ends; a collector away costs them, nothing else.
+      await provider
+        .shutdown()
+        .catch((err: unknown) =>
+          (overrides.logger ?? silentLogger).warn({ err: describeError(err) }, 'tracing: the last spans were not exported'),
+        );
+    },
+  });
+}
+
+async function openStores(config: HubConfig, overrides: HubOverrides): Promise<Hub> {
   const url = config.storage.url;
   if (url === undefined) return createHub(config, overrides);
   const { openPool } = await import('./storage/postgres/pool.js');

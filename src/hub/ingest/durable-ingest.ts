@@ -9,6 +9,16 @@ import type { BackfillRecord } from '../ledger/backfills.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
 import { type CoverageSpan, ledgerSeries } from '../ledger/coverage.js';
 import type { EventInput, HubStorage, SampleInput } from '../storage/storage.js';
+import {
+  ATTR,
+  type DbSystem,
+  dbAttributes,
+  type HubTracing,
+  inSpan,
+  type MessagingSystem,
+  SpanKind,
+  type TraceContext,
+} from '../tracing/hub-tracing.js';
 
 /** Publishes an ack frame to a node; resolves once it went out, rejects when it could not (the node resends). */
 export type AckSender = (site: string, node: string, lane: AckLane, firstSeq: number, lastSeq: number) => Promise<void>;
@@ -31,6 +41,14 @@ export interface DurableIngestOptions {
   readonly onDropped?: (site: string, node: string, fresh: readonly DroppedRange[]) => void;
   /** An event stored for the first time (a resend absorbed by dedup is not reported). */
   readonly onEventStored?: (event: EventInput) => void;
+  /** The spans of the store write and of the ack (docs/tracing.md): the tracer, the database, how acks travel. */
+  readonly tracing?: {
+    readonly tracing: HubTracing;
+    readonly dbSystem: DbSystem;
+    readonly ackSystem: MessagingSystem;
+    /** The MQTT topic or NATS subject an ack goes to. */
+    readonly ackDestination: (site: string, node: string) => string;
+  };
 }
 
 /** The backlog a history frame reports, as of hub time `now`. */
@@ -71,13 +89,13 @@ export class DurableIngest {
    * range, then records the ledger (backlog, drops, coverage, repairs). Rejects when the samples were not stored
    * (nothing acknowledged); a ledger failure after the ack is counted and logged, never a withheld ack.
    */
-  async history(site: string, node: string, frame: HistoryFrame, receivedAt = this.o.clock.now()): Promise<void> {
+  async history(site: string, node: string, frame: HistoryFrame, receivedAt = this.o.clock.now(), trace?: TraceContext): Promise<void> {
     const batch = historySamples(site, node, frame);
-    const n = batch.length > 0 ? await this.o.storage.appendSamples(batch) : 0;
+    const n = batch.length > 0 ? await this.stored(trace, 'samples', batch.length, () => this.o.storage.appendSamples(batch)) : 0;
     this.o.counters.historySamplesStored += n;
     this.o.metrics.samplesStored.inc(n);
     this.o.metrics.historySamplesStored.inc(n);
-    await this.ack(site, node, 'samples', frame.firstSeq, frame.lastSeq);
+    await this.ack(site, node, 'samples', frame.firstSeq, frame.lastSeq, trace);
     try {
       await this.ledger(site, node, frame, receivedAt);
     } catch (err) {
@@ -87,15 +105,32 @@ export class DurableIngest {
   }
 
   /** Commits an event (deduplicated by node and event id), then acknowledges its outbox seq. [FM-DURABLE-1] */
-  async event(site: string, node: string, frame: EventFrame, receivedAt = this.o.clock.now()): Promise<void> {
+  async event(site: string, node: string, frame: EventFrame, receivedAt = this.o.clock.now(), trace?: TraceContext): Promise<void> {
     const event = eventOfFrame(site, node, frame, receivedAt);
-    const n = await this.o.storage.appendEvents([event]);
+    const n = await this.stored(trace, 'events', 1, () => this.o.storage.appendEvents([event]));
     if (n > 0) {
       this.o.counters.eventsStored += n;
       this.o.metrics.eventsStored.inc({ priority: frame.priority }, n);
       this.o.onEventStored?.(event);
     }
-    await this.ack(site, node, 'events', frame.seq, frame.seq);
+    await this.ack(site, node, 'events', frame.seq, frame.seq, trace);
+  }
+
+  /** A storage write, in a span of the frame's trace when it has one (docs/tracing.md). */
+  private stored(
+    trace: TraceContext | undefined,
+    table: 'samples' | 'events',
+    rows: number,
+    write: () => Promise<number>,
+  ): Promise<number> {
+    const t = this.o.tracing;
+    if (t === undefined || trace === undefined) return write();
+    const attributes = { ...dbAttributes(t.dbSystem, 'INSERT', table), [table === 'samples' ? ATTR.samples : ATTR.events]: rows };
+    return inSpan(t.tracing, `INSERT ${table}`, SpanKind.CLIENT, attributes, trace, async (span) => {
+      const n = await write();
+      span.setAttribute('db.response.returned_rows', n);
+      return n;
+    });
   }
 
   /** The ledger [decision 0001 "Completeness"]: what the node still holds, what it dropped, what we hold. */
@@ -122,9 +157,25 @@ export class DurableIngest {
   }
 
   /** A lost ack costs a resend, which storage absorbs: logged, never counted as a storage error. */
-  private async ack(site: string, node: string, lane: AckLane, firstSeq: number, lastSeq: number): Promise<void> {
+  private async ack(site: string, node: string, lane: AckLane, firstSeq: number, lastSeq: number, trace?: TraceContext): Promise<void> {
     try {
-      await this.o.sendAck(site, node, lane, firstSeq, lastSeq);
+      const t = this.o.tracing;
+      if (t === undefined || trace === undefined) await this.o.sendAck(site, node, lane, firstSeq, lastSeq);
+      else {
+        const attributes = {
+          [ATTR.messagingSystem]: t.ackSystem,
+          [ATTR.operationType]: 'send',
+          [ATTR.destination]: t.ackDestination(site, node),
+          [ATTR.site]: site,
+          [ATTR.node]: node,
+          [ATTR.lane]: lane,
+          [ATTR.seqFrom]: firstSeq,
+          [ATTR.seqTo]: lastSeq,
+        };
+        await inSpan(t.tracing, 'send ack', SpanKind.PRODUCER, attributes, trace, () =>
+          this.o.sendAck(site, node, lane, firstSeq, lastSeq),
+        );
+      }
       this.o.counters.acksSent++;
       this.o.metrics.acksSent.inc({ lane });
     } catch (err) {

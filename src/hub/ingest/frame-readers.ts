@@ -20,6 +20,7 @@ import type { HubCounters, HubMetrics } from '../hub-metrics.js';
 import type { NodeBacklog } from '../ledger/completeness.js';
 import type { NodeCommandsService } from '../node-commands.js';
 import type { RegistrationGate } from '../registration/index.js';
+import { endWhenSettled, type HubTracing, startReceiveSpan } from '../tracing/hub-tracing.js';
 import type { ZoneMonitor } from '../zones/zone-monitor.js';
 import { backlogOfFrame, type DurableIngest } from './durable-ingest.js';
 import type { LiveIngest } from './live-ingest.js';
@@ -42,6 +43,8 @@ export interface FrameReadersOptions {
   readonly zoneMonitor: ZoneMonitor;
   /** The online signer; undefined without hub.yaml `pki`. */
   readonly certificates: () => CertificateSigner | undefined;
+  /** A `receive` span per durable frame of the embedded hub, parent of its store and ack (docs/tracing.md). */
+  readonly tracing?: HubTracing;
 }
 
 export interface FrameReaders {
@@ -86,17 +89,26 @@ export function createFrameReaders(o: FrameReadersOptions): FrameReaders {
     // Every event on its own channel is stored and acknowledged, whatever the fleet state made of the frame (unknown
     // node, old session): events need no alias table and are never dropped. With a queue, the workers store them.
     const durable = o.durable;
-    if (frame.type === 'event' && durable !== undefined)
-      durable.writes.enqueue('event', () => durable.ingest.event(topic.site, topic.node, frame, receivedAt));
+    if (frame.type === 'event' && durable !== undefined) {
+      const rx = o.tracing && startReceiveSpan(o.tracing, message.topic, topic.site, topic.node, frame);
+      durable.writes.enqueue('event', () => {
+        const stored = durable.ingest.event(topic.site, topic.node, frame, receivedAt, rx?.context);
+        return rx === undefined ? stored : endWhenSettled(rx.span, stored);
+      });
+    }
   }
 
   /** Durable ingest of the embedded hub: a history frame stored, then acknowledged. [FM-DURABLE-3] */
-  function ingestHistory(frame: HistoryFrame, { topic }: RouteContext<'history'>): void {
+  function ingestHistory(frame: HistoryFrame, { topic, message }: RouteContext<'history'>): void {
     const durable = o.durable;
     if (durable === undefined || !admitted(topic, frame)) return;
     const receivedAt = clock.now();
     o.backlogs.set(nodeKey(topic.site, topic.node), { site: topic.site, node: topic.node, ...backlogOfFrame(frame, receivedAt) });
-    durable.writes.enqueue('history batch', () => durable.ingest.history(topic.site, topic.node, frame, receivedAt));
+    const rx = o.tracing && startReceiveSpan(o.tracing, message.topic, topic.site, topic.node, frame);
+    durable.writes.enqueue('history batch', () => {
+      const stored = durable.ingest.history(topic.site, topic.node, frame, receivedAt, rx?.context);
+      return rx === undefined ? stored : endWhenSettled(rx.span, stored);
+    });
   }
 
   return {

@@ -12,9 +12,18 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { FieldmeshError, type Logger, silentLogger } from '../../kit/index.js';
 import { MAX_FRAME_BYTES } from '../../protocol/index.js';
+import {
+  ATTR,
+  endWhenSettled,
+  type HubTracing,
+  injectIntoHeaders,
+  SpanKind,
+  startSpan,
+  type TraceContext,
+} from '../tracing/hub-tracing.js';
 import type { QueueMetrics } from './queue-metrics.js';
 import { assertSubjectPrefix, frameSubject, type StreamChannel, streamSubjects } from './subjects.js';
 
@@ -60,6 +69,8 @@ export interface FrameStreamOptions {
   readonly appendTimeoutMs?: number;
   readonly metrics?: QueueMetrics;
   readonly logger?: Logger;
+  /** The `send` span of an append, its context written into the message's headers (docs/tracing.md). */
+  readonly tracing?: HubTracing;
 }
 
 export const DEFAULT_STREAM_NAME = 'FIELDMESH_FRAMES';
@@ -77,9 +88,10 @@ export interface FrameStream {
   /**
    * Appends a frame; resolves once JetStream stored it (or knew it already: `duplicate`). Rejects with
    * FM_QUEUE_UNAVAILABLE when it did not confirm within the timeout (NATS down, the stream full or without a leader):
-   * nothing is acknowledged to the node, which resends.
+   * nothing is acknowledged to the node, which resends. With `trace` (the frame's `receive` span, a push's request
+   * span), the append is a `send` span of that trace, whose context the message carries in its headers.
    */
-  append(message: FrameMessage, msgId: string | undefined): Promise<AppendResult>;
+  append(message: FrameMessage, msgId: string | undefined, trace?: TraceContext): Promise<AppendResult>;
   info(): Promise<StreamInfo>;
   /**
    * Whether the stream still holds the message at `seq`. In a work queue a message leaves when a worker acknowledged
@@ -142,21 +154,34 @@ export function createFrameStream(options: FrameStreamOptions): FrameStream {
       return info;
     },
 
-    async append(message, msgId) {
+    async append(message, msgId, trace) {
       const subject = frameSubject(subjectPrefix, message.site, message.node, message.channel);
       const h = headers();
       h.set(TOPIC_HEADER, message.topic);
       h.set(RECEIVED_AT_HEADER, String(message.receivedAt));
-      const started = performance.now();
-      try {
-        const ack = await js.publish(subject, message.payload, { headers: h, timeout, ...(msgId === undefined ? {} : { msgID: msgId }) });
-        options.metrics?.appendSeconds.observe((performance.now() - started) / 1000);
-        options.metrics?.appends.inc({ channel: message.channel, outcome: ack.duplicate ? 'duplicate' : 'stored' });
-        return { seq: ack.seq, duplicate: ack.duplicate };
-      } catch (err) {
-        options.metrics?.appends.inc({ channel: message.channel, outcome: 'failed' });
-        throw new FieldmeshError('FM_QUEUE_UNAVAILABLE', `JetStream did not store ${subject} (${msgId ?? 'no id'})`, { cause: err });
+      const tracing = options.tracing;
+      if (trace !== undefined && tracing !== undefined) {
+        const send = startSpan(
+          tracing,
+          `send ${name}`,
+          SpanKind.PRODUCER,
+          {
+            [ATTR.messagingSystem]: 'nats',
+            [ATTR.operationType]: 'send',
+            [ATTR.operationName]: 'publish',
+            [ATTR.destination]: subject,
+            ...(msgId === undefined ? {} : { [ATTR.messageId]: msgId }),
+          },
+          trace,
+        );
+        injectIntoHeaders(tracing, send.context, h);
+        const appended = publish(subject, message, msgId, h).then((result) => {
+          send.span.setAttributes({ [ATTR.streamSeq]: result.seq, [ATTR.duplicate]: result.duplicate });
+          return result;
+        });
+        return endWhenSettled(send.span, appended);
       }
+      return publish(subject, message, msgId, h);
     },
 
     async info() {
@@ -167,4 +192,17 @@ export function createFrameStream(options: FrameStreamOptions): FrameStream {
       return (await (await jsm()).streams.getMessage(name, { seq })) !== null;
     },
   };
+
+  async function publish(subject: string, message: FrameMessage, msgId: string | undefined, h: MsgHdrs): Promise<AppendResult> {
+    const started = performance.now();
+    try {
+      const ack = await js.publish(subject, message.payload, { headers: h, timeout, ...(msgId === undefined ? {} : { msgID: msgId }) });
+      options.metrics?.appendSeconds.observe((performance.now() - started) / 1000);
+      options.metrics?.appends.inc({ channel: message.channel, outcome: ack.duplicate ? 'duplicate' : 'stored' });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      options.metrics?.appends.inc({ channel: message.channel, outcome: 'failed' });
+      throw new FieldmeshError('FM_QUEUE_UNAVAILABLE', `JetStream did not store ${subject} (${msgId ?? 'no id'})`, { cause: err });
+    }
+  }
 }

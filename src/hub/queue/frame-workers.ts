@@ -14,6 +14,16 @@ import {
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
 import { describeError, type Logger, silentLogger } from '../../kit/index.js';
+import {
+  ATTR,
+  endWhenSettled,
+  extractFromHeaders,
+  type HubTracing,
+  recordError,
+  SpanKind,
+  startSpan,
+  type TraceContext,
+} from '../tracing/hub-tracing.js';
 import { DEFAULT_STREAM_NAME, type FrameMessage, RECEIVED_AT_HEADER, TOPIC_HEADER } from './frame-stream.js';
 import type { QueueMetrics, QueueState } from './queue-metrics.js';
 import { assertSubjectPrefix, DEFAULT_SUBJECT_PREFIX, parseFrameSubject } from './subjects.js';
@@ -24,6 +34,8 @@ export interface WorkerMessage extends FrameMessage {
   readonly seq: number;
   /** 1 on the first delivery; more after a worker failed, stopped or timed out on it. */
   readonly deliveries: number;
+  /** The message's `process` span, parent of the handler's spans (docs/tracing.md); undefined while tracing is off. */
+  readonly trace?: TraceContext;
 }
 
 /** Stores the frame (and sends its ack); rejects when it could not, and the message comes back later. */
@@ -54,6 +66,8 @@ export interface FrameWorkerOptions extends FrameConsumerSettings {
   readonly pullExpiresMs?: number;
   readonly metrics?: QueueMetrics;
   readonly logger?: Logger;
+  /** A `process` span per message, its parent the `send` span the message's headers carry (docs/tracing.md). */
+  readonly tracing?: HubTracing;
 }
 
 export interface FrameWorker {
@@ -132,7 +146,7 @@ export function createFrameWorker(options: FrameWorkerOptions): FrameWorker {
   /** Woken when a handler finishes (a slot is free) or the worker stops. */
   let wake: (() => void) | undefined;
 
-  function toMessage(m: JsMsg): WorkerMessage | undefined {
+  function toMessage(m: JsMsg, trace: TraceContext | undefined): WorkerMessage | undefined {
     const at = parseFrameSubject(prefix, m.subject);
     if (at === undefined) return undefined;
     const receivedAt = Number(m.headers?.get(RECEIVED_AT_HEADER));
@@ -143,11 +157,37 @@ export function createFrameWorker(options: FrameWorkerOptions): FrameWorker {
       receivedAt: Number.isFinite(receivedAt) && receivedAt > 0 ? receivedAt : Math.floor(m.info.timestampNanos / 1e6),
       seq: m.seq,
       deliveries: m.info.deliveryCount,
+      ...(trace === undefined ? {} : { trace }),
     };
   }
 
-  async function handle(m: JsMsg): Promise<void> {
-    const message = toMessage(m);
+  /** Handles a message in its `process` span when tracing is on. */
+  function handleTraced(m: JsMsg): Promise<void> {
+    const tracing = options.tracing;
+    if (tracing === undefined) return handle(m, undefined);
+    const processing = startSpan(
+      tracing,
+      `process ${stream}`,
+      SpanKind.CONSUMER,
+      {
+        [ATTR.messagingSystem]: 'nats',
+        [ATTR.operationType]: 'process',
+        [ATTR.operationName]: 'process',
+        [ATTR.destination]: m.subject,
+        [ATTR.consumerGroup]: consumerName,
+        [ATTR.deliveryCount]: m.info.deliveryCount,
+        [ATTR.streamSeq]: m.seq,
+      },
+      extractFromHeaders(tracing, m.headers),
+    );
+    return endWhenSettled(
+      processing.span,
+      handle(m, processing.context, (err) => recordError(processing.span, err)),
+    );
+  }
+
+  async function handle(m: JsMsg, trace: TraceContext | undefined, failed?: (err: unknown) => void): Promise<void> {
+    const message = toMessage(m, trace);
     if (message === undefined) {
       // Nothing of ours can handle it however often it comes back: given up at once, and said where it is.
       metrics?.deadLetters.inc({ reason: 'invalid-subject' });
@@ -160,6 +200,7 @@ export function createFrameWorker(options: FrameWorkerOptions): FrameWorker {
     try {
       await options.handler(message);
     } catch (err) {
+      failed?.(err);
       // The last delivery's nak lets the server give it up (MAX_DELIVERIES advisory, counted below); the message
       // stays in the stream, readable by its sequence, until max age.
       const last = deliveries >= (options.maxDeliver ?? DEFAULT_MAX_DELIVER);
@@ -182,7 +223,7 @@ export function createFrameWorker(options: FrameWorkerOptions): FrameWorker {
 
   function dispatch(m: JsMsg): void {
     inFlight++;
-    const done = handle(m)
+    const done = handleTraced(m)
       .catch((err: unknown) => logger.error({ seq: m.seq, err: describeError(err) }, 'worker failed on a message'))
       .finally(() => {
         inFlight--;

@@ -26,6 +26,7 @@ import {
   parsePushJson,
   pointsToSamples,
 } from '../../protocol/push/index.js';
+import { extractFromHttpHeaders, type HubTracing, recordError, SpanKind, type StartedSpan, startSpan } from '../tracing/hub-tracing.js';
 import type { FrameStream } from './frame-stream.js';
 import { encodePushMessage, pushMessage, pushMessageId } from './push-message.js';
 
@@ -51,6 +52,8 @@ export interface PushIngestOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** A server span per request (an incoming `traceparent` honoured), parent of the append's (docs/tracing.md). */
+  readonly tracing?: HubTracing | undefined;
 }
 
 type PushApi = 'events' | 'influx';
@@ -74,6 +77,8 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
     labelNames: ['api', 'outcome'],
     registers: [o.registry],
   });
+  /** Each request's server span while tracing is on. */
+  const spans = new WeakMap<FastifyRequest, StartedSpan>();
   const pushedSamples = new Counter({
     name: 'fieldmesh_queue_pushed_samples_total',
     help: 'Samples in pushes the ingest tier appended to the stream (duplicates not counted)',
@@ -143,6 +148,7 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
           receivedAt: o.clock.now(),
         },
         pushMessageId(token.site, node, message, key),
+        spans.get(req)?.context,
       );
       accepted.inc({ api, outcome: duplicate ? 'duplicate' : 'stored' });
       if (!duplicate) pushedSamples.inc({ api }, samples.length);
@@ -162,6 +168,25 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
     const rejectOf = (api: PushApi) => (reason: PushRefusalReason) => refused.inc({ api, reason });
     const apiOf = (req: FastifyRequest): PushApi => (req.url.startsWith('/events') ? 'events' : 'influx');
     acceptRawBodies(app, o.maxBodyBytes, 'FM_PUSH_INVALID', (reason) => refused.inc({ api: 'any', reason }));
+    const tracing = o.tracing;
+    if (tracing !== undefined) {
+      // First of the hooks, so a refused request (401, 413) has its span too.
+      app.addHook('onRequest', async (req) => {
+        const path = req.url.split('?')[0] ?? req.url;
+        const attributes = { 'http.request.method': req.method, 'url.path': path, 'http.route': path, 'url.scheme': req.protocol };
+        spans.set(
+          req,
+          startSpan(tracing, `${req.method} ${path}`, SpanKind.SERVER, attributes, extractFromHttpHeaders(tracing, req.headers)),
+        );
+      });
+      app.addHook('onResponse', async (req, reply) => {
+        const started = spans.get(req);
+        if (started === undefined) return;
+        started.span.setAttribute('http.response.status_code', reply.statusCode);
+        if (reply.statusCode >= 500) recordError(started.span, new Error(`answered ${reply.statusCode}`));
+        started.span.end();
+      });
+    }
     app.decorateRequest('pushToken', null);
     app.addHook('onRequest', async (req, reply) => {
       const token = tokenOf(req);

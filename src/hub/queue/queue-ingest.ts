@@ -15,6 +15,7 @@ import {
   parseTopic,
 } from '../../protocol/index.js';
 import type { Subscription, Transport, TransportMessage } from '../../transport/index.js';
+import { endWhenSettled, type HubTracing, startReceiveSpan } from '../tracing/hub-tracing.js';
 import type { FrameStream } from './frame-stream.js';
 import type { QueueMetrics, RefuseReason } from './queue-metrics.js';
 import { ackSubscription, frameMessageId, parseAckSubject, QUEUE_CHANNELS } from './subjects.js';
@@ -37,6 +38,8 @@ export interface QueueIngestOptions {
   readonly clock?: Clock;
   readonly metrics?: QueueMetrics;
   readonly logger?: Logger;
+  /** A `receive` span per frame, parent of its append's `send` span (docs/tracing.md). */
+  readonly tracing?: HubTracing;
 }
 
 export interface QueueIngest {
@@ -95,11 +98,17 @@ export function createQueueIngest(options: QueueIngestOptions): QueueIngest {
       return;
     }
     const { site, node, channel } = topic;
-    const appended = stream
-      .append({ site, node, channel, topic: message.topic, payload: message.payload, receivedAt }, frameMessageId(site, node, frame))
+    const rx = options.tracing && startReceiveSpan(options.tracing, message.topic, site, node, frame);
+    const appending = stream
+      .append(
+        { site, node, channel, topic: message.topic, payload: message.payload, receivedAt },
+        frameMessageId(site, node, frame),
+        rx?.context,
+      )
       .then(async ({ seq, duplicate }) => {
         if (duplicate && !(await stream.holds(seq))) await ackAgain(site, node, frame);
-      })
+      });
+    const appended = (rx === undefined ? appending : endWhenSettled(rx.span, appending))
       .catch((err: unknown) => logger.debug({ topic: message.topic, err: describeError(err) }, 'frame not appended; the node resends'))
       .finally(() => appends.delete(appended));
     appends.add(appended);

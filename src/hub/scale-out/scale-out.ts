@@ -22,6 +22,7 @@ import {
   queueStateReader,
 } from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
+import type { HubTracing } from '../tracing/hub-tracing.js';
 import { decodeStoredEvent, storedEventSubject } from './notifications.js';
 import { createWorkerRole, type WorkerRole } from './worker-role.js';
 
@@ -41,6 +42,8 @@ export interface ScaleOutOptions {
   readonly connection?: NatsConnection;
   /** The ingest role's own MQTT link (its subscriptions are the durable channels only); made when the role starts. */
   readonly ingestTransport: () => Transport;
+  /** Spans of each frame through ingest, stream and worker (docs/tracing.md); undefined while tracing is off. */
+  readonly tracing?: HubTracing | undefined;
 }
 
 export interface ScaleOut {
@@ -104,6 +107,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
           duplicateWindowMs: o.queue.duplicateWindow,
           metrics: queueMetrics,
           logger,
+          tracing: o.tracing,
         });
         await stream.ensure();
         frameStream = stream;
@@ -118,6 +122,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
             clock: o.clock,
             metrics: queueMetrics,
             logger,
+            tracing: o.tracing,
           });
           ingest.start();
           ingestTransport.start();
@@ -135,6 +140,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
           metrics: o.metrics,
           queueMetrics,
           counters: o.counters,
+          tracing: o.tracing,
           onUndecodable: (message, reason) =>
             logger.error({ site: message.site, node: message.node, seq: message.seq, reason }, 'stream message does not decode: dropped'),
         });

@@ -10,6 +10,7 @@ import type { HubCounters } from '../hub-metrics.js';
 import { DurableIngest, type DurableIngestMetrics } from '../ingest/index.js';
 import { newBackfillRecord } from '../ledger/backfill-scheduler.js';
 import {
+  ackSubject,
   createFrameWorker,
   createQueueAckSender,
   decodePushMessage,
@@ -20,6 +21,7 @@ import {
   type WorkerMessage,
 } from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
+import { ATTR, dbAttributes, type HubTracing, inSpan, SpanKind, type TraceContext } from '../tracing/hub-tracing.js';
 import { encodeStoredEvent, storedEventSubject } from './notifications.js';
 
 export interface WorkerRoleOptions {
@@ -34,6 +36,8 @@ export interface WorkerRoleOptions {
   readonly counters: HubCounters;
   /** Refusals of frames that do not decode (the ingest tier checked them: only a corrupt stream gets here). */
   readonly onUndecodable: (message: WorkerMessage, reason: string) => void;
+  /** Spans of each message's store writes and ack, in the trace its headers carry (docs/tracing.md). */
+  readonly tracing?: HubTracing;
 }
 
 export interface WorkerRole {
@@ -65,18 +69,36 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
     },
     // The api processes' live feed, zone monitor and configuration repository hear of stored events.
     onEventStored: (event: EventInput) => nc.publish(storedEventSubject(queue.subjectPrefix), encodeStoredEvent(event)),
+    tracing: o.tracing && {
+      tracing: o.tracing,
+      dbSystem: 'postgresql',
+      ackSystem: 'nats',
+      ackDestination: (site, node) => ackSubject(queue.subjectPrefix, site, node),
+    },
   });
+
+  /** A push's storage write, in a span of its trace when tracing is on. */
+  function stored(
+    trace: TraceContext | undefined,
+    table: 'samples' | 'events',
+    rows: number,
+    write: () => Promise<number>,
+  ): Promise<number> {
+    if (o.tracing === undefined || trace === undefined) return write();
+    const attributes = { ...dbAttributes('postgresql', 'INSERT', table), [table === 'samples' ? ATTR.samples : ATTR.events]: rows };
+    return inSpan(o.tracing, `INSERT ${table}`, SpanKind.CLIENT, attributes, trace, write);
+  }
 
   /** [FM-QUEUE-4] A push the ingest tier took over HTTP: its samples and events stored; no node to acknowledge. */
   async function storePush(message: WorkerMessage): Promise<void> {
     const decoded = decodePushMessage(message.payload);
     if (!decoded.ok) return o.onUndecodable(message, decoded.reason);
     const samples = pushSamples(message.site, message.node, decoded.message);
-    const n = samples.length > 0 ? await storage.appendSamples(samples) : 0;
+    const n = samples.length > 0 ? await stored(message.trace, 'samples', samples.length, () => storage.appendSamples(samples)) : 0;
     o.metrics.samplesStored.inc(n);
     for (const event of pushEvents(message.site, message.node, decoded.message, message.receivedAt)) {
       // One at a time: each event stored for the first time (a resend is absorbed by its id) goes to the live feed.
-      if ((await storage.appendEvents([event])) === 0) continue;
+      if ((await stored(message.trace, 'events', 1, () => storage.appendEvents([event]))) === 0) continue;
       o.counters.eventsStored++;
       o.metrics.eventsStored.inc({ priority: event.priority });
       nc.publish(storedEventSubject(queue.subjectPrefix), encodeStoredEvent(event));
@@ -92,9 +114,9 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
     }
     const frame = decoded.frame;
     if (frame.type === 'history' && message.channel === 'history')
-      await durable.history(message.site, message.node, frame, message.receivedAt);
+      await durable.history(message.site, message.node, frame, message.receivedAt, message.trace);
     else if (frame.type === 'event' && message.channel === 'event')
-      await durable.event(message.site, message.node, frame, message.receivedAt);
+      await durable.event(message.site, message.node, frame, message.receivedAt, message.trace);
     else o.onUndecodable(message, `a ${frame.type} frame on the ${message.channel} channel`);
   }
 
@@ -108,6 +130,7 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
         subjectPrefix: queue.subjectPrefix,
         metrics: o.queueMetrics,
         logger,
+        ...(o.tracing === undefined ? {} : { tracing: o.tracing }),
       }),
     );
   }
