@@ -29,7 +29,7 @@ import {
 } from '../protocol/index.js';
 import { createMqttTransport, type Transport, type Will } from '../transport/index.js';
 import { ActionEngine, BirthWatch, CommandEngine, createHubActionPorts, createHubCommandPorts, type PingResult } from './actions/index.js';
-import type { AlertEngine } from './alerts/alert-engine.js';
+import { ALERT_STORE_SYNC_INTERVAL_MS, type AlertEngine } from './alerts/alert-engine.js';
 import type { AlertStore } from './alerts/alert-store.js';
 import { createAlertEngine } from './alerts/create-alert-engine.js';
 import { createAlertSeriesSource, type FleetView } from './alerts/fleet-series.js';
@@ -320,6 +320,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
         // firing changes its targets' views (inhibited) without changing their state.
         onEvent: () => queueConsoleRefresh(),
         ...(overrides.alertStore === undefined ? {} : { store: overrides.alertStore }),
+        // docs/scale-out.md: the api processes share the alert store; each reads what the others wrote.
+        ...(queueConfig === undefined ? {} : { syncIntervalMs: ALERT_STORE_SYNC_INTERVAL_MS }),
       })
     : undefined;
   // docs/alerts.md "Recording rules": the leader's, their results written through the leader's (fenced) storage.
@@ -866,6 +868,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       // After the fleet registry is restored and the URL known: alerts link to it.
       startComplete = true;
       if (leadership.epoch !== undefined) await alerts?.start();
+      // An api process that does not lead lists the leader's alerts from the shared store (until it leads).
+      else if (api) await alerts?.follow();
       if (leadership.epoch !== undefined) recordingRules?.start();
       logger.info({ epoch: leadership.epoch, httpUrl, nodes: fleet.size, roles: config.roles }, 'hub started');
       return { httpUrl };

@@ -2,7 +2,10 @@
 // pending -> firing -> resolved with the rule's `for`, keeps acknowledgements and silences, persists
 // all of it in the alert store, and hands notifications to the notifiers without waiting for them.
 // Semantics follow Prometheus' rule manager (a pending alert whose condition clears is dropped; a
-// resolved one is kept 15 min) and Alertmanager (silences, grouping, repeat interval).
+// resolved one is kept 15 min) and Alertmanager (silences, grouping, repeat interval). On a scale-out hub
+// one process evaluates (`start`, the leader) and the others `follow`: every process reads the shared store
+// again when another changed it and now and then, so a silence or an acknowledgement made through any
+// process is applied by the leader, and every process lists the leader's alerts.
 
 import { Registry } from 'prom-client';
 import { type Clock, createId, describeError, FieldmeshError, type Logger, silentLogger, type TimerHandle } from '../../kit/index.js';
@@ -27,6 +30,12 @@ import { buildWebhookPayload, groupLabelsOf } from './webhook-payload.js';
 /** Resolved alerts stay listed (and in the store) this long: Prometheus' resolvedRetention. */
 export const RESOLVED_RETENTION_MS = 15 * 60_000;
 
+/**
+ * How often a process of a scale-out hub reads the shared alert store again, besides the store's change notices:
+ * the bound on how long a missed notice (a lost LISTEN connection) leaves it behind.
+ */
+export const ALERT_STORE_SYNC_INTERVAL_MS = 5_000;
+
 export interface AlertEngineOptions {
   readonly rules: readonly AlertRule[];
   readonly store: AlertStore;
@@ -45,6 +54,11 @@ export interface AlertEngineOptions {
   /** The hub's URL as receivers should link to it (externalURL); read when a payload is built. */
   readonly externalUrl: () => string;
   readonly onEvent?: (event: AlertEvent) => void;
+  /**
+   * A store other processes write too (a scale-out hub's): read again every this many ms besides the store's change
+   * notices (`AlertStore.watch`). Absent: this process is the store's only writer and never reads it again.
+   */
+  readonly syncIntervalMs?: number;
 }
 
 /** An instance as the API shows it: the record plus the silences that mute it now. */
@@ -86,7 +100,14 @@ export class AlertEngine {
   private writes: Promise<unknown> = Promise.resolve();
   private watchingSince = 0;
   private started = false;
+  private following = false;
   private stopped = false;
+  /** The store's change notices and the periodic re-read, once following or started. */
+  private watched = false;
+  private unwatch: (() => Promise<void>) | undefined;
+  private syncTimer: TimerHandle | undefined;
+  private syncing: Promise<void> | undefined;
+  private syncWanted = false;
 
   constructor(private readonly options: AlertEngineOptions) {
     this.logger = (options.logger ?? silentLogger).child({ component: 'alerts' });
@@ -99,7 +120,12 @@ export class AlertEngine {
   async start(): Promise<void> {
     if (this.started) throw new Error('alert engine already started');
     this.started = true;
+    this.following = false;
     this.watchingSince = this.options.clock.now();
+    // A re-read begun while following applies after this one only what it may (the store's acknowledgements).
+    await this.syncing;
+    this.alerts.clear();
+    this.silenceById.clear();
     for (const a of await this.options.store.loadAlerts()) this.alerts.set(keyOf(a.ruleId, a.fingerprint), a);
     for (const s of await this.options.store.loadSilences()) this.silenceById.set(s.id, s);
     this.inhibitions = computeInhibitions(this.options.inhibitRules ?? [], this.alerts.values());
@@ -114,7 +140,87 @@ export class AlertEngine {
       { rules: this.rulesById.size, alerts: this.alerts.size, silences: this.silenceById.size, notifiers: [...this.notifierByName.keys()] },
       'alert engine started',
     );
+    await this.watchStore();
     this.schedule();
+  }
+
+  /**
+   * Lists what another process evaluates, without evaluating nor notifying (a scale-out api process that does not
+   * lead): the store's alerts and silences, read again on its change notices and every `syncIntervalMs`. Silences
+   * and acknowledgements made here go to the store, where the leader reads them. `start` may follow.
+   */
+  async follow(): Promise<void> {
+    if (this.started || this.following || this.stopped) return;
+    this.following = true;
+    await this.sync();
+    await this.watchStore();
+    this.logger.info({ alerts: this.alerts.size, silences: this.silenceById.size }, 'alert engine follows the store');
+  }
+
+  private async watchStore(): Promise<void> {
+    if (this.watched) return;
+    this.watched = true;
+    const unwatch = await this.options.store.watch?.((change) => {
+      this.logger.debug({ change }, 'alert store changed elsewhere');
+      void this.sync();
+    });
+    if (this.stopped) await unwatch?.();
+    else this.unwatch = unwatch;
+    this.scheduleSync();
+  }
+
+  private scheduleSync(): void {
+    const ms = this.options.syncIntervalMs;
+    if (this.stopped || ms === undefined) return;
+    this.syncTimer = this.options.clock.setTimeout(() => {
+      this.scheduleSync();
+      void this.sync();
+    }, ms);
+  }
+
+  /**
+   * Reads the store again, in order with this process's own writes: its silences; a follower's alerts (the leader's,
+   * as last committed); the evaluator's acknowledgements (made through any process). A call while a read runs asks
+   * for one more after it. Never throws (a store out of reach is logged; the next call tries again).
+   */
+  sync(): Promise<void> {
+    this.syncWanted = true;
+    this.syncing ??= (async () => {
+      try {
+        while (this.syncWanted && !this.stopped) {
+          this.syncWanted = false;
+          await this.write(() => this.readStore());
+        }
+      } catch (err) {
+        this.logger.warn({ err: describeError(err) }, 'alert store: could not read it again; keeping what this process holds');
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    return this.syncing;
+  }
+
+  private async readStore(): Promise<void> {
+    const [records, silences] = await Promise.all([this.options.store.loadAlerts(), this.options.store.loadSilences()]);
+    if (this.stopped) return;
+    this.silenceById.clear();
+    for (const s of silences) this.silenceById.set(s.id, s);
+    const events: AlertEvent[] = [];
+    if (this.started) {
+      // The evaluator's records are its own; their acknowledgements are the store's, made through any process.
+      for (const stored of records) {
+        const a = this.alerts.get(keyOf(stored.ruleId, stored.fingerprint));
+        if (a === undefined || a.activeAt !== stored.activeAt || JSON.stringify(a.ack) === JSON.stringify(stored.ack)) continue;
+        a.ack = stored.ack;
+        events.push({ type: a.ack === null ? 'alertUnacknowledged' : 'alertAcknowledged', alert: a });
+      }
+    } else {
+      this.alerts.clear();
+      for (const a of records) this.alerts.set(keyOf(a.ruleId, a.fingerprint), a);
+      this.inhibitions = computeInhibitions(this.options.inhibitRules ?? [], this.alerts.values());
+      events.push({ type: 'alertsReloaded' });
+    }
+    for (const e of events) this.emit(e);
   }
 
   /** Stops evaluating, waits for the evaluation in progress and the writes, stops the notifiers, closes the store. */
@@ -122,6 +228,9 @@ export class AlertEngine {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    if (this.syncTimer !== undefined) this.options.clock.clearTimeout(this.syncTimer);
+    await this.unwatch?.();
+    await this.syncing;
     await this.evaluation?.catch(() => {});
     for (const n of this.notifierByName.values()) await n.stop();
     await this.writes.catch(() => {});
@@ -138,6 +247,7 @@ export class AlertEngine {
 
   /** Resolves once every notifier has delivered (or given up) what it was handed. */
   async idle(): Promise<void> {
+    await this.syncing;
     await this.evaluation?.catch(() => {});
     await this.writes.catch(() => {});
     for (const n of this.notifierByName.values()) await n.idle();
@@ -447,11 +557,9 @@ export class AlertEngine {
    * after repeatInterval. The ack lasts until the alert resolves. Throws FM_NOT_FOUND for an unknown fingerprint.
    */
   async acknowledge(fp: string, by: string, comment: string): Promise<AlertSnapshot[]> {
-    const found = [...this.alerts.values()].filter((a) => a.fingerprint === fp);
-    if (found.length === 0) throw new FieldmeshError('FM_NOT_FOUND', `no alert with fingerprint ${fp}`);
-    const at = this.options.clock.now();
-    for (const a of found) a.ack = { by, at, comment };
-    await this.write(() => this.options.store.commit({ save: found, remove: [], notifications: [] }));
+    const found = await this.instances(fp);
+    const ack = { by, at: this.options.clock.now(), comment };
+    await this.saveAck(found, ack);
     for (const a of found) this.emit({ type: 'alertAcknowledged', alert: a });
     this.logger.info({ fingerprint: fp, by }, 'alert acknowledged');
     return this.find(fp);
@@ -459,12 +567,29 @@ export class AlertEngine {
 
   /** Withdraws the acknowledgement; throws FM_NOT_FOUND for an unknown fingerprint. */
   async unacknowledge(fp: string): Promise<AlertSnapshot[]> {
-    const found = [...this.alerts.values()].filter((a) => a.fingerprint === fp);
-    if (found.length === 0) throw new FieldmeshError('FM_NOT_FOUND', `no alert with fingerprint ${fp}`);
-    for (const a of found) a.ack = null;
-    await this.write(() => this.options.store.commit({ save: found, remove: [], notifications: [] }));
+    const found = await this.instances(fp);
+    await this.saveAck(found, null);
     for (const a of found) this.emit({ type: 'alertUnacknowledged', alert: a });
     return this.find(fp);
+  }
+
+  /** The instances with this fingerprint; the store read again first when none is known here (made elsewhere since). */
+  private async instances(fp: string): Promise<AlertRecord[]> {
+    const known = () => [...this.alerts.values()].filter((a) => a.fingerprint === fp);
+    if (known().length === 0) await this.sync();
+    const found = known();
+    if (found.length === 0) throw new FieldmeshError('FM_NOT_FOUND', `no alert with fingerprint ${fp}`);
+    return found;
+  }
+
+  /** The acknowledgement is the store's (any process may set it; the evaluator's commits keep it). */
+  private async saveAck(found: readonly AlertRecord[], ack: AlertRecord['ack']): Promise<void> {
+    await this.write(async () => {
+      for (const a of found) {
+        await this.options.store.setAck(a.ruleId, a.fingerprint, a.activeAt, ack);
+        a.ack = ack;
+      }
+    });
   }
 
   listSilences(): Silence[] {
@@ -481,6 +606,8 @@ export class AlertEngine {
    */
   async createSilence(input: SilenceInput): Promise<Silence> {
     const now = this.options.clock.now();
+    // A silence made through another process since this one last read the store.
+    if (input.id !== undefined && !this.silenceById.has(input.id)) await this.sync();
     if (input.id !== undefined && !this.silenceById.has(input.id))
       throw new FieldmeshError('FM_NOT_FOUND', `no silence with id ${input.id}`);
     const silence: Silence = {
@@ -492,8 +619,10 @@ export class AlertEngine {
       comment: input.comment,
       updatedAt: now,
     };
-    await this.write(() => this.options.store.saveSilence(silence));
-    this.silenceById.set(silence.id, silence);
+    await this.write(async () => {
+      await this.options.store.saveSilence(silence);
+      this.silenceById.set(silence.id, silence);
+    });
     this.emit({ type: 'silenceCreated', silence });
     this.logger.info({ silence: silence.id, createdBy: silence.createdBy, endsAt: silence.endsAt }, 'silence created');
     return silence;
@@ -501,13 +630,16 @@ export class AlertEngine {
 
   /** Ends a silence now (it stays listed as expired); undefined for an unknown id. */
   async expireSilence(id: string): Promise<Silence | undefined> {
+    if (!this.silenceById.has(id)) await this.sync();
     const s = this.silenceById.get(id);
     if (s === undefined) return undefined;
     const now = this.options.clock.now();
     if (silenceState(s, now) === 'expired') return s;
     const expired: Silence = { ...s, endsAt: now, updatedAt: now };
-    await this.write(() => this.options.store.saveSilence(expired));
-    this.silenceById.set(id, expired);
+    await this.write(async () => {
+      await this.options.store.saveSilence(expired);
+      this.silenceById.set(id, expired);
+    });
     this.emit({ type: 'silenceExpired', silence: expired });
     this.logger.info({ silence: id }, 'silence expired');
     return expired;

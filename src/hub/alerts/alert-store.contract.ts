@@ -96,6 +96,32 @@ export function runAlertStoreContract(name: string, setup: () => Promise<AlertSt
       assert.deepEqual(await store.listNotifications(), []);
     });
 
+    test("an acknowledgement is the store's: set and withdrawn by instance; a commit of the same instance keeps it, a new one starts without", async () => {
+      const { store, reopen } = await fresh();
+      const bo = { by: 'bo', at: 5_000, comment: 'driving there' };
+      await store.commit({ save: [alert('low', 'a', { ack: null })], remove: [], notifications: [] });
+      assert.equal(await store.setAck('low', 'a', 999, bo), false, 'another instance (activeAt) of the labels');
+      assert.equal(await store.setAck('low', 'x', 1_000, bo), false, 'no such fingerprint');
+      assert.equal(await store.setAck('low', 'a', 1_000, bo), true);
+      // The leader's next evaluation saves the instance as it knew it, without the acknowledgement: it stays.
+      await store.commit({ save: [alert('low', 'a', { ack: null, value: 13, lastSeenAt: 6_000 })], remove: [], notifications: [] });
+      assert.deepEqual(await store.loadAlerts(), [alert('low', 'a', { ack: bo, value: 13, lastSeenAt: 6_000 })]);
+      assert.equal(await store.setAck('low', 'a', 1_000, null), true);
+      assert.deepEqual(await store.loadAlerts(), [alert('low', 'a', { ack: null, value: 13, lastSeenAt: 6_000 })]);
+      // The same labels active again after a resolution are a new instance: saved as given, unacknowledged.
+      await store.setAck('low', 'a', 1_000, bo);
+      await store.commit({
+        save: [alert('low', 'a', { ack: null, activeAt: 7_000, firedAt: null, state: 'pending' })],
+        remove: [],
+        notifications: [],
+      });
+      await store.close();
+      const again = await reopen();
+      assert.deepEqual(await again.loadAlerts(), [alert('low', 'a', { ack: null, activeAt: 7_000, firedAt: null, state: 'pending' })]);
+      assert.equal(await again.setAck('low', 'a', 7_000, bo), true);
+      assert.deepEqual((await again.loadAlerts())[0]?.ack, bo);
+    });
+
     test('silences are saved (a second save replaces), listed by id, deleted several at once; they survive a reopen', async () => {
       const { store, reopen } = await fresh();
       await store.saveSilence(silence('s2', 500));

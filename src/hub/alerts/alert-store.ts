@@ -3,7 +3,7 @@
 // Implementations: SqliteAlertStore (its own file next to the hub's database) and PostgresAlertStore (a
 // scale-out hub's database); both pass alert-store.contract.ts.
 
-import type { AlertRecord, Silence } from './alert.js';
+import type { Acknowledgement, AlertRecord, Silence } from './alert.js';
 
 /** A notification payload waiting for one notifier (an outbox row). */
 export interface PendingNotification {
@@ -28,10 +28,28 @@ export interface AlertCommit {
   readonly notifications: ReadonlyArray<{ readonly notifier: string; readonly payload: string; readonly createdAt: number }>;
 }
 
+/** What another process changed in a shared store (see AlertStore.watch). */
+export type AlertStoreChange =
+  /** Alert instances (the leader's evaluation) or their acknowledgements. */
+  | 'alerts'
+  | 'silences'
+  /** The notices may have been missed (the listening connection was lost and is back): read everything again. */
+  | 'unknown';
+
 export interface AlertStore {
   loadAlerts(): Promise<AlertRecord[]>;
-  /** Applies a commit atomically; returns the queued notifications with their ids, in order. */
+  /**
+   * Applies a commit atomically; returns the queued notifications with their ids, in order. An instance's
+   * acknowledgement is the store's (setAck): saving an instance the store holds with the same `activeAt` keeps the
+   * stored acknowledgement whatever the record says, so an evaluation never undoes an acknowledgement made meanwhile
+   * through another process; a new instance (another `activeAt`) is saved as given.
+   */
   commit(change: AlertCommit): Promise<PendingNotification[]>;
+  /**
+   * Sets (or, with null, withdraws) the acknowledgement of the instance of this rule and fingerprint that became active
+   * at `activeAt`; false when the store holds no such instance. Not fenced: any api process of a scale-out hub may.
+   */
+  setAck(ruleId: string, fingerprint: string, activeAt: number, ack: Acknowledgement | null): Promise<boolean>;
   loadSilences(): Promise<Silence[]>;
   saveSilence(silence: Silence): Promise<void>;
   deleteSilences(ids: readonly string[]): Promise<void>;
@@ -41,5 +59,11 @@ export interface AlertStore {
   recordNotificationAttempt(id: number, attempts: number): Promise<void>;
   /** Forgets a notification (delivered, or given up). */
   deleteNotification(id: number): Promise<void>;
+  /**
+   * A store shared by several processes (PostgreSQL): calls `listener` when another process committed a change, at
+   * most a moment after its commit, until the returned function is called (or the store closed). Absent: the store
+   * has one writer (SQLite).
+   */
+  watch?(listener: (change: AlertStoreChange) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -140,5 +140,7 @@ export type AlertEvent =
    * appeared already inhibited): its view changes though its state may not. `inhibitedBy` is the new list.
    */
   | { readonly type: 'alertInhibitionChanged'; readonly alert: Readonly<AlertRecord>; readonly inhibitedBy: readonly string[] }
+  /** A process that does not evaluate (a scale-out api process that does not lead) read the leader's alerts again. */
+  | { readonly type: 'alertsReloaded' }
   | { readonly type: 'silenceCreated'; readonly silence: Readonly<Silence> }
   | { readonly type: 'silenceExpired'; readonly silence: Readonly<Silence> };

@@ -34,6 +34,8 @@ export interface AlertEngineDeps {
   /** Replaces the configured notifiers (tests). */
   readonly notifiers?: readonly Notifier[];
   readonly onEvent?: (event: AlertEvent) => void;
+  /** A store other processes share (a scale-out hub's): read again this often besides its change notices. */
+  readonly syncIntervalMs?: number;
 }
 
 /** alerts.statePath, or alerts.db beside the hub's database (in memory when that is). */
@@ -63,5 +65,6 @@ export function createAlertEngine(config: Pick<HubConfig, 'alerts' | 'storage'>,
     inhibitRules: compileInhibitRules(alerts.inhibitRules),
     externalUrl,
     ...(deps.onEvent === undefined ? {} : { onEvent: deps.onEvent }),
+    ...(deps.syncIntervalMs === undefined ? {} : { syncIntervalMs: deps.syncIntervalMs }),
   });
 }

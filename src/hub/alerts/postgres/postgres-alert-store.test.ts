@@ -42,3 +42,64 @@ test('postgres alert store: a commit fenced by the leader lease is refused once 
     await server.stop();
   }
 });
+
+test("postgres alert store: watch hears the other processes' silences, acknowledgements and evaluations, not its own", async () => {
+  const server = await startPostgres();
+  const url = await server.createDatabase();
+  const [a, b] = [await createPostgresAlertStore({ url }), await createPostgresAlertStore({ url })];
+  try {
+    const heard: string[] = [];
+    const waiters: Array<() => void> = [];
+    const unwatch = await b.watch?.((change) => {
+      heard.push(change);
+      for (const w of waiters.splice(0)) w();
+    });
+    assert.ok(unwatch !== undefined, 'a PostgreSQL alert store can be watched');
+    const next = () => new Promise<void>((resolve) => waiters.push(resolve));
+    const silence = {
+      id: 's1',
+      matchers: [{ name: 'site', value: 'lab', isRegex: false, isEqual: true }],
+      startsAt: 100,
+      endsAt: 200,
+      createdBy: 'ops',
+      comment: 'c',
+      updatedAt: 100,
+    };
+    // b's own writes tell b nothing; a's come to b once committed.
+    await b.saveSilence({ ...silence, id: 'own' });
+    let heardNow = next();
+    await a.saveSilence(silence);
+    await heardNow;
+    assert.deepEqual(heard, ['silences'], "b heard a's silence and not its own");
+    const record = {
+      fingerprint: 'f',
+      ruleId: 'r',
+      labels: { alertname: 'r' },
+      annotations: {},
+      state: 'firing' as const,
+      value: 1,
+      activeAt: 10,
+      firedAt: 10,
+      resolvedAt: null,
+      lastSeenAt: 10,
+      ack: null,
+      notified: 'none' as const,
+      notifiedAt: null,
+      generatorUrl: '',
+    };
+    heardNow = next();
+    await a.commit({ save: [record], remove: [], notifications: [] });
+    await heardNow;
+    heardNow = next();
+    await a.setAck('r', 'f', 10, { by: 'ops', at: 11, comment: '' });
+    await heardNow;
+    heardNow = next();
+    await a.deleteSilences(['s1']);
+    await heardNow;
+    assert.deepEqual(heard, ['silences', 'alerts', 'alerts', 'silences']);
+    await unwatch?.();
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await server.stop();
+  }
+});

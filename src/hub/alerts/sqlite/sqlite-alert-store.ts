@@ -49,8 +49,16 @@ export function createSqliteAlertStore(options: SqliteAlertStoreOptions): AlertS
   }
   db.exec(SCHEMA);
 
+  // The acknowledgement is the store's (setAck): the same instance saved again keeps it.
   const upsertAlert = db.prepare<[string, string, string, string]>(
-    'INSERT OR REPLACE INTO alerts (rule_id, fingerprint, state, body) VALUES (?, ?, ?, ?)',
+    `INSERT INTO alerts (rule_id, fingerprint, state, body) VALUES (?, ?, ?, ?)
+     ON CONFLICT (rule_id, fingerprint) DO UPDATE SET state = excluded.state,
+       body = CASE WHEN json_extract(alerts.body, '$.activeAt') = json_extract(excluded.body, '$.activeAt')
+         THEN json_set(excluded.body, '$.ack', alerts.body -> '$.ack') ELSE excluded.body END`,
+  );
+  const updateAck = db.prepare<[string, string, string, number]>(
+    `UPDATE alerts SET body = json_set(body, '$.ack', json(?))
+     WHERE rule_id = ? AND fingerprint = ? AND json_extract(body, '$.activeAt') = ?`,
   );
   const deleteAlert = db.prepare<[string, string]>('DELETE FROM alerts WHERE rule_id = ? AND fingerprint = ?');
   const insertNotification = db.prepare<[string, string, number], { id: number }>(
@@ -80,6 +88,9 @@ export function createSqliteAlertStore(options: SqliteAlertStoreOptions): AlertS
     },
     async commit(change) {
       return commitTx(change);
+    },
+    async setAck(ruleId, fingerprint, activeAt, ack) {
+      return updateAck.run(JSON.stringify(ack), ruleId, fingerprint, activeAt).changes > 0;
     },
     async loadSilences() {
       return db
