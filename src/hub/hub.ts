@@ -50,7 +50,7 @@ import { type FleetEvent, FleetState, nodeKey } from './fleet/fleet-state.js';
 import { SITE_HEALTH_INTERVAL_MS, SiteMonitor } from './health/site-monitor.js';
 import { createHubMetrics, createZoneMetrics, type HubMetrics, newHubCounters } from './hub-metrics.js';
 import { createFrameReaders } from './ingest/frame-readers.js';
-import { DurableIngest, LiveIngest, WriteQueue } from './ingest/index.js';
+import { createGroupCommit, DurableIngest, LiveIngest, WriteQueue } from './ingest/index.js';
 import { BackfillScheduler } from './ledger/backfill-scheduler.js';
 import type { NodeBacklog } from './ledger/completeness.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
@@ -569,11 +569,15 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (stateChanged) queueConsoleRefresh();
   }
 
+  // The embedded hub's group commit: the history frames and live samples arriving together are stored in one
+  // transaction (docs/hub.md#storage); with a queue the workers store history and the api stores no samples.
+  const groupCommit = createGroupCommit(storage, { logger });
+
   // Live ingest: births, data, deaths into the fleet state and their samples into history.
   const liveIngest = new LiveIngest({
     prefix,
     fleet,
-    storage: leaderStorage,
+    storage: queueConfig === undefined ? groupCommit.storage : leaderStorage,
     writes,
     clock,
     logger,
@@ -590,9 +594,10 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     },
   });
 
-  // Durable ingest [FM-DURABLE-3]: history and event frames stored, then acknowledged, in the write queue's order.
+  // Durable ingest [FM-DURABLE-3]: history and event frames stored (a history frame's samples in the group commit),
+  // then acknowledged; each frame beside the others, so none waits for another's ack.
   const durableIngest = new DurableIngest({
-    storage,
+    storage: groupCommit.storage,
     clock,
     logger,
     metrics,
@@ -901,6 +906,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await app.close();
       await scaleOut?.stop();
       await leadership.stop();
+      await groupCommit.drain();
       await writes.drain();
       await storage.close();
       registrations.flush();

@@ -91,7 +91,7 @@ export function createFrameReaders(o: FrameReadersOptions): FrameReaders {
     const durable = o.durable;
     if (frame.type === 'event' && durable !== undefined) {
       const rx = o.tracing && startReceiveSpan(o.tracing, message.topic, topic.site, topic.node, frame);
-      durable.writes.enqueue('event', () => {
+      durable.writes.alongside('event', () => {
         const stored = durable.ingest.event(topic.site, topic.node, frame, receivedAt, rx?.context);
         return rx === undefined ? stored : endWhenSettled(rx.span, stored);
       });
@@ -105,7 +105,7 @@ export function createFrameReaders(o: FrameReadersOptions): FrameReaders {
     const receivedAt = clock.now();
     o.backlogs.set(nodeKey(topic.site, topic.node), { site: topic.site, node: topic.node, ...backlogOfFrame(frame, receivedAt) });
     const rx = o.tracing && startReceiveSpan(o.tracing, message.topic, topic.site, topic.node, frame);
-    durable.writes.enqueue('history batch', () => {
+    durable.writes.alongside('history batch', () => {
       const stored = durable.ingest.history(topic.site, topic.node, frame, receivedAt, rx?.context);
       return rx === undefined ? stored : endWhenSettled(rx.span, stored);
     });

@@ -95,12 +95,13 @@ export class LiveIngest {
       intervalMs: s.def.maxSilenceMs > 0 ? s.def.maxSilenceMs : undefined,
     }));
     const { storage, writes, counters, metrics } = this.o;
-    writes.enqueue('sample batch', async () => {
+    // Beside the write queue: the samples join the embedded hub's group commit, then their coverage is recorded.
+    writes.alongside('sample batch', async () => {
       const n = await storage.appendSamples(batch);
       counters.samplesStored += n;
       metrics.samplesStored.inc(n);
+      await storage.recordCoverage(outcome.site, outcome.node, spans);
     });
-    writes.enqueue('coverage', () => storage.recordCoverage(outcome.site, outcome.node, spans));
   }
 
   private requestRebirth(outcome: FrameOutcome): void {

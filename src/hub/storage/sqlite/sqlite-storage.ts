@@ -146,10 +146,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
   db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode can lose the last transactions on power loss, never corrupt the file. That is
-  // acceptable here: the hub holds a copy of critical metrics, and durability of acknowledged data is
-  // the node's outbox's job (it keeps frames until the hub acknowledges (node, boot, seq), a later
-  // issue). FULL would fsync on every MQTT message, which the hub's write rate does not need.
+  // NORMAL in WAL mode can lose the last transactions on power loss, never corrupt the file: right for the ledger, the
+  // registry and the other small writes. Samples and events are what the hub acknowledges to the nodes (which then
+  // forget them), so their commits run with FULL (`durably`): the WAL is fsynced before COMMIT returns, which makes
+  // every earlier commit durable too. The embedded hub groups its samples' commits (ingest/group-commit.ts).
   db.pragma('synchronous = NORMAL');
   db.exec(SCHEMA);
   for (const [table, column, type] of ADDED_COLUMNS) {
@@ -252,6 +252,16 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
     return s.id;
   }
 
+  /** Runs `tx` with synchronous=FULL: resolved means on stable storage (docs/hub.md#storage). */
+  function durably<T>(tx: () => T): T {
+    db.pragma('synchronous = FULL');
+    try {
+      return tx();
+    } finally {
+      db.pragma('synchronous = NORMAL');
+    }
+  }
+
   const appendTx = db.transaction((batch: readonly SampleInput[]) => {
     for (const s of batch) insertSample.run(seriesId(s.series), Math.round(s.ts), storable(s.value));
     return batch.length;
@@ -299,12 +309,12 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
     },
     async appendSamples(batch) {
       if (batch.length === 0) return 0;
-      return appendTx(batch);
+      return durably(() => appendTx(batch));
     },
     // One process, always the leader: the same write.
     async appendRecordedSamples(batch) {
       if (batch.length === 0) return 0;
-      return appendTx(batch);
+      return durably(() => appendTx(batch));
     },
     async querySeries(matchers, startMs, endMs) {
       const out: SeriesPoints[] = [];
@@ -346,7 +356,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
     },
     async appendEvents(events) {
       if (events.length === 0) return 0;
-      return appendEventsTx(events);
+      return durably(() => appendEventsTx(events));
     },
     async queryEvents(q) {
       const where: string[] = [];
