@@ -178,8 +178,11 @@ test('tracing: a history frame and a push are each one trace from the ingest pro
     assert.equal(pushSend.attributes['messaging.destination.name'], 'fieldmesh.lab.probe-3.push');
     const pushProcess = one(pushSpans, 'process FIELDMESH_FRAMES', role('worker'));
     childOf(pushProcess, pushSend);
-    childOf(one(pushSpans, 'INSERT samples'), pushProcess);
-    childOf(one(pushSpans, 'INSERT events'), pushProcess);
+    const pushInserts = [one(pushSpans, 'INSERT samples'), one(pushSpans, 'INSERT events')];
+    for (const s of pushInserts) {
+      childOf(s, pushProcess);
+      assert.equal(s.attributes['db.response.returned_rows'], 1, `${s.name}: one new row`);
+    }
     assert.equal(pushSpans.length, 5, pushSpans.map((s) => s.name).join(', '));
   } finally {
     await node?.close().catch(() => {});

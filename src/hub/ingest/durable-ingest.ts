@@ -12,12 +12,12 @@ import type { EventInput, HubStorage, SampleInput } from '../storage/storage.js'
 import {
   ATTR,
   type DbSystem,
-  dbAttributes,
   type HubTracing,
   inSpan,
   type MessagingSystem,
   SpanKind,
   type TraceContext,
+  tracedInsert,
 } from '../tracing/hub-tracing.js';
 
 /** Publishes an ack frame to a node; resolves once it went out, rejects when it could not (the node resends). */
@@ -116,7 +116,7 @@ export class DurableIngest {
     await this.ack(site, node, 'events', frame.seq, frame.seq, trace);
   }
 
-  /** A storage write, in a span of the frame's trace when it has one (docs/tracing.md). */
+  /** A storage write, in an INSERT span of the frame's trace when it has one (docs/tracing.md). */
   private stored(
     trace: TraceContext | undefined,
     table: 'samples' | 'events',
@@ -124,13 +124,7 @@ export class DurableIngest {
     write: () => Promise<number>,
   ): Promise<number> {
     const t = this.o.tracing;
-    if (t === undefined || trace === undefined) return write();
-    const attributes = { ...dbAttributes(t.dbSystem, 'INSERT', table), [table === 'samples' ? ATTR.samples : ATTR.events]: rows };
-    return inSpan(t.tracing, `INSERT ${table}`, SpanKind.CLIENT, attributes, trace, async (span) => {
-      const n = await write();
-      span.setAttribute('db.response.returned_rows', n);
-      return n;
-    });
+    return tracedInsert(t?.tracing, trace, t?.dbSystem ?? 'sqlite', table, rows, write);
   }
 
   /** The ledger [decision 0001 "Completeness"]: what the node still holds, what it dropped, what we hold. */

@@ -21,7 +21,7 @@ import {
   type WorkerMessage,
 } from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
-import { ATTR, dbAttributes, type HubTracing, inSpan, SpanKind, type TraceContext } from '../tracing/hub-tracing.js';
+import { type HubTracing, tracedInsert } from '../tracing/hub-tracing.js';
 import { encodeStoredEvent, storedEventSubject } from './notifications.js';
 
 export interface WorkerRoleOptions {
@@ -77,28 +77,19 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
     },
   });
 
-  /** A push's storage write, in a span of its trace when tracing is on. */
-  function stored(
-    trace: TraceContext | undefined,
-    table: 'samples' | 'events',
-    rows: number,
-    write: () => Promise<number>,
-  ): Promise<number> {
-    if (o.tracing === undefined || trace === undefined) return write();
-    const attributes = { ...dbAttributes('postgresql', 'INSERT', table), [table === 'samples' ? ATTR.samples : ATTR.events]: rows };
-    return inSpan(o.tracing, `INSERT ${table}`, SpanKind.CLIENT, attributes, trace, write);
-  }
-
   /** [FM-QUEUE-4] A push the ingest tier took over HTTP: its samples and events stored; no node to acknowledge. */
   async function storePush(message: WorkerMessage): Promise<void> {
     const decoded = decodePushMessage(message.payload);
     if (!decoded.ok) return o.onUndecodable(message, decoded.reason);
     const samples = pushSamples(message.site, message.node, decoded.message);
-    const n = samples.length > 0 ? await stored(message.trace, 'samples', samples.length, () => storage.appendSamples(samples)) : 0;
+    const n =
+      samples.length > 0
+        ? await tracedInsert(o.tracing, message.trace, 'postgresql', 'samples', samples.length, () => storage.appendSamples(samples))
+        : 0;
     o.metrics.samplesStored.inc(n);
     for (const event of pushEvents(message.site, message.node, decoded.message, message.receivedAt)) {
       // One at a time: each event stored for the first time (a resend is absorbed by its id) goes to the live feed.
-      if ((await stored(message.trace, 'events', 1, () => storage.appendEvents([event]))) === 0) continue;
+      if ((await tracedInsert(o.tracing, message.trace, 'postgresql', 'events', 1, () => storage.appendEvents([event]))) === 0) continue;
       o.counters.eventsStored++;
       o.metrics.eventsStored.inc({ priority: event.priority });
       nc.publish(storedEventSubject(queue.subjectPrefix), encodeStoredEvent(event));

@@ -216,3 +216,24 @@ export function startReceiveSpan(
     ...frameAttributes(site, node, frame),
   });
 }
+
+/**
+ * A storage write of `rows` rows into `table`, in an `INSERT <table>` span of `parent` when tracing is on (without a
+ * parent or a tracing, the write alone). The span says how many rows were new (`db.response.returned_rows`).
+ */
+export function tracedInsert(
+  tracing: HubTracing | undefined,
+  parent: Context | undefined,
+  system: DbSystem,
+  table: 'samples' | 'events',
+  rows: number,
+  write: () => Promise<number>,
+): Promise<number> {
+  if (tracing === undefined || parent === undefined) return write();
+  const attributes = { ...dbAttributes(system, 'INSERT', table), [table === 'samples' ? ATTR.samples : ATTR.events]: rows };
+  return inSpan(tracing, `INSERT ${table}`, SpanKind.CLIENT, attributes, parent, async (span) => {
+    const n = await write();
+    span.setAttribute('db.response.returned_rows', n);
+    return n;
+  });
+}
