@@ -184,6 +184,39 @@ describe('queue ingest tier', () => {
     });
   });
 
+  test('a burst of worker acks published at once all reach MQTT, each heard and forwarded once (none dropped on the way)', async () => {
+    const at = nextStream();
+    const { registry } = await startIngest('burst', at);
+    // One subscriber for every node's ack topic of the site, as a broker's worth of nodes would be.
+    const link = await mqtt(`acks-burst-${streams}`);
+    const seen = new Set<string>();
+    await link.subscribe(
+      commandTopic(PREFIX, SITE, '+', 'ack'),
+      (m) => {
+        const d = decodeWireFrame(m.payload);
+        if (d.ok && d.frame.type === 'ack') seen.add(`${m.topic.split('/')[2]}:${d.frame.firstSeq}`);
+      },
+      { qos: 1 },
+    ).ready;
+    const connection = await conns.open(nats.urls, 'burst-acks');
+    const NODES = 300;
+    const PER_NODE = 10;
+    // What several workers' acks look like at 10,000 nodes: thousands at once, far more than the broker's Receive Maximum.
+    for (let seq = 1; seq <= PER_NODE; seq++)
+      for (let n = 0; n < NODES; n++)
+        connection.publish(ackSubject(at.subjectPrefix, SITE, `n${n}`), encodeAck({ lane: 'samples', firstSeq: seq, lastSeq: seq }));
+    await connection.flush();
+    await waitFor(() => seen.size === NODES * PER_NODE, { what: `${NODES * PER_NODE} acks at MQTT`, timeoutMs: 30_000 });
+    const text = await registry.metrics();
+    assert.equal(metricValue(text, /fieldmesh_queue_acks_received_total (\d+)/), NODES * PER_NODE, 'every ack heard from NATS');
+    await waitFor(
+      async () =>
+        metricValue(await registry.metrics(), /fieldmesh_queue_acks_forwarded_total\{outcome="forwarded"\} (\d+)/) === NODES * PER_NODE,
+      { what: 'every ack counted as forwarded' },
+    );
+    assert.equal(metricValue(await registry.metrics(), /fieldmesh_queue_acks_waiting (\d+)/), 0, 'none waits for the broker');
+  });
+
   test('a resend while the frame waits in the stream is stored once; a resend after it was stored is acked again at once by the ingest tier', async () => {
     const at = nextStream();
     const { registry } = await startIngest('resend', at);

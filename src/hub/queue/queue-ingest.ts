@@ -128,6 +128,7 @@ export function createQueueIngest(options: QueueIngestOptions): QueueIngest {
   }
 
   async function publishAck(site: string, node: string, ack: Uint8Array, outcome: 'forwarded' | 'replayed'): Promise<void> {
+    metrics?.acksWaiting.inc();
     try {
       await transport.publish(commandTopic(topicPrefix, site, node, 'ack'), ack, { qos: 1 });
       metrics?.acksForwarded.inc({ outcome });
@@ -135,10 +136,13 @@ export function createQueueIngest(options: QueueIngestOptions): QueueIngest {
       // A lost ack costs a resend, which storage absorbs.
       metrics?.acksForwarded.inc({ outcome: 'failed' });
       logger.debug({ site, node, err: describeError(err) }, 'ack not forwarded; the node resends');
+    } finally {
+      metrics?.acksWaiting.dec();
     }
   }
 
   async function forwardAck(subject: string, data: Uint8Array): Promise<void> {
+    metrics?.acksReceived.inc();
     const ids = parseAckSubject(stream.subjectPrefix, subject);
     if (ids === undefined) return refuse('ack', 'bad-topic', subject, 'not an ack subject');
     const decoded = decodeWireFrame(data);

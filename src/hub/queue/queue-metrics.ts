@@ -33,6 +33,10 @@ export interface QueueMetrics {
   readonly deadLetters: Counter<'reason'>;
   readonly refused: Counter<'what' | 'reason'>;
   readonly acksForwarded: Counter<'outcome'>;
+  /** Ack frames the ingest tier heard from the workers on NATS (each is then forwarded, refused or failed). */
+  readonly acksReceived: Counter;
+  /** Acks being sent to the broker now (published at QoS 1, its PUBACK not yet back). */
+  readonly acksWaiting: Gauge;
   /** Reads the stream's and consumer's state at every scrape from `source` (one read per scrape, whatever the gauges). */
   watch(source: () => Promise<QueueState>): void;
 }
@@ -87,6 +91,17 @@ export function createQueueMetrics(registry: Registry): QueueMetrics {
     registers,
   });
 
+  const acksReceived = new Counter({
+    name: 'fieldmesh_queue_acks_received_total',
+    help: 'Ack frames the ingest tier heard from the workers on NATS: each is then forwarded, refused or failed (fieldmesh_queue_acks_forwarded_total, fieldmesh_queue_refused_total{what="ack"}).',
+    registers,
+  });
+  const acksWaiting = new Gauge({
+    name: 'fieldmesh_queue_acks_waiting',
+    help: "Acks the ingest tier is sending to the nodes now: published at QoS 1 to the broker, its PUBACK not yet back (held back by the broker's Receive Maximum, or a slow broker).",
+    registers,
+  });
+
   let source: (() => Promise<QueueState>) | undefined;
   /** One read serves every gauge of one scrape. */
   let reading: { at: number; state: Promise<QueueState | undefined> } | undefined;
@@ -134,6 +149,8 @@ export function createQueueMetrics(registry: Registry): QueueMetrics {
     deadLetters,
     refused,
     acksForwarded,
+    acksReceived,
+    acksWaiting,
     watch(next) {
       source = next;
       reading = undefined;

@@ -23,6 +23,7 @@ import {
 } from '../queue/index.js';
 import type { EventInput, HubStorage } from '../storage/storage.js';
 import type { HubTracing } from '../tracing/hub-tracing.js';
+import { type EventLoopWatch, watchEventLoop } from './event-loop.js';
 import { decodeStoredEvent, storedEventSubject } from './notifications.js';
 import { createWorkerRole, type WorkerRole } from './worker-role.js';
 
@@ -71,6 +72,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
   let lastState: QueueState | undefined;
   let statePoll: NodeJS.Timeout | undefined;
   let frameStream: FrameStream | undefined;
+  let loop: EventLoopWatch | undefined;
 
   return {
     get connection() {
@@ -80,6 +82,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
       return frameStream;
     },
     async start() {
+      loop ??= watchEventLoop(o.registry);
       nc ??= await connectQueue({ servers: o.queue.url.split(','), name: `fieldmesh-hub ${o.config.roles.join('+')}`, logger });
       const connection = nc;
       // The stream's and consumer's state: gauges at scrape in every process, and the leader's queue alerts.
@@ -161,6 +164,7 @@ export function createScaleOut(o: ScaleOutOptions): ScaleOut {
     },
     queueState: () => lastState,
     async stop() {
+      loop?.stop();
       if (statePoll !== undefined) clearInterval(statePoll);
       notices?.unsubscribe();
       await ingest?.stop();
