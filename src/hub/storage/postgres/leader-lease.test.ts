@@ -142,4 +142,41 @@ describe('leader lease', () => {
     await write(b);
     assert.deepEqual(await log(), ['a@1', 'b@2']);
   });
+  test('a leader whose event loop was blocked past its deadline keeps its term when the renewal it sent before was answered in time', async () => {
+    const url = await server.createDatabase();
+    const pool = await openPool({ url, poolSize: 2 });
+    pools.push(pool);
+    await migrateLeases(pool);
+    const changes: (number | undefined)[] = [];
+    // No renewals of its own: the test sends the one renewal, then blocks the loop.
+    const lease = createLeaderLease({
+      pool,
+      name: 'alerts',
+      holder: 'busy',
+      ttlMs: 1_000,
+      renewEveryMs: 600_000,
+      onChange: (t) => changes.push(t?.epoch),
+    });
+    leases.push(lease);
+    const acquiredAt = performance.now();
+    assert.equal((await lease.tryAcquire())?.epoch, 1);
+    await new Promise((r) => setTimeout(r, 600));
+    const renewal = lease.tryAcquire();
+    // The renewal is on the wire once the microtasks and ticks that send it ran; then the loop is blocked until the
+    // first term's deadline is 300 ms past: the database answered meanwhile, but the answer waits unread behind the
+    // lapse timer, as on a saturated hub process.
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        while (performance.now() < acquiredAt + 1_300) {}
+        resolve();
+      }),
+    );
+    assert.equal((await renewal)?.epoch, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(changes, [1], 'the term was never reported lost');
+    assert.equal(lease.term?.epoch, 1);
+    // Unrenewed, it does lapse: a second after the renewal was sent.
+    await waitFor(() => changes.length === 2, { what: 'the lapse of the unrenewed term', timeoutMs: 3_000 });
+    assert.deepEqual(changes, [1, undefined]);
+  });
 });

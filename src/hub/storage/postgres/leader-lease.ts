@@ -112,6 +112,8 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
   let timer: NodeJS.Timeout | undefined;
   /** Fires when the term held lapses unrenewed (set again at every successful renewal). */
   let lapse: NodeJS.Timeout | undefined;
+  /** performance.now() past which the term held is no longer safe to hold: the last successful renewal's send + ttlMs. */
+  let holdDeadline = 0;
   let running: Promise<unknown> = Promise.resolve();
 
   function become(next: LeaseTerm | undefined): void {
@@ -129,9 +131,30 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
    * its now() + ttlMs, and that now() is no earlier than the sending: so sentAt + ttlMs is never after the lapse.
    */
   function holdUntil(sentAt: number): void {
+    holdDeadline = Math.max(holdDeadline, sentAt + ttlMs);
+    armLapse();
+  }
+
+  function armLapse(): void {
     if (lapse !== undefined) clearTimeout(lapse);
-    lapse = setTimeout(() => become(undefined), Math.max(0, sentAt + ttlMs - performance.now()));
+    lapse = setTimeout(onLapse, Math.max(0, holdDeadline - performance.now()));
     lapse.unref();
+  }
+
+  /**
+   * The lapse timer fired. A busy event loop runs due timers before it reads its sockets, so a renewal the database
+   * answered in time may still wait, unread, in the lease's connection: the verdict waits for the loop's I/O (one turn,
+   * setImmediate), and the term is lost only if no renewal moved the deadline meanwhile. Holding it that turn longer is
+   * safe: a renewal read then was sent no earlier than the one before, and the database's expiry is its own now() +
+   * ttlMs, no earlier than the sending.
+   */
+  function onLapse(): void {
+    lapse = undefined;
+    setImmediate(() => {
+      if (term === undefined || lapse !== undefined) return;
+      if (performance.now() >= holdDeadline) become(undefined);
+      else armLapse();
+    });
   }
 
   async function tryAcquire(): Promise<LeaseTerm | undefined> {
