@@ -160,6 +160,11 @@ export interface HubStorage {
    */
   nodeLedger(site: string, node: string): Promise<NodeLedger>;
   upsertNode(node: StoredNode): Promise<void>;
+  /**
+   * Many registry entries at once (the live ingest's periodic persist): one transaction, so the whole batch is written
+   * or none of it. Optional: a store without it gets one upsertNode per entry.
+   */
+  upsertNodes?(nodes: readonly StoredNode[]): Promise<void>;
   listNodes(): Promise<StoredNode[]>;
   close(): Promise<void>;
 }

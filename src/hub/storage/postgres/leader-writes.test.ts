@@ -9,6 +9,7 @@ import { type PostgresInstance, startPostgres } from '../../../../test/kit/postg
 import { waitFor } from '../../../../test/kit/wait.js';
 import { isFieldmeshError } from '../../../kit/index.js';
 import { newBackfillRecord } from '../../ledger/backfill-scheduler.js';
+import type { StoredNode } from '../storage.js';
 import { createLeaderLease, migrateLeases } from './leader-lease.js';
 import { openPool } from './pool.js';
 import { createPostgresStorage } from './postgres-storage.js';
@@ -51,6 +52,7 @@ test("a deposed leader's registry update, backfill request and send, and retenti
     await waitFor(async () => (await b.tryAcquire()) !== undefined, { what: 'b takes the lease', timeoutMs: 10_000 });
     const deposed = (err: unknown) => isFieldmeshError(err, 'FM_LEADER_DEPOSED');
     await assert.rejects(leader.upsertNode(node('z2')), deposed);
+    await assert.rejects(leader.upsertNodes?.([node('z2'), { ...node('z2'), node: 'rig-2' }]) ?? Promise.resolve(), deposed);
     await assert.rejects(leader.createBackfill(newBackfillRecord('lab', 'rig-1', now - 20_000, now - 10_000, [], 'dropped', now)), deposed);
     await assert.rejects(leader.markBackfillSent(request.id, now + 1), deposed);
     await storage.appendEvents([
@@ -70,7 +72,11 @@ test("a deposed leader's registry update, backfill request and send, and retenti
     await assert.rejects(leader.applyRetention(now), deposed);
 
     // Nothing of the deposed leader's is in the database; the store's own writes and reads went on.
-    assert.equal((await storage.listNodes())[0]?.zone, 'z1', 'the registry as the leader left it');
+    assert.deepEqual(
+      (await storage.listNodes()).map((n) => `${n.node}:${n.zone}`),
+      ['rig-1:z1'],
+      'the registry as the leader left it',
+    );
     const backfills = await storage.listBackfills();
     assert.deepEqual(
       backfills.map((r) => [r.id, r.attempts]),
@@ -86,5 +92,40 @@ test("a deposed leader's registry update, backfill request and send, and retenti
     await b.stop();
     await storage.close();
     for (const p of pools) await p.end();
+  }
+});
+
+test("the leader's registry batch: thousands of nodes in one fenced transaction (statements of 800), a key twice written once as its last entry", async () => {
+  const url = await server.createDatabase();
+  const pool = await openPool({ url, poolSize: 2 });
+  const storage = await createPostgresStorage({ url, retentionMs: 86_400_000 });
+  const lease = createLeaderLease({ pool, name: 'hub-leader', holder: 'a', ttlMs: 10_000 });
+  try {
+    await migrateLeases(pool);
+    assert.equal((await lease.tryAcquire())?.epoch, 1);
+    const leader = storage.fencedBy((client) => lease.check(client));
+    const now = Date.now();
+    const nodes: StoredNode[] = Array.from({ length: 1_700 }, (_, i) => ({
+      site: `s${i % 3}`,
+      node: `n${i}`,
+      zone: '',
+      state: 'online' as const,
+      lastHeard: now,
+      lastChanged: now - i,
+    }));
+    assert.ok(leader.upsertNodes, 'PostgreSQL writes the registry in batches');
+    await leader.upsertNodes([...nodes, { ...(nodes[5] as StoredNode), state: 'stale', lastHeard: now + 1 }]);
+    const listed = await storage.listNodes();
+    assert.equal(listed.length, 1_700);
+    const five = listed.find((n) => n.node === 'n5');
+    assert.equal(five?.state, 'stale', 'the last entry of a key wins');
+    assert.equal(five?.lastHeard, now + 1);
+    // Again, changed: an update of every row.
+    await leader.upsertNodes(nodes.map((n) => ({ ...n, state: 'offline' as const })));
+    assert.ok((await storage.listNodes()).every((n) => n.state === 'offline'));
+  } finally {
+    await lease.stop();
+    await storage.close();
+    await pool.end();
   }
 });

@@ -111,8 +111,21 @@ export type WriteFence = (client: PoolClient) => Promise<void>;
 /** The writes only the leader of a scale-out hub makes: its node registry, its backfill requests, retention, recording rules' results. */
 export type LeaderWrites = Pick<
   HubStorage,
-  'upsertNode' | 'createBackfill' | 'markBackfillSent' | 'applyRetention' | 'appendRecordedSamples'
+  'upsertNode' | 'upsertNodes' | 'createBackfill' | 'markBackfillSent' | 'applyRetention' | 'appendRecordedSamples'
 >;
+
+/** Rows of one registry upsert statement (13 parameters each: 10,400, under PostgreSQL's 65,535). */
+const NODE_UPSERT_CHUNK = 800;
+
+/** The registry upsert of `count` rows: one multi-row INSERT ... ON CONFLICT. */
+function nodeUpsertSql(count: number): string {
+  const n = NODE_COLUMNS.length;
+  const rows = Array.from({ length: count }, (_, r) => `(${NODE_COLUMNS.map((_, i) => `$${r * n + i + 1}`).join(', ')})`);
+  return `INSERT INTO nodes (${NODE_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}
+    ON CONFLICT (site, node) DO UPDATE SET ${NODE_COLUMNS.slice(2)
+      .map((c) => `${c} = excluded.${c}`)
+      .join(', ')}`;
+}
 
 export interface PostgresStorage extends HubStorage {
   /**
@@ -338,13 +351,24 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
         const row = nodeRow(n);
         await leaderWrite(fence, (client) =>
           client.query(
-            `INSERT INTO nodes (${NODE_COLUMNS.join(', ')}) VALUES (${NODE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
-             ON CONFLICT (site, node) DO UPDATE SET ${NODE_COLUMNS.slice(2)
-               .map((c) => `${c} = excluded.${c}`)
-               .join(', ')}`,
+            nodeUpsertSql(1),
             NODE_COLUMNS.map((c) => row[c]),
           ),
         );
+      },
+      async upsertNodes(nodes) {
+        if (nodes.length === 0) return;
+        // One key once per statement (ON CONFLICT cannot touch a row twice): the last entry of a key wins.
+        const rows = [...new Map(nodes.map((n) => [`${n.site}\u0000${n.node}`, nodeRow(n)])).values()];
+        await leaderWrite(fence, async (client) => {
+          for (let i = 0; i < rows.length; i += NODE_UPSERT_CHUNK) {
+            const chunk = rows.slice(i, i + NODE_UPSERT_CHUNK);
+            await client.query(
+              nodeUpsertSql(chunk.length),
+              chunk.flatMap((row) => NODE_COLUMNS.map((c) => row[c])),
+            );
+          }
+        });
       },
     };
   }
