@@ -1,10 +1,21 @@
 // `fieldmesh hub user add|list|remove|passwd` and `fieldmesh hub token create|list|revoke`: the console's
-// users and API tokens, written straight into the hub's database (storage.path), running hub or not.
+// users and API tokens, written straight into the hub's database (storage.path, or the PostgreSQL database of
+// storage.url that a scale-out hub's api processes share), running hub or not.
 
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { checkName, createHubAuth, createSqliteAuthStore, type HubAuth, hubConfigSchema, ROLES, type Role } from '../hub/index.js';
+import {
+  type AuthStore,
+  checkName,
+  createHubAuth,
+  createPostgresAuthStore,
+  createSqliteAuthStore,
+  type HubAuth,
+  hubConfigSchema,
+  ROLES,
+  type Role,
+} from '../hub/index.js';
 import { FieldmeshError, systemClock } from '../kit/index.js';
 import { loadConfigFile } from './config-file.js';
 import type { CliIo } from './io.js';
@@ -79,8 +90,12 @@ function osUser(): string {
 async function withAuth<T>(command: Command, work: (auth: HubAuth) => Promise<T>): Promise<T> {
   const { config: file } = command.optsWithGlobals<{ config?: string }>();
   const config = loadConfigFile(hubConfigSchema, file ?? process.env.FIELDMESH_CONFIG, process.env);
-  if (config.storage.path === ':memory:') throw usage('storage.path is ":memory:": users and tokens would be lost with the hub process');
-  const store = createSqliteAuthStore({ path: config.storage.path });
+  // With storage.url the hub keeps its users in PostgreSQL (docs/scale-out.md "Shared stores"), not in storage.path.
+  let store: AuthStore;
+  if (config.storage.url !== undefined) store = await createPostgresAuthStore({ url: config.storage.url, poolSize: 1 });
+  else if (config.storage.path === ':memory:')
+    throw usage('storage.path is ":memory:": users and tokens would be lost with the hub process');
+  else store = createSqliteAuthStore({ path: config.storage.path });
   try {
     return await work(createHubAuth({ config: config.auth, host: config.http.host, store, clock: systemClock }));
   } finally {
@@ -107,7 +122,7 @@ function table(rows: readonly (readonly string[])[]): string {
 }
 
 export function registerHubAuthCommands(hub: Command, io: CliIo & PasswordIo): void {
-  const user = hub.command('user').description("manage the console's users (in the hub database, storage.path)");
+  const user = hub.command('user').description("manage the console's users (in the hub database: storage.url, else storage.path)");
   user
     .command('add')
     .description('add a user; the password is asked for on the terminal, or read with --password-stdin')
