@@ -89,6 +89,22 @@ export interface HubScaleResult {
   };
   readonly load: LoadCounters;
   readonly processes: Record<string, ProcUsage>;
+  /**
+   * Where a scale-out hub waits: per hub process the largest event-loop delay seen (ms), the acks the workers sent and
+   * the ingest heard in the window, and nats-server's slow consumers and per-connection pending bytes at the window's end.
+   */
+  readonly diagnostics?: {
+    readonly eventLoopDelayMaxMs: Readonly<Record<string, number>>;
+    readonly acksSentByWorkers: number;
+    readonly acksReceivedByIngest: number;
+    readonly natsSlowConsumers: number;
+    readonly natsConnections: readonly {
+      readonly name: string;
+      readonly pendingBytes: number;
+      readonly outMsgs: number;
+      readonly inMsgs: number;
+    }[];
+  };
   /** Hub processes that exited on their own during the run (seconds after their start, exit code, last output). */
   readonly died: Record<string, { readonly code: number | string; readonly atSecond: number; readonly output: string }>;
 }
@@ -298,7 +314,9 @@ async function startHubProcess(name: string, config: Record<string, unknown>, di
   const file = join(dir, `${name}.yaml`);
   // JSON is YAML.
   writeFileSync(file, JSON.stringify({ ...config, http: { port: httpPort } }));
-  const proc = spawnReaped(process.execPath, [FIELDMESH_BIN, 'hub', '--config', file, ...args], {
+  // HUB_SCALE_NODE_ARGS: Node flags for every hub process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = (process.env.HUB_SCALE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const proc = spawnReaped(process.execPath, [...nodeArgs, FIELDMESH_BIN, 'hub', '--config', file, ...args], {
     env: { ...process.env, FIELDMESH_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -422,6 +440,28 @@ async function startTarget(
   }
 }
 
+/** nats-server's slow-consumer count and its connections' names and pending bytes (/varz, /connz). */
+async function natsDiagnostics(nats: NatsServerSet) {
+  const port = nats.servers[0]?.monitorPort;
+  try {
+    const varz = (await (await fetch(`http://127.0.0.1:${port}/varz`)).json()) as { slow_consumers?: number };
+    const connz = (await (await fetch(`http://127.0.0.1:${port}/connz?subs=1`)).json()) as {
+      connections?: { name?: string; pending_bytes?: number; out_msgs?: number; in_msgs?: number }[];
+    };
+    return {
+      natsSlowConsumers: varz.slow_consumers ?? 0,
+      natsConnections: (connz.connections ?? []).map((c) => ({
+        name: c.name ?? '',
+        pendingBytes: c.pending_bytes ?? 0,
+        outMsgs: c.out_msgs ?? 0,
+        inMsgs: c.in_msgs ?? 0,
+      })),
+    };
+  } catch {
+    return { natsSlowConsumers: -1, natsConnections: [] };
+  }
+}
+
 async function consumerPending(nats: NatsServerSet): Promise<number> {
   const port = nats.servers[0]?.monitorPort;
   const res = await fetch(`http://127.0.0.1:${port}/jsz?consumers=true`);
@@ -464,7 +504,8 @@ async function countStoredOfAcked(
 async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresInstance | undefined): Promise<HubScaleResult> {
   const workload = await loadWorkload();
   // A broker per target: nothing retained or queued from the previous one. Queues sized for a burst of 10,000 nodes.
-  const mosquitto = await startMosquitto({ extraConfig: ['max_queued_messages 200000', 'max_inflight_messages 1000'] });
+  // Quiet: with every packet logged, the broker blocks on its log pipe (which this busy process reads) at 10,000 nodes.
+  const mosquitto = await startMosquitto({ quiet: true, extraConfig: ['max_queued_messages 200000', 'max_inflight_messages 1000'] });
   const dir = mkdtempSync(join(tmpdir(), 'fm-hub-scale-'));
   let target: Target | undefined;
   let load: Awaited<ReturnType<typeof startLoad>> | undefined;
@@ -507,7 +548,12 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
     const ackLatencies = generator.takeAckLatencies();
     const processes = watch.end();
     const windowSeconds = (performance.now() - windowStart) / 1000;
-    const [apiAfter, allAfter] = await Promise.all([scrape(api.httpPort), scrapeAll()]);
+    const [apiAfter, allAfter, natsAtEnd] = await Promise.all([
+      scrape(api.httpPort),
+      scrapeAll(),
+      target.nats === undefined ? undefined : natsDiagnostics(target.nats),
+    ]);
+    const processNames = target.processes.map((p) => p.name);
     const rate = (now: number, before: number) => round((now - before) / windowSeconds, 0);
     const age = histogramPercentiles(apiBefore, apiAfter);
     const storedMetric = 'fieldmesh_hub_history_samples_stored_total';
@@ -594,6 +640,21 @@ async function runTarget(spec: HubScaleTarget, o: HubScaleOptions, pg: PostgresI
       },
       load: loadCounters,
       processes,
+      ...(natsAtEnd === undefined
+        ? {}
+        : {
+            diagnostics: {
+              eventLoopDelayMaxMs: Object.fromEntries(
+                processNames.map((name, i) => [
+                  name,
+                  round(1000 * sum(allAfter[i] ?? new Map(), 'fieldmesh_event_loop_delay_max_seconds'), 0),
+                ]),
+              ),
+              acksSentByWorkers: windowSum(allBefore, allAfter, (key) => key.startsWith('fieldmesh_hub_acks_sent_total')),
+              acksReceivedByIngest: windowSum(allBefore, allAfter, (key) => key === 'fieldmesh_queue_acks_received_total'),
+              ...natsAtEnd,
+            },
+          }),
       died,
     };
   } finally {
