@@ -53,6 +53,7 @@ interface Fleet {
 interface Setup {
   readonly clock: ManualClock;
   readonly engine: AlertEngine;
+  readonly store: AlertStore;
   readonly storage: HubStorage;
   readonly fleet: Fleet;
   readonly sent: WebhookPayload[];
@@ -69,6 +70,11 @@ interface SetupOptions {
   readonly fleet?: Fleet;
   readonly storage?: HubStorage;
   readonly notifier?: (sent: WebhookPayload[]) => Notifier;
+  /** A store shared with another engine: not closed by this one. */
+  readonly store?: AlertStore;
+  readonly syncIntervalMs?: number;
+  /** Follow the store instead of starting (a process that does not lead). */
+  readonly follow?: boolean;
 }
 
 async function setup(options: SetupOptions = {}): Promise<Setup> {
@@ -89,7 +95,10 @@ async function setup(options: SetupOptions = {}): Promise<Setup> {
   const fleet = options.fleet ?? { nodes: [], backlogs: new Map() };
   const sent: WebhookPayload[] = [];
   const events: AlertEvent[] = [];
-  const store: AlertStore = createSqliteAlertStore({ path: options.statePath ?? ':memory:' });
+  const store: AlertStore =
+    options.store === undefined
+      ? createSqliteAlertStore({ path: options.statePath ?? ':memory:' })
+      : { ...options.store, close: async () => {} };
   const engine = createAlertEngine(config, {
     fleet: { nodes: () => fleet.nodes, backlog: (site, node) => fleet.backlogs.get(`${site}/${node}`) },
     storage,
@@ -101,12 +110,15 @@ async function setup(options: SetupOptions = {}): Promise<Setup> {
     store,
     notifiers: [(options.notifier ?? recordingNotifier)(sent)],
     onEvent: (e) => events.push(e),
+    ...(options.syncIntervalMs === undefined ? {} : { syncIntervalMs: options.syncIntervalMs }),
   });
   defer(() => engine.stop());
-  await engine.start();
+  if (options.follow === true) await engine.follow();
+  else await engine.start();
   return {
     clock,
     engine,
+    store,
     storage,
     fleet,
     sent,
@@ -442,6 +454,59 @@ test('alerts: an acknowledged alert records who and when, and is not notified ag
     'only the unacknowledged alert is repeated',
   );
   assert.ok(s.events.some((e) => e.type === 'alertAcknowledged'));
+});
+
+test('alerts: an engine that follows a shared store lists the evaluator’s alerts; its silences and acknowledgements reach the evaluator; it takes over without a second page', async () => {
+  // Two api processes on one store: the leader evaluates, the other follows; neither hears notices (SQLite has
+  // none), so each reads the store again every 5 s.
+  const shared = createSqliteAlertStore({ path: ':memory:' });
+  defer(() => shared.close());
+  const fleet: Fleet = { nodes: [node('s1', 'n1', 'offline', START), node('s1', 'n2', 'offline', START)], backlogs: new Map() };
+  const clock = new ManualClock(START);
+  const alerts = { ...onlyBuiltin('nodeDown'), repeatInterval: '1m', groupBy: ['alertname', 'node'] };
+  const common = { fleet, clock, store: shared, syncIntervalMs: 5_000, alerts };
+  const leader = await setup(common);
+  const follower = await setup({ ...common, storage: leader.storage, follow: true });
+  assert.deepEqual(names(follower), []);
+  await leader.run(2 * 60_000 + EVAL_MS);
+  await follower.engine.idle();
+  assert.deepEqual(names(follower), names(leader), 'the follower lists the leader’s alerts');
+  assert.deepEqual(names(follower).sort(), ['NodeDown:firing:s1/n1', 'NodeDown:firing:s1/n2']);
+  assert.equal(follower.sent.length, 0, 'a follower notifies nobody');
+  const paged = leader.sent.length;
+
+  // A silence for n1 and an acknowledgement of n2, both through the follower: the leader applies them at its next read.
+  const silence = await follower.engine.createSilence({
+    matchers: [{ name: 'node', value: 'n1', isRegex: false, isEqual: true }],
+    startsAt: clock.now(),
+    endsAt: clock.now() + 3_600_000,
+    createdBy: 'ana',
+    comment: 'swap',
+  });
+  const n2 = follower.engine.list().find((a) => a.alert.labels.node === 'n2')?.alert.fingerprint ?? '';
+  await follower.engine.acknowledge(n2, 'bo', 'driving');
+  const n1Labels = leader.engine.list().find((a) => a.alert.labels.node === 'n1')?.alert.labels ?? {};
+  assert.deepEqual(leader.engine.silencedBy(n1Labels), [], 'not read yet');
+  clock.advance(5_000);
+  await leader.engine.idle();
+  assert.deepEqual(leader.engine.silencedBy(n1Labels), [silence.id]);
+  assert.equal(leader.engine.find(n2)[0]?.alert.ack?.by, 'bo');
+  // With repeatInterval 1m, neither is paged again: one is silenced, the other acknowledged; the evaluations keep the ack.
+  await leader.run(3 * 60_000);
+  assert.equal(leader.sent.length, paged, 'no repeat of the silenced nor of the acknowledged alert');
+  assert.equal((await shared.loadAlerts()).find((a) => a.fingerprint === n2)?.ack?.by, 'bo');
+
+  // The follower expires the silence, then the leader stops: the follower takes over from the store, and pages n1
+  // (silence over, never acknowledged, due again), not n2 (acknowledged).
+  await follower.engine.expireSilence(silence.id);
+  await leader.engine.stop();
+  await follower.engine.start();
+  await follower.run(EVAL_MS);
+  assert.deepEqual(names(follower).sort(), ['NodeDown:firing:s1/n1', 'NodeDown:firing:s1/n2']);
+  assert.deepEqual(
+    follower.sent.map((p) => p.alerts.map((a) => a.labels.node)),
+    [['n1']],
+  );
 });
 
 test('alerts: firing alerts, acknowledgements and silences survive a restart, without a second page', async () => {
