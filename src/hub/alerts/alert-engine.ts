@@ -108,6 +108,7 @@ export class AlertEngine {
   private syncTimer: TimerHandle | undefined;
   private syncing: Promise<void> | undefined;
   private syncWanted = false;
+  private syncFailing = false;
 
   constructor(private readonly options: AlertEngineOptions) {
     this.logger = (options.logger ?? silentLogger).child({ component: 'alerts' });
@@ -189,10 +190,15 @@ export class AlertEngine {
       try {
         while (this.syncWanted && !this.stopped) {
           this.syncWanted = false;
-          await this.write(() => this.readStore());
+          await this.inOrder(() => this.readStore());
         }
+        if (this.syncFailing) this.logger.info({}, 'alert store: read again');
+        this.syncFailing = false;
       } catch (err) {
-        this.logger.warn({ err: describeError(err) }, 'alert store: could not read it again; keeping what this process holds');
+        // Once per outage (a database restarting): the periodic read tries again.
+        if (!this.syncFailing)
+          this.logger.warn({ err: describeError(err) }, 'alert store: could not read it again; keeping what this process holds');
+        this.syncFailing = true;
       } finally {
         this.syncing = undefined;
       }
@@ -498,8 +504,15 @@ export class AlertEngine {
 
   /** Runs store work in order with every other write; failures are logged, never thrown at the caller's timer. */
   private write<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.inOrder(work);
+    result.catch((err: unknown) => this.logger.error({ err: describeError(err) }, 'alert store write failed'));
+    return result;
+  }
+
+  /** Runs store work in order with every other, without logging its failure (the caller does). */
+  private inOrder<T>(work: () => Promise<T>): Promise<T> {
     const result = this.writes.then(work);
-    this.writes = result.catch((err: unknown) => this.logger.error({ err: describeError(err) }, 'alert store write failed'));
+    this.writes = result.catch(() => {});
     return result;
   }
 
