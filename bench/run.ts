@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|hub-scale|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost ...]
+// Usage: npm run bench [-- wire|hub|hub-scale|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost|tracing ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { benchLiveFeed } from './live-feed.js';
 import { benchRecordSink } from './record-sink.js';
 import { benchStore } from './store.js';
 import { benchTlsCost } from './tls-cost.js';
+import { benchTracingCost } from './tracing-cost.js';
 import { benchWire } from './wire.js';
 
 const only = new Set(process.argv.slice(2));
@@ -69,6 +70,8 @@ if (want('tls-cost')) save('tlsCost', await benchTlsCost(10, 60));
 if (only.has('hub-scale') || only.has('hub-scale-1k')) save('hubScale1k', await benchHubScale({ nodes: 1_000, measureSeconds: 30 }));
 if (only.has('hub-scale') || only.has('hub-scale-10k'))
   save('hubScale10k', await benchHubScale({ nodes: 10_000, measureSeconds: 20, settleSeconds: 5, drainSeconds: 45 }));
+// Issue 13: what OpenTelemetry tracing costs the hub's durable ingest (off, ratio 0.01, ratio 1); on its own only.
+if (only.has('tracing')) save('tracingCost', await benchTracingCost());
 if (want('live')) save('liveFeed', [await benchLiveFeed(10, 20), await benchLiveFeed(50, 20)]);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
