@@ -3,12 +3,12 @@
 // hub process that serves the console runs one (docs/scale-out.md).
 
 import { type Clock, describeError, type Logger } from '../../kit/index.js';
-import { commandTopic, encodeRebirth, type WireFrame, withTargetLabels } from '../../protocol/index.js';
+import { commandTopic, encodeRebirth, type SeriesDef, type WireFrame, withTargetLabels } from '../../protocol/index.js';
 import type { Transport } from '../../transport/index.js';
 import { type FleetEvent, type FleetState, type FrameOutcome, type FrameSource, type NodeRecord, nodeKey } from '../fleet/fleet-state.js';
 import type { HubCounters, HubMetrics } from '../hub-metrics.js';
 import { type CoverageSpan, ledgerSeries } from '../ledger/coverage.js';
-import type { HubStorage, SampleInput, StoredNode } from '../storage/storage.js';
+import type { HubStorage, SampleInput, SeriesIdentity, StoredNode } from '../storage/storage.js';
 import type { WriteQueue } from './write-queue.js';
 
 /** Recent sample ages kept for p50/p99 in stats(). */
@@ -32,8 +32,18 @@ export interface LiveIngestOptions {
   readonly onBirth: (site: string, node: string, zone: string) => void;
 }
 
+/** A live series as storage and the ledger name it, for one node in one zone. */
+interface StoredNames {
+  readonly site: string;
+  readonly node: string;
+  readonly zone: string;
+  readonly series: SeriesIdentity;
+  readonly ledger: string;
+}
+
 export class LiveIngest {
   private readonly dirty = new Set<string>();
+  private readonly names = new WeakMap<SeriesDef, StoredNames>();
   private readonly ages: number[] = [];
   private ageNext = 0;
 
@@ -86,17 +96,13 @@ export class LiveIngest {
   }
 
   private store(outcome: FrameOutcome): void {
-    const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
-    const batch: SampleInput[] = outcome.samples.map((s) => ({
-      series: { name: s.def.name, labels: withTargetLabels(s.def.labels, base), unit: s.def.unit, type: s.def.type },
-      ts: s.time,
-      value: s.value,
-    }));
-    const spans: CoverageSpan[] = outcome.samples.map((s) => ({
-      series: ledgerSeries(s.def.name, s.def.labels),
-      times: [s.time],
-      intervalMs: s.def.maxSilenceMs > 0 ? s.def.maxSilenceMs : undefined,
-    }));
+    const batch: SampleInput[] = [];
+    const spans: CoverageSpan[] = [];
+    for (const s of outcome.samples) {
+      const named = this.storedNames(outcome, s.def);
+      batch.push({ series: named.series, ts: s.time, value: s.value });
+      spans.push({ series: named.ledger, times: [s.time], intervalMs: s.def.maxSilenceMs > 0 ? s.def.maxSilenceMs : undefined });
+    }
     const { storage, writes, counters, metrics } = this.o;
     // Beside the write queue: the samples join the embedded hub's group commit, then their coverage is recorded.
     writes.alongside('sample batch', async () => {
@@ -105,6 +111,23 @@ export class LiveIngest {
       metrics.samplesStored.inc(n);
       await storage.recordCoverage(outcome.site, outcome.node, spans);
     });
+  }
+
+  /**
+   * A live series' storage identity and ledger name, made once per series of a birth and reused by every data frame
+   * after it (the same object each time, so storage finds its series without building its key again).
+   */
+  private storedNames(outcome: FrameOutcome, def: SeriesDef): StoredNames {
+    const known = this.names.get(def);
+    if (known !== undefined && known.site === outcome.site && known.node === outcome.node && known.zone === outcome.zone) return known;
+    const base = { site: outcome.site, node: outcome.node, zone: outcome.zone };
+    const named: StoredNames = {
+      ...base,
+      series: { name: def.name, labels: withTargetLabels(def.labels, base), unit: def.unit, type: def.type },
+      ledger: ledgerSeries(def.name, def.labels),
+    };
+    this.names.set(def, named);
+    return named;
   }
 
   private requestRebirth(outcome: FrameOutcome): void {

@@ -65,3 +65,26 @@ test('sqlite storage: a file from before pending bytes and repairs gains the new
   );
   await db.close();
 });
+
+test('sqlite storage: coverage recorded for many nodes at once and a batch of registry entries are in the file once their calls resolve', async () => {
+  const path = tempDb();
+  const db = createSqliteStorage({ path, retentionMs: 86_400_000 });
+  const nodes = Array.from({ length: 50 }, (_, i) => `n${i}`);
+  // Written together on the next turn of the event loop; each call resolves once that write is committed.
+  await Promise.all(nodes.map((node, i) => db.recordCoverage('s1', node, [{ series: 'soc', times: [i * 1_000, i * 1_000 + 1_000] }])));
+  await db.upsertNodes?.(nodes.map((node) => ({ site: 's1', node, zone: 'z', state: 'online', lastChanged: 1 })));
+  // A second connection reads what is committed (the first stays open: closing it would write what is pending).
+  const { default: Database } = await import('better-sqlite3');
+  const reader = new Database(path, { readonly: true });
+  try {
+    assert.equal(reader.prepare<[], { n: number }>('SELECT count(*) AS n FROM coverage').get()?.n, 50);
+    assert.equal(reader.prepare<[], { n: number }>("SELECT count(*) AS n FROM nodes WHERE state = 'online'").get()?.n, 50);
+  } finally {
+    reader.close();
+    await db.close();
+  }
+  const again = createSqliteStorage({ path, retentionMs: 86_400_000 });
+  assert.equal((await again.nodeLedger('s1', 'n49')).coverage.length, 1);
+  assert.equal((await again.listNodes()).length, 50);
+  await again.close();
+});

@@ -181,6 +181,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
        boot_time_hub = excluded.boot_time_hub, config_version = excluded.config_version`,
   );
 
+  const upsertNodesTx = db.transaction((nodes: readonly StoredNode[]) => {
+    for (const n of nodes) upsertNodeStmt.run(nodeRow(n));
+  });
+
   const insertEvent = db.prepare(
     `INSERT OR IGNORE INTO events (site, node, id, seq, epoch, time, priority, kind, payload, received_at)
      VALUES (@site, @node, @id, @seq, @epoch, @time, @priority, @kind, @payload, @receivedAt)`,
@@ -233,8 +237,15 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
 
   let open = true;
 
+  /** Each identity object's key, built once: a history frame's samples share theirs, and so do a node's live series. */
+  const keyOf = new WeakMap<SeriesIdentity, string>();
+
   function seriesId(identity: SeriesIdentity): number {
-    const key = seriesKey(identity);
+    let key = keyOf.get(identity);
+    if (key === undefined) {
+      key = seriesKey(identity);
+      keyOf.set(identity, key);
+    }
     const known = byKey.get(key);
     if (known && known.unit === identity.unit && known.type === identity.type) return known.id;
     const labels = sortedLabels(identity.labels);
@@ -292,6 +303,41 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
       else upsertCoverage.run(site, node, c.series, c.intervalMs, JSON.stringify(c.intervals));
     }
   });
+
+  // Coverage changes wait for the next turn of the event loop and are written together, as they are then, in one
+  // transaction: a live data frame changes its node's coverage every tick, and a commit per frame cost the embedded hub
+  // more than its samples at 10,000 nodes (docs/benchmarks.md, hub-scale). recordCoverage resolves once written.
+  const dirtyCoverage = new Map<string, Set<string>>();
+  let coverageWaiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
+  let coverageFlush: NodeJS.Immediate | undefined;
+
+  const saveDirtyCoverageTx = db.transaction((dirty: ReadonlyMap<string, ReadonlySet<string>>) => {
+    for (const [key, series] of dirty) {
+      const [site, node] = key.split('\u0000') as [string, string];
+      const perNode = coverageByNode.get(key);
+      for (const name of series) {
+        const c = perNode?.get(name);
+        if (c === undefined || c.intervals.length === 0) deleteCoverage.run(site, node, name);
+        else upsertCoverage.run(site, node, name, c.intervalMs, JSON.stringify(c.intervals));
+      }
+    }
+  });
+
+  function flushCoverage(): void {
+    if (coverageFlush !== undefined) clearImmediate(coverageFlush);
+    coverageFlush = undefined;
+    const waiters = coverageWaiters;
+    coverageWaiters = [];
+    const dirty = new Map(dirtyCoverage);
+    dirtyCoverage.clear();
+    try {
+      if (dirty.size > 0) saveDirtyCoverageTx(dirty);
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    for (const w of waiters) w.resolve();
+  }
 
   function matching(matchers: readonly LabelMatcher[]): StoredSeries[] {
     const selector = { matchers, text: '' };
@@ -443,14 +489,17 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
       const key = nodeKeyOf(site, node);
       const perNode = coverageByNode.get(key) ?? new Map<string, SeriesCoverage>();
       coverageByNode.set(key, perNode);
-      const changed: SeriesCoverage[] = [];
+      const dirty = dirtyCoverage.get(key) ?? new Set<string>();
+      dirtyCoverage.set(key, dirty);
       for (const span of spans) {
         if (span.times.length === 0) continue;
-        const next = addSpan(perNode.get(span.series), span);
-        perNode.set(span.series, next);
-        changed.push(next);
+        perNode.set(span.series, addSpan(perNode.get(span.series), span));
+        dirty.add(span.series);
       }
-      saveCoverageTx(site, node, changed);
+      return new Promise<void>((resolve, reject) => {
+        coverageWaiters.push({ resolve, reject });
+        coverageFlush ??= setImmediate(flushCoverage);
+      });
     },
     async nodeLedger(site, node) {
       const backlog = db.prepare<[string, string], BacklogRow>('SELECT * FROM backlogs WHERE site = ? AND node = ?').get(site, node);
@@ -470,11 +519,15 @@ export function createSqliteStorage(options: SqliteStorageOptions): HubStorage {
     async upsertNode(n: StoredNode) {
       upsertNodeStmt.run(nodeRow(n));
     },
+    async upsertNodes(nodes) {
+      if (nodes.length > 0) upsertNodesTx(nodes);
+    },
     async listNodes() {
       return db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY site, node').all().map(toStoredNode);
     },
     async close() {
       if (!open) return;
+      flushCoverage();
       open = false;
       db.close();
     },
