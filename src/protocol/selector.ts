@@ -2,6 +2,7 @@
 // Shared by the agent (which series are critical) and the hub (queries), so both read the same way.
 
 import { FieldmeshError } from '../kit/index.js';
+import { type CompiledRegex, compileRegex } from './promql/regex.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 
@@ -58,7 +59,7 @@ export function parseSelector(text: string): SeriesSelector {
   }
   if (i !== text.length) fail(text, i, 'unexpected text');
   if (matchers.length === 0) fail(text, 0, 'empty selector');
-  if (matchers.every((m) => new RegExp(`^(?:${m.op.endsWith('~') ? m.value : escapeRe(m.value)})$`).test('') === (m.op[0] === '='))) {
+  if (matchers.every((m) => (m.op.endsWith('~') ? compile(m.value).matches('') : m.value === '') === (m.op[0] === '='))) {
     fail(text, 0, 'a selector must have at least one matcher that does not match the empty string');
   }
   return { matchers, text };
@@ -118,30 +119,20 @@ export function parseLabelMatcher(text: string): LabelMatcher {
   }
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-const regexCache = new Map<string, RegExp>();
-
-function compile(pattern: string, text = pattern, at = 0): RegExp {
-  let re = regexCache.get(pattern);
-  if (re === undefined) {
-    try {
-      re = new RegExp(`^(?:${pattern})$`);
-    } catch (err) {
-      fail(text, at, `invalid regular expression: ${(err as Error).message}`);
-    }
-    regexCache.set(pattern, re);
+/** A matcher's regular expression in RE2 syntax (as Prometheus reads it, `(?i)` included), anchored to the whole value. */
+function compile(pattern: string, text = pattern, at = 0): CompiledRegex {
+  try {
+    return compileRegex(pattern);
+  } catch (err) {
+    fail(text, at, `invalid regular expression: ${(err as Error).message}`);
   }
-  return re;
 }
 
 const TESTS: Record<MatchOp, (actual: string, value: string) => boolean> = {
   '=': (actual, value) => actual === value,
   '!=': (actual, value) => actual !== value,
-  '=~': (actual, value) => compile(value).test(actual),
-  '!~': (actual, value) => !compile(value).test(actual),
+  '=~': (actual, value) => compile(value).matches(actual),
+  '!~': (actual, value) => !compile(value).matches(actual),
 };
 
 /** True when `labels` satisfy every matcher (an empty list matches anything); a missing label reads as "". */
