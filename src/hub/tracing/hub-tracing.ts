@@ -1,12 +1,12 @@
 // The hub's traces of a frame or a push through ingest, stream, worker and store (docs/tracing.md): the tracer and
 // propagator the ingest points use, the NATS header carrier, the span attributes and helpers. Only the OpenTelemetry
-// API here, a no-op while no SDK is registered; the SDK is loaded by otlp-tracing.ts, and only when tracing is on.
+// API here; the SDK is loaded by otlp-tracing.ts, and only when tracing is on. Off, the hub passes no HubTracing down
+// and its ingest points start no span at all.
 
 import {
   type Attributes,
   type Context,
   context,
-  propagation,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -29,12 +29,6 @@ export interface HubTracing {
 
 /** The instrumentation scope of every hub span. */
 export const HUB_TRACER_NAME = 'fieldmesh-hub';
-
-/**
- * Tracing off (the default): the API's global tracer and propagator, which do nothing unless the embedding process
- * registered an SDK of its own. A span costs one non-recording object; nothing is exported.
- */
-export const apiTracing: HubTracing = { tracer: trace.getTracer(HUB_TRACER_NAME), propagator: propagation };
 
 /** Attribute names: OpenTelemetry's messaging and database semantic conventions, and fieldmesh's own. */
 export const ATTR = {
