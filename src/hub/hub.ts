@@ -73,6 +73,8 @@ import { ZoneMonitor } from './zones/zone-monitor.js';
 
 /** How often online nodes are checked for silence. */
 export const SWEEP_INTERVAL_MS = 1_000;
+/** The console's site and overview messages at most this often (each refresh walks every node). */
+const CONSOLE_REFRESH_MIN_MS = 250;
 /** Retention runs at start and then this often. */
 export const RETENTION_INTERVAL_MS = 3_600_000;
 /** How often outstanding backfill requests are checked for being due (new, or unanswered past the timeout). */
@@ -348,6 +350,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   });
   const alertChanges = new AlertChanges();
   let consoleRefreshQueued = false;
+  let lastConsoleRefresh = Number.NEGATIVE_INFINITY;
 
   /** Publishes `alert`, `site` and `overview` messages for what changed since the last refresh. */
   function refreshConsole(): void {
@@ -359,14 +362,23 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (changed.overview !== undefined) live.publishMessage('overview', changed.overview);
   }
 
-  /** One refresh after a burst of fleet or alert events (a hub restart brings hundreds of births at once). */
+  /**
+   * One refresh after a burst of fleet or alert events (a hub restart brings hundreds of births at once), and at most
+   * one every CONSOLE_REFRESH_MIN_MS: a refresh walks every node, and at 10,000 nodes a refresh after every read from
+   * the broker took a fifth of the api process's time (docs/benchmarks.md, hub-scale). Real time, not the hub's clock:
+   * it paces work, it does not tell time.
+   */
   function queueConsoleRefresh(): void {
     if (consoleRefreshQueued) return;
     consoleRefreshQueued = true;
-    queueMicrotask(() => {
+    const run = () => {
       consoleRefreshQueued = false;
+      lastConsoleRefresh = performance.now();
       if (!stopped) refreshConsole();
-    });
+    };
+    const wait = lastConsoleRefresh + CONSOLE_REFRESH_MIN_MS - performance.now();
+    if (wait <= 0) queueMicrotask(run);
+    else setTimeout(run, wait).unref();
   }
 
   // Bulk actions (docs/console.md "Bulk actions"): rebirth waits for the node's next birth.
