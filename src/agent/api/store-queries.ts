@@ -3,26 +3,22 @@
 
 import { FieldmeshError, formatDurationMs } from '../../kit/index.js';
 import {
-  type AggregationQuery,
-  aggregateSeries,
-  evaluateInstantQuery,
-  evaluateRangeQuery,
-  formatSampleValue,
+  instantQueryData,
   type LabelMatcher,
   limitResults,
   type Params,
-  parseAggregationQuery,
+  type ParsedQuery,
+  parseQuery,
   parseSelector,
   parseStepMs,
-  queryWindow,
   rangeParams,
-  rangeSteps,
+  rangeQueryResult,
   repeated,
-  type SeriesPoints,
-  seconds,
+  type SeriesSource,
   single,
   timeParam,
 } from '../../protocol/index.js';
+import { checkRange, type Expr } from '../../protocol/promql/index.js';
 import { ROLLUP_FNS } from '../store/rollup-buckets.js';
 import type { RollupFn, SampleStore, StoreCoverage, StorePoints, StoreSeries } from '../store/store.js';
 
@@ -42,8 +38,38 @@ export interface StoreQueries {
 
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-function toSeriesPoints(stored: readonly StorePoints[]): SeriesPoints[] {
+function toSeriesPoints(stored: readonly StorePoints[]) {
   return stored.map(({ series, points }) => ({ metric: { __name__: series.name, ...series.labels }, points }));
+}
+
+/** True when the query is one plain selector (no offset or @): a rollup may answer it by step alone. */
+function isPlainSelector(query: ParsedQuery): boolean {
+  return query.expr.type === 'vector' && query.expr.offsetMs === 0 && query.expr.at === undefined;
+}
+
+/**
+ * True when every selector of the expression is an instant selector without offset or @ and nothing
+ * reads sample times (timestamp()): rollup buckets can stand in for the samples, one per step.
+ */
+function readsInstantsOnly(expr: Expr): boolean {
+  switch (expr.type) {
+    case 'vector':
+      return expr.offsetMs === 0 && expr.at === undefined;
+    case 'matrix':
+    case 'subquery':
+      return false;
+    case 'call':
+      return expr.func !== 'timestamp' && expr.args.every(readsInstantsOnly);
+    case 'aggregate':
+      return (expr.param === undefined || readsInstantsOnly(expr.param)) && readsInstantsOnly(expr.expr);
+    case 'binary':
+      return readsInstantsOnly(expr.lhs) && readsInstantsOnly(expr.rhs);
+    case 'unary':
+    case 'paren':
+      return readsInstantsOnly(expr.expr);
+    default:
+      return true;
+  }
 }
 
 /** A rollup chosen to answer a range query, and why (for the `infos` line of the answer). */
@@ -67,11 +93,12 @@ function fittest<T extends { resolutionMs: number }>(rollups: readonly T[], step
  * Which rollup answers a range query, if any (docs/query.md, "Rollups"): the one `rollup=` names
  * (`rollup=raw`: none); else, for a plain selector, the coarsest rollup with a resolution of at most
  * `step`; else, when the range starts before the oldest raw sample and rollups hold older buckets,
- * the coarsest of those at most `step`, or the finest of them. Rollups are listed finest first.
+ * the coarsest of those at most `step`, or the finest of them. Rollups are listed finest first. Only
+ * expressions of instant selectors (no range, subquery, offset or @) are answered from a rollup.
  */
 export function chooseRollup(
   params: Params,
-  query: AggregationQuery,
+  query: ParsedQuery,
   startMs: number,
   stepMs: number,
   coverage: StoreCoverage,
@@ -94,9 +121,16 @@ export function chooseRollup(
         `this node keeps no ${formatDurationMs(resolutionMs)} rollup (${kept === '' ? 'it keeps none: see store.rollups in node.yaml' : `it keeps: ${kept}`}); rollup=raw reads raw samples`,
       );
     }
+    if (!readsInstantsOnly(query.expr)) {
+      throw invalidParam(
+        'rollup',
+        'a rollup answers expressions of instant selectors (selectors, aggregations, arithmetic, functions of them); this query reads a range, a subquery, offset, @ or timestamps: use rollup=raw',
+      );
+    }
     return { resolutionMs, fn: (fnParam || 'avg') as RollupFn, reason: 'asked' };
   }
-  if (query.aggregation === undefined) {
+  if (!readsInstantsOnly(query.expr)) return undefined;
+  if (isPlainSelector(query)) {
     const finer = coverage.rollups.filter((r) => r.resolutionMs <= stepMs);
     const coarsest = finer[finer.length - 1];
     if (coarsest !== undefined) return { resolutionMs: coarsest.resolutionMs, fn: 'avg', reason: 'step' };
@@ -133,48 +167,44 @@ export function createStoreQueries(store: SampleStore, options: StoreQueriesOpti
     return [...byId.values()];
   }
 
+  const source: SeriesSource = async (matchers, startMs, endMs) => toSeriesPoints(await store.query(matchers, startMs, endMs));
+
   const queryRange = async (params: Params) => {
-    const query = parseAggregationQuery(single(params, 'query'));
+    const query = parseQuery(single(params, 'query'));
     const { startMs, endMs, stepMs } = rangeParams(params);
     const choice = chooseRollup(params, query, startMs, stepMs, await store.coverage());
     if (choice !== undefined) return rollupRange(query, choice, startMs, endMs, stepMs);
-    const window = queryWindow(startMs, endMs);
-    const stored = await store.query(query.selector.matchers, window.startMs, window.endMs);
-    const result = evaluateRangeQuery(query, toSeriesPoints(stored), startMs, endMs, stepMs);
+    const result = await rangeQueryResult(query, source, startMs, endMs, stepMs);
     return { status: 'success', data: { resultType: 'matrix', result } };
   };
 
   /**
    * A range answered from a rollup: steps widened to a whole number of buckets and aligned to them;
-   * each point is `fn` over the buckets of its step, at the step's start; then the aggregation, if any.
+   * each point is `fn` over the buckets of its step, at the step's start, and the expression is
+   * evaluated at each aligned step over those points (a lookback of 1 ms: each step reads its own bucket only).
    */
-  async function rollupRange(query: AggregationQuery, choice: RollupChoice, startMs: number, endMs: number, stepMs: number) {
+  async function rollupRange(query: ParsedQuery, choice: RollupChoice, startMs: number, endMs: number, stepMs: number) {
     const { resolutionMs, fn } = choice;
     const rollupStepMs = Math.ceil(stepMs / resolutionMs) * resolutionMs;
-    rangeSteps(startMs - (((startMs % rollupStepMs) + rollupStepMs) % rollupStepMs), endMs, rollupStepMs);
-    const stored = await store.queryRollup(query.selector.matchers, startMs, endMs, resolutionMs, fn, rollupStepMs);
-    const series = stored.map(({ series, points }) => ({ metric: { __name__: series.name, ...series.labels }, values: points }));
-    const result = query.aggregation ? aggregateSeries(series, query.aggregation) : series;
+    const alignedStartMs = startMs - (((startMs % rollupStepMs) + rollupStepMs) % rollupStepMs);
+    checkRange(alignedStartMs, endMs, rollupStepMs);
+    const rollupSource: SeriesSource = async (matchers) =>
+      toSeriesPoints(await store.queryRollup(matchers, startMs, endMs, resolutionMs, fn, rollupStepMs));
+    const result = await rangeQueryResult(query, rollupSource, alignedStartMs, endMs, rollupStepMs, { lookbackMs: 1 });
     const info =
       `answered from the ${formatDurationMs(resolutionMs)} rollup (${REASONS[choice.reason]}): ${fn} of each ` +
       `${formatDurationMs(rollupStepMs)} step's buckets, at the step's start`;
     return {
       status: 'success',
-      data: {
-        resultType: 'matrix',
-        result: result.map((s) => ({ metric: s.metric, values: s.values.map(([t, v]) => [seconds(t), formatSampleValue(v)] as const) })),
-      },
+      data: { resultType: 'matrix', result },
       infos: [info],
     };
   }
 
   const instant = async (params: Params) => {
-    const query = parseAggregationQuery(single(params, 'query'));
+    const query = parseQuery(single(params, 'query'));
     const timeMs = timeParam(params, 'time', now());
-    const window = queryWindow(timeMs, timeMs);
-    const stored = await store.query(query.selector.matchers, window.startMs, window.endMs);
-    const result = evaluateInstantQuery(query, toSeriesPoints(stored), timeMs);
-    return { status: 'success', data: { resultType: 'vector', result } };
+    return { status: 'success', data: await instantQueryData(query, source, timeMs) };
   };
 
   const series = async (params: Params) => {

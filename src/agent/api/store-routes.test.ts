@@ -102,23 +102,23 @@ test('node api query: instant vector at the given time or now, aggregation inclu
   assert.deepEqual(at.json(), { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [S0 + 15, '70'] }] } });
   const now = (await app.inject('/api/v1/query?query=battery_soc{node="a"}')).json();
   assert.deepEqual(now.data.result, [{ metric: { __name__: 'battery_soc', site: 's1', node: 'a' }, value: [S0 + 100, '60'] }]);
-  // Grafana's "Save & test".
+  // Grafana's "Save & test": a scalar.
   const probe = await app.inject({
     method: 'POST',
     url: '/api/v1/query',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     payload: 'query=1%2B1&time=4',
   });
-  assert.equal(probe.statusCode, 400);
-  assert.equal(probe.json().errorType, 'bad_data');
+  assert.equal(probe.statusCode, 200);
+  assert.deepEqual(probe.json(), { status: 'success', data: { resultType: 'scalar', result: [4, '2'] } });
 });
 
-test('node api errors: functions, operators, bad times and oversized ranges are 400 bad_data naming what is unsupported', async () => {
+test('node api errors: unsupported functions, syntax, bad times and oversized ranges are 400 bad_data naming what is wrong', async () => {
   const { app } = await setup();
   for (const [query, extra, says] of [
-    ['rate(battery_soc[5m])', `&start=${S0}&end=${S0 + 10}&step=1`, /rate\(\) .*not supported/],
-    ['sum(battery_soc) / 2', `&start=${S0}&end=${S0 + 10}&step=1`, /operators/],
-    ['topk(2, battery_soc)', `&start=${S0}&end=${S0 + 10}&step=1`, /topk\(\)/],
+    ['holt_winters(battery_soc[5m], 0.5, 0.5)', `&start=${S0}&end=${S0 + 10}&step=1`, /function holt_winters is not supported/],
+    ['sum(battery_soc) /', `&start=${S0}&end=${S0 + 10}&step=1`, /1:19: parse error: unexpected end of input/],
+    ['battery_soc[5m]', `&start=${S0}&end=${S0 + 10}&step=1`, /invalid expression type "range vector" for range query/],
     ['battery_soc', `&start=yesterday&end=${S0}&step=1`, /invalid parameter "start"/],
     ['battery_soc', `&start=${S0}&end=${S0 + 100_000}&step=1`, /11,000/],
     ['battery_soc', `&start=${S0}&end=${S0 + 10}`, /missing parameter "step"/],

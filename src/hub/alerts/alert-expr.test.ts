@@ -1,5 +1,5 @@
-// Alert expressions: parsed by the hub's query language plus one comparison, evaluated with the
-// Prometheus semantics the query API uses (lookback, staleness, aggregation).
+// Alert expressions: any PromQL expression giving an instant vector, evaluated with the semantics the
+// query API uses (lookback, staleness, functions, operators, aggregation).
 // calendar: expressions are evaluated at a given instant over given points.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,16 +18,27 @@ const soc = (node: string, site: string, value: number | null, age = 10_000): Se
   points: [[NOW - age, value]],
 });
 
-test('alert expression: comparisons on either side, with numbers Prometheus accepts', () => {
-  assert.deepEqual(parseAlertExpression('battery_soc < 20').comparison, { op: '<', threshold: 20 });
-  assert.deepEqual(parseAlertExpression('20 > battery_soc').comparison, { op: '<', threshold: 20 });
-  assert.deepEqual(parseAlertExpression('up == 0').comparison, { op: '==', threshold: 0 });
-  assert.deepEqual(parseAlertExpression('x >= -1.5e3').comparison, { op: '>=', threshold: -1500 });
-  assert.deepEqual(parseAlertExpression('x != +Inf').comparison, { op: '!=', threshold: Number.POSITIVE_INFINITY });
-  assert.equal(parseAlertExpression('x{site!="a",node=~"n>1"} <= (5)').comparison?.threshold, 5);
-  assert.equal(parseAlertExpression('battery_soc').comparison, undefined);
-  const agg = parseAlertExpression('avg by (site) (battery_soc{zone="z1"}) > 5');
-  assert.deepEqual(agg.query.aggregation, { op: 'avg', grouping: 'by', labels: ['site'] });
+test('alert expression: comparisons on either side and of any expression, as PromQL evaluates them', async () => {
+  const stored = [soc('n1', 's1', 15), soc('n2', 's1', 35)];
+  const filtered: SeriesSource = async (matchers) =>
+    stored.filter((s) => matchesSelector({ matchers, text: '' }, s.metric.__name__ ?? '', s.metric));
+  const active = async (text: string) => evaluateAlertExpression(parseAlertExpression(text), filtered, NOW);
+  assert.deepEqual(await active('20 > battery_soc'), [{ labels: { site: 's1', node: 'n1' }, value: 15 }]);
+  assert.deepEqual(await active('battery_soc >= -1.5e3 and battery_soc != +Inf'), [
+    { labels: { site: 's1', node: 'n1' }, value: 15 },
+    { labels: { site: 's1', node: 'n2' }, value: 35 },
+  ]);
+  assert.deepEqual(await active('battery_soc{site!="a",node=~"n.*"} <= (15)'), [{ labels: { site: 's1', node: 'n1' }, value: 15 }]);
+  assert.deepEqual(await active('avg by (site) (battery_soc) > 20'), [{ labels: { site: 's1' }, value: 25 }]);
+  // What the old parser refused: bool, two series compared, arithmetic of a range function.
+  assert.deepEqual(await active('battery_soc > bool 20'), [
+    { labels: { site: 's1', node: 'n1' }, value: 0 },
+    { labels: { site: 's1', node: 'n2' }, value: 1 },
+  ]);
+  // One-to-one matching ignoring(node) leaves node out of the result, as Prometheus does.
+  assert.deepEqual(await active('battery_soc{node="n2"} > ignoring(node) battery_soc{node="n1"}'), [{ labels: { site: 's1' }, value: 35 }]);
+  assert.deepEqual(await active('vector(1) > 0'), [{ labels: {}, value: 1 }]);
+  assert.deepEqual(await active('scalar(count(battery_soc))'), [{ labels: {}, value: 2 }]);
 });
 
 test('alert expression: every element left after the comparison is active, labels without __name__', async () => {
@@ -54,32 +65,39 @@ test('alert expression: samples older than the 5 min lookback and staleness mark
   );
 });
 
-test('rule expression: one range function of a selector, inside an aggregation or not', () => {
-  const e = parseAlertExpression('avg by (site) (avg_over_time(battery_soc{zone="z(1)[x]"}[5m])) > 5');
-  assert.deepEqual(e.range, { fn: 'avg_over_time', rangeMs: 300_000 });
-  assert.deepEqual(e.query.aggregation, { op: 'avg', grouping: 'by', labels: ['site'] });
-  assert.equal(e.query.selector.matchers.find((m) => m.name === 'zone')?.value, 'z(1)[x]');
-  assert.deepEqual(parseAlertExpression('quantile_over_time(0.95, rtt_ms[1h30m])').range, {
-    fn: 'quantile_over_time',
-    rangeMs: 5_400_000,
-    quantile: 0.95,
-  });
-  assert.deepEqual(parseAlertExpression('sum(rate(errors_total[1m])) by (zone)').range, { fn: 'rate', rangeMs: 60_000 });
-  assert.equal(parseAlertExpression('max without (node) (battery_soc)').range, undefined);
-});
-
-test('rule expression: range functions refused with what is wrong', () => {
+test("rule expression: what is not an instant vector, or not PromQL, is refused with Prometheus' words", () => {
   const refused = (text: string, why: RegExp) =>
     assert.throws(() => parseAlertExpression(text), { code: 'FM_QUERY_INVALID', message: why });
-  refused('rate(x)', /rate\(\) needs a selector with a range, like rate\(x\[5m\]\)/);
-  refused('rate(x[five])', /"five" is not a range/);
-  refused('rate(x[0s])', /"0s" is not a range/);
-  refused('quantile_over_time(x[5m])', /quantile_over_time takes a number φ and a range/);
-  refused('avg_over_time(x[5m], 2)', /avg_over_time\(\) takes one argument/);
-  refused('sum(rate(x[5m])) + rate(y[5m])', /only one range function is supported/);
-  refused('x[5m]', /range vectors .* are not supported/);
-  refused('topk(3, rate(x[5m]))', /topk\(\) .* not supported/);
-  refused('rate(x[5m]) * 60', /numbers and operators/);
+  refused('rate(x)', /expected type range vector in call to function "rate", got instant vector/);
+  refused('rate(x[five])', /parse error/);
+  refused('quantile_over_time(x[5m])', /expected 2 argument\(s\) in call to "quantile_over_time", got 1/);
+  refused('x[5m]', /a rule expression must give an instant vector, this one gives a range vector/);
+  refused('"text"', /gives a string/);
+  refused('holt_winters(x[5m], 0.5, 0.5) > 1', /function holt_winters is not supported/);
+  refused('', /missing parameter "query"/);
+});
+
+test('rule expression: topk of a rate, arithmetic and several range functions, which the old parser refused', async () => {
+  const S = 1_000;
+  const counter = (node: string, perSecond: number): SeriesPoints => ({
+    metric: { __name__: 'errors_total', node },
+    points: Array.from({ length: 9 }, (_, i) => [NOW - (8 - i) * 15 * S, i * 15 * perSecond] as const),
+  });
+  const stored = [counter('a', 1), counter('b', 2), counter('c', 3)];
+  const src: SeriesSource = async (matchers) =>
+    stored.filter((s) => matchesSelector({ matchers, text: '' }, s.metric.__name__ ?? '', s.metric));
+  // Window [NOW - 1m, NOW] holds the samples at -60 s..0: rises of 60, 120, 180 over the whole minute.
+  assert.deepEqual(await evaluateAlertExpression(parseAlertExpression('topk(1, rate(errors_total[1m])) * 60'), src, NOW), [
+    { labels: { node: 'c' }, value: 180 },
+  ]);
+  assert.deepEqual(
+    await evaluateAlertExpression(
+      parseAlertExpression('sum(increase(errors_total[1m])) - sum(increase(errors_total[1m] offset 1m))'),
+      src,
+      NOW,
+    ),
+    [{ labels: {}, value: 0 }],
+  );
 });
 
 test('rule expression: a range function per series, then the aggregation, at the evaluation time', async () => {
@@ -105,7 +123,7 @@ test('rule expression: a range function per series, then the aggregation, at the
     { labels: { site: 's2' }, value: 2 },
   ]);
   assert.deepEqual(
-    await evaluateAlertExpression(parseAlertExpression('quantile_over_time(0.5, rtt_ms{node="p1"}[30s]) > 30'), recording, NOW),
+    await evaluateAlertExpression(parseAlertExpression('quantile_over_time(0.5, rtt_ms{node="p1"}[20s]) > 30'), recording, NOW),
     [{ labels: { site: 's1', node: 'p1' }, value: 35 }],
   );
 });

@@ -2,13 +2,7 @@
 // acknowledgements and silences, Alertmanager-shaped notifications by webhook and MQTT.
 export * from './alert.js';
 export { AlertEngine, type AlertEngineOptions, type AlertSnapshot, RESOLVED_RETENTION_MS, type RuleHealth } from './alert-engine.js';
-export {
-  type AlertExpression,
-  EXPRESSION_SUPPORTED,
-  evaluateAlertExpression,
-  parseAlertExpression,
-  type SeriesSource,
-} from './alert-expr.js';
+export { type AlertExpression, evaluateAlertExpression, parseAlertExpression, type SeriesSource } from './alert-expr.js';
 export type { AlertCommit, AlertStore, PendingNotification } from './alert-store.js';
 export { BUILTIN_GROUP, type BuiltinsConfig, createBuiltinRules } from './builtins.js';
 export { type AlertEngineDeps, alertStatePath, createAlertEngine } from './create-alert-engine.js';
@@ -25,7 +19,6 @@ export {
 export { alertsTopic } from './notifiers/mqtt-notifier.js';
 export { createPostgresAlertStore, type PostgresAlertStoreOptions } from './postgres/postgres-alert-store.js';
 export { formatPromDuration, parsePromDurationMs } from './prom-duration.js';
-export { RANGE_FUNCTIONS, type RangeCall, type RangeFunction } from './range-functions.js';
 export { type RecordingGroup, RecordingRules, type RecordingRulesOptions } from './recording-rules.js';
 export {
   loadRuleFiles,

@@ -99,14 +99,17 @@ test('recording rules: each group every interval, results stored at the evaluati
   assert.deepEqual(await s.recorded('zone:errors:rate1m'), [[{ zone: 'z1' }, [[0, 66 / 60 + 45 / 60]]]]);
   assert.deepEqual(await s.recorded('fleet:rtt_ms:max'), [], 'the 5 min group has not been evaluated yet');
 
-  // 30 s on: p3's samples left the window, so its series and its site's end with a staleness marker.
+  // 30 s on: the window [T - 30 s, T + 30 s] (closed, as Prometheus 2) holds p1's last three samples and
+  // p3's last one; 30 s later p3's samples left it, so its series and its site's end with a staleness marker.
+  await s.advance(30 * S);
   await s.advance(30 * S);
   assert.deepEqual(await s.recorded('probe:rtt_ms:avg1m'), [
     [
       { node: 'p1', site: 's1', zone: 'z1' },
       [
         [0, 25],
-        [30, 35],
+        [30, 30],
+        [60, 40],
       ],
     ],
     [
@@ -114,13 +117,15 @@ test('recording rules: each group every interval, results stored at the evaluati
       [
         [0, 100],
         [30, 100],
+        [60, 100],
       ],
     ],
     [
       { node: 'p3', site: 's2', zone: 'z2' },
       [
         [0, 8],
-        [30, null],
+        [30, 9],
+        [60, null],
       ],
     ],
   ]);
@@ -129,24 +134,26 @@ test('recording rules: each group every interval, results stored at the evaluati
       { site: 's1', window: '1m' },
       [
         [0, 62.5],
-        [30, 67.5],
+        [30, 65],
+        [60, 70],
       ],
     ],
     [
       { site: 's2', window: '1m' },
       [
         [0, 8],
-        [30, null],
+        [30, 9],
+        [60, null],
       ],
     ],
   ]);
   // At the 5 min group's first interval (T + 270 s): the last sample within the 5 min lookback, p2's 100.
-  for (let i = 0; i < 8; i++) await s.advance(30 * S);
+  for (let i = 0; i < 7; i++) await s.advance(30 * S);
   assert.deepEqual(await s.recorded('fleet:rtt_ms:max'), [[{}, [[270, 100]]]]);
-  // Once p1's and p2's samples left the window too (at T + 60 s), their series ended and nothing more is written.
+  // Once p1's and p2's samples left the window too (at T + 90 s), their series ended and nothing more is written.
   assert.deepEqual(
     (await s.recorded('probe:rtt_ms:avg1m')).map(([, points]) => (points as unknown[]).length),
-    [3, 3, 2],
+    [4, 4, 3],
   );
   const written = await s.writtenSamples();
   await s.rules.stop();

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FieldmeshError } from '../../kit/index.js';
-import { EXPRESSION_SUPPORTED } from './alert-expr.js';
 import { loadRuleFiles, parseRuleFile, parseRules, readRuleFiles } from './rule-file.js';
 
 function problems(text: string): string[] {
@@ -61,7 +60,7 @@ test('rule file: each problem names the file, the path and the line', () => {
       - alert: LowSOC
         expr: battery_soc < 20
       - alert: Broken
-        expr: deriv(battery_soc[5m]) > 1
+        expr: holt_winters(battery_soc[5m], 0.5, 0.5) > 1
       - alert: BadFor
         expr: battery_soc < 10
         for: five minutes
@@ -80,9 +79,7 @@ test('rule file: each problem names the file, the path and the line', () => {
     rules: {}
 `);
   assert.deepEqual(got, [
-    'rules.yaml: groups[0].rules[1].expr: "deriv(battery_soc[5m]) > 1": PromQL functions and aggregations such as deriv() in "deriv(battery_soc[5m])" are not supported; ' +
-      EXPRESSION_SUPPORTED +
-      ' (line 7)',
+    'rules.yaml: groups[0].rules[1].expr: 1:1: parse error: function holt_winters is not supported (line 7)',
     'rules.yaml: groups[0].rules[2].for: expected a duration like "5m" or "1h30m", got "five minutes" (line 10)',
     'rules.yaml: groups[0].rules[3].record: expected a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got "job up" (line 11)',
     'rules.yaml: groups[0].rules[4].keep_firing_for: "keep_firing_for" is not supported by this hub (line 20)',
@@ -96,14 +93,14 @@ test('rule file: each problem names the file, the path and the line', () => {
   ]);
 });
 
-test('rule file: expressions the hub cannot evaluate are refused by name', () => {
+test('rule file: any PromQL giving an instant vector is a rule expression; the rest is refused by name', () => {
   const one = (expr: string) => problems(`groups: [{name: g, rules: [{alert: A, expr: ${JSON.stringify(expr)}}]}]`)[0] ?? '';
-  assert.match(one('battery_soc > bool 20'), /expr: .*the bool modifier is not supported/);
-  assert.match(one('a > b'), /comparisons between two series are not supported/);
-  assert.match(one('a > 1 < 3'), /only one comparison is supported/);
-  assert.match(one('1 > 2'), /a comparison of two numbers is not an alert/);
-  assert.match(one('battery_soc{site="s1" < 20'), /groups\[0\]\.rules\[0\]\.expr: .*selector/);
-  assert.match(one('sum by (site) (a) * 2'), /operators and further expressions/);
+  for (const ok of ['battery_soc > bool 20', 'a > b', 'a > 1 < 3', '1 > bool 2', 'sum by (site) (a) * 2', 'topk(3, rate(x[5m]))'])
+    assert.doesNotThrow(() => parseRuleFile(`groups: [{name: g, rules: [{alert: A, expr: ${JSON.stringify(ok)}}]}]`, 'rules.yaml'), ok);
+  assert.match(one('1 > 2'), /expr: 1:3: parse error: comparisons between scalars must use BOOL modifier/);
+  assert.match(one('battery_soc{site="s1" < 20'), /groups\[0\]\.rules\[0\]\.expr: 1:\d+: parse error: unexpected/);
+  assert.match(one('holt_winters(a[5m], 0.1, 0.1)'), /function holt_winters is not supported/);
+  assert.match(one('a[5m]'), /a rule expression must give an instant vector, this one gives a range vector/);
 });
 
 test('rule file: the root and groups must have the documented shape', () => {
@@ -199,12 +196,12 @@ test("rule file: recording rules are read beside alerting rules, with the group 
       r.record,
       r.intervalMs,
       r.labels,
-      r.expr.range?.fn ?? null,
-      r.expr.query.aggregation?.op ?? null,
+      r.expr.query.expr.type === 'call' ? r.expr.query.expr.func : null,
+      r.expr.query.expr.type === 'aggregate' ? r.expr.query.expr.op : null,
     ]),
     [
       ['probe-windows', 0, 'probe:rtt_ms:avg5m', 60_000, { tier: 'processing', window: '5m' }, 'avg_over_time', null],
-      ['probe-windows', 2, 'site:rtt_ms:p95_5m', 60_000, { tier: 'processing', window: '1m' }, 'quantile_over_time', 'max'],
+      ['probe-windows', 2, 'site:rtt_ms:p95_5m', 60_000, { tier: 'processing', window: '1m' }, null, 'max'],
       ['zone', 0, 'zone:battery_soc:min', undefined, {}, null, 'min'],
     ],
   );
@@ -230,7 +227,7 @@ test('rule file: a bad recording rule names the file, group and rule index, the 
 `);
   assert.deepEqual(got, [
     'rules.yaml: groups[0].rules[1].record: expected a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got "site rtt" (line 6)',
-    `rules.yaml: groups[0].rules[2].expr: "quantile_over_time(rtt_ms[5m])": quantile_over_time takes a number φ and a range: quantile_over_time(0.95, x[5m]); ${EXPRESSION_SUPPORTED} (line 9)`,
+    'rules.yaml: groups[0].rules[2].expr: 1:1: parse error: expected 2 argument(s) in call to "quantile_over_time", got 1 (line 9)',
     'rules.yaml: groups[0].rules[3].alert: a rule has either "alert" (an alerting rule) or "record" (a recording rule), not both (line 11)',
     'rules.yaml: groups[0].rules[3].for: unknown key; a recording rule has record, expr, labels (line 13)',
     'rules.yaml: groups[0].rules[3].annotations: unknown key; a recording rule has record, expr, labels (line 14)',

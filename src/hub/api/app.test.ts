@@ -10,7 +10,7 @@ import { FleetState } from '../fleet/fleet-state.js';
 import { createHubMetrics } from '../hub-metrics.js';
 import { batterySoc, wire } from '../hub-test-kit.js';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
-import type { SeriesIdentity } from '../storage/storage.js';
+import type { SampleInput, SeriesIdentity } from '../storage/storage.js';
 import type { Readiness } from './api-deps.js';
 import { createHubApp } from './app.js';
 import { LiveFeed } from './live/live-feed.js';
@@ -170,17 +170,18 @@ test('api query_range: each step takes the last sample at or before it within 5 
   assert.deepEqual(late.json().data.result[0].values, [[t + 316, '51.5']]);
 });
 
-test('api query_range: PromQL functions, bad selectors, times and oversized ranges are 400 bad_data', async () => {
+test('api query_range: unsupported functions, syntax errors, times and oversized ranges are 400 bad_data', async () => {
   const { app } = setup();
   const cases: Array<[string, RegExp]> = [
-    ['query=rate(x[5m])&start=0&end=10&step=1', /functions.*rate\(\).*not supported/],
-    ['query=x{a="1"&start=0&end=10&step=1', /selector/],
+    ['query=holt_winters(x[5m],0.5,0.5)&start=0&end=10&step=1', /^1:1: parse error: function holt_winters is not supported$/],
+    ['query=x{a="1"&start=0&end=10&step=1', /^1:8: parse error: unexpected end of input/],
+    ['query=x[5m]&start=0&end=10&step=1', /invalid expression type "range vector" for range query/],
     ['start=0&end=10&step=1', /missing parameter "query"/],
     ['query=x&start=yesterday&end=10&step=1', /"start": cannot parse "yesterday"/],
     ['query=x&start=0&end=10', /missing parameter "step"/],
     ['query=x&start=0&end=10&step=0', /step/],
     ['query=x&start=10&end=0&step=1', /end timestamp must not be before start/],
-    ['query=x&start=0&end=11000&step=1', /11,000 points/],
+    ['query=x&start=0&end=11001&step=1', /11,000 points/],
   ];
   for (const [qs, message] of cases) {
     const res = await app.inject(`/api/v1/query_range?${qs}`);
@@ -191,6 +192,56 @@ test('api query_range: PromQL functions, bad selectors, times and oversized rang
     assert.equal(body.code, 'FM_QUERY_INVALID', qs);
     assert.match(body.error, message, qs);
   }
+});
+
+test("api query: the PromQL the old parser refused, through the hub's HTTP API (issue 14)", async () => {
+  const { app, storage } = setup();
+  const soc = (site: string, node: string, value: number): SampleInput => ({
+    series: { name: 'battery_soc', labels: { site, node }, unit: '%', type: 'gauge' },
+    ts: T0,
+    value,
+  });
+  await storage.appendSamples([soc('s1', 'a', 40), soc('s1', 'b', 60), soc('s2', 'c', 90)]);
+  const t = T0 / 1000 + 10;
+  const query = async (q: string, method: 'GET' | 'POST' = 'GET') => {
+    const res =
+      method === 'GET'
+        ? await app.inject(`/api/v1/query?query=${encodeURIComponent(q)}&time=${t}`)
+        : await app.inject({
+            method: 'POST',
+            url: '/api/v1/query',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            payload: new URLSearchParams({ query: q, time: String(t) }).toString(),
+          });
+    assert.equal(res.statusCode, 200, `${q}: ${res.body}`);
+    return res.json().data;
+  };
+  const byNode = (data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> }) =>
+    data.result.map((r) => [r.metric.node ?? r.metric.site ?? '', r.value[1]]).sort();
+  // Grafana's "Save & test", a form POST.
+  assert.deepEqual(await query('1+1', 'POST'), { resultType: 'scalar', result: [t, '2'] });
+  assert.deepEqual(byNode(await query('avg by (site) (battery_soc)')), [
+    ['s1', '50'],
+    ['s2', '90'],
+  ]);
+  assert.deepEqual(byNode(await query('battery_soc > 50')), [
+    ['b', '60'],
+    ['c', '90'],
+  ]);
+  assert.deepEqual((await query('sum by (__name__) (battery_soc)')).result, [{ metric: { __name__: 'battery_soc' }, value: [t, '190'] }]);
+  assert.deepEqual(byNode(await query('battery_soc{node=~"(?i)A|B"}')), [
+    ['a', '40'],
+    ['b', '60'],
+  ]);
+  assert.equal((await query('(battery_soc)')).result.length, 3);
+  assert.deepEqual((await query('battery_soc offset 1m')).result, [], 'a minute before T0 nothing was stored');
+  assert.deepEqual(byNode(await query('-battery_soc{site="s2"}')), [['c', '-90']]);
+  assert.deepEqual(byNode(await query('sum(max by (site) (battery_soc))')), [['', '150']]);
+  assert.deepEqual(byNode(await query('topk(1, battery_soc) / 100')), [['c', '0.9']]);
+  // A range of exactly 11,000 steps is answered (11,001 points), as Prometheus answers it.
+  const range = await app.inject(`/api/v1/query_range?query=1&start=0&end=11000&step=1`);
+  assert.equal(range.statusCode, 200);
+  assert.equal(range.json().data.result[0].values.length, 11_001);
 });
 
 test('api query: an instant query returns a vector at the given time', async () => {

@@ -37,7 +37,9 @@ export interface PrometheusVectorSample {
 
 export type PrometheusQueryData =
   | { readonly resultType: 'matrix'; readonly result: readonly PrometheusMatrixSeries[] }
-  | { readonly resultType: 'vector'; readonly result: readonly PrometheusVectorSample[] };
+  | { readonly resultType: 'vector'; readonly result: readonly PrometheusVectorSample[] }
+  /** A scalar or string result (`1+1`, `"x"`): [unix seconds, value as a string]. */
+  | { readonly resultType: 'scalar' | 'string'; readonly result: readonly [number, string] };
 
 export interface PrometheusSuccess<T> {
   readonly status: 'success';

@@ -1,56 +1,59 @@
-// A parsed query evaluated over stored points into Prometheus' result shapes: each series stepped
-// with the lookback, then aggregated when the query asks, then rendered as `matrix` or `vector`.
+// PromQL queries answered in Prometheus' result shapes, for every server of the API (the hub, the node,
+// the hub's rules): the one parser and evaluator of ../promql, its results rendered as the HTTP API
+// renders them (times in seconds, values as strings).
 
-import type { AggregationQuery } from './aggregation-query.js';
-import { aggregateSeries, type EvaluatedSeries } from './aggregation-query.js';
-import type { PrometheusMatrixSeries, PrometheusVectorSample } from './envelope.js';
-import { formatSampleValue, seconds } from './params.js';
-import { evaluateRange, LOOKBACK_MS } from './range-query.js';
+import {
+  type EvaluateOptions,
+  evaluateInstant,
+  evaluateRange,
+  formatValue,
+  type ParsedQuery,
+  parsePromQL,
+  type SeriesSource,
+} from '../promql/index.js';
+import type { PrometheusMatrixSeries, PrometheusQueryData } from './envelope.js';
+import { seconds } from './params.js';
 
-/** The points of one stored series, ascending in time; `metric` holds its labels and `__name__`. */
-export interface SeriesPoints {
-  readonly metric: Readonly<Record<string, string>>;
-  readonly points: ReadonlyArray<readonly [number, number | null]>;
+export type { ParsedQuery, SeriesPoints, SeriesSource } from '../promql/index.js';
+
+/** Parses the `query` parameter; throws FieldmeshError FM_QUERY_INVALID (missing, syntax, type, unsupported by name). */
+export function parseQuery(query: string | undefined): ParsedQuery {
+  return parsePromQL(query);
 }
 
-/** The window of points a query over [startMs, endMs] needs: the lookback before the start. */
-export function queryWindow(startMs: number, endMs: number, lookbackMs = LOOKBACK_MS): { startMs: number; endMs: number } {
-  return { startMs: startMs - lookbackMs, endMs };
-}
-
-function evaluate(
-  query: AggregationQuery,
-  stored: readonly SeriesPoints[],
-  startMs: number,
-  endMs: number,
-  stepMs: number,
-): EvaluatedSeries[] {
-  const stepped = stored
-    .map((s) => ({ metric: s.metric, values: evaluateRange(s.points, startMs, endMs, stepMs) }))
-    .filter((s) => s.values.length > 0);
-  return query.aggregation ? aggregateSeries(stepped, query.aggregation) : stepped;
-}
-
-/** A range query's `matrix` result; call `rangeSteps` first to refuse oversized ranges. */
-export function evaluateRangeQuery(
-  query: AggregationQuery,
-  stored: readonly SeriesPoints[],
-  startMs: number,
-  endMs: number,
-  stepMs: number,
-): PrometheusMatrixSeries[] {
-  return evaluate(query, stored, startMs, endMs, stepMs).map((s) => ({
-    metric: s.metric,
-    values: s.values.map(([t, v]) => [seconds(t), formatSampleValue(v)] as const),
-  }));
-}
-
-/** An instant query's `vector` result at `timeMs`. */
-export function evaluateInstantQuery(query: AggregationQuery, stored: readonly SeriesPoints[], timeMs: number): PrometheusVectorSample[] {
-  const out: PrometheusVectorSample[] = [];
-  for (const s of evaluate(query, stored, timeMs, timeMs, 1)) {
-    const point = s.values[0];
-    if (point) out.push({ metric: s.metric, value: [seconds(timeMs), formatSampleValue(point[1])] });
+/** An instant query's `data`: a vector, scalar, string or (for a range selector) matrix, as Prometheus answers. */
+export async function instantQueryData(
+  query: ParsedQuery,
+  source: SeriesSource,
+  timeMs: number,
+  options?: EvaluateOptions,
+): Promise<PrometheusQueryData> {
+  const r = await evaluateInstant(query, source, timeMs, options);
+  const t = seconds(timeMs);
+  switch (r.resultType) {
+    case 'vector':
+      return { resultType: 'vector', result: r.result.map((s) => ({ metric: s.metric, value: [t, formatValue(s.value)] as const })) };
+    case 'scalar':
+      return { resultType: 'scalar', result: [t, formatValue(r.result)] };
+    case 'string':
+      return { resultType: 'string', result: [t, r.result] };
+    case 'matrix':
+      return {
+        resultType: 'matrix',
+        result: r.result.map((s) => ({ metric: s.metric, values: s.points.map(([pt, v]) => [seconds(pt), formatValue(v)] as const) })),
+      };
   }
-  return out;
+}
+
+/** A range query's `matrix` result; throws FM_QUERY_INVALID for a range Prometheus refuses or a range-vector expression. */
+export async function rangeQueryResult(
+  query: ParsedQuery,
+  source: SeriesSource,
+  startMs: number,
+  endMs: number,
+  stepMs: number,
+  options?: EvaluateOptions,
+): Promise<PrometheusMatrixSeries[]> {
+  const series = await evaluateRange(query, source, startMs, endMs, stepMs, options);
+  return series.map((s) => ({ metric: s.metric, values: s.points.map(([t, v]) => [seconds(t), formatValue(v)] as const) }));
 }

@@ -2,6 +2,7 @@
 // limits, GET query strings or form-encoded POST bodies. Pure functions over plain values.
 
 import { FieldmeshError, parseDurationMs } from '../../kit/index.js';
+import { formatValue } from '../promql/format.js';
 
 export type Params = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -89,12 +90,9 @@ export function parseStepMs(text: string, name = 'step'): number {
   return ms;
 }
 
-/** Prometheus renders sample values as strings; JSON has no NaN or infinities. */
+/** Prometheus renders sample values as strings (Go's FormatFloat 'f', -1); JSON has no NaN or infinities. */
 export function formatSampleValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Number.POSITIVE_INFINITY) return '+Inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(value);
+  return formatValue(value);
 }
 
 export function seconds(ms: number): number {

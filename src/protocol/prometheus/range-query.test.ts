@@ -1,50 +1,28 @@
-// Range evaluation: last sample at or before each step within 5 minutes; staleness markers; point caps.
+// Range query parameters: start, end and step checked as Prometheus checks them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isFieldmeshError } from '../../kit/index.js';
-import { evaluateRange, LOOKBACK_MS, rangeSteps } from './range-query.js';
+import { rangeParams } from './range-query.js';
 
-test('range query: each step takes the last sample at or before it', () => {
-  const points: [number, number][] = [
-    [1_000, 1],
-    [2_500, 2],
-    [3_000, 3],
-  ];
-  assert.deepEqual(evaluateRange(points, 0, 4_000, 1_000), [
-    [1_000, 1],
-    [2_000, 1],
-    [3_000, 3],
-    [4_000, 3],
-  ]);
-});
-
-test('range query: a sample older than the lookback window gives no value', () => {
-  const points: [number, number][] = [[0, 7]];
-  assert.deepEqual(evaluateRange(points, 0, LOOKBACK_MS + 60_000, 60_000).at(-1), [LOOKBACK_MS, 7]);
-  assert.equal(evaluateRange(points, 0, LOOKBACK_MS + 60_000, 60_000).length, 6);
-});
-
-test('range query: a staleness marker ends the series until the next sample', () => {
-  const points: [number, number | null][] = [
-    [0, 1],
-    [1_500, null],
-    [3_200, 4],
-  ];
-  assert.deepEqual(evaluateRange(points, 0, 4_000, 1_000), [
-    [0, 1],
-    [1_000, 1],
-    [4_000, 4],
-  ]);
-});
-
-test('range query: more than 11,000 points per series and an end before the start are refused', () => {
-  assert.equal(rangeSteps(0, 10_999_000, 1_000), 11_000);
+test('range query: exactly 11,000 steps (11,001 points) are answered, one step more is refused', () => {
+  assert.deepEqual(rangeParams({ start: '0', end: '11000', step: '1' }), { startMs: 0, endMs: 11_000_000, stepMs: 1_000 });
   assert.throws(
-    () => rangeSteps(0, 11_000_000, 1_000),
-    (e) => isFieldmeshError(e, 'FM_QUERY_INVALID') && /11,000/.test(e.message),
+    () => rangeParams({ start: '0', end: '11001', step: '1' }),
+    (e) => isFieldmeshError(e, 'FM_QUERY_INVALID') && /exceeded maximum resolution of 11,000 points per timeseries/.test(e.message),
+  );
+});
+
+test('range query: an end before the start, a missing step or a zero step is refused by name', () => {
+  assert.throws(
+    () => rangeParams({ start: '10', end: '0', step: '1' }),
+    (e) => isFieldmeshError(e, 'FM_QUERY_INVALID') && /end timestamp must not be before start time/.test(e.message),
   );
   assert.throws(
-    () => rangeSteps(10, 0, 1),
-    (e) => isFieldmeshError(e, 'FM_QUERY_INVALID'),
+    () => rangeParams({ start: '0', end: '10' }),
+    (e) => isFieldmeshError(e, 'FM_QUERY_INVALID') && /missing parameter "step"/.test(e.message),
+  );
+  assert.throws(
+    () => rangeParams({ start: '0', end: '10', step: '0' }),
+    (e) => isFieldmeshError(e, 'FM_QUERY_INVALID') && /zero or negative/.test(e.message),
   );
 });

@@ -101,7 +101,7 @@ test("promql eval: Grafana's 1+1 and scalar arithmetic with every operator", asy
   assert.equal(await scalar('time()', 90 * S), 90);
 });
 
-test('promql eval: lookback is 5 minutes, closed, and a staleness marker ends a series', async () => {
+test('promql eval: lookback is 5 minutes, closed as in Prometheus 2, and a staleness marker ends a series', async () => {
   const only = [series('x', {}, [[0, 1]])];
   assert.deepEqual(lines(await vector('x', 5 * M, only)), ['__name__=x 1']);
   assert.deepEqual(lines(await vector('x', 5 * M + 1, only)), []);
@@ -176,10 +176,11 @@ test('promql eval: counter resets, resets() and changes()', async () => {
       [30 * S, 4],
     ]),
   ];
-  // increase: 4 - 5 + 10 (the reset) = 9 over 30 s sampled, window 30 s: no extrapolation.
+  // Window [0, 30 s] holds all four: 4 - 5 + 10 (the reset) = 9 over the whole window, no extrapolation.
   assert.deepEqual(lines(await vector('increase(c[30s])', 30 * S, c)), [' 9']);
   assert.deepEqual(lines(await vector('resets(c[30s])', 30 * S, c)), [' 1']);
   assert.deepEqual(lines(await vector('changes(c[30s])', 30 * S, c)), [' 3']);
+  assert.deepEqual(lines(await vector('changes(c[29s])', 30 * S, c)), [' 2']);
   // irate across the reset: the value after it over 10 s.
   assert.deepEqual(lines(await vector('irate(c[30s])', 30 * S, c)), [' 0.2']);
 });
@@ -193,7 +194,7 @@ test('promql eval: every *_over_time, with last_over_time keeping the name', asy
       [30 * S, 5],
     ]),
   ];
-  const at = 30 * S;
+  const at = 30 * S; // [30s] reaches back to the sample at 0
   const expect: Record<string, string> = {
     'avg_over_time(g[30s])': 'k=v 3',
     'sum_over_time(g[30s])': 'k=v 12',
@@ -366,9 +367,24 @@ test('promql eval: subqueries align their steps to multiples of the step', async
   // At 150 s the steps are 60 s and 120 s (30 s is not a multiple of 1m): 20 + 30.
   assert.deepEqual(lines(await vector('sum_over_time(battery_soc{node="a"}[2m:1m])', 150 * S)), ['node=a,site=s1 50']);
   assert.deepEqual(lines(await vector('max_over_time(rate(requests_total[30s])[1m:30s])', 2 * M)), ['job=api 1']);
-  assert.deepEqual(lines(await vector('sum_over_time(battery_soc{node="a"}[2m:1m] offset 1m)', 2 * M)), ['node=a,site=s1 30']);
+  assert.deepEqual(lines(await vector('sum_over_time(battery_soc{node="a"}[2m:1m] offset 1m)', 2 * M)), ['node=a,site=s1 30']); // steps -60 s (no value), 0 and 60 s
   const r = await instant('battery_soc{node="a"}[1m:1m]', 2 * M);
   assert.equal(r.resultType, 'matrix');
+});
+
+test('promql eval: left-open windows (Prometheus 3) leave out the sample at the lower edge', async () => {
+  const open = { windows: 'left-open' } as const;
+  const only = [series('x', {}, [[0, 1]])];
+  const at5m = await evaluateInstant(parsePromQL('x'), sourceOf(only), 5 * M, open);
+  assert.equal(at5m.resultType === 'vector' && at5m.result.length, 0);
+  const before = await evaluateInstant(parsePromQL('x'), sourceOf(only), 5 * M - 1, open);
+  assert.equal(before.resultType === 'vector' && before.result.length, 1);
+  // Steps after 0: 60 s and 120 s.
+  const sq = await evaluateInstant(parsePromQL('sum_over_time(battery_soc{node="a"}[2m:1m])'), sourceOf(DATA), 2 * M, open);
+  assert.deepEqual(sq.resultType === 'vector' && sq.result.map((s) => s.value), [50]);
+  // (60 s, 120 s] holds 75..120: 45 over 45 s, extrapolated 15 s back (< 1.1 × 15 s): 60, as floats compute it.
+  const r = await evaluateInstant(parsePromQL('increase(requests_total[1m])'), sourceOf(DATA), 2 * M, open);
+  assert.deepEqual(r.resultType === 'vector' && r.result.map((s) => s.value), [45 * (60 / 45)]);
 });
 
 test('promql eval: range queries step from start to end, sorted by labels, scalars as one series', async () => {

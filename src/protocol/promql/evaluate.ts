@@ -43,6 +43,12 @@ export type SeriesSource = (matchers: readonly LabelMatcher[], startMs: number, 
 
 export interface EvaluateOptions {
   readonly lookbackMs?: number;
+  /**
+   * 'closed' (default, Prometheus 2, as Debian packages it and as the oracle tests run it): a range [5m]
+   * and the lookback take samples in [t - 5m, t], and a subquery's steps start at t - range when aligned.
+   * 'left-open' (Prometheus 3): (t - 5m, t], and the first subquery step is after t - range.
+   */
+  readonly windows?: 'left-open' | 'closed';
 }
 
 function fail(message: string): never {
@@ -94,6 +100,7 @@ interface Ctx {
   readonly startMs: number;
   readonly endMs: number;
   readonly lookbackMs: number;
+  readonly leftOpen: boolean;
   readonly data: Map<VectorSelector, readonly SeriesPoints[]>;
   readonly subqueryCache: Map<Expr, Map<number, Value>>;
 }
@@ -122,11 +129,16 @@ function vectorAt(sel: VectorSelector, t: number, ctx: Ctx): Sample[] {
     const i = lastAtOrBefore(s.points, ts);
     if (i < 0) continue;
     const [pt, pv] = s.points[i] as readonly [number, number | null];
-    // The lookback window is closed, [ts - 5m, ts], as in Prometheus 2.x; a staleness marker ends the series.
-    if (pv === null || pt < ts - ctx.lookbackMs) continue;
+    // A staleness marker ends the series until its next sample.
+    if (pv === null || !inLookback(pt, ts, ctx)) continue;
     out.push({ metric: s.metric, value: pv });
   }
   return out;
+}
+
+/** Whether a sample at `pt` is within the lookback of `ts`. */
+function inLookback(pt: number, ts: number, ctx: Ctx): boolean {
+  return ctx.leftOpen ? pt > ts - ctx.lookbackMs : pt >= ts - ctx.lookbackMs;
 }
 
 function matrixAt(m: MatrixSelector, t: number, ctx: Ctx): { series: RangeSeries[]; startMs: number; endMs: number } {
@@ -135,7 +147,7 @@ function matrixAt(m: MatrixSelector, t: number, ctx: Ctx): { series: RangeSeries
   const series: RangeSeries[] = [];
   for (const s of ctx.data.get(m.selector) ?? []) {
     const points: Array<readonly [number, number]> = [];
-    for (let i = Math.max(0, lastAtOrBefore(s.points, startMs - 1) + 1); i < s.points.length; i++) {
+    for (let i = Math.max(0, lastAtOrBefore(s.points, ctx.leftOpen ? startMs : startMs - 1) + 1); i < s.points.length; i++) {
       const [pt, pv] = s.points[i] as readonly [number, number | null];
       if (pt > endMs) break;
       if (pv !== null) points.push([pt, pv]);
@@ -150,7 +162,7 @@ function subqueryAt(sq: Subquery, t: number, ctx: Ctx): { series: RangeSeries[];
   const startMs = endMs - sq.rangeMs;
   const step = sq.stepMs ?? DEFAULT_SUBQUERY_STEP_MS;
   let first = Math.floor(startMs / step) * step;
-  if (first < startMs) first += step;
+  if (first < startMs || (ctx.leftOpen && first === startMs)) first += step;
   let cache = ctx.subqueryCache.get(sq);
   if (cache === undefined) {
     cache = new Map();
@@ -277,7 +289,7 @@ function evalCall(call: Call, t: number, ctx: Ctx): Value {
           const i = lastAtOrBefore(s.points, ts);
           if (i < 0) continue;
           const [pt, pv] = s.points[i] as readonly [number, number | null];
-          if (pv === null || pt < ts - ctx.lookbackMs) continue;
+          if (pv === null || !inLookback(pt, ts, ctx)) continue;
           out.push({ metric: dropName(s.metric), value: pt / 1_000 });
         }
         return { type: 'vector', samples: out };
@@ -682,6 +694,10 @@ function dedupeSeries(series: readonly SeriesPoints[]): SeriesPoints[] {
   return [...byKey.values()];
 }
 
+function windowOptions(options: EvaluateOptions): { lookbackMs: number; leftOpen: boolean } {
+  return { lookbackMs: options.lookbackMs ?? LOOKBACK_DELTA_MS, leftOpen: options.windows === 'left-open' };
+}
+
 /** The result of an instant query. */
 export type InstantResult =
   | { readonly resultType: 'vector'; readonly result: readonly Sample[] }
@@ -696,7 +712,7 @@ export async function evaluateInstant(
   timeMs: number,
   options: EvaluateOptions = {},
 ): Promise<InstantResult> {
-  const ctx = await load(query, source, { startMs: timeMs, endMs: timeMs, lookbackMs: options.lookbackMs ?? LOOKBACK_DELTA_MS });
+  const ctx = await load(query, source, { startMs: timeMs, endMs: timeMs, ...windowOptions(options) });
   const v = evalAt(query.expr, timeMs, ctx);
   switch (v.type) {
     case 'scalar':
@@ -735,7 +751,7 @@ export async function evaluateRange(
       `invalid expression type "${query.type === 'matrix' ? 'range vector' : query.type}" for range query, must be Scalar or instant Vector`,
     );
   checkRange(startMs, endMs, stepMs);
-  const ctx = await load(query, source, { startMs, endMs, lookbackMs: options.lookbackMs ?? LOOKBACK_DELTA_MS });
+  const ctx = await load(query, source, { startMs, endMs, ...windowOptions(options) });
   const bySeries = new Map<string, { metric: Labels; points: Array<readonly [number, number]> }>();
   for (let t = startMs; t <= endMs; t += stepMs) {
     const v = evalAt(query.expr, t, ctx);

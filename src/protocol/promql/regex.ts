@@ -1,5 +1,6 @@
 // Regular expressions as Prometheus runs them: RE2 syntax (Go's regexp, so `(?i)` and friends work),
-// fully anchored (a match is of the whole value). re2js is a pure-JS port of RE2.
+// fully anchored (a match is of the whole value), `.` not matching a newline (Prometheus 2; Prometheus 3
+// lets it). re2js is a pure-JS port of RE2.
 
 import { RE2JS } from 're2js';
 

@@ -6,7 +6,7 @@ import { FieldmeshError } from '../../../kit/index.js';
 import {
   limitResults,
   type Params,
-  parseAggregationQuery,
+  parseQuery,
   parseSelector,
   parseStepMs,
   rangeParams,
@@ -55,7 +55,7 @@ export function registerNodeQueryRoutes(app: FastifyInstance, deps: HubApiDeps):
     const params = requestParams(request.query, request.body);
     const query = single(params, 'query') ?? '';
     // Checked here too, so a bad query costs no round trip; the node evaluates it with the same code.
-    parseAggregationQuery(query);
+    parseQuery(query);
     const { startMs, endMs, stepMs } = rangeParams(params);
     const rollup = single(params, 'rollup');
     const fn = single(params, 'fn');

@@ -1,30 +1,37 @@
-// GET|POST /api/v1/query_range and /api/v1/query: series selectors evaluated with Prometheus semantics.
+// GET|POST /api/v1/query_range and /api/v1/query: PromQL (src/protocol/promql) over the hub's storage,
+// answered as Prometheus answers.
 
 import type { FastifyInstance } from 'fastify';
+import type { LabelMatcher } from '../../../protocol/index.js';
 import {
-  evaluateRange,
-  formatSampleValue,
-  LOOKBACK_MS,
-  parseQuerySelector,
+  instantQueryData,
+  parseQuery,
   rangeParams,
+  rangeQueryResult,
   requestParams,
-  seconds,
+  type SeriesSource,
   single,
   timeParam,
 } from '../../../protocol/prometheus/index.js';
+import type { HubStorage } from '../../storage/storage.js';
 import type { HubApiDeps } from '../api-deps.js';
 
+/** The hub's stored series as a PromQL source: each with its name and labels as one label set. */
+export function storageSeriesSource(storage: Pick<HubStorage, 'querySeries'>): SeriesSource {
+  return async (matchers: readonly LabelMatcher[], startMs: number, endMs: number) =>
+    (await storage.querySeries(matchers, startMs, endMs)).map(({ series, points }) => ({
+      metric: { __name__: series.name, ...series.labels },
+      points,
+    }));
+}
+
 export function registerQueryRoutes(app: FastifyInstance, deps: HubApiDeps): void {
+  const source = storageSeriesSource(deps.storage);
   const queryRange = async (request: { query: unknown; body: unknown }) => {
     const params = requestParams(request.query, request.body);
-    const selector = parseQuerySelector(single(params, 'query'));
+    const query = parseQuery(single(params, 'query'));
     const { startMs, endMs, stepMs } = rangeParams(params);
-    const stored = await deps.storage.querySeries(selector.matchers, startMs - LOOKBACK_MS, endMs);
-    const result = [];
-    for (const { series, points } of stored) {
-      const values = evaluateRange(points, startMs, endMs, stepMs).map(([t, v]) => [seconds(t), formatSampleValue(v)] as const);
-      if (values.length > 0) result.push({ metric: { __name__: series.name, ...series.labels }, values });
-    }
+    const result = await rangeQueryResult(query, source, startMs, endMs, stepMs);
     return { status: 'success', data: { resultType: 'matrix', result } };
   };
   app.get('/api/v1/query_range', queryRange);
@@ -32,16 +39,9 @@ export function registerQueryRoutes(app: FastifyInstance, deps: HubApiDeps): voi
 
   const instant = async (request: { query: unknown; body: unknown }) => {
     const params = requestParams(request.query, request.body);
-    const selector = parseQuerySelector(single(params, 'query'));
+    const query = parseQuery(single(params, 'query'));
     const timeMs = timeParam(params, 'time', deps.clock.now());
-    const stored = await deps.storage.querySeries(selector.matchers, timeMs - LOOKBACK_MS, timeMs);
-    const result = [];
-    for (const { series, points } of stored) {
-      const [point] = evaluateRange(points, timeMs, timeMs, 1);
-      if (point)
-        result.push({ metric: { __name__: series.name, ...series.labels }, value: [seconds(timeMs), formatSampleValue(point[1])] });
-    }
-    return { status: 'success', data: { resultType: 'vector', result } };
+    return { status: 'success', data: await instantQueryData(query, source, timeMs) };
   };
   app.get('/api/v1/query', instant);
   app.post('/api/v1/query', instant);
