@@ -142,6 +142,43 @@ describe('leader lease', () => {
     await write(b);
     assert.deepEqual(await log(), ['a@1', 'b@2']);
   });
+  test("the leader's renewal is not held back by its own fenced write, which a takeover still waits for", async () => {
+    const { admin, contender, log, write } = await setup();
+    const a = (await contender('a', 2_000)).lease;
+    const b = (await contender('b', 2_000)).lease;
+    assert.equal((await a.tryAcquire())?.epoch, 1);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let renewedInside: number | undefined;
+    const open = a.fenced(async (client) => {
+      await client.query(`INSERT INTO duty_log (epoch, holder) VALUES (1, 'a')`);
+      // A busy leader: its write stays open while the renewal is due. The renewal goes through at once.
+      renewedInside = (await a.tryAcquire())?.epoch;
+      await gate;
+    });
+    try {
+      await waitFor(() => renewedInside !== undefined, { what: 'the renewal inside the open write', timeoutMs: 1_500 });
+    } catch (err) {
+      // The renewal waits for the open write, which waits for the renewal: end the write's connection to get out.
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`,
+      );
+      await open.catch(() => {});
+      throw err;
+    }
+    assert.equal(renewedInside, 1);
+    // b's attempt waits for the open write (it would change holder and epoch), then finds the lease held.
+    const attempt = b.tryAcquire();
+    release();
+    await open;
+    assert.equal(await attempt, undefined);
+    assert.deepEqual(await log(), ['a@1']);
+    await write(a);
+    assert.equal((await admin.query('SELECT epoch FROM leases')).rows[0]?.epoch, 1);
+  });
+
   test('a leader whose event loop was blocked past its deadline keeps its term when the renewal it sent before was answered in time', async () => {
     const url = await server.createDatabase();
     const pool = await openPool({ url, poolSize: 2 });

@@ -22,6 +22,13 @@ export const LEASE_MIGRATIONS: readonly MigrationStep[] = [
       changed_at timestamptz NOT NULL DEFAULT now()
     )`,
   },
+  {
+    // Holder and epoch become key columns (in a unique index): a fenced write locks the row FOR KEY SHARE, which a
+    // takeover (it changes them) waits for, and the holder's own renewal (it changes expires_at alone) does not.
+    version: 2,
+    name: 'leases term key',
+    up: 'CREATE UNIQUE INDEX leases_term ON leases (name, epoch, holder)',
+  },
 ];
 
 /** A lease held, as of the last successful acquire or renew. */
@@ -86,12 +93,14 @@ export async function migrateLeases(pool: Pool): Promise<void> {
 }
 
 /**
- * Checks in the caller's transaction that `holder` holds lease `name` at `epoch`, unexpired, and
- * share-locks the row so no takeover commits before this transaction does. Throws FM_LEADER_DEPOSED.
+ * Checks in the caller's transaction that `holder` holds lease `name` at `epoch`, unexpired, and key-share-locks the
+ * row so no takeover (a change of holder and epoch, the row's key columns) commits before this transaction does. The
+ * holder's own renewal changes expires_at alone and is not held back: a busy leader's fenced writes never make it
+ * miss its renewal. Throws FM_LEADER_DEPOSED.
  */
 export async function checkLeaseEpoch(client: PoolClient, name: string, holder: string, epoch: number): Promise<void> {
   const r = await client.query<{ epoch: number; holder: string; live: boolean }>(
-    'SELECT epoch, holder, expires_at > now() AS live FROM leases WHERE name = $1 FOR SHARE',
+    'SELECT epoch, holder, expires_at > now() AS live FROM leases WHERE name = $1 FOR KEY SHARE',
     [name],
   );
   const row = r.rows[0];
@@ -159,6 +168,23 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
 
   async function tryAcquire(): Promise<LeaseTerm | undefined> {
     const sentAt = performance.now();
+    const held = term;
+    if (held !== undefined) {
+      // Renewing the term held: expires_at alone, so the leader's own fenced writes (FOR KEY SHARE) do not hold it back.
+      const renewed = await pool.query<{ epoch: number; expires_ms: number }>(
+        `UPDATE leases SET expires_at = now() + $4 * interval '1 millisecond'
+         WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()
+         RETURNING epoch, (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms`,
+        [name, holder, held.epoch, ttlMs],
+      );
+      const row = renewed.rows[0];
+      if (row !== undefined) {
+        holdUntil(sentAt);
+        become({ epoch: row.epoch, expiresAt: row.expires_ms });
+        return term;
+      }
+      // Lapsed or taken: as any contender below.
+    }
     // One statement: take a free or lapsed lease (epoch + 1 when the holder changes), or renew our own.
     const r = await pool.query<{ epoch: number; expires_ms: number }>(
       `INSERT INTO leases AS l (name, holder, epoch, expires_at) VALUES ($1, $2, 1, now() + $3 * interval '1 millisecond')
