@@ -7,7 +7,7 @@ import { type Clock, describeError, type Logger } from '../../kit/index.js';
 import { decodeWireFrame } from '../../protocol/index.js';
 import type { HubConfig } from '../config.js';
 import type { HubCounters } from '../hub-metrics.js';
-import { DurableIngest, type DurableIngestMetrics } from '../ingest/index.js';
+import { createGroupCommit, DurableIngest, type DurableIngestMetrics } from '../ingest/index.js';
 import { newBackfillRecord } from '../ledger/backfill-scheduler.js';
 import {
   ackSubject,
@@ -48,8 +48,12 @@ export interface WorkerRole {
 export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
   const { connection: nc, queue, storage, clock } = o;
   const logger = o.logger.child({ component: 'worker' });
+  // The samples of the frames this worker's handlers hold at once go to PostgreSQL in one transaction (the embedded
+  // hub's group commit): one commit for up to `concurrency` frames instead of one each. Each frame's ack still waits for
+  // the commit that holds its samples.
+  const groupCommit = createGroupCommit(storage, { logger });
   const durable = new DurableIngest({
-    storage,
+    storage: groupCommit.storage,
     clock,
     logger,
     metrics: o.metrics,
@@ -134,6 +138,7 @@ export function createWorkerRole(o: WorkerRoleOptions): WorkerRole {
       await Promise.all(
         workers.map((w) => w.stop().catch((err: unknown) => logger.warn({ err: describeError(err) }, 'worker did not stop cleanly'))),
       );
+      await groupCommit.drain();
     },
   };
 }
