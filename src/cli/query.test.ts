@@ -107,7 +107,7 @@ describe('cli query', () => {
 
   test('query usage errors exit 2 with one line: refused PromQL, bad times, no or two targets', async () => {
     for (const args of [
-      ['--node', url, 'rate(battery_soc[5m])'],
+      ['--node', url, 'holt_winters(battery_soc[5m], 0.5, 0.5)'],
       ['--node', url, 'battery_soc', '--start', 'yesterday'],
       ['--node', url, 'battery_soc', '--step', '0'],
       ['--node', url, 'battery_soc', '--start', 'now', '--end', '-1h'],
@@ -118,7 +118,10 @@ describe('cli query', () => {
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.err, /^error: FM_CLI_USAGE: [^\n]+$/, args.join(' '));
     }
-    assert.match((await run(['--node', url, 'rate(battery_soc[5m])'])).err, /node refused the query: .*rate\(\)/);
+    assert.match(
+      (await run(['--node', url, 'holt_winters(battery_soc[5m], 0.5, 0.5)'])).err,
+      /node refused the query: .*function holt_winters is not supported/,
+    );
   });
 
   test('query against an unreachable server exits 1 with one line', async () => {

@@ -103,6 +103,7 @@ interface Ctx {
   readonly leftOpen: boolean;
   readonly data: Map<VectorSelector, readonly SeriesPoints[]>;
   readonly subqueryCache: Map<Expr, Map<number, Value>>;
+  readonly groupCache: Map<Aggregate, WeakMap<Labels, { metric: Labels; key: string }>>;
 }
 
 function resolveAt(at: VectorSelector['at'], ctx: Ctx): number | undefined {
@@ -148,9 +149,10 @@ function matrixAt(m: MatrixSelector, t: number, ctx: Ctx): { series: RangeSeries
   for (const s of ctx.data.get(m.selector) ?? []) {
     const points: Array<readonly [number, number]> = [];
     for (let i = Math.max(0, lastAtOrBefore(s.points, ctx.leftOpen ? startMs : startMs - 1) + 1); i < s.points.length; i++) {
-      const [pt, pv] = s.points[i] as readonly [number, number | null];
-      if (pt > endMs) break;
-      if (pv !== null) points.push([pt, pv]);
+      const point = s.points[i] as readonly [number, number | null];
+      if (point[0] > endMs) break;
+      // The stored tuple itself (its value checked not null): no copy per step.
+      if (point[1] !== null) points.push(point as readonly [number, number]);
     }
     if (points.length > 0) series.push({ metric: s.metric, points });
   }
@@ -410,13 +412,28 @@ function groupingLabels(metric: Labels, grouping: 'by' | 'without', labels: read
   return out;
 }
 
+/** The group of an element's labels for an aggregation, cached per label set (the same at every step). */
+function groupOf(agg: Aggregate, metric: Labels, ctx: Ctx): { metric: Labels; key: string } {
+  let cache = ctx.groupCache.get(agg);
+  if (cache === undefined) {
+    cache = new WeakMap();
+    ctx.groupCache.set(agg, cache);
+  }
+  let group = cache.get(metric);
+  if (group === undefined) {
+    const labels = groupingLabels(metric, agg.grouping, agg.labels);
+    group = { metric: labels, key: labelsKey(labels) };
+    cache.set(metric, group);
+  }
+  return group;
+}
+
 function evalAggregate(agg: Aggregate, t: number, ctx: Ctx): Sample[] {
   const samples = samplesOf(evalAt(agg.expr, t, ctx));
   const param = agg.param === undefined ? undefined : evalAt(agg.param, t, ctx);
   const groups = new Map<string, { metric: Labels; members: Sample[] }>();
   for (const s of samples) {
-    const metric = groupingLabels(s.metric, agg.grouping, agg.labels);
-    const key = labelsKey(metric);
+    const { metric, key } = groupOf(agg, s.metric, ctx);
     let g = groups.get(key);
     if (g === undefined) {
       g = { metric, members: [] };
@@ -670,9 +687,9 @@ function describeSignature(metric: Labels, matching: NonNullable<Binary['matchin
   return describeLabels(picked);
 }
 
-async function load(query: ParsedQuery, source: SeriesSource, ctx: Omit<Ctx, 'data' | 'subqueryCache'>): Promise<Ctx> {
+async function load(query: ParsedQuery, source: SeriesSource, ctx: Omit<Ctx, 'data' | 'subqueryCache' | 'groupCache'>): Promise<Ctx> {
   const windows = new Map<VectorSelector, [number, number]>();
-  const base: Ctx = { ...ctx, data: new Map(), subqueryCache: new Map() };
+  const base: Ctx = { ...ctx, data: new Map(), subqueryCache: new Map(), groupCache: new Map() };
   collectWindows(query.expr, ctx.startMs, ctx.endMs, base, windows);
   const loads = [...windows].map(async ([sel, [from, to]]) => {
     const series = await source(sel.matchers, from, to);

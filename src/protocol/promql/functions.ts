@@ -133,6 +133,8 @@ export function rangeFunction(
   scalarArg: number,
 ): number | undefined {
   if (points.length === 0) return undefined;
+  if (func === 'rate' || func === 'increase' || func === 'delta')
+    return extrapolatedRate(points, rangeStartMs, rangeEndMs, func !== 'delta', func === 'rate');
   const values = points.map(([, v]) => v);
   switch (func) {
     case 'rate':

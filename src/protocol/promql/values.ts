@@ -21,19 +21,34 @@ export type Value =
   | { readonly type: 'vector'; readonly samples: readonly Sample[] }
   | { readonly type: 'matrix'; readonly series: readonly RangeSeries[] };
 
+// Label sets are immutable once made, so their keys and name-less copies are cached per object: a
+// range query meets the same series at every step.
+const keys = new WeakMap<Labels, string>();
+const nameless = new WeakMap<Labels, Labels>();
+
 /** A stable identity of a label set (order-independent). */
 export function labelsKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}\xff${labels[k]}`)
-    .join('\xfe');
+  let key = keys.get(labels);
+  if (key === undefined) {
+    key = Object.keys(labels)
+      .sort()
+      .map((k) => `${k}\xff${labels[k]}`)
+      .join('\xfe');
+    keys.set(labels, key);
+  }
+  return key;
 }
 
-/** The labels without `__name__`. */
+/** The labels without `__name__` (the same object for the same input). */
 export function dropName(labels: Labels): Labels {
   if (!('__name__' in labels)) return labels;
-  const { __name__: _, ...rest } = labels;
-  return rest;
+  let out = nameless.get(labels);
+  if (out === undefined) {
+    const { __name__: _, ...rest } = labels;
+    out = rest;
+    nameless.set(labels, out);
+  }
+  return out;
 }
 
 /** Compares label sets as Prometheus orders series: by sorted label pairs. */
