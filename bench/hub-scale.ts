@@ -7,7 +7,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HubStorage } from '../src/hub/storage/storage.js';
 import { FIELDMESH_BIN } from '../test/kit/fieldmesh-process.js';
@@ -21,7 +21,17 @@ import { waitFor } from '../test/kit/wait.js';
 import { type LoadCounters, startLoad } from './hub-scale-load.js';
 import { loadWorkload } from './workload.js';
 
-export type HubScaleTarget = { readonly kind: 'sqlite' } | { readonly kind: 'scale-out'; readonly workers: number };
+export type HubScaleTarget =
+  | { readonly kind: 'sqlite' }
+  | {
+      readonly kind: 'scale-out';
+      readonly workers: number;
+      /**
+       * The workers' nice value (as `Nice=` in their systemd unit), to see whether the api's live plane gains the CPU the
+       * durable plane yields on one shared machine (2026-12-07, 4 workers at 10: it did not). Default 0.
+       */
+      readonly workerNice?: number;
+    };
 
 export interface HubScaleOptions {
   readonly nodes: number;
@@ -413,9 +423,14 @@ async function startTarget(
     const api = await startHubProcess('api', { ...config, roles: ['api'] }, dir);
     started.push(api);
     started.push(await startHubProcess('ingest', { ...config, roles: ['ingest'] }, dir));
-    for (let i = 1; i <= spec.workers; i++) started.push(await startHubProcess(`worker${i}`, { ...config, roles: ['worker'] }, dir));
+    for (let i = 1; i <= spec.workers; i++) {
+      const worker = await startHubProcess(`worker${i}`, { ...config, roles: ['worker'] }, dir);
+      started.push(worker);
+      // The main thread, which runs the worker (Linux keeps a nice value per thread).
+      if (spec.workerNice !== undefined && worker.proc.pid !== undefined) setPriority(worker.proc.pid, spec.workerNice);
+    }
     return {
-      name: `nats + postgres hub, ${spec.workers} worker${spec.workers === 1 ? '' : 's'}`,
+      name: `nats + postgres hub, ${spec.workers} worker${spec.workers === 1 ? '' : 's'}${spec.workerNice ? ` (nice ${spec.workerNice})` : ''}`,
       api,
       processes: [...started],
       servers: new Map([
