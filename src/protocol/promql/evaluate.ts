@@ -104,6 +104,7 @@ interface Ctx {
   readonly data: Map<VectorSelector, readonly SeriesPoints[]>;
   readonly subqueryCache: Map<Expr, Map<number, Value>>;
   readonly groupCache: Map<Aggregate, WeakMap<Labels, { metric: Labels; key: string }>>;
+  readonly dense: Map<VectorSelector, readonly DenseSeries[]>;
 }
 
 function resolveAt(at: VectorSelector['at'], ctx: Ctx): number | undefined {
@@ -142,24 +143,67 @@ function inLookback(pt: number, ts: number, ctx: Ctx): boolean {
   return ctx.leftOpen ? pt > ts - ctx.lookbackMs : pt >= ts - ctx.lookbackMs;
 }
 
-function matrixAt(m: MatrixSelector, t: number, ctx: Ctx): { series: RangeSeries[]; startMs: number; endMs: number } {
+/** One series' samples in a window: `points[lo..hi)`, ascending, no staleness markers. */
+interface SeriesWindow {
+  readonly metric: Labels;
+  readonly points: ReadonlyArray<readonly [number, number]>;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+interface Windows {
+  readonly series: SeriesWindow[];
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+type DenseSeries = { readonly metric: Labels; readonly points: ReadonlyArray<readonly [number, number]> };
+
+/** A selector's series without their staleness markers (which are not samples of a range), made once per query. */
+function denseSeries(sel: VectorSelector, ctx: Ctx): readonly DenseSeries[] {
+  let dense = ctx.dense.get(sel);
+  if (dense === undefined) {
+    dense = (ctx.data.get(sel) ?? []).map((s) => ({
+      metric: s.metric,
+      points: s.points.every((p) => p[1] !== null)
+        ? (s.points as ReadonlyArray<readonly [number, number]>)
+        : (s.points.filter((p) => p[1] !== null) as Array<readonly [number, number]>),
+    }));
+    ctx.dense.set(sel, dense);
+  }
+  return dense;
+}
+
+/** The first index whose time is after `t` (or at it, when `inclusive`). */
+function firstAfter(points: ReadonlyArray<readonly [number, number]>, t: number, inclusive: boolean): number {
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const pt = (points[mid] as readonly [number, number])[0];
+    if (pt < t || (!inclusive && pt === t)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function matrixAt(m: MatrixSelector, t: number, ctx: Ctx): Windows {
   const endMs = (resolveAt(m.selector.at, ctx) ?? t) - m.selector.offsetMs;
   const startMs = endMs - m.rangeMs;
-  const series: RangeSeries[] = [];
-  for (const s of ctx.data.get(m.selector) ?? []) {
-    const points: Array<readonly [number, number]> = [];
-    for (let i = Math.max(0, lastAtOrBefore(s.points, ctx.leftOpen ? startMs : startMs - 1) + 1); i < s.points.length; i++) {
-      const point = s.points[i] as readonly [number, number | null];
-      if (point[0] > endMs) break;
-      // The stored tuple itself (its value checked not null): no copy per step.
-      if (point[1] !== null) points.push(point as readonly [number, number]);
-    }
-    if (points.length > 0) series.push({ metric: s.metric, points });
+  const series: SeriesWindow[] = [];
+  for (const s of denseSeries(m.selector, ctx)) {
+    const lo = firstAfter(s.points, startMs, !ctx.leftOpen);
+    const hi = firstAfter(s.points, endMs, false);
+    if (hi > lo) series.push({ metric: s.metric, points: s.points, lo, hi });
   }
   return { series, startMs, endMs };
 }
 
-function subqueryAt(sq: Subquery, t: number, ctx: Ctx): { series: RangeSeries[]; startMs: number; endMs: number } {
+function toRangeSeries(w: SeriesWindow): RangeSeries {
+  return { metric: w.metric, points: w.lo === 0 && w.hi === w.points.length ? w.points : w.points.slice(w.lo, w.hi) };
+}
+
+function subqueryAt(sq: Subquery, t: number, ctx: Ctx): Windows {
   const endMs = (resolveAt(sq.at, ctx) ?? t) - sq.offsetMs;
   const startMs = endMs - sq.rangeMs;
   const step = sq.stepMs ?? DEFAULT_SUBQUERY_STEP_MS;
@@ -188,7 +232,8 @@ function subqueryAt(sq: Subquery, t: number, ctx: Ctx): { series: RangeSeries[];
       e.points.push([ts, s.value]);
     }
   }
-  return { series: [...bySeries.values()], startMs, endMs };
+  const series = [...bySeries.values()].map((e) => ({ metric: e.metric, points: e.points, lo: 0, hi: e.points.length }));
+  return { series, startMs, endMs };
 }
 
 function scalarOf(v: Value): number {
@@ -215,9 +260,9 @@ function evalAt(expr: Expr, t: number, ctx: Ctx): Value {
     case 'vector':
       return { type: 'vector', samples: vectorAt(expr, t, ctx) };
     case 'matrix':
-      return { type: 'matrix', series: matrixAt(expr, t, ctx).series };
+      return { type: 'matrix', series: matrixAt(expr, t, ctx).series.map(toRangeSeries) };
     case 'subquery':
-      return { type: 'matrix', series: subqueryAt(expr, t, ctx).series };
+      return { type: 'matrix', series: subqueryAt(expr, t, ctx).series.map(toRangeSeries) };
     case 'paren':
       return evalAt(expr.expr, t, ctx);
     case 'unary': {
@@ -248,7 +293,7 @@ function evalCall(call: Call, t: number, ctx: Ctx): Value {
     const window = rangeArg.type === 'matrix' ? matrixAt(rangeArg, t, ctx) : subqueryAt(rangeArg, t, ctx);
     const out: Sample[] = [];
     for (const s of window.series) {
-      const value = rangeFunction(func, s.points, window.startMs, window.endMs, t, scalarArg);
+      const value = rangeFunction(func, s.points, s.lo, s.hi, window.startMs, window.endMs, t, scalarArg);
       if (value !== undefined) out.push({ metric: KEEPS_NAME.has(func) ? s.metric : dropName(s.metric), value });
     }
     return { type: 'vector', samples: out };
@@ -687,9 +732,13 @@ function describeSignature(metric: Labels, matching: NonNullable<Binary['matchin
   return describeLabels(picked);
 }
 
-async function load(query: ParsedQuery, source: SeriesSource, ctx: Omit<Ctx, 'data' | 'subqueryCache' | 'groupCache'>): Promise<Ctx> {
+async function load(
+  query: ParsedQuery,
+  source: SeriesSource,
+  ctx: Omit<Ctx, 'data' | 'subqueryCache' | 'groupCache' | 'dense'>,
+): Promise<Ctx> {
   const windows = new Map<VectorSelector, [number, number]>();
-  const base: Ctx = { ...ctx, data: new Map(), subqueryCache: new Map(), groupCache: new Map() };
+  const base: Ctx = { ...ctx, data: new Map(), subqueryCache: new Map(), groupCache: new Map(), dense: new Map() };
   collectWindows(query.expr, ctx.startMs, ctx.endMs, base, windows);
   const loads = [...windows].map(async ([sel, [from, to]]) => {
     const series = await source(sel.matchers, from, to);

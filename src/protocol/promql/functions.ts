@@ -41,18 +41,22 @@ export function variance(values: readonly number[]): number {
  */
 function extrapolatedRate(
   points: Points,
+  lo: number,
+  hi: number,
   rangeStartMs: number,
   rangeEndMs: number,
   isCounter: boolean,
   isRate: boolean,
 ): number | undefined {
-  if (points.length < 2) return undefined;
-  const [firstT, firstV] = points[0] as readonly [number, number];
-  const [lastT, lastV] = points[points.length - 1] as readonly [number, number];
+  const n = hi - lo;
+  if (n < 2) return undefined;
+  const [firstT, firstV] = points[lo] as readonly [number, number];
+  const [lastT, lastV] = points[hi - 1] as readonly [number, number];
   let result = lastV - firstV;
   if (isCounter) {
     let previous = firstV;
-    for (const [, v] of points) {
+    for (let i = lo; i < hi; i++) {
+      const v = (points[i] as readonly [number, number])[1];
       if (v < previous) result += previous;
       previous = v;
     }
@@ -60,7 +64,7 @@ function extrapolatedRate(
   let durationToStart = (firstT - rangeStartMs) / 1_000;
   let durationToEnd = (rangeEndMs - lastT) / 1_000;
   const sampled = (lastT - firstT) / 1_000;
-  const averageSpacing = sampled / (points.length - 1);
+  const averageSpacing = sampled / (n - 1);
   const threshold = averageSpacing * 1.1;
   if (durationToStart >= threshold) durationToStart = averageSpacing / 2;
   if (isCounter && result > 0 && firstV >= 0) {
@@ -121,28 +125,36 @@ export const RANGE_FUNCTIONS = new Set([
 ]);
 
 /**
- * A range function's value over one series' window [rangeStartMs, rangeEndMs] (points inside it,
- * ascending); undefined when the series has no element (too few samples).
+ * A range function's value over one series' window [rangeStartMs, rangeEndMs]: the points from index
+ * `lo` up to (not including) `hi` of `all`, ascending; undefined when the series has no element (too few
+ * samples). Indices rather than a copy: a range query asks this for every series at every step.
  */
 export function rangeFunction(
   func: string,
-  points: Points,
+  all: Points,
+  lo: number,
+  hi: number,
   rangeStartMs: number,
   rangeEndMs: number,
   evalMs: number,
   scalarArg: number,
 ): number | undefined {
-  if (points.length === 0) return undefined;
-  if (func === 'rate' || func === 'increase' || func === 'delta')
-    return extrapolatedRate(points, rangeStartMs, rangeEndMs, func !== 'delta', func === 'rate');
-  const values = points.map(([, v]) => v);
+  if (hi <= lo) return undefined;
   switch (func) {
     case 'rate':
-      return extrapolatedRate(points, rangeStartMs, rangeEndMs, true, true);
     case 'increase':
-      return extrapolatedRate(points, rangeStartMs, rangeEndMs, true, false);
     case 'delta':
-      return extrapolatedRate(points, rangeStartMs, rangeEndMs, false, false);
+      return extrapolatedRate(all, lo, hi, rangeStartMs, rangeEndMs, func !== 'delta', func === 'rate');
+    case 'count_over_time':
+      return hi - lo;
+    case 'last_over_time':
+      return (all[hi - 1] as readonly [number, number])[1];
+    case 'present_over_time':
+      return 1;
+  }
+  const points = lo === 0 && hi === all.length ? all : all.slice(lo, hi);
+  const values = points.map(([, v]) => v);
+  switch (func) {
     case 'irate':
     case 'idelta': {
       if (points.length < 2) return undefined;
@@ -193,12 +205,6 @@ export function rangeFunction(
       return values.reduce((a, b) => (b < a || Number.isNaN(a) ? b : a));
     case 'max_over_time':
       return values.reduce((a, b) => (b > a || Number.isNaN(a) ? b : a));
-    case 'count_over_time':
-      return values.length;
-    case 'last_over_time':
-      return values[values.length - 1];
-    case 'present_over_time':
-      return 1;
     case 'quantile_over_time':
       return quantile(scalarArg, values);
     case 'stdvar_over_time':
