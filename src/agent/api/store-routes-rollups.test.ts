@@ -190,4 +190,12 @@ describe('node api query_range with rollups (SqliteStore)', () => {
     assert.equal(await bad('&fn=max'), 'invalid parameter "fn": applies to a rollup; name one with rollup= (e.g. rollup=5m&fn=max)');
     assert.match(await bad('&rollup=soon'), /^invalid parameter "rollup": cannot parse "soon" to a valid duration/);
   });
+
+  it('answers an expression of instant selectors from a rollup, and refuses rollup= for one reading a range', async () => {
+    const doubled = (await get('2 * battery_soc{pack="b"}', T0, T0, '5m', '&rollup=5m&fn=count')).json();
+    assert.deepEqual(doubled.data.result, [{ metric: { node: 'n1', pack: 'b', site: 's1' }, values: [[S(T0), '120']] }]);
+    const res = await get('rate(battery_soc[5m])', T0, T0 + HOUR, '5m', '&rollup=5m');
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().error, /^invalid parameter "rollup": a rollup answers expressions of instant selectors .* use rollup=raw$/);
+  });
 });
