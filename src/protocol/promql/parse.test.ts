@@ -39,6 +39,10 @@ test('promql parse: (battery_soc), offset and unary minus, which the old parser 
   const neg = parsePromQL('-battery_soc').expr;
   assert.equal(neg.type, 'unary');
   assert.deepEqual(parsePromQL('-1').expr, { type: 'number', value: -1 });
+  // A sign binds looser than offset and @, as in Prometheus: -(x offset 5m).
+  const negSel = parsePromQL('-x offset 5m @ 10').expr;
+  assert.ok(negSel.type === 'unary' && negSel.expr.type === 'vector' && negSel.expr.offsetMs === 300_000);
+  assert.match(refusal('-x[5m]'), /unary expression only allowed on expressions of type scalar or instant vector/);
   const negOff = parsePromQL('x offset -1h30m').expr;
   assert.equal(negOff.type === 'vector' && negOff.offsetMs, -5_400_000);
 });

@@ -246,6 +246,7 @@ class Builder {
       case 'MatrixSelector': {
         const [inner, range] = parts as [SyntaxNode, SyntaxNode];
         const selector = this.expr(inner);
+        if (selector.type === 'unary') this.fail(node, 'unary expression only allowed on expressions of type scalar or instant vector');
         if (selector.type !== 'vector') this.fail(inner, 'ranges only allowed for vector selectors');
         if (selector.offsetMs !== 0 || selector.at !== undefined)
           this.fail(range, 'no offset or @ modifiers allowed before range; write them after the range, as in x[5m] offset 1h');
@@ -330,6 +331,8 @@ class Builder {
   /** Applies `offset` or `@` to the selector or subquery it follows, as Prometheus allows only there. */
   private modify(node: SyntaxNode, inner: Expr, set: <T extends VectorSelector | Subquery>(t: T) => T): Expr {
     if (inner.type === 'vector' || inner.type === 'subquery') return set(inner);
+    // The grammar binds a sign tighter than offset and @; Prometheus reads -x offset 5m as -(x offset 5m).
+    if (inner.type === 'unary') return { ...inner, expr: this.modify(node, inner.expr, set) };
     if (inner.type === 'matrix') return { ...inner, selector: set(inner.selector) };
     this.fail(
       node,
