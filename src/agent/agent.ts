@@ -48,6 +48,7 @@ import { Publisher } from './publisher.js';
 import { QueryResponder } from './query-responder.js';
 import { type ApplyResult, createNodeReconcile, type NodeReconcile, type ReconcileOverrides } from './reconcile/index.js';
 import { type NodeRecords, openNodeRecords } from './record-sink.js';
+import { createNodeRemoteWrites } from './remote-write.js';
 import {
   createHealthProbe,
   createPidRegistry,
@@ -282,6 +283,8 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       logger,
     });
   if (store.quarantined > 0) metrics.quarantined.inc({ file: 'store' });
+  // node.yaml `remoteWrite`: the store forwarded to remote write receivers (docs/remote-write.md).
+  const remoteWrites = createNodeRemoteWrites(config.remoteWrite, { store, stateDir, identity, registry: metrics.registry, clock, logger });
   if (carryOver.quarantinedTo !== undefined) metrics.quarantined.inc({ file: 'outbox' });
   // What the hub has not acknowledged yet, as Prometheus sees it (the hub's view of it is the node's backlog).
   new Gauge({
@@ -752,6 +755,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       responder.start();
       replicator.start();
       backfiller.start();
+      await remoteWrites.start();
       started = true;
       reconcile.start();
       if (!brokerless) assignment.start();
@@ -790,6 +794,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       responder.stop();
       replicator.stop();
       await backfiller.stop();
+      await remoteWrites.stop();
       await transport.close({ graceful });
       await http?.close();
       sink.flush();

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { durationMs, formatDurationMs, ID_PATTERN } from '../kit/index.js';
 import { httpTlsSchema } from '../platform/index.js';
 import { DEFAULT_TOPIC_PREFIX, parseSelector, zonesSchema } from '../protocol/index.js';
+import { remoteWritesSchema } from '../protocol/remote-write/index.js';
 import { collectorsConfigSchema } from './collectors/registry.js';
 import { servicesSchema } from './services/service-config.js';
 import { DEFAULT_CHUNK_SPAN_MS } from './store/store.js';
@@ -278,6 +279,8 @@ const agentConfigObject = z.strictObject({
   /** Programs this node supervises: started, restarted with backoff, health-checked (docs/services.md). */
   services: servicesSchema.default([]),
   collectors: collectorsConfigSchema.default([]),
+  /** Remote write receivers this node's store is forwarded to (docs/remote-write.md). */
+  remoteWrite: remoteWritesSchema,
 });
 
 export const agentConfigSchema = agentConfigObject.superRefine((config, ctx) => {

@@ -6,3 +6,4 @@ export * from './push-auth.js';
 export * from './push-http.js';
 export * from './sqlite-open.js';
 export * from './tls-listener.js';
+export * from './remote-write-support.js';
