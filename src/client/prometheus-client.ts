@@ -2,11 +2,12 @@
 // /query, /series, /labels, /label/:name/values, /status/buildinfo), for the CLI and scripts.
 
 import { ERROR_CODES, type ErrorCode, FieldmeshError } from '../kit/index.js';
-import type { PrometheusMatrixSeries, PrometheusSuccess, PrometheusVectorSample } from '../protocol/index.js';
+import type { PrometheusMatrixSeries, PrometheusQueryData, PrometheusSuccess } from '../protocol/index.js';
 import { authErrorCode, type ClientOptions, clientHeaders } from './client-options.js';
 
 export type MatrixResponse = PrometheusSuccess<{ readonly resultType: 'matrix'; readonly result: readonly PrometheusMatrixSeries[] }>;
-export type VectorResponse = PrometheusSuccess<{ readonly resultType: 'vector'; readonly result: readonly PrometheusVectorSample[] }>;
+/** An instant query's answer: a vector, or a scalar, string or (for a range selector) matrix, as PromQL gives. */
+export type InstantResponse = PrometheusSuccess<PrometheusQueryData>;
 
 export interface BuildInfo {
   readonly version: string;
@@ -18,7 +19,7 @@ export interface PrometheusClient {
   readonly baseUrl: string;
   /** The whole response, envelope included (`--json` prints it as is). Times in unix seconds. */
   queryRange(query: string, startS: number, endS: number, stepS: number): Promise<MatrixResponse>;
-  query(query: string, timeS?: number): Promise<VectorResponse>;
+  query(query: string, timeS?: number): Promise<InstantResponse>;
   series(match: readonly string[], startS?: number, endS?: number): Promise<Array<Record<string, string>>>;
   labels(): Promise<string[]>;
   labelValues(name: string): Promise<string[]>;
@@ -72,7 +73,7 @@ export function createPrometheusClient(baseUrl: string, options: ClientOptions =
     query(query, timeS) {
       const params = new URLSearchParams({ query });
       if (timeS !== undefined) params.set('time', String(timeS));
-      return get<VectorResponse>('/api/v1/query', params);
+      return get<InstantResponse>('/api/v1/query', params);
     },
     async series(match, startS, endS) {
       const params = new URLSearchParams();
