@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   FM_PUSH_OUT_OF_BOUNDS:
     "an HTTP push held samples older than the node's retention or more than 2 days ahead of its clock; those were refused, the others recorded",
   FM_LINE_PROTOCOL_INVALID: 'an InfluxDB line-protocol body has a malformed line',
+  FM_REMOTE_WRITE_INVALID: 'a remote write body is not snappy, not a protobuf WriteRequest, or has a series without __name__',
   FM_SCRAPE_FAILED: 'a Prometheus scrape target could not be fetched or parsed',
   FM_QUERY_INVALID: 'a query parameter is missing or malformed',
   FM_REQUEST_INVALID: 'an HTTP request body is not a JSON object, or a field of it is missing or malformed',

@@ -8,6 +8,7 @@ import { createHttpPushCollector, httpPushCollectorSchema } from './http-push.js
 import { createInfluxCollector, influxCollectorSchema } from './influx.js';
 import { createMqttCollector, mqttCollectorSchema } from './mqtt.js';
 import { createPrometheusCollector, prometheusCollectorSchema } from './prometheus.js';
+import { createRemoteWriteCollector, remoteWriteCollectorSchema } from './remote-write.js';
 import { createSimBatteryCollector, simBatteryCollectorSchema } from './sim-battery.js';
 import { createSimFireCameraCollector, simFireCameraCollectorSchema } from './sim-fire-camera.js';
 
@@ -15,6 +16,7 @@ export const collectorConfigSchema = z.discriminatedUnion('type', [
   prometheusCollectorSchema,
   httpPushCollectorSchema,
   influxCollectorSchema,
+  remoteWriteCollectorSchema,
   mqttCollectorSchema,
   hostCollectorSchema,
   simBatteryCollectorSchema,
@@ -51,6 +53,8 @@ export function createCollector(config: CollectorConfig, index: number): Collect
       return createHttpPushCollector(config, index);
     case 'influx':
       return createInfluxCollector(config, index);
+    case 'remote_write':
+      return createRemoteWriteCollector(config, index);
     case 'mqtt':
       return createMqttCollector(config, index);
     case 'host':

@@ -282,3 +282,37 @@ function isStaleNaNAt(buf: Uint8Array, pos: number): boolean {
 export function decodeWriteRequest(body: Uint8Array, maxUncompressedBytes: number): DecodedWriteRequest {
   return decodeWriteRequestProto(snappyUncompress(body, maxUncompressedBytes));
 }
+
+/** A decoded request as samples: `__name__` becomes the name, the stale marker NaN; or the first series at fault. */
+export function writeRequestSamples(
+  request: WriteRequest,
+):
+  | { ok: true; samples: Array<{ name: string; labels: Record<string, string>; value: number; time: number }>; seriesOfSample: number[] }
+  | { ok: false; message: string; series: number } {
+  const samples: Array<{ name: string; labels: Record<string, string>; value: number; time: number }> = [];
+  const seriesOfSample: number[] = [];
+  for (let i = 0; i < request.timeseries.length; i++) {
+    const series = request.timeseries[i] as RemoteSeries;
+    const { __name__: name, ...labels } = series.labels as Record<string, string>;
+    if (name === undefined || name === '') {
+      const text = JSON.stringify(series.labels);
+      return {
+        ok: false,
+        message: `timeseries[${i}] has no __name__ label (labels ${text.length > 200 ? `${text.slice(0, 200)}...` : text})`,
+        series: i,
+      };
+    }
+    for (const [k, v] of Object.entries(labels)) if (v === '') delete labels[k];
+    for (const s of series.samples) {
+      if (!Number.isSafeInteger(s.timestampMs))
+        return {
+          ok: false,
+          message: `timeseries[${i}] (${name}) has a sample time ${s.timestampMs} that is not ms since the epoch`,
+          series: i,
+        };
+      samples.push({ name, labels, value: s.value ?? Number.NaN, time: s.timestampMs });
+      seriesOfSample.push(i);
+    }
+  }
+  return { ok: true, samples, seriesOfSample };
+}
