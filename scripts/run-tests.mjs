@@ -49,6 +49,9 @@ ensureDebianPackage('git', 'git');
 ensureDebianPackage('nats-server', 'nats-server');
 // The hub's PostgreSQL store is tested on private servers (test/kit/postgres.ts) of Debian's PostgreSQL.
 ensureDebianPackage('initdb', 'postgresql', 'ls /usr/lib/postgresql/*/bin/initdb');
+// Remote write is tested against real receivers and a real sender (test/kit/victoria-metrics.ts, test/kit/prometheus.ts).
+ensureDebianPackage('victoria-metrics', 'victoria-metrics');
+ensureDebianPackage('prometheus', 'prometheus');
 
 // Type check everything (tests and benches included), lint, then build what the end-to-end tests run.
 for (const [what, args] of [
