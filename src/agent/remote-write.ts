@@ -68,6 +68,7 @@ export function createNodeRemoteWrites(
       basicAuth: r.basicAuth,
       bearerToken: r.bearerToken,
       remoteTimeoutMs: r.remoteTimeout,
+      ...(r.history > 0 ? { startMs: deps.clock.now() - r.history } : {}),
       queue: {
         maxSamplesPerSend: r.queue.maxSamplesPerSend,
         maxShards: r.queue.maxShards,

@@ -53,6 +53,7 @@ test('hub config: an empty file gives the documented defaults', () => {
     sites: [],
     console: { title: 'fieldmesh', map: {}, health: { backlogWarn: 600_000, backlogError: 3_600_000, freshness: 300_000 } },
     dataDir: './fieldmesh-data',
+    remoteWrite: [],
     registration: { mode: 'open' },
     roles: ['ingest', 'worker', 'api'],
     leader: { lease: 10_000 },

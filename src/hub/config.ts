@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { durationMs, isValidId, parseDurationMs } from '../kit/index.js';
 import { httpTlsSchema } from '../platform/index.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/index.js';
+import { remoteWritesSchema } from '../protocol/remote-write/index.js';
 import { inhibitRulesSchema } from './alerts/inhibition.js';
 import { authConfigSchema } from './auth/auth-config.js';
 import { configRepoSchema } from './config-repo/config-repo-config.js';
@@ -310,8 +311,10 @@ export const hubConfigSchema = z
         sampleRatio: z.number().min(0).max(1).default(1),
       })
       .prefault({} as never),
-    /** Where the hub keeps its boot counter (hub-state.json). */
+    /** Where the hub keeps its boot counter (hub-state.json) and its remote write cursors. */
     dataDir: z.string().default('./fieldmesh-data'),
+    /** Remote write receivers the hub's history is forwarded to, by the leading process (docs/remote-write.md). */
+    remoteWrite: remoteWritesSchema,
   })
   .superRefine((c, ctx) => {
     // docs/scale-out.md: the processes of a scale-out hub share one PostgreSQL; without a queue one process does all.

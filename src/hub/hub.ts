@@ -63,6 +63,7 @@ import {
   RegistrationGate,
   type RegistrationStore,
 } from './registration/index.js';
+import { createHubRemoteWrites } from './remote-write.js';
 import { type Leadership, soleLeadership } from './scale-out/leadership.js';
 import { createScaleOut } from './scale-out/scale-out.js';
 import { createSqliteStorage } from './storage/sqlite/sqlite-storage.js';
@@ -229,6 +230,16 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   });
   const storage = overrides.storage ?? createSqliteStorage({ path: config.storage.path, retentionMs: config.storage.retention });
   const leaderStorage = overrides.leaderStorage ?? storage;
+  // hub.yaml `remoteWrite`: the history forwarded by the leading process (docs/remote-write.md).
+  const remoteWrites = createHubRemoteWrites(config.remoteWrite, {
+    storage,
+    dataDir: config.dataDir,
+    registry: metrics.registry,
+    clock,
+    logger,
+  });
+  const startRemoteWrites = () =>
+    void remoteWrites.start().catch((err: unknown) => logger.error({ err: describeError(err) }, 'remote write did not start'));
   let transport: Transport | undefined = overrides.transport;
   let aggregator: Aggregator | undefined;
   /** The process's one frame router, over the broker link (built in startApi; none in a worker-only process). */
@@ -774,6 +785,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     if (transportReady) startLeaderDuties();
     if (startComplete) void alerts?.start().catch((err: unknown) => logger.error({ err: describeError(err) }, 'alerts did not start'));
     if (startComplete) recordingRules?.start();
+    if (startComplete) startRemoteWrites();
   }
 
   /** The singleton duties: the retained state, the awareness digest, retention, backfill scheduling. */
@@ -813,6 +825,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     aggregator?.stop();
     aggregator = undefined;
     void recordingRules?.stop();
+    void remoteWrites.stop();
     overrides.onLeadershipLost?.(reason);
   }
 
@@ -888,6 +901,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       // An api process that does not lead lists the leader's alerts from the shared store (until it leads).
       else if (api) await alerts?.follow();
       if (leadership.epoch !== undefined) recordingRules?.start();
+      if (leadership.epoch !== undefined) startRemoteWrites();
       logger.info({ epoch: leadership.epoch, httpUrl, nodes: fleet.size, roles: config.roles }, 'hub started');
       return { httpUrl };
     },
@@ -908,6 +922,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       await actions.close();
       await alerts?.stop();
       await recordingRules?.stop();
+      await remoteWrites.stop();
       if (transport !== undefined) {
         for (const route of routes.splice(0)) route.unsubscribe();
         await presence?.offline();

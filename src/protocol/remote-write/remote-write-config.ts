@@ -47,6 +47,8 @@ export const remoteWriteSchema = z
         }),
       )
       .default([]),
+    /** On the first start (no cursor saved yet), also send the samples this much older than now; default none. */
+    history: durationMs('0s'),
     /** Labels added to every series sent, unless it has them (external_labels). */
     externalLabels: z.record(z.string(), z.string()).default({}),
     queue: remoteWriteQueueSchema,
