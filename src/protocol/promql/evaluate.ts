@@ -29,6 +29,8 @@ import { compareLabels, dropName, type Labels, labelsKey, type RangeSeries, type
 export const LOOKBACK_DELTA_MS = 5 * 60_000;
 /** A subquery without a step uses the global evaluation interval, Prometheus' default 1m. */
 export const DEFAULT_SUBQUERY_STEP_MS = 60_000;
+/** How long a range query evaluates before it yields to the event loop (a tenth of a 100 ms frame budget). */
+export const YIELD_EVERY_MS = 10;
 /** Prometheus refuses a range query whose (end - start) / step exceeds this. */
 export const MAX_RANGE_STEPS = 11_000;
 
@@ -819,7 +821,14 @@ export async function evaluateRange(
   checkRange(startMs, endMs, stepMs);
   const ctx = await load(query, source, { startMs, endMs, ...windowOptions(options) });
   const bySeries = new Map<string, { metric: Labels; points: Array<readonly [number, number]> }>();
+  let sliceStart = Date.now();
   for (let t = startMs; t <= endMs; t += stepMs) {
+    // A long range query gives the event loop a turn every YIELD_EVERY_MS, so the hub or node that
+    // evaluates it keeps serving its broker, its heartbeats and other requests meanwhile.
+    if (Date.now() - sliceStart >= YIELD_EVERY_MS) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      sliceStart = Date.now();
+    }
     const v = evalAt(query.expr, t, ctx);
     const samples = v.type === 'scalar' ? [{ metric: {}, value: v.value }] : samplesOf(checkUnique(v));
     for (const s of samples) {
