@@ -92,11 +92,14 @@ export function acceptRawBodies(
   maxBytes: number,
   invalidCode: ErrorCode,
   reject: (reason: PushRefusalReason) => void,
+  /** Requests whose Content-Encoding the route checks itself (remote write's snappy). */
+  ownEncoding?: (req: FastifyRequest) => boolean,
 ): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBytes }, (_req, body, done) => done(null, body));
   // After onRequest (authentication), before the body is read.
   app.addHook('preParsing', async (req, reply) => {
+    if (ownEncoding?.(req) === true) return;
     const refusal = checkContentEncoding(req.headers['content-encoding']);
     if (refusal !== undefined) return refuse(reply, refusal, reject);
   });

@@ -33,6 +33,7 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { route: 'POST /events', access: 'public', mutating: false },
   { route: 'POST /api/v2/write', access: 'public', mutating: false },
   { route: 'POST /write', access: 'public', mutating: false },
+  { route: 'POST /api/v1/write', access: 'public', mutating: false },
   { route: 'GET /metrics', access: 'metrics' },
   { route: 'GET /login', access: 'public' },
   { route: 'POST /api/v1/auth/login', access: 'public' },

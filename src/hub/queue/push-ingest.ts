@@ -8,6 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import { type Clock, describeError, isValidId, type Logger } from '../../kit/index.js';
 import {
   acceptRawBodies,
+  bodyBuffer,
   decodeUtf8,
   type PushRefusal,
   type PushRefusalReason,
@@ -26,6 +27,7 @@ import {
   parsePushJson,
   pointsToSamples,
 } from '../../protocol/push/index.js';
+import { decodeWriteRequest, RemoteWriteDecodeError, writeRequestSamples } from '../../protocol/remote-write/index.js';
 import { extractFromHttpHeaders, type HubTracing, recordError, SpanKind, type StartedSpan, startSpan } from '../tracing/hub-tracing.js';
 import type { FrameStream } from './frame-stream.js';
 import { encodePushMessage, pushMessage, pushMessageId } from './push-message.js';
@@ -56,13 +58,13 @@ export interface PushIngestOptions {
   readonly tracing?: HubTracing | undefined;
 }
 
-type PushApi = 'events' | 'influx';
+type PushApi = 'events' | 'influx' | 'remote-write';
 type Query = Record<string, string | undefined>;
 
 /** A client's own id for a push (`Idempotency-Key`): what the stream deduplicates on instead of the content. */
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Registers `POST /events`, `POST /api/v2/write` and `POST /write` in a scope of their own. */
+/** Registers `POST /events`, `POST /api/v2/write`, `POST /write` and `POST /api/v1/write` (remote write) in a scope of their own. */
 export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) => Promise<void> {
   const logger = o.logger.child({ component: 'push-ingest' });
   const refused = new Counter({
@@ -96,7 +98,7 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
   }
 
   const invalid = (
-    code: 'FM_PUSH_INVALID' | 'FM_LINE_PROTOCOL_INVALID',
+    code: 'FM_PUSH_INVALID' | 'FM_LINE_PROTOCOL_INVALID' | 'FM_REMOTE_WRITE_INVALID',
     message: string,
     extra: Record<string, unknown> = {},
   ): PushRefusal => ({
@@ -106,7 +108,11 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
   });
 
   /** The node a push is of: the token's, or `?node=`; a refusal naming the parameter otherwise. */
-  function nodeOf(token: PushToken, req: FastifyRequest, code: 'FM_PUSH_INVALID' | 'FM_LINE_PROTOCOL_INVALID'): string | PushRefusal {
+  function nodeOf(
+    token: PushToken,
+    req: FastifyRequest,
+    code: 'FM_PUSH_INVALID' | 'FM_LINE_PROTOCOL_INVALID' | 'FM_REMOTE_WRITE_INVALID',
+  ): string | PushRefusal {
     if (token.node !== undefined) return token.node;
     const node = (req.query as Query).node;
     if (node === undefined || node === '')
@@ -129,7 +135,10 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
     if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
       refuse(
         reply,
-        invalid(api === 'events' ? 'FM_PUSH_INVALID' : 'FM_LINE_PROTOCOL_INVALID', 'Idempotency-Key: 1 to 128 of A-Z a-z 0-9 . _ : -'),
+        invalid(
+          api === 'events' ? 'FM_PUSH_INVALID' : api === 'influx' ? 'FM_LINE_PROTOCOL_INVALID' : 'FM_REMOTE_WRITE_INVALID',
+          'Idempotency-Key: 1 to 128 of A-Z a-z 0-9 . _ : -',
+        ),
         reject,
       );
       return undefined;
@@ -166,8 +175,10 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
 
   return async (app) => {
     const rejectOf = (api: PushApi) => (reason: PushRefusalReason) => refused.inc({ api, reason });
-    const apiOf = (req: FastifyRequest): PushApi => (req.url.startsWith('/events') ? 'events' : 'influx');
-    acceptRawBodies(app, o.maxBodyBytes, 'FM_PUSH_INVALID', (reason) => refused.inc({ api: 'any', reason }));
+    const isRemoteWrite = (req: FastifyRequest) => req.url.split('?')[0] === '/api/v1/write';
+    const apiOf = (req: FastifyRequest): PushApi =>
+      req.url.startsWith('/events') ? 'events' : isRemoteWrite(req) ? 'remote-write' : 'influx';
+    acceptRawBodies(app, o.maxBodyBytes, 'FM_PUSH_INVALID', (reason) => refused.inc({ api: 'any', reason }), isRemoteWrite);
     const tracing = o.tracing;
     if (tracing !== undefined) {
       // First of the hooks, so a refused request (401, 413) has its span too.
@@ -263,5 +274,38 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
     };
     app.post('/api/v2/write', options, write);
     app.post('/write', options, write);
+
+    // Prometheus remote write 1.0 (docs/remote-write.md#in): one push message per request, as the other pushes.
+    // The hub app's request decompression knows gzip and deflate; snappy is this route's own to undo.
+    app.post('/api/v1/write', { ...options, decompress: false }, async (req, reply) => {
+      const reject = rejectOf('remote-write');
+      const encoding = String(req.headers['content-encoding'] ?? '')
+        .trim()
+        .toLowerCase();
+      if (encoding !== 'snappy') {
+        const message = `Content-Encoding ${JSON.stringify(encoding)}: remote write 1.0 bodies are snappy (block format)`;
+        return refuse(
+          reply,
+          { status: 415, reason: 'unsupported-encoding', body: { code: 'FM_PUSH_ENCODING_UNSUPPORTED', message } },
+          reject,
+        );
+      }
+      const token = tokenOfRequest(req);
+      const node = nodeOf(token, req, 'FM_REMOTE_WRITE_INVALID');
+      if (typeof node !== 'string') return refuse(reply, node, reject);
+      let decoded: ReturnType<typeof decodeWriteRequest>;
+      try {
+        decoded = decodeWriteRequest(bodyBuffer(req.body), o.maxBodyBytes * 8);
+      } catch (err) {
+        if (!(err instanceof RemoteWriteDecodeError)) throw err;
+        const extra = { layer: err.layer, ...(err.offset !== undefined ? { offset: err.offset } : {}) };
+        return refuse(reply, invalid('FM_REMOTE_WRITE_INVALID', err.message, extra), reject);
+      }
+      const mapped = writeRequestSamples(decoded);
+      if (!mapped.ok) return refuse(reply, invalid('FM_REMOTE_WRITE_INVALID', mapped.message, { series: mapped.series }), reject);
+      const appended = await append('remote-write', req, reply, token, node, mapped.samples, []);
+      if (appended === undefined) return reply;
+      return reply.code(204).send();
+    });
   };
 }
