@@ -5,8 +5,11 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import type { Pool, PoolClient } from 'pg';
 import { FieldmeshError } from '../../../kit/index.js';
+import type { FromRenewer, RenewerData, ToRenewer } from './lease-renewer.js';
+import { acquireOrRenew, type LeaseQuery, type LeaseTerm, monotonicMs } from './lease-statements.js';
 import { type MigrationStep, migrate } from './migrate.js';
 import { inTransaction } from './pool.js';
 
@@ -31,13 +34,7 @@ export const LEASE_MIGRATIONS: readonly MigrationStep[] = [
   },
 ];
 
-/** A lease held, as of the last successful acquire or renew. */
-export interface LeaseTerm {
-  /** The fencing epoch: 1 for the first holder, +1 at every change of holder. */
-  readonly epoch: number;
-  /** When it lapses unless renewed, by the database's clock (ms since the epoch). */
-  readonly expiresAt: number;
-}
+export type { LeaseTerm };
 
 export interface LeaderLeaseOptions {
   readonly pool: Pool;
@@ -56,6 +53,12 @@ export interface LeaderLeaseOptions {
    * the term lapsed unrenewed (see `start`).
    */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Renew from a thread of its own (lease-renewer.ts) on a connection to `url`, so that a saturated event loop does not
+   * lose the lease, for as long as the main thread shows it is alive: a main thread silent for `stallToleranceMs`
+   * (default 4 ttls) stops the renewals and the lease lapses ttlMs later. Absent: renewals run on the event loop.
+   */
+  readonly renewThread?: { readonly url: string; readonly stallToleranceMs?: number };
 }
 
 export interface LeaderLease {
@@ -121,7 +124,7 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
   let timer: NodeJS.Timeout | undefined;
   /** Fires when the term held lapses unrenewed (set again at every successful renewal). */
   let lapse: NodeJS.Timeout | undefined;
-  /** performance.now() past which the term held is no longer safe to hold: the last successful renewal's send + ttlMs. */
+  /** monotonicMs() past which the term held is no longer safe to hold: the last successful renewal's send + ttlMs. */
   let holdDeadline = 0;
   let running: Promise<unknown> = Promise.resolve();
 
@@ -136,7 +139,7 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
   }
 
   /**
-   * The term taken or renewed by a statement sent at `sentAt` (performance.now()) lapses by the database's clock at
+   * The term taken or renewed by a statement sent at `sentAt` (monotonicMs(), the same clock in every thread) lapses by the database's clock at
    * its now() + ttlMs, and that now() is no earlier than the sending: so sentAt + ttlMs is never after the lapse.
    */
   function holdUntil(sentAt: number): void {
@@ -146,7 +149,7 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
 
   function armLapse(): void {
     if (lapse !== undefined) clearTimeout(lapse);
-    lapse = setTimeout(onLapse, Math.max(0, holdDeadline - performance.now()));
+    lapse = setTimeout(onLapse, Math.max(0, holdDeadline - monotonicMs()));
     lapse.unref();
   }
 
@@ -161,47 +164,23 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
     lapse = undefined;
     setImmediate(() => {
       if (term === undefined || lapse !== undefined) return;
-      if (performance.now() >= holdDeadline) become(undefined);
+      if (monotonicMs() >= holdDeadline) become(undefined);
       else armLapse();
     });
   }
 
-  async function tryAcquire(): Promise<LeaseTerm | undefined> {
-    const sentAt = performance.now();
-    const held = term;
-    if (held !== undefined) {
-      // Renewing the term held: expires_at alone, so the leader's own fenced writes (FOR KEY SHARE) do not hold it back.
-      const renewed = await pool.query<{ epoch: number; expires_ms: number }>(
-        `UPDATE leases SET expires_at = now() + $4 * interval '1 millisecond'
-         WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()
-         RETURNING epoch, (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms`,
-        [name, holder, held.epoch, ttlMs],
-      );
-      const row = renewed.rows[0];
-      if (row !== undefined) {
-        holdUntil(sentAt);
-        become({ epoch: row.epoch, expiresAt: row.expires_ms });
-        return term;
-      }
-      // Lapsed or taken: as any contender below.
-    }
-    // One statement: take a free or lapsed lease (epoch + 1 when the holder changes), or renew our own.
-    const r = await pool.query<{ epoch: number; expires_ms: number }>(
-      `INSERT INTO leases AS l (name, holder, epoch, expires_at) VALUES ($1, $2, 1, now() + $3 * interval '1 millisecond')
-       ON CONFLICT (name) DO UPDATE SET
-         holder = excluded.holder,
-         -- A lapsed term is never renewed: taken again, even by its old holder, it is a new term.
-         epoch = CASE WHEN l.holder = excluded.holder AND l.expires_at > now() THEN l.epoch ELSE l.epoch + 1 END,
-         expires_at = excluded.expires_at,
-         changed_at = CASE WHEN l.holder = excluded.holder THEN l.changed_at ELSE now() END
-       WHERE l.holder = excluded.holder OR l.expires_at <= now()
-       RETURNING epoch, (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms`,
-      [name, holder, ttlMs],
-    );
-    const row = r.rows[0];
-    if (row !== undefined) holdUntil(sentAt);
-    become(row === undefined ? undefined : { epoch: row.epoch, expiresAt: row.expires_ms });
+  const query: LeaseQuery = (sql, params) => pool.query(sql, params);
+
+  /** What a renewal or take sent at `sentAt` found: the term held until sentAt + ttlMs, or none. */
+  function settle(found: LeaseTerm | undefined, sentAt: number): LeaseTerm | undefined {
+    if (found !== undefined) holdUntil(sentAt);
+    become(found);
     return term;
+  }
+
+  async function tryAcquire(): Promise<LeaseTerm | undefined> {
+    const sentAt = monotonicMs();
+    return settle(await acquireOrRenew(query, name, holder, term, ttlMs), sentAt);
   }
 
   const notLeader = () =>
@@ -220,6 +199,76 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
     });
   }
 
+  function startTicks(): void {
+    if (timer !== undefined) return;
+    tick();
+    timer = setInterval(tick, renewEveryMs);
+    timer.unref();
+  }
+
+  /** The renewal thread, when renewThread is set and start ran; its heartbeat; how stop waits for it. */
+  let renewer: Worker | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let renewerStopped: Promise<void> = Promise.resolve();
+
+  function startRenewer(thread: NonNullable<LeaderLeaseOptions['renewThread']>): void {
+    const data: RenewerData = {
+      url: thread.url,
+      name,
+      holder,
+      ttlMs,
+      renewEveryMs,
+      stallToleranceMs: thread.stallToleranceMs ?? 4 * ttlMs,
+      term,
+    };
+    const worker = spawnRenewer(data);
+    renewer = worker;
+    let stopped = false;
+    renewerStopped = new Promise<void>((resolve) => {
+      worker.once('exit', () => {
+        stopped = true;
+        resolve();
+      });
+    });
+    worker.on('message', (m: FromRenewer) => {
+      if (m.type === 'result') settle(m.term, m.sentAt);
+      else if (m.type === 'error') options.onError?.(new Error(m.message));
+      else if (m.type === 'stalled')
+        options.onError?.(new Error(`lease "${name}": not renewed: the event loop was silent for ${Math.round(m.sinceMs)} ms`));
+    });
+    worker.on('error', (err) => options.onError?.(err));
+    worker.once('exit', () => {
+      if (heartbeat !== undefined) clearInterval(heartbeat);
+      heartbeat = undefined;
+      // A thread that died while the lease runs: renew from the event loop instead, as without a thread.
+      if (renewer === worker) {
+        renewer = undefined;
+        options.onError?.(new Error(`lease "${name}": the renewal thread stopped; renewing from the event loop`));
+        startTicks();
+      }
+    });
+    const beat = () => {
+      if (!stopped) worker.postMessage({ type: 'beat' } satisfies ToRenewer);
+    };
+    heartbeat = setInterval(beat, Math.max(10, Math.min(1_000, Math.floor(data.stallToleranceMs / 4))));
+    heartbeat.unref();
+    worker.unref();
+  }
+
+  async function stopRenewer(): Promise<void> {
+    const worker = renewer;
+    if (worker === undefined) return;
+    renewer = undefined;
+    if (heartbeat !== undefined) clearInterval(heartbeat);
+    heartbeat = undefined;
+    worker.postMessage({ type: 'stop' } satisfies ToRenewer);
+    const gone = await Promise.race([
+      renewerStopped.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 2_000).unref()),
+    ]);
+    if (!gone) await worker.terminate();
+  }
+
   return {
     name,
     holder,
@@ -228,10 +277,9 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
     },
     tryAcquire,
     start() {
-      if (timer !== undefined) return;
-      tick();
-      timer = setInterval(tick, renewEveryMs);
-      timer.unref();
+      if (timer !== undefined || renewer !== undefined) return;
+      if (options.renewThread !== undefined) startRenewer(options.renewThread);
+      else startTicks();
     },
     async fenced(write) {
       // Known deposed: refused without asking the database (which may be what is out of reach).
@@ -243,6 +291,7 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
     },
     check,
     async stop() {
+      await stopRenewer();
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       await running;
@@ -254,4 +303,16 @@ export function createLeaderLease(options: LeaderLeaseOptions): LeaderLease {
       become(undefined);
     },
   };
+}
+
+/**
+ * Starts the renewal thread: the built lease-renewer.js beside this file, or under tsx (tests, `.ts` sources) the
+ * TypeScript entry through tsx's loader, which a worker does not inherit.
+ */
+function spawnRenewer(data: RenewerData): Worker {
+  const ts = import.meta.url.endsWith('.ts');
+  const entry = new URL(ts ? './lease-renewer.ts' : './lease-renewer.js', import.meta.url);
+  if (!ts) return new Worker(entry, { workerData: data });
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: data });
 }
