@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|hub-scale|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost|tracing ...]
+// Usage: npm run bench [-- wire|hub|hub-scale|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost|tracing|remote-write ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { benchHubScale } from './hub-scale.js';
 import { benchLinkCost } from './link-cost.js';
 import { benchLiveFeed } from './live-feed.js';
 import { benchRecordSink } from './record-sink.js';
+import { benchRemoteWrite } from './remote-write.js';
 import { benchStore } from './store.js';
 import { benchTlsCost } from './tls-cost.js';
 import { benchTracingCost } from './tracing-cost.js';
@@ -43,6 +44,7 @@ if (want('hub')) save('hubLatency', [await benchHubLatency(10, 20), await benchH
 if (want('memory')) save('agentMemory', await benchAgentMemory(1_000));
 if (want('store')) save('store', await benchStore(200));
 if (want('record-sink')) save('recordSink', await benchRecordSink());
+if (want('remote-write')) save('remoteWrite', await benchRemoteWrite());
 if (want('awareness')) {
   // Issue 4's figures: fieldmesh UDP and MQTT digest beside the JSON-star baseline through a real Mosquitto, one run each.
   const runs = [];
