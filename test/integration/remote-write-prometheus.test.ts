@@ -3,7 +3,7 @@
 // refused with 400 naming what is wrong, and a missing token with 401.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { type Agent, agentConfigSchema, createAgent } from '../../src/agent/index.js';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from '../../src/protocol/remote-write/index.js';
 import { type PrometheusServer, startPrometheus } from '../kit/prometheus.js';
+import { startVmagent } from '../kit/victoria-metrics.js';
 import { waitFor } from '../kit/wait.js';
 
 const TOKEN = 'remote-write-test-token';
@@ -34,10 +35,16 @@ before(async () => {
   const started = await agent.start();
   agentUrl = started.httpUrl as string;
   let scrapes = 0;
-  // A scrape target whose value changes every scrape, so every sample is told apart.
-  target = createServer((_req, res) => {
-    scrapes++;
+  let vmagentScrapes = 0;
+  // A scrape target whose value changes every scrape, so every sample is told apart; vmagent scrapes /vmagent.
+  target = createServer((req, res) => {
     res.setHeader('content-type', 'text/plain; version=0.0.4');
+    if (req.url === '/vmagent') {
+      vmagentScrapes++;
+      res.end(`# TYPE fm_vmagent_value gauge\nfm_vmagent_value ${vmagentScrapes}\n`);
+      return;
+    }
+    scrapes++;
     res.end(`# TYPE fm_probe_value gauge\nfm_probe_value{probe="a"} ${scrapes}\nfm_probe_value{probe="b"} ${-scrapes}\n`);
   });
   await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
@@ -135,4 +142,50 @@ test('a node refuses a remote write body that is not snappy with 400 naming the 
     body: encodeWriteRequest({ timeseries: [] }),
   });
   assert.equal(anonymous.status, 401);
+});
+
+test("vmagent's remote write reaches a node's /api/v1/write: every scrape's sample stored once, none missing", async (t) => {
+  const targetPort = (target.address() as AddressInfo).port;
+  const dirOfConfig = mkdtempSync(join(tmpdir(), 'fieldmesh-vmagent-conf-'));
+  const scrapeConfig = join(dirOfConfig, 'scrape.yml');
+  writeFileSync(
+    scrapeConfig,
+    [
+      'scrape_configs:',
+      '  - job_name: vmprobe',
+      '    scrape_interval: 1s',
+      '    metrics_path: /vmagent',
+      '    static_configs:',
+      `      - targets: ['127.0.0.1:${targetPort}']`,
+      '',
+    ].join('\n'),
+  );
+  const vmagent = await startVmagent([
+    `-promscrape.config=${scrapeConfig}`,
+    `-remoteWrite.url=${agentUrl}/api/v1/write`,
+    `-remoteWrite.bearerToken=${TOKEN}`,
+    '-remoteWrite.flushInterval=200ms',
+  ]);
+  t.after(async () => {
+    await vmagent.close();
+    rmSync(dirOfConfig, { recursive: true, force: true });
+  });
+  const values = async () => {
+    const res = await fetch(
+      `${agentUrl}/api/v1/query?${new URLSearchParams({ query: 'fm_vmagent_value[10m]', time: String(Date.now() / 1000) })}`,
+    );
+    const body = (await res.json()) as { data: Matrix };
+    return (body.data.result[0]?.values ?? []).map(([, v]) => Number(v));
+  };
+  await waitFor(async () => (await values()).length >= 5, {
+    what: "five of vmagent's scrapes stored by the node",
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
+  // The target's value counts its scrapes: the node holds 1, 2, 3, ... each once, none skipped.
+  const held = await values();
+  assert.deepEqual(
+    held,
+    Array.from({ length: held.length }, (_, i) => i + 1),
+  );
 });

@@ -136,3 +136,48 @@ export async function startVictoriaMetrics(options: { readyTimeoutMs?: number } 
     },
   };
 }
+
+export interface Vmagent {
+  readonly url: string;
+  log(): string;
+  /** Stops it (SIGTERM) and deletes its temp dir. */
+  close(): Promise<void>;
+}
+
+/** Starts Debian's vmagent (shipped in the victoria-metrics package) on a free port with `args`; ready once /health answers. */
+export async function startVmagent(args: readonly string[], options: { readyTimeoutMs?: number } = {}): Promise<Vmagent> {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldmesh-vmagent-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let output = '';
+  const proc = spawnReaped(
+    '/usr/bin/vmagent',
+    [`-httpListenAddr=127.0.0.1:${port}`, `-remoteWrite.tmpDataPath=${join(dir, 'queue')}`, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  proc.stdout?.on('data', (b: Buffer) => {
+    output += b.toString('utf8');
+  });
+  proc.stderr?.on('data', (b: Buffer) => {
+    output += b.toString('utf8');
+  });
+  const close = async () => {
+    await haltProcess(proc, 'SIGTERM', 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`vmagent exited:\n${output}`);
+        return (await fetch(`${url}/health`).catch(() => undefined))?.ok === true;
+      },
+      { what: 'vmagent /health', timeoutMs: options.readyTimeoutMs ?? 20_000, intervalMs: 50 },
+    );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { url, log: () => output, close };
+}
