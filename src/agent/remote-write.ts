@@ -5,46 +5,8 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Clock, Logger } from '../kit/index.js';
 import { createFileCursorStore, createRemoteWriteMetricSet } from '../platform/index.js';
-import { type LabelMatcher, parseSelector } from '../protocol/index.js';
-import {
-  createRemoteWriteForwarder,
-  type RemoteSeries,
-  type RemoteWriteConfig,
-  type RemoteWriteForwarder,
-  type RemoteWriteSource,
-  remoteWriteName,
-} from '../protocol/remote-write/index.js';
+import { createRemoteWrites, type RemoteWriteConfig, type RemoteWrites } from '../protocol/remote-write/index.js';
 import type { SampleStore } from './store/index.js';
-
-/** A source over the node's store: the series `match` selects (all when empty), labelled with `__name__` and `external`. */
-export function storeRemoteWriteSource(
-  store: Pick<SampleStore, 'query'>,
-  match: readonly string[],
-  external: Readonly<Record<string, string>>,
-): RemoteWriteSource {
-  const selectors: (readonly LabelMatcher[])[] = match.length === 0 ? [[]] : match.map((m) => parseSelector(m).matchers);
-  return {
-    async read(startMs, endMs) {
-      const out: RemoteSeries[] = [];
-      const seen = new Set<number>();
-      for (const matchers of selectors) {
-        for (const { series, points } of await store.query(matchers, startMs, endMs)) {
-          if (seen.has(series.id)) continue;
-          seen.add(series.id);
-          const labels: Record<string, string> = { ...external, ...series.labels, __name__: series.name };
-          out.push({ labels, samples: points.map(([timestampMs, value]) => ({ timestampMs, value })) });
-        }
-      }
-      return out;
-    },
-  };
-}
-
-export interface NodeRemoteWrites {
-  readonly forwarders: readonly RemoteWriteForwarder[];
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
 
 /** One forwarder per configured remote; the node's site and node are external labels unless the config sets them. */
 export function createNodeRemoteWrites(
@@ -57,39 +19,14 @@ export function createNodeRemoteWrites(
     readonly clock: Clock;
     readonly logger: Logger;
   },
-): NodeRemoteWrites {
+): RemoteWrites {
   const metricSet = remotes.length > 0 ? createRemoteWriteMetricSet(deps.registry) : undefined;
-  const forwarders = remotes.map((r) => {
-    const name = remoteWriteName(r);
-    return createRemoteWriteForwarder({
-      name,
-      url: r.url,
-      headers: r.headers,
-      basicAuth: r.basicAuth,
-      bearerToken: r.bearerToken,
-      remoteTimeoutMs: r.remoteTimeout,
-      ...(r.history > 0 ? { startMs: deps.clock.now() - r.history } : {}),
-      queue: {
-        maxSamplesPerSend: r.queue.maxSamplesPerSend,
-        maxShards: r.queue.maxShards,
-        batchSendDeadlineMs: r.queue.batchSendDeadline,
-        minBackoffMs: r.queue.minBackoff,
-        maxBackoffMs: r.queue.maxBackoff,
-      },
-      source: storeRemoteWriteSource(deps.store, r.match, { site: deps.identity.site, node: deps.identity.node, ...r.externalLabels }),
-      cursor: createFileCursorStore(join(deps.stateDir, 'remote-write', `${name}.json`)),
-      metrics: metricSet?.of(name),
-      clock: deps.clock,
-      logger: deps.logger,
-    });
+  return createRemoteWrites(remotes, {
+    query: (matchers, startMs, endMs) => deps.store.query(matchers, startMs, endMs),
+    external: { site: deps.identity.site, node: deps.identity.node },
+    cursorFor: (name) => createFileCursorStore(join(deps.stateDir, 'remote-write', `${name}.json`)),
+    metricsFor: (name) => metricSet?.of(name),
+    clock: deps.clock,
+    logger: deps.logger,
   });
-  return {
-    forwarders,
-    async start() {
-      for (const f of forwarders) await f.start();
-    },
-    async stop() {
-      await Promise.all(forwarders.map((f) => f.stop()));
-    },
-  };
 }

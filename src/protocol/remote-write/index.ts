@@ -2,4 +2,5 @@
 
 export * from './forwarder.js';
 export * from './remote-write-config.js';
+export * from './remote-writes.js';
 export * from './write-request.js';
