@@ -262,7 +262,8 @@ export const hubConfigSchema = z
      * The ingest processes' HTTP push APIs (docs/scale-out.md "Pushes straight to the ingest tier"): `POST /events` and
      * InfluxDB line protocol (`/api/v2/write`, `/write`) on the hub's HTTP port, served by processes of the `ingest`
      * role with a queue and at least one token. A token belongs to one site (and optionally one node, else the request
-     * names it with `?node=`); `token_file` reads it from a file.
+     * names it with `?node=`); `token_file` reads it from a file. The embedded hub (no queue) serves only remote write,
+     * `POST /api/v1/write`, with these tokens (docs/remote-write.md "On the embedded hub").
      */
     ingest: z
       .strictObject({

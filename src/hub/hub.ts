@@ -56,6 +56,7 @@ import type { NodeBacklog } from './ledger/completeness.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
 import { HubPresence } from './presence.js';
 import { pushIngestRoutes } from './queue/push-ingest.js';
+import { pushSamples } from './queue/push-message.js';
 import {
   createMemoryRegistrationStore,
   createRegistrationActions,
@@ -564,6 +565,24 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
       pushIngestRoutes({
         ...config.ingest,
         stream: () => scaleOut?.stream,
+        clock,
+        logger,
+        registry: metrics.registry,
+        tracing,
+      }),
+    );
+
+  // docs/remote-write.md "On the embedded hub": with ingest.tokens, the one-process hub takes remote write, 204 once
+  // the samples are committed with fsync in the group commit (`groupCommit` is set before the server listens).
+  if (queueConfig === undefined && config.ingest.tokens.length > 0)
+    void app.register(
+      pushIngestRoutes({
+        ...config.ingest,
+        apis: ['remote-write'],
+        stream: () => undefined,
+        store: async (site, node, message) => {
+          await groupCommit.storage.appendSamples(pushSamples(site, node, message));
+        },
         clock,
         logger,
         registry: metrics.registry,

@@ -30,7 +30,7 @@ import {
 import { decodeWriteRequest, RemoteWriteDecodeError, writeRequestSamples } from '../../protocol/remote-write/index.js';
 import { extractFromHttpHeaders, type HubTracing, recordError, SpanKind, type StartedSpan, startSpan } from '../tracing/hub-tracing.js';
 import type { FrameStream } from './frame-stream.js';
-import { encodePushMessage, pushMessage, pushMessageId } from './push-message.js';
+import { encodePushMessage, type PushMessage, pushMessage, pushMessageId } from './push-message.js';
 
 /** A push token of hub.yaml `ingest.tokens`: whose pushes it admits. */
 export interface PushToken {
@@ -51,6 +51,13 @@ export interface PushIngestOptions {
   readonly defaultPriority: EventPriority;
   /** The stream once the process's queue started (undefined before: answered 503). */
   readonly stream: () => FrameStream | undefined;
+  /**
+   * The embedded hub's sink instead of the stream: stores a push's samples and resolves once they are committed with
+   * fsync (the group commit); a rejection is answered 503. Only the remote write route has a sink (`apis`).
+   */
+  readonly store?: ((site: string, node: string, message: PushMessage) => Promise<void>) | undefined;
+  /** The push APIs served (default all of them; the embedded hub serves only remote write). */
+  readonly apis?: readonly PushApi[] | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -58,7 +65,7 @@ export interface PushIngestOptions {
   readonly tracing?: HubTracing | undefined;
 }
 
-type PushApi = 'events' | 'influx' | 'remote-write';
+export type PushApi = 'events' | 'influx' | 'remote-write';
 type Query = Record<string, string | undefined>;
 
 /** A client's own id for a push (`Idempotency-Key`): what the stream deduplicates on instead of the content. */
@@ -146,6 +153,13 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
     const stream = o.stream();
     const message = pushMessage(token.site, node, token.zone, samples, events);
     try {
+      if (o.store !== undefined) {
+        // The embedded hub: committed (fsync) before the answer; a resend is stored again, replacing equal (series, ts).
+        await o.store(token.site, node, message);
+        accepted.inc({ api, outcome: 'stored' });
+        pushedSamples.inc({ api }, samples.length);
+        return { duplicate: false };
+      }
       if (stream === undefined) throw new Error('the queue has not started');
       const { duplicate } = await stream.append(
         {
@@ -210,40 +224,42 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
     });
     const tokenOfRequest = (req: FastifyRequest) => (req as FastifyRequest & { pushToken: PushToken }).pushToken;
     const options = { bodyLimit: o.maxBodyBytes };
+    const serves = (api: PushApi) => o.apis === undefined || o.apis.includes(api);
 
-    app.post('/events', options, async (req, reply) => {
-      const reject = rejectOf('events');
-      const token = tokenOfRequest(req);
-      const node = nodeOf(token, req, 'FM_PUSH_INVALID');
-      if (typeof node !== 'string') return refuse(reply, node, reject);
-      const read = await readBody(req, o.maxBodyBytes, 'FM_PUSH_INVALID');
-      if (!read.ok) return refuse(reply, read.refusal, reject);
-      const text = decodeUtf8(read.body);
-      if (!text.ok)
-        return refuse(
-          reply,
-          invalid('FM_PUSH_INVALID', `invalid UTF-8 at byte ${text.error.offset}`, { offset: text.error.offset }),
-          reject,
-        );
-      const parsed = parsePushJson(text.text, {
-        now: o.clock.now(),
-        defaultPriority: o.defaultPriority,
-        // Zones vote at the edge ([FM-ZONE-DETECT]): a detection counts only through a node's own collectors.
-        kinds: {
-          detection: () => {
-            throw new PushShapeError('kind: a detection goes to a node of its zone, not straight to the hub');
+    if (serves('events'))
+      app.post('/events', options, async (req, reply) => {
+        const reject = rejectOf('events');
+        const token = tokenOfRequest(req);
+        const node = nodeOf(token, req, 'FM_PUSH_INVALID');
+        if (typeof node !== 'string') return refuse(reply, node, reject);
+        const read = await readBody(req, o.maxBodyBytes, 'FM_PUSH_INVALID');
+        if (!read.ok) return refuse(reply, read.refusal, reject);
+        const text = decodeUtf8(read.body);
+        if (!text.ok)
+          return refuse(
+            reply,
+            invalid('FM_PUSH_INVALID', `invalid UTF-8 at byte ${text.error.offset}`, { offset: text.error.offset }),
+            reject,
+          );
+        const parsed = parsePushJson(text.text, {
+          now: o.clock.now(),
+          defaultPriority: o.defaultPriority,
+          // Zones vote at the edge ([FM-ZONE-DETECT]): a detection counts only through a node's own collectors.
+          kinds: {
+            detection: () => {
+              throw new PushShapeError('kind: a detection goes to a node of its zone, not straight to the hub');
+            },
           },
-        },
+        });
+        if (!parsed.ok) {
+          const extra = parsed.problem.path === undefined ? {} : { path: parsed.problem.path };
+          return refuse(reply, invalid('FM_PUSH_INVALID', parsed.problem.message, extra), reject);
+        }
+        const { samples, events } = parsed.push;
+        const appended = await append('events', req, reply, token, node, samples, events);
+        if (appended === undefined) return reply;
+        return reply.code(200).send({ accepted: { samples: samples.length, events: events.length }, duplicate: appended.duplicate });
       });
-      if (!parsed.ok) {
-        const extra = parsed.problem.path === undefined ? {} : { path: parsed.problem.path };
-        return refuse(reply, invalid('FM_PUSH_INVALID', parsed.problem.message, extra), reject);
-      }
-      const { samples, events } = parsed.push;
-      const appended = await append('events', req, reply, token, node, samples, events);
-      if (appended === undefined) return reply;
-      return reply.code(200).send({ accepted: { samples: samples.length, events: events.length }, duplicate: appended.duplicate });
-    });
 
     const write = async (req: FastifyRequest, reply: FastifyReply) => {
       const reject = rejectOf('influx');
@@ -272,40 +288,43 @@ export function pushIngestRoutes(o: PushIngestOptions): (app: FastifyInstance) =
       if (appended === undefined) return reply;
       return reply.code(204).send();
     };
-    app.post('/api/v2/write', options, write);
-    app.post('/write', options, write);
+    if (serves('influx')) {
+      app.post('/api/v2/write', options, write);
+      app.post('/write', options, write);
+    }
 
     // Prometheus remote write 1.0 (docs/remote-write.md#in): one push message per request, as the other pushes.
     // The hub app's request decompression knows gzip and deflate; snappy is this route's own to undo.
-    app.post('/api/v1/write', { ...options, decompress: false }, async (req, reply) => {
-      const reject = rejectOf('remote-write');
-      const encoding = String(req.headers['content-encoding'] ?? '')
-        .trim()
-        .toLowerCase();
-      if (encoding !== 'snappy') {
-        const message = `Content-Encoding ${JSON.stringify(encoding)}: remote write 1.0 bodies are snappy (block format)`;
-        return refuse(
-          reply,
-          { status: 415, reason: 'unsupported-encoding', body: { code: 'FM_PUSH_ENCODING_UNSUPPORTED', message } },
-          reject,
-        );
-      }
-      const token = tokenOfRequest(req);
-      const node = nodeOf(token, req, 'FM_REMOTE_WRITE_INVALID');
-      if (typeof node !== 'string') return refuse(reply, node, reject);
-      let decoded: ReturnType<typeof decodeWriteRequest>;
-      try {
-        decoded = decodeWriteRequest(bodyBuffer(req.body), o.maxBodyBytes * 8);
-      } catch (err) {
-        if (!(err instanceof RemoteWriteDecodeError)) throw err;
-        const extra = { layer: err.layer, ...(err.offset !== undefined ? { offset: err.offset } : {}) };
-        return refuse(reply, invalid('FM_REMOTE_WRITE_INVALID', err.message, extra), reject);
-      }
-      const mapped = writeRequestSamples(decoded);
-      if (!mapped.ok) return refuse(reply, invalid('FM_REMOTE_WRITE_INVALID', mapped.message, { series: mapped.series }), reject);
-      const appended = await append('remote-write', req, reply, token, node, mapped.samples, []);
-      if (appended === undefined) return reply;
-      return reply.code(204).send();
-    });
+    if (serves('remote-write'))
+      app.post('/api/v1/write', { ...options, decompress: false }, async (req, reply) => {
+        const reject = rejectOf('remote-write');
+        const encoding = String(req.headers['content-encoding'] ?? '')
+          .trim()
+          .toLowerCase();
+        if (encoding !== 'snappy') {
+          const message = `Content-Encoding ${JSON.stringify(encoding)}: remote write 1.0 bodies are snappy (block format)`;
+          return refuse(
+            reply,
+            { status: 415, reason: 'unsupported-encoding', body: { code: 'FM_PUSH_ENCODING_UNSUPPORTED', message } },
+            reject,
+          );
+        }
+        const token = tokenOfRequest(req);
+        const node = nodeOf(token, req, 'FM_REMOTE_WRITE_INVALID');
+        if (typeof node !== 'string') return refuse(reply, node, reject);
+        let decoded: ReturnType<typeof decodeWriteRequest>;
+        try {
+          decoded = decodeWriteRequest(bodyBuffer(req.body), o.maxBodyBytes * 8);
+        } catch (err) {
+          if (!(err instanceof RemoteWriteDecodeError)) throw err;
+          const extra = { layer: err.layer, ...(err.offset !== undefined ? { offset: err.offset } : {}) };
+          return refuse(reply, invalid('FM_REMOTE_WRITE_INVALID', err.message, extra), reject);
+        }
+        const mapped = writeRequestSamples(decoded);
+        if (!mapped.ok) return refuse(reply, invalid('FM_REMOTE_WRITE_INVALID', mapped.message, { series: mapped.series }), reject);
+        const appended = await append('remote-write', req, reply, token, node, mapped.samples, []);
+        if (appended === undefined) return reply;
+        return reply.code(204).send();
+      });
   };
 }
