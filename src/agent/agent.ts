@@ -61,6 +61,7 @@ import {
   type ServiceEvent,
   type ServiceSupervisor,
 } from './services/index.js';
+import { createSparkplugEdgeNode, type SparkplugEdgeNode } from './sparkplug/edge-node.js';
 import { registerZoneMetrics } from './zones/zone-metrics.js';
 import { startZoneRuntime, type ZoneRuntime } from './zones/zone-runtime.js';
 import { splitZoneDatagrams } from './zones/zone-segment.js';
@@ -130,6 +131,8 @@ export interface Agent {
   readonly configVersion: string;
   readonly metrics: AgentMetrics;
   readonly transport: Transport;
+  /** The Sparkplug B edge node, with node.yaml `sparkplug.enabled`. */
+  readonly sparkplug: SparkplugEdgeNode | undefined;
   /** The process's frame router: every part reading frames from the broker registers on it; its stats count them. */
   readonly router: FrameRouter;
   /** The awareness plane, once started with `awareness.transport` other than none. */
@@ -285,6 +288,33 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
   if (store.quarantined > 0) metrics.quarantined.inc({ file: 'store' });
   // node.yaml `remoteWrite`: the store forwarded to remote write receivers (docs/remote-write.md).
   const remoteWrites = createNodeRemoteWrites(config.remoteWrite, { store, stateDir, identity, registry: metrics.registry, clock, logger });
+  // node.yaml `sparkplug`: the node as a Sparkplug B edge node on its own MQTT session (docs/sparkplug.md).
+  const sparkplug = config.sparkplug.enabled ? createSparkplug() : undefined;
+  function createSparkplug(): SparkplugEdgeNode {
+    const b = config.sparkplug.broker;
+    const clientId = `${config.mqtt.clientId ?? `fieldmesh-${identity.site}-${identity.node}`}-spb`;
+    return createSparkplugEdgeNode({
+      groupId: config.sparkplug.groupId ?? identity.site,
+      edgeNodeId: config.sparkplug.edgeNodeId ?? identity.node,
+      primaryHostId: config.sparkplug.primaryHostId,
+      broker:
+        b === undefined
+          ? {
+              url: config.mqtt.url,
+              clientId,
+              username: config.mqtt.username,
+              password: config.mqtt.password,
+              ca: pkiCredentials?.ca ?? readPem(config.mqtt.ca),
+              cert: pkiCredentials?.cert ?? readPem(config.mqtt.cert),
+              key: pkiCredentials?.key ?? readPem(config.mqtt.key),
+            }
+          : { ...b, clientId: b.clientId ?? clientId, ca: readPem(b.ca), cert: readPem(b.cert), key: readPem(b.key) },
+      stateDir,
+      clock,
+      reconnectMs: config.sparkplug.reconnect,
+      logger: logger.child({ part: 'sparkplug' }),
+    });
+  }
   if (carryOver.quarantinedTo !== undefined) metrics.quarantined.inc({ file: 'outbox' });
   // What the hub has not acknowledged yet, as Prometheus sees it (the hub's view of it is the node's backlog).
   new Gauge({
@@ -551,6 +581,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
           .map((s) => ({ name: s.name, labels: s.labels, type: s.type ?? 'gauge', unit: s.unit ?? '', time: s.time, value: s.value }));
         // Everything collected is kept locally; the critical part also waits in the outbox for the hub: one commit.
         await sink.record(samples, durable);
+        sparkplug?.observe(collector.name, samples);
         samplesCollected += samples.length;
         counter.inc(samples.length);
         if (durable.length > 0) replicator.notify();
@@ -701,6 +732,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
     configVersion,
     metrics,
     transport,
+    sparkplug,
     router,
     get awareness() {
       return awareness;
@@ -756,6 +788,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       replicator.start();
       backfiller.start();
       await remoteWrites.start();
+      sparkplug?.start();
       started = true;
       reconcile.start();
       if (!brokerless) assignment.start();
@@ -795,6 +828,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       replicator.stop();
       await backfiller.stop();
       await remoteWrites.stop();
+      await sparkplug?.stop({ graceful });
       await transport.close({ graceful });
       await http?.close();
       sink.flush();

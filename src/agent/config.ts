@@ -16,6 +16,8 @@ export const DEFAULT_BROKER_URL = 'mqtt://127.0.0.1:18830';
 
 const id = (what: string) => z.string().regex(ID_PATTERN, `${what} must be lowercase letters, digits, '-' or '_' (at most 63)`);
 
+const sparkplugId = (what: string) => z.string().regex(/^[^/+#]+$/, `${what} must be a non-empty Sparkplug id without '/', '+' or '#'`);
+
 /** The finest rollup: finer buckets hold about as many values as the raw samples they summarise. */
 export const MIN_ROLLUP_RESOLUTION_MS = 60_000;
 
@@ -281,6 +283,33 @@ const agentConfigObject = z.strictObject({
   collectors: collectorsConfigSchema.default([]),
   /** Remote write receivers this node's store is forwarded to (docs/remote-write.md). */
   remoteWrite: remoteWritesSchema,
+  /** Sparkplug B edge mode: the node as an edge node of its site's group, each collector a device (docs/sparkplug.md). */
+  sparkplug: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Sparkplug group id; default: node.site. */
+      groupId: sparkplugId('sparkplug.groupId').optional(),
+      /** Sparkplug edge node id; default: node.id. */
+      edgeNodeId: sparkplugId('sparkplug.edgeNodeId').optional(),
+      /** The primary host application whose STATE (spBv1.0/STATE/<id>) the node waits for before its NBIRTH. */
+      primaryHostId: sparkplugId('sparkplug.primaryHostId').optional(),
+      /** The broker of the Sparkplug session; default: the node's own `mqtt` link (url, user, TLS files). */
+      broker: z
+        .strictObject({
+          url: z.string().regex(/^(mqtts?|wss?):\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL'),
+          /** Default: the node's mqtt.clientId (or fieldmesh-<site>-<node>) with "-spb". */
+          clientId: z.string().min(1).optional(),
+          username: z.string().optional(),
+          password: z.string().optional(),
+          ca: z.string().optional(),
+          cert: z.string().optional(),
+          key: z.string().optional(),
+        })
+        .optional(),
+      /** Wait before connecting again after the Sparkplug session is lost. */
+      reconnect: durationMs('2s'),
+    })
+    .prefault({} as never),
 });
 
 export const agentConfigSchema = agentConfigObject.superRefine((config, ctx) => {
