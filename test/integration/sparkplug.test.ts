@@ -131,6 +131,8 @@ test('sparkplug NBIRTH, DBIRTH with every metric, DDATA by exception with aliase
     { name: 'dc_voltage', labels: {}, time: t0, value: 48.5 },
   ]);
   const dbirth = await waitFor(() => of(host.log, 'DBIRTH')[0], { what: 'DBIRTH' });
+  // The device was not in the first births: the birth sequence again, its DBIRTH right after the NBIRTH.
+  assert.equal(host.log[host.log.indexOf(dbirth) - 1]?.type, 'NBIRTH');
   assert.equal(dbirth.topic, `spBv1.0/${SITE}/DBIRTH/${NODE}/meter`);
   assert.equal(dbirth.seq, 1);
   const soc = metric(dbirth, 'battery_soc/bank=a');
@@ -168,9 +170,14 @@ test('sparkplug NBIRTH, DBIRTH with every metric, DDATA by exception with aliase
   );
   assert.ok(seqs.includes(255) && seqs.indexOf(0) === seqs.indexOf(255) + 1);
 
-  // A series the DBIRTH did not list brings a new DBIRTH with every metric, the aliases kept.
+  // A series the births did not list brings the whole birth sequence again: NBIRTH (seq 0, same bdSeq), then a
+  // DBIRTH with every metric, the aliases kept.
+  const nbirths = of(host.log, 'NBIRTH').length;
   await ctx().record([{ name: 'temperature', labels: {}, time: t0 + 300, value: 21 }]);
   const rebirthDevice = await waitFor(() => of(host.log, 'DBIRTH')[1], { what: 'a second DBIRTH' });
+  const renewed = of(host.log, 'NBIRTH')[nbirths] ?? assert.fail('no NBIRTH before the new DBIRTH');
+  assert.ok(host.log.indexOf(renewed) < host.log.indexOf(rebirthDevice));
+  assert.deepEqual([renewed.seq, metric(renewed, 'bdSeq')?.value, rebirthDevice.seq], [0, metric(nbirth, 'bdSeq')?.value, 1]);
   assert.equal(metric(rebirthDevice, 'dc_voltage')?.alias, volts.alias);
   assert.equal(metric(rebirthDevice, 'dc_voltage')?.value, 49 + 260);
   assert.ok(metric(rebirthDevice, 'temperature'));

@@ -308,9 +308,11 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
         if (!Object.is(m.sent, s.value) && !changed.includes(m)) changed.push(m);
       }
       if (!born) return;
-      // A metric the DBIRTH did not list needs a new DBIRTH, which carries every value.
+      // A device or metric the births did not list: births list every metric of the session, and DBIRTHs follow
+      // the NBIRTH before any data, so the whole birth sequence again (same bdSeq, seq from 0, every value).
       if (added || !device.born) {
-        publishDeviceBirth(deviceName, device);
+        born = false;
+        birth();
         return;
       }
       if (changed.length === 0) return;
