@@ -233,7 +233,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
   const leaderStorage = overrides.leaderStorage ?? storage;
   // hub.yaml `remoteWrite`: the history forwarded by the leading process (docs/remote-write.md).
   const remoteWrites = createHubRemoteWrites(config.remoteWrite, {
-    storage,
+    // The leader's (fenced) storage: on PostgreSQL the cursors live there, shared by the api processes.
+    storage: leaderStorage,
     dataDir: config.dataDir,
     registry: metrics.registry,
     clock,

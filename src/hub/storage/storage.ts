@@ -166,6 +166,14 @@ export interface HubStorage {
    */
   upsertNodes?(nodes: readonly StoredNode[]): Promise<void>;
   listNodes(): Promise<StoredNode[]>;
+  /**
+   * The cursor of the remote write forwarder named `remote` (docs/remote-write.md), undefined before its first save.
+   * Optional: a store shared by a scale-out hub's api processes has it, so a new leader resumes where the last one
+   * stopped; the embedded hub keeps its cursors in files of its dataDir.
+   */
+  loadRemoteWriteCursor?(remote: string): Promise<number | undefined>;
+  /** Saves a remote's cursor, committed before it resolves; one of the leader's writes (fenced: FM_LEADER_DEPOSED). */
+  saveRemoteWriteCursor?(remote: string, cursor: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -108,10 +108,18 @@ async function saveCoverage(client: PoolClient, site: string, node: string, chan
 /** A check run first in a write's transaction (a leader lease's `check`): throwing refuses the write, and nothing of it is written. */
 export type WriteFence = (client: PoolClient) => Promise<void>;
 
-/** The writes only the leader of a scale-out hub makes: its node registry, its backfill requests, retention, recording rules' results. */
-export type LeaderWrites = Pick<
-  HubStorage,
-  'upsertNode' | 'upsertNodes' | 'createBackfill' | 'markBackfillSent' | 'applyRetention' | 'appendRecordedSamples'
+/** The writes only the leader of a scale-out hub makes: its node registry, its backfill requests, retention, recording rules' results, remote write cursors. */
+export type LeaderWrites = Required<
+  Pick<
+    HubStorage,
+    | 'upsertNode'
+    | 'upsertNodes'
+    | 'createBackfill'
+    | 'markBackfillSent'
+    | 'applyRetention'
+    | 'appendRecordedSamples'
+    | 'saveRemoteWriteCursor'
+  >
 >;
 
 /** Rows of one registry upsert statement (13 parameters each: 10,400, under PostgreSQL's 65,535). */
@@ -134,6 +142,8 @@ export interface PostgresStorage extends HubStorage {
    * Reads and the other writes (ingest: any process's) are the store's own. Closing it closes the store.
    */
   fencedBy(fence: WriteFence): HubStorage;
+  loadRemoteWriteCursor(remote: string): Promise<number | undefined>;
+  saveRemoteWriteCursor(remote: string, cursor: number): Promise<void>;
 }
 
 /** Connects, brings the schema up to date and makes the partitions ahead; the hub's store on PostgreSQL. */
@@ -342,6 +352,15 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
           ),
         );
       },
+      async saveRemoteWriteCursor(remote, cursor) {
+        await leaderWrite(fence, (client) =>
+          client.query(
+            `INSERT INTO remote_write_cursors (remote, cursor, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (remote) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+            [remote, Math.round(cursor), now()],
+          ),
+        );
+      },
       async markBackfillSent(id, at) {
         await leaderWrite(fence, (client) =>
           client.query('UPDATE backfills SET sent_at = $1, attempts = attempts + 1 WHERE id = $2', [at, id]),
@@ -375,7 +394,7 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
 
   let open = true;
 
-  const store: HubStorage = {
+  const store: HubStorage & Required<Pick<HubStorage, 'loadRemoteWriteCursor' | 'saveRemoteWriteCursor'>> = {
     get isOpen() {
       return open;
     },
@@ -572,6 +591,11 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
         repairs.rows,
         coverage.rows.map((row) => ({ series: row.series, intervalMs: row.interval_ms, intervals: row.intervals })),
       );
+    },
+    async loadRemoteWriteCursor(remote) {
+      const r = await pool.query<{ cursor: string }>('SELECT cursor FROM remote_write_cursors WHERE remote = $1', [remote]);
+      const row = r.rows[0];
+      return row === undefined ? undefined : Number(row.cursor);
     },
     async listNodes() {
       const r = await pool.query<NodeRow>('SELECT * FROM nodes');

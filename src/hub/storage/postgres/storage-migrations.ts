@@ -114,4 +114,16 @@ export const STORAGE_MIGRATIONS: readonly MigrationStep[] = [
     `,
   },
   { version: 2, name: 'samples split by time', up: createSamples },
+  {
+    version: 3,
+    name: 'remote write cursors',
+    // docs/remote-write.md: one row per remote, shared by the api processes, written by the leader (fenced).
+    up: `
+      CREATE TABLE remote_write_cursors (
+        remote text PRIMARY KEY,
+        cursor bigint NOT NULL,
+        updated_at bigint NOT NULL
+      );
+    `,
+  },
 ];
