@@ -3,7 +3,15 @@
 // hub and Grafana can use a node. The semantics live in store-queries.ts, shared with remote queries.
 
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { errorAnswer, FIELDMESH_VERSION, PROTOCOL_VERSION, parseFormBody, requestParams } from '../../protocol/index.js';
+import {
+  errorAnswer,
+  FIELDMESH_VERSION,
+  formatQueryData,
+  metadataData,
+  PROTOCOL_VERSION,
+  parseFormBody,
+  requestParams,
+} from '../../protocol/index.js';
 import type { SampleStore } from '../store/store.js';
 import { createStoreQueries, type StoreQueriesOptions } from './store-queries.js';
 
@@ -43,6 +51,15 @@ export async function registerStoreRoutes(app: FastifyInstance, store: SampleSto
       scope.route({ method, url: '/api/v1/query', handler: instant });
       scope.route({ method, url: '/api/v1/series', handler: series });
       scope.route({ method, url: '/api/v1/labels', handler: labels });
+      scope.route({
+        method,
+        url: '/api/v1/format_query',
+        handler: (request: HttpRequest) => ({
+          status: 'success',
+          data: formatQueryData(requestParams(request.query, request.body)),
+        }),
+      });
+      scope.route({ method, url: '/api/v1/query_exemplars', handler: async () => ({ status: 'success', data: [] }) });
     }
     scope.get<{ Params: { name: string } }>('/api/v1/label/:name/values', labelValues);
     scope.get('/api/v1/status/buildinfo', async () => ({
@@ -59,8 +76,7 @@ export async function registerStoreRoutes(app: FastifyInstance, store: SampleSto
       },
     }));
     // Grafana asks for these; an empty answer is better than a 404 that makes it guess the flavour.
-    scope.get('/api/v1/metadata', async () => ({ status: 'success', data: {} }));
-    scope.get('/api/v1/query_exemplars', async () => ({ status: 'success', data: [] }));
+    scope.get('/api/v1/metadata', async (request) => ({ status: 'success', data: metadataData(requestParams(request.query, undefined)) }));
     scope.get('/api/v1/rules', async () => ({ status: 'success', data: { groups: [] } }));
     scope.get('/api/v1/alerts', async () => ({ status: 'success', data: { alerts: [] } }));
   };

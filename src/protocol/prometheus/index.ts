@@ -4,6 +4,8 @@
 
 export * from './envelope.js';
 export * from './evaluate-query.js';
+export * from './format-query.js';
+export * from './metadata.js';
 export * from './params.js';
 export * from './range-query.js';
 export * from './target-labels.js';
