@@ -319,6 +319,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     certificates: () => certificates?.certificates() ?? [],
     // Read at evaluation time, once the queue side below exists (a scale-out hub's leader).
     queue: () => scaleOut?.queueState(),
+    // The ALERTS series (docs/grafana.md); read at evaluation time, once the engine below exists.
+    activeAlerts: () => alerts?.list().map((a) => a.alert) ?? [],
   };
   // Throws FM_CONFIG_INVALID naming file and path when a rule file is wrong: before anything starts.
   const alerts = config.alerts.enabled
@@ -523,6 +525,8 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     live,
     readiness,
     logger,
+    // docs/grafana.md: /api/v1/query and query_range read the fleet's own series (up, fieldmesh_node_state) beside storage.
+    seriesSource: createAlertSeriesSource(storage, alertFleet),
     backlog: backlogOf,
     requestBackfill: ({ site, node, fromMs, toMs, selectors }) => backfills.request(site, node, fromMs, toMs, selectors, 'operator'),
     nodeCommands,

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LabelMatcher } from '../../protocol/index.js';
+import { evaluateAlertExpression, parseAlertExpression } from './alert-expr.js';
 import { type AlertConfigRepo, createAlertSeriesSource, type FleetView } from './fleet-series.js';
 
 const storage = { querySeries: async () => [] };
@@ -42,4 +43,51 @@ test('alert series: the configuration reconciliation as fieldmesh_config_* serie
   assert.deepEqual((await source({ ...repo, refused: false })(named('fieldmesh_config_revision_refused'), at, at))[0]?.points, [[at, 0]]);
   // No repository: no series (an absent series, as Prometheus has none for a job that is not there).
   assert.deepEqual(await source(undefined)(named('fieldmesh_config_revision_refused'), at, at), []);
+});
+
+test('alert series: up, fieldmesh_node_state, fieldmesh_node_backlog_rows and ALERTS as a Prometheus user expects them, usable in a rule', async () => {
+  const at = 2_000_000;
+  const fleet: FleetView = {
+    nodes: () => [
+      { site: 's1', zone: 'z', node: 'a', state: 'online', lastHeard: at, lastChanged: 0 },
+      { site: 's1', zone: 'z', node: 'b', state: 'stale', lastHeard: at - 60_000, lastChanged: 0 },
+    ],
+    backlog: (_site, node) =>
+      node === 'a' ? { pendingRows: 12, oldestPendingMs: at - 5_000, pendingBytes: null, reportedAt: at } : undefined,
+    activeAlerts: () => [
+      { labels: { alertname: 'NodeDown', node: 'b' }, state: 'firing' },
+      { labels: { alertname: 'Old', node: 'a' }, state: 'resolved' },
+    ],
+  };
+  const src = createAlertSeriesSource(storage, fleet);
+  assert.deepEqual(
+    (await src(named('up'), at, at)).map((s) => [s.metric, s.points]),
+    [
+      [{ __name__: 'up', site: 's1', zone: 'z', node: 'a' }, [[at, 1]]],
+      [{ __name__: 'up', site: 's1', zone: 'z', node: 'b' }, [[at, 0]]],
+    ],
+  );
+  const stale = await src(named('fieldmesh_node_state', { name: 'state', op: '=', value: 'stale' }), at, at);
+  assert.deepEqual(
+    stale.map((s) => [s.metric.node, s.points[0]?.[1]]),
+    [
+      ['a', 0],
+      ['b', 1],
+    ],
+  );
+  // A node that never reported a backlog has no backlog series (not a 0 that would claim an empty outbox).
+  assert.deepEqual(
+    (await src(named('fieldmesh_node_backlog_rows'), at, at)).map((s) => [s.metric.node, s.points[0]?.[1]]),
+    [['a', 12]],
+  );
+  assert.deepEqual(
+    (await src(named('ALERTS'), at, at)).map((s) => s.metric),
+    [{ __name__: 'ALERTS', alertname: 'NodeDown', node: 'b', alertstate: 'firing' }],
+  );
+  // In a rule: `up == 0` selects the stale node.
+  const down = await evaluateAlertExpression(parseAlertExpression('up == 0'), src, at);
+  assert.deepEqual(
+    down.map((s) => s.labels.node),
+    ['b'],
+  );
 });

@@ -10,7 +10,13 @@
 //   fieldmesh_zone_consensus_pending_seconds{site,zone}     how long detections have waited for a decision (0: none wait)
 //   fieldmesh_zone_pump_running{site,zone,pump,node}        1 while the pump runs, as its owner reports it
 //   fieldmesh_zone_pump_runtime_seconds{site,zone,pump,node} the current (or last) run's runtime
-// A selector reaches them by naming the metric exactly (`fieldmesh_node_up == 0`).
+// and, as a Prometheus user (and Grafana) expects them (docs/grafana.md):
+//   up{site,zone,node}                                     1 while the node is online, 0 offline, stale or unknown
+//   fieldmesh_node_state{site,zone,node,state}             1 for the node's current state, 0 for the others (kube-state-metrics style)
+//   fieldmesh_node_backlog_rows{site,zone,node}            rows in the node's outbox not yet sent, as last reported
+//   ALERTS{alertname,alertstate,...}                       1 per pending or firing alert, with its labels, as Prometheus has it
+// A selector reaches them by naming the metric exactly (`fieldmesh_node_up == 0`). They exist at the
+// instant of evaluation only: a range query sees them at its last step, not as history.
 
 import type { LabelMatcher, NodeStateName, SeriesSelector } from '../../protocol/index.js';
 import { matchesSelector } from '../../protocol/index.js';
@@ -69,7 +75,12 @@ export interface FleetView {
   certificates?(): readonly AlertCertificate[];
   /** A scale-out hub's queue as last read (absent or undefined: no queue, or not read yet). */
   queue?(): AlertQueue | undefined;
+  /** The pending and firing alerts, for the ALERTS series (absent: none). */
+  activeAlerts?(): readonly { readonly labels: Readonly<Record<string, string>>; readonly state: string }[];
 }
+
+/** Prometheus' own series of active alerts: `ALERTS{alertname, alertstate="pending"|"firing", ...labels} 1`. */
+export const ALERTS_SERIES = 'ALERTS';
 
 /** The JetStream stream and the workers' consumer, as the alerts read them. */
 export interface AlertQueue {
@@ -93,7 +104,17 @@ export interface AlertCertificate {
 /** The same series as the hub's /metrics exports, for rule files. */
 export const CERTIFICATE_EXPIRY_SERIES = 'fieldmesh_node_certificate_expiry_seconds';
 
-export const FLEET_SERIES = ['fieldmesh_node_up', 'fieldmesh_node_last_heard_age_seconds', 'fieldmesh_node_backlog_age_seconds'] as const;
+export const FLEET_SERIES = [
+  'fieldmesh_node_up',
+  'fieldmesh_node_last_heard_age_seconds',
+  'fieldmesh_node_backlog_age_seconds',
+  'up',
+  'fieldmesh_node_backlog_rows',
+] as const;
+
+/** One series per node and state, 1 for the current one (`fieldmesh_node_state{state="offline"} == 1`). */
+export const NODE_STATE_SERIES = 'fieldmesh_node_state';
+const NODE_STATES: readonly NodeStateName[] = ['online', 'stale', 'offline', 'unknown'];
 type FleetSeriesName = (typeof FLEET_SERIES)[number];
 
 export const ZONE_SERIES = [
@@ -165,7 +186,10 @@ export function zoneSeries(
 function fleetValue(name: FleetSeriesName, n: AlertNode, fleet: FleetView, nowMs: number): number | undefined {
   switch (name) {
     case 'fieldmesh_node_up':
+    case 'up':
       return n.state === 'online' ? 1 : 0;
+    case 'fieldmesh_node_backlog_rows':
+      return fleet.backlog(n.site, n.node)?.pendingRows;
     case 'fieldmesh_node_last_heard_age_seconds':
       return n.lastHeard === undefined ? undefined : Math.max(0, nowMs - n.lastHeard) / 1_000;
     case 'fieldmesh_node_backlog_age_seconds': {
@@ -188,6 +212,26 @@ export function createAlertSeriesSource(storage: Pick<HubStorage, 'querySeries'>
         if (!matchesSelector(selector, name, labels)) continue;
         const value = fleetValue(name as FleetSeriesName, n, fleet, endMs);
         if (value !== undefined) out.push({ metric: { __name__: name, ...labels }, points: [[endMs, value]] });
+      }
+      return out;
+    }
+    if (name === ALERTS_SERIES) {
+      const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
+      return (fleet.activeAlerts?.() ?? [])
+        .filter((a) => a.state === 'pending' || a.state === 'firing')
+        .map((a) => ({ ...a.labels, alertstate: a.state }))
+        .filter((labels) => matchesSelector(selector, name, labels))
+        .map((labels) => ({ metric: { __name__: name, ...labels }, points: [[endMs, 1]] }));
+    }
+    if (name === NODE_STATE_SERIES) {
+      const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
+      const out: SeriesPoints[] = [];
+      for (const n of fleet.nodes()) {
+        for (const state of NODE_STATES) {
+          const labels = { site: n.site, zone: n.zone, node: n.node, state };
+          if (matchesSelector(selector, name, labels))
+            out.push({ metric: { __name__: name, ...labels }, points: [[endMs, n.state === state ? 1 : 0]] });
+        }
       }
       return out;
     }

@@ -2,6 +2,7 @@
 
 import type { Clock, Logger } from '../../kit/index.js';
 import type { NodeCertificateState } from '../../protocol/index.js';
+import type { SeriesSource } from '../../protocol/prometheus/index.js';
 import type { ActionEngine } from '../actions/action-engine.js';
 import type { CommandEngine } from '../actions/command-engine.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
@@ -33,6 +34,11 @@ export interface HubApiDeps {
   readonly live: LiveFeed;
   readonly readiness: () => Readiness;
   readonly logger: Logger;
+  /**
+   * What /api/v1/query and /api/v1/query_range read: storage and the fleet's own series (`up`,
+   * `fieldmesh_node_state`, ..., hub/alerts/fleet-series.ts). Absent: storage only.
+   */
+  readonly seriesSource?: SeriesSource;
   /** A node's last reported outbox backlog (absent: the node views show none). */
   readonly backlog?: (site: string, node: string) => NodeBacklog | undefined;
   /** Makes an operator's backfill request, remembered and sent to the node (absent: the route answers 503). */

@@ -26,7 +26,7 @@ export function storageSeriesSource(storage: Pick<HubStorage, 'querySeries'>): S
 }
 
 export function registerQueryRoutes(app: FastifyInstance, deps: HubApiDeps): void {
-  const source = storageSeriesSource(deps.storage);
+  const source = deps.seriesSource ?? storageSeriesSource(deps.storage);
   const queryRange = async (request: { query: unknown; body: unknown }) => {
     const params = requestParams(request.query, request.body);
     const query = parseQuery(single(params, 'query'));
