@@ -475,3 +475,21 @@ test('promql eval (property): a + b - b == a on matching series', async () => {
     { numRuns: 50 },
   );
 });
+
+test("promql eval: rate's start is limited toward the counter's zero before the threshold (Prometheus 2), after it (Prometheus 3)", async () => {
+  // 6, 16, 26 at 30, 45, 60 s, window [0, 60 s]: 20 over 30 s, average spacing 15 s (threshold 16.5 s). The counter
+  // reaches zero 30 × 6 / 20 = 9 s before its first sample. Prometheus 2: the start is 9 s back (under the
+  // threshold), 20 × 39 / 30 = 26; Prometheus 3: 30 s is past the threshold, so half a spacing, 7.5 s, which is
+  // already under 9 s: 20 × 37.5 / 30 = 25.
+  const c = [
+    series('c', {}, [
+      [30 * S, 6],
+      [45 * S, 16],
+      [60 * S, 26],
+    ]),
+  ];
+  const v2 = await evaluateInstant(parsePromQL('increase(c[1m])'), sourceOf(c), M);
+  assert.deepEqual(v2.resultType === 'vector' && v2.result.map((s) => s.value), [26]);
+  const v3 = await evaluateInstant(parsePromQL('increase(c[1m])'), sourceOf(c), M, { windows: 'left-open' });
+  assert.deepEqual(v3.resultType === 'vector' && v3.result.map((s) => s.value), [25]);
+});

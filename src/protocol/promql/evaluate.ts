@@ -49,6 +49,8 @@ export interface EvaluateOptions {
    * 'closed' (default, Prometheus 2, as Debian packages it and as the oracle tests run it): a range [5m]
    * and the lookback take samples in [t - 5m, t], and a subquery's steps start at t - range when aligned.
    * 'left-open' (Prometheus 3): (t - 5m, t], and the first subquery step is after t - range.
+   * The same choice orders rate()'s extrapolation: Prometheus 2 limits the window's start toward the
+   * counter's zero before testing the extrapolation threshold, Prometheus 3 after.
    */
   readonly windows?: 'left-open' | 'closed';
 }
@@ -295,7 +297,7 @@ function evalCall(call: Call, t: number, ctx: Ctx): Value {
     const window = rangeArg.type === 'matrix' ? matrixAt(rangeArg, t, ctx) : subqueryAt(rangeArg, t, ctx);
     const out: Sample[] = [];
     for (const s of window.series) {
-      const value = rangeFunction(func, s.points, s.lo, s.hi, window.startMs, window.endMs, t, scalarArg);
+      const value = rangeFunction(func, s.points, s.lo, s.hi, window.startMs, window.endMs, t, scalarArg, !ctx.leftOpen);
       if (value !== undefined) out.push({ metric: KEEPS_NAME.has(func) ? s.metric : dropName(s.metric), value });
     }
     return { type: 'vector', samples: out };
@@ -478,6 +480,11 @@ function groupOf(agg: Aggregate, metric: Labels, ctx: Ctx): { metric: Labels; ke
 function evalAggregate(agg: Aggregate, t: number, ctx: Ctx): Sample[] {
   const samples = samplesOf(evalAt(agg.expr, t, ctx));
   const param = agg.param === undefined ? undefined : evalAt(agg.param, t, ctx);
+  if (agg.op === 'topk' || agg.op === 'bottomk') {
+    // Go's int64(k): Prometheus refuses a k that does not convert (NaN, ±Inf, too large) at any step, even over no series.
+    const k = scalarOf(param as Value);
+    if (!(k <= 9.223372036854776e18 && k >= -9.223372036854776e18)) fail(`Scalar value ${formatValue(k)} overflows int64`);
+  }
   const groups = new Map<string, { metric: Labels; members: Sample[] }>();
   for (const s of samples) {
     const { metric, key } = groupOf(agg, s.metric, ctx);
@@ -488,9 +495,9 @@ function evalAggregate(agg: Aggregate, t: number, ctx: Ctx): Sample[] {
     }
     g.members.push(s);
   }
-  const ordered = [...groups.values()].sort((a, b) => compareLabels(a.metric, b.metric));
+  // Groups in the order of their first sample, as Prometheus answers an instant query.
   const out: Sample[] = [];
-  for (const { metric, members } of ordered) {
+  for (const { metric, members } of groups.values()) {
     const values = members.map((m) => m.value);
     switch (agg.op) {
       case 'sum':
@@ -524,13 +531,8 @@ function evalAggregate(agg: Aggregate, t: number, ctx: Ctx): Sample[] {
       case 'bottomk': {
         const k = scalarOf(param as Value);
         if (!(k >= 1)) break;
-        const top = agg.op === 'topk';
-        const sorted = [...members].sort((a, b) => {
-          if (Number.isNaN(a.value)) return Number.isNaN(b.value) ? 0 : 1;
-          if (Number.isNaN(b.value)) return -1;
-          return top ? b.value - a.value : a.value - b.value;
-        });
-        out.push(...sorted.slice(0, Math.min(Math.floor(k), sorted.length)));
+        const kept = selectK(members, Math.floor(k), agg.op === 'topk');
+        out.push(...kept);
         break;
       }
       case 'count_values': {
@@ -547,6 +549,57 @@ function evalAggregate(agg: Aggregate, t: number, ctx: Ctx): Sample[] {
     }
   }
   return out;
+}
+
+/**
+ * topk/bottomk as Prometheus picks among equal values: its heap (Go's container/heap) of at most k, the
+ * worst kept on top and replaced only by a strictly better sample, fed in the input's order; the kept
+ * samples best first.
+ */
+function selectK(members: readonly Sample[], k: number, top: boolean): Sample[] {
+  // less(i, j): i is worse, so nearer the heap's top; NaN is the worst of all.
+  const less = (a: Sample, b: Sample) => Number.isNaN(a.value) || (top ? a.value < b.value : a.value > b.value);
+  const h: Sample[] = [];
+  const swap = (i: number, j: number) => {
+    const x = h[i] as Sample;
+    h[i] = h[j] as Sample;
+    h[j] = x;
+  };
+  const up = (j: number) => {
+    while (j > 0) {
+      const i = (j - 1) >> 1;
+      if (!less(h[j] as Sample, h[i] as Sample)) break;
+      swap(i, j);
+      j = i;
+    }
+  };
+  const down = (i0: number): boolean => {
+    let i = i0;
+    for (;;) {
+      const j1 = 2 * i + 1;
+      if (j1 >= h.length) break;
+      let j = j1;
+      if (j1 + 1 < h.length && less(h[j1 + 1] as Sample, h[j1] as Sample)) j = j1 + 1;
+      if (!less(h[j] as Sample, h[i] as Sample)) break;
+      swap(i, j);
+      i = j;
+    }
+    return i > i0;
+  };
+  for (const s of members) {
+    if (h.length < k) {
+      h.push(s);
+      up(h.length - 1);
+      continue;
+    }
+    const worst = h[0] as Sample;
+    const better = top ? worst.value < s.value : worst.value > s.value;
+    if (better || (Number.isNaN(worst.value) && !Number.isNaN(s.value))) {
+      h[0] = s;
+      if (!down(0)) up(0);
+    }
+  }
+  return h.sort((a, b) => (less(a, b) ? 1 : less(b, a) ? -1 : 0));
 }
 
 /** Sum with Kahan compensation, as Prometheus sums. */
@@ -633,7 +686,8 @@ function evalBinary(b: Binary, t: number, ctx: Ctx): Value {
     const [v, keep] = binaryValue(b.op, lhs.value, rhs.value);
     return { type: 'scalar', value: comparison ? (keep ? 1 : 0) : v };
   }
-  const dropsName = !comparison || b.bool;
+  // Prometheus 2 keeps the left-hand name for atan2 (not among its arithmetic operators that drop it); Prometheus 3 drops it.
+  const dropsName = (!comparison && (b.op !== 'atan2' || ctx.leftOpen)) || b.bool;
   if (lhs.type === 'scalar' || rhs.type === 'scalar') {
     const swap = lhs.type === 'scalar';
     const vector = samplesOf(swap ? rhs : lhs);
@@ -759,7 +813,8 @@ function dedupeSeries(series: readonly SeriesPoints[]): SeriesPoints[] {
     if (prev === undefined) byKey.set(key, s);
     else byKey.set(key, { metric: s.metric, points: [...prev.points, ...s.points].sort((a, b) => a[0] - b[0]) });
   }
-  return [...byKey.values()];
+  // In label order, as Prometheus' TSDB lists a selector's series (topk's ties and aggregations' order follow it).
+  return [...byKey.values()].sort((a, b) => compareLabels(a.metric, b.metric));
 }
 
 function windowOptions(options: EvaluateOptions): { lookbackMs: number; leftOpen: boolean } {

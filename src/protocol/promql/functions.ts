@@ -47,6 +47,7 @@ function extrapolatedRate(
   rangeEndMs: number,
   isCounter: boolean,
   isRate: boolean,
+  zeroFirst: boolean,
 ): number | undefined {
   const n = hi - lo;
   if (n < 2) return undefined;
@@ -66,11 +67,17 @@ function extrapolatedRate(
   const sampled = (lastT - firstT) / 1_000;
   const averageSpacing = sampled / (n - 1);
   const threshold = averageSpacing * 1.1;
+  const towardZero = () => {
+    if (isCounter && result > 0 && firstV >= 0) {
+      const durationToZero = sampled * (firstV / result);
+      if (durationToZero < durationToStart) durationToStart = durationToZero;
+    }
+  };
+  // Prometheus 2 (2.42, as Debian packages it) limits the start toward the counter's zero before the
+  // threshold's test; Prometheus 3 after it.
+  if (zeroFirst) towardZero();
   if (durationToStart >= threshold) durationToStart = averageSpacing / 2;
-  if (isCounter && result > 0 && firstV >= 0) {
-    const durationToZero = sampled * (firstV / result);
-    if (durationToZero < durationToStart) durationToStart = durationToZero;
-  }
+  if (!zeroFirst) towardZero();
   if (durationToEnd >= threshold) durationToEnd = averageSpacing / 2;
   let factor = (sampled + durationToStart + durationToEnd) / sampled;
   if (isRate) factor /= (rangeEndMs - rangeStartMs) / 1_000;
@@ -138,13 +145,14 @@ export function rangeFunction(
   rangeEndMs: number,
   evalMs: number,
   scalarArg: number,
+  prometheus2 = true,
 ): number | undefined {
   if (hi <= lo) return undefined;
   switch (func) {
     case 'rate':
     case 'increase':
     case 'delta':
-      return extrapolatedRate(all, lo, hi, rangeStartMs, rangeEndMs, func !== 'delta', func === 'rate');
+      return extrapolatedRate(all, lo, hi, rangeStartMs, rangeEndMs, func !== 'delta', func === 'rate', prometheus2);
     case 'count_over_time':
       return hi - lo;
     case 'last_over_time':
