@@ -151,6 +151,60 @@ test('fleet state: a gap asks for a rebirth once per interval and the next birth
   assert.equal(fleet.get('s1', 'n1')?.values.get(1)?.value, 64);
 });
 
+test('fleet state: a broken session asks once while its request waits for the broker, and backs off until the birth comes', () => {
+  // Issue 13's rebirth storm: a hub behind on its broker link publishes requests 30 to 40 s late (they wait behind
+  // its acks); asked again every 5 s meanwhile, each node was asked three to four times and answered each with a birth.
+  const { fleet, birth, data, clock } = setup();
+  const enc = new SessionEncoder(1);
+  birth(enc);
+  enc.data(clock.now(), [{ alias: 1, value: 60 }]); // lost on the way
+  const asked: number[] = [];
+  const t0 = clock.monotonic();
+  const tick = (settle: boolean) => {
+    const out = data(enc, [{ alias: 1, value: 61 }]);
+    assert.equal(out.rejected, 'gap');
+    if (out.rebirth === undefined) return;
+    asked.push(clock.monotonic() - t0);
+    fleet.rebirthQueued('s1', 'n1');
+    if (settle) fleet.rebirthSettled('s1', 'n1', true);
+  };
+  // The request waits 30 s for the broker: no second one meanwhile, a frame every 2 s.
+  for (let t = 0; t < 30_000; t += 2_000, clock.advance(2_000)) tick(false);
+  assert.deepEqual(asked, [0]);
+  fleet.rebirthSettled('s1', 'n1', true);
+  // Timed from when the broker took it (30 s), and doubling while unanswered: 35 s, then 45 s, 65 s, 105 s, then a minute.
+  for (let t = 30_000; t <= 170_000; t += 1_000, clock.advance(1_000)) tick(true);
+  assert.deepEqual(asked, [0, 35_000, 45_000, 65_000, 105_000, 165_000]);
+  // The birth answers: the next gap is asked at once (the last request was long ago), and the wait starts over.
+  birth(enc);
+  enc.data(clock.now(), [{ alias: 1, value: 62 }]); // lost
+  asked.length = 0;
+  const t1 = clock.monotonic();
+  for (let t = 0; t <= 20_000; t += 1_000, clock.advance(1_000)) {
+    const out = data(enc, [{ alias: 1, value: 63 }]);
+    if (out.rebirth === undefined) continue;
+    asked.push(clock.monotonic() - t1);
+    fleet.rebirthQueued('s1', 'n1');
+    fleet.rebirthSettled('s1', 'n1', true);
+  }
+  assert.deepEqual(asked, [0, 5_000, 15_000]);
+});
+
+test('fleet state: a rebirth request that failed to leave the hub is asked again after the interval', () => {
+  const { fleet, birth, data, clock } = setup();
+  const enc = new SessionEncoder(1);
+  birth(enc);
+  enc.data(clock.now(), [{ alias: 1, value: 60 }]); // lost
+  assert.ok(data(enc, [{ alias: 1, value: 61 }]).rebirth);
+  fleet.rebirthQueued('s1', 'n1');
+  clock.advance(2_000);
+  fleet.rebirthSettled('s1', 'n1', false); // the link went down
+  clock.advance(2_000);
+  assert.equal(data(enc, [{ alias: 1, value: 62 }]).rebirth, undefined, 'not within rebirthMinInterval of the request');
+  clock.advance(1_000);
+  assert.ok(data(enc, [{ alias: 1, value: 63 }]).rebirth);
+});
+
 test('fleet state: data without a birth marks the node unknown and asks it to announce itself', () => {
   const { fleet, data } = setup();
   const enc = new SessionEncoder(7);

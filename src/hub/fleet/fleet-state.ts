@@ -103,8 +103,15 @@ export interface NodeRecord {
   /** Latest values by alias; replaced on every birth. */
   readonly values: Map<number, SeriesValue>;
   readonly counters: NodeCounters;
-  /** Monotonic time of the last rebirth request, for rate limiting. */
+  /**
+   * Monotonic time of the last rebirth request, for rate limiting; moved to when the broker took it once the
+   * publisher says so (`rebirthSettled`).
+   */
   lastRebirthAt: number | undefined;
+  /** A request is on its way to the broker (`rebirthQueued` .. `rebirthSettled`): no other is asked meanwhile. */
+  rebirthInFlight: boolean;
+  /** Requests since the node's last birth: each one unanswered doubles the wait before the next. */
+  rebirthsUnanswered: number;
 }
 
 interface FleetEventBase {
@@ -172,6 +179,13 @@ const WIRE_REASON: Record<RebirthCause, RebirthReason> = {
   'unknown-alias': 'unknown-alias',
   'bad-delta': 'gap',
 };
+
+/**
+ * The longest wait between two rebirth requests a node leaves unanswered (the interval doubles from
+ * `rebirthMinIntervalMs` up to this). A minute: a birth that has not come by then was lost with the request or
+ * the node is busy with something else; asking more often only queues more requests behind the first.
+ */
+export const REBIRTH_RETRY_MAX_MS = 60_000;
 
 export function nodeKey(site: string, node: string): string {
   return `${site}/${node}`;
@@ -319,6 +333,8 @@ export class FleetState {
       values: new Map(),
       counters: { frames: 0, samples: 0, gaps: 0, rebirthsRequested: 0, rejected: {} },
       lastRebirthAt: undefined,
+      rebirthInFlight: false,
+      rebirthsUnanswered: 0,
     };
     this.records.set(record.key, record);
     this.changed = true;
@@ -330,6 +346,8 @@ export class FleetState {
     // [FM-SESSION-1] Epochs only grow: a birth of an older boot is a late delivery, not news.
     if (r.epoch !== undefined && b.epoch < r.epoch) return this.ignore(r, 'old-epoch');
     r.decoder.applyBirth(b);
+    // Whatever asked for it, the node answered: a later gap waits rebirthMinInterval again, not a backed-off interval.
+    r.rebirthsUnanswered = 0;
     r.epoch = b.epoch;
     r.birthTime = b.time;
     r.zone = b.zone;
@@ -445,12 +463,45 @@ export class FleetState {
     }
   }
 
+  /**
+   * The publisher of the request `applyFrame` returned has handed it to the transport: until it settles, no other
+   * request is asked of the node. A hub behind on its broker link publishes requests late (they wait behind its
+   * acks); asking again meanwhile only queues another birth to come, each a reset and more work. [FM-SESSION-5]
+   */
+  rebirthQueued(site: string, node: string): void {
+    const r = this.records.get(nodeKey(site, node));
+    if (r !== undefined) r.rebirthInFlight = true;
+  }
+
+  /**
+   * The request left the hub (`delivered`: the broker took it, QoS 1) or failed. A delivered request is timed from
+   * now: the node's birth can only come after it.
+   */
+  rebirthSettled(site: string, node: string, delivered: boolean): void {
+    const r = this.records.get(nodeKey(site, node));
+    if (r === undefined) return;
+    r.rebirthInFlight = false;
+    if (delivered) r.lastRebirthAt = this.clock.monotonic();
+  }
+
+  /**
+   * [FM-SESSION-5] At most one request per node per `rebirthMinInterval`, none while one is on its way to the
+   * broker, and each further one the node leaves unanswered (no birth since) waits twice as long as the last, up
+   * to REBIRTH_RETRY_MAX_MS: a broken session asks once, not once per interval until the birth arrives.
+   */
   private maybeRebirth(r: NodeRecord, cause: RebirthCause): RebirthRequest | undefined {
+    if (r.rebirthInFlight) return undefined;
     const now = this.clock.monotonic();
-    if (r.lastRebirthAt !== undefined && now - r.lastRebirthAt < this.rebirthMinIntervalMs) return undefined;
+    if (r.lastRebirthAt !== undefined && now - r.lastRebirthAt < this.rebirthRetryMs(r)) return undefined;
     r.lastRebirthAt = now;
+    r.rebirthsUnanswered++;
     r.counters.rebirthsRequested++;
     return { cause, reason: WIRE_REASON[cause] };
+  }
+
+  private rebirthRetryMs(r: NodeRecord): number {
+    const base = this.rebirthMinIntervalMs;
+    return Math.min(base * 2 ** Math.max(0, r.rebirthsUnanswered - 1), Math.max(base, REBIRTH_RETRY_MAX_MS));
   }
 
   private base(r: NodeRecord): { site: string; node: string; zone: string } {

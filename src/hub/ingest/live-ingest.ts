@@ -137,10 +137,17 @@ export class LiveIngest {
     this.o.counters.rebirthsRequested++;
     this.o.metrics.requestRebirth(request.cause);
     this.o.logger.info({ site: outcome.site, node: outcome.node, cause: request.cause }, 'requesting rebirth');
+    const { fleet } = this.o;
+    // [FM-SESSION-5] No second request while this one waits for the broker (behind the hub's acks when it is behind).
+    fleet.rebirthQueued(outcome.site, outcome.node);
     transport
       .publish(commandTopic(this.o.prefix, outcome.site, outcome.node, 'rebirth'), encodeRebirth({ reason: request.reason }), { qos: 1 })
-      .catch((err: unknown) =>
-        this.o.logger.warn({ err: describeError(err), site: outcome.site, node: outcome.node }, 'rebirth request not sent'),
+      .then(
+        () => fleet.rebirthSettled(outcome.site, outcome.node, true),
+        (err: unknown) => {
+          fleet.rebirthSettled(outcome.site, outcome.node, false);
+          this.o.logger.warn({ err: describeError(err), site: outcome.site, node: outcome.node }, 'rebirth request not sent');
+        },
       );
   }
 
