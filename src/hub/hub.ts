@@ -52,7 +52,7 @@ import { createHubMetrics, createZoneMetrics, type HubMetrics, newHubCounters } 
 import { createFrameReaders } from './ingest/frame-readers.js';
 import { createGroupCommit, DurableIngest, LiveIngest, WriteQueue } from './ingest/index.js';
 import { BackfillScheduler } from './ledger/backfill-scheduler.js';
-import type { NodeBacklog } from './ledger/completeness.js';
+import { completeness, type NodeBacklog } from './ledger/completeness.js';
 import { createNodeCommands, type NodeCommands } from './node-commands.js';
 import { HubPresence } from './presence.js';
 import { pushIngestRoutes } from './queue/push-ingest.js';
@@ -321,6 +321,7 @@ export function createHub(config: HubConfig, overrides: HubOverrides = {}): Hub 
     queue: () => scaleOut?.queueState(),
     // The ALERTS series (docs/grafana.md); read at evaluation time, once the engine below exists.
     activeAlerts: () => alerts?.list().map((a) => a.alert) ?? [],
+    completenessRatio: async (site, node, startMs, endMs) => completeness(await storage.nodeLedger(site, node), startMs, endMs).ratio,
   };
   // Throws FM_CONFIG_INVALID naming file and path when a rule file is wrong: before anything starts.
   const alerts = config.alerts.enabled

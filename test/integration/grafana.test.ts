@@ -360,5 +360,5 @@ test('grafana dashboard: every PromQL target of docs/grafana/dashboards/fleet.js
       targets++;
     }
   }
-  assert.ok(targets >= 7, `${targets} targets`);
+  assert.ok(targets >= 8, `${targets} targets`);
 });

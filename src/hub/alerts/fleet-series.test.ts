@@ -91,3 +91,31 @@ test('alert series: up, fieldmesh_node_state, fieldmesh_node_backlog_rows and AL
     ['b'],
   );
 });
+
+test('alert series: fieldmesh_node_completeness_ratio is the ratio of each node over the last full UTC day before the evaluation', async () => {
+  const day = 86_400_000;
+  const at = 20 * day + 3_600_000;
+  const asked: [string, number, number][] = [];
+  const fleet: FleetView = {
+    nodes: () => [{ site: 's1', zone: 'z', node: 'a', state: 'online', lastHeard: at, lastChanged: 0 }],
+    backlog: () => undefined,
+    completenessRatio: async (_site, node, startMs, endMs) => {
+      asked.push([node, startMs, endMs]);
+      return 0.75;
+    },
+  };
+  const got = await createAlertSeriesSource(storage, fleet)(named('fieldmesh_node_completeness_ratio'), at, at);
+  assert.deepEqual(got, [
+    { metric: { __name__: 'fieldmesh_node_completeness_ratio', site: 's1', zone: 'z', node: 'a' }, points: [[at, 0.75]] },
+  ]);
+  assert.deepEqual(asked, [['a', 19 * day, 20 * day]]);
+  // Without a ledger to read (a FleetView without completenessRatio), the name is an ordinary stored series.
+  assert.deepEqual(
+    await createAlertSeriesSource(storage, { nodes: fleet.nodes, backlog: () => undefined })(
+      named('fieldmesh_node_completeness_ratio'),
+      at,
+      at,
+    ),
+    [],
+  );
+});

@@ -15,6 +15,7 @@
 //   fieldmesh_node_state{site,zone,node,state}             1 for the node's current state, 0 for the others (kube-state-metrics style)
 //   fieldmesh_node_backlog_rows{site,zone,node}            rows in the node's outbox not yet sent, as last reported
 //   ALERTS{alertname,alertstate,...}                       1 per pending or firing alert, with its labels, as Prometheus has it
+//   fieldmesh_node_completeness_ratio{site,zone,node}      covered fraction of the last full UTC day (the completeness route's default window)
 // A selector reaches them by naming the metric exactly (`fieldmesh_node_up == 0`). They exist at the
 // instant of evaluation only: a range query sees them at its last step, not as history.
 
@@ -75,12 +76,21 @@ export interface FleetView {
   certificates?(): readonly AlertCertificate[];
   /** A scale-out hub's queue as last read (absent or undefined: no queue, or not read yet). */
   queue?(): AlertQueue | undefined;
+  /**
+   * The node's completeness ratio over [startMs, endMs) from the ledger (ledger/completeness.ts), for
+   * fieldmesh_node_completeness_ratio (absent: no such series).
+   */
+  completenessRatio?(site: string, node: string, startMs: number, endMs: number): Promise<number>;
   /** The pending and firing alerts, for the ALERTS series (absent: none). */
   activeAlerts?(): readonly { readonly labels: Readonly<Record<string, string>>; readonly state: string }[];
 }
 
 /** Prometheus' own series of active alerts: `ALERTS{alertname, alertstate="pending"|"firing", ...labels} 1`. */
 export const ALERTS_SERIES = 'ALERTS';
+
+/** Each node's completeness over the last full UTC day before the evaluation, 0..1. */
+export const COMPLETENESS_SERIES = 'fieldmesh_node_completeness_ratio';
+const DAY_MS = 86_400_000;
 
 /** The JetStream stream and the workers' consumer, as the alerts read them. */
 export interface AlertQueue {
@@ -212,6 +222,18 @@ export function createAlertSeriesSource(storage: Pick<HubStorage, 'querySeries'>
         if (!matchesSelector(selector, name, labels)) continue;
         const value = fleetValue(name as FleetSeriesName, n, fleet, endMs);
         if (value !== undefined) out.push({ metric: { __name__: name, ...labels }, points: [[endMs, value]] });
+      }
+      return out;
+    }
+    if (name === COMPLETENESS_SERIES && fleet.completenessRatio !== undefined) {
+      const selector: SeriesSelector = { matchers: matchers as LabelMatcher[], text: '' };
+      const dayEnd = Math.floor(endMs / DAY_MS) * DAY_MS;
+      const out: SeriesPoints[] = [];
+      for (const n of fleet.nodes()) {
+        const labels = { site: n.site, zone: n.zone, node: n.node };
+        if (!matchesSelector(selector, name, labels)) continue;
+        const ratio = await fleet.completenessRatio(n.site, n.node, dayEnd - DAY_MS, dayEnd);
+        out.push({ metric: { __name__: name, ...labels }, points: [[endMs, ratio]] });
       }
       return out;
     }
