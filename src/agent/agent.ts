@@ -312,6 +312,7 @@ export function createAgent(config: AgentConfig, overrides: AgentOverrides = {})
       stateDir,
       clock,
       reconnectMs: config.sparkplug.reconnect,
+      registry: metrics.registry,
       logger: logger.child({ part: 'sparkplug' }),
     });
   }

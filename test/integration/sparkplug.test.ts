@@ -46,7 +46,13 @@ function num(x: unknown): number | undefined {
 
 function decode(topic: string, payload: Buffer, retain: boolean): Received {
   const parts = topic.split('/');
-  if (parts[1] === 'STATE') return { topic, type: 'STATE', metrics: [], retain, state: JSON.parse(payload.toString()) };
+  if (parts[1] === 'STATE') {
+    let state: Received['state'];
+    try {
+      state = JSON.parse(payload.toString());
+    } catch {}
+    return { topic, type: 'STATE', metrics: [], retain, state };
+  }
   const p = sparkplugPayload.decodePayload(payload);
   const metrics = ((p.metrics as Record<string, unknown>[] | undefined) ?? []).map((m) => ({
     name: m.name as string | undefined,
@@ -203,6 +209,14 @@ test('sparkplug NBIRTH, DBIRTH with every metric, DDATA by exception with aliase
       ['temperature', metric(rebirthDevice, 'temperature')?.alias, 21],
     ].sort(),
   );
+  const sentText = await agent.metrics.registry.getSingleMetricAsString('fieldmesh_sparkplug_messages_sent_total');
+  // NBIRTH: the first, the new device's, the new series', the NCMD's; DDATA: the one plus the 260 of the wrap.
+  for (const [type, n] of [
+    ['NBIRTH', 4],
+    ['DBIRTH', 3],
+    ['DDATA', 261],
+  ])
+    assert.match(sentText, new RegExp(`type="${type}"[^}]*} ${n}$`, 'm'));
   await agent.stop();
   agents.splice(agents.indexOf(agent), 1);
   const ndeath = await waitFor(() => of(host.log, 'NDEATH')[0], { what: 'NDEATH on a graceful stop' });
@@ -247,6 +261,15 @@ test('sparkplug waits for the primary host online STATE before its birth, and on
     what: 'the STATE subscription',
   });
   await feeder.ctx?.record([{ name: 'dc_voltage', labels: {}, time: t, value: 48 }]);
+  // A STATE that is not Sparkplug 3.0 JSON (a 2.2 host's text) is refused and counted, and changes nothing.
+  await host.client.publishAsync('spBv1.0/STATE/scada', 'ONLINE', { qos: 1 });
+  await waitFor(
+    async () =>
+      /reason="state-invalid"[^}]*} 1$/m.test(await agent.metrics.registry.getSingleMetricAsString('fieldmesh_sparkplug_rejected_total')),
+    {
+      what: 'the bad STATE counted',
+    },
+  );
   // A STATE of another host changes nothing.
   await host.client.publishAsync('spBv1.0/STATE/other', JSON.stringify({ online: true, timestamp: t + 1 }), { qos: 1 });
   await state(true, t + 2);

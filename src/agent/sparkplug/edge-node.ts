@@ -6,6 +6,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock, Logger } from '../../kit/index.js';
 import type { Sample } from '../../protocol/index.js';
 import {
@@ -44,6 +45,8 @@ export interface SparkplugEdgeNodeOptions {
   readonly logger: Logger;
   /** Wait before connecting again after a lost or refused connection. */
   readonly reconnectMs?: number;
+  /** Where fieldmesh_sparkplug_* metrics register. */
+  readonly registry?: Registry;
 }
 
 export interface SparkplugEdgeNode {
@@ -118,6 +121,36 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
   let lastHostTimestamp = -1;
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 
+  const registers = options.registry === undefined ? [] : [options.registry];
+  const sent = new Counter({
+    name: 'fieldmesh_sparkplug_messages_sent_total',
+    help: 'Sparkplug B messages this edge node published, by type (NBIRTH, DBIRTH, DDATA, NDEATH).',
+    labelNames: ['type'],
+    registers,
+  });
+  const rejected = new Counter({
+    name: 'fieldmesh_sparkplug_rejected_total',
+    help: 'Sparkplug B messages received and ignored, by reason (ncmd-undecodable: NCMD not a Sparkplug B payload; state-invalid: STATE not Sparkplug 3.0 JSON).',
+    labelNames: ['reason'],
+    registers,
+  });
+  new Gauge({
+    name: 'fieldmesh_sparkplug_born',
+    help: '1 while the Sparkplug B edge node is born (NBIRTH sent in the current session), else 0.',
+    registers,
+    collect() {
+      this.set(born ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'fieldmesh_sparkplug_bdseq',
+    help: 'The bdSeq of the current (or last) Sparkplug B session.',
+    registers,
+    collect() {
+      if (bdSeq !== undefined) this.set(bdSeq);
+    },
+  });
+
   const nodeTopic = (type: 'NBIRTH' | 'NDEATH' | 'NCMD' | 'NDATA') => sparkplugNodeTopic(group, type, edge);
 
   function nextSeq(): number {
@@ -127,7 +160,9 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
   }
 
   function publish(topic: string, payload: Uint8Array): void {
-    client?.publish(topic, Buffer.from(payload), { qos: 0, retain: false }, (err) => {
+    if (client === undefined) return;
+    sent.inc({ type: topic.split('/')[2] });
+    client.publish(topic, Buffer.from(payload), { qos: 0, retain: false }, (err) => {
       if (err) logger.warn({ err, topic }, 'sparkplug publish failed');
     });
   }
@@ -180,7 +215,8 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
       try {
         metrics = decodeSparkplugPayload(payload).metrics;
       } catch (err) {
-        logger.warn({ err, topic }, 'sparkplug: undecodable NCMD ignored');
+        rejected.inc({ reason: 'ncmd-undecodable' });
+        logger.warn({ err: (err as Error).message, topic }, 'sparkplug: NCMD is not a Sparkplug B payload; ignored');
         return;
       }
       if (metrics.some((m) => m.name === REBIRTH_METRIC && m.value === true)) {
@@ -193,7 +229,11 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
     if (primaryHostId !== undefined && topic === sparkplugStateTopic(primaryHostId)) {
       const state = parseSparkplugHostState(payload);
       if (state === undefined) {
-        logger.warn({ topic }, 'sparkplug: STATE payload is not Sparkplug 3.0 JSON {online, timestamp}; ignored');
+        rejected.inc({ reason: 'state-invalid' });
+        logger.warn(
+          { topic, payload: payload.subarray(0, 64).toString() },
+          'sparkplug: STATE payload is not Sparkplug 3.0 JSON {online, timestamp}; ignored',
+        );
         return;
       }
       // An older STATE than one already seen is stale (an old host session's death delivered late): ignored.
@@ -265,6 +305,7 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
     client = undefined;
     born = false;
     if (c !== undefined && bdSeq !== undefined) {
+      sent.inc({ type: 'NDEATH' });
       c.publish(nodeTopic('NDEATH'), Buffer.from(deathPayload(bdSeq)), { qos: 1 }, () => {
         c.end(false, {}, () => openSession());
       });
@@ -335,6 +376,7 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
       if (c === undefined) return;
       if (stopOptions.graceful ?? true) {
         if (c.connected && bdSeq !== undefined) {
+          sent.inc({ type: 'NDEATH' });
           await new Promise<void>((resolve) =>
             c.publish(nodeTopic('NDEATH'), Buffer.from(deathPayload(bdSeq as number)), { qos: 1 }, () => resolve()),
           );
