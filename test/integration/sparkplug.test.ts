@@ -2,11 +2,14 @@
 // host-side MQTT client and decoded by an independent decoder (the npm package sparkplug-payload, not our codec).
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { connect, type MqttClient } from 'mqtt';
 import { type Agent, agentConfigSchema, createAgent } from '../../src/agent/index.js';
 import { type FeederCollector, feederCollector } from '../kit/feeder-collector.js';
@@ -243,6 +246,39 @@ test('sparkplug bdSeq persists across agent restarts; a dropped connection bring
   }
   assert.deepEqual(bdSeqs, [bdSeqs[0], (bdSeqs[0] as number) + 1, (bdSeqs[0] as number) + 2]);
   assert.match(mosquitto.log(), /fieldmesh-plant-edge-2-spb/);
+});
+
+const CHILD = fileURLToPath(new URL('./sparkplug-kill-child.ts', import.meta.url));
+
+test('sparkplug agent process killed with SIGKILL: the broker delivers the will, an NDEATH with the NBIRTH bdSeq; the next process takes bdSeq + 1', async () => {
+  const node = 'edge-kill';
+  const host = await startHost(mosquitto.url, 'host-kill');
+  clients.push(host.client);
+  const born: number[] = [];
+  for (let run = 0; run < 2; run++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mosquitto.url, dataDir, node], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      for await (const line of createInterface({ input: child.stdout })) {
+        const m = /^born (\d+)$/.exec(line);
+        if (m) {
+          born.push(Number(m[1]));
+          break;
+        }
+      }
+      const nbirth = await waitFor(() => of(host.log, 'NBIRTH', node)[run], { what: `NBIRTH of process ${run}` });
+      assert.equal(metric(nbirth, 'bdSeq')?.value, born[run]);
+      child.kill('SIGKILL');
+      assert.equal(await exited, 'SIGKILL');
+      const ndeath = await waitFor(() => of(host.log, 'NDEATH', node)[run], { what: `the will of process ${run}`, timeoutMs: 10_000 });
+      assert.equal(metric(ndeath, 'bdSeq')?.value, born[run]);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }
+  assert.equal(born[1], (born[0] as number) + 1);
 });
 
 test('sparkplug waits for the primary host online STATE before its birth, and on the host going offline starts a new session born on its return', async () => {
