@@ -1,5 +1,5 @@
 // `npm run bench`: every figure of the foundation issue, baselines side by side, JSON in bench/results/.
-// Usage: npm run bench [-- wire|hub|hub-scale|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost|tracing|remote-write ...]
+// Usage: npm run bench [-- wire|hub|hub-scale|memory|backfill|store|record-sink|awareness|console|live|commands|config-rollout|cert-rotation|tls-cost|tracing|remote-write|promql ...]
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { benchHubLatency } from './hub-latency.js';
 import { benchHubScale } from './hub-scale.js';
 import { benchLinkCost } from './link-cost.js';
 import { benchLiveFeed } from './live-feed.js';
+import { benchPromql } from './promql.js';
 import { benchRecordSink } from './record-sink.js';
 import { benchRemoteWrite } from './remote-write.js';
 import { benchStore } from './store.js';
@@ -74,6 +75,8 @@ if (only.has('hub-scale') || only.has('hub-scale-10k'))
   save('hubScale10k', await benchHubScale({ nodes: 10_000, measureSeconds: 20, settleSeconds: 5, drainSeconds: 45 }));
 // Issue 13: what OpenTelemetry tracing costs the hub's durable ingest (off, ratio 0.01, ratio 1); on its own only.
 if (only.has('tracing')) save('tracingCost', await benchTracingCost());
+// Issue 14: the PromQL oracle's agreement and latency beside Prometheus (1,000 series, one day); on its own only.
+if (only.has('promql')) save('promql', await benchPromql());
 if (want('live')) save('liveFeed', [await benchLiveFeed(10, 20), await benchLiveFeed(50, 20)]);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

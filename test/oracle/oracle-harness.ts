@@ -1,5 +1,5 @@
 // One oracle set-up for the test and the bench: a real Prometheus (Debian's 2.42, remote write receiver) and the hub's
-// HTTP API (createHubApp over SQLite), fed the same samples; `ask` puts one query to both.
+// HTTP API (createHubApp over SQLite, listening on a free port), fed the same samples; `ask` puts one query to both.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ export interface Oracle {
   readonly data: OracleData;
   readonly prometheus: PrometheusServer;
   readonly app: FastifyInstance;
+  /** The hub app listening on 127.0.0.1, `http://127.0.0.1:<port>`. */
+  readonly fieldmeshUrl: string;
   prom(path: 'query' | 'query_range', params: Params): Promise<Answer>;
   fieldmesh(path: 'query' | 'query_range', params: Params): Promise<Answer>;
   close(): Promise<void>;
@@ -48,17 +50,20 @@ export async function startOracle(options: OracleDataOptions): Promise<Oracle> {
       logger: silentLogger,
     });
     closers.push(() => app.close());
+    const fieldmeshUrl = await app.listen({ host: '127.0.0.1', port: 0 });
     const [stored, written] = await Promise.all([feedStorage(storage, data), feedRemoteWrite(prometheus.writeUrl, data)]);
     if (stored !== written) throw new Error(`fed ${stored} samples to fieldmesh but ${written} to prometheus`);
     return {
       data,
       prometheus,
       app,
+      fieldmeshUrl,
       async prom(path, params) {
         const res = await fetch(`${prometheus.url}/api/v1/${path}?${new URLSearchParams(params)}`);
         return answerOf(res.status, await res.text());
       },
       async fieldmesh(path, params) {
+        // Through Fastify's inject (the app's routes, parsers and error handler, no socket): faster for thousands of asks.
         const res = await app.inject(`/api/v1/${path}?${new URLSearchParams(params)}`);
         return answerOf(res.statusCode, res.body);
       },
