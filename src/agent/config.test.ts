@@ -113,3 +113,26 @@ test('agent config: a node may run without a broker (mqtt.enabled: false), but t
       /node\.yaml: awareness\.transport: mqtt goes through a broker/.test((err as Error).message),
   );
 });
+
+test('agent config: sparkplug defaults, its ids checked, and a broker required on a node without one', () => {
+  const base = { node: { id: 'n1', site: 's1' } };
+  const on = agentConfigSchema.parse({ ...base, sparkplug: { enabled: true } }).sparkplug;
+  assert.deepEqual(on, { enabled: true, reconnect: 2000 });
+  assert.equal(agentConfigSchema.parse(base).sparkplug.enabled, false);
+  const badId = agentConfigSchema.safeParse({ ...base, sparkplug: { enabled: true, groupId: 'a/b' } });
+  assert.equal(badId.success, false);
+  assert.deepEqual(
+    badId.error?.issues.map((i) => i.path.join('.')),
+    ['sparkplug.groupId'],
+  );
+  const noBroker = agentConfigSchema.safeParse({ ...base, mqtt: { enabled: false }, sparkplug: { enabled: true } });
+  assert.deepEqual(
+    noBroker.error?.issues.map((i) => [i.path.join('.'), i.message]),
+    [['sparkplug.broker', "the Sparkplug session goes to the node's broker by default, and mqtt.enabled is false: set sparkplug.broker"]],
+  );
+  assert.equal(
+    agentConfigSchema.safeParse({ ...base, mqtt: { enabled: false }, sparkplug: { enabled: true, broker: { url: 'mqtt://scada:1883' } } })
+      .success,
+    true,
+  );
+});

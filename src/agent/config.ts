@@ -313,6 +313,13 @@ const agentConfigObject = z.strictObject({
 });
 
 export const agentConfigSchema = agentConfigObject.superRefine((config, ctx) => {
+  if (config.sparkplug.enabled && !config.mqtt.enabled && config.sparkplug.broker === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sparkplug', 'broker'],
+      message: "the Sparkplug session goes to the node's broker by default, and mqtt.enabled is false: set sparkplug.broker",
+    });
+  }
   if (!config.mqtt.enabled && config.awareness.transport === 'mqtt') {
     ctx.addIssue({
       code: 'custom',

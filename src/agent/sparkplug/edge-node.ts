@@ -22,6 +22,8 @@ import {
 
 export const REBIRTH_METRIC = 'Node Control/Rebirth';
 export const BDSEQ_METRIC = 'bdSeq';
+/** The longest a clean stop waits for its NDEATH's acknowledgement before it disconnects anyway. */
+const STOP_NDEATH_WAIT_MS = 5_000;
 /** File in the state dir holding the bdSeq of the next session. */
 export const BDSEQ_FILE = 'sparkplug-bdseq';
 
@@ -305,10 +307,16 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
     client = undefined;
     born = false;
     if (c !== undefined && bdSeq !== undefined) {
+      // The next session once this one is closed, however it closes (the NDEATH acknowledged, or the link lost).
+      let next = false;
+      const openNext = () => {
+        if (next) return;
+        next = true;
+        openSession();
+      };
+      c.once('close', openNext);
       sent.inc({ type: 'NDEATH' });
-      c.publish(nodeTopic('NDEATH'), Buffer.from(deathPayload(bdSeq)), { qos: 1 }, () => {
-        c.end(false, {}, () => openSession());
-      });
+      c.publish(nodeTopic('NDEATH'), Buffer.from(deathPayload(bdSeq)), { qos: 1 }, () => c.end(false, {}, openNext));
     } else {
       openSession();
     }
@@ -377,9 +385,14 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
       if (stopOptions.graceful ?? true) {
         if (c.connected && bdSeq !== undefined) {
           sent.inc({ type: 'NDEATH' });
-          await new Promise<void>((resolve) =>
-            c.publish(nodeTopic('NDEATH'), Buffer.from(deathPayload(bdSeq as number)), { qos: 1 }, () => resolve()),
-          );
+          // Acknowledged (QoS 1) before the DISCONNECT; a link lost meanwhile ends the wait (the will goes instead).
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, STOP_NDEATH_WAIT_MS);
+            c.once('close', () => resolve());
+            c.publish(nodeTopic('NDEATH'), Buffer.from(deathPayload(bdSeq as number)), { qos: 1 }, () => resolve());
+          });
+          clearTimeout(timer);
         }
         await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
       } else {
