@@ -353,3 +353,31 @@ test('sparkplug waits for the primary host online STATE before its birth, and on
   assert.equal(metric(dbirths[1] as Received, 'dc_voltage')?.value, 48);
   await state(false, t + 5);
 });
+
+test('sparkplug after a broker restart opens a new session with the next bdSeq and is born again', async () => {
+  const node = 'edge-restart';
+  const feeder = feederCollector('meter');
+  const agent = makeAgent(node, {}, feeder);
+  await agent.start();
+  await waitFor(() => agent.sparkplug?.born, { what: 'born' });
+  const first = agent.sparkplug?.bdSeq as number;
+  await feeder.ctx?.record([{ name: 'dc_voltage', labels: {}, time: Date.now(), value: 51 }]);
+  await mosquitto.restart();
+  await waitFor(() => agent.sparkplug?.born && agent.sparkplug.bdSeq === first + 1, {
+    what: 'born again on the next bdSeq',
+    timeoutMs: 10_000,
+  });
+  // What a host that connects now sees on asking for a rebirth: the new bdSeq, the device with its last value.
+  const host = await startHost(mosquitto.url, 'host-restart');
+  clients.push(host.client);
+  await host.client.publishAsync(
+    `spBv1.0/${SITE}/NCMD/${node}`,
+    Buffer.from(
+      sparkplugPayload.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] }),
+    ),
+  );
+  const nbirth = await waitFor(() => of(host.log, 'NBIRTH', node)[0], { what: 'NBIRTH after the rebirth request' });
+  assert.equal(metric(nbirth, 'bdSeq')?.value, first + 1);
+  const dbirth = await waitFor(() => of(host.log, 'DBIRTH', node)[0], { what: 'DBIRTH after the rebirth request' });
+  assert.equal(metric(dbirth, 'dc_voltage')?.value, 51);
+});
