@@ -260,7 +260,18 @@ export function createSparkplugEdgeNode(options: SparkplugEdgeNodeOptions): Spar
     born = false;
     hostOnline = false;
     for (const d of devices.values()) d.born = false;
-    const n = allocateBdSeq(stateDir);
+    let n: number;
+    try {
+      n = allocateBdSeq(stateDir);
+    } catch (err) {
+      // No bdSeq that survives a restart, no session: tried again later.
+      logger.error(
+        { err: (err as Error).message, dir: stateDir },
+        `sparkplug: cannot persist the bdSeq (${BDSEQ_FILE}); no session until it can`,
+      );
+      reconnectTimer = setTimeout(openSession, reconnectMs);
+      return;
+    }
     bdSeq = n;
     const c = connect(broker.url, {
       clientId: broker.clientId,
