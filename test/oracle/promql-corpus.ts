@@ -3,6 +3,13 @@
 // (sum by (__name__), (battery_soc), unary minus, offset, (?i), the 11,000-step boundary). A query either agrees with
 // Prometheus point by point or fieldmesh refuses it by name ("... is not supported").
 
+/** `{end}` and `{mid}` in a query stand for the data's last sample time and its middle (Unix seconds, for `@`). */
+export function expandQuery(query: string, data: { readonly startMs: number; readonly endMs: number }): string {
+  return query
+    .replaceAll('{end}', String(data.endMs / 1000))
+    .replaceAll('{mid}', String(Math.round((data.startMs + data.endMs) / 2_000) + 0.5));
+}
+
 export const CORPUS: readonly string[] = [
   // Selectors and matchers
   'battery_soc',
@@ -27,6 +34,10 @@ export const CORPUS: readonly string[] = [
   'battery_soc @ start()',
   'battery_soc @ end()',
   'battery_soc @ end() offset 10m',
+  'battery_soc @ {end}',
+  'rate(energy_total[5m] @ {mid})',
+  'sum by (site) (battery_soc @ {mid} offset 1m)',
+  'max_over_time(battery_soc[10m:1m] @ {mid})',
   'rate(energy_total[5m] @ end())',
   'sum(battery_soc offset 30m)',
   'sum_over_time(battery_soc[10m] offset 20m)',

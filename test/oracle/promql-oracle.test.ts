@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { compareAnswers, type Params } from './oracle-compare.js';
 import { type Oracle, startOracle } from './oracle-harness.js';
-import { CORPUS } from './promql-corpus.js';
+import { CORPUS, expandQuery } from './promql-corpus.js';
 
 const SPAN_MS = 3 * 3_600_000;
 let oracle: Oracle;
@@ -38,7 +38,7 @@ function cases(): Array<['query' | 'query_range', Params, string]> {
     [endMs - 2 * 3_600_000, endMs, 300_000],
   ];
   const out: Array<['query' | 'query_range', Params, string]> = [];
-  for (const query of CORPUS) {
+  for (const query of CORPUS.map((q) => expandQuery(q, oracle.data))) {
     for (const t of instants) out.push(['query', { query, time: sec(t) }, `${query} @ ${sec(t)}`]);
     for (const [s, e, step] of ranges) {
       out.push([
