@@ -493,3 +493,20 @@ test("promql eval: rate's start is limited toward the counter's zero before the 
   const v3 = await evaluateInstant(parsePromQL('increase(c[1m])'), sourceOf(c), M, { windows: 'left-open' });
   assert.deepEqual(v3.resultType === 'vector' && v3.result.map((s) => s.value), [25]);
 });
+
+test('promql eval: topk keeps what Prometheus 2 keeps among NaNs (a later NaN displaces the top), Prometheus 3 the first', async () => {
+  const nan = ['a', 'b', 'c', 'd'].map((n) => series('x', { n }, [[0, Number.NaN]]));
+  const kept = async (options = {}) => {
+    const r = await evaluateInstant(parsePromQL('topk(2, x)'), sourceOf(nan), 0, options);
+    return r.resultType === 'vector' ? r.result.map((s) => s.metric.n).sort() : [];
+  };
+  // Prometheus 2.42: a, then b; c pops the NaN on top (b, after the push of b moved it up) and d pops c.
+  assert.deepEqual(await kept(), ['a', 'd']);
+  assert.deepEqual(await kept({ windows: 'left-open' }), ['a', 'b']);
+});
+
+test('promql eval: avg of an infinity and finite values stays infinite, as Prometheus 2 averages', async () => {
+  const data = [series('x', { n: 'a' }, [[0, Number.POSITIVE_INFINITY]]), series('x', { n: 'b' }, [[0, 1]])];
+  const r = await evaluateInstant(parsePromQL('avg(x)'), sourceOf(data), 0);
+  assert.deepEqual(r.resultType === 'vector' && r.result.map((s) => s.value), [Number.POSITIVE_INFINITY]);
+});

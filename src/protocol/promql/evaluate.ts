@@ -531,7 +531,7 @@ function evalAggregate(agg: Aggregate, t: number, ctx: Ctx): Sample[] {
       case 'bottomk': {
         const k = scalarOf(param as Value);
         if (!(k >= 1)) break;
-        const kept = selectK(members, Math.floor(k), agg.op === 'topk');
+        const kept = selectK(members, Math.trunc(k), agg.op === 'topk', !ctx.leftOpen);
         out.push(...kept);
         break;
       }
@@ -552,11 +552,12 @@ function evalAggregate(agg: Aggregate, t: number, ctx: Ctx): Sample[] {
 }
 
 /**
- * topk/bottomk as Prometheus picks among equal values: its heap (Go's container/heap) of at most k, the
- * worst kept on top and replaced only by a strictly better sample, fed in the input's order; the kept
- * samples best first.
+ * topk/bottomk as Prometheus picks among equal values and NaN: its heap (Go's container/heap) of at most k,
+ * the worst on top, fed in the input's order; the kept samples best first. Prometheus 3 replaces the top
+ * only by a strictly better sample (or a number for a NaN); Prometheus 2 (2.42) pops the top and pushes
+ * the sample when it is better or when the top is NaN (so a later NaN displaces an earlier one).
  */
-function selectK(members: readonly Sample[], k: number, top: boolean): Sample[] {
+function selectK(members: readonly Sample[], k: number, top: boolean, prometheus2: boolean): Sample[] {
   // less(i, j): i is worse, so nearer the heap's top; NaN is the worst of all.
   const less = (a: Sample, b: Sample) => Number.isNaN(a.value) || (top ? a.value < b.value : a.value > b.value);
   const h: Sample[] = [];
@@ -573,13 +574,13 @@ function selectK(members: readonly Sample[], k: number, top: boolean): Sample[] 
       j = i;
     }
   };
-  const down = (i0: number): boolean => {
+  const down = (i0: number, n: number): boolean => {
     let i = i0;
     for (;;) {
       const j1 = 2 * i + 1;
-      if (j1 >= h.length) break;
+      if (j1 >= n) break;
       let j = j1;
-      if (j1 + 1 < h.length && less(h[j1 + 1] as Sample, h[j1] as Sample)) j = j1 + 1;
+      if (j1 + 1 < n && less(h[j1 + 1] as Sample, h[j1] as Sample)) j = j1 + 1;
       if (!less(h[j] as Sample, h[i] as Sample)) break;
       swap(i, j);
       i = j;
@@ -594,9 +595,21 @@ function selectK(members: readonly Sample[], k: number, top: boolean): Sample[] 
     }
     const worst = h[0] as Sample;
     const better = top ? worst.value < s.value : worst.value > s.value;
-    if (better || (Number.isNaN(worst.value) && !Number.isNaN(s.value))) {
+    if (prometheus2) {
+      if (!better && !Number.isNaN(worst.value)) continue;
+      if (k === 1) {
+        h[0] = s;
+        continue;
+      }
+      // heap.Pop, then heap.Push.
+      swap(0, h.length - 1);
+      down(0, h.length - 1);
+      h.pop();
+      h.push(s);
+      up(h.length - 1);
+    } else if (better || (Number.isNaN(worst.value) && !Number.isNaN(s.value))) {
       h[0] = s;
-      if (!down(0)) up(0);
+      if (!down(0, h.length)) up(0);
     }
   }
   return h.sort((a, b) => (less(a, b) ? 1 : less(b, a) ? -1 : 0));
@@ -624,8 +637,11 @@ function avgOf(values: readonly number[]): number {
   let count = 0;
   for (const v of values) {
     count++;
-    if (Math.abs(mean) === Number.POSITIVE_INFINITY && Math.abs(v) === Number.POSITIVE_INFINITY && Math.sign(mean) === Math.sign(v))
-      continue;
+    if (Math.abs(mean) === Number.POSITIVE_INFINITY) {
+      // An infinite mean stays: another infinity of its sign or a finite value cannot move it (Inf - Inf would be NaN).
+      if (Math.abs(v) === Number.POSITIVE_INFINITY && Math.sign(mean) === Math.sign(v)) continue;
+      if (Number.isFinite(v)) continue;
+    }
     mean += v / count - mean / count;
   }
   return mean;
