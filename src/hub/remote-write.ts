@@ -9,6 +9,7 @@ import type { Clock, Logger } from '../kit/index.js';
 import { createFileCursorStore, createRemoteWriteMetricSet } from '../platform/index.js';
 import {
   createRemoteWrites,
+  type RemoteWriteArrivals,
   type RemoteWriteConfig,
   type RemoteWriteCursorStore,
   type RemoteWrites,
@@ -20,7 +21,7 @@ export function createHubRemoteWrites(
   remotes: readonly RemoteWriteConfig[],
   deps: {
     /** The leader's storage: on a scale-out hub fenced by its lease, so a deposed leader moves no cursor. */
-    readonly storage: Pick<HubStorage, 'querySeries' | 'loadRemoteWriteCursor' | 'saveRemoteWriteCursor'>;
+    readonly storage: Pick<HubStorage, 'querySeries' | 'loadRemoteWriteCursor' | 'saveRemoteWriteCursor' | 'readArrivals' | 'arrivalHead'>;
     readonly dataDir: string;
     readonly registry: Registry;
     readonly clock: Clock;
@@ -32,6 +33,12 @@ export function createHubRemoteWrites(
     query: (matchers, startMs, endMs) => deps.storage.querySeries(matchers, startMs, endMs),
     cursorFor: (name) =>
       storageCursorStore(deps.storage, name) ?? createFileCursorStore(join(deps.dataDir, 'remote-write', `${name}.json`)),
+    // By arrival order (docs/remote-write.md "Arrival order"): late history is forwarded too. Its position is a
+    // cursor of its own (`<name>.arrival`), so a time cursor of an earlier version is still read for the first pass.
+    ...arrivalsOf(deps.storage),
+    arrivalCursorFor: (name) =>
+      storageCursorStore(deps.storage, `${name}.arrival`) ??
+      createFileCursorStore(join(deps.dataDir, 'remote-write', `${name}.arrival.json`)),
     metricsFor: (name) => metricSet?.of(name),
     clock: deps.clock,
     logger: deps.logger,
@@ -46,4 +53,11 @@ function storageCursorStore(
   const { loadRemoteWriteCursor: load, saveRemoteWriteCursor: save } = storage;
   if (load === undefined || save === undefined) return undefined;
   return { load: () => load.call(storage, remote), save: (cursor) => save.call(storage, remote, cursor) };
+}
+
+/** The storage's arrival reads, when it has them (both stores do). */
+function arrivalsOf(storage: Pick<HubStorage, 'readArrivals' | 'arrivalHead'>): { arrivals?: RemoteWriteArrivals } {
+  const { readArrivals: read, arrivalHead: head } = storage;
+  if (read === undefined || head === undefined) return {};
+  return { arrivals: { read: (after, limit) => read.call(storage, after, limit), head: () => head.call(storage) } };
 }

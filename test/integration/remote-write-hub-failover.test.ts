@@ -80,16 +80,21 @@ test('a new leader on another data dir continues remote write from the last lead
       logger: silentLogger,
     });
     await rwA.start();
-    await rwA.forwarders[0]?.waitForCursor((first.at(-1) as SampleInput).ts);
+    await rwA.forwarders[0]?.waitForIdle();
     await rwA.stop();
     const cursorA = rwA.forwarders[0]?.cursorMs as number;
+    const arrivalA = rwA.forwarders[0]?.arrival as number;
     assert.equal(await storage.loadRemoteWriteCursor('vm'), cursorA, 'the cursor is in the storage');
+    assert.equal(await storage.loadRemoteWriteCursor('vm.arrival'), arrivalA, 'and the arrival position');
     assert.equal(existsSync(join(dirA, 'remote-write')), false, 'no cursor file on a PostgreSQL hub');
     await a.stop();
 
-    // Leader B, another data dir: samples after A's cursor, then B forwards from A's cursor, not from its history.
+    // Leader B, another data dir: samples stored after A stopped (some older than A's time cursor: late history), then
+    // B forwards from A's position, not from its own history.
     await waitFor(async () => (await b.tryAcquire()) !== undefined, { what: 'b takes the lease', timeoutMs: 10_000 });
-    const second = samples(cursorA + 1, 50, 10);
+    // Late ones off the first samples' grid (none replaces another), and three just after A's time cursor.
+    const second = [...samples((first.at(-1) as SampleInput).ts - 29_500, 50, 600), ...samples(cursorA + 1, 3, 1)];
+    assert.ok(second.some((x) => x.ts < cursorA) && second.some((x) => x.ts > cursorA));
     await storage.appendSamples(second);
     const regB = new Registry();
     const rwB = createHubRemoteWrites(remotes, {
@@ -101,7 +106,7 @@ test('a new leader on another data dir continues remote write from the last lead
     });
     await rwB.start();
     try {
-      await rwB.forwarders[0]?.waitForCursor((second.at(-1) as SampleInput).ts);
+      await rwB.forwarders[0]?.waitForIdle();
     } finally {
       await rwB.stop();
     }
@@ -125,10 +130,10 @@ test('a new leader on another data dir continues remote write from the last lead
 
     // A, deposed, cannot move the shared cursor.
     const deposed = storage.fencedBy((client) => a.check(client));
-    await assert.rejects(deposed.saveRemoteWriteCursor?.('vm', 0) ?? Promise.resolve(), (err) =>
+    await assert.rejects(deposed.saveRemoteWriteCursor?.('vm.arrival', 0) ?? Promise.resolve(), (err) =>
       isFieldmeshError(err, 'FM_LEADER_DEPOSED'),
     );
-    assert.equal(await storage.loadRemoteWriteCursor('vm'), rwB.forwarders[0]?.cursorMs);
+    assert.equal(await storage.loadRemoteWriteCursor('vm.arrival'), rwB.forwarders[0]?.arrival);
   } finally {
     await a.stop();
     await b.stop();

@@ -78,6 +78,58 @@ export function runStorageContract(name: string, setup: () => Promise<StorageTar
       assert.deepEqual(s?.points, [[1_000, 2]]);
     });
 
+    test('samples are read in arrival order: a sample stored late, with an old time, comes after the cursor passed its time', async () => {
+      const { storage, reopen } = await fresh();
+      const read = storage.readArrivals?.bind(storage);
+      const headOf = storage.arrivalHead?.bind(storage);
+      assert.ok(read !== undefined && headOf !== undefined, 'the store reads arrivals');
+      const start = await headOf();
+      const flat = (r: Awaited<ReturnType<typeof read>>) =>
+        r.series.flatMap((s) => s.points.map(([t, v]) => `${s.series.labels.node ?? ''}@${t}=${v}`)).sort();
+      await storage.appendSamples([
+        { series: soc('n1'), ts: 10_000, value: 1 },
+        { series: soc('n1'), ts: 11_000, value: 2 },
+      ]);
+      const first = await read(start, 100);
+      assert.deepEqual(flat(first), ['n1@10000=1', 'n1@11000=2']);
+      assert.ok(first.arrival > start);
+      // Late history: older than what was read, stored after it; and a resend of a stored value, which is no arrival.
+      await storage.appendSamples([
+        { series: soc('n2'), ts: 1_000, value: 3 },
+        { series: soc('n1'), ts: 11_000, value: 2 },
+        { series: soc('n1'), ts: 5_000, value: 4 },
+      ]);
+      const second = await read(first.arrival, 100);
+      assert.deepEqual(flat(second), ['n1@5000=4', 'n2@1000=3']);
+      assert.deepEqual(second.series.find((x) => x.series.labels.node === 'n1')?.points, [[5_000, 4]]);
+      // A changed value arrives again; nothing is read twice; the limit cuts between commits, never inside one.
+      await storage.appendSamples([{ series: soc('n1'), ts: 10_000, value: 9 }]);
+      await storage.appendSamples([
+        { series: volts, ts: 1_000, value: 1 },
+        { series: volts, ts: 2_000, value: 2 },
+      ]);
+      const third = await read(second.arrival, 1);
+      assert.deepEqual(flat(third), ['n1@10000=9']);
+      const fourth = await read(third.arrival, 1);
+      assert.deepEqual(flat(fourth), ['n1@1000=1', 'n1@2000=2']);
+      assert.deepEqual(flat(await read(fourth.arrival, 100)), []);
+      assert.equal((await read(fourth.arrival, 100)).arrival, fourth.arrival);
+      // The position survives a reopen: what is stored next comes after it, even once retention deleted the rest.
+      await storage.close();
+      const again = await reopen();
+      try {
+        await again.applyRetention(Date.now() + 2 * DAY_MS);
+        await again.appendSamples([{ series: soc('n3'), ts: Date.now(), value: 5 }]);
+        const fifth = await again.readArrivals?.(fourth.arrival, 100);
+        assert.deepEqual(
+          fifth?.series.map((x) => x.series.labels.node),
+          ['n3'],
+        );
+      } finally {
+        await again.close();
+      }
+    });
+
     test('matchers select series by name and labels, including regexes and negations', async () => {
       const { storage } = await fresh();
       await storage.appendSamples([

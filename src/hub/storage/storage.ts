@@ -120,6 +120,16 @@ export interface HubStorage {
   appendRecordedSamples(batch: readonly SampleInput[]): Promise<number>;
   /** Samples with startMs <= ts <= endMs of every series matching all matchers. */
   querySeries(matchers: readonly LabelMatcher[], startMs: number, endMs: number): Promise<SeriesPoints[]>;
+  /**
+   * Samples in arrival order (docs/remote-write.md "Arrival order"): every sample stored (or given another value) by a
+   * commit after arrival position `after`, whatever its time, up to about `limit` samples (whole commits: more when one
+   * commit holds more), per series in time order; and the position up to which it read, the next call's `after`. A
+   * position is a number that only grows; nothing committed later is ever at or below a position returned.
+   * Optional: both stores have it; a store without it is forwarded by sample time.
+   */
+  readArrivals?(after: number, limit: number): Promise<{ readonly series: SeriesPoints[]; readonly arrival: number }>;
+  /** The arrival position of everything committed so far (where a reader that wants only what comes next starts). */
+  arrivalHead?(): Promise<number>;
   /** Series matching all matchers (every series when none); with a range, only those with samples in it. */
   listSeries(matchers: readonly LabelMatcher[], range?: { startMs: number; endMs: number }): Promise<StoredSeries[]>;
   /** Deletes samples (and events, ledger ranges) older than the retention; returns how many samples went. */

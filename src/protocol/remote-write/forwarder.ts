@@ -14,6 +14,14 @@ export interface RemoteWriteSource {
    * series without samples there may be left out. Labels include `__name__`.
    */
   read(startMs: number, endMs: number): Promise<RemoteSeries[]>;
+  /**
+   * The selected samples stored after arrival position `after`, whatever their time, up to about `limit` (whole
+   * commits), each series in time order, and the position read up to. With `arrivalHead` and the forwarder's
+   * `arrivalCursor`, the forwarder sends by arrival order (docs/remote-write.md "Arrival order"); without, by time.
+   */
+  readArrivals?(after: number, limit: number): Promise<{ readonly series: RemoteSeries[]; readonly arrival: number }>;
+  /** The arrival position of everything stored so far. */
+  arrivalHead?(): Promise<number>;
 }
 
 /** Where the cursor lives between restarts: the time up to which (inclusive) every sample was acknowledged. */
@@ -83,6 +91,11 @@ export interface RemoteWriteForwarderOptions {
   readonly startMs?: number | undefined;
   readonly source: RemoteWriteSource;
   readonly cursor: RemoteWriteCursorStore;
+  /**
+   * Where the arrival position lives, for a source that reads arrivals: the remote is forwarded by arrival order once
+   * a first pass by time (from `cursor`, or `startMs`) reached now.
+   */
+  readonly arrivalCursor?: RemoteWriteCursorStore | undefined;
   readonly metrics?: RemoteWriteMetrics | undefined;
   readonly clock: Clock;
   readonly logger?: Logger | undefined;
@@ -97,8 +110,12 @@ export interface RemoteWriteForwarder {
   stop(): Promise<void>;
   /** The time up to which every sample was acknowledged or dropped, ms. */
   readonly cursorMs: number | undefined;
-  /** Resolves once the cursor reached `ms` (tests and the bench await it). */
+  /** Resolves once the cursor reached `ms` (tests and the bench await it); by time only. */
   waitForCursor(ms: number): Promise<void>;
+  /** The arrival position up to which every sample was acknowledged or dropped; undefined while sending by time. */
+  readonly arrival: number | undefined;
+  /** Resolves once a read that began after the call found nothing left to send (everything stored before was sent). */
+  waitForIdle(): Promise<void>;
 }
 
 /** First read window when catching up; halved when a window holds too many samples, doubled when few. */
@@ -143,6 +160,17 @@ export function createRemoteWriteForwarder(o: RemoteWriteForwarderOptions): Remo
   else if (o.basicAuth !== undefined) headers.authorization = `Basic ${btoa(`${o.basicAuth.username}:${o.basicAuth.password}`)}`;
 
   let cursor: number | undefined;
+  const arrivals =
+    o.arrivalCursor !== undefined && o.source.readArrivals !== undefined && o.source.arrivalHead !== undefined
+      ? { store: o.arrivalCursor, read: o.source.readArrivals.bind(o.source), head: o.source.arrivalHead.bind(o.source) }
+      : undefined;
+  /** The arrival position once sending by arrival order. */
+  let arrival: number | undefined;
+  /** While the first pass by time runs: the arrival head taken before it, where arrival order starts. */
+  let arrivalStart: number | undefined;
+  /** Reads begun so far; an idle waiter is answered by a read begun after it asked. */
+  let reads = 0;
+  const idleWaiters: Array<{ after: number; resolve: () => void }> = [];
   let running = false;
   let loop: Promise<void> | undefined;
   let windowMs = INITIAL_WINDOW_MS;
@@ -265,14 +293,67 @@ export function createRemoteWriteForwarder(o: RemoteWriteForwarderOptions): Remo
     }
   }
 
+  function idle(readNo: number): void {
+    for (let i = idleWaiters.length - 1; i >= 0; i--) {
+      const w = idleWaiters[i];
+      if (w !== undefined && readNo > w.after) {
+        idleWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** One read by arrival order: what was stored after the position, sent, then the position saved. */
+  async function arrivalStep(a: NonNullable<typeof arrivals>, budget: number): Promise<void> {
+    const readNo = ++reads;
+    const from = arrival as number;
+    const { series, arrival: to } = await a.read(from, budget);
+    let total = 0;
+    for (const s of series) total += s.samples.length;
+    if (total > 0) await sendWindow(series, total);
+    metrics.pending(0);
+    if (to > from) {
+      await a.store.save(to);
+      arrival = to;
+    }
+    if (total === 0) {
+      idle(readNo);
+      await sleep(o.queue.batchSendDeadlineMs);
+    }
+  }
+
+  /** The end of the first pass by time: everything stored before `arrivalStart` with a later time, then arrival order. */
+  async function switchToArrivals(a: NonNullable<typeof arrivals>, start: number): Promise<void> {
+    const from = cursor as number;
+    const series = await o.source.read(from + 1, Number.MAX_SAFE_INTEGER);
+    let total = 0;
+    for (const s of series) total += s.samples.length;
+    if (total > 0) await sendWindow(series, total);
+    metrics.pending(0);
+    await a.store.save(start);
+    arrival = start;
+    arrivalStart = undefined;
+    log.info({ arrival: start }, 'remote write: caught up by time; sending by arrival order from here');
+  }
+
   async function run(): Promise<void> {
     const budget = 4 * o.queue.maxShards * o.queue.maxSamplesPerSend;
     while (running) {
       try {
+        if (arrivals !== undefined && arrival !== undefined) {
+          await arrivalStep(arrivals, budget);
+          continue;
+        }
+        const readNo = ++reads;
         const from = cursor as number;
         const upTo = o.clock.now() - settleMs;
         const end = Math.min(upTo, from + windowMs);
         if (end <= from) {
+          if (arrivals !== undefined && arrivalStart !== undefined) {
+            await switchToArrivals(arrivals, arrivalStart);
+            continue;
+          }
+          idle(readNo);
           await sleep(o.queue.batchSendDeadlineMs);
           continue;
         }
@@ -284,7 +365,11 @@ export function createRemoteWriteForwarder(o: RemoteWriteForwarderOptions): Remo
         if (total > 0) await sendWindow(series, total);
         metrics.pending(0);
         await advance(end);
-        if (end >= upTo) await sleep(o.queue.batchSendDeadlineMs);
+        if (end >= upTo && arrivals !== undefined && arrivalStart !== undefined) await switchToArrivals(arrivals, arrivalStart);
+        else if (end >= upTo) {
+          idle(readNo);
+          await sleep(o.queue.batchSendDeadlineMs);
+        }
       } catch (err) {
         if (err instanceof Stopped || !running) return;
         log.error({ err: (err as Error).message }, 'remote write: reading the source failed; trying again');
@@ -301,11 +386,27 @@ export function createRemoteWriteForwarder(o: RemoteWriteForwarderOptions): Remo
     get cursorMs() {
       return cursor;
     },
+    get arrival() {
+      return arrival;
+    },
     async start() {
       if (running) return;
-      cursor = (await o.cursor.load()) ?? o.startMs ?? o.clock.now() - settleMs;
+      const saved = await o.cursor.load();
+      cursor = saved ?? o.startMs ?? o.clock.now() - settleMs;
+      if (arrivals !== undefined) {
+        arrival = await arrivals.store.load();
+        if (arrival === undefined && saved === undefined && o.startMs === undefined) {
+          // A new remote without history: what arrives from now on.
+          arrival = await arrivals.head();
+          await arrivals.store.save(arrival);
+        } else if (arrival === undefined) {
+          // `history`, or a remote that sent by time before: the head now, a pass by time from the time cursor up to
+          // now, then arrival order from that head (what arrives during the pass with a later time is sent twice).
+          arrivalStart = await arrivals.head();
+        }
+      }
       running = true;
-      log.info({ url: o.url, cursorMs: cursor }, 'remote write started');
+      log.info({ url: o.url, cursorMs: cursor, arrival }, 'remote write started');
       loop = run();
     },
     async stop() {
@@ -314,6 +415,9 @@ export function createRemoteWriteForwarder(o: RemoteWriteForwarderOptions): Remo
       for (const a of inFlight) a.abort(new Stopped('stopped'));
       for (const wake of [...sleepers]) wake();
       await loop;
+    },
+    waitForIdle() {
+      return new Promise((resolve) => idleWaiters.push({ after: reads, resolve }));
     },
     waitForCursor(ms) {
       if (cursor !== undefined && cursor >= ms) return Promise.resolve();

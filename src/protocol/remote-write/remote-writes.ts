@@ -4,7 +4,7 @@
 
 import type { Clock, Logger } from '../../kit/index.js';
 import type { LabelMatcher } from '../selector.js';
-import { parseSelector } from '../selector.js';
+import { matchesSelector, parseSelector } from '../selector.js';
 import {
   createRemoteWriteForwarder,
   type RemoteWriteCursorStore,
@@ -27,14 +27,49 @@ export type RemoteWriteQuery = (
   }[]
 >;
 
+/** A store's samples in arrival order (the hub's storage: docs/remote-write.md "Arrival order"). */
+export interface RemoteWriteArrivals {
+  read(
+    after: number,
+    limit: number,
+  ): Promise<{
+    readonly series: readonly {
+      readonly series: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
+      readonly points: ReadonlyArray<readonly [number, number | null]>;
+    }[];
+    readonly arrival: number;
+  }>;
+  head(): Promise<number>;
+}
+
 /** A source over a store: the series `match` selects (all when empty), each once, labelled with `__name__` and `external`. */
 export function selectedSeriesSource(
   query: RemoteWriteQuery,
   match: readonly string[],
   external: Readonly<Record<string, string>>,
+  arrivals?: RemoteWriteArrivals,
 ): RemoteWriteSource {
   const selectors: (readonly LabelMatcher[])[] = match.length === 0 ? [[]] : match.map((m) => parseSelector(m).matchers);
+  const parsed = selectors.map((matchers) => ({ matchers, text: '' }));
+  const selected = (name: string, labels: Readonly<Record<string, string>>) => parsed.some((sel) => matchesSelector(sel, name, labels));
+  const arrivalReads: Pick<RemoteWriteSource, 'readArrivals' | 'arrivalHead'> =
+    arrivals === undefined
+      ? {}
+      : {
+          async readArrivals(after, limit) {
+            const { series, arrival } = await arrivals.read(after, limit);
+            const out: RemoteSeries[] = [];
+            for (const { series: s, points } of series) {
+              if (points.length === 0 || !selected(s.name, s.labels)) continue;
+              const labels: Record<string, string> = { ...external, ...s.labels, __name__: s.name };
+              out.push({ labels, samples: points.map(([timestampMs, value]) => ({ timestampMs, value })) });
+            }
+            return { series: out, arrival };
+          },
+          arrivalHead: () => arrivals.head(),
+        };
   return {
+    ...arrivalReads,
     async read(startMs, endMs) {
       const out: RemoteSeries[] = [];
       const seen = new Set<number>();
@@ -63,6 +98,10 @@ export interface RemoteWritesDeps {
   readonly external?: Readonly<Record<string, string>>;
   /** The cursor store of the remote named so (a file per remote, fsynced). */
   cursorFor(name: string): RemoteWriteCursorStore;
+  /** The store's samples in arrival order; with `arrivalCursorFor`, the remotes are forwarded by arrival order. */
+  readonly arrivals?: RemoteWriteArrivals;
+  /** The arrival position's store of the remote named so. */
+  arrivalCursorFor?(name: string): RemoteWriteCursorStore;
   metricsFor?(name: string): RemoteWriteMetrics | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -87,8 +126,9 @@ export function createRemoteWrites(remotes: readonly RemoteWriteConfig[], deps: 
         minBackoffMs: r.queue.minBackoff,
         maxBackoffMs: r.queue.maxBackoff,
       },
-      source: selectedSeriesSource(deps.query, r.match, { ...deps.external, ...r.externalLabels }),
+      source: selectedSeriesSource(deps.query, r.match, { ...deps.external, ...r.externalLabels }, deps.arrivals),
       cursor: deps.cursorFor(name),
+      arrivalCursor: deps.arrivals === undefined ? undefined : deps.arrivalCursorFor?.(name),
       metrics: deps.metricsFor?.(name),
       clock: deps.clock,
       logger: deps.logger,

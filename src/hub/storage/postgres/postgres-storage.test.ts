@@ -54,7 +54,7 @@ describe('postgres storage', () => {
       );
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1, 2, 3],
+        [1, 2, 3, 4],
       );
       await a.appendSamples([{ series: series('n1'), ts: 1, value: 1 }]);
       assert.equal((await b.listSeries([])).length, 1, 'the second sees a series the first made');

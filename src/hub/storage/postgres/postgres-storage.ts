@@ -105,6 +105,12 @@ async function saveCoverage(client: PoolClient, site: string, node: string, chan
   }
 }
 
+/** The arrival position below which every transaction has ended: its snapshot's xmin minus one. */
+async function settledArrival(client: PoolClient): Promise<number> {
+  const r = await client.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
+  return Number(r.rows[0]?.xmin ?? '1') - 1;
+}
+
 /** A check run first in a write's transaction (a leader lease's `check`): throwing refuses the write, and nothing of it is written. */
 export type WriteFence = (client: PoolClient) => Promise<void>;
 
@@ -134,6 +140,10 @@ function nodeUpsertSql(count: number): string {
       .map((c) => `${c} = excluded.${c}`)
       .join(', ')}`;
 }
+
+/** The store's methods that HubStorage leaves optional, all present. */
+type PostgresStore = HubStorage &
+  Required<Pick<HubStorage, 'loadRemoteWriteCursor' | 'saveRemoteWriteCursor' | 'readArrivals' | 'arrivalHead'>>;
 
 export interface PostgresStorage extends HubStorage {
   /**
@@ -204,6 +214,21 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
     return s;
   }
 
+  /** The series of these ids: from the cache, the others read (another process made them). */
+  async function seriesByIds(client: PoolClient, ids: readonly number[]): Promise<Map<number, StoredSeries>> {
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length > 0) {
+      const r = await client.query<SeriesRow>('SELECT id, name, labels, unit, type FROM series WHERE id = ANY($1)', [missing]);
+      for (const row of r.rows) remember(row);
+    }
+    const out = new Map<number, StoredSeries>();
+    for (const id of ids) {
+      const s = byId.get(id);
+      if (s !== undefined) out.set(id, s);
+    }
+    return out;
+  }
+
   /** Ids of the identities (created when new), in one statement; the cache is filled only after commit. */
   async function seriesIds(client: PoolClient, identities: readonly SeriesIdentity[]): Promise<{ ids: number[]; rows: SeriesRow[] }> {
     const ids: number[] = new Array(identities.length);
@@ -262,8 +287,11 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
       // Sorted, so two writers of the same rows lock them in one order (no deadlock).
       const sorted = [...last.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
       await client.query(
-        `INSERT INTO samples (series_id, ts, value) SELECT * FROM unnest($1::integer[], $2::bigint[], $3::double precision[])
-         ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value`,
+        // A resend of the same value keeps its row and arrival (not forwarded again); another value is a new arrival.
+        `INSERT INTO samples (series_id, ts, value, arrival)
+         SELECT s.*, pg_current_xact_id() FROM unnest($1::integer[], $2::bigint[], $3::double precision[]) AS s
+         ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, arrival = excluded.arrival
+           WHERE samples.value IS DISTINCT FROM excluded.value`,
         [sorted.map((r) => r[0]), sorted.map((r) => r[1]), sorted.map((r) => r[2])],
       );
       return { written: batch.length, rows };
@@ -394,7 +422,7 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
 
   let open = true;
 
-  const store: HubStorage & Required<Pick<HubStorage, 'loadRemoteWriteCursor' | 'saveRemoteWriteCursor'>> = {
+  const store: PostgresStore = {
     get isOpen() {
       return open;
     },
@@ -591,6 +619,38 @@ async function openPostgresStorage(pool: Pool, options: PostgresStorageOptions):
         repairs.rows,
         coverage.rows.map((row) => ({ series: row.series, intervalMs: row.interval_ms, intervals: row.intervals })),
       );
+    },
+    async readArrivals(after, limit) {
+      return inTransaction(pool, async (client) => {
+        // Every transaction below xmin has ended: its samples are all there, or none will be.
+        const head = await settledArrival(client);
+        const bound = await client.query<{ arrival: string }>(
+          `SELECT arrival::text FROM samples WHERE arrival > $1::xid8 AND arrival <= $2::xid8 ORDER BY arrival OFFSET $3 LIMIT 1`,
+          [String(after), String(head), Math.max(0, limit - 1)],
+        );
+        const upTo = bound.rows[0] === undefined ? head : Number(bound.rows[0].arrival);
+        if (upTo <= after) return { series: [], arrival: after };
+        const r = await client.query<{ series_id: number; ts: number; value: number | null }>(
+          `SELECT series_id, ts, value FROM samples WHERE arrival > $1::xid8 AND arrival <= $2::xid8 ORDER BY series_id, ts`,
+          [String(after), String(upTo)],
+        );
+        const bySeries = new Map<number, Array<readonly [number, number | null]>>();
+        for (const row of r.rows) {
+          const list = bySeries.get(row.series_id) ?? [];
+          bySeries.set(row.series_id, list);
+          list.push([row.ts, row.value]);
+        }
+        const known = await seriesByIds(client, [...bySeries.keys()]);
+        const series: SeriesPoints[] = [];
+        for (const [id, points] of bySeries) {
+          const s = known.get(id);
+          if (s !== undefined) series.push({ series: s, points });
+        }
+        return { series, arrival: upTo };
+      });
+    },
+    async arrivalHead() {
+      return inTransaction(pool, settledArrival);
     },
     async loadRemoteWriteCursor(remote) {
       const r = await pool.query<{ cursor: string }>('SELECT cursor FROM remote_write_cursors WHERE remote = $1', [remote]);

@@ -126,4 +126,16 @@ export const STORAGE_MIGRATIONS: readonly MigrationStep[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'samples in arrival order',
+    // docs/remote-write.md "Arrival order": the id of the transaction that stored a sample. A reader takes only ids
+    // below its snapshot's xmin (every transaction there has ended), so a commit arriving late is never skipped.
+    // Samples stored before this step have none (NULL, not indexed).
+    up: `
+      ALTER TABLE samples ADD COLUMN arrival xid8;
+      ALTER TABLE samples ALTER COLUMN arrival SET DEFAULT pg_current_xact_id();
+      CREATE INDEX samples_by_arrival ON samples (arrival) WHERE arrival IS NOT NULL;
+    `,
+  },
 ];
