@@ -34,6 +34,7 @@ export interface RemoteWriteMetricSet {
     failed(n: number): void;
     retried(n: number): void;
     dropped(n: number): void;
+    droppedOutOfOrder(n: number): void;
     highestSent(ms: number): void;
     pending(n: number): void;
     shards(n: number): void;
@@ -68,6 +69,12 @@ export function createRemoteWriteMetricSet(registry: Registry): RemoteWriteMetri
     labelNames,
     registers,
   });
+  const outOfOrder = new Counter({
+    name: 'fieldmesh_remote_write_samples_out_of_order_total',
+    help: 'Of the dropped samples, those the receiver refused as older than its series head (out of order, too old, out of bounds)',
+    labelNames,
+    registers,
+  });
   const highest = new Gauge({
     name: 'fieldmesh_remote_write_highest_sent_timestamp_seconds',
     help: 'Newest sample time a receiver acknowledged, seconds since the Unix epoch',
@@ -97,6 +104,7 @@ export function createRemoteWriteMetricSet(registry: Registry): RemoteWriteMetri
         failed: (n) => failed.inc(l, n),
         retried: (n) => retried.inc(l, n),
         dropped: (n) => dropped.inc(l, n),
+        droppedOutOfOrder: (n) => outOfOrder.inc(l, n),
         highestSent: (ms) => {
           if (ms > highestMs) {
             highestMs = ms;

@@ -75,3 +75,34 @@ test("the hub forwards its history to Prometheus' remote write receiver, stalene
     'n2 is stale for Prometheus at the end although its last value is within the lookback',
   );
 });
+
+test('late samples sent by arrival order to Prometheus (out-of-order ingestion off) are refused with 400 and counted as out of order', async () => {
+  const registry = new Registry();
+  const series: SeriesIdentity = { name: 'late_refused', labels: { site: 's1', node: 'n1', zone: 'z1' }, unit: '', type: 'gauge' };
+  const rw = createHubRemoteWrites(
+    remoteWritesSchema.parse([
+      { url: prometheus.writeUrl, name: 'prom-late', queue: { batchSendDeadline: '50ms', maxSamplesPerSend: 100 } },
+    ]),
+    { storage, dataDir: dir, registry, clock: systemClock, logger: silentLogger },
+  );
+  const forwarder = rw.forwarders[0];
+  assert.ok(forwarder !== undefined);
+  const counter = async (name: string) =>
+    ((await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values ?? []).reduce((s, v) => s + Number(v.value), 0);
+  await rw.start();
+  try {
+    const now = Date.now();
+    await storage.appendSamples(Array.from({ length: 10 }, (_, i) => ({ series, ts: now - 1_000 + i * 10, value: i })));
+    await forwarder.waitForIdle();
+    assert.equal(await counter('fieldmesh_remote_write_samples_sent_total'), 10);
+    // Older than the series' head in Prometheus: stored by the hub after the forwarder sent newer ones.
+    await storage.appendSamples(Array.from({ length: 5 }, (_, i) => ({ series, ts: now - 600_000 + i * 1_000, value: -i })));
+    await forwarder.waitForIdle();
+  } finally {
+    await rw.stop();
+  }
+  assert.equal(await counter('fieldmesh_remote_write_samples_dropped_total'), 5);
+  assert.equal(await counter('fieldmesh_remote_write_samples_out_of_order_total'), 5);
+  const data = (await prometheus.query('count_over_time(late_refused[15m])')) as { result: Array<{ value: [number, string] }> };
+  assert.equal(Number(data.result[0]?.value[1]), 10);
+});

@@ -34,7 +34,7 @@ async function receiver(answer: (n: number, req: IncomingMessage) => { status: n
 }
 
 function counters() {
-  const c = { sent: 0, failed: 0, retried: 0, dropped: 0, highest: 0, shards: 0 };
+  const c = { sent: 0, failed: 0, retried: 0, dropped: 0, outOfOrder: 0, highest: 0, shards: 0 };
   const metrics: RemoteWriteMetrics = {
     sent: (n) => {
       c.sent += n;
@@ -47,6 +47,9 @@ function counters() {
     },
     dropped: (n) => {
       c.dropped += n;
+    },
+    droppedOutOfOrder: (n) => {
+      c.outOfOrder += n;
     },
     highestSent: (ms) => {
       c.highest = Math.max(c.highest, ms);
@@ -162,6 +165,7 @@ test("remote write forwarder drops a batch refused with 400, counts it, logs the
   await f.stop();
   await r.close();
   assert.equal(c.dropped, 10);
+  assert.equal(c.outOfOrder, 10, 'the refusal named out of order samples');
   assert.equal(c.sent, 10);
   assert.equal(r.requests(), 2, 'a refused batch is not retried');
   assert.ok(

@@ -41,6 +41,12 @@ export interface RemoteWriteMetrics {
   retried(samples: number): void;
   /** Samples given up on: the receiver refused them with a 4xx other than 429. */
   dropped(samples: number): void;
+  /**
+   * Of the dropped, those the receiver refused as older than what it holds of their series (Prometheus' "out of order
+   * sample", "too old sample", "out of bounds"): late samples sent by arrival order to a receiver without
+   * out-of-order ingestion.
+   */
+  droppedOutOfOrder?(samples: number): void;
   /** The newest sample time acknowledged, ms. */
   highestSent(ms: number): void;
   /** Samples read and not yet acknowledged or dropped. */
@@ -124,6 +130,9 @@ const MAX_WINDOW_MS = 3_600_000;
 const MIN_WINDOW_MS = 1_000;
 /** How much of Retry-After is honoured at most (a receiver's "come back tomorrow" still gets retried). */
 const MAX_RETRY_AFTER_MS = 300_000;
+
+/** A receiver's refusal of samples older than its series' head (Prometheus' storage errors; Mimir's say the same). */
+const OUT_OF_ORDER = /out[ -]of[ -]order|too old|out of bounds/i;
 
 class Stopped extends Error {}
 
@@ -219,6 +228,7 @@ export function createRemoteWriteForwarder(o: RemoteWriteForwarderOptions): Remo
         metrics.failed(samples);
         if (res.status !== 429 && res.status >= 400 && res.status < 500) {
           metrics.dropped(samples);
+          if (OUT_OF_ORDER.test(text)) metrics.droppedOutOfOrder?.(samples);
           log.error(
             { status: res.status, samples, receiver: text.slice(0, 500) },
             `remote write: the receiver refused ${samples} samples with ${res.status}; dropped`,
