@@ -31,6 +31,8 @@ interface Attempt {
   inflightLimit: number;
   inflight: number;
   readonly waiting: Array<() => void>;
+  /** `sendWaiting` is running: a publish that settles inside it leaves the next one to its loop. */
+  draining: boolean;
   /**
    * MQTT 5 with subscription identifiers (CONNACK's Subscription Identifiers Available, true when absent): each
    * SUBSCRIBE carries its filter's id and every PUBLISH the ids of the subscriptions it is for, so a broker that sends
@@ -277,6 +279,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
       inflightLimit: Number.POSITIVE_INFINITY,
       inflight: 0,
       waiting: [],
+      draining: false,
       subscriptionIds: false,
     };
     attempt = a;
@@ -352,6 +355,25 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
     });
   }
 
+  /**
+   * Sends what waits for a free slot of the broker's Receive Maximum, in order. A loop, not a call per settled
+   * publish: on a closing client mqtt.js calls back at once, and a queue of tens of thousands (a hub far behind its
+   * broker link) would recurse that deep and overflow the stack.
+   */
+  function sendWaiting(a: Attempt): void {
+    if (a.draining) return;
+    a.draining = true;
+    try {
+      while (a.inflight < a.inflightLimit) {
+        const next = a.waiting.shift();
+        if (next === undefined) break;
+        next();
+      }
+    } finally {
+      a.draining = false;
+    }
+  }
+
   return {
     get connected() {
       return attempt?.connected === true;
@@ -379,7 +401,7 @@ export function createMqttTransport(options: MqttTransportOptions): Transport {
               a.pending.delete(entry);
               if (opts.qos > 0) {
                 a.inflight--;
-                a.waiting.shift()?.();
+                sendWaiting(a);
               }
               if (err) return reject(unavailable(`publish to ${topic} failed: ${err.message}`, err));
               counters.messagesOut++;
