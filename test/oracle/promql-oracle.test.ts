@@ -87,3 +87,17 @@ test('promql oracle: a range of exactly 11,000 steps is answered, one step more 
     assert.deepEqual(compareAnswers('vector(1)', p, f), { kind: 'agree' });
   }
 });
+
+test("promql oracle: the one deliberate difference, a duration as a number (Prometheus 3's syntax), is Prometheus 2.42's parse error", async () => {
+  const params = { query: 'battery_soc > 5m', time: String(oracle.data.endMs / 1000) };
+  const [p, f] = await Promise.all([oracle.prom('query', params), oracle.fieldmesh('query', params)]);
+  assert.equal(p.ok, false);
+  assert.match(p.ok ? '' : p.error, /unexpected duration "5m"/);
+  // fieldmesh reads 5m as 300 (docs/promql.md, differences): the same answer as battery_soc > 300.
+  const [p300, f300] = await Promise.all([
+    oracle.prom('query', { ...params, query: 'battery_soc > 300' }),
+    oracle.fieldmesh('query', { ...params, query: 'battery_soc > 300' }),
+  ]);
+  assert.deepEqual(compareAnswers('battery_soc > 300', p300, f), { kind: 'agree' });
+  assert.deepEqual(compareAnswers('battery_soc > 300', p300, f300), { kind: 'agree' });
+});
