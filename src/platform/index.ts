@@ -4,6 +4,6 @@ export * from './durable-file.js';
 export * from './https-server.js';
 export * from './push-auth.js';
 export * from './push-http.js';
+export * from './remote-write-support.js';
 export * from './sqlite-open.js';
 export * from './tls-listener.js';
-export * from './remote-write-support.js';
