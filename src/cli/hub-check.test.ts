@@ -42,7 +42,7 @@ writeFileSync(
       - alert: Fine
         expr: battery_soc < 20
       - alert: Rising
-        expr: deriv(battery_soc[5m]) > 1
+        expr: holt_winters(battery_soc[5m], 0.5, 0.5) > 1
       - alert: Slow
         expr: battery_soc < 10
         for: five minutes
@@ -85,12 +85,15 @@ test('hub --check with a broken rule file lists every problem with file, path an
   assert.deepEqual(r.out, []);
   const lines = r.err.join('\n').split('\n');
   assert.equal(lines[0], 'error: FM_CONFIG_INVALID: invalid configuration');
-  assert.match(lines[1] as string, new RegExp(`^  ${bad}: groups\\[0\\]\\.rules\\[1\\]\\.expr: .*deriv\\(\\).* \\(line 7\\)$`));
+  assert.match(
+    lines[1] as string,
+    new RegExp(`^  ${bad}: groups\\[0\\]\\.rules\\[1\\]\\.expr: .*function holt_winters is not supported.* \\(line 7\\)$`),
+  );
   assert.equal(lines[2], `  ${bad}: groups[0].rules[2].for: expected a duration like "5m" or "1h30m", got "five minutes" (line 10)`);
   assert.match(
     lines[3] as string,
     new RegExp(
-      `^  ${bad}: groups\\[0\\]\\.rules\\[3\\]\\.expr: .*quantile_over_time\\(\\) needs a selector with a range, like quantile_over_time\\(0\\.95, x\\[5m\\]\\).* \\(line 12\\)$`,
+      `^  ${bad}: groups\\[0\\]\\.rules\\[3\\]\\.expr: .*expected type range vector in call to function "quantile_over_time", got instant vector.* \\(line 12\\)$`,
     ),
   );
   assert.equal(lines.length, 4);
