@@ -86,7 +86,9 @@ export interface FrameWorker {
 export const DEFAULT_CONSUMER_NAME = 'fieldmesh-workers';
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const DEFAULT_MAX_ACK_PENDING = 1000;
-const DEFAULT_MAX_DELIVER = 10;
+// With the nak delay growing by nakDelayMs per delivery (capped at a minute), 30 deliveries span about 7 minutes: a
+// PostgreSQL restart or failover of that length dead-letters nothing.
+const DEFAULT_MAX_DELIVER = 30;
 const MAX_NAK_DELAY_MS = 60_000;
 
 /** Creates the shared durable pull consumer, or brings an existing one to these settings. */
