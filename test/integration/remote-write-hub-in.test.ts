@@ -15,7 +15,7 @@ import { createSqliteStorage } from '../../src/hub/storage/sqlite/sqlite-storage
 import type { HubStorage } from '../../src/hub/storage/storage.js';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from '../../src/protocol/remote-write/index.js';
 import { createMemoryTransport, MemoryBroker } from '../../src/transport/index.js';
-import { type PrometheusServer, startPrometheus } from '../kit/prometheus.js';
+import { type PrometheusServer, rawSamplesByProbe, startRemoteWritingPrometheus } from '../kit/prometheus.js';
 import { waitFor } from '../kit/wait.js';
 
 const TOKEN = 'embedded-hub-remote-write-token';
@@ -56,44 +56,12 @@ after(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Matrix {
-  result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }>;
-}
-
 test("Prometheus' remote_write reaches the embedded hub's /api/v1/write: every sample it holds is stored exactly", async () => {
   const targetPort = (target.address() as AddressInfo).port;
-  prometheus = await startPrometheus({
-    config: [
-      'global:',
-      '  scrape_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: probe',
-      '    static_configs:',
-      `      - targets: ['127.0.0.1:${targetPort}']`,
-      'remote_write:',
-      `  - url: ${hubUrl}/api/v1/write`,
-      '    authorization:',
-      `      credentials: ${TOKEN}`,
-      '    queue_config:',
-      '      batch_send_deadline: 1s',
-      '',
-    ].join('\n'),
-  });
+  prometheus = await startRemoteWritingPrometheus({ targetPort, writeUrl: `${hubUrl}/api/v1/write`, token: TOKEN });
   const server = prometheus;
-  await waitFor(
-    async () => {
-      const data = (await server.query('count_over_time(fm_probe_value{probe="a"}[10m])')) as {
-        result: Array<{ value: [number, string] }>;
-      };
-      return Number(data.result[0]?.value[1] ?? 0) >= 5;
-    },
-    { what: 'five scrapes in Prometheus', timeoutMs: 30_000, intervalMs: 200 },
-  );
   const atMs = Date.now();
-  const res = await fetch(`${server.url}/api/v1/query?${new URLSearchParams({ query: 'fm_probe_value[10m]', time: String(atMs / 1000) })}`);
-  const held = new Map<string, string[]>();
-  for (const r of ((await res.json()) as { data: Matrix }).data.result)
-    held.set(r.metric.probe as string, r.values.map(([t, v]) => `${Math.round(t * 1000)}=${Number(v)}`).sort());
+  const held = await rawSamplesByProbe(server.url, 'fm_probe_value[10m]', atMs);
   assert.equal(held.size, 2);
   const stored = async () => {
     const out = new Map<string, string[]>();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Agent, agentConfigSchema, createAgent } from '../../src/agent/index.js';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from '../../src/protocol/remote-write/index.js';
-import { type PrometheusServer, startPrometheus } from '../kit/prometheus.js';
+import { type PrometheusServer, rawSamplesByProbe, startRemoteWritingPrometheus } from '../kit/prometheus.js';
 import { startVmagent } from '../kit/victoria-metrics.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -57,57 +57,18 @@ after(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Matrix {
-  resultType: string;
-  result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }>;
-}
-
-async function rawSamples(url: string, expr: string, at: number): Promise<Map<string, string[]>> {
-  const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr, time: String(at) })}`);
-  const body = (await res.json()) as { status: string; data: Matrix; error?: string };
-  assert.equal(body.status, 'success', body.error);
-  const out = new Map<string, string[]>();
-  for (const r of body.data.result) out.set(r.metric.probe as string, r.values.map(([t, v]) => `${Math.round(t * 1000)}=${v}`).sort());
-  return out;
-}
-
 test("Prometheus' remote_write reaches a node's /api/v1/write and every sample it holds is stored exactly", async () => {
   const targetPort = (target.address() as AddressInfo).port;
-  prometheus = await startPrometheus({
-    config: [
-      'global:',
-      '  scrape_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: probe',
-      '    static_configs:',
-      `      - targets: ['127.0.0.1:${targetPort}']`,
-      'remote_write:',
-      `  - url: ${agentUrl}/api/v1/write`,
-      '    authorization:',
-      `      credentials: ${TOKEN}`,
-      '    queue_config:',
-      '      batch_send_deadline: 1s',
-      '',
-    ].join('\n'),
-  });
+  prometheus = await startRemoteWritingPrometheus({ targetPort, writeUrl: `${agentUrl}/api/v1/write`, token: TOKEN });
   const server = prometheus;
-  await waitFor(
-    async () => {
-      const data = (await server.query('count_over_time(fm_probe_value{probe="a"}[10m])')) as {
-        result: Array<{ value: [number, string] }>;
-      };
-      return Number(data.result[0]?.value[1] ?? 0) >= 5;
-    },
-    { what: 'five scrapes in Prometheus', timeoutMs: 30_000, intervalMs: 200 },
-  );
-  const at = Date.now() / 1000;
-  const held = await rawSamples(server.url, 'fm_probe_value[10m]', at);
+  const atMs = Date.now();
+  const held = await rawSamplesByProbe(server.url, 'fm_probe_value[10m]', atMs);
   assert.equal(held.size, 2);
   // The node has every one of them once its store answers the same raw samples for the same window.
   let stored = new Map<string, string[]>();
   await waitFor(
     async () => {
-      stored = await rawSamples(agentUrl, 'fm_probe_value[10m]', at);
+      stored = await rawSamplesByProbe(agentUrl, 'fm_probe_value[10m]', atMs);
       return JSON.stringify([...stored].sort()) === JSON.stringify([...held].sort());
     },
     { what: 'the node to hold what Prometheus holds', timeoutMs: 30_000, intervalMs: 200 },
@@ -174,7 +135,7 @@ test("vmagent's remote write reaches a node's /api/v1/write: every scrape's samp
     const res = await fetch(
       `${agentUrl}/api/v1/query?${new URLSearchParams({ query: 'fm_vmagent_value[10m]', time: String(Date.now() / 1000) })}`,
     );
-    const body = (await res.json()) as { data: Matrix };
+    const body = (await res.json()) as { data: { result: Array<{ values: Array<[number, string]> }> } };
     return (body.data.result[0]?.values ?? []).map(([, v]) => Number(v));
   };
   await waitFor(async () => (await values()).length >= 5, {

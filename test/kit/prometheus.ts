@@ -2,6 +2,7 @@
 // receiver (--web.enable-remote-write-receiver) and, given a config, as a scraper and remote write sender. Ready once
 // /-/ready answers 200; stopped by its own PID on every path.
 
+import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,4 +104,65 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A Prometheus that scrapes `targetPort` every second (job `probe`) and remote-writes what it scrapes to `writeUrl`
+ * with a bearer token, flushing at least every second; resolves once it holds `scrapes` scrapes of
+ * `fm_probe_value{probe="a"}` (the probe target's series, see the remote-write tests).
+ */
+export async function startRemoteWritingPrometheus(o: {
+  readonly targetPort: number;
+  readonly writeUrl: string;
+  readonly token: string;
+  readonly scrapes?: number;
+}): Promise<PrometheusServer> {
+  const server = await startPrometheus({
+    config: [
+      'global:',
+      '  scrape_interval: 1s',
+      'scrape_configs:',
+      '  - job_name: probe',
+      '    static_configs:',
+      `      - targets: ['127.0.0.1:${o.targetPort}']`,
+      'remote_write:',
+      `  - url: ${o.writeUrl}`,
+      '    authorization:',
+      `      credentials: ${o.token}`,
+      '    queue_config:',
+      '      batch_send_deadline: 1s',
+      '',
+    ].join('\n'),
+  });
+  const scrapes = o.scrapes ?? 5;
+  try {
+    await waitFor(
+      async () => {
+        const data = (await server.query('count_over_time(fm_probe_value{probe="a"}[10m])')) as {
+          result: Array<{ value: [number, string] }>;
+        };
+        return Number(data.result[0]?.value[1] ?? 0) >= scrapes;
+      },
+      { what: `${scrapes} scrapes in Prometheus`, timeoutMs: 30_000, intervalMs: 200 },
+    );
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
+}
+
+/** The raw samples `expr` (a range selector) answers at `atMs` on a Prometheus API, by `probe` label: "ms=value", sorted. */
+export async function rawSamplesByProbe(url: string, expr: string, atMs: number): Promise<Map<string, string[]>> {
+  const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr, time: String(atMs / 1000) })}`);
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> };
+  };
+  assert.equal(body.status, 'success', body.error);
+  const out = new Map<string, string[]>();
+  for (const r of body.data.result)
+    out.set(r.metric.probe as string, r.values.map(([t, v]) => `${Math.round(t * 1000)}=${Number(v)}`).sort());
+  return out;
 }
