@@ -3,56 +3,31 @@
 // a worker stores them in PostgreSQL; 2xx only once JetStream has the push (NATS stopped: 503), a resend stored once,
 // bad input refused with what and where, and counted.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { type Hub, hubConfigSchema, openHub } from '../../src/hub/index.js';
+import { test } from 'node:test';
 import { createPostgresStorage } from '../../src/hub/storage/postgres/postgres-storage.js';
-import { startMosquitto } from '../kit/mosquitto.js';
-import { startNatsServer } from '../kit/nats.js';
-import { startPostgres } from '../kit/postgres.js';
 import { waitFor } from '../kit/wait.js';
+import { startScaleOutRig } from './scale-out-rig.js';
 
 const TOKEN = 'site-lab-push-token-0123456789';
 const PINNED = 'probe-7-push-token-0123456789ab';
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+/** The ingest tier's push settings, on every process of the rig. */
+const EXTRA = {
+  ingest: {
+    maxBodyBytes: 4096,
+    tokens: [
+      { token: TOKEN, site: 'lab' },
+      { token: PINNED, site: 'lab', node: 'probe-7', zone: 'east' },
+    ],
+  },
+};
 
 test('push ingest: pushes straight to the ingest tier are acknowledged once JetStream has them, stored by a worker once, refused by name when bad, and answered 503 without NATS', async () => {
-  const [mosquitto, nats, pg] = await Promise.all([startMosquitto(), startNatsServer(), startPostgres()]);
-  const hubs: Hub[] = [];
+  const rig = await startScaleOutRig();
+  const { nats, url } = rig;
   const storages: { close(): Promise<void> }[] = [];
   try {
-    const url = await pg.createDatabase();
-    const open = async (roles: string[]) => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'fm-push-ingest-'));
-      dirs.push(dataDir);
-      const hub = await openHub(
-        hubConfigSchema.parse({
-          dataDir,
-          mqtt: { url: mosquitto.url },
-          storage: { path: join(dataDir, 'hub.db'), url },
-          queue: { url: nats.urls.join(','), workers: 1 },
-          ingest: {
-            maxBodyBytes: 4096,
-            tokens: [
-              { token: TOKEN, site: 'lab' },
-              { token: PINNED, site: 'lab', node: 'probe-7', zone: 'east' },
-            ],
-          },
-          roles,
-          alerts: { enabled: false },
-        }),
-      );
-      hubs.push(hub);
-      await hub.start({ listen: false });
-      return hub;
-    };
-    const ingest = await open(['ingest']);
-    await open(['worker']);
+    const ingest = await rig.open(['ingest'], EXTRA);
+    await rig.open(['worker'], EXTRA);
     const storage = await createPostgresStorage({ url, retentionMs: 30 * 86_400_000 });
     storages.push(storage);
     const now = Date.now();
@@ -135,8 +110,7 @@ test('push ingest: pushes straight to the ingest tier are acknowledged once JetS
     assert.equal(down.json().code, 'FM_QUEUE_UNAVAILABLE');
     assert.equal(down.headers['retry-after'], '1');
   } finally {
-    for (const hub of hubs.reverse()) await hub.stop().catch(() => {});
     for (const s of storages) await s.close().catch(() => {});
-    await Promise.all([mosquitto.stop(), nats.stop(), pg.stop()]);
+    await rig.close();
   }
 });

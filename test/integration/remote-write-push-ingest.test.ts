@@ -2,50 +2,23 @@
 // PostgreSQL) goes through the push stream like the other pushes; a worker stores every sample with the token's site
 // and node; a bad body is refused with 400 naming what and where, a missing token with 401, another encoding with 415.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { type Hub, hubConfigSchema, openHub } from '../../src/hub/index.js';
+import { test } from 'node:test';
 import { createPostgresStorage } from '../../src/hub/storage/postgres/postgres-storage.js';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from '../../src/protocol/remote-write/index.js';
-import { startMosquitto } from '../kit/mosquitto.js';
-import { startNatsServer } from '../kit/nats.js';
-import { startPostgres } from '../kit/postgres.js';
 import { waitFor } from '../kit/wait.js';
+import { startScaleOutRig } from './scale-out-rig.js';
 
 const PINNED = 'probe-7-push-token-0123456789ab';
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+/** The ingest token of the probe, on every process of the rig. */
+const EXTRA = { ingest: { tokens: [{ token: PINNED, site: 'lab', node: 'probe-7', zone: 'east' }] } };
 
 test('remote write into the ingest tier: stored by a worker exactly, bad bodies refused by name', async () => {
-  const [mosquitto, nats, pg] = await Promise.all([startMosquitto(), startNatsServer(), startPostgres()]);
-  const hubs: Hub[] = [];
+  const rig = await startScaleOutRig();
+  const { url } = rig;
   const storage = { current: undefined as undefined | { close(): Promise<void> } };
   try {
-    const url = await pg.createDatabase();
-    const open = async (roles: string[]) => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'fm-rw-ingest-'));
-      dirs.push(dataDir);
-      const hub = await openHub(
-        hubConfigSchema.parse({
-          dataDir,
-          mqtt: { url: mosquitto.url },
-          storage: { path: join(dataDir, 'hub.db'), url },
-          queue: { url: nats.urls.join(','), workers: 1 },
-          ingest: { tokens: [{ token: PINNED, site: 'lab', node: 'probe-7', zone: 'east' }] },
-          roles,
-          alerts: { enabled: false },
-        }),
-      );
-      hubs.push(hub);
-      await hub.start({ listen: false });
-      return hub;
-    };
-    const ingest = await open(['ingest']);
-    await open(['worker']);
+    const ingest = await rig.open(['ingest'], EXTRA);
+    await rig.open(['worker'], EXTRA);
     const pgStorage = await createPostgresStorage({ url, retentionMs: 30 * 86_400_000 });
     storage.current = pgStorage;
     const now = Date.now();
@@ -96,8 +69,7 @@ test('remote write into the ingest tier: stored by a worker exactly, bad bodies 
     assert.match(metrics.body, /fieldmesh_queue_push_refused_total\{api="remote-write",reason="invalid"\} 2/);
     assert.match(metrics.body, /fieldmesh_queue_pushed_samples_total\{api="remote-write"\} 300/);
   } finally {
-    for (const h of hubs.reverse()) await h.stop();
     await storage.current?.close();
-    await Promise.all([mosquitto.stop(), nats.stop(), pg.stop()]);
+    await rig.close();
   }
 });

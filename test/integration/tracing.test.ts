@@ -3,24 +3,14 @@
 // the ingest tier's HTTP API, each one trace across the two processes, exported by the real OTLP/HTTP exporter of each
 // to a receiver on a loopback port, with the right parent of every span.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { type Hub, hubConfigSchema, openHub } from '../../src/hub/index.js';
+import { test } from 'node:test';
 import { commandTopic, encodeHistory, nodeTopic } from '../../src/protocol/index.js';
 import { createMqttTransport } from '../../src/transport/index.js';
-import { startMosquitto } from '../kit/mosquitto.js';
-import { startNatsServer } from '../kit/nats.js';
 import { type ReceivedSpan, startOtlpReceiver } from '../kit/otlp-receiver.js';
-import { startPostgres } from '../kit/postgres.js';
 import { waitFor } from '../kit/wait.js';
+import { startScaleOutRig } from './scale-out-rig.js';
 
 const TOKEN = 'site-lab-push-token-0123456789';
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 /** OTLP's span kinds. */
 const SERVER = 2;
@@ -40,32 +30,13 @@ function childOf(child: ReceivedSpan, parent: ReceivedSpan): void {
 }
 
 test('tracing: a history frame and a push are each one trace from the ingest process through JetStream to the worker and PostgreSQL', async () => {
-  const [mosquitto, nats, pg, receiver] = await Promise.all([startMosquitto(), startNatsServer(), startPostgres(), startOtlpReceiver()]);
-  const hubs: Hub[] = [];
+  const [rig, receiver] = await Promise.all([startScaleOutRig(), startOtlpReceiver()]);
+  const { mosquitto } = rig;
+  const extra = { ingest: { tokens: [{ token: TOKEN, site: 'lab' }] }, tracing: { endpoint: receiver.url, sampleRatio: 1 } };
   let node: ReturnType<typeof createMqttTransport> | undefined;
   try {
-    const url = await pg.createDatabase();
-    const open = async (roles: string[]) => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'fm-tracing-'));
-      dirs.push(dataDir);
-      const hub = await openHub(
-        hubConfigSchema.parse({
-          dataDir,
-          mqtt: { url: mosquitto.url },
-          storage: { path: join(dataDir, 'hub.db'), url },
-          queue: { url: nats.urls.join(','), workers: 1 },
-          ingest: { tokens: [{ token: TOKEN, site: 'lab' }] },
-          roles,
-          alerts: { enabled: false },
-          tracing: { endpoint: receiver.url, sampleRatio: 1 },
-        }),
-      );
-      hubs.push(hub);
-      await hub.start({ listen: false });
-      return hub;
-    };
-    const ingest = await open(['ingest']);
-    await open(['worker']);
+    const ingest = await rig.open(['ingest'], extra);
+    const worker = await rig.open(['worker'], extra);
 
     // A node's history frame over MQTT; its ack comes back through the worker and the ingest process.
     node = createMqttTransport({ url: mosquitto.url, clientId: 'rig-1' });
@@ -117,7 +88,7 @@ test('tracing: a history frame and a push are each one trace from the ingest pro
     assert.equal(pushed.statusCode, 200, pushed.body);
     // The worker's spans of the push end once it stored the push (after the answer): awaited on the worker's side.
     await waitFor(
-      async () => (await hubs[1]?.metrics.registry.getSingleMetricAsString('fieldmesh_queue_messages_handled_total'))?.includes('push'),
+      async () => (await worker.metrics.registry.getSingleMetricAsString('fieldmesh_queue_messages_handled_total'))?.includes('push'),
       {
         what: 'the push handled by the worker',
         timeoutMs: 15_000,
@@ -125,7 +96,7 @@ test('tracing: a history frame and a push are each one trace from the ingest pro
     );
 
     // Each process flushes its spans when it stops.
-    for (const hub of hubs.splice(0).reverse()) await hub.stop();
+    await rig.stopHubs();
     assert.deepEqual(receiver.refused, []);
     const spans = receiver.spans;
     const role = (r: string) => (s: ReceivedSpan) => s.resource['fieldmesh.role'] === r;
@@ -186,7 +157,7 @@ test('tracing: a history frame and a push are each one trace from the ingest pro
     assert.equal(pushSpans.length, 5, pushSpans.map((s) => s.name).join(', '));
   } finally {
     await node?.close().catch(() => {});
-    for (const hub of hubs.reverse()) await hub.stop().catch(() => {});
-    await Promise.all([mosquitto.stop(), nats.stop(), pg.stop(), receiver.stop()]);
+    await rig.close();
+    await receiver.stop();
   }
 });
